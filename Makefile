@@ -1,0 +1,82 @@
+# nnc build.  `make` builds ./nnc; `make test` builds the sanitized test build
+# and runs every check suite and golden test; `make bench` compares training
+# speed with PyTorch on this CPU.
+#
+# Sources are found by wildcard: a new compiler/*.c, runtime/*.c or
+# tests/unit/check_NAME.c (defining `Suite *NAME_suite(void)`) needs no edit here.
+
+LLVM_CONFIG ?= llvm-config-19
+CC          ?= cc
+RE2C        ?= re2c
+BISON       ?= bison
+B           := build
+
+LLVM_CFLAGS := $(shell $(LLVM_CONFIG) --cflags)
+LLVM_LIBS   := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes) $(shell $(LLVM_CONFIG) --system-libs)
+CHECK_CFLAGS := $(shell pkg-config --cflags check)
+CHECK_LIBS   := $(shell pkg-config --libs check)
+
+WARN     := -Wall -Wextra -Werror
+CPPFLAGS := -Icompiler -Iruntime -I$(B)/gen
+CSTD     := -std=c11
+REL_CFLAGS := $(CSTD) $(WARN) -O2 -g $(LLVM_CFLAGS)
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN_FLAGS) $(LLVM_CFLAGS)
+LDLIBS     := $(LLVM_LIBS) -lz -lm -lpthread
+
+LIB_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c runtime/*.c))
+GEN_SRC := $(B)/gen/lex.c $(B)/gen/parse.c
+TEST_SRC := $(wildcard tests/unit/check_*.c)
+SUITES  := $(patsubst tests/unit/check_%.c,%,$(TEST_SRC))
+
+rel_obj = $(patsubst %.c,$(B)/rel/%.o,$(notdir $(1)))
+san_obj = $(patsubst %.c,$(B)/san/%.o,$(notdir $(1)))
+REL_LIB_OBJ := $(call rel_obj,$(LIB_SRC) $(GEN_SRC))
+SAN_LIB_OBJ := $(call san_obj,$(LIB_SRC) $(GEN_SRC))
+SAN_TEST_OBJ := $(call san_obj,$(TEST_SRC) tests/unit/main.c)
+
+HEADERS := $(wildcard compiler/*.h runtime/*.h compiler/*.def) $(B)/gen/parse.h
+
+vpath %.c compiler runtime tests/unit $(B)/gen
+
+.PHONY: all test bench clean
+all: nnc
+
+nnc: $(B)/rel/main.o $(B)/rel/libnnc.a
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/san/nnc: $(B)/san/main.o $(B)/san/libnnc.a
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/san/unit_tests: $(SAN_TEST_OBJ) $(B)/san/libnnc.a
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+$(B)/rel/libnnc.a: $(REL_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(B)/san/libnnc.a: $(SAN_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/rel/%.o: %.c $(HEADERS) | $(B)/rel
+	$(CC) $(REL_CFLAGS) $(CPPFLAGS) -c -o $@ $<
+$(B)/san/%.o: %.c $(HEADERS) $(B)/gen/suites.h | $(B)/san
+	$(CC) $(SAN_CFLAGS) $(CPPFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+# Generated sources live in build/gen, never in git.
+$(B)/gen/lex.c: compiler/lex.re $(B)/gen/parse.h | $(B)/gen
+	$(RE2C) -W --no-generation-date -o $@ $<
+$(B)/gen/parse.c $(B)/gen/parse.h: compiler/parse.y | $(B)/gen
+	$(BISON) -Wall -Werror --header=$(B)/gen/parse.h -o $(B)/gen/parse.c $<
+$(B)/gen/suites.h: $(TEST_SRC) | $(B)/gen
+	printf '%s\n' $(foreach s,$(SUITES),'SUITE($(s))') > $@.tmp && mv $@.tmp $@
+
+$(B)/rel $(B)/san $(B)/gen:
+	mkdir -p $@
+
+test: $(B)/san/nnc $(B)/san/unit_tests nnc
+	@bash tests/run.sh $(B)/san/unit_tests $(B)/san/nnc
+
+bench: nnc
+	@bash bench/run.sh
+
+clean:
+	rm -rf $(B) nnc

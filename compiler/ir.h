@@ -1,0 +1,200 @@
+/* ir: nnc's intermediate representation, a DAG of float tensor ops.
+ *
+ * Every value is a float tensor with a static shape.  Nodes are immutable and
+ * hash-consed: building an op that already exists with the same sources and
+ * attributes returns the existing node, so lowering and gradient rules can build
+ * freely and common subexpressions collapse.  Sources are always created before
+ * their users, so creation order (node->id) is a topological order.
+ *
+ * A graph has outputs (named values the caller reads: "loss", "logits", ...) and
+ * updates (a persistent leaf, PARAM or STATE, and the value it takes after the
+ * step).  A train-step graph is forward + gradients + optimizer updates; an
+ * evaluation graph has no updates.
+ *
+ * The batch dimension is explicit here: an input of per-sample shape [784]
+ * is an IR input of shape [B,784] where B is the graph's batch size.
+ *
+ * Shape errors inside the builder are compiler bugs (die); sema checks user
+ * programs before lowering.  ir_broadcast_shape lets checkers ask first.
+ */
+#ifndef NNC_IR_H
+#define NNC_IR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include "util.h"
+
+enum { IR_MAX_DIMS = 6 };
+
+typedef struct {
+  int ndim;                 /* 0 for a scalar */
+  int dim[IR_MAX_DIMS];     /* dim[0] is the outermost (row-major) */
+} Shape;
+
+typedef enum {
+  OPK_LEAF,      /* no sources */
+  OPK_UNARY,     /* elementwise, one source */
+  OPK_BINARY,    /* elementwise, two sources, broadcasting */
+  OPK_SELECT,    /* where(c, a, b), broadcasting */
+  OPK_REDUCE,    /* reduction over a set of axes */
+  OPK_MOVE,      /* reshape / expand / transpose: moves elements, no arithmetic */
+  OPK_MATMUL,    /* 2-D matrix product with optional transposes */
+  OPK_RAND,      /* counter-based uniform random numbers */
+} OpKind;
+
+typedef enum {
+#define OP(id, name, kind, arity, doc) OP_##id,
+#include "ops.def"
+#undef OP
+  OP_COUNT
+} IrOp;
+
+/* How a PARAM or STATE leaf gets its first value. */
+typedef enum {
+  INIT_ZEROS,     /* all 0 */
+  INIT_CONST,     /* all a */
+  INIT_VALUES,    /* values[0..numel) given in the source */
+  INIT_NORMAL,    /* N(a, b^2): mean a, std b */
+  INIT_UNIFORM,   /* U[a, b) */
+  INIT_XAVIER,    /* N(0, 2/(fan_in+fan_out)) (Glorot) */
+  INIT_KAIMING,   /* N(0, 2/fan_in) (He) */
+} InitKind;
+
+typedef struct {
+  InitKind kind;          /* which rule */
+  double a, b;            /* rule parameters, see InitKind */
+  int fan_in, fan_out;    /* for XAVIER/KAIMING: first and last dim by default */
+  const double *values;   /* INIT_VALUES: numel values, row-major */
+} IrInit;
+
+typedef struct IrNode IrNode;
+struct IrNode {
+  int id;                 /* index in graph->nodes; creation (= topological) order */
+  IrOp op;                /* what it computes */
+  int nsrc;               /* number of sources, op_info[op].arity */
+  IrNode *src[3];         /* operands */
+  Shape shape;            /* output shape */
+  /* attributes (only those of the op's kind are meaningful; others zero) */
+  double value;           /* CONST: the scalar */
+  unsigned axes;          /* REDUCE: bit k set = axis k reduced (kept with size 1) */
+  int perm[IR_MAX_DIMS];  /* TRANSPOSE: output axis k is input axis perm[k] */
+  bool ta, tb;            /* MATMUL: transpose a, transpose b */
+  uint32_t seed;          /* RAND: stream id, distinct per dropout site */
+  const char *name;       /* INPUT/PARAM/STATE: unique name ("h1.w", "adam.m.h1.w") */
+  IrInit init;            /* PARAM/STATE: initializer */
+  /* provenance, for printing and error messages */
+  Loc loc;                /* source place that produced it ({0} if none) */
+  const char *label;      /* source value it belongs to ("h1", "loss", "grad h1.w") or NULL */
+};
+
+typedef struct {
+  const char *name;       /* "loss", "logits", ... */
+  IrNode *node;           /* its value */
+} IrOutput;
+
+typedef struct {
+  IrNode *leaf;           /* a PARAM or STATE leaf */
+  IrNode *value;          /* its value after the step, same shape */
+} IrUpdate;
+
+typedef struct IrGraph {
+  Arena *arena;           /* owns nodes, names, attribute arrays */
+  const char *name;       /* "model.train", "model.eval", ... */
+  int batch;              /* batch size B of the inputs; 0 for graphs without inputs */
+  Vec nodes;              /* IrNode*, indexed by id */
+  IrNode **buckets;       /* hash-consing table, nbuckets slots, open addressing */
+  int nbuckets;           /* power of two */
+  Vec outputs;            /* IrOutput* in declaration order */
+  Vec updates;            /* IrUpdate* in declaration order */
+  Loc cur_loc;            /* provenance stamped on nodes created from now on */
+  const char *cur_label;  /* likewise */
+} IrGraph;
+
+/* ---- the op table (ops.c): every op's rules side by side ---- */
+typedef struct GradCtx GradCtx;   /* grad.h */
+typedef struct {
+  const char *name;       /* text form, "reduce_sum" */
+  OpKind kind;            /* shape and evaluation family */
+  int arity;              /* number of sources */
+  const char *doc;        /* one-line semantics (ops.def) */
+  /* Evaluator rule for UNARY/BINARY/SELECT: out = scalar(a, b, c) in double.
+   * For REDUCE: combine(acc, x), starting from `identity`. */
+  double (*scalar)(double a, double b, double c);
+  double identity;        /* REDUCE only */
+  /* Gradient (VJP) rule: given node n and the adjoint g of its output, add the
+   * adjoint contributions of n's sources with grad_accum.  NULL only for leaves. */
+  void (*grad)(GradCtx *G, IrNode *n, IrNode *g);
+} OpInfo;
+extern const OpInfo op_info[OP_COUNT];
+
+/* ---- shapes ---- */
+int64_t shape_numel(Shape s);
+bool shape_eq(Shape a, Shape b);
+Shape shape_of(int ndim, const int *dims);
+Shape shape_scalar(void);
+Shape shape_1(int d0);
+Shape shape_2(int d0, int d1);
+/* numpy broadcasting of a and b; false if they do not broadcast */
+bool ir_broadcast_shape(Shape a, Shape b, Shape *out);
+/* "[64,784]" into buf (at least 96 bytes); returns buf */
+char *shape_str(Shape s, char *buf);
+
+/* ---- building ---- */
+IrGraph *ir_graph_new(Arena *a, const char *name, int batch);
+IrNode *ir_input(IrGraph *g, const char *name, Shape s);
+IrNode *ir_param(IrGraph *g, const char *name, Shape s, IrInit init);
+IrNode *ir_state(IrGraph *g, const char *name, Shape s, IrInit init);
+IrNode *ir_const(IrGraph *g, double v);
+IrNode *ir_unary(IrGraph *g, IrOp op, IrNode *a);
+IrNode *ir_binary(IrGraph *g, IrOp op, IrNode *a, IrNode *b);
+IrNode *ir_where(IrGraph *g, IrNode *c, IrNode *a, IrNode *b);
+IrNode *ir_reduce(IrGraph *g, IrOp op, IrNode *a, unsigned axes);
+IrNode *ir_reshape(IrGraph *g, IrNode *a, Shape s);
+IrNode *ir_expand(IrGraph *g, IrNode *a, Shape s);
+IrNode *ir_transpose(IrGraph *g, IrNode *a, const int *perm);
+IrNode *ir_matmul(IrGraph *g, IrNode *a, IrNode *b, bool ta, bool tb);
+IrNode *ir_rand(IrGraph *g, IrNode *counter, Shape s, uint32_t seed);
+/* Rebuilds node n (any op) with new sources in graph g, same attributes. */
+IrNode *ir_rebuild(IrGraph *g, const IrNode *n, IrNode *const *src);
+void ir_output(IrGraph *g, const char *name, IrNode *node);
+void ir_update(IrGraph *g, IrNode *leaf, IrNode *value);
+IrNode *ir_find_output(const IrGraph *g, const char *name);
+IrNode *ir_find_leaf(const IrGraph *g, IrOp op, const char *name);
+
+/* ---- reading ---- */
+/* live[id] = node is reachable from an output or an update (caller frees). */
+bool *ir_live(const IrGraph *g);
+/* The stable text form (docs/ir.md): dense numbering of live nodes in creation
+ * order, %.9g floats, provenance comments. */
+void ir_print(FILE *out, const IrGraph *g);
+/* Graphviz dot of the live nodes. */
+void ir_print_dot(FILE *out, const IrGraph *g);
+
+/* ---- the reference evaluator (eval.c): plain C loops in double ----
+ * vals[id] must hold numel doubles for every INPUT/PARAM/STATE leaf the live
+ * nodes use; ir_eval fills every other live node's buffer (allocated in
+ * `scratch`).  Slow and obviously correct: the oracle for generated code. */
+void ir_eval(const IrGraph *g, double **vals, Arena *scratch);
+
+/* The counter-based generator behind OP_RAND, shared by the evaluator and the
+ * code generator so both produce the same bits. */
+static inline uint32_t ir_rand_bits(uint32_t seed, uint32_t counter, uint32_t index) {
+  uint32_t h = seed * 0x9E3779B1u ^ counter * 0x85EBCA77u ^ index * 0xC2B2AE3Du;
+  h ^= h >> 16; h *= 0x7FEB352Du;
+  h ^= h >> 15; h *= 0x846CA68Bu;
+  h ^= h >> 16;
+  return h;
+}
+static inline float ir_rand_uniform(uint32_t seed, uint32_t counter, uint32_t index) {
+  return (float)(ir_rand_bits(seed, counter, index) >> 8) * (1.0f / 16777216.0f);
+}
+
+/* ---- passes ---- */
+/* New graph with constant folding, algebraic identities, CSE and dead-code
+ * removal applied (simplify.c).  Outputs, updates and leaves are kept. */
+IrGraph *ir_simplify(const IrGraph *g);
+
+#endif
