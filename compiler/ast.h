@@ -44,7 +44,12 @@ struct AstNode {
   int nargs;          /* AST_CALL number of arguments */
   AstNode **items;    /* AST_LIST elements */
   int nitems;         /* AST_LIST number of elements */
+  int depth;          /* height of this subtree (1 for a leaf); set by the constructors */
 };
+
+/* The parser rejects expressions nested deeper than this, so every recursive
+ * walk over an expression (printing, sema, lowering) has a bounded stack. */
+enum { AST_MAX_DEPTH = 1000 };
 
 typedef enum {
   ST_MODEL,      /* model NAME */
@@ -86,6 +91,9 @@ AstNode *ast_str(Arena *a, Loc loc, const char *s);
 AstNode *ast_name(Arena *a, Loc loc, const char *s);
 AstNode *ast_binary(Arena *a, Loc loc, char op, AstNode *lhs, AstNode *rhs);
 AstNode *ast_neg(Arena *a, Loc loc, AstNode *x);
+/* args/items are kept (not copied): allocate them in the same arena. */
+AstNode *ast_call(Arena *a, Loc loc, const char *callee, AstArg *args, int nargs);
+AstNode *ast_list(Arena *a, Loc loc, AstNode **items, int nitems);
 
 /* Prints the AST in a stable, indented text form (for --dump-ast and tests). */
 void ast_print(FILE *out, const AstProgram *p);

@@ -100,6 +100,9 @@ typedef struct {
   IrNode *value;          /* its value after the step, same shape */
 } IrUpdate;
 
+/* A graph lives in its arena: the node, output and update lists are arena
+ * arrays that only ir.c appends to (never vec_push or vec_free them), so
+ * arena_free releases everything. */
 typedef struct IrGraph {
   Arena *arena;           /* owns nodes, names, attribute arrays */
   const char *name;       /* "model.train", "model.eval", ... */
@@ -157,7 +160,9 @@ IrNode *ir_expand(IrGraph *g, IrNode *a, Shape s);
 IrNode *ir_transpose(IrGraph *g, IrNode *a, const int *perm);
 IrNode *ir_matmul(IrGraph *g, IrNode *a, IrNode *b, bool ta, bool tb);
 IrNode *ir_rand(IrGraph *g, IrNode *counter, Shape s, uint32_t seed);
-/* Rebuilds node n (any op) with new sources in graph g, same attributes. */
+/* Rebuilds node n (any op) with new sources in graph g, same attributes.
+ * The new node carries n's provenance (loc, label); leaves are found or made
+ * by name (CONST by value), so src may be NULL for them. */
 IrNode *ir_rebuild(IrGraph *g, const IrNode *n, IrNode *const *src);
 void ir_output(IrGraph *g, const char *name, IrNode *node);
 void ir_update(IrGraph *g, IrNode *leaf, IrNode *value);
@@ -176,7 +181,10 @@ void ir_print_dot(FILE *out, const IrGraph *g);
 /* ---- the reference evaluator (eval.c): plain C loops in double ----
  * vals[id] must hold numel doubles for every INPUT/PARAM/STATE leaf the live
  * nodes use; ir_eval fills every other live node's buffer (allocated in
- * `scratch`).  Slow and obviously correct: the oracle for generated code. */
+ * `scratch`), and also every dead node's whose leaves have values, so nodes
+ * that are not outputs can be read.  A buffer present on entry is kept as
+ * the node's value (not recomputed).  Slow and obviously correct: the oracle
+ * for generated code. */
 void ir_eval(const IrGraph *g, double **vals, Arena *scratch);
 
 /* The counter-based generator behind OP_RAND, shared by the evaluator and the

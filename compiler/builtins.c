@@ -1,0 +1,574 @@
+/* builtins: the table of every function the language knows, with each
+ * builtin's shape rule (for sema) and lowering (for lower) side by side.
+ *
+ * Shape rules see per-sample types; lowering sees IR values that carry an
+ * explicit leading batch axis when their type is batched (LowerCtx helpers
+ * keep the two views aligned).  Numerical choices live here: relu = max(x, 0),
+ * sigmoid through tanh, elu with its exp guarded, softmax and the
+ * cross-entropies through logsumexp, inverted dropout, batch norm with
+ * PyTorch's momentum convention.
+ */
+#include "builtins.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- small helpers ---- */
+
+static Type scalar_type(bool batched) { return (Type){.shape = shape_scalar(), .batched = batched}; }
+
+static Type arg_type(const Expr *e, int i) { return e->args[i].x->type; }
+
+/* All per-sample axes of a rank-r value as a bitmask. */
+static unsigned all_axes(int r) { return r ? (1u << r) - 1 : 0; }
+
+/* Reshape an IR value to the IR shape of type t. */
+static IrNode *to_type(LowerCtx *L, IrNode *x, Type t) { return lower_reshape(L, x, lower_ir_shape(L, t)); }
+
+/* ---- shape rules ---- */
+
+/* Elementwise on x: same shape; class-ness is dropped (the result is data). */
+static bool check_same(SemaCtx *S, Expr *e) {
+  (void)S;
+  e->type = arg_type(e, 0);
+  e->type.nclasses = 0;
+  return true;
+}
+
+static bool check_vector_like(SemaCtx *S, Expr *e) {
+  if (arg_type(e, 0).shape.ndim == 0) {
+    sema_error(S, e->loc, "%s needs at least one axis, got a scalar []", e->fn->name);
+    return false;
+  }
+  return check_same(S, e);
+}
+
+static bool check_broadcast2(SemaCtx *S, Expr *e) {
+  char b1[96], b2[96];
+  Type a = arg_type(e, 0), b = arg_type(e, 1);
+  Shape s;
+  if (!ir_broadcast_shape(a.shape, b.shape, &s)) {
+    sema_error(S, e->loc, "%s: shapes %s and %s do not broadcast", e->fn->name, sema_type_str(a, b1),
+               sema_type_str(b, b2));
+    return false;
+  }
+  e->type = (Type){.shape = s, .batched = a.batched || b.batched};
+  return true;
+}
+
+bool builtin_matmul_type(SemaCtx *S, Loc at, Type a, Type b, Type *out) {
+  char b1[96], b2[96];
+  int ra = a.shape.ndim, rb = b.shape.ndim;
+  if (ra < 1 || ra > 2 || rb < 1 || rb > 2) {
+    sema_error(S, at, "matmul needs vectors or matrices per sample, got %s @ %s", sema_type_str(a, b1),
+               sema_type_str(b, b2));
+    return false;
+  }
+  if (a.batched && b.batched) {
+    sema_error(S, at, "matmul of two batch-dependent values %s @ %s is not supported; one side must be a param",
+               sema_type_str(a, b1), sema_type_str(b, b2));
+    return false;
+  }
+  if (a.shape.dim[ra - 1] != b.shape.dim[0]) {
+    sema_error(S, at, "matmul: inner sizes differ in %s @ %s", sema_type_str(a, b1), sema_type_str(b, b2));
+    return false;
+  }
+  Type t = {.batched = a.batched || b.batched};
+  if (ra == 2) t.shape.dim[t.shape.ndim++] = a.shape.dim[0];
+  if (rb == 2) t.shape.dim[t.shape.ndim++] = b.shape.dim[1];
+  *out = t;
+  return true;
+}
+
+static bool check_matmul(SemaCtx *S, Expr *e) {
+  return builtin_matmul_type(S, e->loc, arg_type(e, 0), arg_type(e, 1), &e->type);
+}
+
+/* dense and maxout: a vector input (a scalar counts as [1]); W [in, units*k], b. */
+static bool check_dense_like(SemaCtx *S, Expr *e, int k) {
+  char b1[96];
+  Type x = arg_type(e, 0);
+  if (x.shape.ndim > 1) {
+    sema_error(S, e->args[0].loc, "%s expects a vector input, got %s; use flatten(%s)", e->fn->name,
+               sema_type_str(x, b1), sema_arg_text(S, &e->args[0]));
+    return false;
+  }
+  int in = x.shape.ndim ? x.shape.dim[0] : 1;
+  int units = (int)builtin_arg(e, "units")->num;
+  IrInit w = builtin_arg(e, "init")->init;
+  w.fan_in = in;
+  w.fan_out = units;
+  sema_add_param(S, e, "w", shape_2(in, units * k), w);
+  if (builtin_arg(e, "bias")->num != 0) sema_add_param(S, e, "b", shape_1(units * k), (IrInit){INIT_ZEROS, 0, 0, 0, 0, NULL});
+  e->type = (Type){.shape = shape_1(units), .batched = x.batched};
+  return true;
+}
+
+static bool check_dense(SemaCtx *S, Expr *e) { return check_dense_like(S, e, 1); }
+
+static bool check_maxout(SemaCtx *S, Expr *e) { return check_dense_like(S, e, (int)builtin_arg(e, "k")->num); }
+
+static bool check_dropout(SemaCtx *S, Expr *e) {
+  e->site = sema_new_site(S);
+  return check_same(S, e);
+}
+
+/* layer_norm and batch_norm: gamma (ones) and beta (zeros) of the per-sample shape. */
+static bool check_norm(SemaCtx *S, Expr *e) {
+  Type x = arg_type(e, 0);
+  if (e->fn->tag && !x.batched) {
+    sema_error(S, e->loc, "batch_norm needs a batch-dependent input (computed from an input)");
+    return false;
+  }
+  if (!e->fn->tag && x.shape.ndim == 0) {
+    sema_error(S, e->loc, "layer_norm needs at least one feature axis, got a scalar []");
+    return false;
+  }
+  sema_add_param(S, e, "gamma", x.shape, (IrInit){INIT_CONST, 1, 0, 0, 0, NULL});
+  sema_add_param(S, e, "beta", x.shape, (IrInit){INIT_ZEROS, 0, 0, 0, 0, NULL});
+  return check_same(S, e);
+}
+
+/* sum/mean/max: over all per-sample axes, or the one given by axis= (dropped). */
+static bool check_reduce(SemaCtx *S, Expr *e) {
+  char b1[96];
+  Type x = arg_type(e, 0);
+  const ArgVal *ax = builtin_arg(e, "axis");
+  e->type = scalar_type(x.batched);
+  if (!ax->present) return true;
+  int r = x.shape.ndim, k = (int)ax->num;
+  if (k < -r || k >= r) {
+    sema_error(S, ax->loc, "%s: axis %d is out of range for shape %s", e->fn->name, k, sema_type_str(x, b1));
+    return false;
+  }
+  if (k < 0) k += r;
+  e->type.shape = x.shape;
+  e->type.shape.ndim = r - 1;
+  for (int i = k; i < r - 1; i++) e->type.shape.dim[i] = x.shape.dim[i + 1];
+  return true;
+}
+
+static bool check_flatten(SemaCtx *S, Expr *e) {
+  (void)S;
+  Type x = arg_type(e, 0);
+  e->type = (Type){.shape = shape_1((int)shape_numel(x.shape)), .batched = x.batched};
+  return true;
+}
+
+static bool check_reshape(SemaCtx *S, Expr *e) {
+  char b1[96], b2[96];
+  Type x = arg_type(e, 0);
+  const ArgVal *sv = builtin_arg(e, "shape");
+  Shape s = sv->shape;
+  int64_t known = 1;
+  int hole = -1;
+  for (int i = 0; i < s.ndim; i++) {
+    if (s.dim[i] == -1 && hole < 0) hole = i;
+    else if (s.dim[i] > 0) known *= s.dim[i];
+    else {
+      sema_error(S, sv->loc, "reshape: sizes must be positive (one may be -1), got %d", s.dim[i]);
+      return false;
+    }
+  }
+  int64_t n = shape_numel(x.shape);
+  if (hole >= 0 && n % known == 0) s.dim[hole] = (int)(n / known);
+  if (shape_numel(s) != n || (hole >= 0 && n % known != 0)) {
+    sema_error(S, sv->loc, "reshape: cannot reshape %s into %s", sema_type_str(x, b1),
+               sema_type_str((Type){.shape = sv->shape}, b2));
+    return false;
+  }
+  e->type = (Type){.shape = s, .batched = x.batched};
+  return true;
+}
+
+/* mse, mae, binary_cross_entropy: prediction and target of one shape (or both
+ * one element, so [1] against [] is fine); a scalar per sample. */
+static bool check_pointwise_loss(SemaCtx *S, Expr *e) {
+  char b1[96], b2[96];
+  Type p = arg_type(e, 0), t = arg_type(e, 1);
+  bool one = shape_numel(p.shape) == 1 && shape_numel(t.shape) == 1;
+  if (!one && !shape_eq(p.shape, t.shape)) {
+    sema_error(S, e->loc, "%s: prediction %s and target %s differ", e->fn->name, sema_type_str(p, b1),
+               sema_type_str(t, b2));
+    return false;
+  }
+  e->type = scalar_type(p.batched || t.batched);
+  return true;
+}
+
+static bool check_cross_entropy(SemaCtx *S, Expr *e) {
+  char b1[96], b2[96];
+  Type x = arg_type(e, 0), y = arg_type(e, 1);
+  if (x.shape.ndim != 1) {
+    sema_error(S, e->args[0].loc, "cross_entropy expects a vector of logits per sample, got %s", sema_type_str(x, b1));
+    return false;
+  }
+  if (!shape_eq(x.shape, y.shape)) {
+    sema_error(S, e->loc, "cross_entropy: logits %s and target %s differ", sema_type_str(x, b1), sema_type_str(y, b2));
+    return false;
+  }
+  e->type = scalar_type(x.batched || y.batched);
+  return true;
+}
+
+static bool check_uniform(SemaCtx *S, Expr *e) {
+  if (builtin_arg(e, "lo")->num >= builtin_arg(e, "hi")->num) {
+    sema_error(S, e->loc, "uniform: lo must be below hi");
+    return false;
+  }
+  return true;
+}
+
+/* ---- lowering ---- */
+
+static IrNode *lower_unary(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  return ir_unary(L->g, (IrOp)e->fn->tag, x[0]);
+}
+
+static IrNode *lower_binary2(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  return lower_elementwise(L, (IrOp)e->fn->tag, x[0], arg_type(e, 0), x[1], arg_type(e, 1));
+}
+
+static IrNode *lower_matmul_call(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  return lower_matmul(L, x[0], arg_type(e, 0), x[1], arg_type(e, 1));
+}
+
+/* relu(x) = max(x, 0): MAX sends the gradient to b on ties, so relu'(0) = 0. */
+static IrNode *lower_relu(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  (void)e;
+  return ir_binary(L->g, OP_MAX, x[0], lower_num(L, 0));
+}
+
+/* sigmoid(x) = 0.5*tanh(0.5*x) + 0.5: no exp, so no overflow for any x. */
+static IrNode *lower_sigmoid(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  (void)e;
+  IrNode *t = ir_unary(L->g, OP_TANH, lower_mul(L, x[0], lower_num(L, 0.5)));
+  return lower_add(L, lower_mul(L, t, lower_num(L, 0.5)), lower_num(L, 0.5));
+}
+
+/* leaky_relu: max(x, alpha*x) is right only for alpha <= 1; else a select. */
+static IrNode *lower_leaky_relu(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  double alpha = builtin_arg(e, "alpha")->num;
+  IrNode *ax = lower_mul(L, x[0], lower_num(L, alpha));
+  if (alpha <= 1) return ir_binary(L->g, OP_MAX, x[0], ax);
+  return ir_where(L->g, ir_binary(L->g, OP_CMPLT, x[0], lower_num(L, 0)), ax, x[0]);
+}
+
+/* elu: the negative branch takes exp(min(x, 0)) so the unused branch never
+ * overflows (an inf there would turn the select's gradient into NaN). */
+static IrNode *lower_elu(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  double alpha = builtin_arg(e, "alpha")->num;
+  IrNode *zero = lower_num(L, 0);
+  IrNode *ex = ir_unary(L->g, OP_EXP, ir_binary(L->g, OP_MIN, x[0], zero));
+  IrNode *neg = lower_mul(L, lower_sub(L, ex, lower_num(L, 1)), lower_num(L, alpha));
+  return ir_where(L->g, ir_binary(L->g, OP_CMPLT, x[0], zero), neg, x[0]);
+}
+
+/* logsumexp over the last per-sample axis, kept with size 1. */
+static IrNode *lse_last(LowerCtx *L, IrNode *x, Type t) {
+  return lower_reduce(L, OP_LOGSUMEXP, x, t, 1u << (t.shape.ndim - 1), true);
+}
+
+static IrNode *lower_softmax(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  return ir_unary(L->g, OP_EXP, lower_sub(L, x[0], lse_last(L, x[0], arg_type(e, 0))));
+}
+
+static IrNode *lower_log_softmax(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  return lower_sub(L, x[0], lse_last(L, x[0], arg_type(e, 0)));
+}
+
+/* x @ W (+ b) with x as a vector; returns the [.., units*k] pre-activation. */
+static IrNode *affine(LowerCtx *L, const Expr *e, IrNode *x) {
+  Type xt = arg_type(e, 0);
+  if (xt.shape.ndim == 0) {
+    xt.shape = shape_1(1);
+    x = to_type(L, x, xt);
+  }
+  IrNode *w = L->params[e->param0];
+  Type wt = {.shape = w->shape};
+  IrNode *z = lower_matmul(L, x, xt, w, wt);
+  if (e->nparams > 1) z = ir_binary(L->g, OP_ADD, z, L->params[e->param0 + 1]);
+  return z;
+}
+
+static IrNode *lower_dense(LowerCtx *L, const Expr *e, IrNode *const *x) { return affine(L, e, x[0]); }
+
+/* maxout: one affine map with units*k outputs viewed as [units, k], max over k. */
+static IrNode *lower_maxout(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  int k = (int)builtin_arg(e, "k")->num;
+  IrNode *z = affine(L, e, x[0]);
+  Shape s = lower_ir_shape(L, e->type);
+  s.dim[s.ndim++] = k;
+  IrNode *m = ir_reduce(L->g, OP_RMAX, lower_reshape(L, z, s), 1u << (s.ndim - 1));
+  return to_type(L, m, e->type);
+}
+
+/* The per-site random stream id: the train seed and the site index mixed. */
+static uint32_t site_seed(const LowerCtx *L, int site) {
+  uint64_t h = L->m->train.seed * 0x9E3779B97F4A7C15ull + (uint64_t)(site + 1) * 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 31;
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Inverted dropout: keep with probability 1-p and scale by 1/(1-p), so
+ * evaluation is the identity.  The counter is the STATE "step", which the
+ * train step increments, so every step draws a fresh mask. */
+static IrNode *lower_dropout(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  double p = builtin_arg(e, "p")->num;
+  if (!L->training || p == 0) return x[0];
+  if (!L->step) L->step = ir_state(L->g, "step", shape_scalar(), (IrInit){INIT_ZEROS, 0, 0, 0, 0, NULL});
+  IrNode *r = ir_rand(L->g, L->step, x[0]->shape, site_seed(L, e->site));
+  IrNode *keep = ir_binary(L->g, OP_CMPLT, r, lower_num(L, 1 - p));
+  return lower_mul(L, x[0], lower_mul(L, keep, lower_num(L, 1 / (1 - p))));
+}
+
+/* (x - mean) / sqrt(var + eps) * gamma + beta */
+static IrNode *normalize(LowerCtx *L, const Expr *e, IrNode *d, IrNode *var) {
+  double eps = builtin_arg(e, "eps")->num;
+  IrNode *den = ir_unary(L->g, OP_SQRT, lower_add(L, var, lower_num(L, eps)));
+  IrNode *y = lower_mul(L, lower_div(L, d, den), L->params[e->param0]);
+  return lower_add(L, y, L->params[e->param0 + 1]);
+}
+
+/* layer_norm: statistics over each sample's features. */
+static IrNode *lower_layer_norm(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  Type t = arg_type(e, 0);
+  unsigned ax = all_axes(t.shape.ndim);
+  IrNode *d = lower_sub(L, x[0], lower_mean(L, x[0], t, ax));
+  return normalize(L, e, d, lower_mean(L, lower_mul(L, d, d), t, ax));
+}
+
+/* batch_norm: training normalizes with the batch's mean and (biased) variance
+ * and moves the running statistics: r = (1-momentum)*r + momentum*stat, with
+ * the unbiased variance B/(B-1)*var (PyTorch's convention).  Evaluation uses
+ * the running statistics. */
+static IrNode *lower_batch_norm(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  Type t = arg_type(e, 0);
+  Arena *a = L->g->arena;
+  IrNode *rm = ir_state(L->g, arena_printf(a, "%s.running_mean", e->layer), t.shape,
+                        (IrInit){INIT_ZEROS, 0, 0, 0, 0, NULL});
+  IrNode *rv = ir_state(L->g, arena_printf(a, "%s.running_var", e->layer), t.shape,
+                        (IrInit){INIT_CONST, 1, 0, 0, 0, NULL});
+  if (!L->training) return normalize(L, e, lower_sub(L, x[0], rm), rv);
+  double inv_b = 1.0 / L->batch, mom = builtin_arg(e, "momentum")->num;
+  IrNode *mean = lower_mul(L, ir_reduce(L->g, OP_SUM, x[0], 1), lower_num(L, inv_b));
+  IrNode *d = lower_sub(L, x[0], mean);
+  IrNode *var = lower_mul(L, ir_reduce(L->g, OP_SUM, lower_mul(L, d, d), 1), lower_num(L, inv_b));
+  double unbias = L->batch > 1 ? (double)L->batch / (L->batch - 1) : 1;
+  IrNode *keep = lower_num(L, 1 - mom);
+  ir_update(L->g, rm, lower_add(L, lower_mul(L, rm, keep), lower_reshape(L, lower_mul(L, mean, lower_num(L, mom)), t.shape)));
+  ir_update(L->g, rv, lower_add(L, lower_mul(L, rv, keep),
+                                lower_reshape(L, lower_mul(L, var, lower_num(L, mom * unbias)), t.shape)));
+  return normalize(L, e, d, var);
+}
+
+/* The per-sample axes a reduction call covers. */
+static unsigned reduce_axes(const Expr *e) {
+  Type t = arg_type(e, 0);
+  const ArgVal *ax = builtin_arg(e, "axis");
+  if (!ax->present) return all_axes(t.shape.ndim);
+  int k = (int)ax->num;
+  return 1u << (k < 0 ? k + t.shape.ndim : k);
+}
+
+static IrNode *lower_reduce_call(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  IrNode *r = lower_reduce(L, (IrOp)e->fn->tag, x[0], arg_type(e, 0), reduce_axes(e), false);
+  if (strcmp(e->fn->name, "mean") != 0) return r;
+  return lower_mul(L, r, lower_num(L, (double)shape_numel(e->type.shape) / (double)shape_numel(arg_type(e, 0).shape)));
+}
+
+static IrNode *lower_reshape_call(LowerCtx *L, const Expr *e, IrNode *const *x) { return to_type(L, x[0], e->type); }
+
+/* Prediction and target brought to one IR layout (one-element shapes differ). */
+static IrNode *target_like(LowerCtx *L, const Expr *e, IrNode *t) {
+  Type p = arg_type(e, 0), tt = arg_type(e, 1);
+  if (shape_eq(p.shape, tt.shape)) return t;
+  tt.shape = p.shape;
+  return to_type(L, t, tt);
+}
+
+/* Mean over all per-sample axes of v (typed like the prediction), as a per-sample scalar. */
+static IrNode *mean_all(LowerCtx *L, const Expr *e, IrNode *v) {
+  Type p = arg_type(e, 0);
+  p.batched = e->type.batched;
+  return to_type(L, lower_mean(L, v, p, all_axes(p.shape.ndim)), e->type);
+}
+
+static IrNode *lower_mse(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  IrNode *d = lower_sub(L, x[0], target_like(L, e, x[1]));
+  return mean_all(L, e, lower_mul(L, d, d));
+}
+
+static IrNode *lower_mae(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  return mean_all(L, e, ir_unary(L->g, OP_ABS, lower_sub(L, x[0], target_like(L, e, x[1]))));
+}
+
+/* binary_cross_entropy from logits: max(x,0) - x*y + log(1 + exp(-|x|)),
+ * which never overflows and equals -y log s(x) - (1-y) log(1 - s(x)). */
+static IrNode *lower_bce(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  IrNode *y = target_like(L, e, x[1]);
+  IrNode *soft = ir_unary(L->g, OP_LOG, lower_add(L, lower_num(L, 1),
+                                                   ir_unary(L->g, OP_EXP, ir_unary(L->g, OP_NEG, ir_unary(L->g, OP_ABS, x[0])))));
+  IrNode *v = lower_add(L, lower_sub(L, ir_binary(L->g, OP_MAX, x[0], lower_num(L, 0)), lower_mul(L, x[0], y)), soft);
+  return mean_all(L, e, v);
+}
+
+/* cross_entropy(x, y) = -sum(y * log_softmax(x)) = sum(y)*lse(x) - sum(y*x);
+ * with a one-hot class target sum(y) = 1, so lse(x) - sum(y*x), whose
+ * gradient is softmax(x) - y. */
+static IrNode *lower_cross_entropy(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  Type xt = arg_type(e, 0), yt = arg_type(e, 1);
+  IrNode *lse = lse_last(L, x[0], xt);
+  Type kept = {.shape = shape_1(1), .batched = xt.batched};
+  IrNode *xy = lower_elementwise(L, OP_MUL, x[0], xt, x[1], yt);
+  Type xyt = {.shape = xt.shape, .batched = e->type.batched};
+  IrNode *sxy = lower_reduce(L, OP_SUM, xy, xyt, 1, true);
+  Type sxyt = {.shape = shape_1(1), .batched = e->type.batched};
+  if (!yt.nclasses) {
+    IrNode *sy = lower_reduce(L, OP_SUM, x[1], yt, 1, true);
+    lse = lower_elementwise(L, OP_MUL, sy, (Type){.shape = shape_1(1), .batched = yt.batched}, lse, kept);
+    kept.batched = e->type.batched;
+  }
+  return to_type(L, lower_elementwise(L, OP_SUB, lse, kept, sxy, sxyt), e->type);
+}
+
+/* l1/l2: lambda * sum |W| or lambda * sum W^2 over every parameter of rank >= 2
+ * (weight matrices; biases and norm scales are not penalized).  No 1/2. */
+static IrNode *lower_regularizer(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  (void)x;
+  IrNode *sum = lower_num(L, 0);
+  for (int i = 0; i < L->m->nparams; i++) {
+    IrNode *w = L->params[i];
+    if (w->shape.ndim < 2) continue;
+    IrNode *v = e->fn->tag == 1 ? ir_unary(L->g, OP_ABS, w) : lower_mul(L, w, w);
+    sum = lower_add(L, sum, lower_reshape(L, ir_reduce(L->g, OP_SUM, v, all_axes(w->shape.ndim)), shape_scalar()));
+  }
+  return lower_mul(L, sum, lower_num(L, builtin_arg(e, "lambda")->num));
+}
+
+/* ---- the table ---- */
+
+#define X_P {"x", AT_TENSOR, NULL, R_ANY}
+#define NAME_P {"name", AT_STR, "", R_ANY}
+#define CLIP_P {"clip_value", AT_NUM, "0", R_NONNEG}, {"clip_norm", AT_NUM, "0", R_NONNEG}
+#define UNARY(nm, op, d) {nm, BK_MATH, 1, {X_P}, check_same, lower_unary, op, d}
+
+const Builtin builtin_table[] = {
+    UNARY("exp", OP_EXP, "e^x"),
+    UNARY("log", OP_LOG, "natural logarithm"),
+    UNARY("sqrt", OP_SQRT, "square root"),
+    UNARY("abs", OP_ABS, "|x|"),
+    UNARY("sin", OP_SIN, "sine"),
+    UNARY("cos", OP_COS, "cosine"),
+    {"pow", BK_MATH, 2, {X_P, {"y", AT_TENSOR, NULL, R_ANY}}, check_broadcast2, lower_binary2, OP_POW, "x^y"},
+    {"maximum", BK_MATH, 2, {{"a", AT_TENSOR, NULL, R_ANY}, {"b", AT_TENSOR, NULL, R_ANY}}, check_broadcast2,
+     lower_binary2, OP_MAX, "elementwise max(a, b)"},
+    {"minimum", BK_MATH, 2, {{"a", AT_TENSOR, NULL, R_ANY}, {"b", AT_TENSOR, NULL, R_ANY}}, check_broadcast2,
+     lower_binary2, OP_MIN, "elementwise min(a, b)"},
+    {"matmul", BK_MATH, 2, {{"a", AT_TENSOR, NULL, R_ANY}, {"b", AT_TENSOR, NULL, R_ANY}}, check_matmul,
+     lower_matmul_call, 0, "a @ b per sample (vectors and matrices)"},
+    {"tanh", BK_ACTIVATION, 1, {X_P}, check_same, lower_unary, OP_TANH, "tanh x"},
+    {"sigmoid", BK_ACTIVATION, 1, {X_P}, check_same, lower_sigmoid, 0, "1/(1+e^-x) = 0.5*tanh(0.5*x)+0.5"},
+    {"relu", BK_ACTIVATION, 1, {X_P}, check_same, lower_relu, 0, "max(x, 0)"},
+    {"leaky_relu", BK_ACTIVATION, 2, {X_P, {"alpha", AT_NUM, "0.01", R_NONNEG}}, check_same, lower_leaky_relu, 0,
+     "max(x, alpha*x) (alpha <= 1); x if x >= 0 else alpha*x"},
+    {"elu", BK_ACTIVATION, 2, {X_P, {"alpha", AT_NUM, "1", R_NONNEG}}, check_same, lower_elu, 0,
+     "x if x >= 0 else alpha*(e^x - 1)"},
+    {"softmax", BK_ACTIVATION, 1, {X_P}, check_vector_like, lower_softmax, 0,
+     "exp(x - logsumexp(x)) over the last axis"},
+    {"log_softmax", BK_ACTIVATION, 1, {X_P}, check_vector_like, lower_log_softmax, 0,
+     "x - logsumexp(x) over the last axis"},
+    {"dense", BK_LAYER, 2,
+     {X_P, {"units", AT_INT, NULL, R_POS}, {"bias", AT_BOOL, "true", R_ANY}, {"init", AT_INIT, "xavier", R_ANY}, NAME_P},
+     check_dense, lower_dense, 0, "x @ W + b; W [in, units] (init), b [units] zeros"},
+    {"maxout", BK_LAYER, 3,
+     {X_P, {"units", AT_INT, NULL, R_POS}, {"k", AT_INT, "2", R_POS}, {"bias", AT_BOOL, "true", R_ANY},
+      {"init", AT_INIT, "xavier", R_ANY}, NAME_P},
+     check_maxout, lower_maxout, 0, "max over k pieces of x @ W + b; W [in, units*k]"},
+    {"dropout", BK_LAYER, 2, {X_P, {"p", AT_NUM, "0.5", R_UNIT}}, check_dropout, lower_dropout, 0,
+     "training: x * (u < 1-p) / (1-p), u uniform; evaluation: x"},
+    {"layer_norm", BK_LAYER, 2, {X_P, {"eps", AT_NUM, "1e-5", R_POS}, NAME_P}, check_norm, lower_layer_norm, 0,
+     "(x - mean) / sqrt(var + eps) * gamma + beta over each sample's features"},
+    {"batch_norm", BK_LAYER, 3, {X_P, {"momentum", AT_NUM, "0.1", R_UNIT}, {"eps", AT_NUM, "1e-5", R_POS}, NAME_P},
+     check_norm, lower_batch_norm, 1, "(x - mean) / sqrt(var + eps) * gamma + beta over the batch"},
+    {"sum", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_SUM,
+     "sum over all per-sample axes, or over axis"},
+    {"mean", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_SUM,
+     "mean over all per-sample axes, or over axis"},
+    {"max", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_RMAX,
+     "max over all per-sample axes, or over axis"},
+    {"flatten", BK_SHAPE, 1, {X_P}, check_flatten, lower_reshape_call, 0, "the per-sample value as a vector"},
+    {"reshape", BK_SHAPE, 2, {X_P, {"shape", AT_SHAPE, NULL, R_ANY}}, check_reshape, lower_reshape_call, 0,
+     "same elements, new per-sample shape (one size may be -1)"},
+    {"mse", BK_LOSS, 2, {{"pred", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}}, check_pointwise_loss,
+     lower_mse, 0, "mean((pred - target)^2)"},
+    {"mae", BK_LOSS, 2, {{"pred", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}}, check_pointwise_loss,
+     lower_mae, 0, "mean(|pred - target|)"},
+    {"binary_cross_entropy", BK_LOSS, 2, {{"logits", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}},
+     check_pointwise_loss, lower_bce, 0, "mean(max(x,0) - x*y + log(1 + e^-|x|)) (sigmoid fused)"},
+    {"cross_entropy", BK_LOSS, 2, {{"logits", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}},
+     check_cross_entropy, lower_cross_entropy, 0, "-sum(y * log_softmax(x)) = sum(y)*logsumexp(x) - sum(y*x)"},
+    {"l1", BK_REGULARIZER, 1, {{"lambda", AT_NUM, NULL, R_NONNEG}}, NULL, lower_regularizer, 1,
+     "lambda * sum |W| over params of rank >= 2"},
+    {"l2", BK_REGULARIZER, 1, {{"lambda", AT_NUM, NULL, R_NONNEG}}, NULL, lower_regularizer, 2,
+     "lambda * sum W^2 over params of rank >= 2 (no 1/2)"},
+    {"zeros", BK_INITIALIZER, 0, {{NULL}}, NULL, NULL, INIT_ZEROS, "all 0"},
+    {"normal", BK_INITIALIZER, 2, {{"std", AT_NUM, NULL, R_NONNEG}, {"mean", AT_NUM, "0", R_ANY}}, NULL, NULL,
+     INIT_NORMAL, "N(mean, std^2)"},
+    {"uniform", BK_INITIALIZER, 2, {{"lo", AT_NUM, NULL, R_ANY}, {"hi", AT_NUM, NULL, R_ANY}}, check_uniform, NULL,
+     INIT_UNIFORM, "U[lo, hi)"},
+    {"xavier", BK_INITIALIZER, 0, {{NULL}}, NULL, NULL, INIT_XAVIER, "N(0, 2/(fan_in + fan_out))"},
+    {"glorot", BK_INITIALIZER, 0, {{NULL}}, NULL, NULL, INIT_XAVIER, "same as xavier"},
+    {"kaiming", BK_INITIALIZER, 0, {{NULL}}, NULL, NULL, INIT_KAIMING, "N(0, 2/fan_in)"},
+    {"he", BK_INITIALIZER, 0, {{NULL}}, NULL, NULL, INIT_KAIMING, "same as kaiming"},
+    {"sgd", BK_OPTIMIZER, 1, {{"lr", AT_NUM, "0.01", R_POS}, CLIP_P}, NULL, NULL, OPT_SGD, "w -= lr*g"},
+    {"momentum", BK_OPTIMIZER, 1,
+     {{"lr", AT_NUM, "0.01", R_POS}, {"gamma", AT_NUM, "0.9", R_UNIT}, {"nesterov", AT_BOOL, "false", R_ANY}, CLIP_P},
+     NULL, NULL, OPT_MOMENTUM, "v = gamma*v - lr*g; w += v (nesterov: w += gamma*v - lr*g)"},
+    {"adagrad", BK_OPTIMIZER, 1, {{"lr", AT_NUM, "0.01", R_POS}, {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P}, NULL, NULL,
+     OPT_ADAGRAD, "G += g^2; w -= lr*g/sqrt(G + eps)"},
+    {"rmsprop", BK_OPTIMIZER, 1,
+     {{"lr", AT_NUM, "0.001", R_POS}, {"beta", AT_NUM, "0.9", R_UNIT}, {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P}, NULL,
+     NULL, OPT_RMSPROP, "v = beta*v + (1-beta)*g^2; w -= lr*g/(sqrt(v) + eps)"},
+    {"adam", BK_OPTIMIZER, 1,
+     {{"lr", AT_NUM, "0.001", R_POS}, {"beta1", AT_NUM, "0.9", R_UNIT}, {"beta2", AT_NUM, "0.999", R_UNIT},
+      {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P},
+     NULL, NULL, OPT_ADAM, "bias-corrected moments; w -= lr*mhat/(sqrt(vhat) + eps)"},
+    {"idx", BK_DATA, 1,
+     {{"path", AT_STR, "", R_ANY}, {"scale", AT_NUM, "1", R_POS}, {"standardize", AT_BOOL, "false", R_ANY},
+      {"images", AT_STR, "", R_ANY}, {"labels", AT_STR, "", R_ANY}},
+     NULL, NULL, DATA_IDX, "IDX image/label files PATH-images-idx3-ubyte[.gz], PATH-labels-idx1-ubyte[.gz]"},
+    {"csv", BK_DATA, 1,
+     {{"path", AT_STR, NULL, R_ANY}, {"header", AT_BOOL, "false", R_ANY}, {"targets", AT_STR, "last", R_ANY},
+      {"scale", AT_NUM, "1", R_POS}, {"standardize", AT_BOOL, "false", R_ANY}},
+     NULL, NULL, DATA_CSV, "numbers, one sample per row; target columns last (or first)"},
+};
+const int builtin_count = (int)COUNT_OF(builtin_table);
+
+const Builtin *builtin_find(const char *name) {
+  for (int i = 0; i < builtin_count; i++)
+    if (strcmp(builtin_table[i].name, name) == 0) return &builtin_table[i];
+  return NULL;
+}
+
+int builtin_param_index(const Builtin *b, const char *name) {
+  for (int i = 0; i < BUILTIN_MAX_PARAMS && b->params[i].name; i++)
+    if (strcmp(b->params[i].name, name) == 0) return i;
+  return -1;
+}
+
+const ArgVal *builtin_arg(const Expr *e, const char *name) {
+  int i = builtin_param_index(e->fn, name);
+  if (i < 0) die("builtin %s has no parameter %s", e->fn->name, name);
+  return &e->args[i];
+}
+
+const char *builtin_kind_name(BuiltinKind k) {
+  static const char *const names[] = {
+      [BK_MATH] = "math function",     [BK_ACTIVATION] = "activation", [BK_LAYER] = "layer",
+      [BK_REDUCTION] = "reduction",    [BK_SHAPE] = "shape function",  [BK_LOSS] = "loss",
+      [BK_REGULARIZER] = "regularizer", [BK_INITIALIZER] = "initializer", [BK_OPTIMIZER] = "optimizer",
+      [BK_DATA] = "data source",
+  };
+  return names[k];
+}

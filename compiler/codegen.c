@@ -1,0 +1,557 @@
+/* codegen: kernels and the entry function (see codegen.h for the contract).
+ *
+ * A kernel is a loop nest over its group's space.  Before emitting loops, the
+ * space is simplified: size-1 axes vanish, and neighbouring axes merge when
+ * every access (loads through views, stores, random-number indices) sees them
+ * as one, so a typical elementwise kernel becomes a single flat loop LLVM can
+ * vectorize.  Each point evaluates the group's root recursively; members are
+ * memoized per point so shared subexpressions are computed once and kept in
+ * registers.  Reductions put kept axes outside and reduced axes inside with
+ * a register accumulator (logsumexp: a max pass, then a sum of exp(x - max)).
+ *
+ * Numerics: float32 throughout; multiplies and adds may contract to FMA; the
+ * reduction accumulators may reassociate (so the vectorizer can split sums);
+ * nothing else is relaxed.  exp/log/sin/cos/pow go through LLVM intrinsics
+ * (libm when not inlined), tanh through libm's tanhf: accurate to ~1 ulp.
+ */
+#include "codegen.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+LLVMValueRef cg_i64(Cg *cg, int64_t v) { return LLVMConstInt(cg->i64, (unsigned long long)v, 1); }
+LLVMValueRef cg_f32(Cg *cg, double v) { return LLVMConstReal(cg->f32, v); }
+
+LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l, LLVMValueRef start, LLVMValueRef end, LLVMValueRef step) {
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
+  l->body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "loop");
+  LLVMBuildBr(cg->b, l->body);
+  LLVMPositionBuilderAtEnd(cg->b, l->body);
+  l->phi = LLVMBuildPhi(cg->b, cg->i64, "i");
+  LLVMAddIncoming(l->phi, &start, &pre, 1);
+  l->end = end;
+  l->step = step;
+  return l->phi;
+}
+
+void cg_loop_end(Cg *cg, CgLoop *l) {
+  LLVMValueRef next = LLVMBuildAdd(cg->b, l->phi, l->step, "next");
+  LLVMSetNSW(next, 1);
+  LLVMSetNUW(next, 1);
+  LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntSLT, next, l->end, "more");
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg->b);
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "done");
+  LLVMBuildCondBr(cg->b, more, l->body, done);
+  LLVMAddIncoming(l->phi, &next, &cur, 1);
+  LLVMPositionBuilderAtEnd(cg->b, done);
+}
+
+LLVMValueRef cg_call_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, int nover, LLVMValueRef *args,
+                               int nargs) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  if (!id) die("codegen: no intrinsic %s", name);
+  LLVMValueRef f = LLVMGetIntrinsicDeclaration(cg->mod, id, over, (size_t)nover);
+  LLVMTypeRef ty = LLVMIntrinsicGetType(cg->ctx, id, over, (size_t)nover);
+  return LLVMBuildCall2(cg->b, ty, f, args, (unsigned)nargs, "");
+}
+
+LLVMValueRef cg_offset(Cg *cg, const CgPoint *p, const int64_t *st) {
+  LLVMValueRef off = NULL;
+  for (int j = 0; j < p->n; j++) {
+    int64_t s = st[p->dim[j]];
+    if (s == 0) continue;
+    LLVMValueRef t = s == 1 ? p->idx[j] : LLVMBuildMul(cg->b, p->idx[j], cg_i64(cg, s), "");
+    if (s != 1) LLVMSetNSW(t, 1);
+    off = off ? LLVMBuildAdd(cg->b, off, t, "") : t;
+    if (LLVMIsAInstruction(off) && off != t) LLVMSetNSW(off, 1);
+  }
+  return off ? off : cg_i64(cg, 0);
+}
+
+LLVMValueRef cg_load(Cg *cg, LLVMValueRef base, LLVMValueRef off) {
+  LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->f32, base, &off, 1, "");
+  LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->f32, p, "");
+  LLVMSetAlignment(v, 4);
+  return v;
+}
+
+void cg_store(Cg *cg, LLVMValueRef base, LLVMValueRef off, LLVMValueRef v) {
+  LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->f32, base, &off, 1, "");
+  LLVMSetAlignment(LLVMBuildStore(cg->b, v, p), 4);
+}
+
+/* ---- scalar ops ---- */
+
+static const IrNode *const_leaf(const IrNode *n) {
+  while (n->op != OP_CONST) n = n->src[0];
+  return n;
+}
+
+static LLVMValueRef arith(Cg *cg, LLVMOpcode op, LLVMValueRef a, LLVMValueRef b) {
+  LLVMValueRef v = LLVMBuildBinOp(cg->b, op, a, b, "");
+  if (LLVMIsAInstruction(v)) LLVMSetFastMathFlags(v, LLVMFastMathAllowContract);
+  return v;
+}
+
+static LLVMValueRef unary_f32(Cg *cg, const char *intrinsic, LLVMValueRef a) {
+  return cg_call_intrinsic(cg, intrinsic, &cg->f32, 1, &a, 1);
+}
+
+static LLVMValueRef libm_f32(Cg *cg, const char *name, LLVMValueRef a) {
+  LLVMTypeRef ty = LLVMFunctionType(cg->f32, &cg->f32, 1, 0);
+  LLVMValueRef f = LLVMGetNamedFunction(cg->mod, name);
+  if (!f) f = LLVMAddFunction(cg->mod, name, ty);
+  return LLVMBuildCall2(cg->b, ty, f, &a, 1, "");
+}
+
+static LLVMValueRef lt(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFCmp(cg->b, LLVMRealOLT, a, b, ""); }
+static LLVMValueRef sel(Cg *cg, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(cg->b, c, a, b, "");
+}
+
+static LLVMValueRef scalar_op(Cg *cg, IrOp op, LLVMValueRef *a) {
+  switch (op) {
+  case OP_NEG: return LLVMBuildFNeg(cg->b, a[0], "");
+  case OP_EXP: return unary_f32(cg, "llvm.exp", a[0]);
+  case OP_LOG: return unary_f32(cg, "llvm.log", a[0]);
+  case OP_SQRT: return unary_f32(cg, "llvm.sqrt", a[0]);
+  case OP_ABS: return unary_f32(cg, "llvm.fabs", a[0]);
+  case OP_SIN: return unary_f32(cg, "llvm.sin", a[0]);
+  case OP_COS: return unary_f32(cg, "llvm.cos", a[0]);
+  case OP_TANH: return libm_f32(cg, "tanhf", a[0]);
+  case OP_SIGN:
+    return sel(cg, lt(cg, a[0], cg_f32(cg, 0)), cg_f32(cg, -1),
+               sel(cg, lt(cg, cg_f32(cg, 0), a[0]), cg_f32(cg, 1), cg_f32(cg, 0)));
+  case OP_ADD: return arith(cg, LLVMFAdd, a[0], a[1]);
+  case OP_SUB: return arith(cg, LLVMFSub, a[0], a[1]);
+  case OP_MUL: return arith(cg, LLVMFMul, a[0], a[1]);
+  case OP_DIV: return arith(cg, LLVMFDiv, a[0], a[1]);
+  case OP_POW: return cg_call_intrinsic(cg, "llvm.pow", &cg->f32, 1, a, 2);
+  case OP_MAX: return sel(cg, lt(cg, a[1], a[0]), a[0], a[1]);
+  case OP_MIN: return sel(cg, lt(cg, a[0], a[1]), a[0], a[1]);
+  case OP_CMPLT: return sel(cg, lt(cg, a[0], a[1]), cg_f32(cg, 1), cg_f32(cg, 0));
+  case OP_WHERE: return sel(cg, LLVMBuildFCmp(cg->b, LLVMRealUNE, a[0], cg_f32(cg, 0), ""), a[1], a[2]);
+  default: die("codegen: %s is not elementwise", op_info[op].name);
+  }
+}
+
+/* ir_rand_uniform(seed, counter, index) in i32 arithmetic. */
+static LLVMValueRef rand_value(Cg *cg, uint32_t seed, LLVMValueRef counter_f, LLVMValueRef index64) {
+  LLVMTypeRef sat[2] = {cg->i64, cg->f32};
+  LLVMValueRef fl = unary_f32(cg, "llvm.floor", counter_f);
+  LLVMValueRef c64 = cg_call_intrinsic(cg, "llvm.fptosi.sat", sat, 2, &fl, 1);
+  LLVMValueRef c = LLVMBuildTrunc(cg->b, c64, cg->i32, "");
+  LLVMValueRef i = LLVMBuildTrunc(cg->b, index64, cg->i32, "");
+#define K32(x) LLVMConstInt(cg->i32, (x), 0)
+  LLVMValueRef h = LLVMBuildXor(cg->b, K32(seed * 0x9E3779B1u), LLVMBuildMul(cg->b, c, K32(0x85EBCA77u), ""), "");
+  h = LLVMBuildXor(cg->b, h, LLVMBuildMul(cg->b, i, K32(0xC2B2AE3Du), ""), "");
+  h = LLVMBuildXor(cg->b, h, LLVMBuildLShr(cg->b, h, K32(16), ""), "");
+  h = LLVMBuildMul(cg->b, h, K32(0x7FEB352Du), "");
+  h = LLVMBuildXor(cg->b, h, LLVMBuildLShr(cg->b, h, K32(15), ""), "");
+  h = LLVMBuildMul(cg->b, h, K32(0x846CA68Bu), "");
+  h = LLVMBuildXor(cg->b, h, LLVMBuildLShr(cg->b, h, K32(16), ""), "");
+  LLVMValueRef top = LLVMBuildUIToFP(cg->b, LLVMBuildLShr(cg->b, h, K32(8), ""), cg->f32, "");
+#undef K32
+  return LLVMBuildFMul(cg->b, top, cg_f32(cg, 1.0 / 16777216.0), "");
+}
+
+/* ---- evaluation at a point ---- */
+
+static int space_ndim(Cg *cg) { return cg->fp->groups[cg->group].space.ndim; }
+
+/* Space strides of n's own row-major index under map (for stores and rand). */
+static void own_strides(Cg *cg, const IrNode *n, const int *map, int64_t *st) {
+  int64_t c[IR_MAX_DIMS];
+  fuse_contig_strides(n->shape, c);
+  for (int d = 0; d < space_ndim(cg); d++) st[d] = 0;
+  for (int k = 0; k < n->shape.ndim; k++)
+    if (map[k] >= 0) st[map[k]] += c[k];
+}
+
+static LLVMValueRef member(Cg *cg, const IrNode *u, const CgPoint *p);
+
+static LLVMValueRef value(Cg *cg, const IrNode *s, const int *map, const CgPoint *p) {
+  const FuseNode *f = &cg->fp->node[s->id];
+  if (f->role == ROLE_CONST) return cg_f32(cg, const_leaf(s)->value);
+  if (s == cg->mm) return cg->mm_value;
+  if (f->role == ROLE_MEMBER && f->group == cg->group) return member(cg, s, p);
+  int64_t st[IR_MAX_DIMS];
+  fuse_space_strides(cg->fp, s, map, space_ndim(cg), st);
+  return cg_load(cg, cg->bufptr[plan_buf_of_view(cg->mp, s)], cg_offset(cg, p, st));
+}
+
+static LLVMValueRef member(Cg *cg, const IrNode *u, const CgPoint *p) {
+  if (u == cg->mm) return cg->mm_value;
+  if (cg->memo[u->id]) return cg->memo[u->id];
+  const int *map = cg->fp->node[u->id].map;
+  LLVMValueRef a[3], v;
+  int m[IR_MAX_DIMS];
+  switch (op_info[u->op].kind) {
+  case OPK_LEAF: v = cg_f32(cg, u->value); break;
+  case OPK_MOVE:
+    fuse_src_map(u, map, 0, m);
+    v = value(cg, u->src[0], m, p);
+    break;
+  case OPK_RAND: {
+    int64_t st[IR_MAX_DIMS];
+    fuse_src_map(u, map, 0, m);
+    own_strides(cg, u, map, st);
+    v = rand_value(cg, u->seed, value(cg, u->src[0], m, p), cg_offset(cg, p, st));
+    break;
+  }
+  case OPK_UNARY:
+  case OPK_BINARY:
+  case OPK_SELECT:
+    for (int k = 0; k < u->nsrc; k++) {
+      fuse_src_map(u, map, k, m);
+      a[k] = value(cg, u->src[k], m, p);
+    }
+    v = scalar_op(cg, u->op, a);
+    break;
+  default: die("codegen: %s inside an elementwise loop", op_info[u->op].name);
+  }
+  cg->memo[u->id] = v;
+  return v;
+}
+
+static void store_members(Cg *cg, const CgPoint *p, bool skip_root) {
+  const FuseGroup *G = &cg->fp->groups[cg->group];
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    if (!cg->fp->node[u->id].stored || (skip_root && u == G->root)) continue;
+    int64_t st[IR_MAX_DIMS];
+    own_strides(cg, u, cg->fp->node[u->id].map, st);
+    cg_store(cg, cg->bufptr[cg->mp->buf_of[u->id]], cg_offset(cg, p, st), member(cg, u, p));
+  }
+}
+
+void cg_eval_store(Cg *cg, const CgPoint *p) {
+  memset(cg->memo, 0, sizeof(LLVMValueRef) * (size_t)cg->fp->g->nodes.len);
+  store_members(cg, p, false);
+}
+
+/* ---- loop layouts ---- */
+
+typedef struct {
+  int n;                        /* loop dims, outermost first */
+  int64_t size[IR_MAX_DIMS];    /* trip counts */
+  int hi[IR_MAX_DIMS];          /* innermost space axis of each merged dim */
+} Layout;
+
+typedef struct {
+  int n;                        /* accesses collected */
+  int cap;                      /* allocated */
+  int64_t (*st)[IR_MAX_DIMS];   /* space strides of each */
+} Accesses;
+
+static void add_access(Accesses *a, const int64_t *st, int ndim) {
+  if (a->n == a->cap) {
+    a->cap = a->cap ? 2 * a->cap : 16;
+    a->st = xrealloc(a->st, sizeof(*a->st) * (size_t)a->cap);
+  }
+  memset(a->st[a->n], 0, sizeof(a->st[0]));
+  memcpy(a->st[a->n++], st, sizeof(int64_t) * (size_t)ndim);
+}
+
+static void on_read(void *ctx, const IrNode *n, const IrNode *base, const int64_t *st) {
+  (void)n, (void)base;
+  Cg *cg = ((void **)ctx)[0];
+  if (st) add_access(((void **)ctx)[1], st, space_ndim(cg));
+}
+
+static void group_accesses(Cg *cg, Accesses *acc) {
+  void *ctx[2] = {cg, acc};
+  fuse_group_reads(cg->fp, cg->group, on_read, ctx);
+  const FuseGroup *G = &cg->fp->groups[cg->group];
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    if (cg->fp->node[u->id].stored || u->op == OP_RAND) {
+      int64_t st[IR_MAX_DIMS];
+      own_strides(cg, u, cg->fp->node[u->id].map, st);
+      add_access(acc, st, space_ndim(cg));
+    }
+  }
+}
+
+/* Loop dims over the space axes selected by `pick` (in order), merging
+ * neighbours that every access sees as one. */
+static Layout make_layout(Shape space, const Accesses *acc, unsigned pick) {
+  Layout L = {0};
+  for (int d = 0; d < space.ndim; d++) {
+    if (space.dim[d] == 1 || !(pick >> d & 1u)) continue;
+    /* merged index I = i_outer * dim[d] + i_d: needs st[outer] == st[d] * dim[d] everywhere */
+    bool merge = L.n > 0;
+    for (int a = 0; merge && a < acc->n; a++)
+      if (acc->st[a][L.hi[L.n - 1]] != acc->st[a][d] * space.dim[d]) merge = false;
+    if (merge) {
+      L.size[L.n - 1] *= space.dim[d];
+      L.hi[L.n - 1] = d;
+    } else {
+      L.size[L.n] = space.dim[d];
+      L.hi[L.n++] = d;
+    }
+  }
+  return L;
+}
+
+static void loops_begin(Cg *cg, const Layout *L, CgPoint *p, CgLoop *lp) {
+  for (int j = 0; j < L->n; j++) {
+    p->idx[p->n] = cg_loop_begin(cg, &lp[j], cg_i64(cg, 0), cg_i64(cg, L->size[j]), cg_i64(cg, 1));
+    p->dim[p->n++] = L->hi[j];
+  }
+}
+
+static void loops_end(Cg *cg, const Layout *L, CgPoint *p, CgLoop *lp) {
+  for (int j = L->n - 1; j >= 0; j--) cg_loop_end(cg, &lp[j]);
+  p->n -= L->n;
+}
+
+/* ---- kernels ---- */
+
+static void emit_elemwise(Cg *cg, const FuseGroup *G) {
+  Accesses acc = {0};
+  group_accesses(cg, &acc);
+  Layout L = make_layout(G->space, &acc, ~0u);
+  free(acc.st);
+  CgPoint p = {0};
+  CgLoop lp[IR_MAX_DIMS];
+  loops_begin(cg, &L, &p, lp);
+  cg_eval_store(cg, &p);
+  loops_end(cg, &L, &p, lp);
+}
+
+typedef enum { PASS_SUM, PASS_MAX, PASS_SUMEXP } ReducePass;
+
+/* One pass over the reduced axes at kept point p; returns the accumulator. */
+static LLVMValueRef reduce_pass(Cg *cg, const FuseGroup *G, const Layout *R, CgPoint *p, LLVMValueRef slot,
+                                ReducePass kind, LLVMValueRef shift) {
+  LLVMBuildStore(cg->b, cg_f32(cg, kind == PASS_MAX ? -INFINITY : 0.0), slot);
+  CgLoop lp[IR_MAX_DIMS];
+  loops_begin(cg, R, p, lp);
+  memset(cg->memo, 0, sizeof(LLVMValueRef) * (size_t)cg->fp->g->nodes.len);
+  store_members(cg, p, true);
+  int m[IR_MAX_DIMS];
+  fuse_src_map(G->root, NULL, 0, m);
+  LLVMValueRef v = value(cg, G->root->src[0], m, p);
+  LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->f32, slot, "");
+  LLVMValueRef r;
+  if (kind == PASS_MAX) {
+    LLVMValueRef args[2] = {a, v};
+    r = cg_call_intrinsic(cg, "llvm.maxnum", &cg->f32, 1, args, 2);
+  } else {
+    if (kind == PASS_SUMEXP) v = unary_f32(cg, "llvm.exp", LLVMBuildFSub(cg->b, v, shift, ""));
+    r = LLVMBuildFAdd(cg->b, a, v, "");
+    LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+  }
+  LLVMBuildStore(cg->b, r, slot);
+  loops_end(cg, R, p, lp);
+  return LLVMBuildLoad2(cg->b, cg->f32, slot, "");
+}
+
+static void emit_reduce(Cg *cg, const FuseGroup *G) {
+  const IrNode *r = G->root;
+  Accesses acc = {0};
+  group_accesses(cg, &acc);
+  Layout K = make_layout(G->space, &acc, ~r->axes), R = make_layout(G->space, &acc, r->axes);
+  free(acc.st);
+  LLVMValueRef slot = LLVMBuildAlloca(cg->b, cg->f32, "acc");
+  CgPoint p = {0};
+  CgLoop lp[IR_MAX_DIMS];
+  loops_begin(cg, &K, &p, lp);
+  LLVMValueRef res;
+  if (r->op == OP_SUM) {
+    res = reduce_pass(cg, G, &R, &p, slot, PASS_SUM, NULL);
+  } else if (r->op == OP_RMAX) {
+    res = reduce_pass(cg, G, &R, &p, slot, PASS_MAX, NULL);
+  } else {
+    /* logsumexp = m + log(sum exp(x - m)), m = max x; an infinite m is the answer itself */
+    LLVMValueRef m = reduce_pass(cg, G, &R, &p, slot, PASS_MAX, NULL);
+    LLVMValueRef inf = LLVMBuildFCmp(cg->b, LLVMRealOEQ, unary_f32(cg, "llvm.fabs", m), cg_f32(cg, INFINITY), "");
+    LLVMValueRef shift = sel(cg, inf, cg_f32(cg, 0), m);
+    LLVMValueRef s = reduce_pass(cg, G, &R, &p, slot, PASS_SUMEXP, shift);
+    res = sel(cg, inf, m, LLVMBuildFAdd(cg->b, shift, unary_f32(cg, "llvm.log", s), ""));
+  }
+  int64_t st[IR_MAX_DIMS];
+  own_strides(cg, r, cg->fp->node[r->id].map, st);
+  cg_store(cg, cg->bufptr[cg->mp->buf_of[r->id]], cg_offset(cg, &p, st), res);
+  loops_end(cg, &K, &p, lp);
+}
+
+/* dst (contiguous, src's shape) = src's elements, read from src_buf
+ * contiguously, through src's view, or folded when src is constant. */
+static void emit_copy(Cg *cg, const IrNode *src, int src_buf, int dst) {
+  const FuseNode *f = &cg->fp->node[src->id];
+  bool konst = src_buf < 0 && f->role == ROLE_CONST;
+  int64_t ld[IR_MAX_DIMS] = {0}, stt[IR_MAX_DIMS] = {0};
+  fuse_contig_strides(src->shape, stt);
+  if (src_buf >= 0)
+    memcpy(ld, stt, sizeof ld);
+  else if (!konst)
+    for (int d = 0; d < src->shape.ndim; d++) ld[d] = src->shape.dim[d] == 1 ? 0 : f->stride[d];
+  Accesses acc = {0};
+  add_access(&acc, ld, src->shape.ndim);
+  add_access(&acc, stt, src->shape.ndim);
+  Layout L = make_layout(src->shape, &acc, ~0u);
+  free(acc.st);
+  CgPoint p = {0};
+  CgLoop lp[IR_MAX_DIMS];
+  loops_begin(cg, &L, &p, lp);
+  LLVMValueRef v;
+  if (konst)
+    v = cg_f32(cg, const_leaf(src)->value);
+  else
+    v = cg_load(cg, cg->bufptr[src_buf >= 0 ? src_buf : plan_buf_of_view(cg->mp, src)], cg_offset(cg, &p, ld));
+  cg_store(cg, cg->bufptr[dst], cg_offset(cg, &p, stt), v);
+  loops_end(cg, &L, &p, lp);
+}
+
+/* ---- functions ---- */
+
+static void add_attr(Cg *cg, LLVMValueRef fn, const char *k, const char *v) {
+  LLVMAddAttributeAtIndex(
+      fn, LLVMAttributeFunctionIndex,
+      LLVMCreateStringAttribute(cg->ctx, k, (unsigned)strlen(k), v, (unsigned)strlen(v)));
+}
+
+static void target_attrs(Cg *cg, LLVMValueRef fn) {
+  add_attr(cg, fn, "target-cpu", cg->cpu);
+  add_attr(cg, fn, "target-features", cg->features);
+  add_attr(cg, fn, "prefer-vector-width", "512");
+  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, nounwind, 0));
+}
+
+typedef struct {
+  const MemPlan *mp;   /* for buffer numbers */
+  bool *used;          /* per buffer */
+} UseScan;
+
+static void mark_read(void *ctx, const IrNode *n, const IrNode *base, const int64_t *st) {
+  (void)n, (void)st;
+  UseScan *u = ctx;
+  u->used[u->mp->buf_of[base->id]] = true;
+}
+
+static void step_buffers(const MemPlan *mp, const PlanStep *s, bool *used) {
+  if (s->kind == STEP_COPY) {
+    if (s->src_buf >= 0) used[s->src_buf] = true;
+    else if (mp->fp->node[s->src->id].role != ROLE_CONST) used[plan_buf_of_view(mp, s->src)] = true;
+    used[s->dst] = true;
+    return;
+  }
+  UseScan u = {mp, used};
+  fuse_group_reads(mp->fp, s->group, mark_read, &u);
+  const FuseGroup *G = &mp->fp->groups[s->group];
+  for (int i = 0; i < G->nmembers; i++)
+    if (mp->fp->node[G->members[i]->id].stored) used[mp->buf_of[G->members[i]->id]] = true;
+}
+
+int64_t codegen_scratch(const FusePlan *fp, int group) {
+  const FuseGroup *G = &fp->groups[group];
+  return G->kind == FG_MATMUL ? gemm_scratch(G->mm) : 0;
+}
+
+/* Builds the kernel of step si; returns it (args: used buffers in buffer order, then scratch). */
+static LLVMValueRef emit_step(Cg *cg, int si, const bool *used, bool scratch) {
+  const PlanStep *s = &cg->mp->steps[si];
+  int nargs = 0;
+  LLVMTypeRef *params = xcalloc((size_t)cg->mp->nbufs + 2, sizeof(LLVMTypeRef));
+  for (int bf = 0; bf < cg->mp->nbufs; bf++)
+    if (used[bf]) params[nargs++] = cg->ptr;
+  if (scratch) params[nargs++] = cg->ptr;
+  char name[32];
+  snprintf(name, sizeof name, "nnc_step%d", si);
+  LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, (unsigned)nargs, 0));
+  free(params);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  target_attrs(cg, fn);
+  unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+  for (int i = 0; i < nargs; i++) LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(cg->ctx, noalias, 0));
+  cg->fn = fn;
+  for (int bf = 0, k = 0; bf < cg->mp->nbufs; bf++) cg->bufptr[bf] = used[bf] ? LLVMGetParam(fn, (unsigned)k++) : NULL;
+  cg->scratch = scratch ? LLVMGetParam(fn, (unsigned)nargs - 1) : NULL;
+  LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+  cg->mm = NULL;
+  if (s->kind == STEP_COPY) {
+    cg->group = -1;
+    emit_copy(cg, s->src, s->src_buf, s->dst);
+  } else {
+    const FuseGroup *G = &cg->fp->groups[s->group];
+    cg->group = s->group;
+    switch (G->kind) {
+    case FG_ELEMWISE: emit_elemwise(cg, G); break;
+    case FG_REDUCE: emit_reduce(cg, G); break;
+    case FG_MATMUL: gemm_emit(cg, G); break;
+    case FG_COPY: emit_copy(cg, G->root->src[0], -1, cg->mp->buf_of[G->root->id]); break;
+    }
+  }
+  LLVMBuildRetVoid(cg->b);
+  return fn;
+}
+
+LLVMModuleRef codegen_module(LLVMContextRef ctx, const MemPlan *mp, const char *entry, const char *cpu,
+                             const char *features) {
+  Cg cg = {0};
+  cg.ctx = ctx;
+  cg.mod = LLVMModuleCreateWithNameInContext(mp->fp->g->name ? mp->fp->g->name : "nnc", ctx);
+  cg.b = LLVMCreateBuilderInContext(ctx);
+  cg.f32 = LLVMFloatTypeInContext(ctx);
+  cg.i32 = LLVMInt32TypeInContext(ctx);
+  cg.i64 = LLVMInt64TypeInContext(ctx);
+  cg.ptr = LLVMPointerTypeInContext(ctx, 0);
+  cg.vec = LLVMVectorType(cg.f32, CG_VW);
+  cg.cpu = cpu;
+  cg.features = features;
+  cg.mp = mp;
+  cg.fp = mp->fp;
+  cg.bufptr = xcalloc((size_t)mp->nbufs + 1, sizeof(LLVMValueRef));
+  cg.memo = xcalloc((size_t)mp->fp->g->nodes.len + 1, sizeof(LLVMValueRef));
+  LLVMValueRef *kernels = xcalloc((size_t)mp->nsteps + 1, sizeof(LLVMValueRef));
+  bool *used = xcalloc((size_t)mp->nsteps * (size_t)(mp->nbufs + 1) + 1, sizeof(bool));
+  for (int si = 0; si < mp->nsteps; si++) {
+    bool *u = used + (size_t)si * (size_t)(mp->nbufs + 1);
+    step_buffers(mp, &mp->steps[si], u);
+    bool scratch = mp->steps[si].kind == STEP_GROUP && codegen_scratch(mp->fp, mp->steps[si].group) > 0;
+    kernels[si] = emit_step(&cg, si, u, scratch);
+  }
+  /* the entry: leaf pointers loaded once, workspace slices by offset */
+  LLVMTypeRef params[2] = {cg.ptr, cg.ptr};
+  LLVMTypeRef void_t = LLVMVoidTypeInContext(ctx);
+  LLVMValueRef fn = LLVMAddFunction(cg.mod, entry, LLVMFunctionType(void_t, params, 2, 0));
+  target_attrs(&cg, fn);
+  cg.fn = fn;
+  LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
+  LLVMValueRef leaves = LLVMGetParam(fn, 0), ws = LLVMGetParam(fn, 1);
+  LLVMValueRef *bp = xcalloc((size_t)mp->nbufs + 1, sizeof(LLVMValueRef));
+  for (int bf = 0; bf < mp->nbufs; bf++) {
+    const PlanBuf *pb = &mp->bufs[bf];
+    if (pb->leaf >= 0) {
+      LLVMValueRef i = cg_i64(&cg, pb->leaf);
+      bp[bf] = LLVMBuildLoad2(cg.b, cg.ptr, LLVMBuildGEP2(cg.b, cg.ptr, leaves, &i, 1, ""), "");
+    } else {
+      LLVMValueRef o = cg_i64(&cg, pb->offset);
+      bp[bf] = LLVMBuildGEP2(cg.b, cg.f32, ws, &o, 1, "");
+    }
+  }
+  LLVMValueRef so = cg_i64(&cg, mp->scratch_off);
+  LLVMValueRef scratch = LLVMBuildGEP2(cg.b, cg.f32, ws, &so, 1, "");
+  LLVMValueRef *args = xcalloc((size_t)mp->nbufs + 2, sizeof(LLVMValueRef));
+  for (int si = 0; si < mp->nsteps; si++) {
+    bool *u = used + (size_t)si * (size_t)(mp->nbufs + 1);
+    unsigned n = 0;
+    for (int bf = 0; bf < mp->nbufs; bf++)
+      if (u[bf]) args[n++] = bp[bf];
+    if (LLVMCountParams(kernels[si]) > n) args[n++] = scratch;
+    LLVMBuildCall2(cg.b, LLVMGlobalGetValueType(kernels[si]), kernels[si], args, n, "");
+  }
+  LLVMBuildRetVoid(cg.b);
+  free(args);
+  free(bp);
+  free(used);
+  free(kernels);
+  free(cg.memo);
+  free(cg.bufptr);
+  LLVMDisposeBuilder(cg.b);
+  return cg.mod;
+}

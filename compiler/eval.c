@@ -1,0 +1,170 @@
+/* eval: the reference evaluator, plain loops in double.
+ *
+ * In:  a graph and vals[id] buffers for the leaves its live nodes use.
+ * Out: vals[id] for every other live node, allocated in the scratch arena,
+ *      and for every dead node whose leaves have values.
+ *
+ * It is the oracle the generated code and the gradient rules are checked
+ * against, so it favours the obvious over the fast: every element's index is
+ * decoded into coordinates and mapped to its sources.  Elementwise and
+ * reduction arithmetic comes from op_info's scalar rules, the same table the
+ * gradient rules sit in.  A buffer already present on entry is taken as the
+ * node's value and not recomputed: finite-difference checks perturb an
+ * intermediate value that way.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "ir.h"
+
+/* Strides of `src` laid against the axes of `out` (right-aligned, numpy
+ * style): a missing or size-1 source axis has stride 0. */
+static void bcast_strides(Shape src, Shape out, int64_t *st) {
+  int64_t s = 1;
+  for (int k = out.ndim - 1, j = src.ndim - 1; k >= 0; k--, j--) {
+    if (j >= 0 && src.dim[j] != 1) {
+      st[k] = s;
+      s *= src.dim[j];
+    } else {
+      st[k] = 0;
+      if (j >= 0) s *= src.dim[j];
+    }
+  }
+}
+
+/* Flat index into a buffer with strides st of the element at coordinates c. */
+static int64_t at(const int64_t *st, const int *c, int ndim) {
+  int64_t i = 0;
+  for (int k = 0; k < ndim; k++) i += st[k] * c[k];
+  return i;
+}
+
+/* Advances row-major coordinates c within shape s. */
+static void next_coord(int *c, Shape s) {
+  for (int k = s.ndim - 1; k >= 0; k--) {
+    if (++c[k] < s.dim[k]) return;
+    c[k] = 0;
+  }
+}
+
+static void eval_elementwise(const IrNode *n, double **vals, double *out) {
+  int64_t st[3][IR_MAX_DIMS];
+  const double *in[3] = {0};
+  for (int i = 0; i < n->nsrc; i++) {
+    bcast_strides(n->src[i]->shape, n->shape, st[i]);
+    in[i] = vals[n->src[i]->id];
+  }
+  double (*f)(double, double, double) = op_info[n->op].scalar;
+  int c[IR_MAX_DIMS] = {0};
+  int64_t total = shape_numel(n->shape);
+  for (int64_t e = 0; e < total; e++, next_coord(c, n->shape)) {
+    double x[3] = {0, 0, 0};
+    for (int i = 0; i < n->nsrc; i++) x[i] = in[i][at(st[i], c, n->shape.ndim)];
+    out[e] = f(x[0], x[1], x[2]);
+  }
+}
+
+static void eval_reduce(const IrNode *n, double **vals, double *out) {
+  const OpInfo *oi = &op_info[n->op];
+  Shape in = n->src[0]->shape;
+  const double *a = vals[n->src[0]->id];
+  int64_t st[IR_MAX_DIMS];
+  bcast_strides(n->shape, in, st);   /* output index of each input element */
+  for (int64_t e = 0; e < shape_numel(n->shape); e++) out[e] = oi->identity;
+  int c[IR_MAX_DIMS] = {0};
+  for (int64_t e = 0; e < shape_numel(in); e++, next_coord(c, in)) {
+    int64_t o = at(st, c, in.ndim);
+    out[o] = oi->scalar(out[o], a[e], 0);
+  }
+}
+
+static void eval_transpose(const IrNode *n, double **vals, double *out) {
+  Shape in = n->src[0]->shape;
+  int64_t inst[IR_MAX_DIMS], st[IR_MAX_DIMS];
+  int64_t s = 1;
+  for (int k = in.ndim - 1; k >= 0; k--) {
+    inst[k] = s;
+    s *= in.dim[k];
+  }
+  for (int k = 0; k < in.ndim; k++) st[k] = inst[n->perm[k]];   /* out axis k walks input axis perm[k] */
+  const double *a = vals[n->src[0]->id];
+  int c[IR_MAX_DIMS] = {0};
+  for (int64_t e = 0; e < shape_numel(n->shape); e++, next_coord(c, n->shape)) out[e] = a[at(st, c, in.ndim)];
+}
+
+static void eval_matmul(const IrNode *n, double **vals, double *out) {
+  const double *a = vals[n->src[0]->id], *b = vals[n->src[1]->id];
+  Shape sa = n->src[0]->shape, sb = n->src[1]->shape;
+  int m = n->shape.dim[0], nn = n->shape.dim[1], kk = sa.dim[!n->ta];
+  /* element (i,k) of A and (k,j) of B in their stored layouts */
+  int64_t ai = n->ta ? 1 : sa.dim[1], ak = n->ta ? sa.dim[1] : 1;
+  int64_t bk = n->tb ? 1 : sb.dim[1], bj = n->tb ? sb.dim[1] : 1;
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < nn; j++) {
+      double s = 0;
+      for (int k = 0; k < kk; k++) s += a[i * ai + k * ak] * b[k * bk + j * bj];
+      out[(int64_t)i * nn + j] = s;
+    }
+}
+
+/* The counter as the generator sees it: the scalar's value taken modulo 2^32
+ * (NaN counts as 0), so no value is out of range for the conversion. */
+static uint32_t rand_counter(double v) {
+  if (isnan(v)) return 0;
+  double m = fmod(floor(v), 4294967296.0);
+  if (m < 0) m += 4294967296.0;
+  return (uint32_t)m;
+}
+
+static void eval_node(const IrNode *n, double **vals, double *out) {
+  int64_t total = shape_numel(n->shape);
+  switch (op_info[n->op].kind) {
+  case OPK_LEAF: out[0] = n->value; return;   /* CONST; named leaves come from the caller */
+  case OPK_UNARY:
+  case OPK_BINARY:
+  case OPK_SELECT: eval_elementwise(n, vals, out); return;
+  case OPK_REDUCE: eval_reduce(n, vals, out); return;
+  case OPK_MOVE:
+    if (n->op == OP_TRANSPOSE) {
+      eval_transpose(n, vals, out);
+    } else if (n->op == OP_RESHAPE) {
+      for (int64_t e = 0; e < total; e++) out[e] = vals[n->src[0]->id][e];
+    } else {   /* expand: a broadcast copy */
+      int64_t st[IR_MAX_DIMS];
+      bcast_strides(n->src[0]->shape, n->shape, st);
+      int c[IR_MAX_DIMS] = {0};
+      for (int64_t e = 0; e < total; e++, next_coord(c, n->shape)) out[e] = vals[n->src[0]->id][at(st, c, n->shape.ndim)];
+    }
+    return;
+  case OPK_MATMUL: eval_matmul(n, vals, out); return;
+  case OPK_RAND: {
+    uint32_t counter = rand_counter(vals[n->src[0]->id][0]);
+    for (int64_t e = 0; e < total; e++) out[e] = ir_rand_uniform(n->seed, counter, (uint32_t)e);
+    return;
+  }
+  }
+  die("ir_eval: unknown op kind");
+}
+
+void ir_eval(const IrGraph *g, double **vals, Arena *scratch) {
+  bool *live = ir_live(g);
+  /* missing[id]: a dead node that cannot be computed because a leaf it uses
+   * has no value; dead nodes are otherwise evaluated too, so callers can read
+   * nodes they built but did not make outputs (a gradient being checked) */
+  bool *missing = xcalloc((size_t)g->nodes.len + 1, sizeof(bool));
+  for (int id = 0; id < g->nodes.len; id++) {
+    if (vals[id]) continue;
+    const IrNode *n = g->nodes.items[id];
+    bool named_leaf = op_info[n->op].kind == OPK_LEAF && n->op != OP_CONST;
+    for (int i = 0; i < n->nsrc; i++) missing[id] = missing[id] || missing[n->src[i]->id];
+    if (named_leaf || missing[id]) {
+      if (live[id]) die("ir_eval: no value for %s %s", op_info[n->op].name, n->name ? n->name : "");
+      missing[id] = true;
+      continue;
+    }
+    vals[id] = NEW_ARRAY(scratch, double, shape_numel(n->shape));
+    eval_node(n, vals, vals[id]);
+  }
+  free(missing);
+  free(live);
+}

@@ -1,0 +1,360 @@
+/* fuse: kernel grouping (see fuse.h for the contract).
+ *
+ * Two passes over the live nodes.  Backwards (users before sources), each
+ * computed node joins the group of its users when all of them sit in one group,
+ * they all see it through the same index map and it has as many elements as
+ * the group's space; otherwise it starts a group of its own.  A matrix product
+ * may join an elementwise group whose space is exactly its output (it becomes
+ * that group's producer and the rest its epilogue); its operands never join
+ * (the product reads them as views, in any order).  Forwards, every node that
+ * is not computed in a loop gets its buffer (base) and strides: leaves and
+ * stored members own a contiguous buffer, transposes and expands permute or
+ * zero strides, a reshape of a contiguous view is free and a reshape of
+ * anything else becomes a copy group.
+ */
+#include "fuse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  int *count;        /* per node: live users */
+  int **list;        /* per node: user ids (a user appears once per operand slot) */
+} Users;
+
+void fuse_contig_strides(Shape s, int64_t *out) {
+  int64_t st = 1;
+  for (int d = s.ndim - 1; d >= 0; d--) {
+    out[d] = s.dim[d] == 1 ? 0 : st;
+    st *= s.dim[d];
+  }
+}
+
+static bool is_contiguous(Shape s, const int64_t *stride) {
+  int64_t c[IR_MAX_DIMS];
+  fuse_contig_strides(s, c);
+  for (int d = 0; d < s.ndim; d++)
+    if (s.dim[d] != 1 && stride[d] != c[d]) return false;
+  return true;
+}
+
+static void identity_map(Shape s, int *map) {
+  for (int d = 0; d < s.ndim; d++) map[d] = s.dim[d] == 1 ? -1 : d;
+}
+
+void fuse_src_map(const IrNode *u, const int *umap, int k, int *out) {
+  const IrNode *s = u->src[k];
+  switch (op_info[u->op].kind) {
+  case OPK_REDUCE:                  /* the reduction's input is the space itself */
+    identity_map(s->shape, out);
+    return;
+  case OPK_MATMUL:
+  case OPK_RAND:                    /* operands and counters are not indexed by the space */
+    for (int d = 0; d < s->shape.ndim; d++) out[d] = -1;
+    return;
+  default:
+    break;
+  }
+  if (u->op == OP_TRANSPOSE) {
+    for (int d = 0; d < u->shape.ndim; d++) out[u->perm[d]] = umap[d];
+    for (int d = 0; d < s->shape.ndim; d++)
+      if (s->shape.dim[d] == 1) out[d] = -1;
+    return;
+  }
+  /* elementwise broadcasting and expand: sources aligned on the right */
+  int off = u->shape.ndim - s->shape.ndim;
+  for (int d = 0; d < s->shape.ndim; d++) out[d] = s->shape.dim[d] == 1 ? -1 : umap[d + off];
+}
+
+void fuse_space_strides(const FusePlan *fp, const IrNode *n, const int *map, int space_ndim, int64_t *out) {
+  const FuseNode *f = &fp->node[n->id];
+  for (int d = 0; d < space_ndim; d++) out[d] = 0;
+  for (int k = 0; k < n->shape.ndim; k++)
+    if (map[k] >= 0) out[map[k]] += f->stride[k];
+}
+
+static Users users_of(const IrGraph *g, const bool *live) {
+  int n = g->nodes.len;
+  Users u = {xcalloc((size_t)n + 1, sizeof(int)), xcalloc((size_t)n + 1, sizeof(int *))};
+  for (int id = 0; id < n; id++) {
+    const IrNode *x = g->nodes.items[id];
+    if (!live[id]) continue;
+    for (int k = 0; k < x->nsrc; k++) u.count[x->src[k]->id]++;
+  }
+  int *fill = xcalloc((size_t)n + 1, sizeof(int));
+  for (int id = 0; id < n; id++) u.list[id] = xcalloc((size_t)u.count[id] + 1, sizeof(int));
+  for (int id = 0; id < n; id++) {
+    const IrNode *x = g->nodes.items[id];
+    if (!live[id]) continue;
+    for (int k = 0; k < x->nsrc; k++) {
+      int s = x->src[k]->id;
+      u.list[s][fill[s]++] = id;
+    }
+  }
+  free(fill);
+  return u;
+}
+
+static void users_free(Users *u, int n) {
+  for (int id = 0; id < n; id++) free(u->list[id]);
+  free(u->list);
+  free(u->count);
+}
+
+/* Outputs and update values must be in memory after the step. */
+static bool *external_uses(const IrGraph *g) {
+  bool *ext = xcalloc((size_t)g->nodes.len + 1, sizeof(bool));
+  for (int i = 0; i < g->outputs.len; i++) ext[((IrOutput *)g->outputs.items[i])->node->id] = true;
+  for (int i = 0; i < g->updates.len; i++) ext[((IrUpdate *)g->updates.items[i])->value->id] = true;
+  return ext;
+}
+
+typedef struct {
+  Vec groups;        /* FuseGroup* while building */
+} Builder;
+
+static int new_group(FusePlan *fp, Builder *b, GroupKind kind, const IrNode *root, Shape space) {
+  FuseGroup *grp = NEW(fp->arena, FuseGroup);
+  grp->kind = kind;
+  grp->root = root;
+  grp->space = space;
+  vec_push(&b->groups, grp);
+  return b->groups.len - 1;
+}
+
+/* The group n can join, with its map, or -1. */
+static int join_target(const FusePlan *fp, Builder *b, const Users *us, const IrNode *n, int *map) {
+  const IrGraph *g = fp->g;
+  if (us->count[n->id] == 0 || n->op == OP_RESHAPE || op_info[n->op].kind == OPK_REDUCE) return -1;
+  int grp = -1;
+  bool have_map = false;
+  for (int i = 0; i < us->count[n->id]; i++) {
+    const IrNode *u = g->nodes.items[us->list[n->id][i]];
+    const FuseNode *fu = &fp->node[u->id];
+    if (fu->role != ROLE_MEMBER || u->op == OP_MATMUL || u->op == OP_RAND) return -1;
+    if (grp >= 0 && fu->group != grp) return -1;
+    grp = fu->group;
+    for (int k = 0; k < u->nsrc; k++) {
+      if (u->src[k] != n) continue;
+      int m[IR_MAX_DIMS];
+      fuse_src_map(u, fu->map, k, m);
+      if (have_map && memcmp(m, map, sizeof(int) * (size_t)n->shape.ndim) != 0) return -1;
+      memcpy(map, m, sizeof m);
+      have_map = true;
+    }
+  }
+  FuseGroup *G = b->groups.items[grp];
+  if (G->kind == FG_COPY || shape_numel(n->shape) != shape_numel(G->space)) return -1;
+  if (n->op == OP_MATMUL) {
+    int id[IR_MAX_DIMS];
+    identity_map(n->shape, id);
+    if (G->kind != FG_ELEMWISE || !shape_eq(n->shape, G->space) ||
+        memcmp(id, map, sizeof(int) * 2) != 0)
+      return -1;
+  }
+  return grp;
+}
+
+static void assign_roles(FusePlan *fp, Builder *b, const bool *live) {
+  const IrGraph *g = fp->g;
+  int n = g->nodes.len;
+  Users us = users_of(g, live);
+  bool *ext = external_uses(g);
+  bool *constlike = xcalloc((size_t)n + 1, sizeof(bool));
+  for (int id = 0; id < n; id++) {
+    const IrNode *x = g->nodes.items[id];
+    if (!live[id]) continue;
+    bool c = x->op == OP_CONST || (op_info[x->op].kind == OPK_MOVE && constlike[x->src[0]->id]);
+    for (int i = 0; c && i < us.count[id]; i++)
+      if (((IrNode *)g->nodes.items[us.list[id][i]])->op == OP_MATMUL) c = false;
+    constlike[id] = c;
+  }
+  for (int id = n - 1; id >= 0; id--) {
+    const IrNode *x = g->nodes.items[id];
+    FuseNode *f = &fp->node[id];
+    f->group = -1;
+    if (!live[id]) continue;
+    if (constlike[id] && !ext[id]) {
+      f->role = ROLE_CONST;
+      continue;
+    }
+    if (op_info[x->op].kind == OPK_LEAF && x->op != OP_CONST) {
+      f->role = ROLE_LEAF;
+      continue;
+    }
+    int map[IR_MAX_DIMS];
+    int grp = join_target(fp, b, &us, x, map);
+    if (grp >= 0) {
+      f->role = ROLE_MEMBER;
+      f->group = grp;
+      f->stored = ext[id];
+      memcpy(f->map, map, sizeof map);
+      if (x->op == OP_MATMUL) {
+        FuseGroup *G = b->groups.items[grp];
+        G->kind = FG_MATMUL;
+        G->mm = x;
+      }
+      continue;
+    }
+    if (op_info[x->op].kind == OPK_MOVE && !constlike[x->src[0]->id]) {
+      f->role = ROLE_VIEW;
+      continue;
+    }
+    f->role = ROLE_MEMBER;
+    f->stored = true;
+    identity_map(x->shape, f->map);
+    switch (op_info[x->op].kind) {
+    case OPK_REDUCE: f->group = new_group(fp, b, FG_REDUCE, x, x->src[0]->shape); break;
+    case OPK_MATMUL:
+      f->group = new_group(fp, b, FG_MATMUL, x, x->shape);
+      ((FuseGroup *)b->groups.items[f->group])->mm = x;
+      break;
+    default: f->group = new_group(fp, b, FG_ELEMWISE, x, x->shape); break;
+    }
+  }
+  free(constlike);
+  free(ext);
+  users_free(&us, n);
+}
+
+/* Forwards: buffers and strides of leaves, stored members and views. */
+static void resolve_views(FusePlan *fp, Builder *b, const bool *live) {
+  const IrGraph *g = fp->g;
+  for (int id = 0; id < g->nodes.len; id++) {
+    const IrNode *x = g->nodes.items[id];
+    FuseNode *f = &fp->node[id];
+    if (!live[id]) continue;
+    if (f->role == ROLE_LEAF || (f->role == ROLE_MEMBER && f->stored)) {
+      f->base = x;
+      fuse_contig_strides(x->shape, f->stride);
+      continue;
+    }
+    if (f->role != ROLE_VIEW) continue;
+    const FuseNode *s = &fp->node[x->src[0]->id];
+    Shape ss = x->src[0]->shape;
+    if (!s->base) die("fuse: view of %s without a buffer", op_info[x->src[0]->op].name);
+    if (x->op == OP_TRANSPOSE) {
+      for (int d = 0; d < x->shape.ndim; d++) f->stride[d] = s->stride[x->perm[d]];
+      f->base = s->base;
+    } else if (x->op == OP_EXPAND) {
+      int off = x->shape.ndim - ss.ndim;
+      for (int d = 0; d < x->shape.ndim; d++)
+        f->stride[d] = d < off || ss.dim[d - off] == 1 ? 0 : s->stride[d - off];
+      f->base = s->base;
+    } else if (is_contiguous(ss, s->stride)) {
+      fuse_contig_strides(x->shape, f->stride);
+      f->base = s->base;
+    } else {
+      f->role = ROLE_MEMBER;
+      f->stored = true;
+      f->base = x;
+      fuse_contig_strides(x->shape, f->stride);
+      identity_map(ss, f->map);
+      f->group = new_group(fp, b, FG_COPY, x, ss);
+    }
+  }
+}
+
+static int by_root(const void *pa, const void *pb) {
+  const FuseGroup *a = *(FuseGroup *const *)pa, *b = *(FuseGroup *const *)pb;
+  return (a->root->id > b->root->id) - (a->root->id < b->root->id);
+}
+
+FusePlan *fuse_graph(const IrGraph *g) {
+  Arena *arena = arena_new();
+  FusePlan *fp = NEW(arena, FusePlan);
+  fp->arena = arena;
+  fp->g = g;
+  fp->node = NEW_ARRAY(arena, FuseNode, g->nodes.len + 1);
+  bool *live = ir_live(g);
+  Builder b = {0};
+  assign_roles(fp, &b, live);
+  resolve_views(fp, &b, live);
+  /* execution order = root id order; renumber the members' group indices */
+  int ng = b.groups.len;
+  int *old_index = xcalloc((size_t)ng + 1, sizeof(int));
+  for (int i = 0; i < ng; i++) ((FuseGroup *)b.groups.items[i])->nmembers = i;  /* remember the old index */
+  qsort(b.groups.items, (size_t)ng, sizeof(void *), by_root);
+  fp->ngroups = ng;
+  fp->groups = NEW_ARRAY(arena, FuseGroup, ng + 1);
+  for (int i = 0; i < ng; i++) {
+    FuseGroup *G = b.groups.items[i];
+    old_index[G->nmembers] = i;
+    fp->groups[i] = *G;
+    fp->groups[i].nmembers = 0;
+  }
+  for (int id = 0; id < g->nodes.len; id++)
+    if (live[id] && fp->node[id].role == ROLE_MEMBER) {
+      fp->node[id].group = old_index[fp->node[id].group];
+      fp->groups[fp->node[id].group].nmembers++;
+    }
+  for (int i = 0; i < ng; i++) {
+    fp->groups[i].members = NEW_ARRAY(arena, const IrNode *, fp->groups[i].nmembers);
+    fp->groups[i].nmembers = 0;
+  }
+  for (int id = 0; id < g->nodes.len; id++)
+    if (live[id] && fp->node[id].role == ROLE_MEMBER) {
+      FuseGroup *G = &fp->groups[fp->node[id].group];
+      G->members[G->nmembers++] = g->nodes.items[id];
+    }
+  free(old_index);
+  vec_free(&b.groups);
+  free(live);
+  return fp;
+}
+
+void fuse_free(FusePlan *fp) {
+  if (fp) arena_free(fp->arena);
+}
+
+void fuse_group_reads(const FusePlan *fp, int gi, FuseReadFn fn, void *ctx) {
+  const FuseGroup *G = &fp->groups[gi];
+  int64_t st[IR_MAX_DIMS];
+  if (G->kind == FG_COPY) {
+    const IrNode *s = G->root->src[0];
+    int map[IR_MAX_DIMS];
+    identity_map(s->shape, map);
+    fuse_space_strides(fp, s, map, G->space.ndim, st);
+    fn(ctx, s, fp->node[s->id].base, st);
+    return;
+  }
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    for (int k = 0; k < u->nsrc; k++) {
+      const IrNode *s = u->src[k];
+      const FuseNode *fs = &fp->node[s->id];
+      if ((fs->role == ROLE_MEMBER && fs->group == gi) || fs->role == ROLE_CONST) continue;
+      if (u->op == OP_MATMUL) {
+        fn(ctx, s, fs->base, NULL);
+        continue;
+      }
+      int map[IR_MAX_DIMS];
+      fuse_src_map(u, fp->node[u->id].map, k, map);
+      fuse_space_strides(fp, s, map, G->space.ndim, st);
+      fn(ctx, s, fs->base, st);
+    }
+  }
+}
+
+static const char *const kind_names[] = {
+    [FG_ELEMWISE] = "elementwise", [FG_REDUCE] = "reduce", [FG_MATMUL] = "matmul", [FG_COPY] = "copy"};
+
+void fuse_print(FILE *out, const FusePlan *fp) {
+  const IrGraph *g = fp->g;
+  bool *live = ir_live(g);
+  int *dense = xcalloc((size_t)g->nodes.len + 1, sizeof(int));
+  for (int id = 0, k = 0; id < g->nodes.len; id++)
+    if (live[id]) dense[id] = k++;
+  for (int i = 0; i < fp->ngroups; i++) {
+    const FuseGroup *G = &fp->groups[i];
+    char buf[96];
+    fprintf(out, "kernel %d %s %s:", i, kind_names[G->kind], shape_str(G->space, buf));
+    for (int m = 0; m < G->nmembers; m++) {
+      const IrNode *x = G->members[m];
+      fprintf(out, " %%%d=%s%s", dense[x->id], op_info[x->op].name, fp->node[x->id].stored ? "*" : "");
+    }
+    fputc('\n', out);
+  }
+  free(dense);
+  free(live);
+}

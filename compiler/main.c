@@ -1,0 +1,193 @@
+/* main: the nnc driver.  Parses the command line against the command table
+ * below, then hands over to the command (inspect.c, gradcheck.c,
+ * runtime/train.c).  Only this file decides the process's exit status. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define NNC_VERSION "0.1.0"
+
+typedef struct {
+  const char *name;               /* command word */
+  int (*run)(const Cli *c);       /* implementation */
+  const char *args;               /* positional arguments, for usage */
+  const char *summary;            /* one line for `nnc --help` */
+  CliOption opts[16];             /* accepted options (name NULL ends) */
+} Command;
+
+#define OVERRIDES                                                          \
+  {"epochs", true, "override the number of epochs"},                       \
+  {"batch", true, "override the batch size"},                              \
+  {"lr", true, "override the learning rate"},                              \
+  {"seed", true, "override the random seed"}
+
+static const Command commands[] = {
+  {"train", cmd_train, "FILE", "train the model on its data (JIT-compiled for this CPU)",
+   {OVERRIDES,
+    {"quiet", false, "print only the final results"},
+    {"log", true, "append one JSON object per epoch to FILE"},
+    {"save", true, "write a checkpoint to FILE at the end (and every --save-every epochs)"},
+    {"save-every", true, "also checkpoint every N epochs"},
+    {"resume", true, "continue exactly where checkpoint FILE stopped"},
+    {"init", true, "start from the weights in checkpoint FILE, fresh optimizer state"},
+    {"limit", true, "use only the first N training samples"},
+    {NULL, false, NULL}}},
+  {"eval", cmd_eval, "FILE", "print test metrics of saved weights",
+   {{"weights", true, "checkpoint to evaluate (required)"}, {"batch", true, "evaluation batch size"},
+    {NULL, false, NULL}}},
+  {"predict", cmd_predict, "FILE", "write the model's predictions for a data file",
+   {{"weights", true, "checkpoint to use (required)"},
+    {"input", true, "data file: IDX prefix/images file or CSV (required)"},
+    {"output", true, "where to write predictions (default: standard output)"},
+    {NULL, false, NULL}}},
+  {"ir", cmd_ir, "FILE", "print the IR at a stage",
+   {{"stage", true, "lower | grad | train | simplified | fused (default simplified)"},
+    {"dot", false, "print Graphviz dot instead of text"},
+    {"batch", true, "batch size to compile for"},
+    {NULL, false, NULL}}},
+  {"grad", cmd_grad, "FILE", "print the gradient graph, or evaluate it with --at",
+   {{"dot", false, "print Graphviz dot instead of text"},
+    {"at", true, "name=value,... : evaluate loss and gradients at these values"},
+    {"raw", false, "print the gradient graph before simplification"},
+    {NULL, false, NULL}}},
+  {"summary", cmd_summary, "FILE", "list every layer with its shape and parameter count",
+   {{NULL, false, NULL}}},
+  {"check", cmd_check, "FILE", "finite-difference gradient check of the whole model",
+   {{"batch", true, "batch size of the random batch (default 2)"},
+    {"seed", true, "seed for parameters and the batch"},
+    {"tol", true, "largest accepted relative error (default 1e-5)"},
+    {NULL, false, NULL}}},
+  {"llvm", cmd_llvm, "FILE", "print the generated LLVM IR",
+   {{"stage", true, "graph to compile: train (default) | eval"},
+    {"optimized", false, "print the IR after the O3 pipeline"},
+    {"batch", true, "batch size to compile for"},
+    {NULL, false, NULL}}},
+};
+
+static const Command *find_command(const char *name) {
+  for (size_t i = 0; i < COUNT_OF(commands); i++)
+    if (strcmp(commands[i].name, name) == 0) return &commands[i];
+  return NULL;
+}
+
+static void print_usage(FILE *out) {
+  fprintf(out,
+          "usage: nnc COMMAND FILE.nn [options]\n"
+          "\n"
+          "nnc compiles a neural network described in a .nn file: it derives the\n"
+          "gradient graph symbolically and JIT-compiles fused kernels for this CPU.\n"
+          "\ncommands:\n");
+  for (size_t i = 0; i < COUNT_OF(commands); i++)
+    fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n`nnc COMMAND --help` lists a command's options; `nnc --version` prints the version.\n");
+}
+
+static void print_command_help(const Command *cmd) {
+  printf("usage: nnc %s %s [options]\n\n%s\n\noptions:\n", cmd->name, cmd->args, cmd->summary);
+  for (const CliOption *o = cmd->opts; o->name; o++) {
+    char head[64];
+    snprintf(head, sizeof head, "--%s%s", o->name, o->takes_value ? " VALUE" : "");
+    printf("  %-20s %s\n", head, o->help);
+  }
+  printf("  %-20s %s\n", "--help", "show this help");
+}
+
+static const CliOption *find_option(const Command *cmd, const char *name) {
+  for (const CliOption *o = cmd->opts; o->name; o++)
+    if (strcmp(o->name, name) == 0) return o;
+  return NULL;
+}
+
+/* Fills c from argv; prints an error and returns false on a bad option. */
+static bool parse_args(const Command *cmd, int argc, char **argv, Cli *c) {
+  *c = (Cli){.command = cmd->name};
+  for (int i = 0; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == 0) {
+      if (c->npos == CLI_MAX_POS) {
+        fprintf(stderr, "nnc %s: too many arguments\n", cmd->name);
+        return false;
+      }
+      c->pos[c->npos++] = arg;
+      continue;
+    }
+    char name[64];
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+    if (len >= sizeof name) len = sizeof name - 1;
+    memcpy(name, arg + 2, len);
+    name[len] = 0;
+    const CliOption *o = find_option(cmd, name);
+    if (!o) {
+      const char *cands[32];
+      int n = 0;
+      for (const CliOption *p = cmd->opts; p->name && n < 32; p++) cands[n++] = p->name;
+      const char *near = closest_name(name, cands, n);
+      fprintf(stderr, "nnc %s: unknown option '--%s'", cmd->name, name);
+      if (near) fprintf(stderr, "; did you mean '--%s'?", near);
+      fprintf(stderr, " (see nnc %s --help)\n", cmd->name);
+      return false;
+    }
+    const char *value = "";
+    if (o->takes_value) {
+      if (eq) value = eq + 1;
+      else if (i + 1 < argc) value = argv[++i];
+      else {
+        fprintf(stderr, "nnc %s: option '--%s' needs a value\n", cmd->name, name);
+        return false;
+      }
+    } else if (eq) {
+      fprintf(stderr, "nnc %s: option '--%s' takes no value\n", cmd->name, name);
+      return false;
+    }
+    if (c->nopts == CLI_MAX_OPTS) {
+      fprintf(stderr, "nnc %s: too many options\n", cmd->name);
+      return false;
+    }
+    c->opt_name[c->nopts] = o->name;
+    c->opt_value[c->nopts++] = value;
+  }
+  if (c->npos != 1) {
+    fprintf(stderr, "nnc %s: expected one %s argument, got %d (see nnc %s --help)\n", cmd->name,
+            cmd->args, c->npos, cmd->name);
+    return false;
+  }
+  return true;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  const char *word = argv[1];
+  if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0 || strcmp(word, "help") == 0) {
+    print_usage(stdout);
+    return 0;
+  }
+  if (strcmp(word, "--version") == 0) {
+    printf("nnc %s\n", NNC_VERSION);
+    return 0;
+  }
+  const Command *cmd = find_command(word);
+  if (!cmd) {
+    const char *cands[COUNT_OF(commands)];
+    for (size_t i = 0; i < COUNT_OF(commands); i++) cands[i] = commands[i].name;
+    const char *near = closest_name(word, cands, (int)COUNT_OF(commands));
+    fprintf(stderr, "nnc: unknown command '%s'", word);
+    if (near) fprintf(stderr, "; did you mean '%s'?", near);
+    fprintf(stderr, " (see nnc --help)\n");
+    return 2;
+  }
+  for (int i = 2; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      print_command_help(cmd);
+      return 0;
+    }
+  Cli c;
+  if (!parse_args(cmd, argc - 2, argv + 2, &c)) return 2;
+  return cmd->run(&c);
+}

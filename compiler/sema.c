@@ -1,0 +1,740 @@
+/* sema: name resolution, argument binding against the builtin table, types
+ * (per-sample shape + batch dependence) and the model's declarations.
+ *
+ * Statements are processed in source order: a name is visible from the
+ * statement after its definition on.  A first pass records every declared
+ * name, so a use before the definition gets its own message instead of
+ * "undefined".  Errors are reported and checking goes on with the next
+ * statement (an erroneous binding is still defined, so one mistake does not
+ * cascade into "undefined name" for every later use).
+ *
+ * The train block, optimizer and data sources are read in sema_train.c.
+ */
+#define _POSIX_C_SOURCE 200809L   /* open_memstream */
+#include "sema.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtins.h"
+#include "sema_internal.h"
+
+void sema_error(SemaCtx *S, Loc at, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  diag_verror(S->d, at, fmt, ap);
+  va_end(ap);
+}
+
+char *sema_type_str(Type t, char *buf) {
+  if (t.nclasses > 0) {
+    snprintf(buf, 96, "class(%d)", t.nclasses);
+    return buf;
+  }
+  return shape_str(t.shape, buf);
+}
+
+const char *sema_arg_text(SemaCtx *S, const ArgVal *v) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) die("open_memstream failed");
+  ast_print_expr(f, v->ast);
+  fclose(f);
+  const char *r = arena_strdup(S->a, text);
+  free(text);
+  return r;
+}
+
+int sema_new_site(SemaCtx *S) { return S->ndropout++; }
+
+int sema_add_param(SemaCtx *S, Expr *e, const char *suffix, Shape s, IrInit init) {
+  const char *name = arena_printf(S->a, "%s.%s", e->layer, suffix);
+  for (int i = 0; i < S->params.len; i++) {
+    ModelParam *p = S->params.items[i];
+    if (strcmp(p->name, name) == 0) {
+      sema_error(S, e->loc, "parameter '%s' already exists; give this layer another name=", name);
+      break;
+    }
+  }
+  ModelParam *p = NEW(S->a, ModelParam);
+  *p = (ModelParam){.name = name, .shape = s, .init = init, .loc = e->loc, .binding = S->cur_binding,
+                    .layer = e->fn->name};
+  if (e->nparams == 0) e->param0 = S->params.len;
+  e->nparams++;
+  vec_push(&S->params, p);
+  return S->params.len - 1;
+}
+
+/* ---- constants ---- */
+
+bool sema_const_eval(const AstNode *n, double *out) {
+  double a, b;
+  switch (n->kind) {
+  case AST_NUM:
+    *out = n->num;
+    return true;
+  case AST_NEG:
+    if (!sema_const_eval(n->lhs, &a)) return false;
+    *out = -a;
+    return true;
+  case AST_BINARY:
+    if (n->op == '@' || !sema_const_eval(n->lhs, &a) || !sema_const_eval(n->rhs, &b)) return false;
+    switch (n->op) {
+    case '+': *out = a + b; break;
+    case '-': *out = a - b; break;
+    case '*': *out = a * b; break;
+    case '/': *out = a / b; break;
+    default: *out = pow(a, b); break;
+    }
+    return isfinite(*out);
+  default:
+    return false;
+  }
+}
+
+/* A shape literal [d0, d1, ...] of positive integers (or -1 when allow_hole). */
+bool sema_shape(SemaCtx *S, const AstNode *n, bool allow_hole, Shape *out, const char *what) {
+  if (!n || n->kind != AST_LIST) {
+    sema_error(S, n ? n->loc : S->stmt_loc, "%s must be a shape like [28, 28]", what);
+    return false;
+  }
+  if (n->nitems > IR_MAX_DIMS) {
+    sema_error(S, n->loc, "%s has %d axes; at most %d are supported", what, n->nitems, IR_MAX_DIMS);
+    return false;
+  }
+  Shape s = {.ndim = n->nitems};
+  for (int i = 0; i < n->nitems; i++) {
+    double v;
+    if (!sema_const_eval(n->items[i], &v) || v != floor(v) || !(v >= 1 || (allow_hole && v == -1)) || v > 1e9) {
+      sema_error(S, n->items[i]->loc, "%s: sizes must be positive integers", what);
+      return false;
+    }
+    s.dim[i] = (int)v;
+  }
+  *out = s;
+  return true;
+}
+
+/* ---- argument binding ---- */
+
+static bool convert_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const AstNode *n, ArgVal *v);
+
+/* Fills an initializer from a name (xavier), a call (normal(0.01)) or a number. */
+bool sema_init(SemaCtx *S, const AstNode *n, IrInit *out) {
+  double v;
+  if (sema_const_eval(n, &v)) {
+    *out = (IrInit){.kind = v == 0 ? INIT_ZEROS : INIT_CONST, .a = v};
+    return true;
+  }
+  const Builtin *b = (n->kind == AST_NAME || n->kind == AST_CALL) ? builtin_find(n->str) : NULL;
+  if (!b || b->kind != BK_INITIALIZER) {
+    sema_error(S, n->loc, "expected an initializer (zeros, normal(std), uniform(lo, hi), xavier, kaiming or a number)");
+    return false;
+  }
+  Expr *e = sema_call(S, n, b);
+  if (!e) return false;
+  *out = (IrInit){.kind = (InitKind)b->tag};
+  if (b->tag == INIT_NORMAL) {
+    out->a = builtin_arg(e, "mean")->num;
+    out->b = builtin_arg(e, "std")->num;
+  } else if (b->tag == INIT_UNIFORM) {
+    out->a = builtin_arg(e, "lo")->num;
+    out->b = builtin_arg(e, "hi")->num;
+  }
+  return true;
+}
+
+static bool check_range(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, Loc at, double v) {
+  static const char *const rule[] = {[R_POS] = "must be positive", [R_NONNEG] = "must not be negative",
+                                     [R_UNIT] = "must be in [0, 1)"};
+  bool ok = bp->range == R_ANY || (bp->range == R_POS && v > 0) || (bp->range == R_NONNEG && v >= 0) ||
+            (bp->range == R_UNIT && v >= 0 && v < 1);
+  if (!ok) sema_error(S, at, "%s: %s %s, got %g", b->name, bp->name, rule[bp->range], v);
+  return ok;
+}
+
+static bool convert_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const AstNode *n, ArgVal *v) {
+  v->present = true;
+  switch (bp->type) {
+  case AT_TENSOR:
+    v->x = sema_expr(S, n);
+    return v->x != NULL;
+  case AT_NUM:
+  case AT_INT:
+    if (!sema_const_eval(n, &v->num)) {
+      sema_error(S, n->loc, "%s: %s must be a constant number", b->name, bp->name);
+      return false;
+    }
+    if (bp->type == AT_INT && (v->num != floor(v->num) || fabs(v->num) > 1e9)) {
+      sema_error(S, n->loc, "%s: %s must be an integer, got %g", b->name, bp->name, v->num);
+      return false;
+    }
+    return check_range(S, b, bp, n->loc, v->num);
+  case AT_BOOL:
+    if (n->kind != AST_NAME || (strcmp(n->str, "true") != 0 && strcmp(n->str, "false") != 0)) {
+      sema_error(S, n->loc, "%s: %s must be true or false", b->name, bp->name);
+      return false;
+    }
+    v->num = strcmp(n->str, "true") == 0;
+    return true;
+  case AT_STR:
+    if (n->kind != AST_STR) {
+      sema_error(S, n->loc, "%s: %s must be a string in double quotes", b->name, bp->name);
+      return false;
+    }
+    v->str = n->str;
+    return true;
+  case AT_SHAPE:
+    return sema_shape(S, n, true, &v->shape, arena_printf(S->a, "%s: %s", b->name, bp->name));
+  case AT_INIT:
+    return sema_init(S, n, &v->init);
+  }
+  die("bad argument type");
+}
+
+/* The value a parameter takes when not given, from the table's source text. */
+static void default_arg(const BuiltinParam *bp, Loc at, ArgVal *v) {
+  v->loc = at;
+  if (!bp->def[0]) return;
+  v->present = true;
+  switch (bp->type) {
+  case AT_NUM:
+  case AT_INT:
+    v->num = strtod(bp->def, NULL);
+    break;
+  case AT_BOOL:
+    v->num = strcmp(bp->def, "true") == 0;
+    break;
+  case AT_STR:
+    v->str = bp->def;
+    break;
+  case AT_INIT:
+    v->init = (IrInit){.kind = (InitKind)builtin_find(bp->def)->tag};
+    break;
+  case AT_TENSOR:
+  case AT_SHAPE:
+    die("tensor/shape parameter %s with a default", bp->name);
+  }
+}
+
+static int nparams_of(const Builtin *b) {
+  int n = 0;
+  while (n < BUILTIN_MAX_PARAMS && b->params[n].name) n++;
+  return n;
+}
+
+/* "x, units" for arity messages. */
+static const char *positional_names(SemaCtx *S, const Builtin *b) {
+  const char *s = "";
+  for (int i = 0; i < b->npos; i++) s = arena_printf(S->a, "%s%s%s", s, i ? ", " : "", b->params[i].name);
+  return s;
+}
+
+Expr *sema_call(SemaCtx *S, const AstNode *n, const Builtin *b) {
+  int np = nparams_of(b);
+  Expr *e = NEW(S->a, Expr);
+  *e = (Expr){.kind = EX_CALL, .loc = n->loc, .fn = b, .args = NEW_ARRAY(S->a, ArgVal, np ? np : 1)};
+  const AstNode *given[BUILTIN_MAX_PARAMS] = {0};
+  bool ok = true;
+  int npos = 0;
+  for (int i = 0; n->kind == AST_CALL && i < n->nargs; i++) {
+    const AstArg *arg = &n->args[i];
+    int k;
+    if (!arg->name) {
+      k = npos++;
+      if (k >= b->npos) {
+        if (npos == b->npos + 1) {
+          if (b->npos == 0) sema_error(S, arg->loc, "%s takes no positional arguments", b->name);
+          else
+            sema_error(S, arg->loc, "%s takes at most %d positional argument%s (%s)", b->name, b->npos,
+                       b->npos == 1 ? "" : "s", positional_names(S, b));
+        }
+        ok = false;
+        continue;
+      }
+    } else if ((k = builtin_param_index(b, arg->name)) < 0) {
+      const char *names[BUILTIN_MAX_PARAMS];
+      for (int j = 0; j < np; j++) names[j] = b->params[j].name;
+      const char *near = closest_name(arg->name, names, np);
+      if (near) sema_error(S, arg->loc, "%s has no parameter '%s'; did you mean '%s'?", b->name, arg->name, near);
+      else sema_error(S, arg->loc, "%s has no parameter '%s'", b->name, arg->name);
+      ok = false;
+      continue;
+    }
+    if (given[k]) {
+      sema_error(S, arg->loc, "%s: argument '%s' given twice", b->name, b->params[k].name);
+      ok = false;
+      continue;
+    }
+    given[k] = arg->value;
+    e->args[k].given = true;
+    e->args[k].loc = arg->loc;
+    e->args[k].ast = arg->value;
+  }
+  for (int k = 0; k < np; k++) {
+    const BuiltinParam *bp = &b->params[k];
+    if (given[k]) ok &= convert_arg(S, b, bp, given[k], &e->args[k]);
+    else if (!bp->def) {
+      sema_error(S, n->loc, "%s: missing required argument '%s'", b->name, bp->name);
+      ok = false;
+    } else default_arg(bp, n->loc, &e->args[k]);
+  }
+  if (!ok) return NULL;
+  if (b->kind == BK_LAYER && builtin_param_index(b, "name") >= 0) {
+    const ArgVal *nm = builtin_arg(e, "name");
+    if (nm->present) e->layer = nm->str;
+    else if (S->nlayers++ == 0) e->layer = S->prefix;
+    else e->layer = arena_printf(S->a, "%s_%d", S->prefix, S->nlayers);
+  }
+  e->type = (Type){.shape = shape_scalar()};
+  if (b->check && !b->check(S, e)) return NULL;
+  return e;
+}
+
+/* ---- expressions ---- */
+
+/* Appends a builtin's name to the statement's summary kind ("dense+relu"). */
+static void note_kind(SemaCtx *S, const char *name) {
+  size_t len = strlen(S->kind);
+  const char *last = strrchr(S->kind, '+');
+  last = last ? last + 1 : S->kind;
+  if (strcmp(last, name) == 0) return;
+  if (len + strlen(name) + 2 >= sizeof S->kind) return;
+  snprintf(S->kind + len, sizeof S->kind - len, "%s%s", len ? "+" : "", name);
+}
+
+static Symbol *find_sym(SemaCtx *S, const char *name) {
+  for (int i = 0; i < S->nsyms; i++)
+    if (strcmp(S->syms[i].name, name) == 0) return &S->syms[i];
+  return NULL;
+}
+
+/* "undefined name 'h3'; did you mean 'h2'?" over visible names and builtins. */
+static void undefined(SemaCtx *S, const AstNode *n) {
+  Vec cand = {0};
+  for (int i = 0; i < S->nsyms; i++)
+    if (S->syms[i].defined) vec_push(&cand, (void *)S->syms[i].name);
+  for (int i = 0; i < builtin_count; i++)
+    if (builtin_table[i].kind <= BK_REGULARIZER) vec_push(&cand, (void *)builtin_table[i].name);
+  const char *near = closest_name(n->str, (const char *const *)cand.items, cand.len);
+  if (near) sema_error(S, n->loc, "undefined name '%s'; did you mean '%s'?", n->str, near);
+  else sema_error(S, n->loc, "undefined name '%s'", n->str);
+  vec_free(&cand);
+}
+
+static Expr *name_expr(SemaCtx *S, const AstNode *n) {
+  Symbol *sym = find_sym(S, n->str);
+  if (!sym) {
+    const Builtin *b = builtin_find(n->str);
+    if (b && b->kind <= BK_REGULARIZER) sema_error(S, n->loc, "'%s' is a function; call it as %s(...)", n->str, n->str);
+    else undefined(S, n);
+    return NULL;
+  }
+  if (!sym->defined) {
+    sema_error(S, n->loc, "'%s' is used before its definition", n->str);
+    diag_note(S->d, sym->loc, "'%s' is defined here", n->str);
+    return NULL;
+  }
+  static const ExprKind kinds[] = {[SYM_INPUT] = EX_INPUT, [SYM_TARGET] = EX_TARGET, [SYM_PARAM] = EX_PARAM,
+                                   [SYM_LET] = EX_LET};
+  Expr *e = NEW(S->a, Expr);
+  *e = (Expr){.kind = kinds[sym->kind], .loc = n->loc, .ref = sym->index};
+  switch (sym->kind) {
+  case SYM_INPUT: {
+    ModelValue *v = S->inputs.items[sym->index];
+    e->type = (Type){.shape = v->shape, .batched = true};
+    break;
+  }
+  case SYM_TARGET: {
+    ModelValue *v = S->targets.items[sym->index];
+    e->type = (Type){.shape = v->shape, .batched = true, .nclasses = v->nclasses};
+    break;
+  }
+  case SYM_PARAM:
+    e->type = (Type){.shape = ((ModelParam *)S->params.items[sym->index])->shape};
+    break;
+  case SYM_LET: {
+    ModelBinding *bd = S->bindings.items[sym->index];
+    if (!bd->value) return NULL;   /* its definition had an error, already reported */
+    e->type = bd->value->type;
+    break;
+  }
+  }
+  return e;
+}
+
+static Expr *call_expr(SemaCtx *S, const AstNode *n) {
+  const Builtin *b = builtin_find(n->str);
+  if (!b) {
+    if (find_sym(S, n->str)) {
+      sema_error(S, n->str_loc, "'%s' is a value, not a function", n->str);
+      return NULL;
+    }
+    const char *names[256];
+    int nn = 0;
+    for (int i = 0; i < builtin_count && nn < (int)COUNT_OF(names); i++) names[nn++] = builtin_table[i].name;
+    const char *near = closest_name(n->str, names, nn);
+    if (near) sema_error(S, n->str_loc, "unknown function '%s'; did you mean '%s'?", n->str, near);
+    else sema_error(S, n->str_loc, "unknown function '%s'", n->str);
+    return NULL;
+  }
+  static const char *const where[] = {
+      [BK_INITIALIZER] = "use it as a param's value or a layer's init=",
+      [BK_OPTIMIZER] = "use it in the optimizer statement",
+      [BK_DATA] = "use it in the train block",
+  };
+  if (b->kind > BK_REGULARIZER) {
+    sema_error(S, n->str_loc, "'%s' is an %s; %s", n->str, builtin_kind_name(b->kind), where[b->kind]);
+    return NULL;
+  }
+  Expr *e = sema_call(S, n, b);
+  if (e) note_kind(S, b->name);
+  return e;
+}
+
+static Expr *binary_expr(SemaCtx *S, const AstNode *n) {
+  Expr *l = sema_expr(S, n->lhs), *r = sema_expr(S, n->rhs);
+  if (!l || !r) return NULL;
+  Expr *e = NEW(S->a, Expr);
+  *e = (Expr){.kind = EX_BINARY, .loc = n->loc, .op = n->op, .lhs = l, .rhs = r};
+  if (n->op == '@') {
+    if (!builtin_matmul_type(S, n->loc, l->type, r->type, &e->type)) return NULL;
+    note_kind(S, "matmul");
+    return e;
+  }
+  if (!ir_broadcast_shape(l->type.shape, r->type.shape, &e->type.shape)) {
+    char b1[96], b2[96];
+    sema_error(S, n->loc, "'%c' cannot combine shapes %s and %s", n->op, sema_type_str(l->type, b1),
+               sema_type_str(r->type, b2));
+    return NULL;
+  }
+  e->type.batched = l->type.batched || r->type.batched;
+  return e;
+}
+
+Expr *sema_expr(SemaCtx *S, const AstNode *n) {
+  Expr *e;
+  switch (n->kind) {
+  case AST_NUM:
+    e = NEW(S->a, Expr);
+    *e = (Expr){.kind = EX_NUM, .loc = n->loc, .num = n->num};
+    return e;
+  case AST_NAME:
+    return name_expr(S, n);
+  case AST_CALL:
+    return call_expr(S, n);
+  case AST_BINARY:
+    return binary_expr(S, n);
+  case AST_NEG:
+    if (!(e = sema_expr(S, n->lhs))) return NULL;
+    Expr *neg = NEW(S->a, Expr);
+    *neg = (Expr){.kind = EX_NEG, .loc = n->loc, .lhs = e, .type = e->type};
+    neg->type.nclasses = 0;
+    return neg;
+  case AST_STR:
+    sema_error(S, n->loc, "a string is not a value here");
+    return NULL;
+  case AST_LIST:
+    sema_error(S, n->loc, "a list is not a value here; declare it with `param NAME = [...]`");
+    return NULL;
+  }
+  die("bad AST kind %d", n->kind);
+}
+
+/* ---- declarations ---- */
+
+/* Shape of a (possibly nested) value list, read along the first items. */
+static void list_dims(const AstNode *n, Shape *s) {
+  for (; n->kind == AST_LIST && s->ndim < IR_MAX_DIMS; n = n->nitems ? n->items[0] : NULL) {
+    s->dim[s->ndim++] = n->nitems;
+    if (!n->nitems) return;
+  }
+}
+
+/* Every row has the length s says and the leaves are constants. */
+static bool list_check(SemaCtx *S, const AstNode *n, Shape s, int depth) {
+  if (depth == s.ndim) {
+    double v;
+    if (n->kind == AST_LIST || !sema_const_eval(n, &v)) {
+      sema_error(S, n->loc, "list values must be constant numbers in rows of equal length");
+      return false;
+    }
+    return true;
+  }
+  if (n->kind != AST_LIST || n->nitems != s.dim[depth] || n->nitems == 0) {
+    sema_error(S, n->loc, "list values must be constant numbers in rows of equal length");
+    return false;
+  }
+  for (int i = 0; i < n->nitems; i++)
+    if (!list_check(S, n->items[i], s, depth + 1)) return false;
+  return true;
+}
+
+static void list_fill(const AstNode *n, double *out, int *k) {
+  for (int i = 0; i < n->nitems; i++) {
+    if (n->items[i]->kind == AST_LIST) list_fill(n->items[i], out, k);
+    else sema_const_eval(n->items[i], &out[(*k)++]);
+  }
+}
+
+static void param_stmt(SemaCtx *S, const Stmt *st, ModelParam *p) {
+  char b1[96], b2[96];
+  bool typed = st->type != NULL;
+  if (typed && !sema_shape(S, st->type, false, &p->shape, "a param's shape")) return;
+  const AstNode *v = st->value;
+  if (!v) {
+    if (!typed) sema_error(S, st->name_loc, "param %s needs a shape or a value", st->name);
+    p->init.kind = INIT_ZEROS;
+    return;
+  }
+  if (v->kind == AST_LIST) {
+    Shape s = {0};
+    list_dims(v, &s);
+    if (!list_check(S, v, s, 0)) return;
+    if (typed && !shape_eq(s, p->shape) && !(p->shape.ndim == 1 && s.ndim == 1 && shape_numel(s) == shape_numel(p->shape))) {
+      sema_error(S, v->loc, "param %s: the values have shape %s, the declared shape is %s", st->name, shape_str(s, b1),
+                 shape_str(p->shape, b2));
+      return;
+    }
+    if (!typed) p->shape = s;
+    double *vals = NEW_ARRAY(S->a, double, shape_numel(s));
+    int k = 0;
+    list_fill(v, vals, &k);
+    p->init = (IrInit){.kind = INIT_VALUES, .values = vals};
+    return;
+  }
+  if (!sema_init(S, v, &p->init)) return;
+  int r = p->shape.ndim;
+  p->init.fan_in = r ? p->shape.dim[0] : 1;
+  p->init.fan_out = r ? p->shape.dim[r - 1] : 1;
+}
+
+static void value_stmt(SemaCtx *S, const Stmt *st, Vec *into) {
+  ModelValue *v = NEW(S->a, ModelValue);
+  *v = (ModelValue){.name = st->name, .loc = st->name_loc};
+  vec_push(into, v);
+  const AstNode *t = st->type;
+  bool target = st->kind == ST_TARGET;
+  if (t && t->kind == AST_CALL && strcmp(t->str, "class") == 0 && target) {
+    double k;
+    if (t->nargs != 1 || t->args[0].name || !sema_const_eval(t->args[0].value, &k) || k != floor(k) || k < 2 ||
+        k > 1e8) {
+      sema_error(S, t->loc, "class(k) needs one integer k >= 2, the number of classes");
+      return;
+    }
+    v->nclasses = (int)k;
+    v->shape = shape_1(v->nclasses);
+    return;
+  }
+  if (!t) {
+    sema_error(S, st->name_loc, target ? "target %s needs a type: a shape like [1] or class(10)"
+                                       : "input %s needs a shape like [784]",
+               st->name);
+    return;
+  }
+  sema_shape(S, t, false, &v->shape, target ? "a target's type" : "an input's shape");
+}
+
+/* Starts the naming context of a statement whose layers are called `prefix`. */
+static void begin_stmt(SemaCtx *S, const Stmt *st, const char *prefix, int binding) {
+  S->stmt_loc = st->loc;
+  S->prefix = prefix;
+  S->nlayers = 0;
+  S->cur_binding = binding;
+  S->kind[0] = 0;
+}
+
+static const char *kind_text(SemaCtx *S, const Expr *e) {
+  if (S->kind[0]) return arena_strdup(S->a, S->kind);
+  return e && e->kind != EX_BINARY && e->kind != EX_NEG ? "alias" : "expr";
+}
+
+static void loss_stmt(SemaCtx *S, const Stmt *st) {
+  Model *m = S->m;
+  if (S->loss_loc.line) {
+    sema_error(S, st->loc, "second loss statement; combine the terms with +");
+    diag_note(S->d, S->loss_loc, "the first loss is here");
+    return;
+  }
+  S->loss_loc = m->loss_loc = st->loc;
+  begin_stmt(S, st, "loss", -1);
+  Expr *e = sema_expr(S, st->value);
+  m->loss_kind = kind_text(S, e);
+  if (!e) return;
+  if (shape_numel(e->type.shape) != 1) {
+    char b1[96];
+    sema_error(S, st->value->loc, "the loss must be a scalar per sample, got %s; reduce it, e.g. with mean(...)",
+               sema_type_str(e->type, b1));
+    return;
+  }
+  m->loss = e;
+}
+
+/* Explicit `output NAME`, else the loss's leading call's first argument. */
+static void default_output(SemaCtx *S) {
+  Model *m = S->m;
+  if (m->output || !m->loss) return;
+  const AstNode *n = NULL;
+  for (int i = 0; i < S->p->nstmts; i++)
+    if (S->p->stmts[i].kind == ST_LOSS) n = S->p->stmts[i].value;
+  while (n && n->kind == AST_BINARY && n->op == '+') n = n->lhs;
+  if (!n || n->kind != AST_CALL || n->nargs == 0 || n->args[0].name || n->args[0].value->kind != AST_NAME) return;
+  Symbol *sym = find_sym(S, n->args[0].value->str);
+  if (!sym || sym->kind == SYM_TARGET) return;
+  m->output = name_expr(S, n->args[0].value);
+  m->output_name = sym->name;
+}
+
+static void collect_symbols(SemaCtx *S) {
+  static const SymKind kinds[] = {[ST_INPUT] = SYM_INPUT, [ST_TARGET] = SYM_TARGET, [ST_PARAM] = SYM_PARAM,
+                                  [ST_LET] = SYM_LET};
+  S->syms = NEW_ARRAY(S->a, Symbol, S->p->nstmts + 1);
+  for (int i = 0; i < S->p->nstmts; i++) {
+    const Stmt *st = &S->p->stmts[i];
+    if (st->kind != ST_INPUT && st->kind != ST_TARGET && st->kind != ST_PARAM && st->kind != ST_LET) continue;
+    Symbol *old = find_sym(S, st->name);
+    if (old) {
+      sema_error(S, st->name_loc, "'%s' is already defined", st->name);
+      diag_note(S->d, old->loc, "the first definition is here");
+      continue;
+    }
+    S->syms[S->nsyms++] = (Symbol){.name = st->name, .kind = kinds[st->kind], .stmt = i, .loc = st->name_loc};
+  }
+}
+
+static void check_stmt(SemaCtx *S, const Stmt *st) {
+  Model *m = S->m;
+  Symbol *sym = st->name ? find_sym(S, st->name) : NULL;
+  bool mine = sym && sym->stmt == S->stmt;   /* false for a duplicate definition */
+  switch (st->kind) {
+  case ST_MODEL:
+    m->name = st->name;
+    return;
+  case ST_INPUT:
+  case ST_TARGET: {
+    Vec *into = st->kind == ST_INPUT ? &S->inputs : &S->targets;
+    if (!mine) return;
+    sym->index = into->len;
+    value_stmt(S, st, into);
+    break;
+  }
+  case ST_PARAM: {
+    if (!mine) return;
+    begin_stmt(S, st, st->name, -1);
+    ModelParam *p = NEW(S->a, ModelParam);
+    *p = (ModelParam){.name = st->name, .loc = st->name_loc, .binding = -1, .layer = "param"};
+    param_stmt(S, st, p);
+    sym->index = S->params.len;
+    vec_push(&S->params, p);
+    break;
+  }
+  case ST_LET: {
+    if (!mine) return;
+    begin_stmt(S, st, st->name, S->bindings.len);
+    ModelBinding *b = NEW(S->a, ModelBinding);
+    *b = (ModelBinding){.name = st->name, .loc = st->loc};
+    sym->index = S->bindings.len;
+    vec_push(&S->bindings, b);
+    b->value = sema_expr(S, st->value);
+    b->kind = kind_text(S, b->value);
+    break;
+  }
+  case ST_LOSS:
+    loss_stmt(S, st);
+    return;
+  case ST_OUTPUT:
+    if (m->output_name) {
+      sema_error(S, st->loc, "second output statement");
+      return;
+    }
+    m->output_name = st->name;
+    m->output = name_expr(S, &(AstNode){.kind = AST_NAME, .loc = st->name_loc, .str = st->name});
+    return;
+  case ST_OPTIMIZER:
+    sema_optimizer(S, st);
+    return;
+  case ST_TRAIN:
+    sema_train(S, st);
+    return;
+  }
+  sym->defined = true;
+}
+
+/* Copies a Vec of T* into an arena array of T. */
+#define FREEZE(S, vec, T, out, n)                                                   \
+  do {                                                                              \
+    (n) = (vec).len;                                                                \
+    (out) = NEW_ARRAY((S)->a, T, (n) ? (n) : 1);                                    \
+    for (int i_ = 0; i_ < (n); i_++) (out)[i_] = *(T *)(vec).items[i_];             \
+    vec_free(&(vec));                                                               \
+  } while (0)
+
+static const char *base_name(Arena *a, const char *file) {
+  const char *s = strrchr(file, '/');
+  s = s ? s + 1 : file;
+  const char *dot = strrchr(s, '.');
+  return arena_strndup(a, s, dot && dot != s ? (size_t)(dot - s) : strlen(s));
+}
+
+Model *sema_check(const AstProgram *p, Arena *a, Diag *d) {
+  int errors0 = diag_errors(d);
+  Model *m = NEW(a, Model);
+  SemaCtx ctx = {.a = a, .d = d, .p = p, .m = m, .cur_binding = -1};
+  SemaCtx *S = &ctx;
+  m->name = base_name(a, p->file ? p->file : "model");
+  m->optim = (OptimConfig){.kind = OPT_SGD, .lr = 0.01, .gamma = 0.9, .beta = 0.9, .beta1 = 0.9, .beta2 = 0.999,
+                           .eps = 1e-8};
+  m->train = (TrainConfig){.epochs = 10, .batch = 32, .shuffle = true, .seed = 42};
+  m->train.data.scale = m->train.validation.scale = m->train.test.scale = 1;
+  collect_symbols(S);
+  for (S->stmt = 0; S->stmt < p->nstmts; S->stmt++) check_stmt(S, &p->stmts[S->stmt]);
+  if (!S->loss_loc.line) sema_error(S, (Loc){.file = p->file}, "no loss statement; add one, e.g. `loss mse(pred, y)`");
+  default_output(S);
+  FREEZE(S, S->inputs, ModelValue, m->inputs, m->ninputs);
+  FREEZE(S, S->targets, ModelValue, m->targets, m->ntargets);
+  FREEZE(S, S->params, ModelParam, m->params, m->nparams);
+  FREEZE(S, S->bindings, ModelBinding, m->bindings, m->nbindings);
+  m->ndropout = S->ndropout;
+  return diag_errors(d) > errors0 ? NULL : m;
+}
+
+/* ---- summary ---- */
+
+int64_t model_param_numel(const ModelParam *p) { return shape_numel(p->shape); }
+
+int64_t model_param_count(const Model *m) {
+  int64_t n = 0;
+  for (int i = 0; i < m->nparams; i++) n += model_param_numel(&m->params[i]);
+  return n;
+}
+
+static void summary_row(FILE *out, const char *name, const char *kind, const char *shape, int64_t n) {
+  fprintf(out, "  %-16s %-22s %-14s %12lld\n", name, kind, shape, (long long)n);
+}
+
+void model_print_summary(FILE *out, const Model *m) {
+  char b[96];
+  fprintf(out, "model %s\n", m->name);
+  fprintf(out, "  %-16s %-22s %-14s %12s\n", "name", "kind", "shape", "params");
+  for (int i = 0; i < m->ninputs; i++) summary_row(out, m->inputs[i].name, "input", shape_str(m->inputs[i].shape, b), 0);
+  for (int i = 0; i < m->ntargets; i++) {
+    const ModelValue *t = &m->targets[i];
+    summary_row(out, t->name, "target", sema_type_str((Type){.shape = t->shape, .nclasses = t->nclasses}, b), 0);
+  }
+  for (int i = 0; i < m->nparams; i++)
+    if (m->params[i].binding < 0 && strcmp(m->params[i].layer, "param") == 0)
+      summary_row(out, m->params[i].name, "param", shape_str(m->params[i].shape, b), model_param_numel(&m->params[i]));
+  for (int i = 0; i < m->nbindings; i++) {
+    int64_t n = 0;
+    for (int j = 0; j < m->nparams; j++)
+      if (m->params[j].binding == i) n += model_param_numel(&m->params[j]);
+    summary_row(out, m->bindings[i].name, m->bindings[i].kind, sema_type_str(m->bindings[i].value->type, b), n);
+  }
+  int64_t nloss = 0;
+  for (int j = 0; j < m->nparams; j++)
+    if (m->params[j].binding < 0 && strcmp(m->params[j].layer, "param") != 0) nloss += model_param_numel(&m->params[j]);
+  summary_row(out, "loss", m->loss_kind, "[]", nloss);
+  fprintf(out, "  %-16s %-22s %-14s %12lld\n", "total", "", "", (long long)model_param_count(m));
+}

@@ -1,0 +1,179 @@
+/* sema_train: the optimizer statement, the train block and data sources.
+ *
+ * In:  ST_OPTIMIZER and ST_TRAIN statements.
+ * Out: the Model's OptimConfig and TrainConfig (config.h), every value range
+ *      checked.  Optimizer and data-source arguments go through the builtin
+ *      table like any call; train settings are a small table of their own.
+ *      `lr` in the train block overrides the optimizer's learning rate
+ *      whichever statement comes first.  Relative data paths are taken
+ *      relative to the .nn file's directory, so a model runs from anywhere.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "sema_internal.h"
+
+/* The optimizer statement: optimizer adam(lr = 0.001, clip_norm = 5) */
+void sema_optimizer(SemaCtx *S, const Stmt *st) {
+  Model *m = S->m;
+  if (S->optim_loc.line) {
+    sema_error(S, st->loc, "second optimizer statement");
+    diag_note(S->d, S->optim_loc, "the first optimizer is here");
+    return;
+  }
+  S->optim_loc = st->loc;
+  const AstNode *n = st->value;
+  const Builtin *b = n && (n->kind == AST_CALL || n->kind == AST_NAME) ? builtin_find(n->str) : NULL;
+  if (!b || b->kind != BK_OPTIMIZER) {
+    sema_error(S, n ? n->loc : st->loc, "expected an optimizer: sgd, momentum, adagrad, rmsprop or adam");
+    return;
+  }
+  Expr *e = sema_call(S, n, b);
+  if (!e) return;
+  OptimConfig *o = &m->optim;
+  o->kind = (OptimKind)b->tag;
+  o->loc = st->loc;
+  struct {
+    const char *name;   /* builtin parameter */
+    double *field;      /* where its value goes */
+  } fields[] = {{"lr", &o->lr},       {"gamma", &o->gamma}, {"beta", &o->beta},
+                {"beta1", &o->beta1}, {"beta2", &o->beta2}, {"eps", &o->eps},
+                {"clip_value", &o->clip_value}, {"clip_norm", &o->clip_norm}};
+  for (size_t i = 0; i < COUNT_OF(fields); i++)
+    if (builtin_param_index(b, fields[i].name) >= 0) *fields[i].field = builtin_arg(e, fields[i].name)->num;
+  if (builtin_param_index(b, "nesterov") >= 0) o->nesterov = builtin_arg(e, "nesterov")->num != 0;
+  if (S->lr_override > 0) o->lr = S->lr_override;
+}
+
+/* A path as written, or joined to the .nn file's directory when relative. */
+static const char *data_path(SemaCtx *S, const char *path) {
+  const char *file = S->p->file, *slash = file ? strrchr(file, '/') : NULL;
+  if (!path || !path[0] || path[0] == '/' || !slash) return path;
+  return arena_printf(S->a, "%.*s/%s", (int)(slash - file), file, path);
+}
+
+/* data = idx("dir/train", scale = 1/255) or csv("file.csv", header = true, targets = "first") */
+static void data_source(SemaCtx *S, const AstArg *set, DataSpec *ds) {
+  const AstNode *n = set->value;
+  const Builtin *b = n->kind == AST_CALL ? builtin_find(n->str) : NULL;
+  if (!b || b->kind != BK_DATA) {
+    sema_error(S, n->loc, "%s must be a data source: idx(...) or csv(...)", set->name);
+    return;
+  }
+  Expr *e = sema_call(S, n, b);
+  if (!e) return;
+  *ds = (DataSpec){.format = (DataFormat)b->tag, .loc = n->loc, .scale = builtin_arg(e, "scale")->num,
+                   .standardize = builtin_arg(e, "standardize")->num != 0,
+                   .path = data_path(S, builtin_arg(e, "path")->str)};
+  if (b->tag == DATA_IDX) {
+    ds->images = data_path(S, builtin_arg(e, "images")->str);
+    ds->labels = data_path(S, builtin_arg(e, "labels")->str);
+    if (!ds->path && !(ds->images && ds->labels))
+      sema_error(S, n->loc, "idx needs a path prefix or both images= and labels=");
+    return;
+  }
+  ds->header = builtin_arg(e, "header")->num != 0;
+  const ArgVal *t = builtin_arg(e, "targets");
+  if (strcmp(t->str, "first") != 0 && strcmp(t->str, "last") != 0)
+    sema_error(S, t->ast->loc, "csv: targets must be \"last\" or \"first\", got \"%s\"", t->str);
+  ds->target_first = strcmp(t->str, "first") == 0;
+}
+
+typedef enum {
+  SK_DATA,       /* a data source */
+  SK_FRACTION,   /* number in [0, 1) */
+  SK_POS_INT,    /* integer >= 1 */
+  SK_NAT,        /* integer >= 0 */
+  SK_BOOL,       /* true or false */
+  SK_POS_NUM,    /* number > 0 */
+} SettingKind;
+
+static const struct {
+  const char *key;    /* as written in the block */
+  SettingKind kind;   /* accepted values */
+} settings[] = {
+    {"data", SK_DATA},   {"validation", SK_DATA}, {"validation_split", SK_FRACTION}, {"test", SK_DATA},
+    {"epochs", SK_POS_INT}, {"batch", SK_POS_INT}, {"shuffle", SK_BOOL},           {"seed", SK_NAT},
+    {"patience", SK_NAT}, {"lr", SK_POS_NUM},
+};
+
+/* Reads a non-data setting's value into *v; false after reporting. */
+static bool setting_value(SemaCtx *S, const AstArg *set, SettingKind kind, double *v) {
+  const AstNode *n = set->value;
+  if (kind == SK_BOOL) {
+    if (n->kind == AST_NAME && (strcmp(n->str, "true") == 0 || strcmp(n->str, "false") == 0)) {
+      *v = strcmp(n->str, "true") == 0;
+      return true;
+    }
+    sema_error(S, n->loc, "%s must be true or false", set->name);
+    return false;
+  }
+  static const char *const want[] = {[SK_FRACTION] = "a number in [0, 1)", [SK_POS_INT] = "a positive integer",
+                                     [SK_NAT] = "a non-negative integer", [SK_POS_NUM] = "a positive number"};
+  bool ok = sema_const_eval(n, v);
+  bool integral = ok && *v == floor(*v) && fabs(*v) < 2e9;
+  if (ok) switch (kind) {
+    case SK_FRACTION: ok = *v >= 0 && *v < 1; break;
+    case SK_POS_INT: ok = integral && *v >= 1; break;
+    case SK_NAT: ok = integral && *v >= 0; break;
+    default: ok = *v > 0; break;
+    }
+  if (ok) return true;
+  if (sema_const_eval(n, v)) sema_error(S, n->loc, "%s must be %s, got %g", set->name, want[kind], *v);
+  else sema_error(S, n->loc, "%s must be %s", set->name, want[kind]);
+  return false;
+}
+
+/* train { data = ..., epochs = 10, ... } */
+void sema_train(SemaCtx *S, const Stmt *st) {
+  Model *m = S->m;
+  TrainConfig *t = &m->train;
+  if (m->has_train) {
+    sema_error(S, st->loc, "second train block");
+    diag_note(S->d, t->loc, "the first train block is here");
+    return;
+  }
+  m->has_train = true;
+  t->loc = st->loc;
+  const AstArg *seen[COUNT_OF(settings)] = {0};
+  for (int i = 0; i < st->nsettings; i++) {
+    const AstArg *set = &st->settings[i];
+    size_t k = 0;
+    while (k < COUNT_OF(settings) && strcmp(settings[k].key, set->name) != 0) k++;
+    if (k == COUNT_OF(settings)) {
+      const char *keys[COUNT_OF(settings)];
+      for (size_t j = 0; j < COUNT_OF(settings); j++) keys[j] = settings[j].key;
+      const char *near = closest_name(set->name, keys, (int)COUNT_OF(settings));
+      if (near) sema_error(S, set->loc, "unknown train setting '%s'; did you mean '%s'?", set->name, near);
+      else sema_error(S, set->loc, "unknown train setting '%s'", set->name);
+      continue;
+    }
+    if (seen[k]) {
+      sema_error(S, set->loc, "train setting '%s' given twice", set->name);
+      continue;
+    }
+    seen[k] = set;
+    double v = 0;
+    if (settings[k].kind == SK_DATA) {
+      DataSpec *ds = k == 0 ? &t->data : k == 1 ? &t->validation : &t->test;
+      data_source(S, set, ds);
+      continue;
+    }
+    if (!setting_value(S, set, settings[k].kind, &v)) continue;
+    const char *key = settings[k].key;
+    if (strcmp(key, "validation_split") == 0) t->validation_split = v;
+    else if (strcmp(key, "epochs") == 0) t->epochs = (int)v;
+    else if (strcmp(key, "batch") == 0) t->batch = (int)v;
+    else if (strcmp(key, "shuffle") == 0) t->shuffle = v != 0;
+    else if (strcmp(key, "seed") == 0) t->seed = (unsigned long long)v;
+    else if (strcmp(key, "patience") == 0) t->patience = (int)v;
+    else {
+      S->lr_override = v;
+      m->optim.lr = v;
+    }
+  }
+  if (seen[1] && seen[2] && t->validation_split > 0)
+    sema_error(S, seen[2]->loc, "give either validation or validation_split, not both");
+  if (t->patience > 0 && !seen[1] && t->validation_split == 0)
+    sema_error(S, seen[8]->loc, "patience needs validation data: add validation = ... or validation_split = ...");
+}

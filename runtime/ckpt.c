@@ -1,0 +1,423 @@
+/* ckpt: writing and validating checkpoint files (layout: docs/checkpoint.md).
+ *
+ * The file is built in memory, byte by byte in little-endian order whatever
+ * the host, then written to a temporary file that is renamed over the target
+ * once it is safely on disk.  Reading loads the whole file and checks, in
+ * order: magic, version, the size recorded in the header against the real
+ * size (so truncation is named as such), the CRC-32 (any other damage), then
+ * the structure itself with every length bounds-checked (a file with a valid
+ * CRC can still be hand-made), then the layout against the model's.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "util.h"
+
+static const char MAGIC[4] = {'N', 'N', 'C', 'K'};
+
+enum {
+  OFF_SIZE = 8,     /* offset of the u64 file size, after magic and version */
+  OFF_HASH = 16,    /* offset of the layout hash, where the CRC-only fields start */
+  /* magic, version, size, hash, epoch, step, best loss, bad epochs, rng, count */
+  FIXED_HEADER = 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 32 + 4,
+  MIN_FILE = FIXED_HEADER + 2 + 4,   /* + empty model name + CRC: smallest valid file */
+};
+
+static bool fail(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static bool fail(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+static int64_t numel(Shape s) {
+  int64_t n = 1;
+  for (int i = 0; i < s.ndim; i++) n *= s.dim[i];
+  return n;
+}
+
+/* "[784,256]" without ir.c, so the runtime does not need the IR builder. */
+static char *dims_str(Shape s, char *buf, size_t len) {
+  size_t at = (size_t)snprintf(buf, len, "[");
+  for (int i = 0; i < s.ndim && at < len; i++)
+    at += (size_t)snprintf(buf + at, len - at, i ? ",%d" : "%d", s.dim[i]);
+  if (at < len) snprintf(buf + at, len - at, "]");
+  return buf;
+}
+
+static bool same_shape(Shape a, Shape b) {
+  if (a.ndim != b.ndim) return false;
+  for (int i = 0; i < a.ndim; i++)
+    if (a.dim[i] != b.dim[i]) return false;
+  return true;
+}
+
+/* zlib's crc32 takes a uInt length; feed big buffers in pieces. */
+static uint32_t crc_of(const uint8_t *p, size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (size_t at = 0; at < n;) {
+    size_t piece = n - at < (1u << 30) ? n - at : (1u << 30);
+    crc = crc32(crc, p + at, (uInt)piece);
+    at += piece;
+  }
+  return (uint32_t)crc;
+}
+
+static const char *kind_name(CkptKind k) { return k == CKPT_PARAM ? "param" : "state"; }
+
+/* ---- layout hash ---- */
+
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001B3ull;
+  return h;
+}
+
+/* Each tensor hashes alone (FNV-1a over name, NUL, kind, ndim, dims as
+ * int32), and the mixed hashes are summed, so order does not matter. */
+uint64_t ckpt_layout_hash(const CkptTensor *t, int n) {
+  uint64_t sum = 0;
+  for (int i = 0; i < n; i++) {
+    uint64_t h = fnv1a(0xCBF29CE484222325ull, t[i].name, strlen(t[i].name) + 1);
+    int32_t head[2] = {(int32_t)t[i].kind, t[i].shape.ndim};
+    h = fnv1a(h, head, sizeof head);
+    for (int k = 0; k < t[i].shape.ndim; k++) {
+      int32_t d = t[i].shape.dim[k];
+      h = fnv1a(h, &d, sizeof d);
+    }
+    sum += mix64(h);
+  }
+  return mix64(sum ^ (uint64_t)n);
+}
+
+/* ---- encoding ---- */
+
+typedef struct {
+  uint8_t *p;     /* bytes so far (heap) */
+  size_t len;     /* bytes in use */
+  size_t cap;     /* bytes allocated */
+} Buf;
+
+static void put(Buf *b, uint64_t v, int nbytes) {
+  if (b->len + (size_t)nbytes > b->cap) {
+    b->cap = b->cap ? b->cap * 2 : 4096;
+    b->p = xrealloc(b->p, b->cap);
+  }
+  for (int i = 0; i < nbytes; i++) b->p[b->len++] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_bytes(Buf *b, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) put(b, (uint8_t)s[i], 1);
+}
+
+static uint64_t f64_bits(double v) {
+  uint64_t u;
+  memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+static void encode(Buf *b, const char *model, const CkptPosition *pos, const CkptTensor *t, int n) {
+  put_bytes(b, MAGIC, 4);
+  put(b, CKPT_VERSION, 4);
+  put(b, 0, 8);   /* size, patched below */
+  put(b, ckpt_layout_hash(t, n), 8);
+  put(b, (uint64_t)pos->epoch, 8);
+  put(b, (uint64_t)pos->step, 8);
+  put(b, f64_bits(pos->best_val_loss), 8);
+  put(b, (uint64_t)pos->bad_epochs, 8);
+  for (int i = 0; i < 4; i++) put(b, pos->rng.s[i], 8);
+  put(b, (uint64_t)n, 4);
+  size_t mlen = strlen(model);
+  if (mlen > UINT16_MAX) die("ckpt: model name of %zu bytes", mlen);
+  put(b, mlen, 2);
+  put_bytes(b, model, mlen);
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(t[i].name);
+    if (len == 0 || len > UINT16_MAX) die("ckpt: tensor name of %zu bytes", len);
+    put(b, len, 2);
+    put_bytes(b, t[i].name, len);
+    put(b, t[i].kind, 1);
+    put(b, (uint64_t)t[i].shape.ndim, 1);
+    for (int k = 0; k < t[i].shape.ndim; k++) put(b, (uint32_t)t[i].shape.dim[k], 4);
+    int64_t count = numel(t[i].shape);
+    for (int64_t k = 0; k < count; k++) {
+      uint32_t u;
+      memcpy(&u, &t[i].data[k], sizeof u);
+      put(b, u, 4);
+    }
+  }
+  uint64_t size = b->len + 4;
+  for (int i = 0; i < 8; i++) b->p[OFF_SIZE + i] = (uint8_t)(size >> (8 * i));
+  put(b, crc_of(b->p, b->len), 4);
+}
+
+/* ---- atomic write ---- */
+
+static bool write_all(int fd, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return false;
+    p += w;
+    n -= (size_t)w;
+  }
+  return true;
+}
+
+/* Makes the rename itself durable.  Best effort: the new file is already in
+ * place when this runs, and some file systems refuse fsync on directories. */
+static void sync_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char *dir = xstrdup(slash ? path : ".");
+  if (slash) dir[slash == path ? 1 : slash - path] = '\0';
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  free(dir);
+}
+
+bool ckpt_write(const char *path, const char *model, const CkptPosition *pos,
+                const CkptTensor *t, int n, char *err, size_t errlen) {
+  Buf b = {0};
+  encode(&b, model, pos, t, n);
+  size_t tlen = strlen(path) + 32;
+  char *tmp = xmalloc(tlen);
+  snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+  bool ok = true;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    ok = fail(err, errlen, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+  } else {
+    const char *what = NULL;
+    if (!write_all(fd, b.p, b.len)) what = "cannot write";
+    else if (fsync(fd) != 0) what = "cannot sync";
+    int e = errno;
+    if (close(fd) != 0 && !what) {
+      what = "cannot close";
+      e = errno;
+    }
+    if (!what && rename(tmp, path) != 0) {
+      what = "cannot rename";
+      e = errno;
+    }
+    if (what) {
+      ok = fail(err, errlen, "%s: %s %s: %s", path, what, tmp, strerror(e));
+      unlink(tmp);
+    }
+  }
+  if (ok) sync_dir(path);
+  free(tmp);
+  free(b.p);
+  return ok;
+}
+
+/* ---- reading ---- */
+
+typedef struct {
+  const uint8_t *p;   /* file contents */
+  size_t end;         /* bytes that may be read (the CRC excluded) */
+  size_t at;          /* read position */
+} Cursor;
+
+/* Whether n more bytes can be read. */
+static bool has(const Cursor *c, uint64_t n) { return n <= c->end - c->at; }
+
+static uint64_t get(Cursor *c, int nbytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < nbytes; i++) v |= (uint64_t)c->p[c->at + (size_t)i] << (8 * i);
+  c->at += (size_t)nbytes;
+  return v;
+}
+
+static uint64_t le(const uint8_t *p, int nbytes) {
+  Cursor c = {p, (size_t)nbytes, 0};
+  return get(&c, nbytes);
+}
+
+/* Parses the tensor table after the header; errors describe the damage. */
+static bool parse_tensors(Cursor *c, Checkpoint *out, const char *path, char *err, size_t errlen) {
+  for (int i = 0; i < out->ntensors; i++) {
+    CkptTensor *t = &out->tensors[i];
+    if (!has(c, 2)) return fail(err, errlen, "%s: corrupt: tensor %d starts past the end", path, i);
+    size_t len = get(c, 2);
+    if (len == 0) return fail(err, errlen, "%s: corrupt: tensor %d has an empty name", path, i);
+    if (!has(c, len + 2))
+      return fail(err, errlen, "%s: corrupt: tensor %d header runs past the end", path, i);
+    char *name = xmalloc(len + 1);
+    memcpy(name, c->p + c->at, len);
+    name[len] = '\0';
+    t->name = name;
+    c->at += len;
+    int kind = (int)get(c, 1), ndim = (int)get(c, 1);
+    if (kind != CKPT_PARAM && kind != CKPT_STATE)
+      return fail(err, errlen, "%s: corrupt: tensor '%s' has kind %d", path, name, kind);
+    if (ndim > IR_MAX_DIMS)
+      return fail(err, errlen, "%s: corrupt: tensor '%s' has %d dimensions (at most %d)", path,
+                  name, ndim, IR_MAX_DIMS);
+    t->kind = (CkptKind)kind;
+    t->shape.ndim = ndim;
+    if (!has(c, 4 * (uint64_t)ndim))
+      return fail(err, errlen, "%s: corrupt: tensor '%s' dimensions run past the end", path, name);
+    /* count stays below the bytes left, so it cannot overflow */
+    uint64_t count = 1, room = (c->end - c->at - 4 * (uint64_t)ndim) / 4;
+    bool zero = false, big = false;
+    for (int k = 0; k < ndim; k++) {
+      uint64_t d = get(c, 4);
+      if (d > INT_MAX)
+        return fail(err, errlen, "%s: corrupt: tensor '%s' dimension %d is %llu", path, name, k,
+                    (unsigned long long)d);
+      t->shape.dim[k] = (int)d;
+      if (d == 0) zero = true;
+      else if (count > room / d) big = true;
+      else count *= d;
+    }
+    if (zero) count = 0;
+    else if (big || !has(c, 4 * count))
+      return fail(err, errlen, "%s: corrupt: tensor '%s' data runs past the end", path, name);
+    t->data = xmalloc(4 * (size_t)count);
+    for (uint64_t k = 0; k < count; k++) {
+      uint32_t u = (uint32_t)get(c, 4);
+      memcpy(&t->data[k], &u, sizeof u);
+    }
+    for (int j = 0; j < i; j++)
+      if (strcmp(out->tensors[j].name, name) == 0)
+        return fail(err, errlen, "%s: corrupt: tensor '%s' appears twice", path, name);
+  }
+  if (c->at != c->end)
+    return fail(err, errlen, "%s: corrupt: %zu unused bytes after the last tensor", path,
+                c->end - c->at);
+  return true;
+}
+
+/* The first difference between the file's tensors and the model's. */
+static bool check_layout(const Checkpoint *c, const CkptTensor *expect, int n, const char *path,
+                         char *err, size_t errlen) {
+  char b1[96], b2[96];
+  for (int i = 0; i < n; i++) {
+    const CkptTensor *t = ckpt_find(c, expect[i].name);
+    if (!t)
+      return fail(err, errlen, "%s: model mismatch: the checkpoint (model '%s') has no tensor '%s'",
+                  path, c->model, expect[i].name);
+    if (t->kind != expect[i].kind)
+      return fail(err, errlen, "%s: model mismatch: tensor '%s' is a %s in the checkpoint, a %s in the model",
+                  path, t->name, kind_name(t->kind), kind_name(expect[i].kind));
+    if (!same_shape(t->shape, expect[i].shape))
+      return fail(err, errlen,
+                  "%s: model mismatch: tensor '%s' has shape %s in the checkpoint, the model expects %s",
+                  path, t->name, dims_str(t->shape, b1, sizeof b1),
+                  dims_str(expect[i].shape, b2, sizeof b2));
+  }
+  for (int i = 0; i < c->ntensors; i++) {
+    bool known = false;
+    for (int j = 0; j < n && !known; j++) known = strcmp(expect[j].name, c->tensors[i].name) == 0;
+    if (!known)
+      return fail(err, errlen, "%s: model mismatch: the checkpoint (model '%s') has tensor '%s', which the model does not",
+                  path, c->model, c->tensors[i].name);
+  }
+  return true;
+}
+
+static bool decode(const uint8_t *p, size_t len, const char *path, Checkpoint *out, char *err,
+                   size_t errlen) {
+  if (len == 0) return fail(err, errlen, "%s: empty file", path);
+  if (memcmp(p, MAGIC, len < 4 ? len : 4) != 0) {
+    char got[16] = "";
+    for (size_t i = 0; i < 4 && i < len; i++)
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%02x", i ? " " : "", p[i]);
+    return fail(err, errlen, "%s: not an nnc checkpoint (starts with %s, expected \"NNCK\")", path, got);
+  }
+  if (len < 8) return fail(err, errlen, "%s: truncated: %zu bytes", path, len);
+  uint32_t version = (uint32_t)le(p + 4, 4);
+  if (version != CKPT_VERSION)
+    return fail(err, errlen, "%s: unsupported checkpoint version %u (this nnc reads version %d)",
+                path, version, CKPT_VERSION);
+  if (len < OFF_SIZE + 8) return fail(err, errlen, "%s: truncated: %zu bytes", path, len);
+  uint64_t size = le(p + OFF_SIZE, 8);
+  if (size < MIN_FILE)
+    return fail(err, errlen, "%s: corrupt: the header gives a size of %llu bytes", path,
+                (unsigned long long)size);
+  if (len < size)
+    return fail(err, errlen, "%s: truncated: %zu bytes, the header says %llu", path, len,
+                (unsigned long long)size);
+  if (len > size)
+    return fail(err, errlen, "%s: %zu bytes, but the header says %llu (trailing data)", path, len,
+                (unsigned long long)size);
+  uint32_t stored = (uint32_t)le(p + len - 4, 4), crc = crc_of(p, len - 4);
+  if (stored != crc)
+    return fail(err, errlen, "%s: checksum mismatch (stored %08x, computed %08x): the file is damaged",
+                path, stored, crc);
+  Cursor c = {p, len - 4, OFF_HASH};
+  out->layout_hash = get(&c, 8);
+  out->pos.epoch = (int64_t)get(&c, 8);
+  out->pos.step = (int64_t)get(&c, 8);
+  uint64_t bits = get(&c, 8);
+  memcpy(&out->pos.best_val_loss, &bits, sizeof bits);
+  out->pos.bad_epochs = (int64_t)get(&c, 8);
+  for (int i = 0; i < 4; i++) out->pos.rng.s[i] = get(&c, 8);
+  uint64_t ntensors = get(&c, 4);
+  size_t mlen = get(&c, 2);
+  if (!has(&c, mlen)) return fail(err, errlen, "%s: corrupt: model name runs past the end", path);
+  out->model = xmalloc(mlen + 1);
+  memcpy(out->model, p + c.at, mlen);
+  out->model[mlen] = '\0';
+  c.at += mlen;
+  /* every tensor takes at least 5 bytes, which bounds the table's size */
+  if (ntensors > (c.end - c.at) / 5 || ntensors > INT_MAX)
+    return fail(err, errlen, "%s: corrupt: %llu tensors cannot fit in the file", path,
+                (unsigned long long)ntensors);
+  out->ntensors = (int)ntensors;
+  out->tensors = xcalloc(ntensors, sizeof(CkptTensor));
+  if (!parse_tensors(&c, out, path, err, errlen)) return false;
+  if (ckpt_layout_hash(out->tensors, out->ntensors) != out->layout_hash)
+    return fail(err, errlen, "%s: corrupt: the layout hash does not match the tensors", path);
+  return true;
+}
+
+bool ckpt_read(const char *path, const CkptTensor *expect, int nexpect, Checkpoint *out,
+               char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  size_t len;
+  char *text = read_file(path, &len);
+  if (!text) return fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+  bool ok = decode((const uint8_t *)text, len, path, out, err, errlen);
+  if (ok && expect) ok = check_layout(out, expect, nexpect, path, err, errlen);
+  free(text);
+  if (!ok) ckpt_free(out);
+  return ok;
+}
+
+void ckpt_free(Checkpoint *c) {
+  for (int i = 0; i < c->ntensors; i++) {
+    free((char *)c->tensors[i].name);
+    free(c->tensors[i].data);
+  }
+  free(c->tensors);
+  free(c->model);
+  memset(c, 0, sizeof *c);
+}
+
+const CkptTensor *ckpt_find(const Checkpoint *c, const char *name) {
+  for (int i = 0; i < c->ntensors; i++)
+    if (strcmp(c->tensors[i].name, name) == 0) return &c->tensors[i];
+  return NULL;
+}

@@ -1,0 +1,74 @@
+/* ckpt: training checkpoints on disk (the format is docs/checkpoint.md).
+ *
+ * A checkpoint holds what is needed to resume training bit-for-bit: the
+ * model's PARAM and STATE tensors by name, the training position (epoch,
+ * step, early-stopping bookkeeping) and the runtime Rng.  A layout hash over
+ * the tensors' names, kinds and shapes identifies which model it belongs to.
+ *
+ * Writing is atomic (temp file in the same directory, fsync, rename), so a
+ * crash or a full disk leaves either the old file or the new one, never a mix.
+ * Reading validates everything (magic, version, size, CRC-32, structure,
+ * layout against the model's) and refuses with a message "FILE: reason".
+ */
+#ifndef NNC_CKPT_H
+#define NNC_CKPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir.h"
+#include "rng.h"
+
+enum { CKPT_VERSION = 1 };
+
+typedef enum {
+  CKPT_PARAM,     /* a trained parameter (PARAM leaf) */
+  CKPT_STATE,     /* optimizer or layer state (STATE leaf: Adam moments, running means) */
+} CkptKind;
+
+typedef struct {
+  const char *name;   /* leaf name, unique ("h1.w", "adam.m.h1.w") */
+  CkptKind kind;      /* PARAM or STATE */
+  Shape shape;        /* dimensions, row-major */
+  float *data;        /* numel(shape) values */
+} CkptTensor;
+
+typedef struct {
+  int64_t epoch;          /* epochs completed */
+  int64_t step;           /* optimizer steps taken */
+  double best_val_loss;   /* best validation loss so far (INFINITY if none yet) */
+  int64_t bad_epochs;     /* epochs since best_val_loss last improved (early stopping) */
+  Rng rng;                /* runtime generator state at the save point */
+} CkptPosition;
+
+typedef struct {
+  char *model;            /* model name */
+  uint64_t layout_hash;   /* ckpt_layout_hash of the tensors */
+  CkptPosition pos;       /* where training stood */
+  int ntensors;           /* entries in tensors */
+  CkptTensor *tensors;    /* in file order; names and data owned by the Checkpoint */
+} Checkpoint;
+
+/* Hash of the tensors' names, kinds and shapes, independent of their order
+ * (values do not enter it). */
+uint64_t ckpt_layout_hash(const CkptTensor *t, int n);
+
+/* Writes model, pos and tensors t[0..n) to path atomically.  On failure
+ * returns false with "PATH: reason" in err; an existing file at path is then
+ * unchanged and no temporary file is left behind. */
+bool ckpt_write(const char *path, const char *model, const CkptPosition *pos,
+                const CkptTensor *t, int n, char *err, size_t errlen);
+
+/* Reads and validates path into *out (free with ckpt_free).  If expect is not
+ * NULL, the file must hold exactly the tensors expect[0..nexpect) describe
+ * (name, kind, shape; data is ignored), else it is refused naming the first
+ * difference.  On failure returns false, "PATH: reason" in err, *out empty. */
+bool ckpt_read(const char *path, const CkptTensor *expect, int nexpect, Checkpoint *out,
+               char *err, size_t errlen);
+void ckpt_free(Checkpoint *c);
+
+/* The tensor called name, or NULL. */
+const CkptTensor *ckpt_find(const Checkpoint *c, const char *name);
+
+#endif

@@ -1,0 +1,578 @@
+/* data: the IDX and CSV readers, standardization, validation split, batching.
+ *
+ * Both readers go through zlib's gz* API, which reads gzip-compressed and
+ * plain files alike (it looks at the magic bytes), so "x.gz" and "x" are the
+ * same to everything below.  Files are treated as hostile: every length comes
+ * from the file and is checked before it is trusted, and output buffers grow
+ * as samples actually arrive, so a header claiming four billion samples costs
+ * nothing until the data is there.
+ *
+ * Messages name the file first ("FILE: reason", CSV adds ":LINE:COL") and say
+ * what was expected; they are the only thing the user sees of a bad file.
+ */
+#include "data.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "rng.h"
+#include "util.h"
+
+static bool fail(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static bool fail(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+/* Returns buf (elements of size esize) grown to hold at least need
+ * elements, doubling to keep appends amortized O(1). */
+static void *reserve(void *buf, size_t *cap, size_t need, size_t esize) {
+  if (need <= *cap) return buf;
+  size_t c = *cap ? *cap : 1024;
+  while (c < need) c *= 2;
+  *cap = c;
+  return xrealloc(buf, c * esize);
+}
+
+/* The targets of one sample: class labels become a one-hot row. */
+static void set_class(Dataset *d, int i, int label) {
+  float *row = d->y + (size_t)i * (size_t)d->ntarget;
+  for (int k = 0; k < d->ntarget; k++) row[k] = 0.0f;
+  row[label] = 1.0f;
+  d->labels[i] = label;
+}
+
+/* True if v is a class index 0..nclasses-1; else says why in msg. */
+static bool label_ok(double v, int nclasses, char *msg, size_t len) {
+  if (v != floor(v)) {
+    snprintf(msg, len, "label %.9g is not an integer", v);
+    return false;
+  }
+  if (v < 0 || v >= nclasses) {
+    snprintf(msg, len, "label %.9g out of range 0..%d", v, nclasses - 1);
+    return false;
+  }
+  return true;
+}
+
+/* ---- gz reading shared by both formats ---- */
+
+/* Why the last gzread on f (opened as path) failed, as text.  zlib puts
+ * "path: " in front of its own messages; ours already start with the path. */
+static const char *gz_reason(gzFile f, const char *path) {
+  int code = 0;
+  const char *msg = gzerror(f, &code);
+  if (code == Z_ERRNO) return strerror(errno);
+  size_t n = strlen(path);
+  return strncmp(msg, path, n) == 0 && strncmp(msg + n, ": ", 2) == 0 ? msg + n + 2 : msg;
+}
+
+/* ---- IDX ----
+ * Header: two zero bytes, an element type byte, a rank byte, then rank
+ * big-endian uint32 dimensions; dimension 0 counts the items.  Data follows
+ * in big-endian row-major order. */
+
+enum { IDX_MAX_RANK = 8 };   /* more dimensions than any image data needs */
+
+typedef struct {
+  uint8_t code;       /* type byte in the header */
+  int size;           /* bytes per element */
+  const char *name;   /* for messages */
+} IdxType;
+
+static const IdxType idx_types[] = {
+  {0x08, 1, "unsigned byte"}, {0x09, 1, "signed byte"}, {0x0B, 2, "int16"},
+  {0x0C, 4, "int32"},         {0x0D, 4, "float32"},     {0x0E, 8, "float64"},
+};
+
+typedef struct {
+  char *path;                 /* file actually opened (heap) */
+  gzFile f;                   /* open stream */
+  const IdxType *type;        /* element type */
+  int rank;                   /* number of dimensions, >= 1 */
+  uint32_t dim[IDX_MAX_RANK]; /* dimensions as stored */
+  int64_t per_item;           /* product of dim[1..rank), saturated at INT_MAX + 1 */
+  uint64_t pos;               /* bytes consumed (after decompression) */
+} IdxFile;
+
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static double idx_value(const uint8_t *p, uint8_t code) {
+  switch (code) {
+  case 0x08: return p[0];
+  case 0x09: return (int8_t)p[0];
+  case 0x0B: return (int16_t)(uint16_t)(p[0] << 8 | p[1]);
+  case 0x0C: return (int32_t)be32(p);
+  case 0x0D: {
+    uint32_t u = be32(p);
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+  }
+  default: {
+    uint64_t u = (uint64_t)be32(p) << 32 | be32(p + 4);
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+  }
+  }
+}
+
+/* "[10000,28,28]" for the whole file or "[28,28]" from dimension `from` on. */
+static char *idx_shape(const IdxFile *f, int from, char *buf, size_t len) {
+  size_t at = (size_t)snprintf(buf, len, "[");
+  for (int i = from; i < f->rank && at < len; i++)
+    at += (size_t)snprintf(buf + at, len - at, "%s%u", i > from ? "," : "", f->dim[i]);
+  if (at < len) snprintf(buf + at, len - at, "]");
+  return buf;
+}
+
+/* Reads exactly n bytes; false if the stream ended or failed first (*got
+ * says how many arrived, -1 for a read error).  A gzip stream cut short is
+ * an end (Z_BUF_ERROR), damaged compressed data an error even when some
+ * bytes came out before it. */
+static bool idx_read(IdxFile *f, void *buf, size_t n, int *got) {
+  int r = gzread(f->f, buf, (unsigned)n);
+  if (r > 0) f->pos += (uint64_t)r;
+  int code = Z_OK;
+  if (r >= 0 && r < (int)n) gzerror(f->f, &code);
+  *got = code == Z_OK || code == Z_BUF_ERROR ? r : -1;
+  return r == (int)n;
+}
+
+static void idx_close(IdxFile *f) {
+  if (f->f) gzclose(f->f);
+  free(f->path);
+  memset(f, 0, sizeof *f);
+}
+
+/* Opens `given`, or else PREFIX-STEM and then PREFIX-STEM.gz, whichever exists. */
+static bool idx_open_file(IdxFile *f, const char *given, const char *prefix, const char *stem,
+                          char *err, size_t errlen) {
+  memset(f, 0, sizeof *f);
+  if (!given && !prefix) die("data: idx spec without a path prefix or an explicit %s file", stem);
+  size_t len = given ? strlen(given) + 1 : strlen(prefix) + strlen(stem) + 5;
+  f->path = xmalloc(len);
+  if (given)
+    snprintf(f->path, len, "%s", given);
+  else
+    snprintf(f->path, len, "%s-%s", prefix, stem);
+  f->f = gzopen(f->path, "rb");
+  int e = errno;
+  bool tried_gz = false;
+  if (!f->f && e == ENOENT && !given) {
+    strcat(f->path, ".gz");
+    f->f = gzopen(f->path, "rb");
+    e = errno;
+    tried_gz = true;
+  }
+  if (!f->f) {
+    if (tried_gz && e == ENOENT) f->path[strlen(f->path) - 3] = '\0';
+    bool r = tried_gz && e == ENOENT
+      ? fail(err, errlen, "%s: cannot open: %s (nor %s.gz)", f->path, strerror(e), f->path)
+      : fail(err, errlen, "%s: cannot open: %s", f->path, strerror(e));
+    idx_close(f);
+    return r;
+  }
+  gzbuffer(f->f, 1 << 18);
+  return true;
+}
+
+static bool idx_header(IdxFile *f, char *err, size_t errlen) {
+  uint8_t magic[4];
+  int got;
+  if (!idx_read(f, magic, 4, &got)) {
+    if (got < 0) return fail(err, errlen, "%s: read error: %s", f->path, gz_reason(f->f, f->path));
+    if (got == 0) return fail(err, errlen, "%s: empty file", f->path);
+    return fail(err, errlen, "%s: truncated IDX header (the file has %d bytes)", f->path, got);
+  }
+  if (magic[0] != 0 || magic[1] != 0)
+    return fail(err, errlen,
+                "%s: not an IDX file (starts with %02x %02x %02x %02x; IDX starts with 00 00, "
+                "a type byte and a rank byte)",
+                f->path, magic[0], magic[1], magic[2], magic[3]);
+  for (size_t i = 0; i < COUNT_OF(idx_types); i++)
+    if (idx_types[i].code == magic[2]) f->type = &idx_types[i];
+  if (!f->type)
+    return fail(err, errlen,
+                "%s: unsupported IDX element type 0x%02x (supported: 0x08 unsigned byte, 0x09 "
+                "signed byte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64)",
+                f->path, magic[2]);
+  f->rank = magic[3];
+  if (f->rank < 1 || f->rank > IDX_MAX_RANK)
+    return fail(err, errlen, "%s: IDX rank %d is not supported (1 to %d dimensions)", f->path,
+                f->rank, IDX_MAX_RANK);
+  uint8_t dims[4 * IDX_MAX_RANK];
+  if (!idx_read(f, dims, 4 * (size_t)f->rank, &got)) {
+    if (got < 0) return fail(err, errlen, "%s: read error: %s", f->path, gz_reason(f->f, f->path));
+    return fail(err, errlen, "%s: truncated IDX header (the file has %d bytes, the header needs %d)",
+                f->path, 4 + got, 4 + 4 * f->rank);
+  }
+  f->per_item = 1;
+  for (int i = 0; i < f->rank; i++) {
+    f->dim[i] = be32(dims + 4 * i);
+    if (i > 0) {
+      f->per_item *= f->dim[i];
+      if (f->per_item > INT_MAX) f->per_item = (int64_t)INT_MAX + 1;
+    }
+  }
+  if (f->dim[0] == 0) return fail(err, errlen, "%s: no samples (dimension 0 is 0)", f->path);
+  return true;
+}
+
+/* Reads n items of f->per_item elements each, as floats times scale, into a
+ * growing *out (which the caller frees, also on failure). */
+static bool idx_items(IdxFile *f, int n, double scale, float **out, char *err, size_t errlen) {
+  size_t width = (size_t)f->per_item, isize = width * (size_t)f->type->size;
+  uint64_t header = 4 + 4 * (uint64_t)f->rank;
+  uint64_t total = header + (uint64_t)f->dim[0] * isize;
+  uint8_t *raw = xmalloc(isize);
+  size_t cap = 0;
+  bool ok = true;
+  for (int i = 0; i < n && ok; i++) {
+    int got;
+    if (!idx_read(f, raw, isize, &got)) {
+      if (got < 0)
+        ok = fail(err, errlen, "%s: read error at item %d: %s", f->path, i, gz_reason(f->f, f->path));
+      else
+        ok = fail(err, errlen, "%s: truncated: item %d is incomplete (the data ends at byte %llu of %llu)",
+                  f->path, i, (unsigned long long)f->pos, (unsigned long long)total);
+      break;
+    }
+    *out = reserve(*out, &cap, (size_t)(i + 1) * width, sizeof(float));
+    float *row = *out + (size_t)i * width;
+    for (size_t k = 0; k < width; k++) {
+      double v = idx_value(raw + k * (size_t)f->type->size, f->type->code);
+      if (!isfinite(v)) {
+        ok = fail(err, errlen, "%s: item %d, element %zu is %g (values must be finite)", f->path, i,
+                  k, v);
+        break;
+      }
+      row[k] = (float)(v * scale);
+    }
+  }
+  if (ok && n > 0) *out = xrealloc(*out, (size_t)n * width * sizeof(float));   /* drop the slack */
+  free(raw);
+  return ok;
+}
+
+static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
+                     Dataset *d, char *err, size_t errlen) {
+  IdxFile img, lab;
+  char s1[128], s2[128];
+  float *tv = NULL;
+  if (!idx_open_file(&img, spec->images, spec->path, "images-idx3-ubyte", err, errlen)) return false;
+  bool ok = idx_header(&img, err, errlen);
+  if (ok && img.per_item != nfeat)
+    ok = fail(err, errlen, "%s: shape %s gives %s = %lld features per sample, but the model's input has %d",
+              img.path, idx_shape(&img, 0, s1, sizeof s1), idx_shape(&img, 1, s2, sizeof s2),
+              (long long)img.per_item, nfeat);
+  if (!ok) {
+    idx_close(&img);
+    return false;
+  }
+  if (!idx_open_file(&lab, spec->labels, spec->path, "labels-idx1-ubyte", err, errlen)) {
+    idx_close(&img);
+    return false;
+  }
+  int width = nclasses > 0 ? 1 : ntarget;
+  ok = idx_header(&lab, err, errlen);
+  if (ok && lab.per_item != width)
+    ok = fail(err, errlen, "%s: shape %s gives %lld values per sample, but the model's target takes %d%s",
+              lab.path, idx_shape(&lab, 0, s1, sizeof s1), (long long)lab.per_item, width,
+              nclasses > 0 ? " (a class label)" : "");
+  if (ok && lab.dim[0] != img.dim[0])
+    ok = fail(err, errlen, "%s: %u labels, but %s has %u images", lab.path, lab.dim[0], img.path,
+              img.dim[0]);
+  int n = img.dim[0] < (uint32_t)max_samples ? (int)img.dim[0] : max_samples;
+  d->source = xstrdup(img.path);
+  d->nfeat = nfeat;
+  d->nclasses = nclasses;
+  d->ntarget = nclasses > 0 ? nclasses : ntarget;
+  if (ok) ok = idx_items(&img, n, spec->scale, &d->x, err, errlen);
+  if (ok) ok = idx_items(&lab, n, 1.0, &tv, err, errlen);
+  if (ok && nclasses > 0) {
+    d->labels = xmalloc(sizeof(int) * (size_t)n);
+    d->y = xmalloc(sizeof(float) * (size_t)n * (size_t)nclasses);
+    char msg[96];
+    for (int i = 0; i < n && ok; i++) {
+      if (label_ok(tv[i], nclasses, msg, sizeof msg))
+        set_class(d, i, (int)tv[i]);
+      else
+        ok = fail(err, errlen, "%s: %s at item %d", lab.path, msg, i);
+    }
+  } else if (ok) {
+    d->y = tv;
+    tv = NULL;
+  }
+  free(tv);
+  idx_close(&img);
+  idx_close(&lab);
+  d->n = n;
+  return ok;
+}
+
+/* ---- CSV ----
+ * One sample per line, numbers separated by commas; blank lines are skipped;
+ * the label or target columns come last (or first with target_first). */
+
+/* The whole (possibly gzipped) file as a heap buffer. */
+static char *slurp(const char *path, size_t *len, char *err, size_t errlen) {
+  gzFile f = gzopen(path, "rb");
+  if (!f) {
+    fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 0, n = 0;
+  char *buf = NULL;
+  for (;;) {
+    buf = reserve(buf, &cap, n + 65536, 1);
+    int r = gzread(f, buf + n, 65536);
+    if (r < 0) {
+      fail(err, errlen, "%s: read error: %s", path, gz_reason(f, path));
+      free(buf);
+      gzclose(f);
+      return NULL;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  gzclose(f);
+  *len = n;
+  return buf;
+}
+
+typedef struct {
+  const char *path;   /* for messages */
+  int line;           /* 1-based line number of the current row */
+  const char *bol;    /* start of the current line, for column numbers */
+} CsvPos;
+
+/* Parses the field [s, e) as a finite number. */
+static bool csv_number(const CsvPos *at, const char *s, const char *e, double *v, char *err,
+                       size_t errlen) {
+  while (s < e && (*s == ' ' || *s == '\t')) s++;
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+  int col = (int)(s - at->bol) + 1;
+  if (s == e) return fail(err, errlen, "%s:%d:%d: empty field", at->path, at->line, col);
+  char buf[64];
+  size_t len = (size_t)(e - s);
+  char *end = buf;
+  if (len < sizeof buf) {
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    *v = strtod(buf, &end);
+  }
+  if (len >= sizeof buf || end != buf + len || !isfinite(*v))
+    return fail(err, errlen, "%s:%d:%d: not a number: '%.*s'", at->path, at->line, col,
+                len > 40 ? 40 : (int)len, s);
+  return true;
+}
+
+static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
+                     Dataset *d, char *err, size_t errlen) {
+  size_t len;
+  char *text = slurp(spec->path, &len, err, errlen);
+  if (!text) return false;
+  int tcols = nclasses > 0 ? 1 : ntarget, ncols = nfeat + tcols;
+  int tfirst = spec->target_first ? 0 : nfeat;    /* column of the first target */
+  d->source = xstrdup(spec->path);
+  d->nfeat = nfeat;
+  d->nclasses = nclasses;
+  d->ntarget = nclasses > 0 ? nclasses : ntarget;
+  size_t xcap = 0, ycap = 0, lcap = 0;
+  bool ok = true, skip_header = spec->header;
+  CsvPos at = {spec->path, 0, text};
+  const char *p = text, *end = text + len;
+  while (ok && p < end && d->n < max_samples) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol) eol = end;
+    at.line++;
+    at.bol = p;
+    const char *lend = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+    const char *q = p;
+    p = eol + 1;
+    while (q < lend && (*q == ' ' || *q == '\t')) q++;
+    if (q == lend) continue;
+    if (skip_header) {
+      skip_header = false;
+      continue;
+    }
+    int cols = 1;
+    for (const char *c = at.bol; c < lend; c++) cols += *c == ',';
+    if (cols != ncols) {
+      ok = fail(err, errlen, "%s:%d: %d columns, expected %d (%d features + %d %s)", at.path,
+                at.line, cols, ncols, nfeat, tcols,
+                nclasses > 0 ? "label" : tcols == 1 ? "target" : "targets");
+      break;
+    }
+    int i = d->n;
+    d->x = reserve(d->x, &xcap, (size_t)(i + 1) * (size_t)nfeat, sizeof(float));
+    d->y = reserve(d->y, &ycap, (size_t)(i + 1) * (size_t)d->ntarget, sizeof(float));
+    if (nclasses > 0) d->labels = reserve(d->labels, &lcap, (size_t)i + 1, sizeof(int));
+    const char *s = at.bol;
+    for (int c = 0; c < ncols && ok; c++) {
+      const char *e = memchr(s, ',', (size_t)(lend - s));
+      if (!e) e = lend;
+      double v = 0;
+      ok = csv_number(&at, s, e, &v, err, errlen);
+      int t = c - tfirst;   /* index among the target columns when in 0..tcols) */
+      if (ok && t >= 0 && t < tcols && nclasses > 0) {
+        char msg[96];
+        if (label_ok(v, nclasses, msg, sizeof msg))
+          set_class(d, i, (int)v);
+        else
+          ok = fail(err, errlen, "%s:%d:%d: %s", at.path, at.line, (int)(s - at.bol) + 1, msg);
+      } else if (ok && t >= 0 && t < tcols) {
+        d->y[(size_t)i * (size_t)ntarget + (size_t)t] = (float)v;
+      } else if (ok) {
+        int k = c < tfirst ? c : c - tcols;
+        d->x[(size_t)i * (size_t)nfeat + (size_t)k] = (float)(v * spec->scale);
+      }
+      s = e + 1;
+    }
+    if (ok) d->n++;
+  }
+  if (ok && d->n == 0)
+    ok = fail(err, errlen, len == 0 ? "%s: empty file" : "%s: no data rows", spec->path);
+  free(text);
+  return ok;
+}
+
+/* ---- public entry points ---- */
+
+bool data_load_first(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
+                     Dataset *out, char *err, size_t errlen) {
+  assert(nfeat > 0 && max_samples > 0 && (nclasses > 0 || ntarget > 0));
+  memset(out, 0, sizeof *out);
+  bool ok;
+  switch (spec->format) {
+  case DATA_IDX: ok = load_idx(spec, nfeat, nclasses, ntarget, max_samples, out, err, errlen); break;
+  case DATA_CSV: ok = load_csv(spec, nfeat, nclasses, ntarget, max_samples, out, err, errlen); break;
+  default: die("data_load: no data format given");
+  }
+  if (!ok) data_free(out);
+  return ok;
+}
+
+bool data_load(const DataSpec *spec, int nfeat, int nclasses, int ntarget, Dataset *out,
+               char *err, size_t errlen) {
+  return data_load_first(spec, nfeat, nclasses, ntarget, INT_MAX, out, err, errlen);
+}
+
+void data_free(Dataset *d) {
+  free(d->source);
+  free(d->x);
+  free(d->y);
+  free(d->labels);
+  memset(d, 0, sizeof *d);
+}
+
+/* Two passes in double: the mean first, then squared deviations from it,
+ * which stays accurate where the one-pass formula cancels catastrophically. */
+void data_norm_fit(const Dataset *d, DataNorm *norm) {
+  assert(d->n >= 1);
+  int nf = d->nfeat;
+  double *sum = xcalloc((size_t)nf, sizeof(double));
+  double *sq = xcalloc((size_t)nf, sizeof(double));
+  for (int i = 0; i < d->n; i++)
+    for (int k = 0; k < nf; k++) sum[k] += d->x[(size_t)i * (size_t)nf + (size_t)k];
+  for (int k = 0; k < nf; k++) sum[k] /= d->n;
+  for (int i = 0; i < d->n; i++)
+    for (int k = 0; k < nf; k++) {
+      double dev = d->x[(size_t)i * (size_t)nf + (size_t)k] - sum[k];
+      sq[k] += dev * dev;
+    }
+  norm->nfeat = nf;
+  norm->mean = xmalloc(sizeof(float) * (size_t)nf);
+  norm->std = xmalloc(sizeof(float) * (size_t)nf);
+  for (int k = 0; k < nf; k++) {
+    norm->mean[k] = (float)sum[k];
+    norm->std[k] = (float)sqrt(sq[k] / d->n);
+  }
+  free(sum);
+  free(sq);
+}
+
+void data_norm_apply(const DataNorm *norm, Dataset *d) {
+  assert(norm->nfeat == d->nfeat);
+  for (int i = 0; i < d->n; i++) {
+    float *row = d->x + (size_t)i * (size_t)d->nfeat;
+    for (int k = 0; k < d->nfeat; k++) {
+      row[k] -= norm->mean[k];
+      if (norm->std[k] > 0) row[k] /= norm->std[k];
+    }
+  }
+}
+
+void data_norm_free(DataNorm *norm) {
+  free(norm->mean);
+  free(norm->std);
+  memset(norm, 0, sizeof *norm);
+}
+
+/* Copies the samples with take[i] == want, in order, from src into dst's
+ * buffers starting at sample 0.  dst may be src: samples only move down. */
+static int compact(const Dataset *src, const bool *take, bool want, Dataset *dst) {
+  size_t fx = (size_t)src->nfeat, fy = (size_t)src->ntarget;
+  int j = 0;
+  for (int i = 0; i < src->n; i++) {
+    if (take[i] != want) continue;
+    memmove(dst->x + (size_t)j * fx, src->x + (size_t)i * fx, fx * sizeof(float));
+    memmove(dst->y + (size_t)j * fy, src->y + (size_t)i * fy, fy * sizeof(float));
+    if (src->labels) dst->labels[j] = src->labels[i];
+    j++;
+  }
+  return j;
+}
+
+bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *err,
+                size_t errlen) {
+  memset(val, 0, sizeof *val);
+  int nval = (int)lround(fraction * d->n);
+  if (nval < 1 || nval >= d->n)
+    return fail(err, errlen, "%s: validation_split %g of %d samples leaves %s", d->source, fraction,
+                d->n, nval < 1 ? "no validation samples" : "no training samples");
+  int *perm = xmalloc(sizeof(int) * (size_t)d->n);
+  bool *is_val = xcalloc((size_t)d->n, sizeof(bool));
+  for (int i = 0; i < d->n; i++) perm[i] = i;
+  Rng rng;
+  rng_seed(&rng, seed);
+  rng_shuffle(&rng, perm, d->n);
+  for (int i = 0; i < nval; i++) is_val[perm[i]] = true;
+  *val = *d;
+  val->source = xstrdup(d->source);
+  val->n = nval;
+  val->x = xmalloc(sizeof(float) * (size_t)nval * (size_t)d->nfeat);
+  val->y = xmalloc(sizeof(float) * (size_t)nval * (size_t)d->ntarget);
+  val->labels = d->labels ? xmalloc(sizeof(int) * (size_t)nval) : NULL;
+  compact(d, is_val, true, val);
+  d->n = compact(d, is_val, false, d);
+  d->x = xrealloc(d->x, sizeof(float) * (size_t)d->n * (size_t)d->nfeat);
+  d->y = xrealloc(d->y, sizeof(float) * (size_t)d->n * (size_t)d->ntarget);
+  if (d->labels) d->labels = xrealloc(d->labels, sizeof(int) * (size_t)d->n);
+  free(perm);
+  free(is_val);
+  return true;
+}
+
+void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y) {
+  size_t fx = (size_t)d->nfeat, fy = (size_t)d->ntarget;
+  for (int i = 0; i < n; i++) {
+    assert(idx[i] >= 0 && idx[i] < d->n);
+    if (x) memcpy(x + (size_t)i * fx, d->x + (size_t)idx[i] * fx, fx * sizeof(float));
+    if (y) memcpy(y + (size_t)i * fy, d->y + (size_t)idx[i] * fy, fy * sizeof(float));
+  }
+}

@@ -1,0 +1,69 @@
+/* data: training samples in memory, from IDX or CSV files (docs/data.md).
+ *
+ * In: a DataSpec (config.h) and what the model expects per sample (feature
+ * count, class count or target width).  Out: a Dataset whose x and y rows can
+ * be copied straight into the compiled graph's input buffers: x holds nfeat
+ * floats per sample (already multiplied by the spec's scale), y holds ntarget
+ * floats per sample, and class targets are stored one-hot in y (the IR takes
+ * them as [B, k] one-hot inputs) with the integer class also in labels.
+ *
+ * Loading never crashes on a bad file: every problem comes back as a false
+ * return and a message "FILE: reason" (or "FILE:LINE:COL: reason" for CSV)
+ * in the caller's err buffer, and the Dataset is left empty.
+ */
+#ifndef NNC_DATA_H
+#define NNC_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+  char *source;     /* file the features came from (heap), for messages */
+  int n;            /* number of samples */
+  int nfeat;        /* floats per sample in x */
+  int ntarget;      /* floats per sample in y (nclasses for class targets) */
+  int nclasses;     /* > 0: class targets, labels is set; 0: real-valued targets */
+  float *x;         /* n * nfeat features, row-major */
+  float *y;         /* n * ntarget targets (one-hot rows for classes) */
+  int *labels;      /* n class indices in 0..nclasses-1, or NULL for real targets */
+} Dataset;
+
+/* Loads every sample of spec.  nclasses > 0: targets are class labels
+ * 0..nclasses-1, y is one-hot of width nclasses and ntarget is not used;
+ * nclasses == 0: ntarget real values per sample.  On failure returns false,
+ * writes "FILE: reason" to err and leaves *out zeroed. */
+bool data_load(const DataSpec *spec, int nfeat, int nclasses, int ntarget, Dataset *out,
+               char *err, size_t errlen);
+/* Same, reading at most max_samples (> 0) samples from the start of the file;
+ * the rest of the file is not read (checks on it are not made either). */
+bool data_load_first(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
+                     Dataset *out, char *err, size_t errlen);
+void data_free(Dataset *d);   /* releases the buffers; zeroes *d */
+
+/* Per-feature standardization.  Fit on the training set, apply the same
+ * numbers to the training, validation and test sets. */
+typedef struct {
+  int nfeat;        /* features per sample */
+  float *mean;      /* nfeat means (heap) */
+  float *std;       /* nfeat population standard deviations (heap); 0 = constant feature */
+} DataNorm;
+
+void data_norm_fit(const Dataset *d, DataNorm *norm);          /* d must have n >= 1 */
+/* x = (x - mean) / std per feature; a feature with std 0 is only centered. */
+void data_norm_apply(const DataNorm *norm, Dataset *d);
+void data_norm_free(DataNorm *norm);
+
+/* Moves round(fraction * n) samples, chosen by a shuffle seeded with seed,
+ * from d into *val; d keeps the rest.  Both keep the samples' original order.
+ * Fails (with "FILE: reason") if either part would be empty. */
+bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *err,
+                size_t errlen);
+
+/* Copies samples idx[0..n) into contiguous batch buffers: x gets n * nfeat
+ * floats, y gets n * ntarget (either may be NULL to skip it). */
+void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y);
+
+#endif

@@ -1,0 +1,412 @@
+/* Unit tests for runtime/ckpt.c: bit-exact round trips, the atomic write
+ * under failures (file size limit mid-write, rename onto a directory, missing
+ * directory), refusal of every truncation and every flipped byte, crafted
+ * files with a valid checksum, and the model-mismatch messages. */
+#define _POSIX_C_SOURCE 200809L
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ckpt.h"
+
+static char tmpdir[64];   /* per test (each test runs in its own process) */
+
+static void setup(void) {
+  strcpy(tmpdir, "/tmp/nnc_ckpt_XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+/* Names in dir other than . and .., newline-separated and sorted, so tests
+ * can see exactly which files exist. */
+static char *listing(const char *dir) {
+  struct dirent **names;
+  int n = scandir(dir, &names, NULL, alphasort);
+  static char buf[1024];
+  buf[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..")) {
+      strcat(buf, names[i]->d_name);
+      strcat(buf, "\n");
+    }
+    free(names[i]);
+  }
+  if (n >= 0) free(names);
+  return buf;
+}
+
+static void remove_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  char p[512];
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (unlink(p) != 0) remove_tree(p);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+static void teardown(void) { remove_tree(tmpdir); }
+
+static const char *in_tmp(const char *name) {
+  static char buf[4][256];
+  static int next;
+  char *p = buf[next++ % 4];
+  snprintf(p, 256, "%s/%s", tmpdir, name);
+  return p;
+}
+
+/* Reads path into buf (512 bytes); returns the length. */
+static size_t slurp(const char *path, unsigned char *buf) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  size_t len = fread(buf, 1, 512, f);
+  ck_assert(feof(f));
+  fclose(f);
+  return len;
+}
+
+/* Writes a fresh file (unlinking first: ext4 flushes a file truncated and
+ * rewritten in place on close, which makes loops of rewrites slow). */
+static void spit(const char *path, const unsigned char *p, size_t len) {
+  unlink(path);
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(p, 1, len, f), len);
+  fclose(f);
+}
+
+/* A small model: a weight matrix with awkward values, a bias, an Adam step
+ * counter (scalar state) and a rank-3 state. */
+static float w[12], b[3] = {0.5f, -0.0f, 1e-40f}, t[1] = {7}, m[6];
+
+static CkptTensor model_tensors[4] = {
+  {"h1.w", CKPT_PARAM, {2, {3, 4}}, w},
+  {"h1.b", CKPT_PARAM, {1, {3}}, b},
+  {"adam.t", CKPT_STATE, {0, {0}}, t},
+  {"bn.mean", CKPT_STATE, {3, {2, 1, 3}}, m},
+};
+
+static CkptPosition position(void) {
+  CkptPosition pos = {.epoch = 3, .step = 1234567890123ll, .best_val_loss = 0.3125, .bad_epochs = 2};
+  rng_seed(&pos.rng, 99);
+  rng_next(&pos.rng);
+  return pos;
+}
+
+static void fill_values(void) {
+  for (int i = 0; i < 12; i++) w[i] = (float)(i - 5) / 3.0f;
+  w[11] = NAN;
+  for (int i = 0; i < 6; i++) m[i] = 1e30f * (float)i;
+}
+
+/* Writes the small model to path, checking success. */
+static void write_model(const char *path) {
+  fill_values();
+  CkptPosition pos = position();
+  char err[256] = "";
+  ck_assert_msg(ckpt_write(path, "toy", &pos, model_tensors, 4, err, sizeof err), "%s", err);
+}
+
+START_TEST(test_ckpt_round_trip) {
+  const char *path = in_tmp("a.ckpt");
+  write_model(path);
+  Checkpoint c;
+  char err[256] = "";
+  ck_assert_msg(ckpt_read(path, model_tensors, 4, &c, err, sizeof err), "%s", err);
+  ck_assert_str_eq(c.model, "toy");
+  CkptPosition want = position();
+  ck_assert(memcmp(&c.pos.rng, &want.rng, sizeof want.rng) == 0);
+  ck_assert_int_eq(c.pos.epoch, 3);
+  ck_assert_int_eq(c.pos.step, 1234567890123ll);
+  ck_assert(c.pos.best_val_loss == 0.3125);
+  ck_assert_int_eq(c.pos.bad_epochs, 2);
+  ck_assert_uint_eq(c.layout_hash, ckpt_layout_hash(model_tensors, 4));
+  ck_assert_int_eq(c.ntensors, 4);
+  for (int i = 0; i < 4; i++) {
+    const CkptTensor *x = ckpt_find(&c, model_tensors[i].name);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->kind, model_tensors[i].kind);
+    ck_assert(memcmp(&x->shape, &model_tensors[i].shape, sizeof x->shape) == 0);
+    int64_t n = 1;
+    for (int k = 0; k < x->shape.ndim; k++) n *= x->shape.dim[k];
+    ck_assert(memcmp(x->data, model_tensors[i].data, sizeof(float) * (size_t)n) == 0);   /* NaN, -0, denormal too */
+  }
+  ck_assert_ptr_null(ckpt_find(&c, "h2.w"));
+  ckpt_free(&c);
+  /* without an expected layout anything well-formed is accepted */
+  ck_assert(ckpt_read(path, NULL, 0, &c, err, sizeof err));
+  ckpt_free(&c);
+  ck_assert_str_eq(listing(tmpdir), "a.ckpt\n");
+}
+END_TEST
+
+START_TEST(test_ckpt_overwrite) {
+  const char *path = in_tmp("a.ckpt");
+  write_model(path);
+  CkptPosition pos = position();
+  pos.epoch = 4;
+  b[0] = 9;
+  char err[256] = "";
+  ck_assert(ckpt_write(path, "toy", &pos, model_tensors, 4, err, sizeof err));
+  Checkpoint c;
+  ck_assert(ckpt_read(path, model_tensors, 4, &c, err, sizeof err));
+  ck_assert_int_eq(c.pos.epoch, 4);
+  ck_assert(ckpt_find(&c, "h1.b")->data[0] == 9.0f);
+  ckpt_free(&c);
+  b[0] = 0.5f;
+  ck_assert_str_eq(listing(tmpdir), "a.ckpt\n");
+}
+END_TEST
+
+START_TEST(test_ckpt_layout_hash) {
+  CkptTensor swapped[4] = {model_tensors[2], model_tensors[0], model_tensors[3], model_tensors[1]};
+  uint64_t h = ckpt_layout_hash(model_tensors, 4);
+  ck_assert_uint_eq(ckpt_layout_hash(swapped, 4), h);
+  swapped[1].shape.dim[1] = 5;
+  ck_assert_uint_ne(ckpt_layout_hash(swapped, 4), h);
+  swapped[1] = model_tensors[0];
+  swapped[1].name = "h1.W";
+  ck_assert_uint_ne(ckpt_layout_hash(swapped, 4), h);
+  swapped[1] = model_tensors[0];
+  swapped[1].kind = CKPT_STATE;
+  ck_assert_uint_ne(ckpt_layout_hash(swapped, 4), h);
+  ck_assert_uint_ne(ckpt_layout_hash(model_tensors, 3), h);
+}
+END_TEST
+
+/* The write fails half-way (file size limit): old file intact, no temp. */
+START_TEST(test_ckpt_atomic_write_failure) {
+  const char *path = in_tmp("a.ckpt");
+  write_model(path);
+  size_t len;
+  unsigned char before[512];
+  len = slurp(path, before);
+  float big[1000] = {0};
+  CkptTensor bigger[1] = {{"big", CKPT_PARAM, {1, {1000}}, big}};
+  /* only the soft limit, put back at once: check itself writes files */
+  signal(SIGXFSZ, SIG_IGN);
+  struct rlimit old, lim;
+  ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = (struct rlimit){(rlim_t)len + 100, old.rlim_max};
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  CkptPosition pos = position();
+  char err[512], want[512];
+  bool ok = ckpt_write(path, "toy", &pos, bigger, 1, err, sizeof err);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  ck_assert(!ok);
+  snprintf(want, sizeof want, "%s: cannot write %s.tmp.%ld: File too large", path, path, (long)getpid());
+  ck_assert_str_eq(err, want);
+  unsigned char after[512];
+  size_t after_len = slurp(path, after);
+  ck_assert_uint_eq(after_len, len);
+  ck_assert(memcmp(after, before, len) == 0);
+  ck_assert_str_eq(listing(tmpdir), "a.ckpt\n");
+}
+END_TEST
+
+/* The rename fails (a directory is in the way): it stays, no temp. */
+START_TEST(test_ckpt_rename_failure) {
+  const char *path = in_tmp("d.ckpt");
+  ck_assert_int_eq(mkdir(path, 0755), 0);
+  spit(in_tmp("d.ckpt/keep"), (const unsigned char *)"x", 1);
+  fill_values();
+  CkptPosition pos = position();
+  char err[512], want[512];
+  ck_assert(!ckpt_write(path, "toy", &pos, model_tensors, 4, err, sizeof err));
+  snprintf(want, sizeof want, "%s: cannot rename %s.tmp.%ld: Is a directory", path, path, (long)getpid());
+  ck_assert_str_eq(err, want);
+  ck_assert_str_eq(listing(tmpdir), "d.ckpt\n");
+  ck_assert_str_eq(listing(path), "keep\n");
+}
+END_TEST
+
+START_TEST(test_ckpt_missing_directory) {
+  const char *path = in_tmp("no/such/x.ckpt");
+  fill_values();
+  CkptPosition pos = position();
+  char err[512], want[512];
+  ck_assert(!ckpt_write(path, "toy", &pos, model_tensors, 4, err, sizeof err));
+  snprintf(want, sizeof want, "%s: cannot create %s.tmp.%ld: No such file or directory", path, path,
+           (long)getpid());
+  ck_assert_str_eq(err, want);
+  Checkpoint c;
+  ck_assert(!ckpt_read(path, NULL, 0, &c, err, sizeof err));
+  snprintf(want, sizeof want, "%s: cannot read: No such file or directory", path);
+  ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* Reads bytes p[0..len) as a checkpoint file, expecting failure; the
+ * message must start with the path; returns it after "PATH: ". */
+static const char *refusal(const unsigned char *p, size_t len) {
+  const char *path = in_tmp("bad.ckpt");
+  spit(path, p, len);
+  Checkpoint c;
+  static char err[512];
+  ck_assert_msg(!ckpt_read(path, model_tensors, 4, &c, err, sizeof err), "accepted %zu bytes", len);
+  ck_assert(c.ntensors == 0 && c.tensors == NULL && c.model == NULL);
+  size_t plen = strlen(path);
+  ck_assert_msg(strncmp(err, path, plen) == 0 && err[plen] == ':', "%s", err);
+  return err + plen + 2;
+}
+
+START_TEST(test_ckpt_truncated_everywhere) {
+  write_model(in_tmp("a.ckpt"));
+  size_t len;
+  unsigned char good[512];
+  len = slurp(in_tmp("a.ckpt"), good);
+  for (size_t n = 0; n < len; n++) refusal(good, n);
+  ck_assert_str_eq(refusal(good, 0), "empty file");
+  ck_assert_str_eq(refusal(good, 3), "truncated: 3 bytes");
+  char want[128];
+  snprintf(want, sizeof want, "truncated: 100 bytes, the header says %zu", len);
+  ck_assert_str_eq(refusal(good, 100), want);
+}
+END_TEST
+
+START_TEST(test_ckpt_flipped_bytes) {
+  write_model(in_tmp("a.ckpt"));
+  size_t len;
+  unsigned char good[512], bad[512];
+  len = slurp(in_tmp("a.ckpt"), good);
+  for (size_t i = 0; i < len; i++) {
+    for (int bit = 0; bit < 8; bit += 3) {
+      memcpy(bad, good, len);
+      bad[i] ^= (unsigned char)(1 << bit);
+      const char *why = refusal(bad, len);
+      if (i >= 16)   /* past magic, version and size: only the CRC can tell */
+        ck_assert_msg(strncmp(why, "checksum mismatch (stored ", 26) == 0, "byte %zu: %s", i, why);
+    }
+  }
+  memcpy(bad, good, len);
+  bad[0] = 'X';
+  ck_assert_str_eq(refusal(bad, len), "not an nnc checkpoint (starts with 58 4e 43 4b, expected \"NNCK\")");
+  ck_assert_str_eq(refusal((const unsigned char *)"hi", 2), "not an nnc checkpoint (starts with 68 69, expected \"NNCK\")");
+  memcpy(bad, good, len);
+  bad[4] = 2;
+  ck_assert_str_eq(refusal(bad, len), "unsupported checkpoint version 2 (this nnc reads version 1)");
+  memcpy(bad, good, len);
+  bad[len] = 0;
+  char want[128];
+  snprintf(want, sizeof want, "%zu bytes, but the header says %zu (trailing data)", len + 1, len);
+  ck_assert_str_eq(refusal(bad, len + 1), want);
+}
+END_TEST
+
+/* Rewrites the CRC so structural damage gets past the checksum. */
+static void reseal(unsigned char *p, size_t len) {
+  uint32_t crc = (uint32_t)crc32(0L, p, (uInt)(len - 4));
+  for (int i = 0; i < 4; i++) p[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+}
+
+START_TEST(test_ckpt_crafted_files) {
+  write_model(in_tmp("a.ckpt"));
+  size_t len;
+  unsigned char good[512], bad[512];
+  len = slurp(in_tmp("a.ckpt"), good);
+  /* the first tensor record starts after the 92-byte header and "toy" */
+  size_t t0 = 92 + 2 + 3;
+  memcpy(bad, good, len);
+  bad[88] = 200;   /* tensor count */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: 200 tensors cannot fit in the file");
+  memcpy(bad, good, len);
+  bad[t0 + 2 + 4] = 5;   /* kind */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.w' has kind 5");
+  memcpy(bad, good, len);
+  bad[t0 + 2 + 4 + 1 + 1 + 3] = 0x40;   /* first dimension 3 -> 0x40000003 */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.w' data runs past the end");
+  memcpy(bad, good, len);
+  bad[t0 + 2 + 4 + 1 + 1] = 2;   /* 3 -> 2: the next record starts inside h1.w's data */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 1 has an empty name");
+  memcpy(bad, good, len);
+  bad[t0 + 2 + 4 + 1] = 7;   /* rank */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.w' has 7 dimensions (at most 6)");
+  memcpy(bad, good, len);
+  bad[88] = 3;   /* bn.mean (2+7+1+1+12+24 bytes) is left over */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: 47 unused bytes after the last tensor");
+  memcpy(bad, good, len);
+  memcpy(bad + t0 + 2 + 3, "b", 1);   /* "h1.w" -> "h1.b" twice */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.b' appears twice");
+  memcpy(bad, good, len);
+  bad[16] ^= 1;   /* layout hash */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: the layout hash does not match the tensors");
+  /* random damage with a valid checksum: refused or accepted, never a crash */
+  Rng r;
+  rng_seed(&r, 5);
+  Checkpoint c;
+  char err[512];
+  for (int trial = 0; trial < 3000; trial++) {
+    memcpy(bad, good, len);
+    for (int k = 0; k < 2; k++) bad[16 + rng_below(&r, len - 20)] = (unsigned char)rng_next(&r);
+    reseal(bad, len);
+    spit(in_tmp("bad.ckpt"), bad, len);
+    if (ckpt_read(in_tmp("bad.ckpt"), NULL, 0, &c, err, sizeof err)) ckpt_free(&c);
+  }
+}
+END_TEST
+
+START_TEST(test_ckpt_model_mismatch) {
+  const char *path = in_tmp("a.ckpt");
+  write_model(path);
+  Checkpoint c;
+  char err[512], want[512];
+  CkptTensor other[5];
+  memcpy(other, model_tensors, sizeof model_tensors);
+  other[4] = (CkptTensor){"h2.w", CKPT_PARAM, {2, {4, 2}}, NULL};
+  ck_assert(!ckpt_read(path, other, 5, &c, err, sizeof err));
+  snprintf(want, sizeof want, "%s: model mismatch: the checkpoint (model 'toy') has no tensor 'h2.w'", path);
+  ck_assert_str_eq(err, want);
+  other[0].shape.dim[1] = 8;
+  ck_assert(!ckpt_read(path, other, 4, &c, err, sizeof err));
+  snprintf(want, sizeof want,
+           "%s: model mismatch: tensor 'h1.w' has shape [3,4] in the checkpoint, the model expects [3,8]", path);
+  ck_assert_str_eq(err, want);
+  other[0] = model_tensors[0];
+  other[2].kind = CKPT_PARAM;
+  ck_assert(!ckpt_read(path, other, 4, &c, err, sizeof err));
+  snprintf(want, sizeof want, "%s: model mismatch: tensor 'adam.t' is a state in the checkpoint, a param in the model", path);
+  ck_assert_str_eq(err, want);
+  ck_assert(!ckpt_read(path, model_tensors, 3, &c, err, sizeof err));
+  snprintf(want, sizeof want,
+           "%s: model mismatch: the checkpoint (model 'toy') has tensor 'bn.mean', which the model does not", path);
+  ck_assert_str_eq(err, want);
+  ck_assert(c.tensors == NULL && c.model == NULL);
+}
+END_TEST
+
+Suite *ckpt_suite(void) {
+  Suite *s = suite_create("ckpt");
+  TCase *tc = tcase_create("ckpt");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, test_ckpt_round_trip);
+  tcase_add_test(tc, test_ckpt_overwrite);
+  tcase_add_test(tc, test_ckpt_layout_hash);
+  tcase_add_test(tc, test_ckpt_atomic_write_failure);
+  tcase_add_test(tc, test_ckpt_rename_failure);
+  tcase_add_test(tc, test_ckpt_missing_directory);
+  tcase_add_test(tc, test_ckpt_truncated_everywhere);
+  tcase_add_test(tc, test_ckpt_flipped_bytes);
+  tcase_add_test(tc, test_ckpt_crafted_files);
+  tcase_add_test(tc, test_ckpt_model_mismatch);
+  suite_add_tcase(s, tc);
+  return s;
+}

@@ -1,0 +1,485 @@
+/* Unit tests for runtime/data.c: a slice of the real Fashion-MNIST, small
+ * IDX and CSV files written to a temporary directory (plain and gzipped),
+ * every error message word for word, damaged files that must be refused
+ * without crashing, standardization, the validation split and batching. */
+#define _POSIX_C_SOURCE 200809L
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "data.h"
+#include "rng.h"
+
+static char tmpdir[64];   /* per test (each test runs in its own process) */
+
+static void setup(void) {
+  strcpy(tmpdir, "/tmp/nnc_data_XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+/* Removes the directory tree the test made (two levels are enough here). */
+static void remove_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  char p[512];
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (unlink(p) != 0) remove_tree(p);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+static void teardown(void) { remove_tree(tmpdir); }
+
+static const char *in_tmp(const char *name) {
+  static char buf[4][256];
+  static int next;
+  char *p = buf[next++ % 4];
+  snprintf(p, 256, "%s/%s", tmpdir, name);
+  return p;
+}
+
+/* Writes a fresh file (unlinking first: ext4 flushes a file truncated and
+ * rewritten in place on close, which makes loops of rewrites slow). */
+static void write_bytes(const char *name, const void *bytes, size_t n, bool gz) {
+  const char *path = in_tmp(name);
+  unlink(path);
+  if (gz) {
+    gzFile f = gzopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    if (n) ck_assert_int_eq(gzwrite(f, bytes, (unsigned)n), (int)n);
+    gzclose(f);
+  } else {
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+  }
+}
+
+static void write_text(const char *name, const char *text) {
+  write_bytes(name, text, strlen(text), false);
+}
+
+/* Three 2x2 unsigned-byte images with labels 0, 2, 1. */
+static const unsigned char IMAGES[] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2,
+                                       0, 10, 20, 255, 1, 2, 3, 4, 100, 100, 100, 100};
+static const unsigned char LABELS[] = {0, 0, 8, 1, 0, 0, 0, 3, 0, 2, 1};
+
+static DataSpec idx_spec(const char *prefix, double scale) {
+  return (DataSpec){.format = DATA_IDX, .path = prefix, .scale = scale};
+}
+
+/* ---- IDX ---- */
+
+START_TEST(test_idx_fashion_slice) {
+  DataSpec spec = idx_spec("/usr/share/datasets/fashion-mnist/t10k", 1.0 / 255);
+  Dataset d;
+  char err[256] = "";
+  ck_assert_msg(data_load_first(&spec, 784, 10, 10, 100, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 100);
+  ck_assert_int_eq(d.nfeat, 784);
+  ck_assert_int_eq(d.ntarget, 10);
+  ck_assert_str_eq(d.source, "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+  ck_assert_int_eq(d.labels[0], 9);   /* the first test image is an ankle boot */
+  for (int k = 0; k < 10; k++) ck_assert(d.y[k] == (k == 9 ? 1.0f : 0.0f));
+  float lo = 1, hi = 0;
+  for (int i = 0; i < 100 * 784; i++) {
+    lo = fminf(lo, d.x[i]);
+    hi = fmaxf(hi, d.x[i]);
+  }
+  ck_assert(lo == 0.0f && hi == 1.0f);
+  for (int i = 0; i < 100; i++) ck_assert(d.labels[i] >= 0 && d.labels[i] < 10);
+  data_free(&d);
+}
+END_TEST
+
+static void check_small(const Dataset *d, float scale) {
+  ck_assert_int_eq(d->n, 3);
+  ck_assert_int_eq(d->nfeat, 4);
+  ck_assert(d->x[0] == 0 && d->x[1] == 10 * scale && d->x[3] == 255 * scale);
+  ck_assert(d->x[11] == 100 * scale);
+  ck_assert_int_eq(d->labels[0], 0);
+  ck_assert_int_eq(d->labels[1], 2);
+  ck_assert_int_eq(d->labels[2], 1);
+  static const float onehot[9] = {1, 0, 0, 0, 0, 1, 0, 1, 0};
+  ck_assert(memcmp(d->y, onehot, sizeof onehot) == 0);
+}
+
+START_TEST(test_idx_plain_and_gz) {
+  char err[256] = "";
+  Dataset d;
+  write_bytes("p-images-idx3-ubyte", IMAGES, sizeof IMAGES, false);
+  write_bytes("p-labels-idx1-ubyte", LABELS, sizeof LABELS, false);
+  DataSpec spec = idx_spec(in_tmp("p"), 0.5);
+  ck_assert_msg(data_load(&spec, 4, 3, 3, &d, err, sizeof err), "%s", err);
+  check_small(&d, 0.5f);
+  ck_assert_str_eq(d.source, in_tmp("p-images-idx3-ubyte"));
+  data_free(&d);
+  write_bytes("g-images-idx3-ubyte.gz", IMAGES, sizeof IMAGES, true);
+  write_bytes("g-labels-idx1-ubyte.gz", LABELS, sizeof LABELS, true);
+  spec = idx_spec(in_tmp("g"), 1);
+  ck_assert_msg(data_load(&spec, 4, 3, 3, &d, err, sizeof err), "%s", err);
+  check_small(&d, 1);
+  ck_assert_str_eq(d.source, in_tmp("g-images-idx3-ubyte.gz"));
+  data_free(&d);
+  /* a gzipped file without the .gz name, through explicit paths */
+  write_bytes("imgs", IMAGES, sizeof IMAGES, true);
+  spec = (DataSpec){.format = DATA_IDX, .images = in_tmp("imgs"), .labels = in_tmp("p-labels-idx1-ubyte"), .scale = 1};
+  ck_assert_msg(data_load_first(&spec, 4, 3, 3, 2, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 2);
+  ck_assert_int_eq(d.labels[1], 2);
+  data_free(&d);
+}
+END_TEST
+
+START_TEST(test_idx_float_and_real_targets) {
+  /* float32 features [2,3]; float32 targets [2,2] as real values */
+  unsigned char img[12 + 24] = {0, 0, 0x0D, 2, 0, 0, 0, 2, 0, 0, 0, 3};
+  unsigned char tgt[12 + 16] = {0, 0, 0x0D, 2, 0, 0, 0, 2, 0, 0, 0, 2};
+  const float fv[6] = {1.5f, -2, 0, 1e-3f, 7, -0.25f}, tv[4] = {0.5f, -1, 3, 2};
+  for (int i = 0; i < 6 + 4; i++) {
+    float v = i < 6 ? fv[i] : tv[i - 6];
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    unsigned char *p = i < 6 ? img + 12 + 4 * i : tgt + 12 + 4 * (i - 6);
+    p[0] = (unsigned char)(u >> 24), p[1] = (unsigned char)(u >> 16);
+    p[2] = (unsigned char)(u >> 8), p[3] = (unsigned char)u;
+  }
+  write_bytes("f-images-idx3-ubyte", img, sizeof img, false);
+  write_bytes("f-labels-idx1-ubyte.gz", tgt, sizeof tgt, true);
+  DataSpec spec = idx_spec(in_tmp("f"), 2);
+  Dataset d;
+  char err[256] = "";
+  ck_assert_msg(data_load(&spec, 3, 0, 2, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 2);
+  ck_assert_ptr_null(d.labels);
+  for (int i = 0; i < 6; i++) ck_assert(d.x[i] == 2 * fv[i]);
+  for (int i = 0; i < 4; i++) ck_assert(d.y[i] == tv[i]);   /* targets are not scaled */
+  data_free(&d);
+}
+END_TEST
+
+/* One IDX failure: file contents, how to load, the exact message ("%s" is
+ * the temporary directory). */
+typedef struct {
+  const char *what;               /* test label */
+  unsigned char img[40];          /* images file bytes */
+  int nimg;                       /* its length; -1 = no file */
+  unsigned char lab[16];          /* labels file bytes */
+  int nlab;                       /* its length; -1 = no file */
+  int nfeat;                      /* model's feature count */
+  const char *msg;                /* expected error */
+} IdxCase;
+
+#define HDR3 0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2   /* two 2x2 images */
+#define HDR1 0, 0, 8, 1, 0, 0, 0, 2                           /* two labels */
+
+static const IdxCase idx_cases[] = {
+  {"missing", {0}, -1, {0}, -1, 4,
+   "%s/c-images-idx3-ubyte: cannot open: No such file or directory (nor %s/c-images-idx3-ubyte.gz)"},
+  {"missing labels", {HDR3, 1, 2, 3, 4, 5, 6, 7, 8}, 24, {0}, -1, 4,
+   "%s/c-labels-idx1-ubyte: cannot open: No such file or directory (nor %s/c-labels-idx1-ubyte.gz)"},
+  {"empty", {0}, 0, {HDR1, 1, 2}, 10, 4, "%s/c-images-idx3-ubyte: empty file"},
+  {"short header", {0, 0}, 2, {HDR1, 1, 2}, 10, 4,
+   "%s/c-images-idx3-ubyte: truncated IDX header (the file has 2 bytes)"},
+  {"magic", {'P', 'K', 3, 4, 0}, 5, {HDR1, 1, 2}, 10, 4,
+   "%s/c-images-idx3-ubyte: not an IDX file (starts with 50 4b 03 04; IDX starts with 00 00, "
+   "a type byte and a rank byte)"},
+  {"type", {0, 0, 0x0A, 3, 0}, 5, {HDR1, 1, 2}, 10, 4,
+   "%s/c-images-idx3-ubyte: unsupported IDX element type 0x0a (supported: 0x08 unsigned byte, "
+   "0x09 signed byte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64)"},
+  {"rank 0", {0, 0, 8, 0}, 4, {HDR1, 1, 2}, 10, 4,
+   "%s/c-images-idx3-ubyte: IDX rank 0 is not supported (1 to 8 dimensions)"},
+  {"short dims", {0, 0, 8, 3, 0, 0, 0, 2, 0, 0}, 10, {HDR1, 1, 2}, 10, 4,
+   "%s/c-images-idx3-ubyte: truncated IDX header (the file has 10 bytes, the header needs 16)"},
+  {"features", {HDR3, 1, 2, 3, 4, 5, 6, 7, 8}, 24, {HDR1, 1, 2}, 10, 784,
+   "%s/c-images-idx3-ubyte: shape [2,2,2] gives [2,2] = 4 features per sample, but the model's "
+   "input has 784"},
+  {"no samples", {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2}, 16, {HDR1, 1, 2}, 10, 4,
+   "%s/c-images-idx3-ubyte: no samples (dimension 0 is 0)"},
+  {"count", {HDR3, 1, 2, 3, 4, 5, 6, 7, 8}, 24, {0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3}, 11, 4,
+   "%s/c-labels-idx1-ubyte: 3 labels, but %s/c-images-idx3-ubyte has 2 images"},
+  {"label shape", {HDR3, 1, 2, 3, 4, 5, 6, 7, 8}, 24,
+   {0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4}, 16, 4,
+   "%s/c-labels-idx1-ubyte: shape [2,2] gives 2 values per sample, but the model's target takes "
+   "1 (a class label)"},
+  {"label range", {HDR3, 1, 2, 3, 4, 5, 6, 7, 8}, 24, {HDR1, 1, 12}, 10, 4,
+   "%s/c-labels-idx1-ubyte: label 12 out of range 0..9 at item 1"},
+  {"truncated data", {HDR3, 1, 2, 3, 4, 5, 6}, 22, {HDR1, 1, 2}, 10, 4,
+   "%s/c-images-idx3-ubyte: truncated: item 1 is incomplete (the data ends at byte 22 of 24)"},
+  {"truncated labels", {HDR3, 1, 2, 3, 4, 5, 6, 7, 8}, 24, {HDR1, 1}, 9, 4,
+   "%s/c-labels-idx1-ubyte: truncated: item 1 is incomplete (the data ends at byte 9 of 10)"},
+  {"not finite", {0, 0, 0x0D, 2, 0, 0, 0, 2, 0, 0, 0, 1, 0x3F, 0x80, 0, 0, 0x7F, 0x80, 0, 0}, 20,
+   {HDR1, 1, 2}, 10, 1, "%s/c-images-idx3-ubyte: item 1, element 0 is inf (values must be finite)"},
+};
+
+START_TEST(test_idx_errors) {
+  const IdxCase *c = &idx_cases[_i];
+  for (int gz = 0; gz < 2; gz++) {
+    /* gzipped under the plain name: the reader must not care */
+    if (c->nimg >= 0) write_bytes("c-images-idx3-ubyte", c->img, (size_t)c->nimg, gz);
+    if (c->nlab >= 0) write_bytes("c-labels-idx1-ubyte", c->lab, (size_t)c->nlab, gz);
+    DataSpec spec = idx_spec(in_tmp("c"), 1);
+    Dataset d;
+    char err[512], want[512];
+    ck_assert_msg(!data_load(&spec, c->nfeat, 10, 10, &d, err, sizeof err), "%s loaded", c->what);
+    snprintf(want, sizeof want, c->msg, tmpdir, tmpdir);
+    ck_assert_str_eq(err, want);
+    ck_assert(d.n == 0 && d.x == NULL && d.y == NULL && d.labels == NULL && d.source == NULL);
+  }
+}
+END_TEST
+
+START_TEST(test_idx_directory_and_bad_gzip) {
+  mkdir(in_tmp("dir"), 0755);
+  DataSpec spec = {.format = DATA_IDX, .images = in_tmp("dir"), .labels = in_tmp("dir"), .scale = 1};
+  Dataset d;
+  char err[512], want[512];
+  ck_assert(!data_load(&spec, 4, 10, 10, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s/dir: read error: Is a directory", tmpdir);
+  ck_assert_str_eq(err, want);
+  /* gzip magic followed by garbage */
+  static const unsigned char bad[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef,
+                                      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  write_bytes("bad", bad, sizeof bad, false);
+  spec.images = in_tmp("bad");
+  ck_assert(!data_load(&spec, 4, 10, 10, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s/bad: ", tmpdir);
+  ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+}
+END_TEST
+
+/* Damaged versions of a valid pair: every prefix and many random byte
+ * changes, gzipped and plain.  Each load must either succeed or fail with a
+ * message naming one of the two files. */
+START_TEST(test_idx_fuzz) {
+  Rng r;
+  rng_seed(&r, 77);
+  unsigned char img[sizeof IMAGES];
+  char err[512];
+  for (int trial = 0; trial < 400; trial++) {
+    bool gz = trial % 2;
+    memcpy(img, IMAGES, sizeof img);
+    size_t n = sizeof img;
+    if (trial < 2 * (int)sizeof img) n = (size_t)trial / 2;
+    else
+      for (int k = 0; k < 3; k++) img[rng_below(&r, sizeof img)] = (unsigned char)rng_next(&r);
+    write_bytes("z-images-idx3-ubyte", img, n, gz);
+    write_bytes("z-labels-idx1-ubyte", LABELS, sizeof LABELS - (size_t)(trial % 3 == 0), gz);
+    DataSpec spec = idx_spec(in_tmp("z"), 1);
+    Dataset d;
+    if (data_load(&spec, 4, 3, 3, &d, err, sizeof err)) {
+      ck_assert_int_ge(d.n, 1);
+      data_free(&d);
+    } else {
+      ck_assert_msg(strncmp(err, in_tmp("z-"), strlen(in_tmp("z-"))) == 0, "%s", err);
+    }
+  }
+}
+END_TEST
+
+/* ---- CSV ---- */
+
+START_TEST(test_csv_classes_header) {
+  write_text("a.csv", "f1,f2,label\n1, 2 ,0\r\n\n3,4e0,2\n  \n-5,6.5,1");
+  DataSpec spec = {.format = DATA_CSV, .path = in_tmp("a.csv"), .scale = 2, .header = true};
+  Dataset d;
+  char err[256] = "";
+  ck_assert_msg(data_load(&spec, 2, 3, 3, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 3);
+  static const float x[6] = {2, 4, 6, 8, -10, 13};
+  static const float y[9] = {1, 0, 0, 0, 0, 1, 0, 1, 0};
+  ck_assert(memcmp(d.x, x, sizeof x) == 0);
+  ck_assert(memcmp(d.y, y, sizeof y) == 0);
+  ck_assert_int_eq(d.labels[2], 1);
+  data_free(&d);
+  ck_assert_msg(data_load_first(&spec, 2, 3, 3, 2, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 2);
+  data_free(&d);
+}
+END_TEST
+
+START_TEST(test_csv_real_targets_first) {
+  write_text("r.csv", "0.5,-1,10,20,30\n1.5,2,40,50,60\n");
+  DataSpec spec = {.format = DATA_CSV, .path = in_tmp("r.csv"), .scale = 1, .target_first = true};
+  Dataset d;
+  char err[256] = "";
+  ck_assert_msg(data_load(&spec, 3, 0, 2, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 2);
+  ck_assert_ptr_null(d.labels);
+  static const float x[6] = {10, 20, 30, 40, 50, 60}, y[4] = {0.5f, -1, 1.5f, 2};
+  ck_assert(memcmp(d.x, x, sizeof x) == 0);
+  ck_assert(memcmp(d.y, y, sizeof y) == 0);
+  data_free(&d);
+}
+END_TEST
+
+typedef struct {
+  const char *text;     /* file contents (NULL: no file) */
+  bool header;          /* skip the first row */
+  int nclasses;         /* 0: one real target */
+  const char *msg;      /* expected error, "%s" = the file */
+} CsvCase;
+
+static const CsvCase csv_cases[] = {
+  {NULL, false, 3, "%s: cannot open: No such file or directory"},
+  {"", false, 3, "%s: empty file"},
+  {"a,b,c\n\n", true, 3, "%s: no data rows"},
+  {"1,2,0\n3,4\n", false, 3, "%s:2: 2 columns, expected 3 (2 features + 1 label)"},
+  {"1,2,0\n\n3,4,5,6\n", false, 0, "%s:3: 4 columns, expected 3 (2 features + 1 target)"},
+  {"1,2,0\n1,abc,1\n", false, 3, "%s:2:3: not a number: 'abc'"},
+  {"1,2,0\n1, 2x ,1\n", false, 3, "%s:2:4: not a number: '2x'"},
+  {"1,,0\n", false, 3, "%s:1:3: empty field"},
+  {"1,nan,0\n", false, 3, "%s:1:3: not a number: 'nan'"},
+  {"h\n1,2,0\n1,2,3\n", true, 3, "%s:3:5: label 3 out of range 0..2"},
+  {"1,2,-1\n", false, 3, "%s:1:5: label -1 out of range 0..2"},
+  {"1,2,0.5\n", false, 3, "%s:1:5: label 0.5 is not an integer"},
+};
+
+START_TEST(test_csv_errors) {
+  const CsvCase *c = &csv_cases[_i];
+  if (c->text) write_text("e.csv", c->text);
+  DataSpec spec = {.format = DATA_CSV, .path = in_tmp("e.csv"), .scale = 1, .header = c->header};
+  Dataset d;
+  char err[512], want[512];
+  ck_assert(!data_load(&spec, 2, c->nclasses, 1, &d, err, sizeof err));
+  snprintf(want, sizeof want, c->msg, in_tmp("e.csv"));
+  ck_assert_str_eq(err, want);
+  ck_assert(d.n == 0 && d.x == NULL && d.source == NULL);
+}
+END_TEST
+
+/* ---- standardization, split, batches ---- */
+
+/* n samples: x = (i, 3, 2*i), label i % 2 (so samples can be told apart). */
+static Dataset ramp(int n) {
+  Dataset d = {.source = strdup("ramp"), .n = n, .nfeat = 3, .ntarget = 2, .nclasses = 2};
+  d.x = malloc(sizeof(float) * 3 * (size_t)n);
+  d.y = malloc(sizeof(float) * 2 * (size_t)n);
+  d.labels = malloc(sizeof(int) * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    d.x[3 * i] = (float)i, d.x[3 * i + 1] = 3, d.x[3 * i + 2] = 2.0f * (float)i;
+    d.labels[i] = i % 2;
+    d.y[2 * i] = (float)(i % 2 == 0), d.y[2 * i + 1] = (float)(i % 2);
+  }
+  return d;
+}
+
+START_TEST(test_standardize) {
+  Dataset train = ramp(5), test = ramp(3);
+  DataNorm norm;
+  data_norm_fit(&train, &norm);
+  ck_assert(norm.mean[0] == 2.0f && norm.mean[1] == 3.0f && norm.mean[2] == 4.0f);
+  ck_assert_float_eq_tol(norm.std[0], sqrtf(2.0f), 1e-6f);
+  ck_assert(norm.std[1] == 0.0f);
+  ck_assert_float_eq_tol(norm.std[2], 2 * sqrtf(2.0f), 1e-6f);
+  data_norm_apply(&norm, &train);
+  for (int k = 0; k < 3; k++) {
+    double s1 = 0, s2 = 0;
+    for (int i = 0; i < 5; i++) s1 += train.x[3 * i + k], s2 += train.x[3 * i + k] * train.x[3 * i + k];
+    ck_assert_double_eq_tol(s1 / 5, 0.0, 1e-6);
+    ck_assert_double_eq_tol(s2 / 5, k == 1 ? 0.0 : 1.0, 1e-6);   /* constant: centered only */
+  }
+  data_norm_apply(&norm, &test);   /* the training set's numbers, not the test set's */
+  ck_assert_float_eq_tol(test.x[0], -2 / sqrtf(2.0f), 1e-6f);
+  ck_assert(test.x[1] == 0.0f);
+  data_norm_free(&norm);
+  data_free(&train);
+  data_free(&test);
+}
+END_TEST
+
+START_TEST(test_split) {
+  Dataset d = ramp(10), val, d2 = ramp(10), val2, d3 = ramp(10), val3;
+  char err[256] = "";
+  ck_assert_msg(data_split(&d, 0.3, 42, &val, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 7);
+  ck_assert_int_eq(val.n, 3);
+  ck_assert_str_eq(val.source, "ramp");
+  int seen[10] = {0};
+  for (int part = 0; part < 2; part++) {
+    const Dataset *p = part ? &val : &d;
+    for (int i = 0; i < p->n; i++) {
+      int id = (int)p->x[3 * i];
+      seen[id]++;
+      ck_assert(p->x[3 * i + 2] == 2.0f * (float)id);   /* rows stay whole */
+      ck_assert_int_eq(p->labels[i], id % 2);
+      ck_assert(p->y[2 * i + 1] == (float)(id % 2));
+      if (i > 0) ck_assert(p->x[3 * i] > p->x[3 * (i - 1)]);   /* original order kept */
+    }
+  }
+  for (int i = 0; i < 10; i++) ck_assert_int_eq(seen[i], 1);
+  ck_assert(data_split(&d2, 0.3, 42, &val2, err, sizeof err));
+  ck_assert(memcmp(val.x, val2.x, sizeof(float) * 9) == 0);   /* same seed, same split */
+  ck_assert(data_split(&d3, 0.3, 7, &val3, err, sizeof err));
+  ck_assert(memcmp(val.x, val3.x, sizeof(float) * 9) != 0);
+  data_free(&d);
+  data_free(&val);
+  data_free(&d2);
+  data_free(&val2);
+  data_free(&d3);
+  data_free(&val3);
+}
+END_TEST
+
+START_TEST(test_split_errors) {
+  Dataset d = ramp(10), val;
+  char err[256];
+  ck_assert(!data_split(&d, 0.01, 1, &val, err, sizeof err));
+  ck_assert_str_eq(err, "ramp: validation_split 0.01 of 10 samples leaves no validation samples");
+  ck_assert(!data_split(&d, 0.99, 1, &val, err, sizeof err));
+  ck_assert_str_eq(err, "ramp: validation_split 0.99 of 10 samples leaves no training samples");
+  ck_assert_int_eq(d.n, 10);
+  data_free(&d);
+}
+END_TEST
+
+START_TEST(test_gather) {
+  Dataset d = ramp(4);
+  const int idx[3] = {2, 0, 3};
+  float x[9], y[6];
+  data_gather(&d, idx, 3, x, y);
+  static const float wx[9] = {2, 3, 4, 0, 3, 0, 3, 3, 6}, wy[6] = {1, 0, 1, 0, 0, 1};
+  ck_assert(memcmp(x, wx, sizeof x) == 0);
+  ck_assert(memcmp(y, wy, sizeof y) == 0);
+  data_gather(&d, idx + 1, 1, x, NULL);
+  ck_assert(x[0] == 0 && x[2] == 0);
+  data_free(&d);
+}
+END_TEST
+
+Suite *data_suite(void) {
+  Suite *s = suite_create("data");
+  TCase *tc = tcase_create("idx");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, test_idx_fashion_slice);
+  tcase_add_test(tc, test_idx_plain_and_gz);
+  tcase_add_test(tc, test_idx_float_and_real_targets);
+  tcase_add_loop_test(tc, test_idx_errors, 0, (int)(sizeof idx_cases / sizeof idx_cases[0]));
+  tcase_add_test(tc, test_idx_directory_and_bad_gzip);
+  tcase_add_test(tc, test_idx_fuzz);
+  suite_add_tcase(s, tc);
+  TCase *tcsv = tcase_create("csv");
+  tcase_add_checked_fixture(tcsv, setup, teardown);
+  tcase_add_test(tcsv, test_csv_classes_header);
+  tcase_add_test(tcsv, test_csv_real_targets_first);
+  tcase_add_loop_test(tcsv, test_csv_errors, 0, (int)(sizeof csv_cases / sizeof csv_cases[0]));
+  suite_add_tcase(s, tcsv);
+  TCase *tp = tcase_create("prepare");
+  tcase_add_test(tp, test_standardize);
+  tcase_add_test(tp, test_split);
+  tcase_add_test(tp, test_split_errors);
+  tcase_add_test(tp, test_gather);
+  suite_add_tcase(s, tp);
+  return s;
+}

@@ -1,0 +1,311 @@
+/* check_sema: sema's diagnostics (exact text, one test per error class), the
+ * checked Model of every example file, naming, defaults and the summary. */
+#define _POSIX_C_SOURCE 200809L   /* open_memstream */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ast.h"
+#include "sema.h"
+
+/* One compilation of a source string: the Model (NULL on errors) and all
+ * diagnostics text. */
+typedef struct {
+  Arena *a;       /* owns AST and Model */
+  Model *m;       /* NULL when sema reported errors */
+  char *diag;     /* everything printed to the Diag (heap) */
+  int nerrors;    /* errors reported (parse + sema) */
+} Checked;
+
+static Checked check_text(const char *name, const char *text) {
+  Checked c = {.a = arena_new()};
+  size_t len = 0;
+  FILE *out = open_memstream(&c.diag, &len);
+  Source src = {name, text, strlen(text)};
+  Diag d;
+  diag_init(&d, out, &src);
+  AstProgram *p = parse_program(&src, c.a, &d);
+  ck_assert_msg(p && diag_errors(&d) == 0, "parse failed for %s", name);
+  c.m = sema_check(p, c.a, &d);
+  c.nerrors = diag_errors(&d);
+  fclose(out);
+  return c;
+}
+
+static void checked_free(Checked *c) {
+  arena_free(c->a);
+  free(c->diag);
+}
+
+static char *first_line(const char *s) {
+  size_t n = strcspn(s, "\n");
+  return strndup(s, n);
+}
+
+/* ---- one test per error class: source and the exact first diagnostic ---- */
+static const struct {
+  const char *src;    /* program text */
+  const char *want;   /* first line of the diagnostics */
+} errors[] = {
+    {"input x : [4]\nh1 = relu(x)\nloss mean(h2)\n", "t.nn:3:11: error: undefined name 'h2'; did you mean 'h1'?"},
+    {"input x : [4]\nh = relu(g)\ng = x\nloss mean(h)\n", "t.nn:2:10: error: 'g' is used before its definition"},
+    {"input x : [4]\nh = sigmod(x)\nloss mean(h)\n", "t.nn:2:5: error: unknown function 'sigmod'; did you mean 'sigmoid'?"},
+    {"input x : [4]\nh = relu(x, x)\nloss mean(h)\n",
+     "t.nn:2:13: error: relu takes at most 1 positional argument (x)"},
+    {"input x : [4]\nh = dense(x, 3, unit = 3)\nloss mean(h)\n",
+     "t.nn:2:17: error: dense has no parameter 'unit'; did you mean 'units'?"},
+    {"input x : [4]\nh = dense(x)\nloss mean(h)\n", "t.nn:2:5: error: dense: missing required argument 'units'"},
+    {"input x : [4]\nh = dense(x, 2.5)\nloss mean(h)\n", "t.nn:2:14: error: dense: units must be an integer, got 2.5"},
+    {"input x : [4]\nh = dense(x, \"a\")\nloss mean(h)\n", "t.nn:2:14: error: dense: units must be a constant number"},
+    {"input x : [4]\nh = dense(x, 0)\nloss mean(h)\n", "t.nn:2:14: error: dense: units must be positive, got 0"},
+    {"input x : [4]\nh = dropout(x, 1)\nloss mean(h)\n", "t.nn:2:16: error: dropout: p must be in [0, 1), got 1"},
+    {"input x : [4]\nh = dense(x, 3, bias = 1)\nloss mean(h)\n", "t.nn:2:24: error: dense: bias must be true or false"},
+    {"input img : [28, 28]\nh = dense(img, 10)\nloss mean(h)\n",
+     "t.nn:2:11: error: dense expects a vector input, got [28,28]; use flatten(img)"},
+    {"input x : [4]\ntarget y : [1]\np = dense(x, 10)\nloss mse(p, y)\n",
+     "t.nn:4:6: error: mse: prediction [10] and target [1] differ"},
+    {"input x : [4]\ntarget y : class(5)\nz = dense(x, 10)\nloss cross_entropy(z, y)\n",
+     "t.nn:4:6: error: cross_entropy: logits [10] and target class(5) differ"},
+    {"input x : [4]\nparam v : [3]\nloss mean(x + v)\n", "t.nn:3:13: error: '+' cannot combine shapes [4] and [3]"},
+    {"input x : [4]\nparam W : [3, 2]\nloss mean(x @ W)\n", "t.nn:3:13: error: matmul: inner sizes differ in [4] @ [3,2]"},
+    {"input x : [4]\nloss x\n",
+     "t.nn:2:6: error: the loss must be a scalar per sample, got [4]; reduce it, e.g. with mean(...)"},
+    {"param a = 1\n", "t.nn: error: no loss statement; add one, e.g. `loss mse(pred, y)`"},
+    {"param a = 1\nloss a\nloss a * 2\n", "t.nn:3:1: error: second loss statement; combine the terms with +"},
+    {"param a = 1\nloss a\noptimizer sgd()\noptimizer adam()\n", "t.nn:4:1: error: second optimizer statement"},
+    {"param a = 1\nloss a\noptimizer relu(a)\n",
+     "t.nn:3:11: error: expected an optimizer: sgd, momentum, adagrad, rmsprop or adam"},
+    {"param a = 1\nloss a\noptimizer adam(lr = -1)\n", "t.nn:3:21: error: adam: lr must be positive, got -1"},
+    {"param a = 1\nloss a\ntrain {\n  epoch = 3\n}\n",
+     "t.nn:4:3: error: unknown train setting 'epoch'; did you mean 'epochs'?"},
+    {"param a = 1\nloss a\ntrain {\n  batch = 0\n}\n", "t.nn:4:11: error: batch must be a positive integer, got 0"},
+    {"param a = 1\nloss a\ntrain {\n  shuffle = 1\n}\n", "t.nn:4:13: error: shuffle must be true or false"},
+    {"param a = 1\nloss a\ntrain {\n  data = \"x.csv\"\n}\n",
+     "t.nn:4:10: error: data must be a data source: idx(...) or csv(...)"},
+    {"param a = 1\nloss a\ntrain {\n  data = csv(\"x.csv\", targets = \"middle\")\n}\n",
+     "t.nn:4:33: error: csv: targets must be \"last\" or \"first\", got \"middle\""},
+    {"param a = 1\nloss a\ntrain {\n  data = idx(scale = 2)\n}\n",
+     "t.nn:4:10: error: idx needs a path prefix or both images= and labels="},
+    {"param a = 1\nloss a\ntrain {\n  patience = 2\n}\n",
+     "t.nn:4:3: error: patience needs validation data: add validation = ... or validation_split = ..."},
+    {"input x : [4]\nh = xavier()\nloss mean(h)\n",
+     "t.nn:2:5: error: 'xavier' is an initializer; use it as a param's value or a layer's init="},
+    {"input x : [4]\nh = x(2)\nloss mean(h)\n", "t.nn:2:5: error: 'x' is a value, not a function"},
+    {"input x : [4]\nh = relu\nloss mean(h)\n", "t.nn:2:5: error: 'relu' is a function; call it as relu(...)"},
+    {"input x : [4]\nx = relu(x)\nloss mean(x)\n", "t.nn:2:1: error: 'x' is already defined"},
+    {"input x : [4]\nh = dense(x, 2, name = \"f\")\ng = dense(h, 2, name = \"f\")\nloss mean(g)\n",
+     "t.nn:3:5: error: parameter 'f.w' already exists; give this layer another name="},
+    {"input x : [4]\nh = dense(x, 2, init = relu)\nloss mean(h)\n",
+     "t.nn:2:24: error: expected an initializer (zeros, normal(std), uniform(lo, hi), xavier, kaiming or a number)"},
+    {"param W : [2, 2] = [1, 2, 3]\nloss sum(W)\n",
+     "t.nn:1:20: error: param W: the values have shape [3], the declared shape is [2,2]"},
+    {"input x : [4]\nh = sum(x, axis = 1)\nloss h\n", "t.nn:2:12: error: sum: axis 1 is out of range for shape [4]"},
+    {"input x : [4]\nh = reshape(x, [3, 2])\nloss sum(h)\n", "t.nn:2:16: error: reshape: cannot reshape [4] into [3,2]"},
+    {"target y : class(1)\nloss sum(y)\n", "t.nn:1:12: error: class(k) needs one integer k >= 2, the number of classes"},
+};
+
+START_TEST(test_error_messages) {
+  Checked c = check_text("t.nn", errors[_i].src);
+  ck_assert_ptr_null(c.m);
+  ck_assert_int_ge(c.nerrors, 1);
+  char *got = first_line(c.diag);
+  ck_assert_str_eq(got, errors[_i].want);
+  free(got);
+  checked_free(&c);
+}
+END_TEST
+
+/* Independent mistakes are all reported, not only the first. */
+START_TEST(test_several_errors) {
+  Checked c = check_text("t.nn", "input x : [4]\na = rleu(x)\nb = dense(x, 0)\nloss mean(q)\n");
+  ck_assert_ptr_null(c.m);
+  ck_assert_int_eq(c.nerrors, 3);
+  ck_assert_ptr_nonnull(strstr(c.diag, "t.nn:2:5: error: unknown function 'rleu'"));
+  ck_assert_ptr_nonnull(strstr(c.diag, "t.nn:3:14: error: dense: units must be positive, got 0"));
+  ck_assert_ptr_nonnull(strstr(c.diag, "t.nn:4:11: error: undefined name 'q'"));
+  checked_free(&c);
+}
+END_TEST
+
+/* A use before the definition also points at the definition. */
+START_TEST(test_note_on_definition) {
+  Checked c = check_text("t.nn", "input x : [4]\nh = relu(g)\ng = x\nloss mean(h)\n");
+  ck_assert_ptr_nonnull(strstr(c.diag, "t.nn:3:1: note: 'g' is defined here"));
+  checked_free(&c);
+}
+END_TEST
+
+/* ---- every example checks ---- */
+static const char *const examples[] = {
+    "examples/course_graph.nn", "examples/course_chain.nn", "examples/xor.nn",
+    "examples/regression.nn",   "examples/fashion_mlp.nn",  "examples/fashion_features.nn",
+};
+
+START_TEST(test_examples_check) {
+  size_t len;
+  char *text = read_file(examples[_i], &len);
+  ck_assert_msg(text != NULL, "cannot read %s", examples[_i]);
+  Checked c = check_text(examples[_i], text);
+  ck_assert_msg(c.m != NULL, "%s:\n%s", examples[_i], c.diag);
+  ck_assert_str_eq(c.diag, "");
+  ck_assert_ptr_nonnull(c.m->loss);
+  checked_free(&c);
+  free(text);
+}
+END_TEST
+
+static Checked check_file(const char *path) {
+  size_t len;
+  char *text = read_file(path, &len);
+  ck_assert_ptr_nonnull(text);
+  Checked c = check_text(path, text);
+  free(text);
+  ck_assert_msg(c.m != NULL, "%s", c.diag);
+  return c;
+}
+
+START_TEST(test_fashion_mlp_model) {
+  Checked c = check_file("examples/fashion_mlp.nn");
+  const Model *m = c.m;
+  ck_assert_str_eq(m->name, "fashion_mlp");
+  ck_assert_int_eq(model_param_count(m), 235146);
+  ck_assert_int_eq(m->nparams, 6);
+  ck_assert_str_eq(m->params[0].name, "h1.w");
+  ck_assert_int_eq(m->params[0].shape.dim[0], 784);
+  ck_assert_int_eq(m->params[0].shape.dim[1], 256);
+  ck_assert_int_eq(m->params[0].init.kind, INIT_XAVIER);
+  ck_assert_int_eq(m->params[0].init.fan_in, 784);
+  ck_assert_int_eq(m->params[0].init.fan_out, 256);
+  ck_assert_str_eq(m->params[1].name, "h1.b");
+  ck_assert_int_eq(m->params[1].init.kind, INIT_ZEROS);
+  ck_assert_str_eq(m->params[5].name, "logits.b");
+  ck_assert_int_eq(m->ntargets, 1);
+  ck_assert_int_eq(m->targets[0].nclasses, 10);
+  ck_assert_str_eq(m->output_name, "logits");
+  ck_assert_int_eq(m->optim.kind, OPT_ADAM);
+  ck_assert_double_eq(m->optim.lr, 0.001);
+  ck_assert_double_eq(m->optim.beta2, 0.999);
+  ck_assert(m->has_train);
+  ck_assert_int_eq(m->train.epochs, 10);
+  ck_assert_int_eq(m->train.batch, 64);
+  ck_assert_int_eq(m->train.seed, 42);
+  ck_assert(m->train.shuffle);
+  ck_assert_int_eq(m->train.data.format, DATA_IDX);
+  ck_assert_str_eq(m->train.data.path, "/usr/share/datasets/fashion-mnist/train");
+  ck_assert_double_eq_tol(m->train.data.scale, 1.0 / 255, 1e-15);
+  ck_assert_int_eq(m->train.test.format, DATA_IDX);
+  ck_assert_int_eq(m->train.validation.format, DATA_NONE);
+  ck_assert_double_eq(m->train.validation_split, 0);
+  checked_free(&c);
+}
+END_TEST
+
+START_TEST(test_summary_text) {
+  Checked c = check_file("examples/xor.nn");
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  model_print_summary(f, c.m);
+  fclose(f);
+  ck_assert_str_eq(text,
+                   "model xor\n"
+                   "  name             kind                   shape                params\n"
+                   "  x                input                  [2]                       0\n"
+                   "  y                target                 [1]                       0\n"
+                   "  h                dense+tanh             [4]                      12\n"
+                   "  logit            dense                  [1]                       5\n"
+                   "  loss             binary_cross_entropy   []                        0\n"
+                   "  total                                                            17\n");
+  free(text);
+  checked_free(&c);
+}
+END_TEST
+
+/* Defaults without optimizer and train block; relative data paths follow the file. */
+START_TEST(test_defaults_and_overrides) {
+  Checked c = check_text("t.nn", "param a = 1\nloss a * a\n");
+  ck_assert_ptr_nonnull(c.m);
+  ck_assert_int_eq(c.m->optim.kind, OPT_SGD);
+  ck_assert_double_eq(c.m->optim.lr, 0.01);
+  ck_assert(!c.m->has_train);
+  ck_assert_int_eq(c.m->train.epochs, 10);
+  ck_assert_int_eq(c.m->train.batch, 32);
+  ck_assert_ptr_null(c.m->output);
+  ck_assert_str_eq(c.m->name, "t");
+  checked_free(&c);
+
+  c = check_text("dir/m.nn", "param a = 1\nloss a * a\ntrain {\n  lr = 0.5; epochs = 3\n"
+                             "  data = csv(\"d.csv\", targets = \"first\", header = true)\n}\noptimizer momentum(lr = 0.1, "
+                             "nesterov = true)\n");
+  ck_assert_msg(c.m != NULL, "%s", c.diag);
+  ck_assert_int_eq(c.m->optim.kind, OPT_MOMENTUM);
+  ck_assert_double_eq(c.m->optim.lr, 0.5);
+  ck_assert(c.m->optim.nesterov);
+  ck_assert_double_eq(c.m->optim.gamma, 0.9);
+  ck_assert_int_eq(c.m->train.epochs, 3);
+  ck_assert_str_eq(c.m->train.data.path, "dir/d.csv");
+  ck_assert(c.m->train.data.target_first);
+  ck_assert(c.m->train.data.header);
+  checked_free(&c);
+}
+END_TEST
+
+/* Layer parameters are named after the binding; a second one gets _2; name= wins. */
+START_TEST(test_param_naming) {
+  Checked c = check_text("t.nn", "input x : [4]\ntarget y : [2]\n"
+                                 "h = dense(relu(dense(x, 3)), 5, init = normal(0.1))\n"
+                                 "n = layer_norm(dense(h, 2, bias = false, name = \"fc\"))\n"
+                                 "output h\nloss mse(n, y) + l2(0.1)\n");
+  ck_assert_msg(c.m != NULL, "%s", c.diag);
+  const char *want[] = {"h.w", "h.b", "h_2.w", "h_2.b", "fc.w", "n.gamma", "n.beta"};
+  ck_assert_int_eq(c.m->nparams, 7);
+  for (int i = 0; i < 7; i++) ck_assert_str_eq(c.m->params[i].name, want[i]);
+  ck_assert_int_eq(c.m->params[2].init.kind, INIT_NORMAL);
+  ck_assert_double_eq(c.m->params[2].init.b, 0.1);
+  ck_assert_int_eq(c.m->params[5].init.kind, INIT_CONST);
+  ck_assert_int_eq(c.m->params[0].binding, 0);
+  ck_assert_str_eq(c.m->bindings[1].kind, "dense+layer_norm");
+  ck_assert_str_eq(c.m->output_name, "h");
+  checked_free(&c);
+}
+END_TEST
+
+/* Param statements: scalars, value lists (nested), initializers, zeros. */
+START_TEST(test_param_statements) {
+  Checked c = check_text("t.nn", "param a = -2\nparam v = [0.5, -1, 2]\nparam M = [[1, 2], [3, 4], [5, 6]]\n"
+                                 "param W : [3, 4] = uniform(-1, 1)\nparam b : [4]\nloss a + sum(v) + sum(M) + sum(v @ W + b)\n");
+  ck_assert_msg(c.m != NULL, "%s", c.diag);
+  const Model *m = c.m;
+  ck_assert_int_eq(m->params[0].init.kind, INIT_CONST);
+  ck_assert_double_eq(m->params[0].init.a, -2);
+  ck_assert_int_eq(m->params[0].shape.ndim, 0);
+  ck_assert_int_eq(m->params[1].init.kind, INIT_VALUES);
+  ck_assert_double_eq(m->params[1].init.values[2], 2);
+  ck_assert_int_eq(m->params[2].shape.dim[0], 3);
+  ck_assert_int_eq(m->params[2].shape.dim[1], 2);
+  ck_assert_double_eq(m->params[2].init.values[5], 6);
+  ck_assert_int_eq(m->params[3].init.kind, INIT_UNIFORM);
+  ck_assert_double_eq(m->params[3].init.a, -1);
+  ck_assert_int_eq(m->params[4].init.kind, INIT_ZEROS);
+  ck_assert(!m->loss->type.batched);
+  checked_free(&c);
+}
+END_TEST
+
+Suite *sema_suite(void) {
+  Suite *s = suite_create("sema");
+  TCase *tc = tcase_create("errors");
+  tcase_add_loop_test(tc, test_error_messages, 0, (int)COUNT_OF(errors));
+  tcase_add_test(tc, test_several_errors);
+  tcase_add_test(tc, test_note_on_definition);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("models");
+  tcase_add_loop_test(tc, test_examples_check, 0, (int)COUNT_OF(examples));
+  tcase_add_test(tc, test_fashion_mlp_model);
+  tcase_add_test(tc, test_summary_text);
+  tcase_add_test(tc, test_defaults_and_overrides);
+  tcase_add_test(tc, test_param_naming);
+  tcase_add_test(tc, test_param_statements);
+  suite_add_tcase(s, tc);
+  return s;
+}
