@@ -52,15 +52,17 @@ typedef struct {
   int line;           /* 1-based line of cur */
   int last;           /* kind of the previous token, 0 before the first */
   int depth;          /* open brackets; newlines are dropped while > 0 */
+  int mute;           /* set by lex_recover: no lexical errors until the statement ends */
   LexBracket open[LEX_MAX_NESTING]; /* the innermost `depth` open brackets */
 } Lexer;
 
 void lex_init(Lexer *lx, const Source *src, Arena *a, Diag *d);
 /* Fills *t with the next token and returns its kind. */
 int lex_next(Lexer *lx, Token *t);
-/* Forgets the open brackets (after a syntax error, so that the next newline
- * ends the broken statement and the parser can recover there). */
-void lex_reset_nesting(Lexer *lx);
+/* After a syntax error: forgets the open brackets, so that the next newline
+ * ends the broken statement and the parser can recover there, and reports no
+ * lexical errors until then unless the error struck at the statement's end. */
+void lex_recover(Lexer *lx);
 /* The reserved words (the statement keywords) and their token kinds. */
 typedef struct {
   const char *text;   /* spelling */

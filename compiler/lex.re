@@ -10,6 +10,7 @@
 #include "lex.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,23 @@ void lex_init(Lexer *lx, const Source *src, Arena *a, Diag *d) {
                 .bol = src->text, .line = 1};
 }
 
-void lex_reset_nesting(Lexer *lx) { lx->depth = 0; }
+static int ends_statement(int kind) { return kind == 0 || kind == TK_NEWLINE || kind == ';'; }
+
+void lex_recover(Lexer *lx) {
+  lx->depth = 0;
+  if (!ends_statement(lx->last)) lx->mute = 1;
+}
+
+/* Reports a lexical error, unless the statement already has a syntax error
+ * (then anything more on it would be noise). */
+static void lex_error(Lexer *lx, Loc at, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static void lex_error(Lexer *lx, Loc at, const char *fmt, ...) {
+  if (lx->mute) return;
+  va_list ap;
+  va_start(ap, fmt);
+  diag_verror(lx->diag, at, fmt, ap);
+  va_end(ap);
+}
 
 static Loc loc_at(const Lexer *lx, const char *p) {
   return (Loc){lx->src->name, lx->line, (int)(p - lx->bol) + 1};
@@ -78,7 +95,7 @@ static void bad_chars(Lexer *lx, const char *from, const char *to) {
   for (const char *p = from; p < to && p < from + SHOW; p++) n = put_byte(msg, n, (unsigned char)*p);
   if (to - from > SHOW) n += (size_t)sprintf(msg + n, "...");
   msg[n] = '\0';
-  diag_error(lx->diag, loc_at(lx, from), "unexpected character '%s'", msg);
+  lex_error(lx, loc_at(lx, from), "unexpected character '%s'", msg);
 }
 
 /* After a newline inside brackets: does the next line start with a statement
@@ -125,17 +142,17 @@ static void lex_string(Lexer *lx, Token *t) {
       "\\" [^\n]   {
         char esc[8];
         esc[put_byte(esc, 0, tok[1])] = '\0';
-        diag_error(lx->diag, loc_at(lx, (const char *)tok), "unknown escape sequence '\\%s' in string", esc);
+        lex_error(lx, loc_at(lx, (const char *)tok), "unknown escape sequence '\\%s' in string", esc);
         continue;
       }
       [^"\\\n\x00]+ { strbuf_add(&b, tok, (size_t)(cur - tok)); continue; }
       "\n"         {
         cur = tok;
-        diag_error(lx->diag, loc_at(lx, (const char *)tok), "newline in string (missing closing '\"')");
+        lex_error(lx, loc_at(lx, (const char *)tok), "newline in string (missing closing '\"')");
         goto done;
       }
       $            {
-        diag_error(lx->diag, t->loc, "unterminated string (missing closing '\"' before end of file)");
+        lex_error(lx, t->loc, "unterminated string (missing closing '\"' before end of file)");
         goto done;
       }
       *            { bad_chars(lx, (const char *)tok, (const char *)cur); continue; }
@@ -154,7 +171,7 @@ static double number_value(Lexer *lx, Token *t, size_t len) {
   errno = 0;
   double v = strtod(s, NULL);
   if (errno == ERANGE && fabs(v) > 1.0) {
-    diag_error(lx->diag, t->loc, "number too large: %.*s", len > 40 ? 40 : (int)len, s);
+    lex_error(lx, t->loc, "number too large: %.*s", len > 40 ? 40 : (int)len, s);
     return 0;
   }
   return v;
@@ -169,8 +186,6 @@ static Loc eof_loc(const Lexer *lx) {
   while (bol > text && bol[-1] != '\n') bol--;
   return (Loc){lx->src->name, lx->line - 1, (int)(end - 1 - bol) + 1};
 }
-
-static int ends_statement(int kind) { return kind == 0 || kind == TK_NEWLINE || kind == ';'; }
 
 static int scan(Lexer *lx, Token *t) {
   for (;;) {
@@ -210,7 +225,7 @@ static int scan(Lexer *lx, Token *t) {
       /* "1e" or "2.5e+": report, and still give the parser a number. */
       mant [eE] [+-]? {
         lx->cur = (const char *)cur;
-        diag_error(lx->diag, t->loc, "malformed number: exponent has no digits");
+        lex_error(lx, t->loc, "malformed number: exponent has no digits");
         return TK_NUMBER;
       }
       ["]            { lx->cur = (const char *)cur; lex_string(lx, t); return TK_STRING; }
@@ -247,6 +262,7 @@ static int scan(Lexer *lx, Token *t) {
 
 int lex_next(Lexer *lx, Token *t) {
   *t = (Token){0};
+  if (ends_statement(lx->last)) lx->mute = 0;
   t->kind = scan(lx, t);
   t->len = (size_t)(lx->cur - t->text);
   if (t->kind == TK_NEWLINE || t->kind == TK_YYEOF) t->len = 0;

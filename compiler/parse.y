@@ -53,10 +53,13 @@ struct Parser {
   Token tok;                /* the token most recently handed to Bison (the lookahead) */
   Token prev;               /* the token before it */
   Token prev2;              /* and the one before that */
-  int quiet;                /* the current statement had a lexical error: no syntax errors on top */
-  int skip_block;           /* an error struck at `NAME {`: drop the whole { } block */
+  int quiet;                /* no syntax errors for this statement: it had a lexical error, or it is
+                               the late '}' of a block closed by close_block */
+  int skip_block;           /* an error struck at a '{': drop the whole { } block */
+  int recovering;           /* after a syntax error, until the statement's end */
   int in_block;             /* between train's '{' and its '}' */
   Loc block_loc;            /* the 'train' keyword of the open block */
+  int forced_close;         /* a train block was closed by close_block: its '}' may still come */
   Token replay[3];          /* tokens to hand out before lexing more, last first */
   int nreplay;              /* tokens in replay */
   Vec stmts;                /* Stmt * parsed so far */
@@ -163,23 +166,26 @@ stmt:
 | LOSS expr                 { $$ = new_stmt(p, ST_LOSS, @1, NULL, (Loc){0}); $$->value = $2; }
 | OUTPUT NAME               { $$ = new_stmt(p, ST_OUTPUT, @1, $2, @2); }
 | OPTIMIZER call            { $$ = new_stmt(p, ST_OPTIMIZER, @1, NULL, (Loc){0}); $$->value = $2; }
-| TRAIN '{' settings '}'    {
+| train_open '{' settings '}' {
     $$ = new_stmt(p, ST_TRAIN, @1, NULL, (Loc){0});
     $$->settings = seq_args(p, $3);
     $$->nsettings = $3.n;
   }
-| TRAIN '{' settings setting '}' {
+| train_open '{' settings setting '}' {
     Seq all = seq_push(p, $3, $4);
     $$ = new_stmt(p, ST_TRAIN, @1, NULL, (Loc){0});
     $$->settings = seq_args(p, all);
     $$->nsettings = all.n;
   }
-| TRAIN '{' settings error '}' {
+| train_open '{' settings error '}' {
     $$ = new_stmt(p, ST_TRAIN, @1, NULL, (Loc){0});
     $$->settings = seq_args(p, $3);
     $$->nsettings = $3.n;
   }
 ;
+
+/* The block's '{' may also start the next line. */
+train_open: TRAIN | TRAIN NEWLINE ;
 
 /* A shape [784] or a type such as class(10). */
 type: list | call ;
@@ -269,6 +275,31 @@ named: NAME '=' expr        { $$ = arg($1, @1, $3); } ;
 
 static int is_end(int kind) { return kind == 0 || kind == TK_NEWLINE || kind == ';'; }
 
+/* Drops a { } block that belongs to a broken statement (its settings would
+ * each look like a statement, its '}' like a stray), up to the matching '}'
+ * or to a line starting with a statement keyword (then the '}' is missing and
+ * the keyword is kept).  Returns the kind of the token after it, in p->tok. */
+static int skip_block(Parser *p) {
+  int open = 1, kind;
+  Token last = p->tok;
+  p->skip_block = 0;
+  for (;;) {
+    p->lx.mute = 1;
+    kind = lex_next(&p->lx, &p->tok);
+    if (kind == TK_YYEOF) return kind;
+    if (kind == '{') open++;
+    if (kind == '}' && --open == 0) break;
+    if (lex_keyword_text(kind) && last.kind == TK_NEWLINE) {
+      p->replay[p->nreplay++] = p->tok;
+      p->tok = last;
+      return kind = TK_NEWLINE;
+    }
+    last = p->tok;
+  }
+  p->lx.mute = 0;
+  return lex_next(&p->lx, &p->tok);
+}
+
 /* Hands the next token to Bison, keeping the context the error reporter
  * needs: the two tokens before it and whether a train block is open. */
 static int yylex(YYSTYPE *val, Loc *loc, Parser *p) {
@@ -282,16 +313,13 @@ static int yylex(YYSTYPE *val, Loc *loc, Parser *p) {
   } else {
     int errors = diag_errors(p->diag);
     kind = lex_next(&p->lx, &p->tok);
-    if (p->skip_block) {
-      p->skip_block = 0;
-      for (int open = 1; kind != TK_YYEOF && open > 0; kind = lex_next(&p->lx, &p->tok))
-        open += kind == '{' ? 1 : kind == '}' ? -1 : 0;
-    }
+    if (p->skip_block || (p->recovering && kind == '{' && !p->in_block)) kind = skip_block(p);
     if (diag_errors(p->diag) > errors) p->quiet = 1;
   }
-  if (kind == '{' && p->prev.kind == TK_TRAIN) {
+  if (is_end(kind)) p->recovering = 0;
+  if (kind == '{' && (p->prev.kind == TK_TRAIN || (p->prev.kind == TK_NEWLINE && p->prev2.kind == TK_TRAIN))) {
     p->in_block = 1;
-    p->block_loc = p->prev.loc;
+    p->block_loc = p->prev.kind == TK_TRAIN ? p->prev.loc : p->prev2.loc;
   } else if (kind == '}') {
     p->in_block = 0;
   }
@@ -330,9 +358,10 @@ static int has(const yysymbol_kind_t *exp, int n, int kind) {
   return 0;
 }
 
-/* A statement keyword inside a train block means its '}' is missing: after
- * the error, the parser is handed a made-up '}' and end of line, and then
- * the keyword again, so the statement it starts is parsed as usual. */
+/* A statement keyword starting a line inside a train block means its '}' is
+ * missing: after the error, the parser is handed a made-up '}' and end of
+ * line, and then the keyword again, so the statement it starts is parsed as
+ * usual.  If a '}' does come later, it is dropped without a second error. */
 static void close_block(Parser *p) {
   Token t = {.loc = p->tok.loc};
   p->replay[0] = p->tok;
@@ -341,6 +370,8 @@ static void close_block(Parser *p) {
   t.kind = '}';
   p->replay[2] = t;
   p->nreplay = 3;
+  p->forced_close = 1;
+  p->lx.mute = 0;
 }
 
 /* The statement keyword a misspelled name was probably meant to be: a close
@@ -391,7 +422,7 @@ static const char *expectation(Parser *p, const yysymbol_kind_t *exp, int n, int
     *with_got = 0;
     return la == ')' ? "unmatched ')'" : "unmatched ']'";
   }
-  if (p->in_block && (la == TK_YYEOF || lex_keyword_text(la)))
+  if (p->in_block && (la == TK_YYEOF || (lex_keyword_text(la) && is_end(prev->kind))))
     return arena_printf(p->arena, "expected '}' to close 'train' block opened at %d:%d", p->block_loc.line,
                         p->block_loc.col);
   if (close) return close;
@@ -440,26 +471,28 @@ static const char *expectation(Parser *p, const yysymbol_kind_t *exp, int n, int
 }
 
 static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p) {
-  /* `tran {`: a misspelled train block; its settings would each look like a
-   * let statement and its '}' like a stray, so the block goes as a whole. */
-  if (p->tok.kind == '{' && p->prev.kind == TK_NAME && is_end(p->prev2.kind)) p->skip_block = 1;
-  if (p->in_block && lex_keyword_text(p->tok.kind)) close_block(p);
-  if (!p->quiet) {
-    if (p->tok.kind == TK_TOODEEP) {
-      diag_error(p->diag, p->tok.loc, "expression nested too deeply");
-    } else {
-      yysymbol_kind_t exp[YYNTOKENS];
-      int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
-      int with_got;
-      Loc at;
-      const char *msg = expectation(p, exp, n < 0 ? 0 : n, &with_got, &at);
-      if (with_got)
-        diag_error(p->diag, at, "%s, got %s", msg, describe(p, &p->tok));
-      else
-        diag_error(p->diag, at, "%s", msg);
-    }
+  int la = p->tok.kind;
+  if (la == '}' && p->forced_close && is_end(p->prev.kind)) {
+    p->forced_close = 0;
+    p->quiet = 1;
   }
-  lex_reset_nesting(&p->lx);
+  if (!p->quiet && la == TK_TOODEEP) {
+    diag_error(p->diag, p->tok.loc, "expression nested too deeply");
+  } else if (!p->quiet) {
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
+    int with_got;
+    Loc at;
+    const char *msg = expectation(p, exp, n < 0 ? 0 : n, &with_got, &at);
+    if (with_got)
+      diag_error(p->diag, at, "%s, got %s", msg, describe(p, &p->tok));
+    else
+      diag_error(p->diag, at, "%s", msg);
+  }
+  lex_recover(&p->lx);
+  p->recovering = !is_end(la);
+  if (la == '{' && !p->in_block) p->skip_block = 1;
+  if (p->in_block && lex_keyword_text(la) && is_end(p->prev.kind)) close_block(p);
   return 0;
 }
 

@@ -175,7 +175,8 @@ static bool write_all(int fd, const uint8_t *p, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return false;
+    if (w == 0) errno = EIO;   /* no progress and no reason: do not spin */
+    if (w <= 0) return false;
     p += w;
     n -= (size_t)w;
   }
@@ -188,7 +189,7 @@ static void sync_dir(const char *path) {
   const char *slash = strrchr(path, '/');
   char *dir = xstrdup(slash ? path : ".");
   if (slash) dir[slash == path ? 1 : slash - path] = '\0';
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     fsync(fd);
     close(fd);
@@ -204,7 +205,7 @@ bool ckpt_write(const char *path, const char *model, const CkptPosition *pos,
   char *tmp = xmalloc(tlen);
   snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
   bool ok = true;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     ok = fail(err, errlen, "%s: cannot create %s: %s", path, tmp, strerror(errno));
   } else {

@@ -36,9 +36,10 @@ bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
 void session_free(Session *s) {
   for (int i = 0; i < s->nslots; i++) free(s->slots[i].data);
   for (int i = 0; i < s->ngraphs; i++) {
-    jit_free(s->graphs[i].jit);
-    free(s->graphs[i].x);
-    free(s->graphs[i].y);
+    jit_free(s->graphs[i]->jit);
+    free(s->graphs[i]->x);
+    free(s->graphs[i]->y);
+    free(s->graphs[i]);
   }
   free(s->slots);
   free(s->graphs);
@@ -67,15 +68,15 @@ static Slot *slot_for(Session *s, const IrNode *leaf) {
 
 Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen) {
   for (int i = 0; i < s->ngraphs; i++)
-    if (s->graphs[i].kind == kind && s->graphs[i].batch == batch) return &s->graphs[i];
+    if (s->graphs[i]->kind == kind && s->graphs[i]->batch == batch) return s->graphs[i];
   const Model *m = s->model;
   IrGraph *g = kind == GRAPH_TRAIN ? lower_train_step(m, s->arena, batch)
                                    : lower_forward(m, s->arena, batch, false);
   g = ir_simplify(g);
   JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3}, err, errlen);
   if (!j) return NULL;
-  s->graphs = xrealloc(s->graphs, sizeof(Compiled) * (size_t)(s->ngraphs + 1));
-  Compiled *c = &s->graphs[s->ngraphs++];
+  s->graphs = xrealloc(s->graphs, sizeof(Compiled *) * (size_t)(s->ngraphs + 1));
+  Compiled *c = s->graphs[s->ngraphs++] = xmalloc(sizeof(Compiled));
   *c = (Compiled){.kind = kind, .batch = batch, .ir = g, .jit = j};
   for (int i = 0; i < jit_nleaves(j); i++) {
     const IrNode *leaf = jit_leaf(j, i);

@@ -45,7 +45,7 @@ typedef struct {
   Arena *arena;         /* IR graphs */
   Slot *slots;          /* PARAM/STATE leaves, in first-seen order */
   int nslots;           /* number of slots */
-  Compiled *graphs;     /* compiled so far */
+  Compiled **graphs;    /* compiled so far (stable addresses) */
   int ngraphs;          /* number compiled */
   int nfeat;            /* floats per input sample (0: model without inputs) */
   int ntarget;          /* floats per target sample */

@@ -1,6 +1,6 @@
 /* Unit tests for runtime/ckpt.c: bit-exact round trips, the atomic write
- * under failures (file size limit mid-write, rename onto a directory, missing
- * directory), refusal of every truncation and every flipped byte, crafted
+ * under failures (read-only directory, file size limit mid-write, rename onto
+ * a directory, missing directory), refusal of every truncation and every flipped byte, crafted
  * files with a valid checksum, and the model-mismatch messages. */
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -215,6 +216,49 @@ START_TEST(test_ckpt_atomic_write_failure) {
 }
 END_TEST
 
+/* The directory is read-only.  The write runs in a child process that, when
+ * the tests run as root (whom permissions do not stop), first becomes
+ * nobody; the parent then checks the old file and the directory. */
+START_TEST(test_ckpt_unwritable_directory) {
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s/ro", tmpdir);
+  ck_assert_int_eq(mkdir(dir, 0755), 0);
+  const char *path = in_tmp("ro/a.ckpt");
+  write_model(path);
+  unsigned char before[512], after[512];
+  size_t len = slurp(path, before);
+  ck_assert_int_eq(chmod(dir, 0555), 0);
+  ck_assert_int_eq(chmod(tmpdir, 0755), 0);
+  int fds[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(2);
+    CkptPosition pos = position();
+    char err[512] = "";
+    bool ok = ckpt_write(path, "toy", &pos, model_tensors, 4, err, sizeof err);
+    ssize_t w = write(fds[1], err, strlen(err));
+    _exit(ok || w < 0 ? 1 : 0);
+  }
+  close(fds[1]);
+  char err[512] = "", want[512];
+  ssize_t n = read(fds[0], err, sizeof err - 1);
+  err[n > 0 ? n : 0] = '\0';
+  close(fds[0]);
+  int status;
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  chmod(dir, 0755);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  snprintf(want, sizeof want, "%s: cannot create %s.tmp.%ld: Permission denied", path, path, (long)child);
+  ck_assert_str_eq(err, want);
+  ck_assert_uint_eq(slurp(path, after), len);
+  ck_assert(memcmp(after, before, len) == 0);
+  ck_assert_str_eq(listing(dir), "a.ckpt\n");
+}
+END_TEST
+
 /* The rename fails (a directory is in the way): it stays, no temp. */
 START_TEST(test_ckpt_rename_failure) {
   const char *path = in_tmp("d.ckpt");
@@ -401,6 +445,7 @@ Suite *ckpt_suite(void) {
   tcase_add_test(tc, test_ckpt_overwrite);
   tcase_add_test(tc, test_ckpt_layout_hash);
   tcase_add_test(tc, test_ckpt_atomic_write_failure);
+  tcase_add_test(tc, test_ckpt_unwritable_directory);
   tcase_add_test(tc, test_ckpt_rename_failure);
   tcase_add_test(tc, test_ckpt_missing_directory);
   tcase_add_test(tc, test_ckpt_truncated_everywhere);

@@ -43,7 +43,9 @@ static void cmp_vals(Cmp *c, const char *what, const float *got, const double *w
 /* Runs g through the JIT `steps` times and the evaluator alongside (feeding
  * updates back), comparing outputs and updated leaves; leaf values come from
  * `seed` in [lo, hi).  Returns the number of mismatches (0 = pass). */
-static Cmp run_and_compare(IrGraph *g, uint64_t seed, double lo, double hi, int steps) {
+typedef double (*FillFn)(const IrNode *leaf, int64_t e, uint64_t *seed);
+
+static Cmp run_and_compare_fill(IrGraph *g, uint64_t seed, double lo, double hi, int steps, FillFn fill) {
   Cmp c = {0, ""};
   char err[512];
   JitGraph *j = jit_compile(g, NULL, err, sizeof err);
@@ -55,10 +57,10 @@ static Cmp run_and_compare(IrGraph *g, uint64_t seed, double lo, double hi, int 
   for (int i = 0; i < nl; i++) {
     const IrNode *x = jit_leaf(j, i);
     int64_t n = shape_numel(x->shape);
-    bufs[i] = aligned_alloc(64, (size_t)(n + 16) * sizeof(float));
+    bufs[i] = aligned_alloc(64, (size_t)(n + 16) / 16 * 64);
     leafv[i] = calloc((size_t)n + 1, sizeof(double));
     for (int64_t e = 0; e < n; e++) {
-      bufs[i][e] = (float)rnd(&seed, lo, hi);
+      bufs[i][e] = (float)(fill ? fill(x, e, &seed) : rnd(&seed, lo, hi));
       leafv[i][e] = bufs[i][e];
     }
     jit_bind(j, i, bufs[i]);
@@ -96,6 +98,10 @@ static Cmp run_and_compare(IrGraph *g, uint64_t seed, double lo, double hi, int 
   free(vals);
   jit_free(j);
   return c;
+}
+
+static Cmp run_and_compare(IrGraph *g, uint64_t seed, double lo, double hi, int steps) {
+  return run_and_compare_fill(g, seed, lo, hi, steps, NULL);
 }
 
 #define EXPECT_MATCH(g, seed, lo, hi, steps)                                   \
@@ -242,6 +248,199 @@ START_TEST(updates_ordering) {
 }
 END_TEST
 
+/* ---- random graphs ---- */
+
+typedef struct {
+  IrGraph *g;          /* graph being grown */
+  uint64_t seed;       /* generator state */
+  Shape full;          /* every node's shape broadcasts to this */
+  IrNode *pool[64];    /* values so far */
+  int n;               /* pool size */
+} RandGraph;
+
+static int pick(RandGraph *r, int n) { return (int)rnd(&r->seed, 0, n); }
+static IrNode *any(RandGraph *r) { return r->pool[pick(r, r->n)]; }
+
+/* A shape whose axes are those of `full` or 1, with leading axes maybe dropped. */
+static Shape sub_shape(RandGraph *r) {
+  Shape s = r->full;
+  int drop = pick(r, s.ndim + 1);
+  Shape o = {s.ndim - drop, {0}};
+  for (int d = 0; d < o.ndim; d++) o.dim[d] = pick(r, 3) == 0 ? 1 : s.dim[d + drop];
+  return o;
+}
+
+static IrNode *un(RandGraph *r, IrOp op, IrNode *x) { return ir_unary(r->g, op, x); }
+static IrNode *bi(RandGraph *r, IrOp op, IrNode *x, IrNode *y) { return ir_binary(r->g, op, x, y); }
+static IrNode *kst(RandGraph *r, double v) { return ir_const(r->g, v); }
+
+/* One random op over the pool; domains kept safe (log of |x|+0.5, ...). */
+static IrNode *grow(RandGraph *r) {
+  IrNode *x = any(r), *y = any(r);
+  IrGraph *g = r->g;
+  switch (pick(r, 16)) {
+  case 0: return un(r, (IrOp[]){OP_NEG, OP_ABS, OP_SIGN, OP_SIN, OP_COS, OP_TANH}[pick(r, 6)], x);
+  case 1: return un(r, OP_EXP, un(r, OP_TANH, x));
+  case 2: return un(r, (IrOp[]){OP_LOG, OP_SQRT}[pick(r, 2)], bi(r, OP_ADD, un(r, OP_ABS, x), kst(r, 0.5)));
+  case 3: return bi(r, OP_POW, bi(r, OP_ADD, un(r, OP_ABS, x), kst(r, 0.5)), un(r, OP_TANH, y));
+  case 4: return bi(r, OP_DIV, x, bi(r, OP_ADD, un(r, OP_ABS, y), kst(r, 0.5)));
+  case 5:
+  case 6: return bi(r, (IrOp[]){OP_ADD, OP_SUB, OP_MUL, OP_MAX, OP_MIN, OP_CMPLT}[pick(r, 6)], x, y);
+  case 7: return ir_where(g, bi(r, OP_CMPLT, x, y), y, any(r));
+  case 8: {
+    if (x->shape.ndim == 0) return un(r, OP_NEG, x);
+    unsigned axes = 1u + (unsigned)pick(r, (1 << x->shape.ndim) - 1);
+    return ir_reduce(g, (IrOp[]){OP_SUM, OP_RMAX, OP_LOGSUMEXP}[pick(r, 3)], x, axes);
+  }
+  case 9: return ir_expand(g, x, r->full);
+  case 10: {   /* transpose, compute, transpose back: a fused index map */
+    if (x->shape.ndim < 2) return bi(r, OP_MUL, x, kst(r, 1.5));
+    int perm[IR_MAX_DIMS], inv[IR_MAX_DIMS];
+    for (int d = 0; d < x->shape.ndim; d++) perm[d] = x->shape.ndim - 1 - d;
+    for (int d = 0; d < x->shape.ndim; d++) inv[perm[d]] = d;
+    IrNode *t = un(r, OP_TANH, ir_transpose(g, x, perm));
+    return ir_transpose(g, bi(r, OP_ADD, t, ir_transpose(g, y->shape.ndim == x->shape.ndim ? y : x, perm)), inv);
+  }
+  case 11: {   /* flatten, compute, restore */
+    IrNode *f = ir_reshape(g, x, shape_1((int)shape_numel(x->shape)));
+    return ir_reshape(g, bi(r, OP_SUB, f, kst(r, 0.25)), x->shape);
+  }
+  case 12: {   /* matrix product of two views, summed to a scalar */
+    Shape fs = r->full;
+    int m = fs.dim[0], k = fs.dim[fs.ndim - 1];
+    IrNode *e = ir_reshape(g, ir_expand(g, x, fs), shape_2(m, (int)(shape_numel(fs) / m)));
+    IrNode *w = ir_input(g, arena_printf(g->arena, "w%d", r->n), shape_2(k, (int)(shape_numel(fs) / m)));
+    IrNode *p = ir_matmul(g, e, w, false, true);
+    bool ta = pick(r, 2) == 0;
+    IrNode *q = ir_matmul(g, ta ? ir_transpose(g, p, (int[]){1, 0}) : p, ir_binary(g, OP_ADD, w, kst(r, 0.1)), ta, false);
+    return ir_reshape(g, ir_reduce(g, OP_SUM, q, 3), shape_scalar());
+  }
+  case 13: return ir_rand(g, ir_reshape(g, ir_reduce(g, OP_RMAX, ir_expand(g, x, r->full), (1u << r->full.ndim) - 1), shape_scalar()), sub_shape(r), (uint32_t)r->n);
+  default: return bi(r, OP_ADD, bi(r, OP_MUL, x, kst(r, 0.5)), y);
+  }
+}
+
+static IrGraph *random_graph(Arena *a, uint64_t seed) {
+  RandGraph r = {ir_graph_new(a, "random", 0), seed, {0, {0}}, {0}, 0};
+  r.full.ndim = 1 + pick(&r, 3);
+  for (int d = 0; d < r.full.ndim; d++) r.full.dim[d] = 1 + pick(&r, 5);
+  int nleaves = 2 + pick(&r, 3);
+  IrNode *states[4];
+  for (int i = 0; i < nleaves; i++) {
+    Shape s = sub_shape(&r);
+    const char *name = arena_printf(a, "v%d", i);
+    r.pool[r.n++] = states[i] = i % 2 ? ir_state(r.g, name, s, (IrInit){0}) : ir_input(r.g, name, s);
+  }
+  int nops = 4 + pick(&r, 10);
+  for (int i = 0; i < nops; i++) {
+    IrNode *x = grow(&r);
+    r.pool[r.n++] = x;
+  }
+  for (int i = 0; i < 3; i++) ir_output(r.g, arena_printf(a, "o%d", i), r.pool[r.n - 1 - pick(&r, r.n / 2)]);
+  for (int i = 1; i < nleaves; i += 2) {
+    IrNode *v = r.pool[r.n - 1 - pick(&r, r.n / 2)];
+    IrNode *fit = ir_reduce(r.g, OP_SUM, ir_expand(r.g, v, r.full), 0);
+    unsigned axes = 0;
+    Shape fs = r.full, ss = states[i]->shape;
+    int off = fs.ndim - ss.ndim;
+    for (int d = 0; d < fs.ndim; d++)
+      if (d < off || (ss.dim[d - off] == 1 && fs.dim[d] != 1)) axes |= 1u << d;
+    if (axes) fit = ir_reduce(r.g, OP_SUM, ir_expand(r.g, v, r.full), axes);
+    else fit = ir_expand(r.g, v, fs);
+    ir_update(r.g, states[i], ir_binary(r.g, OP_MUL, ir_reshape(r.g, fit, ss), ir_const(r.g, 0.5)));
+  }
+  return r.g;
+}
+
+START_TEST(random_graphs) {
+  for (uint64_t seed = 1; seed <= 200; seed++) {
+    Arena *a = arena_new();
+    IrGraph *g = random_graph(a, seed * 7919);
+    Cmp c = run_and_compare(g, seed, -2, 2, 2);
+    if (c.bad) ir_print(stderr, g);
+    ck_assert_msg(c.bad == 0, "graph seed %llu: %d mismatches, first %s", (unsigned long long)seed, c.bad, c.where);
+    arena_free(a);
+  }
+}
+END_TEST
+
+/* ---- a training step ---- */
+
+static IrNode *K(IrGraph *g, double v) { return ir_const(g, v); }
+static IrNode *bin(IrGraph *g, IrOp op, IrNode *a, IrNode *b) { return ir_binary(g, op, a, b); }
+
+static IrGraph *build_mlp(Arena *a, int B, const int *sizes, int nl) {
+  IrGraph *g = ir_graph_new(a, "mlp.train", B);
+  IrNode *x = ir_input(g, "x", shape_2(B, sizes[0]));
+  IrNode *y = ir_input(g, "y", shape_2(B, sizes[nl]));
+  IrNode *params[16]; int np = 0;
+  IrNode *h = x;
+  for (int l = 0; l < nl; l++) {
+    char nm[32];
+    snprintf(nm, sizeof nm, "l%d.w", l);
+    IrNode *w = ir_param(g, arena_strdup(a, nm), shape_2(sizes[l], sizes[l + 1]), (IrInit){.kind = INIT_XAVIER});
+    snprintf(nm, sizeof nm, "l%d.b", l);
+    IrNode *b = ir_param(g, arena_strdup(a, nm), shape_1(sizes[l + 1]), (IrInit){0});
+    params[np++] = w; params[np++] = b;
+    h = bin(g, OP_ADD, ir_matmul(g, h, w, false, false), b);
+    if (l < nl - 1) h = bin(g, OP_MAX, h, K(g, 0));
+  }
+  IrNode *lse = ir_reduce(g, OP_LOGSUMEXP, h, 2);
+  IrNode *yx = ir_reduce(g, OP_SUM, bin(g, OP_MUL, y, h), 2);
+  IrNode *per = bin(g, OP_SUB, lse, yx);
+  IrNode *loss = bin(g, OP_MUL, ir_reshape(g, ir_reduce(g, OP_SUM, per, 3), shape_scalar()), K(g, 1.0 / B));
+  ir_output(g, "loss", loss);
+  ir_output(g, "logits", h);
+  IrNode **grads = grad_build(g, loss, np, params);
+  IrNode *t = ir_state(g, "adam.t", shape_scalar(), (IrInit){0});
+  IrNode *t1 = bin(g, OP_ADD, t, K(g, 1));
+  ir_update(g, t, t1);
+  double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  for (int i = 0; i < np; i++) {
+    IrNode *w = params[i], *gr = grads[i];
+    char nm[64];
+    snprintf(nm, sizeof nm, "adam.m/%s", w->name);
+    IrNode *m = ir_state(g, arena_strdup(a, nm), w->shape, (IrInit){0});
+    snprintf(nm, sizeof nm, "adam.v/%s", w->name);
+    IrNode *v = ir_state(g, arena_strdup(a, nm), w->shape, (IrInit){0});
+    IrNode *m1 = bin(g, OP_ADD, bin(g, OP_MUL, K(g, b1), m), bin(g, OP_MUL, K(g, 1 - b1), gr));
+    IrNode *v1 = bin(g, OP_ADD, bin(g, OP_MUL, K(g, b2), v), bin(g, OP_MUL, K(g, 1 - b2), bin(g, OP_MUL, gr, gr)));
+    ir_update(g, m, m1);
+    ir_update(g, v, v1);
+    IrNode *c1 = bin(g, OP_SUB, K(g, 1), bin(g, OP_POW, K(g, b1), t1));
+    IrNode *c2 = bin(g, OP_SUB, K(g, 1), bin(g, OP_POW, K(g, b2), t1));
+    IrNode *den = bin(g, OP_ADD, ir_unary(g, OP_SQRT, bin(g, OP_DIV, v1, c2)), K(g, eps));
+    ir_update(g, w, bin(g, OP_SUB, w, bin(g, OP_DIV, bin(g, OP_MUL, K(g, lr), bin(g, OP_DIV, m1, c1)), den)));
+  }
+  return g;
+}
+
+/* Inputs in [0,1), one-hot targets, small weights, zero optimizer state. */
+static double mlp_fill(const IrNode *leaf, int64_t e, uint64_t *seed) {
+  if (strcmp(leaf->name, "y") == 0) {
+    int k = leaf->shape.dim[1];
+    return e % k == (e / k) % k ? 1 : 0;
+  }
+  if (leaf->op == OP_STATE) return 0;
+  return leaf->op == OP_PARAM ? rnd(seed, -0.2, 0.2) : rnd(seed, 0, 1);
+}
+
+/* Forward, gradients and Adam updates of an MLP, three steps. */
+START_TEST(mlp_train_step) {
+  static const int small[] = {50, 32, 16, 10}, full[] = {784, 256, 128, 10};
+  for (int v = 0; v < 2; v++) {
+    Arena *a = arena_new();
+    IrGraph *g = build_mlp(a, v ? 64 : 16, v ? full : small, 3);
+    Cmp c = run_and_compare_fill(g, 11, 0, 1, v ? 1 : 3, mlp_fill);
+    ck_assert_msg(c.bad == 0, "%d mismatches, first %s", c.bad, c.where);
+    IrGraph *s = ir_simplify(g);
+    c = run_and_compare_fill(s, 11, 0, 1, 2, mlp_fill);
+    ck_assert_msg(c.bad == 0, "simplified: %d mismatches, first %s", c.bad, c.where);
+    arena_free(a);
+  }
+}
+END_TEST
+
 Suite *codegen_suite(void) {
   Suite *s = suite_create("codegen");
   TCase *tc = tcase_create("core");
@@ -253,6 +452,8 @@ Suite *codegen_suite(void) {
   tcase_add_test(tc, movement_ops);
   tcase_add_test(tc, rand_matches_evaluator);
   tcase_add_test(tc, updates_ordering);
+  tcase_add_test(tc, random_graphs);
+  tcase_add_test(tc, mlp_train_step);
   suite_add_tcase(s, tc);
   return s;
 }
