@@ -4,6 +4,7 @@
 #
 # Sources are found by wildcard: a new compiler/*.c, runtime/*.c or
 # tests/unit/check_NAME.c (defining `Suite *NAME_suite(void)`) needs no edit here.
+# Basenames are unique across those folders (objects share one directory).
 
 LLVM_CONFIG ?= llvm-config-19
 CC          ?= cc
@@ -33,7 +34,7 @@ rel_obj = $(patsubst %.c,$(B)/rel/%.o,$(notdir $(1)))
 san_obj = $(patsubst %.c,$(B)/san/%.o,$(notdir $(1)))
 REL_LIB_OBJ := $(call rel_obj,$(LIB_SRC) $(GEN_SRC))
 SAN_LIB_OBJ := $(call san_obj,$(LIB_SRC) $(GEN_SRC))
-SAN_TEST_OBJ := $(call san_obj,$(TEST_SRC) tests/unit/main.c)
+SAN_TEST_OBJ := $(call san_obj,$(TEST_SRC) tests/unit/run_suites.c)
 
 HEADERS := $(wildcard compiler/*.h runtime/*.h compiler/*.def) $(B)/gen/parse.h
 
@@ -64,7 +65,7 @@ $(B)/san/%.o: %.c $(HEADERS) $(B)/gen/suites.h | $(B)/san
 # Generated sources live in build/gen, never in git.
 $(B)/gen/lex.c: compiler/lex.re $(B)/gen/parse.h | $(B)/gen
 	$(RE2C) -W --no-generation-date -o $@ $<
-$(B)/gen/parse.c $(B)/gen/parse.h: compiler/parse.y | $(B)/gen
+$(B)/gen/parse.c $(B)/gen/parse.h &: compiler/parse.y | $(B)/gen
 	$(BISON) -Wall -Werror --header=$(B)/gen/parse.h -o $(B)/gen/parse.c $<
 $(B)/gen/suites.h: $(TEST_SRC) | $(B)/gen
 	printf '%s\n' $(foreach s,$(SUITES),'SUITE($(s))') > $@.tmp && mv $@.tmp $@

@@ -99,7 +99,7 @@ static bool check_dense_like(SemaCtx *S, Expr *e, int k) {
   w.fan_in = in;
   w.fan_out = units;
   sema_add_param(S, e, "w", shape_2(in, units * k), w);
-  if (builtin_arg(e, "bias")->num != 0) sema_add_param(S, e, "b", shape_1(units * k), (IrInit){INIT_ZEROS, 0, 0, 0, 0, NULL});
+  if (builtin_arg(e, "bias")->num != 0) sema_add_param(S, e, "b", shape_1(units * k), (IrInit){.kind = INIT_ZEROS});
   e->type = (Type){.shape = shape_1(units), .batched = x.batched};
   return true;
 }
@@ -113,19 +113,22 @@ static bool check_dropout(SemaCtx *S, Expr *e) {
   return check_same(S, e);
 }
 
+/* Which normalization a norm entry's tag means. */
+enum { NORM_LAYER, NORM_BATCH };
+
 /* layer_norm and batch_norm: gamma (ones) and beta (zeros) of the per-sample shape. */
 static bool check_norm(SemaCtx *S, Expr *e) {
   Type x = arg_type(e, 0);
-  if (e->fn->tag && !x.batched) {
+  if (e->fn->tag == NORM_BATCH && !x.batched) {
     sema_error(S, e->loc, "batch_norm needs a batch-dependent input (computed from an input)");
     return false;
   }
-  if (!e->fn->tag && x.shape.ndim == 0) {
+  if (e->fn->tag == NORM_LAYER && x.shape.ndim == 0) {
     sema_error(S, e->loc, "layer_norm needs at least one feature axis, got a scalar []");
     return false;
   }
-  sema_add_param(S, e, "gamma", x.shape, (IrInit){INIT_CONST, 1, 0, 0, 0, NULL});
-  sema_add_param(S, e, "beta", x.shape, (IrInit){INIT_ZEROS, 0, 0, 0, 0, NULL});
+  sema_add_param(S, e, "gamma", x.shape, (IrInit){.kind = INIT_CONST, .a = 1});
+  sema_add_param(S, e, "beta", x.shape, (IrInit){.kind = INIT_ZEROS});
   return check_same(S, e);
 }
 
@@ -316,7 +319,7 @@ static uint32_t site_seed(const LowerCtx *L, int site) {
 static IrNode *lower_dropout(LowerCtx *L, const Expr *e, IrNode *const *x) {
   double p = builtin_arg(e, "p")->num;
   if (!L->training || p == 0) return x[0];
-  if (!L->step) L->step = ir_state(L->g, "step", shape_scalar(), (IrInit){INIT_ZEROS, 0, 0, 0, 0, NULL});
+  if (!L->step) L->step = ir_state(L->g, "step", shape_scalar(), (IrInit){.kind = INIT_ZEROS});
   IrNode *r = ir_rand(L->g, L->step, x[0]->shape, site_seed(L, e->site));
   IrNode *keep = ir_binary(L->g, OP_CMPLT, r, lower_num(L, 1 - p));
   return lower_mul(L, x[0], lower_mul(L, keep, lower_num(L, 1 / (1 - p))));
@@ -346,9 +349,9 @@ static IrNode *lower_batch_norm(LowerCtx *L, const Expr *e, IrNode *const *x) {
   Type t = arg_type(e, 0);
   Arena *a = L->g->arena;
   IrNode *rm = ir_state(L->g, arena_printf(a, "%s.running_mean", e->layer), t.shape,
-                        (IrInit){INIT_ZEROS, 0, 0, 0, 0, NULL});
+                        (IrInit){.kind = INIT_ZEROS});
   IrNode *rv = ir_state(L->g, arena_printf(a, "%s.running_var", e->layer), t.shape,
-                        (IrInit){INIT_CONST, 1, 0, 0, 0, NULL});
+                        (IrInit){.kind = INIT_CONST, .a = 1});
   if (!L->training) return normalize(L, e, lower_sub(L, x[0], rm), rv);
   double inv_b = 1.0 / L->batch, mom = builtin_arg(e, "momentum")->num;
   IrNode *mean = lower_mul(L, ir_reduce(L->g, OP_SUM, x[0], 1), lower_num(L, inv_b));
@@ -356,9 +359,10 @@ static IrNode *lower_batch_norm(LowerCtx *L, const Expr *e, IrNode *const *x) {
   IrNode *var = lower_mul(L, ir_reduce(L->g, OP_SUM, lower_mul(L, d, d), 1), lower_num(L, inv_b));
   double unbias = L->batch > 1 ? (double)L->batch / (L->batch - 1) : 1;
   IrNode *keep = lower_num(L, 1 - mom);
-  ir_update(L->g, rm, lower_add(L, lower_mul(L, rm, keep), lower_reshape(L, lower_mul(L, mean, lower_num(L, mom)), t.shape)));
-  ir_update(L->g, rv, lower_add(L, lower_mul(L, rv, keep),
-                                lower_reshape(L, lower_mul(L, var, lower_num(L, mom * unbias)), t.shape)));
+  IrNode *new_mean = lower_reshape(L, lower_mul(L, mean, lower_num(L, mom)), t.shape);
+  IrNode *new_var = lower_reshape(L, lower_mul(L, var, lower_num(L, mom * unbias)), t.shape);
+  ir_update(L->g, rm, lower_add(L, lower_mul(L, rm, keep), new_mean));
+  ir_update(L->g, rv, lower_add(L, lower_mul(L, rv, keep), new_var));
   return normalize(L, e, d, var);
 }
 
@@ -407,9 +411,10 @@ static IrNode *lower_mae(LowerCtx *L, const Expr *e, IrNode *const *x) {
  * which never overflows and equals -y log s(x) - (1-y) log(1 - s(x)). */
 static IrNode *lower_bce(LowerCtx *L, const Expr *e, IrNode *const *x) {
   IrNode *y = target_like(L, e, x[1]);
-  IrNode *soft = ir_unary(L->g, OP_LOG, lower_add(L, lower_num(L, 1),
-                                                   ir_unary(L->g, OP_EXP, ir_unary(L->g, OP_NEG, ir_unary(L->g, OP_ABS, x[0])))));
-  IrNode *v = lower_add(L, lower_sub(L, ir_binary(L->g, OP_MAX, x[0], lower_num(L, 0)), lower_mul(L, x[0], y)), soft);
+  IrNode *e_abs = ir_unary(L->g, OP_EXP, ir_unary(L->g, OP_NEG, ir_unary(L->g, OP_ABS, x[0])));
+  IrNode *soft = ir_unary(L->g, OP_LOG, lower_add(L, lower_num(L, 1), e_abs));
+  IrNode *relu = ir_binary(L->g, OP_MAX, x[0], lower_num(L, 0));
+  IrNode *v = lower_add(L, lower_sub(L, relu, lower_mul(L, x[0], y)), soft);
   return mean_all(L, e, v);
 }
 
@@ -440,7 +445,7 @@ static IrNode *lower_regularizer(LowerCtx *L, const Expr *e, IrNode *const *x) {
   for (int i = 0; i < L->m->nparams; i++) {
     IrNode *w = L->params[i];
     if (w->shape.ndim < 2) continue;
-    IrNode *v = e->fn->tag == 1 ? ir_unary(L->g, OP_ABS, w) : lower_mul(L, w, w);
+    IrNode *v = e->fn->tag == OP_ABS ? ir_unary(L->g, OP_ABS, w) : lower_mul(L, w, w);
     sum = lower_add(L, sum, lower_reshape(L, ir_reduce(L->g, OP_SUM, v, all_axes(w->shape.ndim)), shape_scalar()));
   }
   return lower_mul(L, sum, lower_num(L, builtin_arg(e, "lambda")->num));
@@ -479,7 +484,8 @@ const Builtin builtin_table[] = {
     {"log_softmax", BK_ACTIVATION, 1, {X_P}, check_vector_like, lower_log_softmax, 0,
      "x - logsumexp(x) over the last axis"},
     {"dense", BK_LAYER, 2,
-     {X_P, {"units", AT_INT, NULL, R_POS}, {"bias", AT_BOOL, "true", R_ANY}, {"init", AT_INIT, "xavier", R_ANY}, NAME_P},
+     {X_P, {"units", AT_INT, NULL, R_POS}, {"bias", AT_BOOL, "true", R_ANY}, {"init", AT_INIT, "xavier", R_ANY},
+      NAME_P},
      check_dense, lower_dense, 0, "x @ W + b; W [in, units] (init), b [units] zeros"},
     {"maxout", BK_LAYER, 3,
      {X_P, {"units", AT_INT, NULL, R_POS}, {"k", AT_INT, "2", R_POS}, {"bias", AT_BOOL, "true", R_ANY},
@@ -487,10 +493,10 @@ const Builtin builtin_table[] = {
      check_maxout, lower_maxout, 0, "max over k pieces of x @ W + b; W [in, units*k]"},
     {"dropout", BK_LAYER, 2, {X_P, {"p", AT_NUM, "0.5", R_UNIT}}, check_dropout, lower_dropout, 0,
      "training: x * (u < 1-p) / (1-p), u uniform; evaluation: x"},
-    {"layer_norm", BK_LAYER, 2, {X_P, {"eps", AT_NUM, "1e-5", R_POS}, NAME_P}, check_norm, lower_layer_norm, 0,
+    {"layer_norm", BK_LAYER, 2, {X_P, {"eps", AT_NUM, "1e-5", R_POS}, NAME_P}, check_norm, lower_layer_norm, NORM_LAYER,
      "(x - mean) / sqrt(var + eps) * gamma + beta over each sample's features"},
     {"batch_norm", BK_LAYER, 3, {X_P, {"momentum", AT_NUM, "0.1", R_UNIT}, {"eps", AT_NUM, "1e-5", R_POS}, NAME_P},
-     check_norm, lower_batch_norm, 1, "(x - mean) / sqrt(var + eps) * gamma + beta over the batch"},
+     check_norm, lower_batch_norm, NORM_BATCH, "(x - mean) / sqrt(var + eps) * gamma + beta over the batch"},
     {"sum", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_SUM,
      "sum over all per-sample axes, or over axis"},
     {"mean", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_SUM,
@@ -508,9 +514,9 @@ const Builtin builtin_table[] = {
      check_pointwise_loss, lower_bce, 0, "mean(max(x,0) - x*y + log(1 + e^-|x|)) (sigmoid fused)"},
     {"cross_entropy", BK_LOSS, 2, {{"logits", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}},
      check_cross_entropy, lower_cross_entropy, 0, "-sum(y * log_softmax(x)) = sum(y)*logsumexp(x) - sum(y*x)"},
-    {"l1", BK_REGULARIZER, 1, {{"lambda", AT_NUM, NULL, R_NONNEG}}, NULL, lower_regularizer, 1,
+    {"l1", BK_REGULARIZER, 1, {{"lambda", AT_NUM, NULL, R_NONNEG}}, NULL, lower_regularizer, OP_ABS,
      "lambda * sum |W| over params of rank >= 2"},
-    {"l2", BK_REGULARIZER, 1, {{"lambda", AT_NUM, NULL, R_NONNEG}}, NULL, lower_regularizer, 2,
+    {"l2", BK_REGULARIZER, 1, {{"lambda", AT_NUM, NULL, R_NONNEG}}, NULL, lower_regularizer, OP_MUL,
      "lambda * sum W^2 over params of rank >= 2 (no 1/2)"},
     {"zeros", BK_INITIALIZER, 0, {{NULL}}, NULL, NULL, INIT_ZEROS, "all 0"},
     {"normal", BK_INITIALIZER, 2, {{"std", AT_NUM, NULL, R_NONNEG}, {"mean", AT_NUM, "0", R_ANY}}, NULL, NULL,

@@ -81,7 +81,8 @@ struct Builtin {
   bool (*check)(SemaCtx *S, Expr *e);
   /* Lowering: x[i] is the IR value of tensor arg i (NULL for others). */
   IrNode *(*lower)(LowerCtx *L, const Expr *e, IrNode *const *x);
-  int tag;                          /* kind-specific: IrOp of simple math, InitKind, OptimKind, DataFormat */
+  int tag;                          /* entry-specific: the IrOp of simple math, reductions and regularizers,
+                                       the InitKind, OptimKind or DataFormat, NORM_LAYER/NORM_BATCH */
   const char *doc;                  /* formula / one-line meaning (docs, --help) */
 };
 

@@ -24,6 +24,12 @@
 
 LLVMModuleRef codegen_module(LLVMContextRef ctx, const MemPlan *mp, const char *entry, const char *cpu,
                              const char *features);
+/* Verifies mod, sets its target triple and data layout for (cpu, features)
+ * and runs "default<O<opt_level>>" with a target machine for the same CPU
+ * (no loop unrolling: see docs/backend.md).  dump_before/dump_after, when
+ * non-NULL, get the module's text.  false + message in err on failure. */
+bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const char *features, FILE *dump_before,
+                      FILE *dump_after, char *err, size_t errlen);
 /* Scratch floats a group's kernel needs (a PlanScratchFn). */
 int64_t codegen_scratch(const FusePlan *fp, int group);
 

@@ -1,9 +1,11 @@
 /* fuse: kernel grouping (see fuse.h for the contract).
  *
  * Two passes over the live nodes.  Backwards (users before sources), each
- * computed node joins the group of its users when all of them sit in one group,
- * they all see it through the same index map and it has as many elements as
- * the group's space; otherwise it starts a group of its own.  A matrix product
+ * computed node joins the group of one of its users when the users in that
+ * group all see it through the same index map, it has as many elements as the
+ * group's space, and any user outside the group comes after the group's root
+ * (the node is then stored for them, e.g. a pre-activation that the backward
+ * pass reads); otherwise it starts a group of its own.  A matrix product
  * may join an elementwise group whose space is exactly its output (it becomes
  * that group's producer and the rest its epilogue); its operands never join
  * (the product reads them as views, in any order).  Forwards, every node that
@@ -122,37 +124,51 @@ static int new_group(FusePlan *fp, Builder *b, GroupKind kind, const IrNode *roo
   return b->groups.len - 1;
 }
 
-/* The group n can join, with its map, or -1. */
-static int join_target(const FusePlan *fp, Builder *b, const Users *us, const IrNode *n, int *map) {
+/* Can n join group grp?  Users inside grp must all see n through one map
+ * (returned in map); users outside are allowed only after grp's root, so
+ * ordering groups by root id still runs grp first (n is then stored). */
+static bool can_join(const FusePlan *fp, Builder *b, const Users *us, const IrNode *n, int grp, int *map,
+                     bool *outside) {
   const IrGraph *g = fp->g;
-  if (us->count[n->id] == 0 || n->op == OP_RESHAPE || op_info[n->op].kind == OPK_REDUCE) return -1;
-  int grp = -1;
+  FuseGroup *G = b->groups.items[grp];
   bool have_map = false;
+  *outside = false;
   for (int i = 0; i < us->count[n->id]; i++) {
     const IrNode *u = g->nodes.items[us->list[n->id][i]];
     const FuseNode *fu = &fp->node[u->id];
-    if (fu->role != ROLE_MEMBER || u->op == OP_MATMUL || u->op == OP_RAND) return -1;
-    if (grp >= 0 && fu->group != grp) return -1;
-    grp = fu->group;
+    if (fu->role != ROLE_MEMBER || fu->group != grp) {
+      if (u->id < G->root->id) return false;
+      *outside = true;
+      continue;
+    }
+    if (u->op == OP_MATMUL || u->op == OP_RAND) return false;
     for (int k = 0; k < u->nsrc; k++) {
       if (u->src[k] != n) continue;
       int m[IR_MAX_DIMS];
       fuse_src_map(u, fu->map, k, m);
-      if (have_map && memcmp(m, map, sizeof(int) * (size_t)n->shape.ndim) != 0) return -1;
+      if (have_map && memcmp(m, map, sizeof(int) * (size_t)n->shape.ndim) != 0) return false;
       memcpy(map, m, sizeof m);
       have_map = true;
     }
   }
-  FuseGroup *G = b->groups.items[grp];
-  if (G->kind == FG_COPY || shape_numel(n->shape) != shape_numel(G->space)) return -1;
+  if (G->kind == FG_COPY || shape_numel(n->shape) != shape_numel(G->space)) return false;
   if (n->op == OP_MATMUL) {
     int id[IR_MAX_DIMS];
     identity_map(n->shape, id);
-    if (G->kind != FG_ELEMWISE || !shape_eq(n->shape, G->space) ||
-        memcmp(id, map, sizeof(int) * 2) != 0)
-      return -1;
+    if (G->kind != FG_ELEMWISE || !shape_eq(n->shape, G->space) || memcmp(id, map, sizeof(int) * 2) != 0)
+      return false;
   }
-  return grp;
+  return true;
+}
+
+/* The group n joins (the first of its users' groups that can take it), or -1. */
+static int join_target(const FusePlan *fp, Builder *b, const Users *us, const IrNode *n, int *map, bool *outside) {
+  if (n->op == OP_RESHAPE || op_info[n->op].kind == OPK_REDUCE) return -1;
+  for (int i = 0; i < us->count[n->id]; i++) {
+    const FuseNode *fu = &fp->node[us->list[n->id][i]];
+    if (fu->role == ROLE_MEMBER && can_join(fp, b, us, n, fu->group, map, outside)) return fu->group;
+  }
+  return -1;
 }
 
 static void assign_roles(FusePlan *fp, Builder *b, const bool *live) {
@@ -183,11 +199,12 @@ static void assign_roles(FusePlan *fp, Builder *b, const bool *live) {
       continue;
     }
     int map[IR_MAX_DIMS];
-    int grp = join_target(fp, b, &us, x, map);
+    bool outside;
+    int grp = join_target(fp, b, &us, x, map, &outside);
     if (grp >= 0) {
       f->role = ROLE_MEMBER;
       f->group = grp;
-      f->stored = ext[id];
+      f->stored = ext[id] || outside;
       memcpy(f->map, map, sizeof map);
       if (x->op == OP_MATMUL) {
         FuseGroup *G = b->groups.items[grp];

@@ -14,10 +14,10 @@
  *                activation, ...) run on the output tile (the epilogue);
  *   FG_COPY      a reshape of a non-contiguous view, copied to its own buffer.
  * Invariants: every member has exactly one index map from the group's space (a
- * node reached two ways becomes a group root); members other than the root have
- * all their users in the group and the same element count as the space, so no
- * element is computed twice; every node read outside its group is its group's
- * root, so ordering groups by root id is a topological order.
+ * node reached two ways becomes a group root) and the same element count as
+ * the space, so no element is computed twice; a member read outside its group
+ * is stored, and all such readers come after the group's root in creation
+ * order, so ordering groups by root id is a topological order.
  */
 #ifndef NNC_FUSE_H
 #define NNC_FUSE_H

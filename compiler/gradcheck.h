@@ -22,18 +22,21 @@ double **gradcheck_leaf_values(const IrGraph *g, const Model *m, uint64_t seed, 
 /* Evaluates `loss` of g (a fresh evaluation from the leaf values only). */
 double gradcheck_loss(const IrGraph *g, IrNode *loss, double **leaves, Arena *scratch);
 
-/* How an adjoint is obtained: normally grad_build; tests substitute a broken
- * one to see that the checker names the culprit. */
-typedef IrNode *(*AdjointFn)(IrGraph *g, IrNode *loss, IrNode *wrt);
+/* How adjoints are obtained (grad_build's signature): normally grad_build;
+ * tests substitute a broken one to see that the checker names the culprit. */
+typedef IrNode **(*AdjointFn)(IrGraph *g, IrNode *loss, int n, IrNode *const *wrt);
 
 /* Walks the nodes the loss depends on from the loss backwards and returns the
- * first whose adjoint (from `adjoint`) disagrees with finite differences by
+ * first whose adjoint (from `adjoint`, or grad_build when NULL) disagrees with finite differences by
  * more than tol, or NULL if all agree.  The gradient rule at fault belongs to
  * one of that node's users, whose adjoints did agree. */
 IrNode *gradcheck_localize(IrGraph *g, IrNode *loss, double **leaves, AdjointFn adjoint, double tol,
                            Arena *scratch);
 
-/* Relative error measure used throughout: |a-b| / max(|a|, |b|, 1e-6). */
+/* Relative error measure used throughout: |a-b| / max(|a|, |b|, 1e-4).
+ * Below 1e-4 it is an absolute error: a central difference of a loss of size
+ * ~1 carries rounding noise of ~1e-10, which would otherwise dominate the
+ * comparison of near-zero gradients (dead ReLUs, batch norm on tiny batches). */
 double gradcheck_rel_error(double a, double b);
 
 #endif

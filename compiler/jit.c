@@ -1,23 +1,19 @@
 /* jit: fuse, plan, generate, optimize and load a graph (see jit.h).
  *
  * One LLJIT per compiled graph, so freeing a JitGraph releases its code.  The
- * optimization pipeline ("default<O3>" through the new pass manager) and the
- * JIT use the same target: the host's CPU name and feature string for the
- * pass pipeline's target machine and on every function, and a JIT target
- * machine builder detected from the host, so the vectorizer and the code
- * generator agree on the vector width.  libm symbols the module calls are
- * resolved from the running process.
+ * optimization pipeline (codegen_optimize) and the JIT use the same target:
+ * the host's CPU name and feature string for the pass pipeline's target
+ * machine and on every function, and a JIT target machine builder detected
+ * from the host, so the vectorizer and the code generator agree on the vector
+ * width.  libm symbols the module calls are resolved from the running process.
  */
 #include "jit.h"
 
-#include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
-#include <llvm-c/TargetMachine.h>
-#include <llvm-c/Transforms/PassBuilder.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,58 +37,6 @@ static void *llvm_fail(LLVMErrorRef e, const char *what, char *err, size_t errle
   snprintf(err, errlen, "%s: %s", what, msg);
   LLVMDisposeErrorMessage(msg);
   return NULL;
-}
-
-static void dump(FILE *out, LLVMModuleRef mod) {
-  char *s = LLVMPrintModuleToString(mod);
-  fputs(s, out);
-  LLVMDisposeMessage(s);
-}
-
-/* Verify, set the target, run the O-level pipeline. */
-static bool optimize(LLVMModuleRef mod, const JitOptions *opt, const char *cpu, const char *features, char *err,
-                     size_t errlen) {
-  char *vmsg = NULL;
-  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &vmsg)) {
-    snprintf(err, errlen, "generated module is invalid: %s", vmsg);
-    LLVMDisposeMessage(vmsg);
-    return false;
-  }
-  LLVMDisposeMessage(vmsg);
-  char *triple = LLVMGetDefaultTargetTriple();
-  LLVMTargetRef target;
-  char *terr = NULL;
-  if (LLVMGetTargetFromTriple(triple, &target, &terr)) {
-    snprintf(err, errlen, "no target for %s: %s", triple, terr);
-    LLVMDisposeMessage(terr);
-    LLVMDisposeMessage(triple);
-    return false;
-  }
-  static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
-                                               LLVMCodeGenLevelAggressive};
-  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, levels[opt->opt_level],
-                                                    LLVMRelocDefault, LLVMCodeModelJITDefault);
-  LLVMSetTarget(mod, triple);
-  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
-  LLVMSetModuleDataLayout(mod, td);
-  LLVMDisposeTargetData(td);
-  LLVMDisposeMessage(triple);
-  if (opt->dump_before) dump(opt->dump_before, mod);
-  LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
-  LLVMPassBuilderOptionsSetLoopVectorization(po, opt->opt_level >= 2);
-  LLVMPassBuilderOptionsSetSLPVectorization(po, opt->opt_level >= 2);
-  LLVMPassBuilderOptionsSetLoopUnrolling(po, opt->opt_level >= 2);
-  char passes[32];
-  snprintf(passes, sizeof passes, "default<O%d>", opt->opt_level);
-  LLVMErrorRef e = LLVMRunPasses(mod, passes, tm, po);
-  LLVMDisposePassBuilderOptions(po);
-  LLVMDisposeTargetMachine(tm);
-  if (e) {
-    llvm_fail(e, "optimization failed", err, errlen);
-    return false;
-  }
-  if (opt->dump_after) dump(opt->dump_after, mod);
-  return true;
 }
 
 static LLVMOrcLLJITRef make_jit(char *err, size_t errlen) {
@@ -124,7 +68,7 @@ JitGraph *jit_compile(const IrGraph *g, const JitOptions *options, char *err, si
   char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
   LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
   LLVMModuleRef mod = codegen_module(LLVMOrcThreadSafeContextGetContext(tsc), j->mp, ENTRY, cpu, features);
-  bool ok = optimize(mod, &opt, cpu, features, err, errlen);
+  bool ok = codegen_optimize(mod, opt.opt_level, cpu, features, opt.dump_before, opt.dump_after, err, errlen);
   LLVMDisposeMessage(cpu);
   LLVMDisposeMessage(features);
   if (ok) j->jit = make_jit(err, errlen);

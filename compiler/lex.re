@@ -262,8 +262,8 @@ static int scan(Lexer *lx, Token *t) {
 
 int lex_next(Lexer *lx, Token *t) {
   *t = (Token){0};
-  if (ends_statement(lx->last)) lx->mute = 0;
   t->kind = scan(lx, t);
+  if (ends_statement(t->kind)) lx->mute = 0;
   t->len = (size_t)(lx->cur - t->text);
   if (t->kind == TK_NEWLINE || t->kind == TK_YYEOF) t->len = 0;
   lx->last = t->kind;

@@ -64,7 +64,8 @@ IrNode *lower_matmul(LowerCtx *L, IrNode *a, Type ta, IrNode *b, Type tb) {
   } else {   /* per sample a[m,n] @ b[n,k]: gather the batch into the columns */
     int perm[3] = {1, 0, 2};
     IrNode *bt = lower_reshape(L, ir_transpose(g, b, perm), shape_2(n, L->batch * k));
-    IrNode *p = lower_reshape(L, ir_matmul(g, lower_reshape(L, a, shape_2(m, n)), bt, false, false), shape_of(3, (int[]){m, L->batch, k}));
+    IrNode *prod = ir_matmul(g, lower_reshape(L, a, shape_2(m, n)), bt, false, false);
+    IrNode *p = lower_reshape(L, prod, shape_of(3, (int[]){m, L->batch, k}));
     r = ir_transpose(g, p, perm);
   }
   return lower_reshape(L, r, lower_ir_shape(L, rt));

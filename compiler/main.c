@@ -56,7 +56,7 @@ static const Command commands[] = {
   {"summary", cmd_summary, "FILE", "list every layer with its shape and parameter count",
    {{NULL, false, NULL}}},
   {"check", cmd_check, "FILE", "finite-difference gradient check of the whole model",
-   {{"batch", true, "batch size of the random batch (default 2)"},
+   {{"batch", true, "batch size of the random batch (default 4)"},
     {"seed", true, "seed for parameters and the batch"},
     {"tol", true, "largest accepted relative error (default 1e-5)"},
     {NULL, false, NULL}}},

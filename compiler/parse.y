@@ -7,11 +7,15 @@
  * Actions only build nodes; names, arities and shapes are sema's business.
  * Errors: the reporter turns Bison's expected-token set and the tokens just
  * read into a sentence ("expected ')' to close '(' opened at 3:14, got ';'").
- * Recovery happens at statement ends (newline or ';'), also inside train { }.
- * Cascades are held back three ways: Bison reports nothing until three tokens
- * have been shifted after an error; a statement with a lexical error gets no
- * syntax errors on top; and after an error inside brackets the lexer forgets
- * the brackets so the next newline ends the broken statement.
+ * Recovery happens at statement ends (newline or ';'), also inside train { },
+ * and a statement gets at most one error, so several mistakes are reported
+ * per run but one mistake is reported once:
+ *  - no syntax error on top of a lexical one (`quiet`), no lexical errors
+ *    after a syntax error (lex_recover mutes the lexer to the statement end);
+ *  - after an error the lexer forgets open brackets, so the next newline ends
+ *    the broken statement; a line starting with a keyword always starts a
+ *    statement, which also closes a train block whose '}' is missing;
+ *  - a { } block that belongs to a broken statement is dropped whole.
  * Depth is bounded: brackets by the lexer (LEX_MAX_NESTING), the parser stack
  * by YYMAXDEPTH, and each statement's trees by AST_MAX_DEPTH.
  */
@@ -279,7 +283,7 @@ static int is_end(int kind) { return kind == 0 || kind == TK_NEWLINE || kind == 
  * each look like a statement, its '}' like a stray), up to the matching '}'
  * or to a line starting with a statement keyword (then the '}' is missing and
  * the keyword is kept).  Returns the kind of the token after it, in p->tok. */
-static int skip_block(Parser *p) {
+static int drop_block(Parser *p) {
   int open = 1, kind;
   Token last = p->tok;
   p->skip_block = 0;
@@ -292,7 +296,7 @@ static int skip_block(Parser *p) {
     if (lex_keyword_text(kind) && last.kind == TK_NEWLINE) {
       p->replay[p->nreplay++] = p->tok;
       p->tok = last;
-      return kind = TK_NEWLINE;
+      return TK_NEWLINE;
     }
     last = p->tok;
   }
@@ -312,8 +316,12 @@ static int yylex(YYSTYPE *val, Loc *loc, Parser *p) {
     kind = p->tok.kind;
   } else {
     int errors = diag_errors(p->diag);
-    kind = lex_next(&p->lx, &p->tok);
-    if (p->skip_block || (p->recovering && kind == '{' && !p->in_block)) kind = skip_block(p);
+    if (p->skip_block) {
+      kind = drop_block(p);
+    } else {
+      kind = lex_next(&p->lx, &p->tok);
+      if (p->recovering && kind == '{' && !p->in_block) kind = drop_block(p);
+    }
     if (diag_errors(p->diag) > errors) p->quiet = 1;
   }
   if (is_end(kind)) p->recovering = 0;
@@ -378,6 +386,8 @@ static void close_block(Parser *p) {
  * one by edit distance, or one that differs by two swapped neighbours
  * (inptu -> input), which Levenshtein distance counts as two edits. */
 static const char *keyword_guess(Parser *p, const char *name) {
+  enum { LONGEST = 16 };   /* no keyword is within a third of the length of a longer name */
+  if (strlen(name) > LONGEST) return NULL;
   const char *words[16];
   int nwords = 0;
   for (int k = 0; k < lex_nkeywords && nwords < (int)COUNT_OF(words); k++) words[nwords++] = lex_keywords[k].text;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 typedef struct {
-  MemPlan *mp;
+  MemPlan *mp;       /* plan being built (arena, buf_of) */
   Vec steps;         /* PlanStep* while building */
   Vec bufs;          /* PlanBuf* while building */
 } Build;
@@ -42,7 +42,7 @@ int plan_buf_of_view(const MemPlan *mp, const IrNode *n) {
 /* ---- reads per step, for the in-place test and for liveness ---- */
 
 typedef struct {
-  const MemPlan *mp;
+  const MemPlan *mp;     /* for buffer numbers */
   int want;              /* buffer asked about, or -1: collect every read */
   const int64_t *match;  /* strides every read of `want` must equal (NULL: any read fails) */
   int ndim;              /* space rank for the comparison */
@@ -90,16 +90,17 @@ static int count_reads(const MemPlan *mp, const PlanStep *s) {
   return n;
 }
 
-/* Can update value v (stored by group step si) be written straight into leaf buffer lb? */
+/* Can update value v (stored by group step si) be written straight into leaf
+ * buffer lb?  Only if no later step reads lb and step si itself reads it only
+ * at the element it writes (same space strides as v's store). */
 static bool in_place_ok(const MemPlan *mp, int si, const IrNode *v, int lb) {
   const FusePlan *fp = mp->fp;
   const PlanStep *s = &mp->steps[si];
   const FuseGroup *G = &fp->groups[s->group];
   int64_t store[IR_MAX_DIMS];
   fuse_space_strides(fp, v, fp->node[v->id].map, G->space.ndim, store);
-  for (int i = 0; i < mp->nsteps; i++) {
+  for (int i = si; i < mp->nsteps; i++) {
     bool own = i == si;
-    if (i < si) continue;
     ReadScan r = {mp, lb, own && (G->kind == FG_ELEMWISE || G->kind == FG_MATMUL) ? store : NULL,
                   G->space.ndim, true, false, NULL, 0};
     scan_step(mp, &mp->steps[i], &r);

@@ -100,8 +100,8 @@ bool sema_shape(SemaCtx *S, const AstNode *n, bool allow_hole, Shape *out, const
     sema_error(S, n ? n->loc : S->stmt_loc, "%s must be a shape like [28, 28]", what);
     return false;
   }
-  if (n->nitems > IR_MAX_DIMS) {
-    sema_error(S, n->loc, "%s has %d axes; at most %d are supported", what, n->nitems, IR_MAX_DIMS);
+  if (n->nitems > IR_MAX_DIMS - 1) {   /* one IR axis is left for the batch */
+    sema_error(S, n->loc, "%s has %d axes; at most %d are supported", what, n->nitems, IR_MAX_DIMS - 1);
     return false;
   }
   Shape s = {.ndim = n->nitems};
@@ -118,8 +118,6 @@ bool sema_shape(SemaCtx *S, const AstNode *n, bool allow_hole, Shape *out, const
 }
 
 /* ---- argument binding ---- */
-
-static bool convert_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const AstNode *n, ArgVal *v);
 
 /* Fills an initializer from a name (xavier), a call (normal(0.01)) or a number. */
 bool sema_init(SemaCtx *S, const AstNode *n, IrInit *out) {
@@ -284,6 +282,10 @@ Expr *sema_call(SemaCtx *S, const AstNode *n, const Builtin *b) {
   if (!ok) return NULL;
   if (b->kind == BK_LAYER && builtin_param_index(b, "name") >= 0) {
     const ArgVal *nm = builtin_arg(e, "name");
+    if (nm->present && !nm->str[0]) {
+      sema_error(S, nm->loc, "%s: name must not be empty", b->name);
+      return NULL;
+    }
     if (nm->present) e->layer = nm->str;
     else if (S->nlayers++ == 0) e->layer = S->prefix;
     else e->layer = arena_printf(S->a, "%s_%d", S->prefix, S->nlayers);
@@ -493,7 +495,7 @@ static void param_stmt(SemaCtx *S, const Stmt *st, ModelParam *p) {
     Shape s = {0};
     list_dims(v, &s);
     if (!list_check(S, v, s, 0)) return;
-    if (typed && !shape_eq(s, p->shape) && !(p->shape.ndim == 1 && s.ndim == 1 && shape_numel(s) == shape_numel(p->shape))) {
+    if (typed && !shape_eq(s, p->shape)) {
       sema_error(S, v->loc, "param %s: the values have shape %s, the declared shape is %s", st->name, shape_str(s, b1),
                  shape_str(p->shape, b2));
       return;
@@ -548,7 +550,8 @@ static void begin_stmt(SemaCtx *S, const Stmt *st, const char *prefix, int bindi
 
 static const char *kind_text(SemaCtx *S, const Expr *e) {
   if (S->kind[0]) return arena_strdup(S->a, S->kind);
-  return e && e->kind != EX_BINARY && e->kind != EX_NEG ? "alias" : "expr";
+  bool ref = e && (e->kind == EX_INPUT || e->kind == EX_TARGET || e->kind == EX_PARAM || e->kind == EX_LET);
+  return ref ? "alias" : "expr";
 }
 
 static void loss_stmt(SemaCtx *S, const Stmt *st) {
@@ -718,7 +721,8 @@ void model_print_summary(FILE *out, const Model *m) {
   char b[96];
   fprintf(out, "model %s\n", m->name);
   fprintf(out, "  %-16s %-22s %-14s %12s\n", "name", "kind", "shape", "params");
-  for (int i = 0; i < m->ninputs; i++) summary_row(out, m->inputs[i].name, "input", shape_str(m->inputs[i].shape, b), 0);
+  for (int i = 0; i < m->ninputs; i++)
+    summary_row(out, m->inputs[i].name, "input", shape_str(m->inputs[i].shape, b), 0);
   for (int i = 0; i < m->ntargets; i++) {
     const ModelValue *t = &m->targets[i];
     summary_row(out, t->name, "target", sema_type_str((Type){.shape = t->shape, .nclasses = t->nclasses}, b), 0);

@@ -22,6 +22,7 @@
 
 #include "ir.h"
 
+/* Whether every element of n is one number, *v. */
 static bool splat(const IrNode *n, double *v) {
   if (n->op == OP_EXPAND) n = n->src[0];
   if (n->op != OP_CONST) return false;
@@ -33,8 +34,6 @@ static bool splat(const IrNode *n, double *v) {
 static IrNode *fit(IrGraph *g, IrNode *x, Shape s) { return shape_eq(x->shape, s) ? x : ir_expand(g, x, s); }
 
 static IrNode *splat_of(IrGraph *g, double v, Shape s) { return fit(g, ir_const(g, v), s); }
-
-static IrNode *s_binary(IrGraph *g, IrOp op, IrNode *a, IrNode *b);
 
 static IrNode *s_unary(IrGraph *g, IrOp op, IrNode *a) {
   double v = 0;

@@ -360,13 +360,14 @@ typedef struct {
   const char *bol;    /* start of the current line, for column numbers */
 } CsvPos;
 
-/* Parses the field [s, e) as a finite number. */
-static bool csv_number(const CsvPos *at, const char *s, const char *e, double *v, char *err,
-                       size_t errlen) {
+/* Parses the field [s, e) as a finite number; *col gets the 1-based column
+ * where the number starts (blanks around it are skipped). */
+static bool csv_number(const CsvPos *at, const char *s, const char *e, double *v, int *col,
+                       char *err, size_t errlen) {
   while (s < e && (*s == ' ' || *s == '\t')) s++;
   while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
-  int col = (int)(s - at->bol) + 1;
-  if (s == e) return fail(err, errlen, "%s:%d:%d: empty field", at->path, at->line, col);
+  *col = (int)(s - at->bol) + 1;
+  if (s == e) return fail(err, errlen, "%s:%d:%d: empty field", at->path, at->line, *col);
   char buf[64];
   size_t len = (size_t)(e - s);
   char *end = buf;
@@ -376,7 +377,7 @@ static bool csv_number(const CsvPos *at, const char *s, const char *e, double *v
     *v = strtod(buf, &end);
   }
   if (len >= sizeof buf || end != buf + len || !isfinite(*v))
-    return fail(err, errlen, "%s:%d:%d: not a number: '%.*s'", at->path, at->line, col,
+    return fail(err, errlen, "%s:%d:%d: not a number: '%.*s'", at->path, at->line, *col,
                 len > 40 ? 40 : (int)len, s);
   return true;
 }
@@ -427,14 +428,15 @@ static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
       const char *e = memchr(s, ',', (size_t)(lend - s));
       if (!e) e = lend;
       double v = 0;
-      ok = csv_number(&at, s, e, &v, err, errlen);
+      int col;
+      ok = csv_number(&at, s, e, &v, &col, err, errlen);
       int t = c - tfirst;   /* index among the target columns when in 0..tcols) */
       if (ok && t >= 0 && t < tcols && nclasses > 0) {
         char msg[96];
         if (label_ok(v, nclasses, msg, sizeof msg))
           set_class(d, i, (int)v);
         else
-          ok = fail(err, errlen, "%s:%d:%d: %s", at.path, at.line, (int)(s - at.bol) + 1, msg);
+          ok = fail(err, errlen, "%s:%d:%d: %s", at.path, at.line, col, msg);
       } else if (ok && t >= 0 && t < tcols) {
         d->y[(size_t)i * (size_t)ntarget + (size_t)t] = (float)v;
       } else if (ok) {

@@ -4,7 +4,9 @@
  * (float32 arithmetic, FMA contraction and reassociated sums against exact
  * double); NaN matches NaN and infinities match themselves.
  */
+#define _POSIX_C_SOURCE 200809L   /* open_memstream */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "grad.h"
 #include "ir.h"
 #include "jit.h"
+#include "plan.h"
 
 #define ATOL 1e-5
 #define RTOL 1e-4
@@ -161,6 +164,41 @@ START_TEST(elementwise_ops) {
 }
 END_TEST
 
+/* The inline exp and tanh against double precision, densely, including
+ * overflow, underflow, tiny arguments and NaN: relative error <= 2e-6. */
+START_TEST(exp_tanh_accuracy) {
+  enum { N = 4096 };
+  Arena *a;
+  IrGraph *g = graph(&a);
+  IrNode *x = ir_input(g, "x", shape_1(N));
+  ir_output(g, "exp", ir_unary(g, OP_EXP, x));
+  ir_output(g, "tanh", ir_unary(g, OP_TANH, x));
+  char err[256];
+  JitGraph *j = jit_compile(g, NULL, err, sizeof err);
+  ck_assert_msg(j != NULL, "%s", err);
+  float *in = aligned_alloc(64, N * sizeof(float));
+  for (int i = 0; i < N; i++) in[i] = (float)(i < N / 2 ? -110.0 + 220.0 * i / (N / 2) : pow(10, -8 + 8.0 * (i - N / 2) / (N / 2)) * (i % 2 ? -1 : 1));
+  in[0] = NAN;
+  in[1] = INFINITY;
+  in[2] = -INFINITY;
+  jit_bind(j, 0, in);
+  jit_run(j);
+  const float *e = jit_output(j, "exp"), *t = jit_output(j, "tanh");
+  for (int i = 0; i < N; i++) {
+    double we = exp((double)in[i]), wt = tanh((double)in[i]);
+    if (isnan(in[i])) {
+      ck_assert(isnan(e[i]) && isnan(t[i]));
+      continue;
+    }
+    ck_assert_msg(fabs(e[i] - we) <= 2e-6 * fabs(we) + 1e-37 || (we > FLT_MAX && isinf(e[i])), "exp(%.9g) = %.9g, want %.9g", in[i], e[i], we);
+    ck_assert_msg(fabs(t[i] - wt) <= 2e-6 * fabs(wt), "tanh(%.9g) = %.9g, want %.9g", in[i], t[i], wt);
+  }
+  free(in);
+  jit_free(j);
+  arena_free(a);
+}
+END_TEST
+
 /* Every reduction over every axis set of a [3,4,5] input, with an
  * elementwise producer fused in. */
 START_TEST(reductions_all_axes) {
@@ -254,8 +292,9 @@ typedef struct {
   IrGraph *g;          /* graph being grown */
   uint64_t seed;       /* generator state */
   Shape full;          /* every node's shape broadcasts to this */
-  IrNode *pool[64];    /* values so far */
+  IrNode *pool[64];    /* values of the current part so far */
   int n;               /* pool size */
+  int part;            /* current part, for unique leaf names */
 } RandGraph;
 
 static int pick(RandGraph *r, int n) { return (int)rnd(&r->seed, 0, n); }
@@ -309,7 +348,7 @@ static IrNode *grow(RandGraph *r) {
     Shape fs = r->full;
     int m = fs.dim[0], k = fs.dim[fs.ndim - 1];
     IrNode *e = ir_reshape(g, ir_expand(g, x, fs), shape_2(m, (int)(shape_numel(fs) / m)));
-    IrNode *w = ir_input(g, arena_printf(g->arena, "w%d", r->n), shape_2(k, (int)(shape_numel(fs) / m)));
+    IrNode *w = ir_input(g, arena_printf(g->arena, "p%d.w%d", r->part, r->n), shape_2(k, (int)(shape_numel(fs) / m)));
     IrNode *p = ir_matmul(g, e, w, false, true);
     bool ta = pick(r, 2) == 0;
     IrNode *q = ir_matmul(g, ta ? ir_transpose(g, p, (int[]){1, 0}) : p, ir_binary(g, OP_ADD, w, kst(r, 0.1)), ta, false);
@@ -320,40 +359,49 @@ static IrNode *grow(RandGraph *r) {
   }
 }
 
-static IrGraph *random_graph(Arena *a, uint64_t seed) {
-  RandGraph r = {ir_graph_new(a, "random", 0), seed, {0, {0}}, {0}, 0};
-  r.full.ndim = 1 + pick(&r, 3);
-  for (int d = 0; d < r.full.ndim; d++) r.full.dim[d] = 1 + pick(&r, 5);
-  int nleaves = 2 + pick(&r, 3);
-  IrNode *states[4];
+/* One independent random subgraph (leaves, ops, outputs, updates) named pP.*. */
+static void random_part(RandGraph *r, int part) {
+  Arena *a = r->g->arena;
+  r->n = 0;
+  r->part = part;
+  r->full.ndim = 1 + pick(r, 3);
+  for (int d = 0; d < r->full.ndim; d++) r->full.dim[d] = 1 + pick(r, 5);
+  int nleaves = 2 + pick(r, 3);
+  IrNode *leaves[4];
   for (int i = 0; i < nleaves; i++) {
-    Shape s = sub_shape(&r);
-    const char *name = arena_printf(a, "v%d", i);
-    r.pool[r.n++] = states[i] = i % 2 ? ir_state(r.g, name, s, (IrInit){0}) : ir_input(r.g, name, s);
+    Shape s = sub_shape(r);
+    const char *name = arena_printf(a, "p%d.v%d", part, i);
+    leaves[i] = i % 2 ? ir_state(r->g, name, s, (IrInit){0}) : ir_input(r->g, name, s);
+    r->pool[r->n++] = leaves[i];
   }
-  int nops = 4 + pick(&r, 10);
+  int nops = 4 + pick(r, 10);
   for (int i = 0; i < nops; i++) {
-    IrNode *x = grow(&r);
-    r.pool[r.n++] = x;
+    IrNode *x = grow(r);
+    r->pool[r->n++] = x;
   }
-  for (int i = 0; i < 3; i++) ir_output(r.g, arena_printf(a, "o%d", i), r.pool[r.n - 1 - pick(&r, r.n / 2)]);
+  for (int i = 0; i < 3; i++) ir_output(r->g, arena_printf(a, "p%d.o%d", part, i), r->pool[r->n - 1 - pick(r, r->n / 2)]);
+  /* states (odd leaves) take a value reduced or expanded to their shape */
   for (int i = 1; i < nleaves; i += 2) {
-    IrNode *v = r.pool[r.n - 1 - pick(&r, r.n / 2)];
-    IrNode *fit = ir_reduce(r.g, OP_SUM, ir_expand(r.g, v, r.full), 0);
+    IrNode *v = ir_expand(r->g, r->pool[r->n - 1 - pick(r, r->n / 2)], r->full);
+    Shape fs = r->full, ss = leaves[i]->shape;
     unsigned axes = 0;
-    Shape fs = r.full, ss = states[i]->shape;
     int off = fs.ndim - ss.ndim;
     for (int d = 0; d < fs.ndim; d++)
       if (d < off || (ss.dim[d - off] == 1 && fs.dim[d] != 1)) axes |= 1u << d;
-    if (axes) fit = ir_reduce(r.g, OP_SUM, ir_expand(r.g, v, r.full), axes);
-    else fit = ir_expand(r.g, v, fs);
-    ir_update(r.g, states[i], ir_binary(r.g, OP_MUL, ir_reshape(r.g, fit, ss), ir_const(r.g, 0.5)));
+    if (axes) v = ir_reduce(r->g, OP_SUM, v, axes);
+    ir_update(r->g, leaves[i], ir_binary(r->g, OP_MUL, ir_reshape(r->g, v, ss), ir_const(r->g, 0.5)));
   }
+}
+
+/* Three independent random subgraphs in one graph (one compilation). */
+static IrGraph *random_graph(Arena *a, uint64_t seed) {
+  RandGraph r = {ir_graph_new(a, "random", 0), seed, {0, {0}}, {0}, 0, 0};
+  for (int part = 0; part < 3; part++) random_part(&r, part);
   return r.g;
 }
 
 START_TEST(random_graphs) {
-  for (uint64_t seed = 1; seed <= 200; seed++) {
+  for (uint64_t seed = 1; seed <= 70; seed++) {   /* 210 random subgraphs */
     Arena *a = arena_new();
     IrGraph *g = random_graph(a, seed * 7919);
     Cmp c = run_and_compare(g, seed, -2, 2, 2);
@@ -428,32 +476,130 @@ static double mlp_fill(const IrNode *leaf, int64_t e, uint64_t *seed) {
 /* Forward, gradients and Adam updates of an MLP, three steps. */
 START_TEST(mlp_train_step) {
   static const int small[] = {50, 32, 16, 10}, full[] = {784, 256, 128, 10};
-  for (int v = 0; v < 2; v++) {
-    Arena *a = arena_new();
-    IrGraph *g = build_mlp(a, v ? 64 : 16, v ? full : small, 3);
-    Cmp c = run_and_compare_fill(g, 11, 0, 1, v ? 1 : 3, mlp_fill);
-    ck_assert_msg(c.bad == 0, "%d mismatches, first %s", c.bad, c.where);
-    IrGraph *s = ir_simplify(g);
-    c = run_and_compare_fill(s, 11, 0, 1, 2, mlp_fill);
-    ck_assert_msg(c.bad == 0, "simplified: %d mismatches, first %s", c.bad, c.where);
-    arena_free(a);
-  }
+  Arena *a = arena_new();
+  IrGraph *g = build_mlp(a, 16, small, 3);
+  Cmp c = run_and_compare_fill(g, 11, 0, 1, 3, mlp_fill);
+  ck_assert_msg(c.bad == 0, "%d mismatches, first %s", c.bad, c.where);
+  c = run_and_compare_fill(ir_simplify(g), 12, 0, 1, 3, mlp_fill);
+  ck_assert_msg(c.bad == 0, "simplified: %d mismatches, first %s", c.bad, c.where);
+  c = run_and_compare_fill(ir_simplify(build_mlp(a, 64, full, 3)), 13, 0, 1, 1, mlp_fill);
+  ck_assert_msg(c.bad == 0, "full size: %d mismatches, first %s", c.bad, c.where);
+  arena_free(a);
+}
+END_TEST
+
+/* ---- what the back end produced ---- */
+
+/* Optimized LLVM IR of graph g as text (caller frees). */
+static char *optimized_ir(IrGraph *g) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  JitOptions o = {3, NULL, f};
+  char err[256];
+  JitGraph *j = jit_compile(g, &o, err, sizeof err);
+  ck_assert_msg(j != NULL, "%s", err);
+  fclose(f);
+  jit_free(j);
+  return text;
+}
+
+START_TEST(vectorized_ir) {
+  Arena *a;
+  IrGraph *g = graph(&a);
+  IrNode *x = ir_input(g, "x", shape_2(64, 1000)), *y = ir_input(g, "y", shape_1(1000));
+  IrNode *z = ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, x, y), ir_const(g, 1));
+  ir_output(g, "e", ir_binary(g, OP_MAX, ir_unary(g, OP_TANH, z), ir_unary(g, OP_EXP, z)));
+  char *ir = optimized_ir(g);
+  ck_assert_msg(strstr(ir, "<16 x float>") != NULL, "elementwise kernel not vectorized");
+  ck_assert_msg(strstr(ir, "call float") == NULL, "scalar call left in the elementwise kernel");
+  free(ir);
+  arena_free(a);
+  g = graph(&a);
+  IrNode *p = ir_input(g, "p", shape_2(64, 100)), *q = ir_input(g, "q", shape_2(100, 70));
+  ir_output(g, "m", ir_matmul(g, p, q, false, false));
+  ir = optimized_ir(g);
+  ck_assert_msg(strstr(ir, "@llvm.fma.v16f32") != NULL, "matrix product without vector FMA");
+  ck_assert_msg(strstr(ir, "target-cpu") != NULL, "functions without target-cpu");
+  free(ir);
+  arena_free(a);
+}
+END_TEST
+
+/* Bias add and activation land in the product's epilogue; the kernel
+ * listing is stable text. */
+START_TEST(kernel_listing) {
+  Arena *a;
+  IrGraph *g = graph(&a);
+  IrNode *x = ir_input(g, "x", shape_2(4, 8));
+  IrNode *w = ir_param(g, "w", shape_2(8, 16), (IrInit){0});
+  IrNode *b = ir_param(g, "b", shape_1(16), (IrInit){0});
+  IrNode *h = ir_binary(g, OP_ADD, ir_matmul(g, x, w, false, false), b);
+  ir_output(g, "h", ir_binary(g, OP_MAX, h, ir_const(g, 0)));
+  ir_output(g, "s", ir_reduce(g, OP_LOGSUMEXP, ir_binary(g, OP_SUB, x, ir_const(g, 1)), 2));
+  char err[256];
+  JitGraph *j = jit_compile(g, NULL, err, sizeof err);
+  ck_assert_msg(j != NULL, "%s", err);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  jit_print_kernels(f, j);
+  fclose(f);
+  ck_assert_str_eq(text, "kernel 0 matmul [4,16]: %3=matmul %4=add %6=max*\n"
+                         "kernel 1 reduce [4,8]: %8=sub %9=logsumexp*\n");
+  free(text);
+  jit_free(j);
+  arena_free(a);
+}
+END_TEST
+
+static int64_t no_scratch(const FusePlan *fp, int group) {
+  (void)fp, (void)group;
+  return 0;
+}
+
+/* A chain of products: dead intermediates' space is reused. */
+START_TEST(memory_plan_reuses) {
+  Arena *a;
+  IrGraph *g = graph(&a);
+  IrNode *w = ir_param(g, "w", shape_2(64, 64), (IrInit){0});
+  IrNode *h[5] = {ir_input(g, "x", shape_2(64, 64))};
+  for (int i = 1; i < 5; i++) h[i] = ir_matmul(g, h[i - 1], w, false, false);
+  ir_output(g, "out", h[4]);
+  FusePlan *fp = fuse_graph(g);
+  MemPlan *mp = plan_memory(fp, no_scratch);
+  ck_assert_int_eq(fp->ngroups, 4);
+  ck_assert_int_eq(mp->bufs[mp->buf_of[h[1]->id]].offset, mp->bufs[mp->buf_of[h[3]->id]].offset);
+  ck_assert_int_eq(mp->workspace, 2 * 64 * 64);   /* two buffers alternate */
+  plan_free(mp);
+  fuse_free(fp);
+  arena_free(a);
 }
 END_TEST
 
 Suite *codegen_suite(void) {
   Suite *s = suite_create("codegen");
-  TCase *tc = tcase_create("core");
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, matmul_awkward_sizes);
-  tcase_add_test(tc, elementwise_ops);
-  tcase_add_test(tc, reductions_all_axes);
-  tcase_add_test(tc, logsumexp_infinities);
-  tcase_add_test(tc, movement_ops);
-  tcase_add_test(tc, rand_matches_evaluator);
-  tcase_add_test(tc, updates_ordering);
-  tcase_add_test(tc, random_graphs);
-  tcase_add_test(tc, mlp_train_step);
-  suite_add_tcase(s, tc);
+  TCase *ops = tcase_create("ops");
+  tcase_set_timeout(ops, 120);
+  tcase_add_test(ops, matmul_awkward_sizes);
+  tcase_add_test(ops, elementwise_ops);
+  tcase_add_test(ops, exp_tanh_accuracy);
+  tcase_add_test(ops, reductions_all_axes);
+  tcase_add_test(ops, logsumexp_infinities);
+  tcase_add_test(ops, movement_ops);
+  tcase_add_test(ops, rand_matches_evaluator);
+  tcase_add_test(ops, updates_ordering);
+  tcase_add_test(ops, vectorized_ir);
+  tcase_add_test(ops, kernel_listing);
+  tcase_add_test(ops, memory_plan_reuses);
+  suite_add_tcase(s, ops);
+  TCase *random = tcase_create("random");
+  tcase_set_timeout(random, 120);
+  tcase_add_test(random, random_graphs);
+  suite_add_tcase(s, random);
+  TCase *mlp = tcase_create("mlp");
+  tcase_set_timeout(mlp, 120);
+  tcase_add_test(mlp, mlp_train_step);
+  suite_add_tcase(s, mlp);
   return s;
 }

@@ -570,7 +570,8 @@ END_TEST
 START_TEST(test_clipping) {
   Arena *a = arena_new();
   /* gradient -4 clamped to -0.5 */
-  IrGraph *g = lower_train_step(compile(a, "param w = 1\nloss (w - 3)^2\noptimizer sgd(lr = 1, clip_value = 0.5)\n"), a, 1);
+  const char *clamp = "param w = 1\nloss (w - 3)^2\noptimizer sgd(lr = 1, clip_value = 0.5)\n";
+  IrGraph *g = lower_train_step(compile(a, clamp), a, 1);
   Store s = {.rng = 1};
   Run r = run(g, &s);
   run_free(&r);
@@ -619,6 +620,65 @@ START_TEST(test_xor_trains) {
 }
 END_TEST
 
+/* ---- gradients of lowered models against central finite differences ---- */
+
+static const char *const grad_models[] = {
+    "input x : [3]\ntarget y : class(4)\nh = elu(layer_norm(dense(x, 5)), 0.7)\nz = maxout(h, 4, k = 3)\n"
+    "loss cross_entropy(z, y) + l2(0.01) + l1(0.001)\n",
+    "input x : [3]\ntarget y : [2]\nh = batch_norm(dense(x, 4, bias = false))\nd = dropout(leaky_relu(h, 0.2), 0.3)\n"
+    "loss mse(dense(d, 2), y) + mae(sigmoid(dense(d, 2)), y)\n",
+    "input x : [2]\ntarget y : [1]\nh = tanh(dense(x, 3, init = he))\nloss binary_cross_entropy(dense(h, 1), y)\n",
+    "input x : [2, 3]\ntarget y : [3]\nparam W : [3, 3] = normal(1)\nparam V : [2, 2] = uniform(-1, 1)\n"
+    "m = mean(x, axis = 0) + max(V @ x, axis = 0) + sum(x) / 4\nz = m @ W\n"
+    "loss cross_entropy(z, y) + sum(softmax(z) * log_softmax(z)) + mean(flatten(x) * sqrt(abs(sum(W)) + 1))\n",
+};
+
+START_TEST(test_gradients_match_finite_differences) {
+  enum { B = 3 };
+  Arena *a = arena_new();
+  Model *m = compile(a, grad_models[_i]);
+  IrGraph *gg = lower_grad(m, a, B), *fwd = lower_forward(m, a, B, true);
+  Store s = {.rng = 7 + (uint64_t)_i};
+  for (int i = 0; i < m->ninputs; i++) {
+    int64_t n = B * shape_numel(m->inputs[i].shape);
+    double *v = malloc(sizeof(double) * (size_t)n);
+    for (int64_t j = 0; j < n; j++) v[j] = 2 * uniform01(&s) - 1;
+    set(&s, m->inputs[i].name, v, n);
+    free(v);
+  }
+  const ModelValue *t = &m->targets[0];
+  int64_t k = shape_numel(t->shape);
+  double y[B * 8] = {0};
+  for (int b = 0; b < B; b++)
+    for (int j = 0; j < k; j++) y[b * k + j] = t->nclasses ? (j == (b + 1) % k) : uniform01(&s);
+  set(&s, t->name, y, B * k);
+  Run r = run(gg, &s);
+  for (int p = 0; p < m->nparams; p++) {
+    const char *name = m->params[p].name;
+    const double *g = out(&r, arena_printf(a, "grad %s", name));
+    double *w = slot(&s, name, NULL);
+    for (int64_t j = 0; j < shape_numel(m->params[p].shape) && j < 5; j++) {
+      double keep = w[j], h = 1e-6, lp, lm;
+      w[j] = keep + h;
+      Run rp = run(fwd, &s);
+      lp = out(&rp, "loss")[0];
+      run_free(&rp);
+      w[j] = keep - h;
+      Run rm = run(fwd, &s);
+      lm = out(&rm, "loss")[0];
+      run_free(&rm);
+      w[j] = keep;
+      double fd = (lp - lm) / (2 * h);
+      ck_assert_msg(fabs(fd - g[j]) < 1e-5 * (1 + fabs(fd)), "model %d, %s[%lld]: analytic %.10g, numeric %.10g", _i,
+                    name, (long long)j, g[j], fd);
+    }
+  }
+  run_free(&r);
+  store_free(&s);
+  arena_free(a);
+}
+END_TEST
+
 Suite *lower_suite(void) {
   Suite *s = suite_create("lower");
   TCase *tc = tcase_create("graphs");
@@ -639,6 +699,7 @@ Suite *lower_suite(void) {
   tcase_add_test(tc, test_matmul_forms);
   tcase_add_test(tc, test_maxout_and_reductions);
   tcase_add_test(tc, test_regularizers);
+  tcase_add_loop_test(tc, test_gradients_match_finite_differences, 0, (int)COUNT_OF(grad_models));
   suite_add_tcase(s, tc);
   tc = tcase_create("optimizers");
   tcase_add_loop_test(tc, test_optimizer_steps, 0, (int)COUNT_OF(optimizers));

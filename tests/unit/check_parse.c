@@ -125,7 +125,7 @@ START_TEST(test_locations) {
 }
 END_TEST
 
-START_TEST(test_empty_and_unterminated_last_line) {
+START_TEST(test_layout_variants) {
   static const char *const empty[] = {"", "\n\n\n", "# nothing\n", ";;\n;"};
   for (size_t i = 0; i < COUNT_OF(empty); i++) {
     Parsed r = parse(empty[i]);
@@ -137,6 +137,11 @@ START_TEST(test_empty_and_unterminated_last_line) {
   Parsed r = parse("model m\nloss a");
   ck_assert_int_eq(r.nerrors, 0);
   ck_assert_int_eq(r.prog->nstmts, 2);
+  parsed_free(&r);
+  /* The train block's '{' may start the next line. */
+  r = parse("train\n{\n  epochs = 1\n}");
+  ck_assert_str_eq(r.errors, "");
+  ck_assert_str_eq(r.dump, "program t.nn\n  train\n    setting epochs\n      num 1\n");
   parsed_free(&r);
 }
 END_TEST
@@ -341,7 +346,15 @@ static const struct {
      "t.nn:2:3: error: expected a setting (name = value) or '}', got '3'\n    2 |   3 = 4\n      |   ^\n"},
     {"tran {\n  epochs = 3\n}\nloss x\n",
      "t.nn:1:1: error: unknown statement 'tran'; did you mean 'train'?\n    1 | tran {\n      | ^\n"},
-    /* A lexical error is the only one reported for its statement. */
+    /* The block of a broken statement goes with it. */
+    {"3 train {\n  epochs = 1\n}\n", "t.nn:1:1: error: expected a statement, got '3'\n    1 | 3 train {\n      | ^\n"},
+    /* A '}' after a block closed at a keyword is not a second error. */
+    {"train {\n  epochs = 1\nloss x\n  batch = 2\n}\n",
+     "t.nn:3:1: error: expected '}' to close 'train' block opened at 1:1, got 'loss'\n"
+     "    3 | loss x\n      | ^\n"},
+    /* One error per statement: no lexical errors after a syntax error... */
+    {"foo bar $ \"x\n", "t.nn:1:1: error: expected '=' or a statement keyword after 'foo'\n    1 | foo bar $ \"x\n      | ^\n"},
+    /* ...and no syntax error after a lexical one. */
     {"a = 3 $ 4\n", "t.nn:1:7: error: unexpected character '$'\n    1 | a = 3 $ 4\n      |       ^\n"},
     {"a = \"abc\n",
      "t.nn:1:9: error: newline in string (missing closing '\"')\n    1 | a = \"abc\n      |         ^\n"},
@@ -582,7 +595,7 @@ Suite *parse_suite(void) {
   TCase *tc = tcase_create("grammar");
   tcase_add_test(tc, test_every_statement);
   tcase_add_test(tc, test_locations);
-  tcase_add_test(tc, test_empty_and_unterminated_last_line);
+  tcase_add_test(tc, test_layout_variants);
   tcase_add_loop_test(tc, test_precedence, 0, (int)COUNT_OF(exprs));
   tcase_add_loop_test(tc, test_print_expr_round_trip, 0, (int)COUNT_OF(exprs));
   suite_add_tcase(s, tc);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ast.h"
+#include "builtins.h"
 #include "sema.h"
 
 /* One compilation of a source string: the Model (NULL on errors) and all
@@ -49,7 +50,8 @@ static const struct {
 } errors[] = {
     {"input x : [4]\nh1 = relu(x)\nloss mean(h2)\n", "t.nn:3:11: error: undefined name 'h2'; did you mean 'h1'?"},
     {"input x : [4]\nh = relu(g)\ng = x\nloss mean(h)\n", "t.nn:2:10: error: 'g' is used before its definition"},
-    {"input x : [4]\nh = sigmod(x)\nloss mean(h)\n", "t.nn:2:5: error: unknown function 'sigmod'; did you mean 'sigmoid'?"},
+    {"input x : [4]\nh = sigmod(x)\nloss mean(h)\n",
+     "t.nn:2:5: error: unknown function 'sigmod'; did you mean 'sigmoid'?"},
     {"input x : [4]\nh = relu(x, x)\nloss mean(h)\n",
      "t.nn:2:13: error: relu takes at most 1 positional argument (x)"},
     {"input x : [4]\nh = dense(x, 3, unit = 3)\nloss mean(h)\n",
@@ -67,7 +69,8 @@ static const struct {
     {"input x : [4]\ntarget y : class(5)\nz = dense(x, 10)\nloss cross_entropy(z, y)\n",
      "t.nn:4:6: error: cross_entropy: logits [10] and target class(5) differ"},
     {"input x : [4]\nparam v : [3]\nloss mean(x + v)\n", "t.nn:3:13: error: '+' cannot combine shapes [4] and [3]"},
-    {"input x : [4]\nparam W : [3, 2]\nloss mean(x @ W)\n", "t.nn:3:13: error: matmul: inner sizes differ in [4] @ [3,2]"},
+    {"input x : [4]\nparam W : [3, 2]\nloss mean(x @ W)\n",
+     "t.nn:3:13: error: matmul: inner sizes differ in [4] @ [3,2]"},
     {"input x : [4]\nloss x\n",
      "t.nn:2:6: error: the loss must be a scalar per sample, got [4]; reduce it, e.g. with mean(...)"},
     {"param a = 1\n", "t.nn: error: no loss statement; add one, e.g. `loss mse(pred, y)`"},
@@ -95,13 +98,16 @@ static const struct {
     {"input x : [4]\nx = relu(x)\nloss mean(x)\n", "t.nn:2:1: error: 'x' is already defined"},
     {"input x : [4]\nh = dense(x, 2, name = \"f\")\ng = dense(h, 2, name = \"f\")\nloss mean(g)\n",
      "t.nn:3:5: error: parameter 'f.w' already exists; give this layer another name="},
+    {"input x : [4]\nh = dense(x, 2, name = \"\")\nloss mean(h)\n", "t.nn:2:17: error: dense: name must not be empty"},
     {"input x : [4]\nh = dense(x, 2, init = relu)\nloss mean(h)\n",
      "t.nn:2:24: error: expected an initializer (zeros, normal(std), uniform(lo, hi), xavier, kaiming or a number)"},
     {"param W : [2, 2] = [1, 2, 3]\nloss sum(W)\n",
      "t.nn:1:20: error: param W: the values have shape [3], the declared shape is [2,2]"},
     {"input x : [4]\nh = sum(x, axis = 1)\nloss h\n", "t.nn:2:12: error: sum: axis 1 is out of range for shape [4]"},
-    {"input x : [4]\nh = reshape(x, [3, 2])\nloss sum(h)\n", "t.nn:2:16: error: reshape: cannot reshape [4] into [3,2]"},
-    {"target y : class(1)\nloss sum(y)\n", "t.nn:1:12: error: class(k) needs one integer k >= 2, the number of classes"},
+    {"input x : [4]\nh = reshape(x, [3, 2])\nloss sum(h)\n",
+     "t.nn:2:16: error: reshape: cannot reshape [4] into [3,2]"},
+    {"target y : class(1)\nloss sum(y)\n",
+     "t.nn:1:12: error: class(k) needs one integer k >= 2, the number of classes"},
 };
 
 START_TEST(test_error_messages) {
@@ -235,8 +241,8 @@ START_TEST(test_defaults_and_overrides) {
   checked_free(&c);
 
   c = check_text("dir/m.nn", "param a = 1\nloss a * a\ntrain {\n  lr = 0.5; epochs = 3\n"
-                             "  data = csv(\"d.csv\", targets = \"first\", header = true)\n}\noptimizer momentum(lr = 0.1, "
-                             "nesterov = true)\n");
+                             "  data = csv(\"d.csv\", targets = \"first\", header = true)\n}\n"
+                             "optimizer momentum(lr = 0.1, nesterov = true)\n");
   ck_assert_msg(c.m != NULL, "%s", c.diag);
   ck_assert_int_eq(c.m->optim.kind, OPT_MOMENTUM);
   ck_assert_double_eq(c.m->optim.lr, 0.5);
@@ -273,7 +279,8 @@ END_TEST
 /* Param statements: scalars, value lists (nested), initializers, zeros. */
 START_TEST(test_param_statements) {
   Checked c = check_text("t.nn", "param a = -2\nparam v = [0.5, -1, 2]\nparam M = [[1, 2], [3, 4], [5, 6]]\n"
-                                 "param W : [3, 4] = uniform(-1, 1)\nparam b : [4]\nloss a + sum(v) + sum(M) + sum(v @ W + b)\n");
+                                 "param W : [3, 4] = uniform(-1, 1)\nparam b : [4]\n"
+                                 "loss a + sum(v) + sum(M) + sum(v @ W + b)\n");
   ck_assert_msg(c.m != NULL, "%s", c.diag);
   const Model *m = c.m;
   ck_assert_int_eq(m->params[0].init.kind, INIT_CONST);
@@ -292,6 +299,25 @@ START_TEST(test_param_statements) {
 }
 END_TEST
 
+/* docs/language.md documents every builtin of the table (as `name...). */
+START_TEST(test_docs_cover_builtins) {
+  size_t len;
+  char *doc = read_file("docs/language.md", &len);
+  ck_assert_ptr_nonnull(doc);
+  for (int i = 0; i < builtin_count; i++) {
+    const char *name = builtin_table[i].name;
+    size_t n = strlen(name);
+    bool found = false;
+    for (const char *p = strchr(doc, '`'); p && !found; p = strchr(p + 1, '`')) {
+      char next = p[1 + n];
+      found = strncmp(p + 1, name, n) == 0 && (next == '(' || next == '`' || next == ' ');
+    }
+    ck_assert_msg(found, "docs/language.md does not mention `%s`", name);
+  }
+  free(doc);
+}
+END_TEST
+
 Suite *sema_suite(void) {
   Suite *s = suite_create("sema");
   TCase *tc = tcase_create("errors");
@@ -306,6 +332,7 @@ Suite *sema_suite(void) {
   tcase_add_test(tc, test_defaults_and_overrides);
   tcase_add_test(tc, test_param_naming);
   tcase_add_test(tc, test_param_statements);
+  tcase_add_test(tc, test_docs_cover_builtins);
   suite_add_tcase(s, tc);
   return s;
 }

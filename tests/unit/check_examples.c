@@ -1,0 +1,239 @@
+/* Every example in examples/ goes through the whole compiler: parse, check,
+ * lower the train step, differentiate, simplify, JIT-compile; one step of the
+ * generated code is then compared with the reference evaluator (double) on the
+ * same leaf values: the loss, the prediction and every updated parameter and
+ * state.  Tolerance |jit - eval| <= 1e-4 + 1e-3 |eval|: a whole train step in
+ * float32 (reassociated sums, FMA) against exact double.  The simplified
+ * graph is also checked against the unsimplified one in the evaluator. */
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ast.h"
+#include "grad.h"
+#include "gradcheck.h"
+#include "jit.h"
+#include "lower.h"
+#include "sema.h"
+
+enum { MAX_EXAMPLES = 64 };
+
+/* The examples, found on disk so a new one is covered without an edit. */
+static int list_examples(char names[][256]) {
+  DIR *d = opendir("examples");
+  ck_assert_msg(d != NULL, "run from the repository root");
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d)) && n < MAX_EXAMPLES;) {
+    size_t len = strlen(e->d_name);
+    if (len > 3 && strcmp(e->d_name + len - 3, ".nn") == 0) snprintf(names[n++], 256, "examples/%.200s", e->d_name);
+  }
+  closedir(d);
+  return n;
+}
+
+static Model *load(const char *path, Arena *a, Source *src) {
+  size_t len;
+  char *text = read_file(path, &len);
+  ck_assert_msg(text != NULL, "cannot read %s", path);
+  *src = (Source){.name = path, .text = text, .len = len};
+  Diag d;
+  diag_init(&d, stderr, src);
+  AstProgram *p = parse_program(src, a, &d);
+  ck_assert_msg(p && diag_errors(&d) == 0, "%s does not parse", path);
+  Model *m = sema_check(p, a, &d);
+  ck_assert_msg(m && diag_errors(&d) == 0, "%s does not check", path);
+  return m;
+}
+
+static bool close_enough(double got, double want) {
+  return fabs(got - want) <= 1e-4 + 1e-3 * fabs(want);
+}
+
+/* Worst mismatch of a node's JIT values against the evaluator's; 0 = all close. */
+static int count_mismatches(const float *got, const double *want, int64_t n, const char *what, const char *example) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (!close_enough(got[i], want[i]) && bad++ == 0)
+      fprintf(stderr, "%s: %s[%lld]: jit %.9g, eval %.9g\n", example, what, (long long)i, got[i], want[i]);
+  return bad;
+}
+
+static void check_example(const char *path) {
+  Arena *a = arena_new();
+  Source src;
+  Model *m = load(path, a, &src);
+  int batch = lower_has_batch(m) ? 3 : 0;
+  IrGraph *g = ir_simplify(lower_train_step(m, a, batch));
+  double **leaves = gradcheck_leaf_values(g, m, 11, a);
+
+  char err[512];
+  JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3}, err, sizeof err);
+  ck_assert_msg(j != NULL, "%s: %s", path, err);
+  int nl = jit_nleaves(j);
+  float **bufs = calloc((size_t)nl, sizeof(float *));
+  for (int i = 0; i < nl; i++) {
+    const IrNode *leaf = jit_leaf(j, i);
+    int64_t n = shape_numel(leaf->shape);
+    bufs[i] = aligned_alloc(64, (size_t)(n + 16) / 16 * 64);
+    for (int64_t k = 0; k < n; k++) {
+      bufs[i][k] = (float)leaves[leaf->id][k];
+      leaves[leaf->id][k] = bufs[i][k];  /* both sides start from the same floats */
+    }
+    jit_bind(j, i, bufs[i]);
+  }
+  Arena *scratch = arena_new();
+  double **vals = calloc((size_t)g->nodes.len, sizeof(double *));
+  for (int i = 0; i < g->nodes.len; i++) vals[i] = leaves[i];
+  ir_eval(g, vals, scratch);
+  jit_run(j);
+
+  int bad = 0;
+  for (int i = 0; i < g->outputs.len; i++) {
+    IrOutput *o = g->outputs.items[i];
+    bad += count_mismatches(jit_output(j, o->name), vals[o->node->id], shape_numel(o->node->shape), o->name, path);
+  }
+  for (int i = 0; i < g->updates.len; i++) {
+    IrUpdate *u = g->updates.items[i];
+    for (int k = 0; k < nl; k++)
+      if (jit_leaf(j, k) == u->leaf)
+        bad += count_mismatches(bufs[k], vals[u->value->id], shape_numel(u->leaf->shape), u->leaf->name, path);
+  }
+  ck_assert_msg(g->updates.len > 0, "%s: the train step updates nothing", path);
+  ck_assert_msg(bad == 0, "%s: %d values differ between the JIT and the evaluator", path, bad);
+
+  for (int i = 0; i < nl; i++) free(bufs[i]);
+  free(bufs);
+  free(vals);
+  jit_free(j);
+  arena_free(scratch);
+  free((char *)src.text);
+  arena_free(a);
+}
+
+START_TEST(jit_matches_evaluator_on_every_example) {
+  char names[MAX_EXAMPLES][256];
+  int n = list_examples(names);
+  ck_assert_int_ge(n, 5);
+  for (int i = 0; i < n; i++) check_example(names[i]);
+}
+END_TEST
+
+/* Simplification must not change what a graph computes: the loss and every
+ * update of each example's train step, unsimplified vs simplified. */
+static void check_simplify_preserves(const char *path) {
+  Arena *a = arena_new();
+  Source src;
+  Model *m = load(path, a, &src);
+  int batch = lower_has_batch(m) ? 2 : 0;
+  IrGraph *raw = lower_train_step(m, a, batch);
+  IrGraph *simple = ir_simplify(raw);
+  double **lr = gradcheck_leaf_values(raw, m, 5, a);
+  double **ls = gradcheck_leaf_values(simple, m, 5, a);
+  /* same values for same-named leaves */
+  for (int i = 0; i < simple->nodes.len; i++) {
+    IrNode *n = simple->nodes.items[i];
+    if (n->op != OP_INPUT && n->op != OP_PARAM && n->op != OP_STATE) continue;
+    IrNode *r = ir_find_leaf(raw, n->op, n->name);
+    ck_assert_msg(r != NULL, "%s: leaf %s appears from nowhere", path, n->name);
+    ls[i] = lr[r->id];
+  }
+  Arena *scratch = arena_new();
+  ck_assert_int_eq(raw->outputs.len, simple->outputs.len);
+  ck_assert_int_eq(raw->updates.len, simple->updates.len);
+  double **vr = calloc((size_t)raw->nodes.len, sizeof(double *));
+  double **vs = calloc((size_t)simple->nodes.len, sizeof(double *));
+  for (int i = 0; i < raw->nodes.len; i++) vr[i] = lr[i];
+  for (int i = 0; i < simple->nodes.len; i++) vs[i] = ls[i];
+  ir_eval(raw, vr, scratch);
+  ir_eval(simple, vs, scratch);
+  for (int i = 0; i < raw->updates.len; i++) {
+    IrUpdate *ur = raw->updates.items[i], *us = simple->updates.items[i];
+    int64_t n = shape_numel(ur->leaf->shape);
+    for (int64_t k = 0; k < n; k++)
+      ck_assert_msg(fabs(vr[ur->value->id][k] - vs[us->value->id][k]) <= 1e-12 * (1 + fabs(vr[ur->value->id][k])),
+                    "%s: update of %s differs after simplification", path, ur->leaf->name);
+  }
+  free(vr);
+  free(vs);
+  arena_free(scratch);
+  free((char *)src.text);
+  arena_free(a);
+}
+
+START_TEST(simplify_preserves_every_example) {
+  char names[MAX_EXAMPLES][256];
+  int n = list_examples(names);
+  for (int i = 0; i < n; i++) check_simplify_preserves(names[i]);
+}
+END_TEST
+
+/* `nnc check`'s machinery passes on every example. */
+START_TEST(gradients_match_finite_differences_on_every_example) {
+  char names[MAX_EXAMPLES][256];
+  int n = list_examples(names);
+  for (int e = 0; e < n; e++) {
+    Arena *a = arena_new();
+    Source src;
+    Model *m = load(names[e], a, &src);
+    IrGraph *g = lower_grad(m, a, lower_has_batch(m) ? 4 : 0);
+    IrNode *loss = ir_find_output(g, "loss");
+    double **leaves = gradcheck_leaf_values(g, m, 3, a);
+    Arena *scratch = arena_new();
+    IrNode *culprit = gradcheck_localize(g, loss, leaves, NULL, 1e-5, scratch);
+    ck_assert_msg(culprit == NULL, "%s: gradient of a '%s' value disagrees with finite differences", names[e],
+                  culprit ? op_info[culprit->op].name : "");
+    arena_free(scratch);
+    free((char *)src.text);
+    arena_free(a);
+  }
+}
+END_TEST
+
+/* A deliberately wrong rule (every mul's adjoint doubled) is found: the
+ * checker names a mul node. */
+static IrNode **broken_adjoint(IrGraph *g, IrNode *loss, int n, IrNode *const *wrt) {
+  IrNode **adj = grad_build(g, loss, n, wrt);
+  for (int i = 0; i < n; i++)
+    if (wrt[i]->op == OP_MUL) adj[i] = ir_binary(g, OP_MUL, adj[i], ir_const(g, 2));
+  return adj;
+}
+
+START_TEST(localize_names_a_wrong_rule) {
+  Arena *a = arena_new();
+  IrGraph *g = ir_graph_new(a, "t", 0);
+  IrNode *w = ir_param(g, "w", shape_1(3), (IrInit){.kind = INIT_ZEROS});
+  IrNode *e = ir_unary(g, OP_EXP, w);
+  IrNode *m = ir_binary(g, OP_MUL, e, w);
+  IrNode *loss = ir_reduce(g, OP_SUM, ir_unary(g, OP_TANH, m), 1);
+  double **leaves = calloc((size_t)g->nodes.len, sizeof(double *));
+  double wv[3] = {0.1, -0.4, 0.7};
+  leaves[w->id] = wv;
+  Arena *scratch = arena_new();
+  ck_assert_ptr_null(gradcheck_localize(g, loss, leaves, NULL, 1e-6, scratch));
+  IrNode *bad = gradcheck_localize(g, loss, leaves, broken_adjoint, 1e-6, scratch);
+  ck_assert_ptr_nonnull(bad);
+  ck_assert_int_eq(bad->op, OP_MUL);
+  free(leaves);
+  arena_free(scratch);
+  arena_free(a);
+}
+END_TEST
+
+/* One test case per check, so each can be run alone (CK_RUN_CASE). */
+static void add_case(Suite *s, const char *name, const TTest *test) {
+  TCase *tc = tcase_create(name);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test);
+  suite_add_tcase(s, tc);
+}
+
+Suite *examples_suite(void) {
+  Suite *s = suite_create("examples");
+  add_case(s, "jit", jit_matches_evaluator_on_every_example);
+  add_case(s, "simplify", simplify_preserves_every_example);
+  add_case(s, "gradients", gradients_match_finite_differences_on_every_example);
+  add_case(s, "localize", localize_names_a_wrong_rule);
+  return s;
+}
