@@ -14,6 +14,9 @@
  * nothing else is relaxed.  exp and tanh are inline polynomials (below), so
  * loops using them still vectorize; log/sin/cos/pow go through LLVM
  * intrinsics (libm calls): all within a few ulp.
+ *
+ * codegen_optimize (at the end) runs the -O pipeline for the host target;
+ * the JIT and an object-file writer share it.
  */
 #include "codegen.h"
 
@@ -675,6 +678,7 @@ static void dump(FILE *out, LLVMModuleRef mod) {
 
 bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const char *features, FILE *dump_before,
                       FILE *dump_after, char *err, size_t errlen) {
+  if (opt_level < 0 || opt_level > 3) opt_level = 3;
   char *vmsg = NULL;
   if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &vmsg)) {
     snprintf(err, errlen, "generated module is invalid: %s", vmsg);

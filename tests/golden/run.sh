@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Golden tests: each tests/golden/NAME.cmd holds one line of nnc arguments; the
+# Golden tests: each tests/golden/**/NAME.cmd holds one line of nnc arguments; the
 # expected stdout+stderr and exit status are in NAME.out, whose last line is
 # "[exit N]".  Commands run from the repository root, so file names in the
 # output are repository paths.
@@ -11,8 +11,7 @@ update=${2:-}
 cd "$(dirname "$0")/../.."
 pass=0
 fail=0
-for cmd in tests/golden/*.cmd; do
-  [[ -e $cmd ]] || continue
+while IFS= read -r cmd; do
   want=${cmd%.cmd}.out
   read -r -a args <"$cmd"
   got=$( (timeout 60 "$nnc" "${args[@]}" 2>&1; echo "[exit $?]") )
@@ -27,7 +26,7 @@ for cmd in tests/golden/*.cmd; do
     echo "golden FAILED: $cmd (nnc ${args[*]})"
     [[ -f $want ]] && head -n 40 /tmp/golden.diff.$$ || echo "  missing $want"
   fi
-done
+done < <(find tests/golden -name '*.cmd' | LC_ALL=C sort)
 rm -f /tmp/golden.diff.$$
 echo "golden: $pass passed, $fail failed"
 ((fail == 0))

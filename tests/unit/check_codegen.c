@@ -317,8 +317,9 @@ static IrNode *kst(RandGraph *r, double v) { return ir_const(r->g, v); }
 static IrNode *grow(RandGraph *r) {
   IrNode *x = any(r), *y = any(r);
   IrGraph *g = r->g;
-  switch (pick(r, 16)) {
-  case 0: return un(r, (IrOp[]){OP_NEG, OP_ABS, OP_SIGN, OP_SIN, OP_COS, OP_TANH}[pick(r, 6)], x);
+  switch (pick(r, 17)) {
+  case 0: return un(r, (IrOp[]){OP_NEG, OP_ABS, OP_SIGN, OP_TANH}[pick(r, 4)], x);
+  case 15: return un(r, (IrOp[]){OP_SIN, OP_COS}[pick(r, 2)], un(r, OP_TANH, x));   /* large arguments would be ill-conditioned */
   case 1: return un(r, OP_EXP, un(r, OP_TANH, x));
   case 2: return un(r, (IrOp[]){OP_LOG, OP_SQRT}[pick(r, 2)], bi(r, OP_ADD, un(r, OP_ABS, x), kst(r, 0.5)));
   case 3: return bi(r, OP_POW, bi(r, OP_ADD, un(r, OP_ABS, x), kst(r, 0.5)), un(r, OP_TANH, y));

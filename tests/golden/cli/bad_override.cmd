@@ -1,0 +1,1 @@
+train examples/xor.nn --epochs=0

@@ -1,0 +1,1 @@
+train examples/xor.nn --epoch 3

@@ -1,0 +1,1 @@
+check tests/golden/diag/bad_values.nn

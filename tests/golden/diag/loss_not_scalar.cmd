@@ -1,0 +1,1 @@
+check tests/golden/diag/loss_not_scalar.nn

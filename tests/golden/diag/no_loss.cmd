@@ -1,0 +1,1 @@
+check tests/golden/diag/no_loss.nn

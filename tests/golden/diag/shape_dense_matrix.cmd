@@ -1,0 +1,1 @@
+check tests/golden/diag/shape_dense_matrix.nn

@@ -1,0 +1,1 @@
+check tests/golden/diag/syntax_missing_paren.nn

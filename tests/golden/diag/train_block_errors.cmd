@@ -1,0 +1,1 @@
+check tests/golden/diag/train_block_errors.nn

@@ -1,0 +1,1 @@
+check tests/golden/diag/unknown_function.nn

@@ -1,0 +1,1 @@
+check tests/golden/diag/wrong_arity.nn

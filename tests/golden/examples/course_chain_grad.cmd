@@ -1,0 +1,1 @@
+grad examples/course_chain.nn

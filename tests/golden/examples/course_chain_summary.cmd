@@ -1,0 +1,1 @@
+summary examples/course_chain.nn

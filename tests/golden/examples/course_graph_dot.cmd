@@ -1,0 +1,1 @@
+grad examples/course_graph.nn --dot

@@ -1,0 +1,1 @@
+ir examples/fashion_mlp.nn --stage=fused

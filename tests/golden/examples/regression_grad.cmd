@@ -1,0 +1,1 @@
+grad examples/regression.nn

@@ -1,0 +1,1 @@
+ir examples/xor.nn --stage=fused
