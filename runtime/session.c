@@ -87,7 +87,9 @@ Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t
       if (!*slot) *slot = alloc_floats(shape_numel(leaf->shape));
       buf = *slot;
     } else {
-      buf = slot_for(s, leaf)->data;
+      Slot *slot = slot_for(s, leaf);
+      slot->model_state |= kind == GRAPH_EVAL;
+      buf = slot->data;
     }
     jit_bind(j, i, buf);
   }
@@ -187,9 +189,9 @@ void session_explain_nonfinite(Session *s, const Compiled *c, char *buf, size_t 
 bool session_load(Session *s, const Checkpoint *c, const char *path, bool everything) {
   for (int i = 0; i < s->nslots; i++) {
     Slot *sl = &s->slots[i];
+    if (!everything && sl->op == OP_STATE && !sl->model_state) continue;
     const CkptTensor *t = ckpt_find(c, sl->name);
     if (!t) {
-      if (!everything && sl->op == OP_STATE) continue;
       fprintf(stderr, "nnc: %s: has no tensor '%s' (is it a checkpoint of model %s?)\n", path, sl->name,
               s->model->name);
       return false;

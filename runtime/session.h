@@ -27,6 +27,8 @@ typedef struct {
   Shape shape;        /* its shape */
   IrInit init;        /* how it starts */
   float *data;        /* numel floats, 64-byte aligned */
+  bool model_state;   /* read by an evaluation graph: part of the model (running
+                         statistics), unlike optimizer state */
 } Slot;
 
 typedef enum { GRAPH_TRAIN, GRAPH_EVAL } GraphKind;
@@ -88,9 +90,10 @@ void session_accumulate(const Session *s, const Compiled *c, const Dataset *d, c
 void session_explain_nonfinite(Session *s, const Compiled *c, char *buf, size_t len);
 
 /* Copies the tensors of checkpoint c (read from path) into the slots.  With
- * everything, every slot must be there (resuming); otherwise parameters must
- * be there and state is taken when present (evaluation, --init).  Refuses with
- * "PATH: reason" on stderr. */
+ * everything, every slot must be there (resuming); otherwise only the model
+ * is taken: parameters and the state evaluation reads (running statistics),
+ * never optimizer state (evaluation, --init).  Refuses with "PATH: reason" on
+ * stderr. */
 bool session_load(Session *s, const Checkpoint *c, const char *path, bool everything);
 
 #endif

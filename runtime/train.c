@@ -189,7 +189,7 @@ int cmd_train(const Cli *c) {
     fprintf(stderr, "nnc: %s\n", err);
     goto done;
   }
-  if (has_batch && (d.has_val || d.has_test)) {
+  if (has_batch) {  /* also tells model state from optimizer state for --init */
     if (!session_graph(&s, GRAPH_EVAL, B, err, sizeof err)) {
       fprintf(stderr, "nnc: %s\n", err);
       goto done;
@@ -230,9 +230,10 @@ int cmd_train(const Cli *c) {
     }
     ckpt_free(&ck);
     if (!ok) goto done;
-    if (!rep.quiet)
-      printf("%s %s: epoch %lld, step %lld\n", resume ? "resumed from" : "initialized from", path,
-             (long long)pos.epoch, (long long)pos.step);
+    if (!rep.quiet && resume)
+      printf("resumed from %s: epoch %lld, step %lld\n", path, (long long)pos.epoch, (long long)pos.step);
+    else if (!rep.quiet)
+      printf("weights from %s; fresh optimizer state\n", path);
   }
 
   if (!rep.quiet) {
