@@ -60,12 +60,9 @@ static int count_mismatches(const float *got, const double *want, int64_t n, con
   return bad;
 }
 
-static void check_example(const char *path) {
-  Arena *a = arena_new();
-  Source src;
-  Model *m = load(path, a, &src);
-  int batch = lower_has_batch(m) ? 3 : 0;
-  IrGraph *g = ir_simplify(lower_train_step(m, a, batch));
+/* One run of graph g through the JIT against the evaluator: every output
+ * and every updated leaf. */
+static void check_graph(const char *path, const Model *m, IrGraph *g, Arena *a) {
   double **leaves = gradcheck_leaf_values(g, m, 11, a);
 
   char err[512];
@@ -100,14 +97,26 @@ static void check_example(const char *path) {
       if (jit_leaf(j, k) == u->leaf)
         bad += count_mismatches(bufs[k], vals[u->value->id], shape_numel(u->leaf->shape), u->leaf->name, path);
   }
-  ck_assert_msg(g->updates.len > 0, "%s: the train step updates nothing", path);
-  ck_assert_msg(bad == 0, "%s: %d values differ between the JIT and the evaluator", path, bad);
+  ck_assert_msg(bad == 0, "%s (%s): %d values differ between the JIT and the evaluator", path, g->name, bad);
 
   for (int i = 0; i < nl; i++) free(bufs[i]);
   free(bufs);
   free(vals);
   jit_free(j);
   arena_free(scratch);
+}
+
+/* The train step (loss, prediction, updated parameters and state) and the
+ * gradient graph (every parameter's gradient as an output). */
+static void check_example(const char *path) {
+  Arena *a = arena_new();
+  Source src;
+  Model *m = load(path, a, &src);
+  int batch = lower_has_batch(m) ? 3 : 0;
+  IrGraph *step = ir_simplify(lower_train_step(m, a, batch));
+  ck_assert_msg(step->updates.len > 0, "%s: the train step updates nothing", path);
+  check_graph(path, m, step, a);
+  check_graph(path, m, ir_simplify(lower_grad(m, a, batch)), a);
   free((char *)src.text);
   arena_free(a);
 }
