@@ -34,7 +34,7 @@ rel_obj = $(patsubst %.c,$(B)/rel/%.o,$(notdir $(1)))
 san_obj = $(patsubst %.c,$(B)/san/%.o,$(notdir $(1)))
 REL_LIB_OBJ := $(call rel_obj,$(LIB_SRC) $(GEN_SRC))
 SAN_LIB_OBJ := $(call san_obj,$(LIB_SRC) $(GEN_SRC))
-SAN_TEST_OBJ := $(call san_obj,$(TEST_SRC) tests/unit/run_suites.c)
+SAN_TEST_OBJ := $(call san_obj,$(wildcard tests/unit/*.c))
 
 HEADERS := $(wildcard compiler/*.h runtime/*.h compiler/*.def) $(B)/gen/parse.h
 

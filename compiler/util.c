@@ -182,3 +182,11 @@ char *read_file(const char *path, size_t *len) {
   if (len) *len = n;
   return buf;
 }
+
+bool errorf(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return false;
+}

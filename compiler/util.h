@@ -13,6 +13,7 @@
 #define NNC_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #if defined(__GNUC__)
@@ -60,6 +61,10 @@ int edit_distance(const char *a, const char *b);
 /* The candidate closest to `name`, or NULL when none is close enough to be a
  * plausible typo (distance at most a third of the name's length, at least 1). */
 const char *closest_name(const char *name, const char *const *candidates, int n);
+
+/* Formats a message into err (errlen bytes) and returns false: the shape of
+ * every "return false with a reason" path in the loaders. */
+bool errorf(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 /* Reads a whole file into a heap buffer (NUL-terminated).  Returns NULL and
  * sets errno on failure.  *len receives the length without the NUL. */

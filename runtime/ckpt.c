@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,20 +32,7 @@ enum {
   MIN_FILE = FIXED_HEADER + 2 + 4,   /* + empty model name + CRC: smallest valid file */
 };
 
-static bool fail(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static bool fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return false;
-}
 
-static int64_t numel(Shape s) {
-  int64_t n = 1;
-  for (int i = 0; i < s.ndim; i++) n *= s.dim[i];
-  return n;
-}
 
 /* "[784,256]" without ir.c, so the runtime does not need the IR builder. */
 static char *dims_str(Shape s, char *buf, size_t len) {
@@ -157,7 +143,7 @@ static void encode(Buf *b, const char *model, const CkptPosition *pos, const Ckp
     put(b, t[i].kind, 1);
     put(b, (uint64_t)t[i].shape.ndim, 1);
     for (int k = 0; k < t[i].shape.ndim; k++) put(b, (uint32_t)t[i].shape.dim[k], 4);
-    int64_t count = numel(t[i].shape);
+    int64_t count = shape_numel(t[i].shape);
     for (int64_t k = 0; k < count; k++) {
       uint32_t u;
       memcpy(&u, &t[i].data[k], sizeof u);
@@ -207,7 +193,7 @@ bool ckpt_write(const char *path, const char *model, const CkptPosition *pos,
   bool ok = true;
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    ok = fail(err, errlen, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    ok = errorf(err, errlen, "%s: cannot create %s: %s", path, tmp, strerror(errno));
   } else {
     const char *what = NULL;
     if (!write_all(fd, b.p, b.len)) what = "cannot write";
@@ -222,7 +208,7 @@ bool ckpt_write(const char *path, const char *model, const CkptPosition *pos,
       e = errno;
     }
     if (what) {
-      ok = fail(err, errlen, "%s: %s %s: %s", path, what, tmp, strerror(e));
+      ok = errorf(err, errlen, "%s: %s %s: %s", path, what, tmp, strerror(e));
       unlink(tmp);
     }
   }
@@ -259,11 +245,11 @@ static uint64_t le(const uint8_t *p, int nbytes) {
 static bool parse_tensors(Cursor *c, Checkpoint *out, const char *path, char *err, size_t errlen) {
   for (int i = 0; i < out->ntensors; i++) {
     CkptTensor *t = &out->tensors[i];
-    if (!has(c, 2)) return fail(err, errlen, "%s: corrupt: tensor %d starts past the end", path, i);
+    if (!has(c, 2)) return errorf(err, errlen, "%s: corrupt: tensor %d starts past the end", path, i);
     size_t len = get(c, 2);
-    if (len == 0) return fail(err, errlen, "%s: corrupt: tensor %d has an empty name", path, i);
+    if (len == 0) return errorf(err, errlen, "%s: corrupt: tensor %d has an empty name", path, i);
     if (!has(c, len + 2))
-      return fail(err, errlen, "%s: corrupt: tensor %d header runs past the end", path, i);
+      return errorf(err, errlen, "%s: corrupt: tensor %d header runs past the end", path, i);
     char *name = xmalloc(len + 1);
     memcpy(name, c->p + c->at, len);
     name[len] = '\0';
@@ -271,21 +257,21 @@ static bool parse_tensors(Cursor *c, Checkpoint *out, const char *path, char *er
     c->at += len;
     int kind = (int)get(c, 1), ndim = (int)get(c, 1);
     if (kind != CKPT_PARAM && kind != CKPT_STATE)
-      return fail(err, errlen, "%s: corrupt: tensor '%s' has kind %d", path, name, kind);
+      return errorf(err, errlen, "%s: corrupt: tensor '%s' has kind %d", path, name, kind);
     if (ndim > IR_MAX_DIMS)
-      return fail(err, errlen, "%s: corrupt: tensor '%s' has %d dimensions (at most %d)", path,
+      return errorf(err, errlen, "%s: corrupt: tensor '%s' has %d dimensions (at most %d)", path,
                   name, ndim, IR_MAX_DIMS);
     t->kind = (CkptKind)kind;
     t->shape.ndim = ndim;
     if (!has(c, 4 * (uint64_t)ndim))
-      return fail(err, errlen, "%s: corrupt: tensor '%s' dimensions run past the end", path, name);
+      return errorf(err, errlen, "%s: corrupt: tensor '%s' dimensions run past the end", path, name);
     /* count stays below the bytes left, so it cannot overflow */
     uint64_t count = 1, room = (c->end - c->at - 4 * (uint64_t)ndim) / 4;
     bool zero = false, big = false;
     for (int k = 0; k < ndim; k++) {
       uint64_t d = get(c, 4);
       if (d > INT_MAX)
-        return fail(err, errlen, "%s: corrupt: tensor '%s' dimension %d is %llu", path, name, k,
+        return errorf(err, errlen, "%s: corrupt: tensor '%s' dimension %d is %llu", path, name, k,
                     (unsigned long long)d);
       t->shape.dim[k] = (int)d;
       if (d == 0) zero = true;
@@ -294,7 +280,7 @@ static bool parse_tensors(Cursor *c, Checkpoint *out, const char *path, char *er
     }
     if (zero) count = 0;
     else if (big || !has(c, 4 * count))
-      return fail(err, errlen, "%s: corrupt: tensor '%s' data runs past the end", path, name);
+      return errorf(err, errlen, "%s: corrupt: tensor '%s' data runs past the end", path, name);
     t->data = xmalloc(4 * (size_t)count);
     for (uint64_t k = 0; k < count; k++) {
       uint32_t u = (uint32_t)get(c, 4);
@@ -302,10 +288,10 @@ static bool parse_tensors(Cursor *c, Checkpoint *out, const char *path, char *er
     }
     for (int j = 0; j < i; j++)
       if (strcmp(out->tensors[j].name, name) == 0)
-        return fail(err, errlen, "%s: corrupt: tensor '%s' appears twice", path, name);
+        return errorf(err, errlen, "%s: corrupt: tensor '%s' appears twice", path, name);
   }
   if (c->at != c->end)
-    return fail(err, errlen, "%s: corrupt: %zu unused bytes after the last tensor", path,
+    return errorf(err, errlen, "%s: corrupt: %zu unused bytes after the last tensor", path,
                 c->end - c->at);
   return true;
 }
@@ -317,13 +303,13 @@ static bool check_layout(const Checkpoint *c, const CkptTensor *expect, int n, c
   for (int i = 0; i < n; i++) {
     const CkptTensor *t = ckpt_find(c, expect[i].name);
     if (!t)
-      return fail(err, errlen, "%s: model mismatch: the checkpoint (model '%s') has no tensor '%s'",
+      return errorf(err, errlen, "%s: model mismatch: the checkpoint (model '%s') has no tensor '%s'",
                   path, c->model, expect[i].name);
     if (t->kind != expect[i].kind)
-      return fail(err, errlen, "%s: model mismatch: tensor '%s' is a %s in the checkpoint, a %s in the model",
+      return errorf(err, errlen, "%s: model mismatch: tensor '%s' is a %s in the checkpoint, a %s in the model",
                   path, t->name, kind_name(t->kind), kind_name(expect[i].kind));
     if (!same_shape(t->shape, expect[i].shape))
-      return fail(err, errlen,
+      return errorf(err, errlen,
                   "%s: model mismatch: tensor '%s' has shape %s in the checkpoint, the model expects %s",
                   path, t->name, dims_str(t->shape, b1, sizeof b1),
                   dims_str(expect[i].shape, b2, sizeof b2));
@@ -332,7 +318,7 @@ static bool check_layout(const Checkpoint *c, const CkptTensor *expect, int n, c
     bool known = false;
     for (int j = 0; j < n && !known; j++) known = strcmp(expect[j].name, c->tensors[i].name) == 0;
     if (!known)
-      return fail(err, errlen, "%s: model mismatch: the checkpoint (model '%s') has tensor '%s', which the model does not",
+      return errorf(err, errlen, "%s: model mismatch: the checkpoint (model '%s') has tensor '%s', which the model does not",
                   path, c->model, c->tensors[i].name);
   }
   return true;
@@ -340,32 +326,32 @@ static bool check_layout(const Checkpoint *c, const CkptTensor *expect, int n, c
 
 static bool decode(const uint8_t *p, size_t len, const char *path, Checkpoint *out, char *err,
                    size_t errlen) {
-  if (len == 0) return fail(err, errlen, "%s: empty file", path);
+  if (len == 0) return errorf(err, errlen, "%s: empty file", path);
   if (memcmp(p, MAGIC, len < 4 ? len : 4) != 0) {
     char got[16] = "";
     for (size_t i = 0; i < 4 && i < len; i++)
       snprintf(got + strlen(got), sizeof got - strlen(got), "%s%02x", i ? " " : "", p[i]);
-    return fail(err, errlen, "%s: not an nnc checkpoint (starts with %s, expected \"NNCK\")", path, got);
+    return errorf(err, errlen, "%s: not an nnc checkpoint (starts with %s, expected \"NNCK\")", path, got);
   }
-  if (len < 8) return fail(err, errlen, "%s: truncated: %zu bytes", path, len);
+  if (len < 8) return errorf(err, errlen, "%s: truncated: %zu bytes", path, len);
   uint32_t version = (uint32_t)le(p + 4, 4);
   if (version != CKPT_VERSION)
-    return fail(err, errlen, "%s: unsupported checkpoint version %u (this nnc reads version %d)",
+    return errorf(err, errlen, "%s: unsupported checkpoint version %u (this nnc reads version %d)",
                 path, version, CKPT_VERSION);
-  if (len < OFF_SIZE + 8) return fail(err, errlen, "%s: truncated: %zu bytes", path, len);
+  if (len < OFF_SIZE + 8) return errorf(err, errlen, "%s: truncated: %zu bytes", path, len);
   uint64_t size = le(p + OFF_SIZE, 8);
   if (size < MIN_FILE)
-    return fail(err, errlen, "%s: corrupt: the header gives a size of %llu bytes", path,
+    return errorf(err, errlen, "%s: corrupt: the header gives a size of %llu bytes", path,
                 (unsigned long long)size);
   if (len < size)
-    return fail(err, errlen, "%s: truncated: %zu bytes, the header says %llu", path, len,
+    return errorf(err, errlen, "%s: truncated: %zu bytes, the header says %llu", path, len,
                 (unsigned long long)size);
   if (len > size)
-    return fail(err, errlen, "%s: %zu bytes, but the header says %llu (trailing data)", path, len,
+    return errorf(err, errlen, "%s: %zu bytes, but the header says %llu (trailing data)", path, len,
                 (unsigned long long)size);
   uint32_t stored = (uint32_t)le(p + len - 4, 4), crc = crc_of(p, len - 4);
   if (stored != crc)
-    return fail(err, errlen, "%s: checksum mismatch (stored %08x, computed %08x): the file is damaged",
+    return errorf(err, errlen, "%s: checksum mismatch (stored %08x, computed %08x): the file is damaged",
                 path, stored, crc);
   Cursor c = {p, len - 4, OFF_HASH};
   out->layout_hash = get(&c, 8);
@@ -377,20 +363,20 @@ static bool decode(const uint8_t *p, size_t len, const char *path, Checkpoint *o
   for (int i = 0; i < 4; i++) out->pos.rng.s[i] = get(&c, 8);
   uint64_t ntensors = get(&c, 4);
   size_t mlen = get(&c, 2);
-  if (!has(&c, mlen)) return fail(err, errlen, "%s: corrupt: model name runs past the end", path);
+  if (!has(&c, mlen)) return errorf(err, errlen, "%s: corrupt: model name runs past the end", path);
   out->model = xmalloc(mlen + 1);
   memcpy(out->model, p + c.at, mlen);
   out->model[mlen] = '\0';
   c.at += mlen;
   /* every tensor takes at least 5 bytes, which bounds the table's size */
   if (ntensors > (c.end - c.at) / 5 || ntensors > INT_MAX)
-    return fail(err, errlen, "%s: corrupt: %llu tensors cannot fit in the file", path,
+    return errorf(err, errlen, "%s: corrupt: %llu tensors cannot fit in the file", path,
                 (unsigned long long)ntensors);
   out->ntensors = (int)ntensors;
   out->tensors = xcalloc(ntensors, sizeof(CkptTensor));
   if (!parse_tensors(&c, out, path, err, errlen)) return false;
   if (ckpt_layout_hash(out->tensors, out->ntensors) != out->layout_hash)
-    return fail(err, errlen, "%s: corrupt: the layout hash does not match the tensors", path);
+    return errorf(err, errlen, "%s: corrupt: the layout hash does not match the tensors", path);
   return true;
 }
 
@@ -399,7 +385,7 @@ bool ckpt_read(const char *path, const CkptTensor *expect, int nexpect, Checkpoi
   memset(out, 0, sizeof *out);
   size_t len;
   char *text = read_file(path, &len);
-  if (!text) return fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+  if (!text) return errorf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
   bool ok = decode((const uint8_t *)text, len, path, out, err, errlen);
   if (ok && expect) ok = check_layout(out, expect, nexpect, path, err, errlen);
   free(text);

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +24,6 @@
 #include "rng.h"
 #include "util.h"
 
-static bool fail(char *err, size_t errlen, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static bool fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return false;
-}
 
 /* Returns buf (elements of size esize) grown to hold at least need
  * elements, doubling to keep appends amortized O(1). */
@@ -181,8 +172,8 @@ static bool idx_open_file(IdxFile *f, const char *given, const char *prefix, con
   if (!f->f) {
     if (tried_gz && e == ENOENT) f->path[strlen(f->path) - 3] = '\0';
     bool r = tried_gz && e == ENOENT
-      ? fail(err, errlen, "%s: cannot open: %s (nor %s.gz)", f->path, strerror(e), f->path)
-      : fail(err, errlen, "%s: cannot open: %s", f->path, strerror(e));
+      ? errorf(err, errlen, "%s: cannot open: %s (nor %s.gz)", f->path, strerror(e), f->path)
+      : errorf(err, errlen, "%s: cannot open: %s", f->path, strerror(e));
     idx_close(f);
     return r;
   }
@@ -194,30 +185,30 @@ static bool idx_header(IdxFile *f, char *err, size_t errlen) {
   uint8_t magic[4];
   int got;
   if (!idx_read(f, magic, 4, &got)) {
-    if (got < 0) return fail(err, errlen, "%s: read error: %s", f->path, gz_reason(f->f, f->path));
-    if (got == 0) return fail(err, errlen, "%s: empty file", f->path);
-    return fail(err, errlen, "%s: truncated IDX header (the file has %d bytes)", f->path, got);
+    if (got < 0) return errorf(err, errlen, "%s: read error: %s", f->path, gz_reason(f->f, f->path));
+    if (got == 0) return errorf(err, errlen, "%s: empty file", f->path);
+    return errorf(err, errlen, "%s: truncated IDX header (the file has %d bytes)", f->path, got);
   }
   if (magic[0] != 0 || magic[1] != 0)
-    return fail(err, errlen,
+    return errorf(err, errlen,
                 "%s: not an IDX file (starts with %02x %02x %02x %02x; IDX starts with 00 00, "
                 "a type byte and a rank byte)",
                 f->path, magic[0], magic[1], magic[2], magic[3]);
   for (size_t i = 0; i < COUNT_OF(idx_types); i++)
     if (idx_types[i].code == magic[2]) f->type = &idx_types[i];
   if (!f->type)
-    return fail(err, errlen,
+    return errorf(err, errlen,
                 "%s: unsupported IDX element type 0x%02x (supported: 0x08 unsigned byte, 0x09 "
                 "signed byte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64)",
                 f->path, magic[2]);
   f->rank = magic[3];
   if (f->rank < 1 || f->rank > IDX_MAX_RANK)
-    return fail(err, errlen, "%s: IDX rank %d is not supported (1 to %d dimensions)", f->path,
+    return errorf(err, errlen, "%s: IDX rank %d is not supported (1 to %d dimensions)", f->path,
                 f->rank, IDX_MAX_RANK);
   uint8_t dims[4 * IDX_MAX_RANK];
   if (!idx_read(f, dims, 4 * (size_t)f->rank, &got)) {
-    if (got < 0) return fail(err, errlen, "%s: read error: %s", f->path, gz_reason(f->f, f->path));
-    return fail(err, errlen, "%s: truncated IDX header (the file has %d bytes, the header needs %d)",
+    if (got < 0) return errorf(err, errlen, "%s: read error: %s", f->path, gz_reason(f->f, f->path));
+    return errorf(err, errlen, "%s: truncated IDX header (the file has %d bytes, the header needs %d)",
                 f->path, 4 + got, 4 + 4 * f->rank);
   }
   f->per_item = 1;
@@ -228,7 +219,7 @@ static bool idx_header(IdxFile *f, char *err, size_t errlen) {
       if (f->per_item > INT_MAX) f->per_item = (int64_t)INT_MAX + 1;
     }
   }
-  if (f->dim[0] == 0) return fail(err, errlen, "%s: no samples (dimension 0 is 0)", f->path);
+  if (f->dim[0] == 0) return errorf(err, errlen, "%s: no samples (dimension 0 is 0)", f->path);
   return true;
 }
 
@@ -245,9 +236,9 @@ static bool idx_items(IdxFile *f, int n, double scale, float **out, char *err, s
     int got;
     if (!idx_read(f, raw, isize, &got)) {
       if (got < 0)
-        ok = fail(err, errlen, "%s: read error at item %d: %s", f->path, i, gz_reason(f->f, f->path));
+        ok = errorf(err, errlen, "%s: read error at item %d: %s", f->path, i, gz_reason(f->f, f->path));
       else
-        ok = fail(err, errlen, "%s: truncated: item %d is incomplete (the data ends at byte %llu of %llu)",
+        ok = errorf(err, errlen, "%s: truncated: item %d is incomplete (the data ends at byte %llu of %llu)",
                   f->path, i, (unsigned long long)f->pos, (unsigned long long)total);
       break;
     }
@@ -256,7 +247,7 @@ static bool idx_items(IdxFile *f, int n, double scale, float **out, char *err, s
     for (size_t k = 0; k < width; k++) {
       double v = idx_value(raw + k * (size_t)f->type->size, f->type->code);
       if (!isfinite(v)) {
-        ok = fail(err, errlen, "%s: item %d, element %zu is %g (values must be finite)", f->path, i,
+        ok = errorf(err, errlen, "%s: item %d, element %zu is %g (values must be finite)", f->path, i,
                   k, v);
         break;
       }
@@ -276,7 +267,7 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   if (!idx_open_file(&img, spec->images, spec->path, "images-idx3-ubyte", err, errlen)) return false;
   bool ok = idx_header(&img, err, errlen);
   if (ok && img.per_item != nfeat)
-    ok = fail(err, errlen, "%s: shape %s gives %s = %lld features per sample, but the model's input has %d",
+    ok = errorf(err, errlen, "%s: shape %s gives %s = %lld features per sample, but the model's input has %d",
               img.path, idx_shape(&img, 0, s1, sizeof s1), idx_shape(&img, 1, s2, sizeof s2),
               (long long)img.per_item, nfeat);
   if (!ok) {
@@ -290,11 +281,11 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   int width = nclasses > 0 ? 1 : ntarget;
   ok = idx_header(&lab, err, errlen);
   if (ok && lab.per_item != width)
-    ok = fail(err, errlen, "%s: shape %s gives %lld values per sample, but the model's target takes %d%s",
+    ok = errorf(err, errlen, "%s: shape %s gives %lld values per sample, but the model's target takes %d%s",
               lab.path, idx_shape(&lab, 0, s1, sizeof s1), (long long)lab.per_item, width,
               nclasses > 0 ? " (a class label)" : "");
   if (ok && lab.dim[0] != img.dim[0])
-    ok = fail(err, errlen, "%s: %u labels, but %s has %u images", lab.path, lab.dim[0], img.path,
+    ok = errorf(err, errlen, "%s: %u labels, but %s has %u images", lab.path, lab.dim[0], img.path,
               img.dim[0]);
   int n = img.dim[0] < (uint32_t)max_samples ? (int)img.dim[0] : max_samples;
   d->source = xstrdup(img.path);
@@ -311,7 +302,7 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
       if (label_ok(tv[i], nclasses, msg, sizeof msg))
         set_class(d, i, (int)tv[i]);
       else
-        ok = fail(err, errlen, "%s: %s at item %d", lab.path, msg, i);
+        ok = errorf(err, errlen, "%s: %s at item %d", lab.path, msg, i);
     }
   } else if (ok) {
     d->y = tv;
@@ -332,7 +323,7 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
 static char *slurp(const char *path, size_t *len, char *err, size_t errlen) {
   gzFile f = gzopen(path, "rb");
   if (!f) {
-    fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    errorf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     return NULL;
   }
   size_t cap = 0, n = 0;
@@ -341,7 +332,7 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen) {
     buf = reserve(buf, &cap, n + 65536, 1);
     int r = gzread(f, buf + n, 65536);
     if (r < 0) {
-      fail(err, errlen, "%s: read error: %s", path, gz_reason(f, path));
+      errorf(err, errlen, "%s: read error: %s", path, gz_reason(f, path));
       free(buf);
       gzclose(f);
       return NULL;
@@ -367,7 +358,7 @@ static bool csv_number(const CsvPos *at, const char *s, const char *e, double *v
   while (s < e && (*s == ' ' || *s == '\t')) s++;
   while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
   *col = (int)(s - at->bol) + 1;
-  if (s == e) return fail(err, errlen, "%s:%d:%d: empty field", at->path, at->line, *col);
+  if (s == e) return errorf(err, errlen, "%s:%d:%d: empty field", at->path, at->line, *col);
   char buf[64];
   size_t len = (size_t)(e - s);
   char *end = buf;
@@ -377,7 +368,7 @@ static bool csv_number(const CsvPos *at, const char *s, const char *e, double *v
     *v = strtod(buf, &end);
   }
   if (len >= sizeof buf || end != buf + len || !isfinite(*v))
-    return fail(err, errlen, "%s:%d:%d: not a number: '%.*s'", at->path, at->line, *col,
+    return errorf(err, errlen, "%s:%d:%d: not a number: '%.*s'", at->path, at->line, *col,
                 len > 40 ? 40 : (int)len, s);
   return true;
 }
@@ -414,7 +405,7 @@ static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
     int cols = 1;
     for (const char *c = at.bol; c < lend; c++) cols += *c == ',';
     if (cols != ncols) {
-      ok = fail(err, errlen, "%s:%d: %d columns, expected %d (%d features + %d %s)", at.path,
+      ok = errorf(err, errlen, "%s:%d: %d columns, expected %d (%d features + %d %s)", at.path,
                 at.line, cols, ncols, nfeat, tcols,
                 nclasses > 0 ? "label" : tcols == 1 ? "target" : "targets");
       break;
@@ -436,7 +427,7 @@ static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
         if (label_ok(v, nclasses, msg, sizeof msg))
           set_class(d, i, (int)v);
         else
-          ok = fail(err, errlen, "%s:%d:%d: %s", at.path, at.line, col, msg);
+          ok = errorf(err, errlen, "%s:%d:%d: %s", at.path, at.line, col, msg);
       } else if (ok && t >= 0 && t < tcols) {
         d->y[(size_t)i * (size_t)ntarget + (size_t)t] = (float)v;
       } else if (ok) {
@@ -448,7 +439,7 @@ static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
     if (ok) d->n++;
   }
   if (ok && d->n == 0)
-    ok = fail(err, errlen, len == 0 ? "%s: empty file" : "%s: no data rows", spec->path);
+    ok = errorf(err, errlen, len == 0 ? "%s: empty file" : "%s: no data rows", spec->path);
   free(text);
   return ok;
 }
@@ -545,7 +536,7 @@ bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *
   memset(val, 0, sizeof *val);
   int nval = (int)lround(fraction * d->n);
   if (nval < 1 || nval >= d->n)
-    return fail(err, errlen, "%s: validation_split %g of %d samples leaves %s", d->source, fraction,
+    return errorf(err, errlen, "%s: validation_split %g of %d samples leaves %s", d->source, fraction,
                 d->n, nval < 1 ? "no validation samples" : "no training samples");
   int *perm = xmalloc(sizeof(int) * (size_t)d->n);
   bool *is_val = xcalloc((size_t)d->n, sizeof(bool));

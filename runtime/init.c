@@ -1,18 +1,10 @@
 /* init: IrInit rules -> float buffers.
  *
- * The element count is computed here rather than with ir.c's shape helpers so
- * the runtime links without the compiler's IR builder.  Sums are done in
- * double and rounded once per element.
+ * Sums are done in double and rounded once per element.
  */
 #include "init.h"
 
 #include <math.h>
-
-static int64_t numel(Shape s) {
-  int64_t n = 1;
-  for (int i = 0; i < s.ndim; i++) n *= s.dim[i];
-  return n;
-}
 
 /* Fans default to the outer and inner dimensions: for a [in, out] weight
  * matrix used as x @ W these are the number of inputs and outputs. */
@@ -22,7 +14,7 @@ static double fan(int given, Shape s, int axis) {
 }
 
 void init_fill(const IrInit *init, Shape shape, float *out, Rng *rng) {
-  int64_t n = numel(shape);
+  int64_t n = shape_numel(shape);
   double mean = 0, std = 0;
   switch (init->kind) {
   case INIT_ZEROS:

@@ -284,7 +284,7 @@ int cmd_train(const Cli *c) {
           double rate = (double)(tm.n) / (t - e0);
           char eta[32];
           format_eta((double)(ntrain - (start + n)) / rate, eta, sizeof eta);
-          printf("\repoch %lld/%d [%*d/%d] loss %.4f  %.0f samples/s  ETA %s   ", (long long)pos.epoch + 1,
+          printf("\r\033[Kepoch %lld/%d [%*d/%d] loss %.4f  %.0f samples/s  ETA %s", (long long)pos.epoch + 1,
                  tc->epochs, (int)snprintf(NULL, 0, "%d", steps_per_epoch), k + 1, steps_per_epoch,
                  tm.loss / (double)tm.n, rate, eta);
           fflush(stdout);
@@ -310,10 +310,10 @@ int cmd_train(const Cli *c) {
       goto restore_signal;
     }
     if (!rep.quiet) {
-      printf("%sepoch %lld/%d", rep.live ? "\r" : "", (long long)pos.epoch, tc->epochs);
+      printf("%sepoch %lld/%d", rep.live ? "\r\033[K" : "", (long long)pos.epoch, tc->epochs);
       print_metrics("train", &tm);
       if (d.has_val) print_metrics("val", &vm);
-      printf("  %.0f samples/s  %.1f s%s\n", (double)tm.n / secs, secs, rep.live ? "      " : "");
+      printf("  %.0f samples/s  %.1f s\n", (double)tm.n / secs, secs);
       fflush(stdout);
     }
     if (log) {

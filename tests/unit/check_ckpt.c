@@ -17,13 +17,9 @@
 #include <zlib.h>
 
 #include "ckpt.h"
+#include "tmpdir.h"
 
-static char tmpdir[64];   /* per test (each test runs in its own process) */
 
-static void setup(void) {
-  strcpy(tmpdir, "/tmp/nnc_ckpt_XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
 
 /* Names in dir other than . and .., newline-separated and sorted, so tests
  * can see exactly which files exist. */
@@ -43,29 +39,8 @@ static char *listing(const char *dir) {
   return buf;
 }
 
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[512];
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (unlink(p) != 0) remove_tree(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
-static void teardown(void) { remove_tree(tmpdir); }
 
-static const char *in_tmp(const char *name) {
-  static char buf[4][256];
-  static int next;
-  char *p = buf[next++ % 4];
-  snprintf(p, 256, "%s/%s", tmpdir, name);
-  return p;
-}
 
 /* Reads path into buf (512 bytes); returns the length. */
 static size_t slurp(const char *path, unsigned char *buf) {
@@ -148,7 +123,7 @@ START_TEST(test_ckpt_round_trip) {
   /* without an expected layout anything well-formed is accepted */
   ck_assert(ckpt_read(path, NULL, 0, &c, err, sizeof err));
   ckpt_free(&c);
-  ck_assert_str_eq(listing(tmpdir), "a.ckpt\n");
+  ck_assert_str_eq(listing(tmpdir_path()), "a.ckpt\n");
 }
 END_TEST
 
@@ -166,7 +141,7 @@ START_TEST(test_ckpt_overwrite) {
   ck_assert(ckpt_find(&c, "h1.b")->data[0] == 9.0f);
   ckpt_free(&c);
   b[0] = 0.5f;
-  ck_assert_str_eq(listing(tmpdir), "a.ckpt\n");
+  ck_assert_str_eq(listing(tmpdir_path()), "a.ckpt\n");
 }
 END_TEST
 
@@ -212,7 +187,7 @@ START_TEST(test_ckpt_atomic_write_failure) {
   size_t after_len = slurp(path, after);
   ck_assert_uint_eq(after_len, len);
   ck_assert(memcmp(after, before, len) == 0);
-  ck_assert_str_eq(listing(tmpdir), "a.ckpt\n");
+  ck_assert_str_eq(listing(tmpdir_path()), "a.ckpt\n");
 }
 END_TEST
 
@@ -221,14 +196,14 @@ END_TEST
  * nobody; the parent then checks the old file and the directory. */
 START_TEST(test_ckpt_unwritable_directory) {
   char dir[128];
-  snprintf(dir, sizeof dir, "%s/ro", tmpdir);
+  snprintf(dir, sizeof dir, "%s/ro", tmpdir_path());
   ck_assert_int_eq(mkdir(dir, 0755), 0);
   const char *path = in_tmp("ro/a.ckpt");
   write_model(path);
   unsigned char before[512], after[512];
   size_t len = slurp(path, before);
   ck_assert_int_eq(chmod(dir, 0555), 0);
-  ck_assert_int_eq(chmod(tmpdir, 0755), 0);
+  ck_assert_int_eq(chmod(tmpdir_path(), 0755), 0);
   int fds[2];
   ck_assert_int_eq(pipe(fds), 0);
   pid_t child = fork();
@@ -270,7 +245,7 @@ START_TEST(test_ckpt_rename_failure) {
   ck_assert(!ckpt_write(path, "toy", &pos, model_tensors, 4, err, sizeof err));
   snprintf(want, sizeof want, "%s: cannot rename %s.tmp.%ld: Is a directory", path, path, (long)getpid());
   ck_assert_str_eq(err, want);
-  ck_assert_str_eq(listing(tmpdir), "d.ckpt\n");
+  ck_assert_str_eq(listing(tmpdir_path()), "d.ckpt\n");
   ck_assert_str_eq(listing(path), "keep\n");
 }
 END_TEST
@@ -440,7 +415,7 @@ END_TEST
 Suite *ckpt_suite(void) {
   Suite *s = suite_create("ckpt");
   TCase *tc = tcase_create("ckpt");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
   tcase_add_test(tc, test_ckpt_round_trip);
   tcase_add_test(tc, test_ckpt_overwrite);
   tcase_add_test(tc, test_ckpt_layout_hash);

@@ -496,7 +496,7 @@ static char *optimized_ir(IrGraph *g) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
-  JitOptions o = {3, NULL, f};
+  JitOptions o = {.opt_level = 3, .dump_after = f};
   char err[256];
   JitGraph *j = jit_compile(g, &o, err, sizeof err);
   ck_assert_msg(j != NULL, "%s", err);

@@ -15,38 +15,12 @@
 
 #include "data.h"
 #include "rng.h"
+#include "tmpdir.h"
 
-static char tmpdir[64];   /* per test (each test runs in its own process) */
 
-static void setup(void) {
-  strcpy(tmpdir, "/tmp/nnc_data_XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
 
-/* Removes the directory tree the test made (two levels are enough here). */
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[512];
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    if (unlink(p) != 0) remove_tree(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
-static void teardown(void) { remove_tree(tmpdir); }
 
-static const char *in_tmp(const char *name) {
-  static char buf[4][256];
-  static int next;
-  char *p = buf[next++ % 4];
-  snprintf(p, 256, "%s/%s", tmpdir, name);
-  return p;
-}
 
 /* Writes a fresh file (unlinking first: ext4 flushes a file truncated and
  * rewritten in place on close, which makes loops of rewrites slow). */
@@ -233,7 +207,7 @@ START_TEST(test_idx_errors) {
     Dataset d;
     char err[512], want[512];
     ck_assert_msg(!data_load(&spec, c->nfeat, 10, 10, &d, err, sizeof err), "%s loaded", c->what);
-    snprintf(want, sizeof want, c->msg, tmpdir, tmpdir);
+    snprintf(want, sizeof want, c->msg, tmpdir_path(), tmpdir_path());
     ck_assert_str_eq(err, want);
     ck_assert(d.n == 0 && d.x == NULL && d.y == NULL && d.labels == NULL && d.source == NULL);
   }
@@ -246,7 +220,7 @@ START_TEST(test_idx_directory_and_bad_gzip) {
   Dataset d;
   char err[512], want[512];
   ck_assert(!data_load(&spec, 4, 10, 10, &d, err, sizeof err));
-  snprintf(want, sizeof want, "%s/dir: read error: Is a directory", tmpdir);
+  snprintf(want, sizeof want, "%s/dir: read error: Is a directory", tmpdir_path());
   ck_assert_str_eq(err, want);
   /* gzip magic followed by garbage */
   static const unsigned char bad[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef,
@@ -254,7 +228,7 @@ START_TEST(test_idx_directory_and_bad_gzip) {
   write_bytes("bad", bad, sizeof bad, false);
   spec.images = in_tmp("bad");
   ck_assert(!data_load(&spec, 4, 10, 10, &d, err, sizeof err));
-  snprintf(want, sizeof want, "%s/bad: ", tmpdir);
+  snprintf(want, sizeof want, "%s/bad: ", tmpdir_path());
   ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
 }
 END_TEST
@@ -462,7 +436,7 @@ END_TEST
 Suite *data_suite(void) {
   Suite *s = suite_create("data");
   TCase *tc = tcase_create("idx");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
   tcase_add_test(tc, test_idx_fashion_slice);
   tcase_add_test(tc, test_idx_plain_and_gz);
   tcase_add_test(tc, test_idx_float_and_real_targets);
@@ -471,7 +445,7 @@ Suite *data_suite(void) {
   tcase_add_test(tc, test_idx_fuzz);
   suite_add_tcase(s, tc);
   TCase *tcsv = tcase_create("csv");
-  tcase_add_checked_fixture(tcsv, setup, teardown);
+  tcase_add_checked_fixture(tcsv, tmpdir_setup, tmpdir_teardown);
   tcase_add_test(tcsv, test_csv_classes_header);
   tcase_add_test(tcsv, test_csv_real_targets_first);
   tcase_add_loop_test(tcsv, test_csv_errors, 0, (int)(sizeof csv_cases / sizeof csv_cases[0]));

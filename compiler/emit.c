@@ -1,0 +1,143 @@
+/* emit: optimize a module for a target and write it out (see emit.h).
+ *
+ * A target machine is made from (triple, cpu, features) with PIC relocations.
+ * Host architecture: codegen_optimize does the work (the JIT's pipeline), then
+ * the requested triple is stamped on the module (same data layout, so nothing
+ * the optimizer decided changes).  Other architectures: the same "default<O3>"
+ * pipeline with the same options (vectorizers on, no unrolling), run with that
+ * target's machine and data layout.
+ */
+#include "emit.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen.h"
+
+static LLVMTargetMachineRef make_machine(const char *triple, const char *cpu, const char *features, char *err,
+                                         size_t errlen) {
+  LLVMTargetRef target;
+  char *msg = NULL;
+  if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+    snprintf(err, errlen, "unknown target '%s': %s", triple, msg ? msg : "");
+    LLVMDisposeMessage(msg);
+    return NULL;
+  }
+  return LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocPIC,
+                                 LLVMCodeModelDefault);
+}
+
+/* The data layout string of a machine (heap). */
+static char *layout_of(LLVMTargetMachineRef tm) {
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+  char *s = LLVMCopyStringRepOfTargetData(td);
+  LLVMDisposeTargetData(td);
+  return s;
+}
+
+bool emit_target(EmitTarget *t, const char *triple, const char *cpu, const char *features, char *err,
+                 size_t errlen) {
+  *t = (EmitTarget){0};
+  LLVMInitializeAllTargetInfos();
+  LLVMInitializeAllTargets();
+  LLVMInitializeAllTargetMCs();
+  LLVMInitializeAllAsmPrinters();
+  char *host = LLVMGetDefaultTargetTriple();
+  t->triple = triple ? LLVMNormalizeTargetTriple(triple) : LLVMNormalizeTargetTriple(host);
+  LLVMTargetMachineRef host_tm = make_machine(host, "generic", "", err, errlen);
+  LLVMTargetMachineRef tm = make_machine(t->triple, "generic", "", err, errlen);
+  bool ok = host_tm && tm;
+  if (ok) {
+    char *a = layout_of(host_tm), *b = layout_of(tm);
+    size_t arch = strcspn(host, "-");
+    t->host_arch = strcmp(a, b) == 0 && strncmp(host, t->triple, arch) == 0 && t->triple[arch] == '-';
+    LLVMDisposeMessage(a);
+    LLVMDisposeMessage(b);
+  }
+  if (host_tm) LLVMDisposeTargetMachine(host_tm);
+  if (tm) LLVMDisposeTargetMachine(tm);
+  LLVMDisposeMessage(host);
+  if (!ok) {
+    emit_target_free(t);
+    return false;
+  }
+  bool host_cpu = !cpu && t->host_arch;
+  t->cpu = host_cpu ? LLVMGetHostCPUName() : LLVMCreateMessage(cpu ? cpu : "generic");
+  t->features = features ? LLVMCreateMessage(features) : host_cpu ? LLVMGetHostCPUFeatures() : LLVMCreateMessage("");
+  return true;
+}
+
+void emit_target_free(EmitTarget *t) {
+  LLVMDisposeMessage(t->triple);
+  LLVMDisposeMessage(t->cpu);
+  LLVMDisposeMessage(t->features);
+  *t = (EmitTarget){0};
+}
+
+/* The JIT's pipeline for a machine of another architecture. */
+static bool optimize_foreign(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *triple, char *err,
+                             size_t errlen) {
+  char *msg = NULL;
+  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+    snprintf(err, errlen, "generated module is invalid: %s", msg);
+    LLVMDisposeMessage(msg);
+    return false;
+  }
+  LLVMDisposeMessage(msg);
+  LLVMSetTarget(mod, triple);
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+  LLVMSetModuleDataLayout(mod, td);
+  LLVMDisposeTargetData(td);
+  LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+  LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
+  LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
+  LLVMPassBuilderOptionsSetLoopUnrolling(po, 0);
+  LLVMErrorRef e = LLVMRunPasses(mod, "default<O3>", tm, po);
+  LLVMDisposePassBuilderOptions(po);
+  if (e) {
+    char *m = LLVMGetErrorMessage(e);
+    snprintf(err, errlen, "optimization failed: %s", m);
+    LLVMDisposeErrorMessage(m);
+    return false;
+  }
+  return true;
+}
+
+bool emit_module(LLVMModuleRef mod, const EmitTarget *t, EmitKind kind, const char *path, char *err,
+                 size_t errlen) {
+  LLVMTargetMachineRef tm = make_machine(t->triple, t->cpu, t->features, err, errlen);
+  if (!tm) return false;
+  bool ok;
+  if (t->host_arch) {
+    ok = codegen_optimize(mod, 3, t->cpu, t->features, NULL, NULL, err, errlen);
+    LLVMSetTarget(mod, t->triple);
+  } else {
+    ok = optimize_foreign(mod, tm, t->triple, err, errlen);
+  }
+  if (ok && kind == EMIT_LLVM) {
+    char *msg = NULL;
+    if (LLVMPrintModuleToFile(mod, path, &msg)) {
+      snprintf(err, errlen, "cannot write %s: %s", path, msg ? msg : "");
+      ok = false;
+    }
+    LLVMDisposeMessage(msg);
+  } else if (ok) {
+    char *msg = NULL;
+    /* the C API takes a mutable file name */
+    char *file = xstrdup(path);
+    if (LLVMTargetMachineEmitToFile(tm, mod, file, kind == EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile, &msg)) {
+      snprintf(err, errlen, "cannot write %s: %s", path, msg ? msg : "");
+      ok = false;
+    }
+    free(file);
+    LLVMDisposeMessage(msg);
+  }
+  LLVMDisposeTargetMachine(tm);
+  return ok;
+}

@@ -1,0 +1,43 @@
+/* tmpdir: see tmpdir.h. */
+#include "tmpdir.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];   /* per test process */
+
+void tmpdir_setup(void) {
+  strcpy(dir, "/tmp/nnc_test_XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+/* Removes a directory tree the test made. */
+static void remove_tree(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return;
+  struct dirent *e;
+  char p[512];
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+    if (unlink(p) != 0) remove_tree(p);
+  }
+  closedir(d);
+  rmdir(path);
+}
+
+void tmpdir_teardown(void) { remove_tree(dir); }
+
+const char *tmpdir_path(void) { return dir; }
+
+const char *in_tmp(const char *name) {
+  static char buf[4][256];
+  static int next;
+  char *p = buf[next++ % 4];
+  snprintf(p, 256, "%s/%s", dir, name);
+  return p;
+}
