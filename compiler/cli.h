@@ -61,5 +61,6 @@ int cmd_llvm(const Cli *c);
 int cmd_train(const Cli *c);
 int cmd_eval(const Cli *c);
 int cmd_predict(const Cli *c);
+int cmd_compile(const Cli *c);   /* compile.c */
 
 #endif

@@ -564,26 +564,14 @@ int64_t codegen_scratch(const FusePlan *fp, int group) {
   return G->kind == FG_MATMUL ? gemm_scratch(G->mm) : 0;
 }
 
-static bool step_is_gemm(const MemPlan *mp, int si) {
-  const PlanStep *s = &mp->steps[si];
-  return s->kind == STEP_GROUP && mp->fp->groups[s->group].kind == FG_MATMUL;
-}
-
-/* Builds the kernel of step si; returns it.  Arguments: the used buffers in
- * buffer order, then (matrix products) scratch, part and nparts. */
-static LLVMValueRef emit_step(Cg *cg, int si, const bool *used) {
+/* Builds the kernel of step si; returns it (args: used buffers in buffer order, then scratch). */
+static LLVMValueRef emit_step(Cg *cg, int si, const bool *used, bool scratch) {
   const PlanStep *s = &cg->mp->steps[si];
-  bool gemm = step_is_gemm(cg->mp, si);
   int nargs = 0;
-  LLVMTypeRef *params = xcalloc((size_t)cg->mp->nbufs + 4, sizeof(LLVMTypeRef));
+  LLVMTypeRef *params = xcalloc((size_t)cg->mp->nbufs + 2, sizeof(LLVMTypeRef));
   for (int bf = 0; bf < cg->mp->nbufs; bf++)
     if (used[bf]) params[nargs++] = cg->ptr;
-  int nptr = nargs + gemm;
-  if (gemm) {
-    params[nargs++] = cg->ptr;
-    params[nargs++] = cg->i64;
-    params[nargs++] = cg->i64;
-  }
+  if (scratch) params[nargs++] = cg->ptr;
   char name[32];
   snprintf(name, sizeof name, "nnc_step%d", si);
   LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, (unsigned)nargs, 0));
@@ -591,13 +579,10 @@ static LLVMValueRef emit_step(Cg *cg, int si, const bool *used) {
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   target_attrs(cg, fn);
   unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-  for (int i = 0; i < nptr; i++) LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(cg->ctx, noalias, 0));
+  for (int i = 0; i < nargs; i++) LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(cg->ctx, noalias, 0));
   cg->fn = fn;
-  int k = 0;
-  for (int bf = 0; bf < cg->mp->nbufs; bf++) cg->bufptr[bf] = used[bf] ? LLVMGetParam(fn, (unsigned)k++) : NULL;
-  cg->scratch = gemm ? LLVMGetParam(fn, (unsigned)k) : NULL;
-  cg->part = gemm ? LLVMGetParam(fn, (unsigned)k + 1) : NULL;
-  cg->nparts = gemm ? LLVMGetParam(fn, (unsigned)k + 2) : NULL;
+  for (int bf = 0, k = 0; bf < cg->mp->nbufs; bf++) cg->bufptr[bf] = used[bf] ? LLVMGetParam(fn, (unsigned)k++) : NULL;
+  cg->scratch = scratch ? LLVMGetParam(fn, (unsigned)nargs - 1) : NULL;
   LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
   cg->mm = NULL;
   if (s->kind == STEP_COPY) {
@@ -615,33 +600,6 @@ static LLVMValueRef emit_step(Cg *cg, int si, const bool *used) {
   }
   LLVMBuildRetVoid(cg->b);
   return fn;
-}
-
-/* Pointers of every buffer, from the leaf table and the workspace. */
-static void buffer_pointers(Cg *cg, LLVMValueRef leaves, LLVMValueRef ws, LLVMValueRef *bp) {
-  for (int bf = 0; bf < cg->mp->nbufs; bf++) {
-    const PlanBuf *pb = &cg->mp->bufs[bf];
-    if (pb->leaf >= 0) {
-      LLVMValueRef i = cg_i64(cg, pb->leaf);
-      bp[bf] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildGEP2(cg->b, cg->ptr, leaves, &i, 1, ""), "");
-    } else {
-      LLVMValueRef o = cg_i64(cg, pb->offset);
-      bp[bf] = LLVMBuildGEP2(cg->b, cg->f32, ws, &o, 1, "");
-    }
-  }
-}
-
-static void call_step(Cg *cg, LLVMValueRef kernel, const bool *used, LLVMValueRef *bp, LLVMValueRef scratch,
-                      LLVMValueRef part, LLVMValueRef nparts, LLVMValueRef *args) {
-  unsigned n = 0;
-  for (int bf = 0; bf < cg->mp->nbufs; bf++)
-    if (used[bf]) args[n++] = bp[bf];
-  if (LLVMCountParams(kernel) > n) {
-    args[n++] = scratch;
-    args[n++] = part;
-    args[n++] = nparts;
-  }
-  LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(kernel), kernel, args, n, "");
 }
 
 LLVMModuleRef codegen_module(LLVMContextRef ctx, const MemPlan *mp, const char *entry, const char *cpu,
@@ -666,47 +624,40 @@ LLVMModuleRef codegen_module(LLVMContextRef ctx, const MemPlan *mp, const char *
   for (int si = 0; si < mp->nsteps; si++) {
     bool *u = used + (size_t)si * (size_t)(mp->nbufs + 1);
     step_buffers(mp, &mp->steps[si], u);
-    kernels[si] = emit_step(&cg, si, u);
+    bool scratch = mp->steps[si].kind == STEP_GROUP && codegen_scratch(mp->fp, mp->steps[si].group) > 0;
+    kernels[si] = emit_step(&cg, si, u, scratch);
   }
-  LLVMValueRef *bp = xcalloc((size_t)mp->nbufs + 1, sizeof(LLVMValueRef));
-  LLVMValueRef *args = xcalloc((size_t)mp->nbufs + 4, sizeof(LLVMValueRef));
+  /* the entry: leaf pointers loaded once, workspace slices by offset */
+  LLVMTypeRef params[2] = {cg.ptr, cg.ptr};
   LLVMTypeRef void_t = LLVMVoidTypeInContext(ctx);
-  /* the entry: every step in order, matrix products whole (part 0 of 1) */
-  LLVMTypeRef params[6] = {cg.ptr, cg.ptr, cg.ptr, cg.i64, cg.i64, cg.i64};
   LLVMValueRef fn = LLVMAddFunction(cg.mod, entry, LLVMFunctionType(void_t, params, 2, 0));
   target_attrs(&cg, fn);
   cg.fn = fn;
   LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
-  buffer_pointers(&cg, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), bp);
-  LLVMValueRef so = cg_i64(&cg, mp->scratch_off);
-  LLVMValueRef scratch = LLVMBuildGEP2(cg.b, cg.f32, LLVMGetParam(fn, 1), &so, 1, "");
-  for (int si = 0; si < mp->nsteps; si++)
-    call_step(&cg, kernels[si], used + (size_t)si * (size_t)(mp->nbufs + 1), bp, scratch, cg_i64(&cg, 0),
-              cg_i64(&cg, 1), args);
-  LLVMBuildRetVoid(cg.b);
-  /* ENTRY_step(leaves, workspace, scratch, step, part, nparts): one step,
-   * for callers that spread matrix products over threads */
-  char *name = xcalloc(strlen(entry) + 8, 1);
-  snprintf(name, strlen(entry) + 8, "%s_step", entry);
-  fn = LLVMAddFunction(cg.mod, name, LLVMFunctionType(void_t, params, 6, 0));
-  free(name);
-  target_attrs(&cg, fn);
-  cg.fn = fn;
-  LLVMBasicBlockRef top = LLVMAppendBasicBlockInContext(ctx, fn, "entry");
-  LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(ctx, fn, "out");
-  LLVMPositionBuilderAtEnd(cg.b, out);
-  LLVMBuildRetVoid(cg.b);
-  LLVMPositionBuilderAtEnd(cg.b, top);
-  buffer_pointers(&cg, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), bp);
-  LLVMValueRef sw = LLVMBuildSwitch(cg.b, LLVMGetParam(fn, 3), out, (unsigned)mp->nsteps);
-  for (int si = 0; si < mp->nsteps; si++) {
-    LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(ctx, fn, "step");
-    LLVMAddCase(sw, cg_i64(&cg, si), bb);
-    LLVMPositionBuilderAtEnd(cg.b, bb);
-    call_step(&cg, kernels[si], used + (size_t)si * (size_t)(mp->nbufs + 1), bp, LLVMGetParam(fn, 2),
-              LLVMGetParam(fn, 4), LLVMGetParam(fn, 5), args);
-    LLVMBuildBr(cg.b, out);
+  LLVMValueRef leaves = LLVMGetParam(fn, 0), ws = LLVMGetParam(fn, 1);
+  LLVMValueRef *bp = xcalloc((size_t)mp->nbufs + 1, sizeof(LLVMValueRef));
+  for (int bf = 0; bf < mp->nbufs; bf++) {
+    const PlanBuf *pb = &mp->bufs[bf];
+    if (pb->leaf >= 0) {
+      LLVMValueRef i = cg_i64(&cg, pb->leaf);
+      bp[bf] = LLVMBuildLoad2(cg.b, cg.ptr, LLVMBuildGEP2(cg.b, cg.ptr, leaves, &i, 1, ""), "");
+    } else {
+      LLVMValueRef o = cg_i64(&cg, pb->offset);
+      bp[bf] = LLVMBuildGEP2(cg.b, cg.f32, ws, &o, 1, "");
+    }
   }
+  LLVMValueRef so = cg_i64(&cg, mp->scratch_off);
+  LLVMValueRef scratch = LLVMBuildGEP2(cg.b, cg.f32, ws, &so, 1, "");
+  LLVMValueRef *args = xcalloc((size_t)mp->nbufs + 2, sizeof(LLVMValueRef));
+  for (int si = 0; si < mp->nsteps; si++) {
+    bool *u = used + (size_t)si * (size_t)(mp->nbufs + 1);
+    unsigned n = 0;
+    for (int bf = 0; bf < mp->nbufs; bf++)
+      if (u[bf]) args[n++] = bp[bf];
+    if (LLVMCountParams(kernels[si]) > n) args[n++] = scratch;
+    LLVMBuildCall2(cg.b, LLVMGlobalGetValueType(kernels[si]), kernels[si], args, n, "");
+  }
+  LLVMBuildRetVoid(cg.b);
   free(args);
   free(bp);
   free(used);

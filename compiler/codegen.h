@@ -5,12 +5,7 @@
  * step and one external entry
  *     void ENTRY(float **leaves, float *workspace)
  * that runs the steps in order; leaves[i] is the buffer of the plan's leaf i,
- * workspace holds MemPlan.workspace floats, 64-byte aligned.  A second entry
- *     void ENTRY_step(float **leaves, float *workspace, float *scratch,
- *                     int64_t step, int64_t part, int64_t nparts)
- * runs one step; a matrix product then computes only its share `part` of
- * `nparts` (column panels) using `scratch` (codegen_scratch floats) for its
- * packing, so threads can split it; other steps ignore part and nparts.  The module calls
+ * workspace holds MemPlan.workspace floats, 64-byte aligned.  The module calls
  * nothing of nnc's (only libm: expf, logf, tanhf, ...), so it can be JIT-run
  * or written to an object file.  Every function carries target-cpu and
  * target-features; kernel pointer arguments are noalias (the plan guarantees
@@ -67,8 +62,7 @@ typedef struct {
   const FusePlan *fp;          /* mp->fp */
   LLVMValueRef fn;             /* function being built */
   LLVMValueRef *bufptr;        /* per plan buffer: pointer argument of fn, or NULL */
-  LLVMValueRef scratch;        /* matrix product: scratch pointer argument of fn, else NULL */
-  LLVMValueRef part, nparts;   /* matrix product: this call computes panel share part of nparts */
+  LLVMValueRef scratch;        /* scratch pointer argument of fn, or NULL */
   int group;                   /* group being built, or -1 */
   LLVMValueRef *memo;          /* per node id: member value at the current point */
   const IrNode *mm;            /* FG_MATMUL epilogue: the product ... */

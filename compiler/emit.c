@@ -54,6 +54,9 @@ bool emit_target(EmitTarget *t, const char *triple, const char *cpu, const char 
   LLVMTargetMachineRef tm = make_machine(t->triple, "generic", "", err, errlen);
   bool ok = host_tm && tm;
   if (ok) {
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    t->lp64_le = LLVMPointerSize(td) == 8 && LLVMByteOrder(td) == LLVMLittleEndian;
+    LLVMDisposeTargetData(td);
     char *a = layout_of(host_tm), *b = layout_of(tm);
     size_t arch = strcspn(host, "-");
     t->host_arch = strcmp(a, b) == 0 && strncmp(host, t->triple, arch) == 0 && t->triple[arch] == '-';

@@ -30,6 +30,7 @@ typedef struct {
   char *cpu;         /* CPU name, "generic" or a real one (heap) */
   char *features;    /* feature string, "" when the CPU implies them (heap) */
   bool host_arch;    /* same architecture and data layout as the host */
+  bool lp64_le;      /* 64-bit pointers, little endian (what abi.c's entry points assume) */
 } EmitTarget;
 
 /* Resolves a target: NULL triple = the host's; NULL cpu = the host's CPU and

@@ -13,8 +13,6 @@
  *       epilogue: the tile goes to a stack buffer and the group's
  *         elementwise members (bias add, activation, ...) run over it,
  *         storing every stored member.
- * A call may compute only a share of the column panels (part of nparts),
- * so threads can split one product; each share packs into its own scratch.
  * The full K stays in registers (no partial sums in memory), so the epilogue
  * sees finished values.  Edges: the last panel is packed with zeros and only
  * its real columns are stored; the last row tile has fewer rows (a separate
@@ -133,20 +131,6 @@ static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef i0, LLVMValueRef j0, in
   cg_loop_end(cg, &lr);
 }
 
-/* if (cond) { ... }: code emitted between if_begin and if_end(join). */
-static LLVMBasicBlockRef if_begin(Cg *cg, LLVMValueRef cond) {
-  LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "then");
-  LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "join");
-  LLVMBuildCondBr(cg->b, cond, then, join);
-  LLVMPositionBuilderAtEnd(cg->b, then);
-  return join;
-}
-
-static void if_end(Cg *cg, LLVMBasicBlockRef join) {
-  LLVMBuildBr(cg->b, join);
-  LLVMPositionBuilderAtEnd(cg->b, join);
-}
-
 static void panel(Cg *cg, const Gemm *g, LLVMValueRef j0, int nr) {
   pack_b(cg, g, j0, nr);
   int64_t mfull = g->M / GEMM_MR;
@@ -177,28 +161,14 @@ void gemm_emit(Cg *cg, const FuseGroup *G) {
   g.B = cg->bufptr[plan_buf_of_view(cg->mp, b)];
   g.tile = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, GEMM_MR * GEMM_NR), "tile");
   LLVMSetAlignment(g.tile, 64);
-  /* this call's share of the column panels: [lo, hi) of np */
   int64_t nfull = g.N / GEMM_NR;
   int ntail = (int)(g.N % GEMM_NR);
-  LLVMValueRef np = cg_i64(cg, nfull + (ntail > 0));
-  LLVMValueRef lo = LLVMBuildSDiv(cg->b, LLVMBuildMul(cg->b, cg->part, np, ""), cg->nparts, "");
-  LLVMValueRef hi = LLVMBuildSDiv(cg->b, LLVMBuildMul(cg->b, add(cg, cg->part, cg_i64(cg, 1)), np, ""), cg->nparts, "");
   if (nfull > 0) {
-    LLVMValueRef end = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, hi, cg_i64(cg, nfull), ""), hi,
-                                       cg_i64(cg, nfull), "");
-    LLVMBasicBlockRef join = if_begin(cg, LLVMBuildICmp(cg->b, LLVMIntSLT, lo, end, ""));
     CgLoop lj;
-    LLVMValueRef j0 = cg_loop_begin(cg, &lj, mul(cg, lo, GEMM_NR), mul(cg, end, GEMM_NR), cg_i64(cg, GEMM_NR));
+    LLVMValueRef j0 = cg_loop_begin(cg, &lj, cg_i64(cg, 0), cg_i64(cg, nfull * GEMM_NR), cg_i64(cg, GEMM_NR));
     panel(cg, &g, j0, GEMM_NR);
     cg_loop_end(cg, &lj);
-    if_end(cg, join);
   }
-  if (ntail > 0) {
-    LLVMValueRef last = cg_i64(cg, nfull);
-    LLVMBasicBlockRef join = if_begin(cg, LLVMBuildAnd(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLE, lo, last, ""),
-                                                       LLVMBuildICmp(cg->b, LLVMIntSLT, last, hi, ""), ""));
-    panel(cg, &g, cg_i64(cg, nfull * GEMM_NR), ntail);
-    if_end(cg, join);
-  }
+  if (ntail > 0) panel(cg, &g, cg_i64(cg, nfull * GEMM_NR), ntail);
   cg->mm = NULL;
 }

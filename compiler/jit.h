@@ -8,9 +8,7 @@
  * through jit_output and every update has been written into its leaf's
  * buffer.  A run allocates nothing; the workspace is allocated at compile time.
  * The graph must outlive the JitGraph (leaves and outputs point into it).
- * Floating-point environment (flush-to-zero etc.) is the caller's; with
- * threads > 1, worker threads (which wait passively between jobs) adopt the
- * caller's environment for every job.
+ * Floating-point environment (flush-to-zero etc.) is the caller's.
  */
 #ifndef NNC_JIT_H
 #define NNC_JIT_H
@@ -26,7 +24,6 @@ typedef struct {
   int opt_level;       /* 0..3, default 3 */
   FILE *dump_before;   /* non-NULL: print LLVM IR before optimization */
   FILE *dump_after;    /* non-NULL: print LLVM IR after optimization */
-  int threads;         /* 0 or 1: one thread; n > 1: large matrix products split over n threads */
 } JitOptions;
 
 /* NULL + message on failure (opt may be NULL: defaults). */

@@ -65,6 +65,18 @@ static const Command commands[] = {
     {"optimized", false, "print the IR after the O3 pipeline"},
     {"batch", true, "batch size to compile for"},
     {NULL, false, NULL}}},
+  {"compile", cmd_compile, "FILE", "write a standalone object file and C header (inference and training)",
+   {{"output", true, "object file to write (-o FILE; default NAME.o, .s, .ll)"},
+    {"header", true, "C header to write (default: the output with .h)"},
+    {"weights", true, "checkpoint whose weights are embedded in read-only data"},
+    {"weights-file", true, "write the --weights to this image file instead of embedding them"},
+    {"batch", true, "batch size to compile for (default: the model's)"},
+    {"target", true, "target triple (default: this machine's)"},
+    {"cpu", true, "CPU to generate code for (default: this machine's; e.g. x86-64-v3)"},
+    {"features", true, "LLVM feature string, e.g. +avx2,+fma (default: what the CPU implies)"},
+    {"emit-llvm", false, "write optimized LLVM IR text instead of an object"},
+    {"emit-asm", false, "write assembly text instead of an object"},
+    {NULL, false, NULL}}},
 };
 
 static const Command *find_command(const char *name) {
@@ -106,6 +118,7 @@ static bool parse_args(const Command *cmd, int argc, char **argv, Cli *c) {
   *c = (Cli){.command = cmd->name};
   for (int i = 0; i < argc; i++) {
     const char *arg = argv[i];
+    if (strcmp(arg, "-o") == 0 && find_option(cmd, "output")) arg = "--output";   /* the usual spelling */
     if (strncmp(arg, "--", 2) != 0 || arg[2] == 0) {
       if (c->npos == CLI_MAX_POS) {
         fprintf(stderr, "nnc %s: too many arguments\n", cmd->name);

@@ -49,6 +49,18 @@ const char *sema_arg_text(SemaCtx *S, const ArgVal *v) {
 
 int sema_new_site(SemaCtx *S) { return S->ndropout++; }
 
+/* Every tensor must fit in memory with its batch axis: 2^24 floats (64 MiB)
+ * per sample or parameter. */
+enum { SEMA_MAX_ELEMENTS = 1 << 24 };
+
+static bool size_ok(SemaCtx *S, Loc at, Shape s, const char *what) {
+  double n = 1;
+  for (int i = 0; i < s.ndim; i++) n *= s.dim[i];
+  if (n <= SEMA_MAX_ELEMENTS) return true;
+  sema_error(S, at, "%s would have %.0f elements; at most %d are supported", what, n, SEMA_MAX_ELEMENTS);
+  return false;
+}
+
 int sema_add_param(SemaCtx *S, Expr *e, const char *suffix, Shape s, IrInit init) {
   const char *name = arena_printf(S->a, "%s.%s", e->layer, suffix);
   for (int i = 0; i < S->params.len; i++) {
@@ -113,6 +125,7 @@ bool sema_shape(SemaCtx *S, const AstNode *n, bool allow_hole, Shape *out, const
     }
     s.dim[i] = (int)v;
   }
+  if (!size_ok(S, n->loc, s, what)) return false;
   *out = s;
   return true;
 }
@@ -292,6 +305,11 @@ Expr *sema_call(SemaCtx *S, const AstNode *n, const Builtin *b) {
   }
   e->type = (Type){.shape = shape_scalar()};
   if (b->check && !b->check(S, e)) return NULL;
+  for (int i = 0; i < e->nparams; i++) {
+    ModelParam *p = S->params.items[e->param0 + i];
+    if (!size_ok(S, e->loc, p->shape, p->name)) return NULL;
+  }
+  if (!size_ok(S, e->loc, e->type.shape, b->name)) return NULL;
   return e;
 }
 
@@ -412,6 +430,7 @@ static Expr *binary_expr(SemaCtx *S, const AstNode *n) {
                sema_type_str(r->type, b2));
     return NULL;
   }
+  if (!size_ok(S, n->loc, e->type.shape, "the result")) return NULL;
   e->type.batched = l->type.batched || r->type.batched;
   return e;
 }

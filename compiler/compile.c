@@ -1,0 +1,339 @@
+/* compile: `nnc compile FILE.nn` -- a standalone object file and its header.
+ *
+ * In: a model, a batch size, optionally trained weights (a checkpoint) and a
+ * target.  Out: PREFIX.o (or .s / .ll with --emit-asm / --emit-llvm) holding
+ * the model's evaluation graph and train step, compiled by the same fuse,
+ * plan and codegen stages as the JIT, with the entry points of abi.h; PREFIX.h
+ * documenting them; and with --weights-file a weight image beside them.
+ *
+ * The selftest's reference output is computed here by the JIT on the same
+ * graph with the same starting values the object's PREFIX_init produces
+ * (the embedded weights, else the initializers drawn with the model's seed),
+ * so a deployment that passes PREFIX_selftest runs what nnc ran.
+ */
+#include <errno.h>
+#include <llvm-c/Core.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abi.h"
+#include "ckpt.h"
+#include "cli.h"
+#include "codegen.h"
+#include "emit.h"
+#include "init.h"
+#include "jit.h"
+#include "lower.h"
+
+/* Seed of the selftest's stored input batch (uniform in [0, 1)). */
+enum { SELFTEST_INPUT_SEED = 7919 };
+
+/* A C identifier from the model name: other characters become '_'. */
+static char *c_prefix(Arena *a, const char *name) {
+  char *p = arena_printf(a, "%s%s", name[0] >= '0' && name[0] <= '9' ? "m_" : "", name);
+  for (char *q = p; *q; q++)
+    if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9'))) *q = '_';
+  return p;
+}
+
+static float *aligned_floats(int64_t bytes) {
+  size_t n = (size_t)(bytes > 0 ? bytes : 1);
+  n = (n + ABI_ALIGN - 1) / ABI_ALIGN * ABI_ALIGN;
+  float *p = aligned_alloc(ABI_ALIGN, n);
+  if (!p) die("out of memory (%zu bytes)", n);
+  memset(p, 0, n);
+  return p;
+}
+
+/* The tensor region as PREFIX_init without weights leaves it. */
+static void fill_initial(const AbiLayout *L, unsigned char *region) {
+  Rng rng;
+  rng_seed(&rng, L->m->train.seed);
+  for (int i = 0; i < L->nslots; i++)
+    init_fill(&L->slots[i].init, L->slots[i].shape, (float *)(region + L->slots[i].offset), &rng);
+}
+
+/* Overwrites the region with a checkpoint's tensors: every parameter must be
+ * there, optimizer and layer state is taken when present (as `nnc eval`). */
+static bool load_weights(const AbiLayout *L, const char *path, unsigned char *region) {
+  Checkpoint ck;
+  char err[1024];
+  if (!ckpt_read(path, NULL, 0, &ck, err, sizeof err)) {
+    fprintf(stderr, "nnc: %s\n", err);
+    return false;
+  }
+  bool ok = true;
+  for (int i = 0; i < L->nslots && ok; i++) {
+    const AbiSlot *s = &L->slots[i];
+    const CkptTensor *t = ckpt_find(&ck, s->name);
+    if (!t) {
+      if (s->op == OP_STATE) continue;
+      fprintf(stderr, "nnc: %s: has no tensor '%s' (is it a checkpoint of model %s?)\n", path, s->name,
+              L->m->name);
+      ok = false;
+    } else if (!shape_eq(t->shape, s->shape)) {
+      char a[96], b[96];
+      fprintf(stderr, "nnc: %s: tensor '%s' has shape %s, the model expects %s\n", path, s->name,
+              shape_str(t->shape, a), shape_str(s->shape, b));
+      ok = false;
+    } else {
+      memcpy(region + s->offset, t->data, sizeof(float) * (size_t)s->numel);
+    }
+  }
+  ckpt_free(&ck);
+  return ok;
+}
+
+/* Runs the evaluation graph in the JIT on x with the given tensor region;
+ * the "output" goes to out (L->out_floats). */
+static bool reference_output(const AbiLayout *L, const unsigned char *region, const float *x, float *out) {
+  char err[1024];
+  JitGraph *j = jit_compile(L->fwd->fp->g, NULL, err, sizeof err);
+  if (!j) {
+    fprintf(stderr, "nnc: %s\n", err);
+    return false;
+  }
+  unsigned char *state = (unsigned char *)aligned_floats(L->state_bytes);
+  memcpy(state, region, (size_t)L->tensor_bytes);
+  memcpy(state + L->x_off, x, sizeof(float) * (size_t)L->x_floats);
+  for (int i = 0; i < jit_nleaves(j); i++) jit_bind(j, i, (float *)(state + abi_leaf_offset(L, jit_leaf(j, i))));
+  jit_run(j);
+  memcpy(out, jit_output(j, "output"), sizeof(float) * (size_t)L->out_floats);
+  jit_free(j);
+  free(state);
+  return true;
+}
+
+static bool write_image(const AbiLayout *L, const unsigned char *region, const char *path) {
+  unsigned char hdr[ABI_IMAGE_HEADER];
+  abi_image_header(L, hdr);
+  FILE *f = fopen(path, "wb");
+  bool ok = f && fwrite(hdr, 1, sizeof hdr, f) == sizeof hdr &&
+            fwrite(region, 1, (size_t)L->tensor_bytes, f) == (size_t)L->tensor_bytes;
+  if (f && fclose(f) != 0) ok = false;
+  if (!ok) fprintf(stderr, "nnc: %s: %s\n", path, strerror(errno));
+  return ok;
+}
+
+static void upper(char *dst, const char *src, size_t n) {
+  size_t i = 0;
+  for (; src[i] && i + 1 < n; i++) dst[i] = (char)(src[i] >= 'a' && src[i] <= 'z' ? src[i] - 32 : src[i]);
+  dst[i] = 0;
+}
+
+/* "[4,2]" of a per-call buffer: batch then the per-sample shape. */
+static char *batch_shape(int batch, Shape s, char *buf) {
+  Shape b = {.ndim = s.ndim + 1};
+  b.dim[0] = batch;
+  for (int i = 0; i < s.ndim; i++) b.dim[i + 1] = s.dim[i];
+  return shape_str(b, buf);
+}
+
+typedef struct {
+  const char *source;      /* the .nn file */
+  const char *weights;     /* --weights, or NULL */
+  bool embedded;           /* weights are in the object */
+  const char *image;       /* --weights-file, or NULL */
+  const EmitTarget *t;     /* what the object is for */
+} HeaderInfo;
+
+static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
+  const Model *m = L->m;
+  const char *p = L->prefix;
+  char P[128], s1[96], s2[96];
+  upper(P, p, sizeof P);
+  int B = L->batch;
+  const ModelValue *x = &m->inputs[0];
+  const ModelValue *y = m->ntargets ? &m->targets[0] : NULL;
+  Shape out_shape = ir_find_output(L->fwd->fp->g, "output")->shape;
+  fprintf(h, "/* %s.h: standalone model '%s', generated by `nnc compile %s` (ABI version %d).\n", p, m->name,
+          hi->source, ABI_VERSION);
+  fprintf(h, " * Link with: cc main.c %s.o -lm   (nothing else: only libc and libm are used)\n *\n", p);
+  fprintf(h, " * Compiled for batch %d (%s_BATCH), target %s, cpu %s.\n", B, P, hi->t->triple, hi->t->cpu);
+  fprintf(h, " * Logical signature (float32, row-major, one batch per call):\n");
+  fprintf(h, " *   %s_forward:    %s %s -> output %s  (%s)\n", p, x->name, batch_shape(B, x->shape, s1),
+          shape_str(out_shape, s2), m->output_name ? m->output_name : "output");
+  fprintf(h, " *   %s_train_step: %s %s", p, x->name, batch_shape(B, x->shape, s1));
+  if (y)
+    fprintf(h, ", %s %s%s", y->name, batch_shape(B, y->shape, s2),
+            y->nclasses ? " (one-hot class labels)" : "");
+  fprintf(h, " -> loss (scalar, mean over the batch)\n");
+  if (m->train.data.scale != 1 || m->train.data.standardize)
+    fprintf(h, " * The model was trained on features%s%s: feed inputs prepared the same way.\n",
+            m->train.data.scale != 1 ? " multiplied by the data scale" : "",
+            m->train.data.standardize ? " standardized with the training set's mean/std" : "");
+  fprintf(h, " *\n * Buffers                 bytes  alignment\n");
+  fprintf(h, " *   state  %14lld  %d (caller-owned, one per instance: %s_STATE_BYTES)\n",
+          (long long)L->state_bytes, ABI_ALIGN, P);
+  fprintf(h, " *   x      %14lld  4 (%s_INPUT_FLOATS floats)\n", (long long)L->x_floats * 4, P);
+  if (L->y_floats) fprintf(h, " *   y      %14lld  4 (%s_TARGET_FLOATS floats)\n", (long long)L->y_floats * 4, P);
+  fprintf(h, " *   out    %14lld  4 (%s_OUTPUT_FLOATS floats)\n", (long long)L->out_floats * 4, P);
+  fprintf(h, " *\n * Tensors in the state block (byte offsets; %s_get/%s_set by name):\n", p, p);
+  fprintf(h, " *   %-24s %-6s %-14s %10s %10s\n", "name", "kind", "shape", "offset", "floats");
+  for (int i = 0; i < L->nslots; i++) {
+    const AbiSlot *s = &L->slots[i];
+    fprintf(h, " *   %-24s %-6s %-14s %10lld %10lld\n", s->name, s->op == OP_PARAM ? "param" : "state",
+            shape_str(s->shape, s1), (long long)s->offset, (long long)s->numel);
+  }
+  fprintf(h, " *   (input batch at %lld, target batch at %lld, workspace at %lld)\n *\n", (long long)L->x_off,
+          (long long)L->y_off, (long long)L->ws_off);
+  if (hi->embedded)
+    fprintf(h, " * Weights: embedded from %s; %s_init loads them (its seed is unused).\n", hi->weights, p);
+  else if (hi->image)
+    fprintf(h, " * Weights: %s_init draws the initializers; load trained weights from the image\n"
+               " * %s (from %s) with %s_load.\n", p, hi->image, hi->weights, p);
+  else
+    fprintf(h, " * Weights: %s_init(state, seed) draws the model's initializers (seed %llu is what\n"
+               " * `nnc train` uses for this model).\n", p, m->train.seed);
+  fprintf(h, " * Denormals: the caller's floating-point environment is used as is (nnc train\n"
+             " * flushes denormals to zero for speed; do the same if training is slow).\n */\n");
+  fprintf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", P, P);
+  fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  struct { const char *name; long long v; } defs[] = {
+    {"ABI_VERSION", ABI_VERSION}, {"BATCH", B}, {"STATE_BYTES", L->state_bytes}, {"STATE_ALIGN", ABI_ALIGN},
+    {"SAMPLE_FLOATS", L->x_floats / B}, {"INPUT_FLOATS", L->x_floats}, {"TARGET_FLOATS", L->y_floats},
+    {"CLASSES", y ? y->nclasses : 0}, {"OUTPUT_WIDTH", L->out_floats / B}, {"OUTPUT_FLOATS", L->out_floats},
+    {"NTENSORS", L->nslots}, {"IMAGE_BYTES", ABI_IMAGE_HEADER + L->tensor_bytes},
+    {"WEIGHTS_EMBEDDED", hi->embedded},
+  };
+  for (size_t i = 0; i < COUNT_OF(defs); i++) fprintf(h, "#define %s_%-16s %lld\n", P, defs[i].name, defs[i].v);
+  fprintf(h, "#define %s_%-16s 0x%016llxull\n\n", P, "LAYOUT_HASH", (unsigned long long)L->layout_hash);
+  fprintf(h,
+          "/* Fills the state (%s_STATE_BYTES, %d-byte aligned): zeros, then the embedded weights or\n"
+          " * the initializers drawn from seed.  0, or -1 if state is misaligned. */\n"
+          "int %s_init(void *state, uint64_t seed);\n"
+          "/* Loads a weight image (%s_IMAGE_BYTES bytes, e.g. a --weights-file). 0, or -1 if it\n"
+          " * does not belong to this model or ABI version, or state is misaligned. */\n"
+          "int %s_load(void *state, const void *image, size_t bytes);\n"
+          "/* Evaluation mode on n <= %s_BATCH samples: x is n * %s_SAMPLE_FLOATS floats, out\n"
+          " * receives n * %s_OUTPUT_WIDTH.  0, or -1 for a bad n or a misaligned state. */\n"
+          "int %s_forward(void *state, const float *x, int n, float *out);\n"
+          "/* One optimizer step on a full batch (x: %s_INPUT_FLOATS, y: %s_TARGET_FLOATS floats):\n"
+          " * forward, backward, update.  Returns the loss before the update (NaN if misaligned). */\n"
+          "float %s_train_step(void *state, const float *x, const float *y);\n"
+          "/* Copy a tensor of the table above out of / into the state; count must be its number of\n"
+          " * floats.  0, or -1 for an unknown name or a wrong count. */\n"
+          "int %s_get(const void *state, const char *name, float *out, size_t count);\n"
+          "int %s_set(void *state, const char *name, const float *in, size_t count);\n"
+          "/* Runs %s_init(%llu) and forward on a stored batch and compares with the output nnc\n"
+          " * computed at compile time (|diff| <= 1e-4 + 1e-4 |expected|).  Returns the number of\n"
+          " * outputs that differ (0: the build is sound), -1 when out of memory. */\n"
+          "int %s_selftest(void);\n\n",
+          P, ABI_ALIGN, p, P, p, P, P, P, p, P, P, p, p, p, p, m->train.seed, p);
+  fprintf(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
+}
+
+/* path with its extension (if any) replaced by ext. */
+static char *swap_ext(Arena *a, const char *path, const char *ext) {
+  const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+  size_t n = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
+  return arena_printf(a, "%.*s%s", (int)n, path, ext);
+}
+
+int cmd_compile(const Cli *c) {
+  Front f;
+  int status = 1;
+  EmitTarget t = {0};
+  LLVMContextRef ctx = NULL;
+  unsigned char *region = NULL, *initial = NULL;
+  float *test_x = NULL, *test_out = NULL;
+  FusePlan *fp[2] = {NULL, NULL};
+  MemPlan *mp[2] = {NULL, NULL};
+  if (!front_load(&f, c->pos[0], c)) goto done;
+  const Model *m = f.model;
+  if (m->ninputs != 1 || m->ntargets > 1 || !m->output) {
+    fprintf(stderr, "%s: error: nnc compile needs one input, at most one target and an output (this model has %d "
+                    "input(s), %d target(s)%s)\n",
+            c->pos[0], m->ninputs, m->ntargets, m->output ? "" : ", no output");
+    goto done;
+  }
+  long long batch = m->train.batch;
+  if (!cli_int(c, "batch", 1, 1 << 20, &batch)) goto done;
+  bool emit_llvm = cli_flag(c, "emit-llvm"), emit_asm = cli_flag(c, "emit-asm");
+  if (emit_llvm && emit_asm) {
+    fprintf(stderr, "nnc compile: --emit-llvm and --emit-asm exclude each other\n");
+    goto done;
+  }
+  const char *weights = cli_get(c, "weights"), *image_path = cli_get(c, "weights-file");
+  if (image_path && !weights) {
+    fprintf(stderr, "nnc compile: --weights-file FILE writes the weights of --weights CHECKPOINT; give both\n");
+    goto done;
+  }
+  char err[1024];
+  if (!emit_target(&t, cli_get(c, "target"), cli_get(c, "cpu"), cli_get(c, "features"), err, sizeof err)) {
+    fprintf(stderr, "nnc compile: %s\n", err);
+    goto done;
+  }
+  if (!t.lp64_le) {
+    fprintf(stderr, "nnc compile: target %s: only 64-bit little-endian targets are supported\n", t.triple);
+    goto done;
+  }
+  EmitKind kind = emit_llvm ? EMIT_LLVM : emit_asm ? EMIT_ASM : EMIT_OBJECT;
+  const char *prefix = c_prefix(f.arena, m->name);
+  const char *out = cli_get(c, "output");
+  if (!out) out = arena_printf(f.arena, "%s%s", prefix, emit_llvm ? ".ll" : emit_asm ? ".s" : ".o");
+  const char *header = cli_get(c, "header") ? cli_get(c, "header") : swap_ext(f.arena, out, ".h");
+
+  IrGraph *g[2] = {ir_simplify(lower_forward(m, f.arena, (int)batch, false)),
+                   ir_simplify(lower_train_step(m, f.arena, (int)batch))};
+  for (int i = 0; i < 2; i++) {
+    fp[i] = fuse_graph(g[i]);
+    mp[i] = plan_memory(fp[i], codegen_scratch);
+  }
+  AbiLayout L;
+  abi_layout(&L, f.arena, m, prefix, (int)batch, mp[0], mp[1]);
+
+  /* the tensor region: initializers, then the checkpoint's values */
+  initial = (unsigned char *)aligned_floats(L.tensor_bytes);
+  fill_initial(&L, initial);
+  region = (unsigned char *)aligned_floats(ABI_IMAGE_HEADER + L.tensor_bytes);
+  abi_image_header(&L, region);
+  memcpy(region + ABI_IMAGE_HEADER, initial, (size_t)L.tensor_bytes);
+  if (weights && !load_weights(&L, weights, region + ABI_IMAGE_HEADER)) goto done;
+  bool embedded = weights && !image_path;
+  test_x = aligned_floats(L.x_floats * 4);
+  test_out = aligned_floats(L.out_floats * 4);
+  Rng rng;
+  rng_seed(&rng, SELFTEST_INPUT_SEED);
+  for (int64_t i = 0; i < L.x_floats; i++) test_x[i] = rng_float(&rng);
+  if (!reference_output(&L, embedded ? region + ABI_IMAGE_HEADER : initial, test_x, test_out)) goto done;
+
+  AbiData d = {.image = embedded ? region : NULL, .image_bytes = ABI_IMAGE_HEADER + L.tensor_bytes,
+               .test_x = test_x, .test_out = test_out, .test_seed = m->train.seed};
+  ctx = LLVMContextCreate();
+  LLVMModuleRef mod = abi_module(ctx, &L, &d, t.cpu, t.features);
+  bool ok = emit_module(mod, &t, kind, out, err, sizeof err);
+  LLVMDisposeModule(mod);
+  if (!ok) {
+    fprintf(stderr, "nnc compile: %s\n", err);
+    goto done;
+  }
+  FILE *h = fopen(header, "w");
+  if (!h) {
+    fprintf(stderr, "nnc: %s: %s\n", header, strerror(errno));
+    goto done;
+  }
+  write_header(h, &L, &(HeaderInfo){c->pos[0], weights, embedded, image_path, &t});
+  if (fclose(h) != 0) {
+    fprintf(stderr, "nnc: %s: %s\n", header, strerror(errno));
+    goto done;
+  }
+  if (image_path && !write_image(&L, region + ABI_IMAGE_HEADER, image_path)) goto done;
+  printf("wrote %s and %s%s%s: %s_* for batch %d, state block %lld bytes\n", out, header,
+         image_path ? " and " : "", image_path ? image_path : "", prefix, (int)batch, (long long)L.state_bytes);
+  status = 0;
+done:
+  if (ctx) LLVMContextDispose(ctx);
+  for (int i = 0; i < 2; i++) {
+    if (mp[i]) plan_free(mp[i]);
+    if (fp[i]) fuse_free(fp[i]);
+  }
+  free(test_x);
+  free(test_out);
+  free(region);
+  free(initial);
+  emit_target_free(&t);
+  front_free(&f);
+  return status;
+}
