@@ -159,10 +159,12 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
     fprintf(h, ", %s %s%s", y->name, batch_shape(B, y->shape, s2),
             y->nclasses ? " (one-hot class labels)" : "");
   fprintf(h, " -> loss (scalar, mean over the batch)\n");
-  if (m->train.data.scale != 1 || m->train.data.standardize)
-    fprintf(h, " * The model was trained on features%s%s: feed inputs prepared the same way.\n",
-            m->train.data.scale != 1 ? " multiplied by the data scale" : "",
-            m->train.data.standardize ? " standardized with the training set's mean/std" : "");
+  if (m->train.data.scale != 1)
+    fprintf(h, " * Inputs: the model was trained on features multiplied by %.9g; scale yours alike.\n",
+            m->train.data.scale);
+  if (m->train.data.standardize)
+    fprintf(h, " * Inputs: the model was trained on features standardized with the training set's\n"
+               " * per-feature mean and std; standardize yours with the same statistics.\n");
   fprintf(h, " *\n * Buffers                 bytes  alignment\n");
   fprintf(h, " *   state  %14lld  %d (caller-owned, one per instance: %s_STATE_BYTES)\n",
           (long long)L->state_bytes, ABI_ALIGN, P);

@@ -86,8 +86,8 @@ int cmd_eval(const Cli *c) {
     fprintf(stderr, "nnc: %s\n", err);
     goto done;
   }
-  printf("test loss %.4f", r.loss);
-  if (!isnan(r.accuracy)) printf("  accuracy %.4f", r.accuracy);
+  printf("test");
+  session_print_metrics("", &r);
   printf("  (%lld samples)\n", (long long)r.n);
   status = 0;
 done:

@@ -206,3 +206,16 @@ bool session_load(Session *s, const Checkpoint *c, const char *path, bool everyt
   }
   return true;
 }
+
+/* Losses as people read them: four decimals, or three significant digits
+ * once they are below 0.01 (a converged regression, XOR). */
+const char *session_loss_str(double v, char *buf) {
+  snprintf(buf, 32, fabs(v) >= 0.01 || v == 0 ? "%.4f" : "%.3e", v);
+  return buf;
+}
+
+void session_print_metrics(const char *what, const Metrics *m) {
+  char l[32];
+  printf("%s%s loss %s", *what ? "  " : " ", what, session_loss_str(m->loss, l));
+  if (!isnan(m->accuracy)) printf("  accuracy %.4f", m->accuracy);
+}

@@ -84,6 +84,12 @@ bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, cha
 void session_accumulate(const Session *s, const Compiled *c, const Dataset *d, const int *idx, int n,
                         Metrics *m);
 
+/* A loss as people read it: four decimals, or three significant digits below
+ * 0.01.  buf has room for 32 bytes. */
+const char *session_loss_str(double v, char *buf);
+/* "  WHAT loss L  accuracy A" (accuracy only for class targets), no newline. */
+void session_print_metrics(const char *what, const Metrics *m);
+
 /* After a non-finite loss: evaluates the graph's IR in double from the current
  * leaf values and input buffers, and describes the first value that is not a
  * finite float ("%12 = exp ... (value 'h1', model.nn:7)") into buf. */

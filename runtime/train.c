@@ -134,11 +134,6 @@ static void format_eta(double s, char *buf, size_t len) {
   snprintf(buf, len, "%d:%02d", t / 60, t % 60);
 }
 
-static void print_metrics(const char *what, const Metrics *m) {
-  printf("  %s loss %.4f", what, m->loss);
-  if (!isnan(m->accuracy)) printf("  accuracy %.4f", m->accuracy);
-}
-
 int cmd_train(const Cli *c) {
   Front f;
   Session s = {0};
@@ -284,9 +279,10 @@ int cmd_train(const Cli *c) {
           double rate = (double)(tm.n) / (t - e0);
           char eta[32];
           format_eta((double)(ntrain - (start + n)) / rate, eta, sizeof eta);
-          printf("\r\033[Kepoch %lld/%d [%*d/%d] loss %.4f  %.0f samples/s  ETA %s", (long long)pos.epoch + 1,
+          char l[32];
+          printf("\r\033[Kepoch %lld/%d [%*d/%d] loss %s  %.0f samples/s  ETA %s", (long long)pos.epoch + 1,
                  tc->epochs, (int)snprintf(NULL, 0, "%d", steps_per_epoch), k + 1, steps_per_epoch,
-                 tm.loss / (double)tm.n, rate, eta);
+                 session_loss_str(tm.loss / (double)tm.n, l), rate, eta);
           fflush(stdout);
         }
       }
@@ -311,8 +307,8 @@ int cmd_train(const Cli *c) {
     }
     if (!rep.quiet) {
       printf("%sepoch %lld/%d", rep.live ? "\r\033[K" : "", (long long)pos.epoch, tc->epochs);
-      print_metrics("train", &tm);
-      if (d.has_val) print_metrics("val", &vm);
+      session_print_metrics("train", &tm);
+      if (d.has_val) session_print_metrics("val", &vm);
       printf("  %.0f samples/s  %.1f s\n", (double)tm.n / secs, secs);
       fflush(stdout);
     }
@@ -335,8 +331,8 @@ int cmd_train(const Cli *c) {
         for (int i = 0; i < s.nslots; i++)
           memcpy(s.slots[i].data, best[i], sizeof(float) * (size_t)shape_numel(s.slots[i].shape));
         printf("early stopping: no validation improvement for %d epochs; restored the weights of the best epoch "
-               "(validation loss %.4f)\n",
-               tc->patience, pos.best_val_loss);
+               "(validation loss %s)\n",
+               tc->patience, session_loss_str(pos.best_val_loss, (char[32]){0}));
         stopped_early = true;
       }
     }
@@ -360,17 +356,22 @@ int cmd_train(const Cli *c) {
       goto restore_signal;
     }
     printf("test");
-    print_metrics("", &te);
+    session_print_metrics("", &te);
     printf("  (%lld samples)\n", (long long)te.n);
-  } else if (!has_batch) {
+  }
+  if (!has_batch)
     printf("final loss %.9g after %lld steps\n", jit_output(step->jit, "loss")[0], (long long)pos.step);
-    for (int i = 0; i < s.nslots; i++)
-      if (s.slots[i].op == OP_PARAM && shape_numel(s.slots[i].shape) == 1)
-        printf("  %s = %.9g\n", s.slots[i].name, s.slots[i].data[0]);
+  if (model_param_count(m) <= 16) {  /* a small model: its parameters are the result */
+    for (int i = 0; i < s.nslots; i++) {
+      if (s.slots[i].op != OP_PARAM) continue;
+      printf("  %s =", s.slots[i].name);
+      for (int64_t k = 0; k < shape_numel(s.slots[i].shape); k++) printf(" %.9g", s.slots[i].data[k]);
+      printf("\n");
+    }
   }
   if (!rep.quiet && train_seconds > 0)
-    printf("trained %lld samples in %.2f s (%.0f samples/s)\n", (long long)samples_done, train_seconds,
-           (double)samples_done / train_seconds);
+    printf("trained %lld %s in %.2f s (%.0f %s/s)\n", (long long)samples_done, has_batch ? "samples" : "steps",
+           train_seconds, (double)samples_done / train_seconds, has_batch ? "samples" : "steps");
   if (save_path) {
     if (!save_checkpoint(&s, save_path, &pos, best)) goto restore_signal;
     if (!rep.quiet) printf("saved %s\n", save_path);
