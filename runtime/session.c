@@ -216,6 +216,6 @@ const char *session_loss_str(double v, char *buf) {
 
 void session_print_metrics(const char *what, const Metrics *m) {
   char l[32];
-  printf("%s%s loss %s", *what ? "  " : " ", what, session_loss_str(m->loss, l));
+  printf("%s%s loss %s", *what ? "  " : "", what, session_loss_str(m->loss, l));
   if (!isnan(m->accuracy)) printf("  accuracy %.4f", m->accuracy);
 }
