@@ -192,7 +192,10 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
              " * flushes denormals to zero for speed; do the same if training is slow).\n */\n");
   fprintf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", P, P);
   fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
-  struct { const char *name; long long v; } defs[] = {
+  struct {
+    const char *name;   /* macro name after the prefix */
+    long long v;        /* its value */
+  } defs[] = {
     {"ABI_VERSION", ABI_VERSION}, {"BATCH", B}, {"STATE_BYTES", L->state_bytes}, {"STATE_ALIGN", ABI_ALIGN},
     {"SAMPLE_FLOATS", L->x_floats / B}, {"INPUT_FLOATS", L->x_floats}, {"TARGET_FLOATS", L->y_floats},
     {"CLASSES", y ? y->nclasses : 0}, {"OUTPUT_WIDTH", L->out_floats / B}, {"OUTPUT_FLOATS", L->out_floats},
