@@ -18,7 +18,7 @@ enum { CLI_MAX_OPTS = 32, CLI_MAX_POS = 8 };
 
 typedef struct {
   const char *name;       /* without the leading "--" */
-  bool takes_value;       /* --name VALUE / --name=VALUE, else a flag */
+  const char *arg;        /* what the value is called in help ("FILE", "N"); NULL for a flag */
   const char *help;       /* one line for `nnc COMMAND --help` */
 } CliOption;
 

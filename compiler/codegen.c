@@ -676,8 +676,8 @@ static void dump(FILE *out, LLVMModuleRef mod) {
   LLVMDisposeMessage(s);
 }
 
-bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const char *features, FILE *dump_before,
-                      FILE *dump_after, char *err, size_t errlen) {
+bool codegen_optimize_with(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, FILE *dump_before,
+                           FILE *dump_after, char *err, size_t errlen) {
   if (opt_level < 0 || opt_level > 3) opt_level = 3;
   char *vmsg = NULL;
   if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &vmsg)) {
@@ -686,24 +686,12 @@ bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const c
     return false;
   }
   LLVMDisposeMessage(vmsg);
-  char *triple = LLVMGetDefaultTargetTriple();
-  LLVMTargetRef target;
-  char *terr = NULL;
-  if (LLVMGetTargetFromTriple(triple, &target, &terr)) {
-    snprintf(err, errlen, "no target for %s: %s", triple, terr);
-    LLVMDisposeMessage(terr);
-    LLVMDisposeMessage(triple);
-    return false;
-  }
-  static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
-                                               LLVMCodeGenLevelAggressive};
-  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, levels[opt_level],
-                                                    LLVMRelocDefault, LLVMCodeModelJITDefault);
+  char *triple = LLVMGetTargetMachineTriple(tm);
   LLVMSetTarget(mod, triple);
+  LLVMDisposeMessage(triple);
   LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
   LLVMSetModuleDataLayout(mod, td);
   LLVMDisposeTargetData(td);
-  LLVMDisposeMessage(triple);
   if (dump_before) dump(dump_before, mod);
   LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
   LLVMPassBuilderOptionsSetLoopVectorization(po, opt_level >= 2);
@@ -715,7 +703,6 @@ bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const c
   snprintf(passes, sizeof passes, "default<O%d>", opt_level);
   LLVMErrorRef e = LLVMRunPasses(mod, passes, tm, po);
   LLVMDisposePassBuilderOptions(po);
-  LLVMDisposeTargetMachine(tm);
   if (e) {
     char *msg = LLVMGetErrorMessage(e);
     snprintf(err, errlen, "optimization failed: %s", msg);
@@ -724,4 +711,26 @@ bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const c
   }
   if (dump_after) dump(dump_after, mod);
   return true;
+}
+
+bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const char *features, FILE *dump_before,
+                      FILE *dump_after, char *err, size_t errlen) {
+  char *triple = LLVMGetDefaultTargetTriple();
+  LLVMTargetRef target;
+  char *terr = NULL;
+  if (LLVMGetTargetFromTriple(triple, &target, &terr)) {
+    snprintf(err, errlen, "no target for %s: %s", triple, terr);
+    LLVMDisposeMessage(terr);
+    LLVMDisposeMessage(triple);
+    return false;
+  }
+  static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
+                                               LLVMCodeGenLevelAggressive};
+  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features,
+                                                    levels[opt_level < 0 || opt_level > 3 ? 3 : opt_level],
+                                                    LLVMRelocDefault, LLVMCodeModelJITDefault);
+  LLVMDisposeMessage(triple);
+  bool ok = codegen_optimize_with(mod, tm, opt_level, dump_before, dump_after, err, errlen);
+  LLVMDisposeTargetMachine(tm);
+  return ok;
 }

@@ -19,6 +19,7 @@
 #define NNC_CODEGEN_H
 
 #include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
 
 #include "plan.h"
 
@@ -28,6 +29,9 @@ LLVMModuleRef codegen_module(LLVMContextRef ctx, const MemPlan *mp, const char *
  * and runs "default<O<opt_level>>" with a target machine for the same CPU
  * (no loop unrolling: see docs/backend.md).  dump_before/dump_after, when
  * non-NULL, get the module's text.  false + message in err on failure. */
+/* The same with a given target machine (any triple): the object-file path. */
+bool codegen_optimize_with(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, FILE *dump_before,
+                           FILE *dump_after, char *err, size_t errlen);
 bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const char *features, FILE *dump_before,
                       FILE *dump_after, char *err, size_t errlen);
 /* Scratch floats a group's kernel needs (a PlanScratchFn). */

@@ -1,11 +1,9 @@
 /* emit: optimize a module for a target and write it out (see emit.h).
  *
- * A target machine is made from (triple, cpu, features) with PIC relocations.
- * Host architecture: codegen_optimize does the work (the JIT's pipeline), then
- * the requested triple is stamped on the module (same data layout, so nothing
- * the optimizer decided changes).  Other architectures: the same "default<O3>"
- * pipeline with the same options (vectorizers on, no unrolling), run with that
- * target's machine and data layout.
+ * A target machine is made from (triple, cpu, features) with PIC relocations,
+ * and the module goes through the JIT's own optimization pipeline
+ * (codegen_optimize_with) with that machine, so host and cross builds run the
+ * same passes with the right data layout.
  */
 #include "emit.h"
 
@@ -84,45 +82,11 @@ void emit_target_free(EmitTarget *t) {
 }
 
 /* The JIT's pipeline for a machine of another architecture. */
-static bool optimize_foreign(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *triple, char *err,
-                             size_t errlen) {
-  char *msg = NULL;
-  if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
-    snprintf(err, errlen, "generated module is invalid: %s", msg);
-    LLVMDisposeMessage(msg);
-    return false;
-  }
-  LLVMDisposeMessage(msg);
-  LLVMSetTarget(mod, triple);
-  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
-  LLVMSetModuleDataLayout(mod, td);
-  LLVMDisposeTargetData(td);
-  LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
-  LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
-  LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
-  LLVMPassBuilderOptionsSetLoopUnrolling(po, 0);
-  LLVMErrorRef e = LLVMRunPasses(mod, "default<O3>", tm, po);
-  LLVMDisposePassBuilderOptions(po);
-  if (e) {
-    char *m = LLVMGetErrorMessage(e);
-    snprintf(err, errlen, "optimization failed: %s", m);
-    LLVMDisposeErrorMessage(m);
-    return false;
-  }
-  return true;
-}
-
 bool emit_module(LLVMModuleRef mod, const EmitTarget *t, EmitKind kind, const char *path, char *err,
                  size_t errlen) {
   LLVMTargetMachineRef tm = make_machine(t->triple, t->cpu, t->features, err, errlen);
   if (!tm) return false;
-  bool ok;
-  if (t->host_arch) {
-    ok = codegen_optimize(mod, 3, t->cpu, t->features, NULL, NULL, err, errlen);
-    LLVMSetTarget(mod, t->triple);
-  } else {
-    ok = optimize_foreign(mod, tm, t->triple, err, errlen);
-  }
+  bool ok = codegen_optimize_with(mod, tm, 3, NULL, NULL, err, errlen);
   if (ok && kind == EMIT_LLVM) {
     char *msg = NULL;
     if (LLVMPrintModuleToFile(mod, path, &msg)) {

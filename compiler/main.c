@@ -19,64 +19,64 @@ typedef struct {
 } Command;
 
 #define OVERRIDES                                                          \
-  {"epochs", true, "override the number of epochs"},                       \
-  {"batch", true, "override the batch size"},                              \
-  {"lr", true, "override the learning rate"},                              \
-  {"seed", true, "override the random seed"}
+  {"epochs", "N", "override the number of epochs"},                       \
+  {"batch", "N", "override the batch size"},                              \
+  {"lr", "RATE", "override the learning rate"},                              \
+  {"seed", "N", "override the random seed"}
 
 static const Command commands[] = {
   {"train", cmd_train, "FILE", "train the model on its data (JIT-compiled for this CPU)",
    {OVERRIDES,
-    {"quiet", false, "print only the final results"},
-    {"log", true, "append one JSON object per epoch to FILE"},
-    {"save", true, "write a checkpoint to FILE at the end (and every --save-every epochs)"},
-    {"save-every", true, "also checkpoint every N epochs"},
-    {"resume", true, "continue exactly where checkpoint FILE stopped"},
-    {"init", true, "start from the weights in checkpoint FILE, fresh optimizer state"},
-    {"limit", true, "use only the first N training samples"},
-    {NULL, false, NULL}}},
+    {"quiet", NULL, "print only the final results"},
+    {"log", "FILE", "append one JSON object per epoch to FILE"},
+    {"save", "FILE", "write a checkpoint to FILE at the end (and every --save-every epochs)"},
+    {"save-every", "N", "also checkpoint every N epochs"},
+    {"resume", "FILE", "continue exactly where checkpoint FILE stopped"},
+    {"init", "FILE", "start from the weights in checkpoint FILE, fresh optimizer state"},
+    {"limit", "N", "use only the first N training samples"},
+    {NULL, NULL, NULL}}},
   {"eval", cmd_eval, "FILE", "print test metrics of saved weights",
-   {{"weights", true, "checkpoint to evaluate (required)"}, {"batch", true, "evaluation batch size"},
-    {NULL, false, NULL}}},
+   {{"weights", "CKPT", "checkpoint to evaluate (required)"}, {"batch", "N", "evaluation batch size"},
+    {NULL, NULL, NULL}}},
   {"predict", cmd_predict, "FILE", "write the model's predictions for a data file",
-   {{"weights", true, "checkpoint to use (required)"},
-    {"input", true, "data file: IDX prefix/images file or CSV (required)"},
-    {"output", true, "where to write predictions (default: standard output)"},
-    {NULL, false, NULL}}},
+   {{"weights", "CKPT", "checkpoint to use (required)"},
+    {"input", "DATA", "data file: IDX prefix/images file or CSV (required)"},
+    {"output", "FILE", "where to write predictions (default: standard output)"},
+    {NULL, NULL, NULL}}},
   {"ir", cmd_ir, "FILE", "print the IR at a stage",
-   {{"stage", true, "lower | grad | train | simplified | fused (default simplified)"},
-    {"dot", false, "print Graphviz dot instead of text"},
-    {"batch", true, "batch size to compile for"},
-    {NULL, false, NULL}}},
+   {{"stage", "STAGE", "lower | grad | train | simplified | fused (default simplified)"},
+    {"dot", NULL, "print Graphviz dot instead of text"},
+    {"batch", "N", "batch size to compile for"},
+    {NULL, NULL, NULL}}},
   {"grad", cmd_grad, "FILE", "print the gradient graph, or evaluate it with --at",
-   {{"dot", false, "print Graphviz dot instead of text"},
-    {"at", true, "name=value,... : evaluate loss and gradients at these values"},
-    {"raw", false, "print the gradient graph before simplification"},
-    {NULL, false, NULL}}},
+   {{"dot", NULL, "print Graphviz dot instead of text"},
+    {"at", "NAME=VALUE,...", "name=value,... : evaluate loss and gradients at these values"},
+    {"raw", NULL, "print the gradient graph before simplification"},
+    {NULL, NULL, NULL}}},
   {"summary", cmd_summary, "FILE", "list every layer with its shape and parameter count",
-   {{NULL, false, NULL}}},
+   {{NULL, NULL, NULL}}},
   {"check", cmd_check, "FILE", "finite-difference gradient check of the whole model",
-   {{"batch", true, "batch size of the random batch (default 4)"},
-    {"seed", true, "seed for parameters and the batch"},
-    {"tol", true, "largest accepted relative error (default 1e-5)"},
-    {NULL, false, NULL}}},
+   {{"batch", "N", "batch size of the random batch (default 4)"},
+    {"seed", "N", "seed for parameters and the batch"},
+    {"tol", "X", "largest accepted relative error (default 1e-5)"},
+    {NULL, NULL, NULL}}},
   {"llvm", cmd_llvm, "FILE", "print the generated LLVM IR",
-   {{"stage", true, "graph to compile: train (default) | eval"},
-    {"optimized", false, "print the IR after the O3 pipeline"},
-    {"batch", true, "batch size to compile for"},
-    {NULL, false, NULL}}},
+   {{"stage", "STAGE", "graph to compile: train (default) | eval"},
+    {"optimized", NULL, "print the IR after the O3 pipeline"},
+    {"batch", "N", "batch size to compile for"},
+    {NULL, NULL, NULL}}},
   {"compile", cmd_compile, "FILE", "write a standalone object file and C header (inference and training)",
-   {{"output", true, "object file to write (-o FILE; default NAME.o, .s, .ll)"},
-    {"header", true, "C header to write (default: the output with .h)"},
-    {"weights", true, "checkpoint whose weights are embedded in read-only data"},
-    {"weights-file", true, "write the --weights to this image file instead of embedding them"},
-    {"batch", true, "batch size to compile for (default: the model's)"},
-    {"target", true, "target triple (default: this machine's)"},
-    {"cpu", true, "CPU to generate code for (default: this machine's; e.g. x86-64-v3)"},
-    {"features", true, "LLVM feature string, e.g. +avx2,+fma (default: what the CPU implies)"},
-    {"emit-llvm", false, "write optimized LLVM IR text instead of an object"},
-    {"emit-asm", false, "write assembly text instead of an object"},
-    {NULL, false, NULL}}},
+   {{"output", "FILE", "object file to write (-o FILE; default NAME.o, .s, .ll)"},
+    {"header", "FILE", "C header to write (default: the output with .h)"},
+    {"weights", "CKPT", "checkpoint whose weights are embedded in read-only data"},
+    {"weights-file", "FILE", "write the --weights to this image file instead of embedding them"},
+    {"batch", "N", "batch size to compile for (default: the model's)"},
+    {"target", "TRIPLE", "target triple (default: this machine's)"},
+    {"cpu", "CPU", "CPU to generate code for (default: this machine's; e.g. x86-64-v3)"},
+    {"features", "FEATURES", "LLVM feature string, e.g. +avx2,+fma (default: what the CPU implies)"},
+    {"emit-llvm", NULL, "write optimized LLVM IR text instead of an object"},
+    {"emit-asm", NULL, "write assembly text instead of an object"},
+    {NULL, NULL, NULL}}},
 };
 
 static const Command *find_command(const char *name) {
@@ -101,10 +101,10 @@ static void print_command_help(const Command *cmd) {
   printf("usage: nnc %s %s [options]\n\n%s\n\noptions:\n", cmd->name, cmd->args, cmd->summary);
   for (const CliOption *o = cmd->opts; o->name; o++) {
     char head[64];
-    snprintf(head, sizeof head, "--%s%s", o->name, o->takes_value ? " VALUE" : "");
-    printf("  %-20s %s\n", head, o->help);
+    snprintf(head, sizeof head, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    printf("  %-24s %s\n", head, o->help);
   }
-  printf("  %-20s %s\n", "--help", "show this help");
+  printf("  %-24s %s\n", "--help", "show this help");
 }
 
 static const CliOption *find_option(const Command *cmd, const char *name) {
@@ -145,7 +145,7 @@ static bool parse_args(const Command *cmd, int argc, char **argv, Cli *c) {
       return false;
     }
     const char *value = "";
-    if (o->takes_value) {
+    if (o->arg) {
       if (eq) value = eq + 1;
       else if (i + 1 < argc) value = argv[++i];
       else {
