@@ -8,6 +8,7 @@
  * graph's counter-based dropout stream, and both are saved in checkpoints.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -100,8 +101,26 @@ typedef struct {
   int n;           /* count */
 } TensorList;
 
-static TensorList slot_tensors(Session *s, float **best) {
-  TensorList l = {xcalloc((size_t)s->nslots * 2 + 1, sizeof(CkptTensor)), 0};
+/* Where an interrupted epoch stood, stored as the tensor "train.epoch": the
+ * batch size, steps done, the epoch's loss sum (as two floats, hi + lo, to
+ * keep double precision), correct predictions and samples.  A resumed run
+ * continues the epoch at the same sample and finishes it with the same
+ * metrics as a run that never stopped. */
+enum { EPOCH_BATCH, EPOCH_STEPS, EPOCH_LOSS_HI, EPOCH_LOSS_LO, EPOCH_CORRECT, EPOCH_N, EPOCH_FIELDS };
+static const char EPOCH_TENSOR[] = "train.epoch";
+
+static void epoch_store(float *t, int batch, int steps, const Metrics *m) {
+  t[EPOCH_BATCH] = (float)batch;
+  t[EPOCH_STEPS] = (float)steps;
+  t[EPOCH_LOSS_HI] = (float)m->loss;
+  t[EPOCH_LOSS_LO] = (float)(m->loss - (double)t[EPOCH_LOSS_HI]);
+  t[EPOCH_CORRECT] = (float)m->correct;
+  t[EPOCH_N] = (float)m->n;
+}
+
+static TensorList slot_tensors(Session *s, float **best, float *epoch) {
+  TensorList l = {xcalloc((size_t)s->nslots * 2 + 2, sizeof(CkptTensor)), 0};
+  l.t[l.n++] = (CkptTensor){EPOCH_TENSOR, CKPT_STATE, shape_1(EPOCH_FIELDS), epoch};
   for (int i = 0; i < s->nslots; i++)
     l.t[l.n++] = (CkptTensor){s->slots[i].name, s->slots[i].op == OP_PARAM ? CKPT_PARAM : CKPT_STATE,
                               s->slots[i].shape, s->slots[i].data};
@@ -113,8 +132,8 @@ static TensorList slot_tensors(Session *s, float **best) {
   return l;
 }
 
-static bool save_checkpoint(Session *s, const char *path, const CkptPosition *pos, float **best) {
-  TensorList l = slot_tensors(s, best);
+static bool save_checkpoint(Session *s, const char *path, const CkptPosition *pos, float **best, float *epoch) {
+  TensorList l = slot_tensors(s, best, epoch);
   char err[1024];
   bool ok = ckpt_write(path, s->model->name, pos, l.t, l.n, err, sizeof err);
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
@@ -134,6 +153,31 @@ static void format_eta(double s, char *buf, size_t len) {
   snprintf(buf, len, "%d:%02d", t / 60, t % 60);
 }
 
+/* Whether the model has a batch_norm layer (its statistics need two samples). */
+static bool uses_batch_norm(const Model *m) {
+  for (int i = 0; i < m->nparams; i++)
+    if (strcmp(m->params[i].layer, "batch_norm") == 0) return true;
+  return false;
+}
+
+/* A checkpoint path whose directory cannot be written is refused before
+ * training, not after it. */
+static bool writable_dir_of(const char *path) {
+  char *dir = xstrdup(path);
+  char *slash = strrchr(dir, '/');
+  const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
+  bool ok = access(d, W_OK | X_OK) == 0;
+  if (!ok) fprintf(stderr, "nnc: %s: cannot write into %s: %s\n", path, d, strerror(errno));
+  free(dir);
+  return ok;
+}
+
+/* JSON has no NaN or infinity: such a value is written as null. */
+static void json_number(FILE *f, const char *key, double v) {
+  if (isfinite(v)) fprintf(f, ", \"%s\": %.9g", key, v);
+  else fprintf(f, ", \"%s\": null", key);
+}
+
 int cmd_train(const Cli *c) {
   Front f;
   Session s = {0};
@@ -151,13 +195,27 @@ int cmd_train(const Cli *c) {
     goto done;
   }
   bool has_batch = m->ninputs + m->ntargets > 0;
+  if (has_batch && (m->ninputs != 1 || m->ntargets != 1)) {
+    fprintf(stderr, "%s: error: nnc train feeds one input and one target from the data; %s has %d input%s and %d target%s\n",
+            c->pos[0], m->name, m->ninputs, m->ninputs == 1 ? "" : "s", m->ntargets, m->ntargets == 1 ? "" : "s");
+    goto done;
+  }
   if (has_batch && (!m->has_train || tc->data.format == DATA_NONE)) {
     fprintf(stderr, "%s: error: nothing to train on: add a train block with data = idx(...) or csv(...)\n",
             c->pos[0]);
     goto done;
   }
   long long save_every = 0, limit = 0;
-  if (!cli_int(c, "save-every", 1, 1000000, &save_every) || !cli_int(c, "limit", 1, 1LL << 31, &limit)) goto done;
+  if (!cli_int(c, "save-every", 1, 1000000, &save_every) || !cli_int(c, "limit", 1, INT_MAX, &limit)) goto done;
+  if (save_every && !cli_get(c, "save")) {
+    fprintf(stderr, "nnc train: --save-every needs --save FILE to know where to write\n");
+    goto done;
+  }
+  if (cli_get(c, "resume") && cli_get(c, "init")) {
+    fprintf(stderr, "nnc train: --resume continues a run and --init starts a new one; give one of them\n");
+    goto done;
+  }
+  if (cli_get(c, "save") && !writable_dir_of(cli_get(c, "save"))) goto done;
   Reporter rep = {.quiet = cli_flag(c, "quiet"), .live = isatty(STDOUT_FILENO)};
   if (cli_get(c, "log")) {
     log = fopen(cli_get(c, "log"), "a");
@@ -174,8 +232,18 @@ int cmd_train(const Cli *c) {
   int B = has_batch ? tc->batch : 0;
   int ntrain = has_batch ? d.train.n : 1;
   if (has_batch && B > ntrain) B = ntrain;
-  int steps_per_epoch = has_batch ? (ntrain + B - 1) / B : 1;
-  int rem = has_batch ? ntrain % B : 0;
+  if (uses_batch_norm(m) && B < 2) {
+    fprintf(stderr, "%s: error: batch_norm needs at least 2 samples per batch to estimate a variance; batch is %d\n",
+            c->pos[0], B);
+    goto done;
+  }
+  /* a last batch of one sample would teach batch_norm a zero variance: each
+   * epoch leaves out one (shuffled, so a different) sample instead */
+  int used = uses_batch_norm(m) && ntrain % B == 1 ? ntrain - 1 : ntrain;
+  if (used < ntrain && !rep.quiet)
+    printf("note: batch_norm needs 2 samples per batch; each epoch trains on %d of the %d samples\n", used, ntrain);
+  int steps_per_epoch = has_batch ? (used + B - 1) / B : 1;
+  int rem = has_batch ? used % B : 0;
 
   double t0 = now_seconds();
   Compiled *step = session_graph(&s, GRAPH_TRAIN, B, err, sizeof err);
@@ -197,6 +265,9 @@ int cmd_train(const Cli *c) {
   rng_seed(&rng, tc->seed ^ 0x5eed5eed5eedULL);
   session_init_values(&s, &init_rng);
   CkptPosition pos = {.best_val_loss = INFINITY};
+  float epoch[EPOCH_FIELDS] = {0};   /* progress of the epoch under way, for checkpoints */
+  Metrics resumed = {0};             /* metrics of the steps an interrupted epoch already took */
+  int first_step = 0;                /* where the first epoch starts (resuming mid-epoch) */
   bool early = tc->patience > 0 && d.has_val;
   if (early) {
     best = xcalloc((size_t)s.nslots, sizeof(float *));
@@ -214,6 +285,17 @@ int cmd_train(const Cli *c) {
     if (ok && resume) {
       pos = ck.pos;
       rng = ck.pos.rng;
+      const CkptTensor *e = ckpt_find(&ck, EPOCH_TENSOR);
+      if (e && shape_numel(e->shape) == EPOCH_FIELDS && e->data[EPOCH_STEPS] > 0) {
+        if ((int)e->data[EPOCH_BATCH] != B) {
+          fprintf(stderr, "nnc: %s: stopped in the middle of an epoch with batch %d; resume it with --batch %d\n",
+                  path, (int)e->data[EPOCH_BATCH], (int)e->data[EPOCH_BATCH]);
+          ok = false;
+        }
+        first_step = (int)e->data[EPOCH_STEPS];
+        resumed = (Metrics){.loss = (double)e->data[EPOCH_LOSS_HI] + (double)e->data[EPOCH_LOSS_LO],
+                            .correct = (int64_t)e->data[EPOCH_CORRECT], .n = (int64_t)e->data[EPOCH_N]};
+      }
       if (best)
         for (int i = 0; i < s.nslots; i++) {
           char name[256];
@@ -237,6 +319,12 @@ int cmd_train(const Cli *c) {
     if (d.has_test) printf(", %d test", d.test.n);
     printf("; batch %d, %d epochs; compiled in %.2f s\n", B, tc->epochs, compile_s);
   }
+  if (pos.epoch >= tc->epochs) {
+    fprintf(stderr, "nnc: the checkpoint has already trained %lld epochs; nothing to do for --epochs %d\n",
+            (long long)pos.epoch, tc->epochs);
+    status = 0;
+    goto done;
+  }
   flush_denormals();
   struct sigaction sa = {.sa_handler = on_sigint}, old_sa;
   sigemptyset(&sa.sa_mask);
@@ -246,19 +334,21 @@ int cmd_train(const Cli *c) {
   perm = xmalloc(sizeof(int) * (size_t)(ntrain > 0 ? ntrain : 1));
   const char *save_path = cli_get(c, "save");
   bool stopped_early = false;
+  Metrics last_train = {.accuracy = NAN}, last_val = {.accuracy = NAN};  /* of the last epoch */
   double train_seconds = 0;
   int64_t samples_done = 0;
   while (pos.epoch < tc->epochs && !interrupted && !stopped_early) {
     Rng epoch_rng = rng;  /* a checkpoint mid-epoch stores this to replay the same order */
     for (int i = 0; i < ntrain; i++) perm[i] = i;
     if (has_batch && tc->shuffle) rng_shuffle(&rng, perm, ntrain);
-    int first = (int)(pos.step - pos.epoch * steps_per_epoch);
-    if (first < 0 || first >= steps_per_epoch) first = 0;
-    Metrics tm = {0};
+    int first = first_step;
+    Metrics tm = first_step ? resumed : (Metrics){0};
+    int64_t epoch_start_n = tm.n;
+    first_step = 0;
     bool partial = false;
     double e0 = now_seconds(), last_draw = 0;
     for (int k = first; k < steps_per_epoch; k++) {
-      int start = k * B, n = has_batch ? (ntrain - start < B ? ntrain - start : B) : 0;
+      int start = k * B, n = has_batch ? (used - start < B ? used - start : B) : 0;
       Compiled *g = n == B ? step : step_rem;
       session_run(&s, g, has_batch ? &d.train : NULL, perm + start, n);
       session_accumulate(&s, g, has_batch ? &d.train : NULL, perm + start, n, &tm);
@@ -288,14 +378,16 @@ int cmd_train(const Cli *c) {
       }
       if (interrupted && k + 1 < steps_per_epoch) {
         pos.rng = epoch_rng;  /* resuming replays this epoch's order and skips the steps done */
+        epoch_store(epoch, B, k + 1, &tm);
         partial = true;
         break;
       }
     }
     if (partial) break;
     double secs = now_seconds() - e0;
+    int64_t fresh = tm.n - epoch_start_n;   /* samples this process trained in the epoch */
     train_seconds += secs;
-    samples_done += tm.n;
+    samples_done += fresh;
     pos.epoch++;
     pos.rng = rng;
     tm.loss /= (double)(tm.n ? tm.n : 1);
@@ -305,20 +397,22 @@ int cmd_train(const Cli *c) {
       fprintf(stderr, "nnc: %s\n", err);
       goto restore_signal;
     }
+    last_train = tm;
+    last_val = vm;
     if (!rep.quiet) {
       printf("%sepoch %lld/%d", rep.live ? "\r\033[K" : "", (long long)pos.epoch, tc->epochs);
       session_print_metrics("train", &tm);
       if (d.has_val) session_print_metrics("val", &vm);
-      printf("  %.0f samples/s  %.1f s\n", (double)tm.n / secs, secs);
+      printf("  %.0f samples/s  %.1f s\n", (double)fresh / secs, secs);
       fflush(stdout);
     }
     if (log) {
-      fprintf(log, "{\"epoch\": %lld, \"step\": %lld, \"train_loss\": %.9g", (long long)pos.epoch,
-              (long long)pos.step, tm.loss);
-      if (!isnan(tm.accuracy)) fprintf(log, ", \"train_accuracy\": %.9g", tm.accuracy);
-      if (d.has_val) fprintf(log, ", \"val_loss\": %.9g", vm.loss);
-      if (d.has_val && !isnan(vm.accuracy)) fprintf(log, ", \"val_accuracy\": %.9g", vm.accuracy);
-      fprintf(log, ", \"seconds\": %.6g, \"samples_per_second\": %.6g}\n", secs, (double)tm.n / secs);
+      fprintf(log, "{\"epoch\": %lld, \"step\": %lld", (long long)pos.epoch, (long long)pos.step);
+      json_number(log, "train_loss", tm.loss);
+      if (s.nclasses > 0) json_number(log, "train_accuracy", tm.accuracy);
+      if (d.has_val) json_number(log, "val_loss", vm.loss);
+      if (d.has_val && s.nclasses > 0) json_number(log, "val_accuracy", vm.accuracy);
+      fprintf(log, ", \"seconds\": %.6g, \"samples_per_second\": %.6g}\n", secs, (double)fresh / secs);
       fflush(log);
     }
     if (early) {
@@ -328,23 +422,28 @@ int cmd_train(const Cli *c) {
         for (int i = 0; i < s.nslots; i++)
           memcpy(best[i], s.slots[i].data, sizeof(float) * (size_t)shape_numel(s.slots[i].shape));
       } else if (++pos.bad_epochs >= tc->patience) {
-        for (int i = 0; i < s.nslots; i++)
-          memcpy(s.slots[i].data, best[i], sizeof(float) * (size_t)shape_numel(s.slots[i].shape));
-        printf("early stopping: no validation improvement for %d epochs; restored the weights of the best epoch "
-               "(validation loss %s)\n",
-               tc->patience, session_loss_str(pos.best_val_loss, (char[32]){0}));
         stopped_early = true;
+        if (isfinite(pos.best_val_loss)) {
+          for (int i = 0; i < s.nslots; i++)
+            memcpy(s.slots[i].data, best[i], sizeof(float) * (size_t)shape_numel(s.slots[i].shape));
+          printf("early stopping: no validation improvement for %d epoch%s; restored the weights of the best epoch "
+                 "(validation loss %s)\n",
+                 tc->patience, tc->patience == 1 ? "" : "s", session_loss_str(pos.best_val_loss, (char[32]){0}));
+        } else {
+          printf("early stopping: no epoch had a finite validation loss in %d epoch%s; keeping the last weights\n",
+                 tc->patience, tc->patience == 1 ? "" : "s");
+        }
       }
     }
     if (save_path && save_every && pos.epoch % save_every == 0 && pos.epoch < tc->epochs && !stopped_early) {
-      if (!save_checkpoint(&s, save_path, &pos, best)) goto restore_signal;
+      if (!save_checkpoint(&s, save_path, &pos, best, epoch)) goto restore_signal;
     }
     if (stopped_early) break;
   }
   if (rep.live && interrupted && !rep.quiet) printf("\n");
   if (interrupted) {
     const char *path = save_path ? save_path : arena_printf(f.arena, "%s.interrupted.ckpt", m->name);
-    if (save_checkpoint(&s, path, &pos, best))
+    if (save_checkpoint(&s, path, &pos, best, epoch))
       fprintf(stderr, "nnc: interrupted; saved %s (resume with --resume %s)\n", path, path);
     status = 130;
     goto restore_signal;
@@ -358,6 +457,12 @@ int cmd_train(const Cli *c) {
     printf("test");
     session_print_metrics("", &te);
     printf("  (%lld samples)\n", (long long)te.n);
+  }
+  if (has_batch && !d.has_test && last_train.n) {
+    printf("final");
+    session_print_metrics("train", &last_train);
+    if (d.has_val) session_print_metrics("val", &last_val);
+    printf("\n");
   }
   if (!has_batch)
     printf("final loss %.9g after %lld steps\n", jit_output(step->jit, "loss")[0], (long long)pos.step);
@@ -373,7 +478,7 @@ int cmd_train(const Cli *c) {
     printf("trained %lld %s in %.2f s (%.0f %s/s)\n", (long long)samples_done, has_batch ? "samples" : "steps",
            train_seconds, (double)samples_done / train_seconds, has_batch ? "samples" : "steps");
   if (save_path) {
-    if (!save_checkpoint(&s, save_path, &pos, best)) goto restore_signal;
+    if (!save_checkpoint(&s, save_path, &pos, best, epoch)) goto restore_signal;
     if (!rep.quiet) printf("saved %s\n", save_path);
   }
   status = 0;

@@ -1,16 +1,15 @@
 # SIGINT during training saves a checkpoint atomically and exits with 130;
-# the checkpoint resumes.
+# --resume then finishes the run, and the checkpoint evaluates.
 source "$(dirname "$0")/lib.sh"
 model=$ROOT/examples/fashion_mlp.nn
-"$NNC" train "$model" --epochs 1000 --limit 2000 --quiet --save run.ckpt >out.txt 2>err.txt &
+args=(--epochs 300 --limit 500 --quiet --save run.ckpt --log log.json)
+"$NNC" train "$model" "${args[@]}" >out.txt 2>err.txt &
 pid=$!
-for _ in $(seq 50); do
-  sleep 0.2
-  grep -q . err.txt 2>/dev/null && break
-  [[ -s out.txt ]] && break
-  kill -0 $pid 2>/dev/null || break
+for _ in $(seq 100); do  # wait for the first epoch to finish
+  sleep 0.1
+  [[ -s log.json ]] && break
 done
-sleep 2
+sleep 0.5
 kill -INT $pid
 status=0
 wait $pid || status=$?
@@ -18,6 +17,9 @@ wait $pid || status=$?
 grep -q "interrupted; saved run.ckpt" err.txt || fail "no message about the saved checkpoint: $(cat err.txt)"
 [[ -f run.ckpt ]] || fail "no checkpoint written"
 ls run.ckpt.tmp* 2>/dev/null && fail "temporary file left behind"
-"$NNC" train "$model" --epochs 1 --limit 200 --resume run.ckpt --quiet >/dev/null || true
+stopped=$(json_field log.json epoch)
+[[ $stopped -lt 300 ]] || fail "the run finished before the interrupt"
+"$NNC" train "$model" "${args[@]}" --resume run.ckpt >/dev/null || fail "resuming failed"
+[[ $(json_field log.json epoch) -eq 300 ]] || fail "the resumed run did not reach epoch 300"
 "$NNC" eval "$model" --weights run.ckpt >eval.txt || fail "eval of the saved checkpoint failed"
-cat eval.txt
+echo "interrupted after epoch $stopped, resumed to 300: $(cat eval.txt)"
