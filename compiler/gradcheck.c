@@ -207,6 +207,21 @@ IrNode *gradcheck_localize(IrGraph *g, IrNode *loss, double **leaves, AdjointFn 
   return NULL;
 }
 
+/* Whether the loss depends on node x. */
+static bool reaches_loss(const IrGraph *g, const IrNode *x, const IrNode *loss) {
+  if (x->id > loss->id) return false;
+  bool *needed = xcalloc((size_t)loss->id + 1, sizeof(bool));
+  needed[loss->id] = true;
+  for (int i = loss->id; i > x->id; i--) {
+    IrNode *n = g->nodes.items[i];
+    if (needed[i])
+      for (int k = 0; k < n->nsrc; k++) needed[n->src[k]->id] = true;
+  }
+  bool r = needed[x->id];
+  free(needed);
+  return r;
+}
+
 static void print_node_ref(FILE *out, const IrNode *n) {
   fprintf(out, "%s", op_info[n->op].name);
   if (n->name) fprintf(out, " %s", n->name);
@@ -247,7 +262,10 @@ int cmd_check(const Cli *c) {
     char name[128];
     snprintf(name, sizeof name, "grad %s", p->name);
     IrNode *gn = ir_find_output(g, name);
-    if (!leaf || !gn) continue;  /* not used by the loss */
+    if (!leaf || !gn || !reaches_loss(g, leaf, loss)) {
+      printf("  %-24s %-12s not used by the loss: its gradient is zero\n", p->name, shape_str(p->shape, (char[96]){0}));
+      continue;
+    }
     int np, nkinks;
     double e = worst_error(&fw, fw.map[leaf->id], leaves[leaf->id], vals[gn->id], 12, &rng, &np, &nkinks);
     char sh[96];

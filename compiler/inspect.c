@@ -44,6 +44,10 @@ int cmd_ir(const Cli *c) {
   IrGraph *g = stage_graph(c, f.model, f.arena, batch, stage);
   if (!g) goto done;
   if (strcmp(stage, "fused") == 0) {
+    if (cli_flag(c, "dot")) {
+      fprintf(stderr, "nnc ir: --dot draws IR graphs; the fused stage is a list of kernels (drop --dot)\n");
+      goto done;
+    }
     char err[512];
     JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 0}, err, sizeof err);
     if (!j) {

@@ -171,11 +171,11 @@ char *read_file(const char *path, size_t *len) {
     n += got;
     if (got == 0) break;
   }
-  int err = ferror(f);
+  int failed = ferror(f), err = errno;   /* EISDIR for a directory */
   fclose(f);
-  if (err) {
+  if (failed) {
     free(buf);
-    errno = EIO;
+    errno = err ? err : EIO;
     return NULL;
   }
   buf[n] = 0;
