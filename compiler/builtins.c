@@ -43,34 +43,68 @@ static bool check_vector_like(SemaCtx *S, Expr *e) {
   return check_same(S, e);
 }
 
+/* The name of an argument written as a plain name ("x" in relu(x)), else
+ * NULL: messages name the values the user wrote, not expressions. */
+static const char *arg_name(const ArgVal *v) { return v->ast && v->ast->kind == AST_NAME ? v->ast->str : NULL; }
+
+enum { OPERAND_LEN = 96 + 72 };   /* a type string (96 bytes) and a quoted name of up to 60 */
+
+/* "[4] ('x')" or "[4]": a shape in a message, with the value's name when it
+ * has one; buf holds OPERAND_LEN bytes (a very long name is cut). */
+static char *operand_str(Type t, const char *name, char *buf) {
+  char s[96];
+  sema_type_str(t, s);
+  if (name) snprintf(buf, OPERAND_LEN, "%s ('%.60s')", s, name);
+  else snprintf(buf, OPERAND_LEN, "%s", s);
+  return buf;
+}
+
+void builtin_broadcast_error(SemaCtx *S, Loc at, const char *what, Type a, const char *an, Type b, const char *bn) {
+  char b1[OPERAND_LEN], b2[OPERAND_LEN], axis[32];
+  int ra = a.shape.ndim, rb = b.shape.ndim, i = 1, da = 1, db = 1;
+  /* the first pair from the right that neither matches nor stretches */
+  for (; i <= ra || i <= rb; i++) {
+    da = i <= ra ? a.shape.dim[ra - i] : 1;
+    db = i <= rb ? b.shape.dim[rb - i] : 1;
+    if (da != db && da != 1 && db != 1) break;
+  }
+  if (i == 1) snprintf(axis, sizeof axis, "the last axis");
+  else snprintf(axis, sizeof axis, "axis -%d", i);
+  sema_error(S, at,
+             "%s cannot combine shapes %s and %s: broadcasting aligns shapes from the right and sizes must be "
+             "equal or 1, but %s has %d and %d",
+             what, operand_str(a, an, b1), operand_str(b, bn, b2), axis, da, db);
+}
+
 static bool check_broadcast2(SemaCtx *S, Expr *e) {
-  char b1[96], b2[96];
   Type a = arg_type(e, 0), b = arg_type(e, 1);
   Shape s;
   if (!ir_broadcast_shape(a.shape, b.shape, &s)) {
-    sema_error(S, e->loc, "%s: shapes %s and %s do not broadcast", e->fn->name, sema_type_str(a, b1),
-               sema_type_str(b, b2));
+    builtin_broadcast_error(S, e->loc, e->fn->name, a, arg_name(&e->args[0]), b, arg_name(&e->args[1]));
     return false;
   }
   e->type = (Type){.shape = s, .batched = a.batched || b.batched};
   return true;
 }
 
-bool builtin_matmul_type(SemaCtx *S, Loc at, Type a, Type b, Type *out) {
-  char b1[96], b2[96];
+bool builtin_matmul_type(SemaCtx *S, Loc at, Type a, const char *an, Type b, const char *bn, Type *out) {
+  char b1[OPERAND_LEN], b2[OPERAND_LEN];
   int ra = a.shape.ndim, rb = b.shape.ndim;
   if (ra < 1 || ra > 2 || rb < 1 || rb > 2) {
-    sema_error(S, at, "matmul needs vectors or matrices per sample, got %s @ %s", sema_type_str(a, b1),
-               sema_type_str(b, b2));
+    sema_error(S, at, "matmul needs vectors or matrices per sample, got %s @ %s", operand_str(a, an, b1),
+               operand_str(b, bn, b2));
     return false;
   }
   if (a.batched && b.batched) {
     sema_error(S, at, "matmul of two batch-dependent values %s @ %s is not supported; one side must be a param",
-               sema_type_str(a, b1), sema_type_str(b, b2));
+               operand_str(a, an, b1), operand_str(b, bn, b2));
     return false;
   }
   if (a.shape.dim[ra - 1] != b.shape.dim[0]) {
-    sema_error(S, at, "matmul: inner sizes differ in %s @ %s", sema_type_str(a, b1), sema_type_str(b, b2));
+    sema_error(S, at,
+               "matmul: inner sizes differ in %s @ %s: the left side's last size (%d) must equal the right side's "
+               "first size (%d)",
+               operand_str(a, an, b1), operand_str(b, bn, b2), a.shape.dim[ra - 1], b.shape.dim[0]);
     return false;
   }
   Type t = {.batched = a.batched || b.batched};
@@ -81,7 +115,8 @@ bool builtin_matmul_type(SemaCtx *S, Loc at, Type a, Type b, Type *out) {
 }
 
 static bool check_matmul(SemaCtx *S, Expr *e) {
-  return builtin_matmul_type(S, e->loc, arg_type(e, 0), arg_type(e, 1), &e->type);
+  return builtin_matmul_type(S, e->loc, arg_type(e, 0), arg_name(&e->args[0]), arg_type(e, 1),
+                             arg_name(&e->args[1]), &e->type);
 }
 
 /* dense and maxout: a vector input (a scalar counts as [1]); W [in, units*k], b. */
@@ -184,15 +219,31 @@ static bool check_reshape(SemaCtx *S, Expr *e) {
   return true;
 }
 
+/* How to give the prediction p the target's shape t, for the loss messages:
+ * a reshape when the element counts agree, else a last layer of the right
+ * width when the target is a vector (or a scalar, which [1] matches). */
+static char *fix_hint(SemaCtx *S, const ArgVal *pred, Type p, Type t, char *buf, size_t len) {
+  char b1[96];
+  int64_t n = shape_numel(t.shape);
+  if (shape_numel(p.shape) == n && t.shape.ndim > 0)
+    snprintf(buf, len, "use reshape(%s, %s)", sema_arg_text(S, pred), shape_str(t.shape, b1));
+  else if (t.shape.ndim <= 1)
+    snprintf(buf, len, "make the last layer dense(..., %lld)", (long long)n);
+  else
+    snprintf(buf, len, "make it %s like the target", shape_str(t.shape, b1));
+  return buf;
+}
+
 /* mse, mae, binary_cross_entropy: prediction and target of one shape (or both
  * one element, so [1] against [] is fine); a scalar per sample. */
 static bool check_pointwise_loss(SemaCtx *S, Expr *e) {
-  char b1[96], b2[96];
+  char b1[OPERAND_LEN], b2[OPERAND_LEN], hint[256];
   Type p = arg_type(e, 0), t = arg_type(e, 1);
   bool one = shape_numel(p.shape) == 1 && shape_numel(t.shape) == 1;
   if (!one && !shape_eq(p.shape, t.shape)) {
-    sema_error(S, e->loc, "%s: prediction %s and target %s differ", e->fn->name, sema_type_str(p, b1),
-               sema_type_str(t, b2));
+    sema_error(S, e->loc, "%s: prediction %s and target %s differ; the prediction needs the target's shape: %s",
+               e->fn->name, operand_str(p, arg_name(&e->args[0]), b1), operand_str(t, arg_name(&e->args[1]), b2),
+               fix_hint(S, &e->args[0], p, t, hint, sizeof hint));
     return false;
   }
   e->type = scalar_type(p.batched || t.batched);
@@ -200,14 +251,25 @@ static bool check_pointwise_loss(SemaCtx *S, Expr *e) {
 }
 
 static bool check_cross_entropy(SemaCtx *S, Expr *e) {
-  char b1[96], b2[96];
+  char b1[OPERAND_LEN], b2[OPERAND_LEN];
   Type x = arg_type(e, 0), y = arg_type(e, 1);
   if (x.shape.ndim != 1) {
     sema_error(S, e->args[0].loc, "cross_entropy expects a vector of logits per sample, got %s", sema_type_str(x, b1));
     return false;
   }
   if (!shape_eq(x.shape, y.shape)) {
-    sema_error(S, e->loc, "cross_entropy: logits %s and target %s differ", sema_type_str(x, b1), sema_type_str(y, b2));
+    operand_str(x, arg_name(&e->args[0]), b1);
+    operand_str(y, arg_name(&e->args[1]), b2);
+    if (y.shape.ndim == 1)
+      sema_error(S, e->loc,
+                 "cross_entropy: logits %s and target %s differ; the logits need one entry per %s: make the last "
+                 "layer dense(..., %d)",
+                 b1, b2, y.nclasses > 0 ? "class" : "target value", y.shape.dim[0]);
+    else
+      sema_error(S, e->loc,
+                 "cross_entropy: logits %s and target %s differ; the target must be class(k) or a vector [k] of "
+                 "class probabilities",
+                 b1, b2);
     return false;
   }
   e->type = scalar_type(x.batched || y.batched);
@@ -567,6 +629,27 @@ const ArgVal *builtin_arg(const Expr *e, const char *name) {
   int i = builtin_param_index(e->fn, name);
   if (i < 0) die("builtin %s has no parameter %s", e->fn->name, name);
   return &e->args[i];
+}
+
+/* True if a and b differ only by two adjacent letters swapped ("cvs" and
+ * "csv"): edit distance counts that as two edits, more than closest_name
+ * allows for a short name, yet it is the commonest typo. */
+static bool swapped_pair(const char *a, const char *b) {
+  size_t n = strlen(a), i = 0;
+  if (n != strlen(b)) return false;
+  while (i < n && a[i] == b[i]) i++;
+  return i + 1 < n && a[i] == b[i + 1] && a[i + 1] == b[i] && strcmp(a + i + 2, b + i + 2) == 0;
+}
+
+const char *builtin_closest(const char *name, BuiltinKind kind) {
+  const char *names[64];
+  int n = 0;
+  for (int i = 0; i < builtin_count && n < (int)COUNT_OF(names); i++)
+    if (builtin_table[i].kind == kind) names[n++] = builtin_table[i].name;
+  const char *near = closest_name(name, names, n);
+  for (int i = 0; !near && i < n; i++)
+    if (swapped_pair(name, names[i])) near = names[i];
+  return near;
 }
 
 const char *builtin_kind_name(BuiltinKind k) {

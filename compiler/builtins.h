@@ -95,9 +95,16 @@ int builtin_param_index(const Builtin *b, const char *name);
 /* The checked argument of e named `name` (must exist: a table/code mismatch dies). */
 const ArgVal *builtin_arg(const Expr *e, const char *name);
 const char *builtin_kind_name(BuiltinKind k);
+/* The builtin of that kind whose name `name` is a plausible typo of (for "did
+ * you mean"), or NULL. */
+const char *builtin_closest(const char *name, BuiltinKind kind);
 /* The per-sample type of a @ b (also matmul(a, b)); reports and returns false
- * when the shapes do not fit. */
-bool builtin_matmul_type(SemaCtx *S, Loc at, Type a, Type b, Type *out);
+ * when the shapes do not fit.  an, bn: the operands' names when they are
+ * plain names (NULL otherwise), so the message can say which values. */
+bool builtin_matmul_type(SemaCtx *S, Loc at, Type a, const char *an, Type b, const char *bn, Type *out);
+/* Reports that a and b do not broadcast under operator or function `what`
+ * ("'+'", "maximum"): which axis fails, and the rule. */
+void builtin_broadcast_error(SemaCtx *S, Loc at, const char *what, Type a, const char *an, Type b, const char *bn);
 
 /* ---- sema services for shape rules (sema.c) ---- */
 void sema_error(SemaCtx *S, Loc at, const char *fmt, ...) PRINTF_LIKE(3, 4);

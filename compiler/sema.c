@@ -139,9 +139,14 @@ bool sema_init(SemaCtx *S, const AstNode *n, IrInit *out) {
     *out = (IrInit){.kind = v == 0 ? INIT_ZEROS : INIT_CONST, .a = v};
     return true;
   }
-  const Builtin *b = (n->kind == AST_NAME || n->kind == AST_CALL) ? builtin_find(n->str) : NULL;
+  bool named = n->kind == AST_NAME || n->kind == AST_CALL;
+  const Builtin *b = named ? builtin_find(n->str) : NULL;
   if (!b || b->kind != BK_INITIALIZER) {
-    sema_error(S, n->loc, "expected an initializer (zeros, normal(std), uniform(lo, hi), xavier, kaiming or a number)");
+    const char *near = named && !b ? builtin_closest(n->str, BK_INITIALIZER) : NULL;
+    if (near) sema_error(S, n->loc, "unknown initializer '%s'; did you mean '%s'?", n->str, near);
+    else
+      sema_error(S, n->loc,
+                 "expected an initializer (zeros, normal(std), uniform(lo, hi), xavier, kaiming or a number)");
     return false;
   }
   Expr *e = sema_call(S, n, b);
@@ -352,6 +357,7 @@ static Expr *name_expr(SemaCtx *S, const AstNode *n) {
     else undefined(S, n);
     return NULL;
   }
+  if (sym->poisoned) return NULL;   /* its declaration had an error, already reported */
   if (!sym->defined) {
     sema_error(S, n->loc, "'%s' is used before its definition", n->str);
     diag_note(S->d, sym->loc, "'%s' is defined here", n->str);
@@ -414,20 +420,23 @@ static Expr *call_expr(SemaCtx *S, const AstNode *n) {
   return e;
 }
 
+/* The operand's name when it is written as a plain name, for messages. */
+static const char *plain_name(const AstNode *n) { return n->kind == AST_NAME ? n->str : NULL; }
+
 static Expr *binary_expr(SemaCtx *S, const AstNode *n) {
   Expr *l = sema_expr(S, n->lhs), *r = sema_expr(S, n->rhs);
   if (!l || !r) return NULL;
   Expr *e = NEW(S->a, Expr);
   *e = (Expr){.kind = EX_BINARY, .loc = n->loc, .op = n->op, .lhs = l, .rhs = r};
   if (n->op == '@') {
-    if (!builtin_matmul_type(S, n->loc, l->type, r->type, &e->type)) return NULL;
+    if (!builtin_matmul_type(S, n->loc, l->type, plain_name(n->lhs), r->type, plain_name(n->rhs), &e->type))
+      return NULL;
     note_kind(S, "matmul");
     return e;
   }
   if (!ir_broadcast_shape(l->type.shape, r->type.shape, &e->type.shape)) {
-    char b1[96], b2[96];
-    sema_error(S, n->loc, "'%c' cannot combine shapes %s and %s", n->op, sema_type_str(l->type, b1),
-               sema_type_str(r->type, b2));
+    char op[4] = {'\'', n->op, '\'', 0};
+    builtin_broadcast_error(S, n->loc, op, l->type, plain_name(n->lhs), r->type, plain_name(n->rhs));
     return NULL;
   }
   if (!size_ok(S, n->loc, e->type.shape, "the result")) return NULL;
@@ -500,39 +509,43 @@ static void list_fill(const AstNode *n, double *out, int *k) {
   }
 }
 
-static void param_stmt(SemaCtx *S, const Stmt *st, ModelParam *p) {
+/* False after reporting an error in the declaration. */
+static bool param_stmt(SemaCtx *S, const Stmt *st, ModelParam *p) {
   char b1[96], b2[96];
   bool typed = st->type != NULL;
-  if (typed && !sema_shape(S, st->type, false, &p->shape, "a param's shape")) return;
+  if (typed && !sema_shape(S, st->type, false, &p->shape, "a param's shape")) return false;
   const AstNode *v = st->value;
   if (!v) {
-    if (!typed) sema_error(S, st->name_loc, "param %s needs a shape or a value", st->name);
     p->init.kind = INIT_ZEROS;
-    return;
+    if (typed) return true;
+    sema_error(S, st->name_loc, "param %s needs a shape or a value", st->name);
+    return false;
   }
   if (v->kind == AST_LIST) {
     Shape s = {0};
     list_dims(v, &s);
-    if (!list_check(S, v, s, 0)) return;
+    if (!list_check(S, v, s, 0)) return false;
     if (typed && !shape_eq(s, p->shape)) {
       sema_error(S, v->loc, "param %s: the values have shape %s, the declared shape is %s", st->name, shape_str(s, b1),
                  shape_str(p->shape, b2));
-      return;
+      return false;
     }
     if (!typed) p->shape = s;
     double *vals = NEW_ARRAY(S->a, double, shape_numel(s));
     int k = 0;
     list_fill(v, vals, &k);
     p->init = (IrInit){.kind = INIT_VALUES, .values = vals};
-    return;
+    return true;
   }
-  if (!sema_init(S, v, &p->init)) return;
+  if (!sema_init(S, v, &p->init)) return false;
   int r = p->shape.ndim;
   p->init.fan_in = r ? p->shape.dim[0] : 1;
   p->init.fan_out = r ? p->shape.dim[r - 1] : 1;
+  return true;
 }
 
-static void value_stmt(SemaCtx *S, const Stmt *st, Vec *into) {
+/* False after reporting an error in the declaration. */
+static bool value_stmt(SemaCtx *S, const Stmt *st, Vec *into) {
   ModelValue *v = NEW(S->a, ModelValue);
   *v = (ModelValue){.name = st->name, .loc = st->name_loc};
   vec_push(into, v);
@@ -543,19 +556,19 @@ static void value_stmt(SemaCtx *S, const Stmt *st, Vec *into) {
     if (t->nargs != 1 || t->args[0].name || !sema_const_eval(t->args[0].value, &k) || k != floor(k) || k < 2 ||
         k > 1e8) {
       sema_error(S, t->loc, "class(k) needs one integer k >= 2, the number of classes");
-      return;
+      return false;
     }
     v->nclasses = (int)k;
     v->shape = shape_1(v->nclasses);
-    return;
+    return true;
   }
   if (!t) {
     sema_error(S, st->name_loc, target ? "target %s needs a type: a shape like [1] or class(10)"
                                        : "input %s needs a shape like [784]",
                st->name);
-    return;
+    return false;
   }
-  sema_shape(S, t, false, &v->shape, target ? "a target's type" : "an input's shape");
+  return sema_shape(S, t, false, &v->shape, target ? "a target's type" : "an input's shape");
 }
 
 /* Starts the naming context of a statement whose layers are called `prefix`. */
@@ -639,7 +652,7 @@ static void check_stmt(SemaCtx *S, const Stmt *st) {
     Vec *into = st->kind == ST_INPUT ? &S->inputs : &S->targets;
     if (!mine) return;
     sym->index = into->len;
-    value_stmt(S, st, into);
+    sym->poisoned = !value_stmt(S, st, into);
     break;
   }
   case ST_PARAM: {
@@ -647,7 +660,7 @@ static void check_stmt(SemaCtx *S, const Stmt *st) {
     begin_stmt(S, st, st->name, -1);
     ModelParam *p = NEW(S->a, ModelParam);
     *p = (ModelParam){.name = st->name, .loc = st->name_loc, .binding = -1, .layer = "param"};
-    param_stmt(S, st, p);
+    sym->poisoned = !param_stmt(S, st, p);
     sym->index = S->params.len;
     vec_push(&S->params, p);
     break;

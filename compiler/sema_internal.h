@@ -24,6 +24,8 @@ typedef struct {
   int stmt;           /* statement that defines it */
   Loc loc;            /* where the name is written */
   bool defined;       /* its statement has been checked */
+  bool poisoned;      /* its declaration had an error: uses of it are not
+                         checked, so that one mistake gives one message */
 } Symbol;
 
 struct SemaCtx {

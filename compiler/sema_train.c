@@ -23,9 +23,12 @@ void sema_optimizer(SemaCtx *S, const Stmt *st) {
   }
   S->optim_loc = st->loc;
   const AstNode *n = st->value;
-  const Builtin *b = n && (n->kind == AST_CALL || n->kind == AST_NAME) ? builtin_find(n->str) : NULL;
+  bool named = n && (n->kind == AST_CALL || n->kind == AST_NAME);
+  const Builtin *b = named ? builtin_find(n->str) : NULL;
   if (!b || b->kind != BK_OPTIMIZER) {
-    sema_error(S, n ? n->loc : st->loc, "expected an optimizer: sgd, momentum, adagrad, rmsprop or adam");
+    const char *near = named && !b ? builtin_closest(n->str, BK_OPTIMIZER) : NULL;
+    if (near) sema_error(S, n->loc, "unknown optimizer '%s'; did you mean '%s'?", n->str, near);
+    else sema_error(S, n ? n->loc : st->loc, "expected an optimizer: sgd, momentum, adagrad, rmsprop or adam");
     return;
   }
   Expr *e = sema_call(S, n, b);
@@ -57,7 +60,9 @@ static void data_source(SemaCtx *S, const AstArg *set, DataSpec *ds) {
   const AstNode *n = set->value;
   const Builtin *b = n->kind == AST_CALL ? builtin_find(n->str) : NULL;
   if (!b || b->kind != BK_DATA) {
-    sema_error(S, n->loc, "%s must be a data source: idx(...) or csv(...)", set->name);
+    const char *near = n->kind == AST_CALL && !b ? builtin_closest(n->str, BK_DATA) : NULL;
+    if (near) sema_error(S, n->loc, "unknown data source '%s'; did you mean '%s'?", n->str, near);
+    else sema_error(S, n->loc, "%s must be a data source: idx(...) or csv(...)", set->name);
     return;
   }
   Expr *e = sema_call(S, n, b);

@@ -259,32 +259,29 @@ static bool idx_items(IdxFile *f, int n, double scale, float **out, char *err, s
   return ok;
 }
 
+/* Without targets (nclasses == 0 && ntarget == 0) only the images file is
+ * opened: prediction data need not have labels. */
 static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
                      Dataset *d, char *err, size_t errlen) {
-  IdxFile img, lab;
+  IdxFile img, lab = {0};
   char s1[128], s2[128];
   float *tv = NULL;
+  bool labelled = nclasses > 0 || ntarget > 0;
   if (!idx_open_file(&img, spec->images, spec->path, "images-idx3-ubyte", err, errlen)) return false;
   bool ok = idx_header(&img, err, errlen);
   if (ok && img.per_item != nfeat)
     ok = errorf(err, errlen, "%s: shape %s gives %s = %lld features per sample, but the model's input has %d",
               img.path, idx_shape(&img, 0, s1, sizeof s1), idx_shape(&img, 1, s2, sizeof s2),
               (long long)img.per_item, nfeat);
-  if (!ok) {
-    idx_close(&img);
-    return false;
-  }
-  if (!idx_open_file(&lab, spec->labels, spec->path, "labels-idx1-ubyte", err, errlen)) {
-    idx_close(&img);
-    return false;
-  }
+  if (ok && labelled && !idx_open_file(&lab, spec->labels, spec->path, "labels-idx1-ubyte", err, errlen))
+    ok = false;
   int width = nclasses > 0 ? 1 : ntarget;
-  ok = idx_header(&lab, err, errlen);
-  if (ok && lab.per_item != width)
+  if (ok && labelled) ok = idx_header(&lab, err, errlen);
+  if (ok && labelled && lab.per_item != width)
     ok = errorf(err, errlen, "%s: shape %s gives %lld values per sample, but the model's target takes %d%s",
               lab.path, idx_shape(&lab, 0, s1, sizeof s1), (long long)lab.per_item, width,
               nclasses > 0 ? " (a class label)" : "");
-  if (ok && lab.dim[0] != img.dim[0])
+  if (ok && labelled && lab.dim[0] != img.dim[0])
     ok = errorf(err, errlen, "%s: %u labels, but %s has %u images", lab.path, lab.dim[0], img.path,
               img.dim[0]);
   int n = img.dim[0] < (uint32_t)max_samples ? (int)img.dim[0] : max_samples;
@@ -293,7 +290,7 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   d->nclasses = nclasses;
   d->ntarget = nclasses > 0 ? nclasses : ntarget;
   if (ok) ok = idx_items(&img, n, spec->scale, &d->x, err, errlen);
-  if (ok) ok = idx_items(&lab, n, 1.0, &tv, err, errlen);
+  if (ok && labelled) ok = idx_items(&lab, n, 1.0, &tv, err, errlen);
   if (ok && nclasses > 0) {
     d->labels = xmalloc(sizeof(int) * (size_t)n);
     d->y = xmalloc(sizeof(float) * (size_t)n * (size_t)nclasses);
@@ -373,19 +370,46 @@ static bool csv_number(const CsvPos *at, const char *s, const char *e, double *v
   return true;
 }
 
-static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
-                     Dataset *d, char *err, size_t errlen) {
+/* True if no field of the line [s, e) reads as a number: a row of column
+ * names, which prediction files may or may not have. */
+static bool csv_is_header(const char *s, const char *e) {
+  while (s <= e) {
+    const char *f = memchr(s, ',', (size_t)(e - s));
+    if (!f) f = e;
+    while (s < f && (*s == ' ' || *s == '\t')) s++;
+    char buf[64], *end;
+    size_t len = (size_t)(f - s);
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+    if (len > 0 && len < sizeof buf) {
+      memcpy(buf, s, len);
+      buf[len] = '\0';
+      double v = strtod(buf, &end);
+      if (end == buf + len && isfinite(v)) return false;
+    }
+    s = f + 1;
+  }
+  return true;
+}
+
+/* With targets, every row has nfeat + target columns.  Without (nclasses ==
+ * 0 && ntarget == 0), a row holds the nfeat features alone or, in a labelled
+ * file, also label_cols target columns that are skipped; the first data row
+ * decides which, and a first row of non-numbers is a header whatever
+ * spec->header says. */
+static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int label_cols,
+                     int max_samples, Dataset *d, char *err, size_t errlen) {
   size_t len;
   char *text = slurp(spec->path, &len, err, errlen);
   if (!text) return false;
+  bool labelled = nclasses > 0 || ntarget > 0;
   int tcols = nclasses > 0 ? 1 : ntarget, ncols = nfeat + tcols;
-  int tfirst = spec->target_first ? 0 : nfeat;    /* column of the first target */
   d->source = xstrdup(spec->path);
   d->nfeat = nfeat;
   d->nclasses = nclasses;
   d->ntarget = nclasses > 0 ? nclasses : ntarget;
   size_t xcap = 0, ycap = 0, lcap = 0;
-  bool ok = true, skip_header = spec->header;
+  bool ok = true, skip_header = labelled && spec->header;
+  bool maybe_header = !labelled, decided = labelled;   /* features only: look at the first rows */
   CsvPos at = {spec->path, 0, text};
   const char *p = text, *end = text + len;
   while (ok && p < end && d->n < max_samples) {
@@ -404,15 +428,37 @@ static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
     }
     int cols = 1;
     for (const char *c = at.bol; c < lend; c++) cols += *c == ',';
+    if (maybe_header) {
+      maybe_header = false;
+      if (csv_is_header(at.bol, lend)) continue;
+    }
+    if (!decided) {
+      decided = true;
+      if (cols != nfeat && (label_cols == 0 || cols != nfeat + label_cols)) {
+        if (label_cols > 0)
+          ok = errorf(err, errlen, "%s:%d: %d columns, expected %d (the features) or %d (%d features + %d %s)",
+                      at.path, at.line, cols, nfeat, nfeat + label_cols, nfeat, label_cols,
+                      label_cols == 1 ? "target" : "targets");
+        else
+          ok = errorf(err, errlen, "%s:%d: %d columns, expected %d (the features)", at.path, at.line, cols, nfeat);
+        break;
+      }
+      tcols = cols - nfeat;
+      ncols = cols;
+    }
     if (cols != ncols) {
-      ok = errorf(err, errlen, "%s:%d: %d columns, expected %d (%d features + %d %s)", at.path,
-                at.line, cols, ncols, nfeat, tcols,
-                nclasses > 0 ? "label" : tcols == 1 ? "target" : "targets");
+      if (labelled)
+        ok = errorf(err, errlen, "%s:%d: %d columns, expected %d (%d features + %d %s)", at.path, at.line, cols,
+                    ncols, nfeat, tcols, nclasses > 0 ? "label" : tcols == 1 ? "target" : "targets");
+      else
+        ok = errorf(err, errlen, "%s:%d: %d columns, expected %d like the first data row", at.path, at.line, cols,
+                    ncols);
       break;
     }
+    int tfirst = spec->target_first ? 0 : nfeat;    /* column of the first target */
     int i = d->n;
     d->x = reserve(d->x, &xcap, (size_t)(i + 1) * (size_t)nfeat, sizeof(float));
-    d->y = reserve(d->y, &ycap, (size_t)(i + 1) * (size_t)d->ntarget, sizeof(float));
+    if (labelled) d->y = reserve(d->y, &ycap, (size_t)(i + 1) * (size_t)d->ntarget, sizeof(float));
     if (nclasses > 0) d->labels = reserve(d->labels, &lcap, (size_t)i + 1, sizeof(int));
     const char *s = at.bol;
     for (int c = 0; c < ncols && ok; c++) {
@@ -422,15 +468,16 @@ static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
       int col;
       ok = csv_number(&at, s, e, &v, &col, err, errlen);
       int t = c - tfirst;   /* index among the target columns when in 0..tcols) */
-      if (ok && t >= 0 && t < tcols && nclasses > 0) {
+      bool is_target = t >= 0 && t < tcols;
+      if (ok && is_target && nclasses > 0) {
         char msg[96];
         if (label_ok(v, nclasses, msg, sizeof msg))
           set_class(d, i, (int)v);
         else
           ok = errorf(err, errlen, "%s:%d:%d: %s", at.path, at.line, col, msg);
-      } else if (ok && t >= 0 && t < tcols) {
+      } else if (ok && is_target && labelled) {
         d->y[(size_t)i * (size_t)ntarget + (size_t)t] = (float)v;
-      } else if (ok) {
+      } else if (ok && !is_target) {
         int k = c < tfirst ? c : c - tcols;
         d->x[(size_t)i * (size_t)nfeat + (size_t)k] = (float)(v * spec->scale);
       }
@@ -446,23 +493,38 @@ static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
 
 /* ---- public entry points ---- */
 
-bool data_load_first(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
-                     Dataset *out, char *err, size_t errlen) {
-  assert(nfeat > 0 && max_samples > 0 && (nclasses > 0 || ntarget > 0));
+/* The one loader behind the entry points; nclasses == 0 && ntarget == 0 asks
+ * for the features alone (label_cols: a labelled CSV's target columns). */
+static bool load(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int label_cols, int max_samples,
+                 Dataset *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   bool ok;
   switch (spec->format) {
   case DATA_IDX: ok = load_idx(spec, nfeat, nclasses, ntarget, max_samples, out, err, errlen); break;
-  case DATA_CSV: ok = load_csv(spec, nfeat, nclasses, ntarget, max_samples, out, err, errlen); break;
+  case DATA_CSV:
+    ok = load_csv(spec, nfeat, nclasses, ntarget, label_cols, max_samples, out, err, errlen);
+    break;
   default: die("data_load: no data format given");
   }
   if (!ok) data_free(out);
   return ok;
 }
 
+bool data_load_first(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
+                     Dataset *out, char *err, size_t errlen) {
+  assert(nfeat > 0 && max_samples > 0 && (nclasses > 0 || ntarget > 0));
+  return load(spec, nfeat, nclasses, ntarget, 0, max_samples, out, err, errlen);
+}
+
 bool data_load(const DataSpec *spec, int nfeat, int nclasses, int ntarget, Dataset *out,
                char *err, size_t errlen) {
   return data_load_first(spec, nfeat, nclasses, ntarget, INT_MAX, out, err, errlen);
+}
+
+bool data_load_features(const DataSpec *spec, int nfeat, int label_cols, Dataset *out, char *err,
+                        size_t errlen) {
+  assert(nfeat > 0 && label_cols >= 0);
+  return load(spec, nfeat, 0, 0, label_cols, INT_MAX, out, err, errlen);
 }
 
 void data_free(Dataset *d) {
@@ -566,6 +628,6 @@ void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y) {
   for (int i = 0; i < n; i++) {
     assert(idx[i] >= 0 && idx[i] < d->n);
     if (x) memcpy(x + (size_t)i * fx, d->x + (size_t)idx[i] * fx, fx * sizeof(float));
-    if (y) memcpy(y + (size_t)i * fy, d->y + (size_t)idx[i] * fy, fy * sizeof(float));
+    if (y && d->y) memcpy(y + (size_t)i * fy, d->y + (size_t)idx[i] * fy, fy * sizeof(float));
   }
 }

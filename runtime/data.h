@@ -24,10 +24,10 @@ typedef struct {
   char *source;     /* file the features came from (heap), for messages */
   int n;            /* number of samples */
   int nfeat;        /* floats per sample in x */
-  int ntarget;      /* floats per sample in y (nclasses for class targets) */
+  int ntarget;      /* floats per sample in y (nclasses for class targets); 0: features only */
   int nclasses;     /* > 0: class targets, labels is set; 0: real-valued targets */
   float *x;         /* n * nfeat features, row-major */
-  float *y;         /* n * ntarget targets (one-hot rows for classes) */
+  float *y;         /* n * ntarget targets (one-hot rows for classes), NULL when features only */
   int *labels;      /* n class indices in 0..nclasses-1, or NULL for real targets */
 } Dataset;
 
@@ -41,6 +41,16 @@ bool data_load(const DataSpec *spec, int nfeat, int nclasses, int ntarget, Datas
  * the rest of the file is not read (checks on it are not made either). */
 bool data_load_first(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
                      Dataset *out, char *err, size_t errlen);
+/* The features alone, for prediction (data that may have no targets): the
+ * Dataset has ntarget 0 and y and labels NULL.  IDX: the images file only
+ * (spec->images, or the prefix's images file); no labels file is opened.
+ * CSV: rows of nfeat numbers, or of nfeat + label_cols in a labelled file,
+ * whose target columns (placed as spec->target_first says) are skipped; the
+ * first data row decides which.  A first row whose fields are not numbers
+ * is a header and skipped, whatever spec->header says, so files with and
+ * without column names both read. */
+bool data_load_features(const DataSpec *spec, int nfeat, int label_cols, Dataset *out, char *err,
+                        size_t errlen);
 void data_free(Dataset *d);   /* releases the buffers; zeroes *d */
 
 /* Per-feature standardization.  Fit on the training set, apply the same
@@ -63,7 +73,8 @@ bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *
                 size_t errlen);
 
 /* Copies samples idx[0..n) into contiguous batch buffers: x gets n * nfeat
- * floats, y gets n * ntarget (either may be NULL to skip it). */
+ * floats, y gets n * ntarget (either may be NULL to skip it; y is left alone
+ * for a features-only Dataset). */
 void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y);
 
 #endif

@@ -1,10 +1,12 @@
 /* predict: `nnc eval` (test metrics of saved weights) and `nnc predict`
  * (the model's outputs for a data file), both in evaluation mode. */
+#define _POSIX_C_SOURCE 200809L   /* access */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ckpt.h"
 #include "cli.h"
@@ -42,11 +44,16 @@ static bool open_weights(const Cli *c, Front *f, Session *s) {
   return ok;
 }
 
-/* Loads spec, standardized with the training set's statistics when the model
+/* Loads spec (features only when asked: prediction data may have no
+ * targets), standardized with the training set's statistics when the model
  * asks for it. */
-static bool load_eval_data(const Session *s, const Model *m, const DataSpec *spec, Dataset *out) {
+static bool load_eval_data(const Session *s, const Model *m, const DataSpec *spec, bool features_only,
+                           Dataset *out) {
   char err[1024];
-  if (!data_load(spec, s->nfeat, s->nclasses, s->ntarget, out, err, sizeof err)) {
+  int label_cols = s->nclasses > 0 ? 1 : s->ntarget;
+  bool ok = features_only ? data_load_features(spec, s->nfeat, label_cols, out, err, sizeof err)
+                          : data_load(spec, s->nfeat, s->nclasses, s->ntarget, out, err, sizeof err);
+  if (!ok) {
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
@@ -79,7 +86,7 @@ int cmd_eval(const Cli *c) {
     fprintf(stderr, "%s: error: the train block names no test data (test = idx(...) or csv(...))\n", c->pos[0]);
     goto done;
   }
-  if (!load_eval_data(&s, m, &m->train.test, &test)) goto done;
+  if (!load_eval_data(&s, m, &m->train.test, false, &test)) goto done;
   Metrics r;
   char err[1024];
   if (!session_evaluate(&s, &test, (int)batch, &r, err, sizeof err)) {
@@ -113,19 +120,29 @@ int cmd_predict(const Cli *c) {
   const Model *m = f.model;
   const char *input = cli_get(c, "input");
   if (!input) {
-    fprintf(stderr, "nnc predict: --input DATA is required (a CSV file or an IDX prefix)\n");
+    fprintf(stderr, "nnc predict: --input DATA is required (a CSV file, an IDX images file or an IDX prefix)\n");
     goto done;
   }
   if (!m->output) {
     fprintf(stderr, "%s: error: the model has no output to predict (add `output NAME`)\n", c->pos[0]);
     goto done;
   }
-  /* the same reader settings as the training data, another file */
+  /* The training data's scale and target placement, another file.  The
+   * format comes from the name: a CSV file (gzipped or not), else IDX, where
+   * an existing file is the images file itself and anything else a prefix. */
   DataSpec spec = m->train.data;
-  spec.format = ends_with(input, ".csv") ? DATA_CSV : DATA_IDX;
-  spec.path = input;
   spec.images = spec.labels = NULL;
-  if (!load_eval_data(&s, m, &spec, &in)) goto done;
+  spec.path = input;
+  if (ends_with(input, ".csv") || ends_with(input, ".csv.gz")) {
+    spec.format = DATA_CSV;
+  } else {
+    spec.format = DATA_IDX;
+    if (access(input, F_OK) == 0) {
+      spec.images = input;
+      spec.path = NULL;
+    }
+  }
+  if (!load_eval_data(&s, m, &spec, true, &in)) goto done;
   if (cli_get(c, "output")) {
     out = fopen(cli_get(c, "output"), "w");
     if (!out) {

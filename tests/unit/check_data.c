@@ -298,6 +298,92 @@ START_TEST(test_csv_real_targets_first) {
 }
 END_TEST
 
+/* ---- features only (prediction data) ---- */
+
+/* An images file alone, by prefix or by its own path; no labels file exists. */
+START_TEST(test_idx_features_only) {
+  char err[256] = "";
+  Dataset d;
+  write_bytes("u-images-idx3-ubyte.gz", IMAGES, sizeof IMAGES, true);
+  DataSpec spec = idx_spec(in_tmp("u"), 1);
+  ck_assert_msg(data_load_features(&spec, 4, 1, &d, err, sizeof err), "%s", err);
+  ck_assert(d.n == 3 && d.nfeat == 4 && d.ntarget == 0 && d.y == NULL && d.labels == NULL);
+  ck_assert(d.x[1] == 10 && d.x[11] == 100);
+  data_free(&d);
+  spec = (DataSpec){.format = DATA_IDX, .images = in_tmp("u-images-idx3-ubyte.gz"), .scale = 0.5};
+  ck_assert_msg(data_load_features(&spec, 4, 1, &d, err, sizeof err), "%s", err);
+  ck_assert(d.n == 3 && d.x[3] == 127.5f);
+  /* gathering with a target buffer leaves it alone */
+  float x[4], y[1] = {7};
+  data_gather(&d, (const int[]){2}, 1, x, y);
+  ck_assert(x[0] == 50 && y[0] == 7);
+  data_free(&d);
+  /* with targets the labels file is still required */
+  DataSpec prefix = idx_spec(in_tmp("u"), 1);
+  ck_assert(!data_load(&prefix, 4, 3, 3, &d, err, sizeof err));
+  char want[512];
+  snprintf(want, sizeof want, "%s: cannot open: No such file or directory (nor %s.gz)",
+           in_tmp("u-labels-idx1-ubyte"), in_tmp("u-labels-idx1-ubyte"));
+  ck_assert_str_eq(err, want);
+  ck_assert(!data_load_features(&spec, 5, 1, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s: shape [3,2,2] gives [2,2] = 4 features per sample, but the model's input has 5",
+           in_tmp("u-images-idx3-ubyte.gz"));
+  ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* Unlabelled and labelled CSV rows, with and without a header row (told by
+ * the row itself, not by spec.header), gzipped or not. */
+START_TEST(test_csv_features_only) {
+  static const struct {
+    const char *text;    /* file contents */
+    bool first;          /* target columns first */
+    bool gz;             /* written gzipped */
+  } files[] = {
+      {"1,2\n3,4\n-5,6.5\n", false, false},
+      {"a, b\n1,2\n3,4\n-5,6.5\n", false, true},
+      {"\n1,2,0\n3,4,1\n-5,6.5,1\n", false, false},
+      {"y,a,b\r\n9,1,2\r\n9,3,4\r\n9,-5,6.5\r\n", true, false},
+  };
+  static const float x[6] = {1, 2, 3, 4, -5, 6.5f};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    write_bytes("f.csv", files[i].text, strlen(files[i].text), files[i].gz);
+    /* header = true must not eat the first row of a file without one */
+    DataSpec spec = {.format = DATA_CSV, .path = in_tmp("f.csv"), .scale = 1, .header = true,
+                     .target_first = files[i].first};
+    Dataset d;
+    char err[256] = "";
+    ck_assert_msg(data_load_features(&spec, 2, 1, &d, err, sizeof err), "file %zu: %s", i, err);
+    ck_assert_msg(d.n == 3 && d.ntarget == 0 && d.y == NULL && d.labels == NULL, "file %zu", i);
+    ck_assert_msg(memcmp(d.x, x, sizeof x) == 0, "file %zu", i);
+    data_free(&d);
+  }
+}
+END_TEST
+
+static const struct {
+  const char *text;   /* file contents */
+  const char *msg;    /* expected error, "%s" = the file */
+} feature_cases[] = {
+    {"1,2,3,4\n", "%s:1: 4 columns, expected 2 (the features) or 3 (2 features + 1 target)"},
+    {"a,b\n\n1\n", "%s:3: 1 columns, expected 2 (the features) or 3 (2 features + 1 target)"},
+    {"1,2\n1,2,0\n", "%s:2: 3 columns, expected 2 like the first data row"},
+    {"1,x\n", "%s:1:3: not a number: 'x'"},
+    {"a,b\n", "%s: no data rows"},
+};
+
+START_TEST(test_csv_features_errors) {
+  write_text("e.csv", feature_cases[_i].text);
+  DataSpec spec = {.format = DATA_CSV, .path = in_tmp("e.csv"), .scale = 1};
+  Dataset d;
+  char err[512], want[512];
+  ck_assert(!data_load_features(&spec, 2, 1, &d, err, sizeof err));
+  snprintf(want, sizeof want, feature_cases[_i].msg, in_tmp("e.csv"));
+  ck_assert_str_eq(err, want);
+  ck_assert(d.n == 0 && d.x == NULL && d.source == NULL);
+}
+END_TEST
+
 typedef struct {
   const char *text;     /* file contents (NULL: no file) */
   bool header;          /* skip the first row */
@@ -449,6 +535,9 @@ Suite *data_suite(void) {
   tcase_add_test(tcsv, test_csv_classes_header);
   tcase_add_test(tcsv, test_csv_real_targets_first);
   tcase_add_loop_test(tcsv, test_csv_errors, 0, (int)(sizeof csv_cases / sizeof csv_cases[0]));
+  tcase_add_test(tcsv, test_idx_features_only);
+  tcase_add_test(tcsv, test_csv_features_only);
+  tcase_add_loop_test(tcsv, test_csv_features_errors, 0, (int)(sizeof feature_cases / sizeof feature_cases[0]));
   suite_add_tcase(s, tcsv);
   TCase *tp = tcase_create("prepare");
   tcase_add_test(tp, test_standardize);

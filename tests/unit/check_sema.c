@@ -65,12 +65,38 @@ static const struct {
     {"input img : [28, 28]\nh = dense(img, 10)\nloss mean(h)\n",
      "t.nn:2:11: error: dense expects a vector input, got [28,28]; use flatten(img)"},
     {"input x : [4]\ntarget y : [1]\np = dense(x, 10)\nloss mse(p, y)\n",
-     "t.nn:4:6: error: mse: prediction [10] and target [1] differ"},
+     "t.nn:4:6: error: mse: prediction [10] ('p') and target [1] ('y') differ; the prediction needs the target's "
+     "shape: make the last layer dense(..., 1)"},
+    {"input x : [4]\ntarget y : [2, 3]\nloss mae(dense(x, 6), y)\n",
+     "t.nn:3:6: error: mae: prediction [6] and target [2,3] ('y') differ; the prediction needs the target's shape: "
+     "use reshape(dense(x, 6), [2,3])"},
+    {"input x : [4]\ntarget y : [2, 3]\np = dense(x, 5)\nloss binary_cross_entropy(p, y)\n",
+     "t.nn:4:6: error: binary_cross_entropy: prediction [5] ('p') and target [2,3] ('y') differ; the prediction "
+     "needs the target's shape: make it [2,3] like the target"},
     {"input x : [4]\ntarget y : class(5)\nz = dense(x, 10)\nloss cross_entropy(z, y)\n",
-     "t.nn:4:6: error: cross_entropy: logits [10] and target class(5) differ"},
-    {"input x : [4]\nparam v : [3]\nloss mean(x + v)\n", "t.nn:3:13: error: '+' cannot combine shapes [4] and [3]"},
+     "t.nn:4:6: error: cross_entropy: logits [10] ('z') and target class(5) ('y') differ; the logits need one entry "
+     "per class: make the last layer dense(..., 5)"},
+    {"input x : [4]\ntarget y : [3]\nloss cross_entropy(dense(x, 2), y)\n",
+     "t.nn:3:6: error: cross_entropy: logits [2] and target [3] ('y') differ; the logits need one entry per target "
+     "value: make the last layer dense(..., 3)"},
+    {"input x : [4]\ntarget y : [2, 5]\nloss cross_entropy(dense(x, 10), y)\n",
+     "t.nn:3:6: error: cross_entropy: logits [10] and target [2,5] ('y') differ; the target must be class(k) or a "
+     "vector [k] of class probabilities"},
+    {"input x : [4]\nparam v : [3]\nloss mean(x + v)\n",
+     "t.nn:3:13: error: '+' cannot combine shapes [4] ('x') and [3] ('v'): broadcasting aligns shapes from the right "
+     "and sizes must be equal or 1, but the last axis has 4 and 3"},
+    {"input x : [2, 4]\nparam v : [3, 1]\nloss mean(x * (v + 1))\n",
+     "t.nn:3:13: error: '*' cannot combine shapes [2,4] ('x') and [3,1]: broadcasting aligns shapes from the right "
+     "and sizes must be equal or 1, but axis -2 has 2 and 3"},
+    {"param a : [2, 3]\nparam b : [3, 2]\nloss sum(maximum(a, b))\n",
+     "t.nn:3:10: error: maximum cannot combine shapes [2,3] ('a') and [3,2] ('b'): broadcasting aligns shapes from "
+     "the right and sizes must be equal or 1, but the last axis has 3 and 2"},
     {"input x : [4]\nparam W : [3, 2]\nloss mean(x @ W)\n",
-     "t.nn:3:13: error: matmul: inner sizes differ in [4] @ [3,2]"},
+     "t.nn:3:13: error: matmul: inner sizes differ in [4] ('x') @ [3,2] ('W'): the left side's last size (4) must "
+     "equal the right side's first size (3)"},
+    {"input x : [4]\nparam W : [3, 2]\nloss mean(matmul(relu(x), W))\n",
+     "t.nn:3:11: error: matmul: inner sizes differ in [4] @ [3,2] ('W'): the left side's last size (4) must equal "
+     "the right side's first size (3)"},
     {"input x : [4]\nloss x\n",
      "t.nn:2:6: error: the loss must be a scalar per sample, got [4]; reduce it, e.g. with mean(...)"},
     {"param a = 1\n", "t.nn: error: no loss statement; add one, e.g. `loss mse(pred, y)`"},
@@ -78,6 +104,9 @@ static const struct {
     {"param a = 1\nloss a\noptimizer sgd()\noptimizer adam()\n", "t.nn:4:1: error: second optimizer statement"},
     {"param a = 1\nloss a\noptimizer relu(a)\n",
      "t.nn:3:11: error: expected an optimizer: sgd, momentum, adagrad, rmsprop or adam"},
+    {"param a = 1\nloss a\noptimizer adamm(lr = 0.1)\n",
+     "t.nn:3:11: error: unknown optimizer 'adamm'; did you mean 'adam'?"},
+    {"param a = 1\nloss a\noptimizer sgdd()\n", "t.nn:3:11: error: unknown optimizer 'sgdd'; did you mean 'sgd'?"},
     {"param a = 1\nloss a\noptimizer adam(lr = -1)\n", "t.nn:3:21: error: adam: lr must be positive, got -1"},
     {"param a = 1\nloss a\ntrain {\n  epoch = 3\n}\n",
      "t.nn:4:3: error: unknown train setting 'epoch'; did you mean 'epochs'?"},
@@ -85,6 +114,10 @@ static const struct {
     {"param a = 1\nloss a\ntrain {\n  shuffle = 1\n}\n", "t.nn:4:13: error: shuffle must be true or false"},
     {"param a = 1\nloss a\ntrain {\n  data = \"x.csv\"\n}\n",
      "t.nn:4:10: error: data must be a data source: idx(...) or csv(...)"},
+    {"param a = 1\nloss a\ntrain {\n  data = cvs(\"x.csv\")\n}\n",
+     "t.nn:4:10: error: unknown data source 'cvs'; did you mean 'csv'?"},
+    {"param a = 1\nloss a\ntrain {\n  test = ixd(\"t10k\")\n}\n",
+     "t.nn:4:10: error: unknown data source 'ixd'; did you mean 'idx'?"},
     {"param a = 1\nloss a\ntrain {\n  data = csv(\"x.csv\", targets = \"middle\")\n}\n",
      "t.nn:4:33: error: csv: targets must be \"last\" or \"first\", got \"middle\""},
     {"param a = 1\nloss a\ntrain {\n  data = idx(scale = 2)\n}\n",
@@ -101,6 +134,12 @@ static const struct {
     {"input x : [4]\nh = dense(x, 2, name = \"\")\nloss mean(h)\n", "t.nn:2:17: error: dense: name must not be empty"},
     {"input x : [4]\nh = dense(x, 2, init = relu)\nloss mean(h)\n",
      "t.nn:2:24: error: expected an initializer (zeros, normal(std), uniform(lo, hi), xavier, kaiming or a number)"},
+    {"input x : [4]\nh = dense(x, 2, init = xavierr)\nloss mean(h)\n",
+     "t.nn:2:24: error: unknown initializer 'xavierr'; did you mean 'xavier'?"},
+    {"param W : [2, 2] = kaimng\nloss sum(W)\n",
+     "t.nn:1:20: error: unknown initializer 'kaimng'; did you mean 'kaiming'?"},
+    {"param W : [2, 2] = normall(0.1)\nloss sum(W)\n",
+     "t.nn:1:20: error: unknown initializer 'normall'; did you mean 'normal'?"},
     {"param W : [2, 2] = [1, 2, 3]\nloss sum(W)\n",
      "t.nn:1:20: error: param W: the values have shape [3], the declared shape is [2,2]"},
     {"input x : [4]\nh = sum(x, axis = 1)\nloss h\n", "t.nn:2:12: error: sum: axis 1 is out of range for shape [4]"},
@@ -130,6 +169,24 @@ START_TEST(test_several_errors) {
   ck_assert_ptr_nonnull(strstr(c.diag, "t.nn:3:14: error: dense: units must be positive, got 0"));
   ck_assert_ptr_nonnull(strstr(c.diag, "t.nn:4:11: error: undefined name 'q'"));
   checked_free(&c);
+}
+END_TEST
+
+/* A declaration with an error poisons its name: uses of it give no second,
+ * follow-on message (here cross_entropy would see a target of shape []). */
+START_TEST(test_failed_declaration_no_cascade) {
+  static const char *const srcs[] = {
+      "input x : [4]\ntarget y : class(1)\nloss cross_entropy(dense(x, 3), y)\n",
+      "input x : [4, 0]\ntarget y : [3]\nloss mse(dense(flatten(x), 2), y)\n",
+      "input x : [4]\nparam W : [3, 2] = xavierr\nloss mean(x @ W)\n",
+      "input x : [4]\nparam W : [5, 2] = [1, 2]\nloss mean(x @ W)\n",
+  };
+  for (size_t i = 0; i < COUNT_OF(srcs); i++) {
+    Checked c = check_text("t.nn", srcs[i]);
+    ck_assert_ptr_null(c.m);
+    ck_assert_msg(c.nerrors == 1, "%s gave %d errors:\n%s", srcs[i], c.nerrors, c.diag);
+    checked_free(&c);
+  }
 }
 END_TEST
 
@@ -324,6 +381,7 @@ Suite *sema_suite(void) {
   tcase_add_loop_test(tc, test_error_messages, 0, (int)COUNT_OF(errors));
   tcase_add_test(tc, test_several_errors);
   tcase_add_test(tc, test_note_on_definition);
+  tcase_add_test(tc, test_failed_declaration_no_cascade);
   suite_add_tcase(s, tc);
   tc = tcase_create("models");
   tcase_add_loop_test(tc, test_examples_check, 0, (int)COUNT_OF(examples));

@@ -1,0 +1,1 @@
+check tests/golden/diag/did_you_mean_config.nn

@@ -1,0 +1,1 @@
+check tests/golden/diag/failed_declaration.nn

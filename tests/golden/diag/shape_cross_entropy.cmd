@@ -1,0 +1,1 @@
+check tests/golden/diag/shape_cross_entropy.nn

@@ -1,0 +1,1 @@
+check tests/golden/diag/shape_matmul.nn
