@@ -130,20 +130,25 @@ static void grad_pow(GradCtx *G, IrNode *n, IrNode *g) {
 }
 #define RULES_POW s_pow, 0, grad_pow
 
-/* max: a wins only when b < a, so on ties the gradient goes to b */
-static double s_max(double a, double b, double c) { (void)c; return b < a ? a : b; }
-static void grad_max(GradCtx *G, IrNode *n, IrNode *g) {
-  IrNode *a_wins = bin(G, OP_CMPLT, n->src[1], n->src[0]), *zero = K(G, 0);
+/* max and min pass the gradient to the operand that won (a_wins: 1 where a
+ * did), so on ties it goes to b */
+static void route_to_winner(GradCtx *G, IrNode *n, IrNode *g, IrNode *a_wins) {
+  IrNode *zero = K(G, 0);
   grad_accum(G, n->src[0], sel(G, a_wins, g, zero));
   grad_accum(G, n->src[1], sel(G, a_wins, zero, g));
 }
+
+/* max: a wins only when b < a */
+static double s_max(double a, double b, double c) { (void)c; return b < a ? a : b; }
+static void grad_max(GradCtx *G, IrNode *n, IrNode *g) {
+  route_to_winner(G, n, g, bin(G, OP_CMPLT, n->src[1], n->src[0]));
+}
 #define RULES_MAX s_max, 0, grad_max
 
+/* min: a wins only when a < b */
 static double s_min(double a, double b, double c) { (void)c; return a < b ? a : b; }
 static void grad_min(GradCtx *G, IrNode *n, IrNode *g) {
-  IrNode *a_wins = bin(G, OP_CMPLT, n->src[0], n->src[1]), *zero = K(G, 0);
-  grad_accum(G, n->src[0], sel(G, a_wins, g, zero));
-  grad_accum(G, n->src[1], sel(G, a_wins, zero, g));
+  route_to_winner(G, n, g, bin(G, OP_CMPLT, n->src[0], n->src[1]));
 }
 #define RULES_MIN s_min, 0, grad_min
 
