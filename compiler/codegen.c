@@ -6,8 +6,10 @@
  * as one, so a typical elementwise kernel becomes a single flat loop LLVM can
  * vectorize.  Each point evaluates the group's root recursively; members are
  * memoized per point so shared subexpressions are computed once and kept in
- * registers.  Reductions put kept axes outside and reduced axes inside with
- * a register accumulator (logsumexp: a max pass, then a sum of exp(x - max)).
+ * registers.  Row-wise reduction groups put kept axes outside and reduced
+ * axes inside: per row, passes with register accumulators for all the
+ * group's reductions (logsumexp: a max pass, then a sum of exp(x - max)),
+ * then the row's elementwise results (softmax, cross-entropy, normalization).
  *
  * Numerics: float32 throughout; multiplies and adds may contract to FMA; the
  * reduction accumulators may reassociate (so the vectorizer can split sums);
@@ -388,46 +390,10 @@ static void emit_elemwise(Cg *cg, const FuseGroup *G) {
   loops_end(cg, &L, &p, lp);
 }
 
-typedef enum { PASS_SUM, PASS_MAX, PASS_SUMEXP } ReducePass;
-
-/* One pass over the reduced axes at kept point p; returns the accumulator. */
-static LLVMValueRef reduce_pass(Cg *cg, const FuseGroup *G, const Layout *R, CgPoint *p, LLVMValueRef slot,
-                                ReducePass kind, LLVMValueRef shift) {
-  LLVMBuildStore(cg->b, cg_f32(cg, kind == PASS_MAX ? -INFINITY : 0.0), slot);
-  CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, R, p, lp);
-  memset(cg->memo, 0, sizeof(LLVMValueRef) * (size_t)cg->fp->g->nodes.len);
-  store_members(cg, p, true);
-  int m[IR_MAX_DIMS];
-  fuse_src_map(G->root, NULL, 0, m);
-  LLVMValueRef v = value(cg, G->root->src[0], m, p);
-  LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->f32, slot, "");
-  LLVMValueRef r;
-  if (kind == PASS_MAX) {
-    LLVMValueRef args[2] = {a, v};
-    r = cg_call_intrinsic(cg, "llvm.maxnum", &cg->f32, 1, args, 2);
-  } else {
-    if (kind == PASS_SUMEXP) v = inline_exp(cg, LLVMBuildFSub(cg->b, v, shift, ""));
-    r = LLVMBuildFAdd(cg->b, a, v, "");
-    LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
-  }
-  LLVMBuildStore(cg->b, r, slot);
-  loops_end(cg, R, p, lp);
-  return LLVMBuildLoad2(cg->b, cg->f32, slot, "");
-}
-
-/* Sum or max whose innermost axis is kept (column sums, bias gradients): the
- * output starts at the identity and every point of the space, in memory order,
- * combines into its output element, so the inner loop runs along contiguous
- * outputs and vectorizes. */
-static bool reduce_in_memory(const FuseGroup *G) {
-  const IrNode *r = G->root;
-  if (r->op == OP_LOGSUMEXP) return false;
-  for (int d = G->space.ndim - 1; d >= 0; d--)
-    if (G->space.dim[d] != 1) return !(r->axes >> d & 1u);
-  return false;
-}
-
+/* A sum or max whose innermost axis is kept (column sums, bias gradients):
+ * the output starts at the identity and every point of the space, in memory
+ * order, combines into its output element, so the inner loop runs along
+ * contiguous outputs and vectorizes. */
 static void emit_reduce_in_memory(Cg *cg, const FuseGroup *G) {
   const IrNode *r = G->root;
   LLVMValueRef out = cg->bufptr[cg->mp->buf_of[r->id]];
@@ -457,37 +423,161 @@ static void emit_reduce_in_memory(Cg *cg, const FuseGroup *G) {
   loops_end(cg, &L, &p, lp);
 }
 
-static void emit_reduce(Cg *cg, const FuseGroup *G) {
-  const IrNode *r = G->root;
-  if (reduce_in_memory(G)) {
-    emit_reduce_in_memory(cg, G);
-    return;
+/* A row-wise group (kept axes outside, reduced axes inside).  A member's
+ * stage is the number of the group's reductions on its longest path from
+ * the group's inputs (a reduction counts itself).  Per row: pass s = 1..S
+ * over the reduced axes accumulates the stage-s reductions in registers
+ * (sums, maxes and logsumexp's max; then one more pass for logsumexp's sum
+ * of exp(x - max)) and stores the space members of stage s-1; between passes
+ * the row values of the stage just finished are computed once; a last pass
+ * stores the space members of stage S (the softmax-minus-target row). */
+typedef struct {
+  int *stage;            /* per node id */
+  bool *at_row;          /* per node id: a reduction or a value of the rows */
+  LLVMValueRef *row;     /* per node id: row value at the current row */
+  LLVMValueRef *slot;    /* per node id: a reduction's accumulator (logsumexp: its max) */
+  LLVMValueRef *sum;     /* per node id: logsumexp's sum of exp(x - shift) */
+  LLVMValueRef *max;     /* per node id: logsumexp's max at the current row ... */
+  LLVMValueRef *shift;   /* ... and the value subtracted: the max, or 0 when infinite */
+} Rows;
+
+static bool in_group(Cg *cg, const IrNode *n) {
+  const FuseNode *f = &cg->fp->node[n->id];
+  return f->role == ROLE_MEMBER && f->group == cg->group;
+}
+
+/* Row values of stage s at row point p (outside the reduced loops, so they
+ * are computed once per row and dominate every later pass). */
+static void row_values(Cg *cg, const FuseGroup *G, Rows *w, const CgPoint *p, int s) {
+  size_t bytes = sizeof(LLVMValueRef) * (size_t)cg->fp->g->nodes.len;
+  memcpy(cg->memo, w->row, bytes);
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    if (w->at_row[u->id] && op_info[u->op].kind != OPK_REDUCE && w->stage[u->id] == s) member(cg, u, p);
+  }
+  memcpy(w->row, cg->memo, bytes);
+}
+
+/* One pass over the reduced axes at row point p: accumulates the stage-s
+ * reductions (sumexp: the logsumexps' second pass) and stores the stored
+ * space members of stage `store` (-1: none). */
+static void row_pass(Cg *cg, const FuseGroup *G, Rows *w, const Layout *R, CgPoint *p, int s, bool sumexp,
+                     int store) {
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    if (op_info[u->op].kind != OPK_REDUCE || w->stage[u->id] != s) continue;
+    if (sumexp && u->op == OP_LOGSUMEXP) LLVMBuildStore(cg->b, cg_f32(cg, 0.0), w->sum[u->id]);
+    if (!sumexp) LLVMBuildStore(cg->b, cg_f32(cg, u->op == OP_SUM ? 0.0 : -INFINITY), w->slot[u->id]);
+  }
+  CgLoop lp[IR_MAX_DIMS];
+  loops_begin(cg, R, p, lp);
+  memcpy(cg->memo, w->row, sizeof(LLVMValueRef) * (size_t)cg->fp->g->nodes.len);
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    if (op_info[u->op].kind == OPK_REDUCE) {
+      if (w->stage[u->id] != s || (sumexp && u->op != OP_LOGSUMEXP)) continue;
+      int m[IR_MAX_DIMS];
+      fuse_src_map(u, NULL, 0, m);
+      LLVMValueRef v = value(cg, u->src[0], m, p);
+      LLVMValueRef slot = sumexp ? w->sum[u->id] : w->slot[u->id];
+      LLVMValueRef a = LLVMBuildLoad2(cg->b, cg->f32, slot, ""), r;
+      if (u->op == OP_SUM || sumexp) {
+        if (sumexp) v = inline_exp(cg, LLVMBuildFSub(cg->b, v, w->shift[u->id], ""));
+        r = LLVMBuildFAdd(cg->b, a, v, "");
+        LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+      } else {
+        r = bin_intrinsic(cg, "llvm.maxnum", a, v);
+      }
+      LLVMBuildStore(cg->b, r, slot);
+    } else if (!w->at_row[u->id] && cg->fp->node[u->id].stored && w->stage[u->id] == store) {
+      int64_t st[IR_MAX_DIMS];
+      own_strides(cg, u, cg->fp->node[u->id].map, st);
+      cg_store(cg, cg->bufptr[cg->mp->buf_of[u->id]], cg_offset(cg, p, st), member(cg, u, p));
+    }
+  }
+  loops_end(cg, R, p, lp);
+}
+
+static void emit_rows(Cg *cg, const FuseGroup *G) {
+  int nn = cg->fp->g->nodes.len;
+  Rows w = {xcalloc((size_t)nn + 1, sizeof(int)), xcalloc((size_t)nn + 1, sizeof(bool)),
+            xcalloc((size_t)nn + 1, sizeof(LLVMValueRef)), xcalloc((size_t)nn + 1, sizeof(LLVMValueRef)),
+            xcalloc((size_t)nn + 1, sizeof(LLVMValueRef)), xcalloc((size_t)nn + 1, sizeof(LLVMValueRef)),
+            xcalloc((size_t)nn + 1, sizeof(LLVMValueRef))};
+  int64_t full = shape_numel(G->space);
+  int S = 0;
+  bool last = false;   /* a stored space member of stage S: needs the last pass */
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    int s = 0;
+    for (int k = 0; k < u->nsrc; k++)
+      if (in_group(cg, u->src[k]) && w.stage[u->src[k]->id] > s) s = w.stage[u->src[k]->id];
+    bool red = op_info[u->op].kind == OPK_REDUCE;
+    if (red) {
+      s++;
+      w.slot[u->id] = LLVMBuildAlloca(cg->b, cg->f32, "acc");
+      if (u->op == OP_LOGSUMEXP) w.sum[u->id] = LLVMBuildAlloca(cg->b, cg->f32, "sumexp");
+    }
+    if (s > S) S = s;
+    w.stage[u->id] = s;
+    w.at_row[u->id] = red || shape_numel(u->shape) != full;
+  }
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    if (!w.at_row[u->id] && cg->fp->node[u->id].stored && w.stage[u->id] == S) last = true;
   }
   Accesses acc = {0};
   group_accesses(cg, &acc);
-  Layout K = make_layout(G->space, &acc, ~r->axes), R = make_layout(G->space, &acc, r->axes);
+  Layout K = make_layout(G->space, &acc, ~G->axes), R = make_layout(G->space, &acc, G->axes);
   free(acc.st);
-  LLVMValueRef slot = LLVMBuildAlloca(cg->b, cg->f32, "acc");
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
   loops_begin(cg, &K, &p, lp);
-  LLVMValueRef res;
-  if (r->op == OP_SUM) {
-    res = reduce_pass(cg, G, &R, &p, slot, PASS_SUM, NULL);
-  } else if (r->op == OP_RMAX) {
-    res = reduce_pass(cg, G, &R, &p, slot, PASS_MAX, NULL);
-  } else {
-    /* logsumexp = m + log(sum exp(x - m)), m = max x; an infinite m is the answer itself */
-    LLVMValueRef m = reduce_pass(cg, G, &R, &p, slot, PASS_MAX, NULL);
-    LLVMValueRef inf = LLVMBuildFCmp(cg->b, LLVMRealOEQ, unary_f32(cg, "llvm.fabs", m), cg_f32(cg, INFINITY), "");
-    LLVMValueRef shift = sel(cg, inf, cg_f32(cg, 0), m);
-    LLVMValueRef s = reduce_pass(cg, G, &R, &p, slot, PASS_SUMEXP, shift);
-    res = sel(cg, inf, m, LLVMBuildFAdd(cg->b, shift, unary_f32(cg, "llvm.log", s), ""));
+  for (int s = 1; s <= S; s++) {
+    row_values(cg, G, &w, &p, s - 1);
+    row_pass(cg, G, &w, &R, &p, s, false, s - 1);
+    bool lse = false;
+    for (int i = 0; i < G->nmembers; i++) {
+      const IrNode *u = G->members[i];
+      if (op_info[u->op].kind != OPK_REDUCE || w.stage[u->id] != s) continue;
+      LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->f32, w.slot[u->id], "");
+      if (u->op == OP_LOGSUMEXP) {
+        /* logsumexp = m + log(sum exp(x - m)), m = max x; an infinite m is the answer itself */
+        LLVMValueRef inf = LLVMBuildFCmp(cg->b, LLVMRealOEQ, unary_f32(cg, "llvm.fabs", v), cg_f32(cg, INFINITY), "");
+        w.max[u->id] = v;
+        w.shift[u->id] = sel(cg, inf, cg_f32(cg, 0), v);
+        lse = true;
+      }
+      w.row[u->id] = v;
+    }
+    if (!lse) continue;
+    row_pass(cg, G, &w, &R, &p, s, true, -1);
+    for (int i = 0; i < G->nmembers; i++) {
+      const IrNode *u = G->members[i];
+      if (u->op != OP_LOGSUMEXP || w.stage[u->id] != s) continue;
+      LLVMValueRef m = w.max[u->id], sum = LLVMBuildLoad2(cg->b, cg->f32, w.sum[u->id], "");
+      LLVMValueRef inf = LLVMBuildFCmp(cg->b, LLVMRealOEQ, unary_f32(cg, "llvm.fabs", m), cg_f32(cg, INFINITY), "");
+      w.row[u->id] = sel(cg, inf, m, LLVMBuildFAdd(cg->b, w.shift[u->id], unary_f32(cg, "llvm.log", sum), ""));
+    }
   }
-  int64_t st[IR_MAX_DIMS];
-  own_strides(cg, r, cg->fp->node[r->id].map, st);
-  cg_store(cg, cg->bufptr[cg->mp->buf_of[r->id]], cg_offset(cg, &p, st), res);
+  row_values(cg, G, &w, &p, S);
+  if (last) row_pass(cg, G, &w, &R, &p, S + 1, false, S);
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    if (!w.at_row[u->id] || !cg->fp->node[u->id].stored) continue;
+    int64_t st[IR_MAX_DIMS];
+    own_strides(cg, u, cg->fp->node[u->id].map, st);
+    cg_store(cg, cg->bufptr[cg->mp->buf_of[u->id]], cg_offset(cg, &p, st), w.row[u->id]);
+  }
   loops_end(cg, &K, &p, lp);
+  free(w.stage), free(w.at_row), free(w.row), free(w.slot), free(w.sum), free(w.max), free(w.shift);
+}
+
+static void emit_reduce(Cg *cg, const FuseGroup *G) {
+  if (G->rowwise)
+    emit_rows(cg, G);
+  else
+    emit_reduce_in_memory(cg, G);
 }
 
 /* dst (contiguous, src's shape) = src's elements, read from src_buf

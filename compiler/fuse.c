@@ -1,18 +1,27 @@
 /* fuse: kernel grouping (see fuse.h for the contract).
  *
- * Two passes over the live nodes.  Backwards (users before sources), each
- * computed node joins the group of one of its users when the users in that
- * group all see it through the same index map, it has as many elements as the
- * group's space, and any user outside the group comes after the group's root
- * (the node is then stored for them, e.g. a pre-activation that the backward
- * pass reads); otherwise it starts a group of its own.  A matrix product
- * may join an elementwise group whose space is exactly its output (it becomes
- * that group's producer and the rest its epilogue); its operands never join
- * (the product reads them as views, in any order).  Forwards, every node that
- * is not computed in a loop gets its buffer (base) and strides: leaves and
- * stored members own a contiguous buffer, transposes and expands permute or
- * zero strides, a reshape of a contiguous view is free and a reshape of
- * anything else becomes a copy group.
+ * Three passes over the live nodes.  First, forwards from each row-wise
+ * reduction (some reduced axis innermost), a row group collects the later
+ * reductions over the same axes of the same space and the elementwise nodes
+ * that read its members at a row or at a point of the space (cross-entropy:
+ * logsumexp, sum(y*x), their difference, the softmax-minus-target row), as
+ * long as nothing they read depends on the group.  Then backwards (users
+ * before sources), each other computed node joins the group of one of its
+ * users when the users in that group all see it through the same index map,
+ * it has as many elements as the group's space (or its rows), and any user
+ * outside the group comes after the group's root (the node is then stored
+ * for them, e.g. a pre-activation that the backward pass reads); otherwise it
+ * starts a group of its own.  A matrix product may join an elementwise group
+ * whose space is exactly its output (it becomes that group's producer and the
+ * rest its epilogue); its operands never join (the product reads them as
+ * views, in any order).  Forwards, every node that is not computed in a loop
+ * gets its buffer (base) and strides: leaves and stored members own a
+ * contiguous buffer, transposes and expands permute or zero strides, a
+ * reshape of a contiguous view is free and a reshape of anything else becomes
+ * a copy group.  Last, groups are ordered topologically by the buffers they
+ * read (ties by root id).  A row group may hold members read by other groups
+ * before its root, so the order is not root order; should the groups ever
+ * form a cycle, the graph is grouped again without row groups.
  */
 #include "fuse.h"
 
@@ -42,6 +51,25 @@ static bool is_contiguous(Shape s, const int64_t *stride) {
 
 static void identity_map(Shape s, int *map) {
   for (int d = 0; d < s.ndim; d++) map[d] = s.dim[d] == 1 ? -1 : d;
+}
+
+/* A reduction computed row by row: logsumexp (two passes over a row), or one
+ * whose innermost non-unit input axis is reduced.  Others (bias gradients,
+ * column sums) keep their innermost axis and combine in memory order. */
+static bool row_reduction(const IrNode *x) {
+  if (op_info[x->op].kind != OPK_REDUCE) return false;
+  if (x->op == OP_LOGSUMEXP) return true;
+  Shape s = x->src[0]->shape;
+  for (int d = s.ndim - 1; d >= 0; d--)
+    if (s.dim[d] != 1) return x->axes >> d & 1u;
+  return true;
+}
+
+/* The space with its reduced axes set to 1: the shape of a row result. */
+static Shape row_shape(Shape space, unsigned axes) {
+  for (int d = 0; d < space.ndim; d++)
+    if (axes >> d & 1u) space.dim[d] = 1;
+  return space;
 }
 
 void fuse_src_map(const IrNode *u, const int *umap, int k, int *out) {
@@ -120,6 +148,10 @@ static int new_group(FusePlan *fp, Builder *b, GroupKind kind, const IrNode *roo
   grp->kind = kind;
   grp->root = root;
   grp->space = space;
+  if (kind == FG_REDUCE) {
+    grp->axes = root->axes;
+    grp->rowwise = row_reduction(root);
+  }
   vec_push(&b->groups, grp);
   return b->groups.len - 1;
 }
@@ -151,7 +183,14 @@ static bool can_join(const FusePlan *fp, Builder *b, const Users *us, const IrNo
       have_map = true;
     }
   }
-  if (G->kind == FG_COPY || shape_numel(n->shape) != shape_numel(G->space)) return false;
+  if (G->kind == FG_COPY) return false;
+  if (shape_numel(n->shape) != shape_numel(G->space)) {
+    /* a row-wise group computes a value of its rows once per row */
+    Shape rs = row_shape(G->space, G->axes);
+    if (!G->rowwise || shape_numel(n->shape) != shape_numel(rs)) return false;
+    for (int d = 0; d < n->shape.ndim; d++)
+      if (map[d] >= 0 && (G->axes >> map[d] & 1u)) return false;
+  }
   if (n->op == OP_MATMUL) {
     int id[IR_MAX_DIMS];
     identity_map(n->shape, id);
@@ -171,7 +210,58 @@ static int join_target(const FusePlan *fp, Builder *b, const Users *us, const Ir
   return -1;
 }
 
-static void assign_roles(FusePlan *fp, Builder *b, const bool *live) {
+static void make_member(FusePlan *fp, const IrNode *x, int grp) {
+  FuseNode *f = &fp->node[x->id];
+  f->role = ROLE_MEMBER;
+  f->group = grp;
+  identity_map(x->shape, f->map);
+}
+
+/* Row groups, forwards from each row-wise reduction not yet in one.  A later
+ * node joins when it is a reduction over the same axes of the same space, or
+ * an elementwise node (or expand) reading a member whose shape is the space's
+ * or the rows' (so its index map is the identity and it is computed once per
+ * point or per row), and nothing it reads depends on the group (`taint`:
+ * members and everything computed from them outside the group), so the
+ * group can run before every outside reader of its members. */
+static void row_groups(FusePlan *fp, Builder *b, const bool *live, const bool *constlike) {
+  const IrGraph *g = fp->g;
+  int n = g->nodes.len;
+  bool *taint = xcalloc((size_t)n + 1, sizeof(bool));
+  for (int seed = 0; seed < n; seed++) {
+    const IrNode *r = g->nodes.items[seed];
+    if (!live[seed] || fp->node[seed].role == ROLE_MEMBER || !row_reduction(r)) continue;
+    int grp = new_group(fp, b, FG_REDUCE, r, r->src[0]->shape);
+    FuseGroup *G = b->groups.items[grp];
+    Shape rs = row_shape(G->space, G->axes);
+    make_member(fp, r, grp);
+    memset(taint, 0, sizeof(bool) * (size_t)n);
+    taint[seed] = true;
+    for (int id = seed + 1; id < n; id++) {
+      const IrNode *x = g->nodes.items[id];
+      if (!live[id] || constlike[id]) continue;
+      bool reads_member = false, reads_taint = false;
+      for (int k = 0; k < x->nsrc; k++) {
+        const FuseNode *fs = &fp->node[x->src[k]->id];
+        if (fs->role == ROLE_MEMBER && fs->group == grp) reads_member = true;
+        else if (taint[x->src[k]->id]) reads_taint = true;
+      }
+      OpKind k = op_info[x->op].kind;
+      bool pointwise = k == OPK_UNARY || k == OPK_BINARY || k == OPK_SELECT || x->op == OP_EXPAND;
+      bool joins = !reads_taint && fp->node[id].role != ROLE_MEMBER &&
+                   ((k == OPK_REDUCE && x->axes == G->axes && shape_eq(x->src[0]->shape, G->space)) ||
+                    (reads_member && pointwise && (shape_eq(x->shape, G->space) || shape_eq(x->shape, rs))));
+      if (joins) {
+        make_member(fp, x, grp);
+        G->root = x;
+      }
+      taint[id] = joins || reads_member || reads_taint;
+    }
+  }
+  free(taint);
+}
+
+static void assign_roles(FusePlan *fp, Builder *b, const bool *live, bool rows) {
   const IrGraph *g = fp->g;
   int n = g->nodes.len;
   Users us = users_of(g, live);
@@ -185,11 +275,20 @@ static void assign_roles(FusePlan *fp, Builder *b, const bool *live) {
       if (((IrNode *)g->nodes.items[us.list[id][i]])->op == OP_MATMUL) c = false;
     constlike[id] = c;
   }
+  for (int id = 0; id < n; id++) fp->node[id].group = -1;
+  if (rows) row_groups(fp, b, live, constlike);
   for (int id = n - 1; id >= 0; id--) {
     const IrNode *x = g->nodes.items[id];
     FuseNode *f = &fp->node[id];
-    f->group = -1;
     if (!live[id]) continue;
+    if (f->role == ROLE_MEMBER) {   /* in a row group: stored if read elsewhere */
+      f->stored = ext[id];
+      for (int i = 0; i < us.count[id]; i++) {
+        const FuseNode *fu = &fp->node[us.list[id][i]];
+        if (fu->role != ROLE_MEMBER || fu->group != f->group) f->stored = true;
+      }
+      continue;
+    }
     if (constlike[id] && !ext[id]) {
       f->role = ROLE_CONST;
       continue;
@@ -272,9 +371,53 @@ static void resolve_views(FusePlan *fp, Builder *b, const bool *live) {
   }
 }
 
-static int by_root(const void *pa, const void *pb) {
-  const FuseGroup *a = *(FuseGroup *const *)pa, *b = *(FuseGroup *const *)pb;
-  return (a->root->id > b->root->id) - (a->root->id < b->root->id);
+/* Execution order of the groups (old index per position): a topological
+ * order of "reads a buffer another group writes", the smallest root id first
+ * among the ready ones (so graphs whose root order is topological keep it).
+ * false when the groups form a cycle. */
+static bool order_groups(const FusePlan *fp, const Builder *b, const bool *live, int *order) {
+  const IrGraph *g = fp->g;
+  int ng = b->groups.len;
+  int *from = NULL, *to = NULL, ne = 0, cap = 0;   /* edges: group from writes what group to reads */
+  int *indeg = xcalloc((size_t)ng + 1, sizeof(int));
+  for (int id = 0; id < g->nodes.len; id++) {
+    const FuseNode *f = &fp->node[id];
+    if (!live[id] || f->role != ROLE_MEMBER) continue;
+    const IrNode *x = g->nodes.items[id];
+    for (int k = 0; k < x->nsrc; k++) {
+      const FuseNode *fs = &fp->node[x->src[k]->id];
+      if ((fs->role == ROLE_MEMBER && fs->group == f->group) || !fs->base) continue;
+      const FuseNode *fb = &fp->node[fs->base->id];
+      if (fb->role != ROLE_MEMBER || fb->group == f->group) continue;
+      if (ne == cap) {
+        cap = cap ? 2 * cap : 64;
+        from = xrealloc(from, sizeof(int) * (size_t)cap);
+        to = xrealloc(to, sizeof(int) * (size_t)cap);
+      }
+      from[ne] = fb->group, to[ne++] = f->group;
+      indeg[f->group]++;
+    }
+  }
+  bool *done = xcalloc((size_t)ng + 1, sizeof(bool));
+  int n = 0;
+  for (; n < ng; n++) {
+    int best = -1;
+    for (int i = 0; i < ng; i++) {
+      const FuseGroup *G = b->groups.items[i];
+      if (!done[i] && indeg[i] == 0 && (best < 0 || G->root->id < ((FuseGroup *)b->groups.items[best])->root->id))
+        best = i;
+    }
+    if (best < 0) break;
+    done[best] = true;
+    order[n] = best;
+    for (int e = 0; e < ne; e++)
+      if (from[e] == best) indeg[to[e]]--;
+  }
+  free(done);
+  free(indeg);
+  free(from);
+  free(to);
+  return n == ng;
 }
 
 FusePlan *fuse_graph(const IrGraph *g) {
@@ -282,22 +425,27 @@ FusePlan *fuse_graph(const IrGraph *g) {
   FusePlan *fp = NEW(arena, FusePlan);
   fp->arena = arena;
   fp->g = g;
-  fp->node = NEW_ARRAY(arena, FuseNode, g->nodes.len + 1);
   bool *live = ir_live(g);
   Builder b = {0};
-  assign_roles(fp, &b, live);
-  resolve_views(fp, &b, live);
-  /* execution order = root id order; renumber the members' group indices */
+  int *order = NULL;
+  for (int rows = 1; rows >= 0; rows--) {
+    fp->node = NEW_ARRAY(arena, FuseNode, g->nodes.len + 1);
+    b.groups.len = 0;
+    assign_roles(fp, &b, live, rows);
+    resolve_views(fp, &b, live);
+    free(order);
+    order = xcalloc((size_t)b.groups.len + 1, sizeof(int));
+    if (order_groups(fp, &b, live, order)) break;
+    if (!rows) die("fuse: kernels form a cycle");
+  }
+  /* renumber the members' group indices in execution order */
   int ng = b.groups.len;
   int *old_index = xcalloc((size_t)ng + 1, sizeof(int));
-  for (int i = 0; i < ng; i++) ((FuseGroup *)b.groups.items[i])->nmembers = i;  /* remember the old index */
-  qsort(b.groups.items, (size_t)ng, sizeof(void *), by_root);
   fp->ngroups = ng;
   fp->groups = NEW_ARRAY(arena, FuseGroup, ng + 1);
   for (int i = 0; i < ng; i++) {
-    FuseGroup *G = b.groups.items[i];
-    old_index[G->nmembers] = i;
-    fp->groups[i] = *G;
+    old_index[order[i]] = i;
+    fp->groups[i] = *(FuseGroup *)b.groups.items[order[i]];
     fp->groups[i].nmembers = 0;
   }
   for (int id = 0; id < g->nodes.len; id++)
@@ -315,6 +463,7 @@ FusePlan *fuse_graph(const IrGraph *g) {
       G->members[G->nmembers++] = g->nodes.items[id];
     }
   free(old_index);
+  free(order);
   vec_free(&b.groups);
   free(live);
   return fp;

@@ -8,16 +8,20 @@
  * A group is one loop nest over its iteration space:
  *   FG_ELEMWISE  elementwise ops (with transposes/expands as index maps) over
  *                the root's shape; intermediates stay in registers;
- *   FG_REDUCE    a reduction with its elementwise producer computed inline,
- *                iterating over the reduction's input shape;
+ *   FG_REDUCE    reductions over one set of axes of one input shape (the
+ *                space), with their elementwise producers inline; a row-wise
+ *                one (some reduced axis innermost: softmax, cross-entropy,
+ *                layer norm) also holds several such reductions and the
+ *                elementwise nodes that consume their per-row results, at the
+ *                row (kept axes) or at every point of the space;
  *   FG_MATMUL    a matrix product whose elementwise consumers (bias add,
  *                activation, ...) run on the output tile (the epilogue);
  *   FG_COPY      a reshape of a non-contiguous view, copied to its own buffer.
  * Invariants: every member has exactly one index map from the group's space (a
  * node reached two ways becomes a group root) and the same element count as
- * the space, so no element is computed twice; a member read outside its group
- * is stored, and all such readers come after the group's root in creation
- * order, so ordering groups by root id is a topological order.
+ * the space (or, in a row-wise group, as its rows), so no element is computed
+ * twice; a member read outside its group is stored; groups are in a
+ * topological order of the buffers they read and write.
  */
 #ifndef NNC_FUSE_H
 #define NNC_FUSE_H
@@ -43,16 +47,19 @@ typedef struct {
 
 typedef enum {
   FG_ELEMWISE,   /* elementwise loop over the root's shape */
-  FG_REDUCE,     /* root is a REDUCE; space is its input's shape */
+  FG_REDUCE,     /* reductions over `axes` of the space (their input shape) */
   FG_MATMUL,     /* `mm` is a MATMUL; space is its [M,N]; root the epilogue's sink */
   FG_COPY,       /* root is a RESHAPE copied from its non-contiguous source */
 } GroupKind;
 
 typedef struct {
   GroupKind kind;              /* loop structure */
-  const IrNode *root;          /* the sink; stored */
+  const IrNode *root;          /* the member created last; stored */
   const IrNode *mm;            /* FG_MATMUL: the matrix product, else NULL */
   Shape space;                 /* iteration space */
+  unsigned axes;               /* FG_REDUCE: the reduced axes of the space */
+  bool rowwise;                /* FG_REDUCE: kept axes outside, reduced inside (else the
+                                  innermost axis is kept: combined in memory order) */
   int nmembers;                /* members, in id order (root last) */
   const IrNode **members;      /* arena array */
 } FuseGroup;

@@ -489,6 +489,121 @@ START_TEST(mlp_train_step) {
 }
 END_TEST
 
+/* ---- row kernels: reductions over the same rows and their consumers ---- */
+
+/* The group holding node n in g's fusion plan. */
+static const FuseGroup *group_of(const FusePlan *fp, const IrNode *n) {
+  ck_assert_int_eq(fp->node[n->id].role, ROLE_MEMBER);
+  return &fp->groups[fp->node[n->id].group];
+}
+
+/* The live node of g with op `op`, the `nth` in creation order. */
+static const IrNode *find_op(const IrGraph *g, IrOp op, int nth) {
+  bool *live = ir_live(g);
+  const IrNode *found = NULL;
+  for (int id = 0; id < g->nodes.len && !found; id++)
+    if (live[id] && ((IrNode *)g->nodes.items[id])->op == op && nth-- == 0) found = g->nodes.items[id];
+  free(live);
+  ck_assert_msg(found != NULL, "no %s", op_info[op].name);
+  return found;
+}
+
+/* Softmax cross-entropy of a linear layer, its gradients and an SGD step:
+ * logsumexp, sum(y*x), their difference and the softmax-minus-target row
+ * of the backward pass are one kernel; the result matches the evaluator for
+ * row widths 10, 1 and 17. */
+START_TEST(row_softmax_ce_step) {
+  static const int widths[] = {10, 1, 17};
+  for (size_t t = 0; t < COUNT_OF(widths); t++) {
+    int B = 13, n = 9, k = widths[t];
+    Arena *a = arena_new();
+    IrGraph *g = ir_graph_new(a, "ce.train", B);
+    IrNode *x = ir_input(g, "x", shape_2(B, n)), *y = ir_input(g, "y", shape_2(B, k));
+    IrNode *w = ir_param(g, "w", shape_2(n, k), (IrInit){0}), *b = ir_param(g, "b", shape_1(k), (IrInit){0});
+    IrNode *logits = bin(g, OP_ADD, ir_matmul(g, x, w, false, false), b);
+    IrNode *per = bin(g, OP_SUB, ir_reduce(g, OP_LOGSUMEXP, logits, 2), ir_reduce(g, OP_SUM, bin(g, OP_MUL, y, logits), 2));
+    IrNode *loss = bin(g, OP_MUL, ir_reshape(g, ir_reduce(g, OP_SUM, ir_reshape(g, per, shape_1(B)), 1), shape_scalar()), K(g, 1.0 / B));
+    ir_output(g, "loss", loss);
+    IrNode *params[2] = {w, b};
+    IrNode **grads = grad_build(g, loss, 2, params);
+    for (int i = 0; i < 2; i++) ir_update(g, params[i], bin(g, OP_SUB, params[i], bin(g, OP_MUL, grads[i], K(g, 0.5))));
+    IrGraph *sg = ir_simplify(g);
+    FusePlan *fp = fuse_graph(sg);
+    const FuseGroup *row = group_of(fp, find_op(sg, OP_LOGSUMEXP, 0));
+    ck_assert_msg(row->kind == FG_REDUCE && row->rowwise, "width %d: logsumexp not in a row kernel", k);
+    ck_assert_msg(group_of(fp, find_op(sg, OP_EXP, 0)) == row, "width %d: softmax row in another kernel", k);
+    if (k > 1)
+      ck_assert_msg(group_of(fp, find_op(sg, OP_SUM, 0)) == row, "width %d: sum(y*x) in another kernel", k);
+    fuse_free(fp);
+    Cmp c = run_and_compare_fill(sg, 21 + t, 0, 1, 3, mlp_fill);
+    ck_assert_msg(c.bad == 0, "width %d: %d mismatches, first %s", k, c.bad, c.where);
+    arena_free(a);
+  }
+}
+END_TEST
+
+/* Layer norm of rows of odd widths: mean, variance and the normalized row
+ * are one kernel (the variance's reduction reads the mean's row value). */
+START_TEST(row_layer_norm) {
+  static const int widths[] = {17, 1, 10};
+  for (size_t t = 0; t < COUNT_OF(widths); t++) {
+    int B = 5, n = widths[t];
+    Arena *a;
+    IrGraph *g = graph(&a);
+    IrNode *x = ir_input(g, "x", shape_2(B, n));
+    IrNode *gamma = ir_input(g, "gamma", shape_1(n)), *beta = ir_input(g, "beta", shape_1(n));
+    IrNode *mean = bin(g, OP_MUL, ir_reduce(g, OP_SUM, x, 2), K(g, 1.0 / n));
+    IrNode *d = bin(g, OP_SUB, x, mean);
+    IrNode *var = bin(g, OP_MUL, ir_reduce(g, OP_SUM, bin(g, OP_MUL, d, d), 2), K(g, 1.0 / n));
+    IrNode *out = bin(g, OP_ADD, bin(g, OP_MUL, bin(g, OP_DIV, d, ir_unary(g, OP_SQRT, bin(g, OP_ADD, var, K(g, 1e-5)))), gamma), beta);
+    ir_output(g, "y", out);
+    if (n > 1) {
+      FusePlan *fp = fuse_graph(g);
+      const FuseGroup *row = group_of(fp, out);
+      ck_assert_msg(row->rowwise && group_of(fp, find_op(g, OP_SUM, 0)) == row && group_of(fp, find_op(g, OP_SUM, 1)) == row,
+                    "width %d: layer norm split", n);
+      ck_assert_int_eq(fp->ngroups, 1);
+      fuse_free(fp);
+    }
+    EXPECT_MATCH(g, 31 + t, -3, 3, 1);
+    arena_free(a);
+  }
+}
+END_TEST
+
+/* Row results read outside the row kernel: the softmax feeds a matrix
+ * product, logsumexp is an output, the per-row value is summed over the
+ * batch; and a graph whose row group would form a cycle with another kernel
+ * (a kernel both reading the row group and feeding it) is still correct. */
+START_TEST(row_results_outside) {
+  Arena *a;
+  IrGraph *g = graph(&a);
+  int B = 6, k = 17;
+  IrNode *x = ir_input(g, "x", shape_2(B, k)), *v = ir_input(g, "v", shape_2(k, 3));
+  IrNode *lse = ir_reduce(g, OP_LOGSUMEXP, x, 2);
+  IrNode *sm = ir_unary(g, OP_EXP, bin(g, OP_SUB, x, lse));
+  IrNode *mx = ir_reduce(g, OP_RMAX, sm, 2);
+  ir_output(g, "lse", lse);
+  ir_output(g, "p", ir_matmul(g, sm, v, false, false));
+  ir_output(g, "total", ir_reduce(g, OP_SUM, ir_reshape(g, bin(g, OP_SUB, lse, mx), shape_1(B)), 1));
+  FusePlan *fp = fuse_graph(g);
+  ck_assert_msg(group_of(fp, sm) == group_of(fp, lse) && group_of(fp, mx) == group_of(fp, lse), "softmax split");
+  ck_assert_msg(fp->node[sm->id].stored && fp->node[lse->id].stored, "row results not stored");
+  fuse_free(fp);
+  EXPECT_MATCH(g, 41, -40, 40, 1);
+  arena_free(a);
+  g = graph(&a);
+  x = ir_input(g, "x", shape_2(B, B));
+  IrNode *y = ir_input(g, "y", shape_1(B));
+  lse = ir_reduce(g, OP_LOGSUMEXP, x, 2);
+  IrNode *h2 = bin(g, OP_MUL, y, K(g, 2));
+  ir_output(g, "h", bin(g, OP_ADD, ir_reshape(g, lse, shape_1(B)), h2));   /* reads the row group, holds h2 */
+  ir_output(g, "z", bin(g, OP_SUB, bin(g, OP_SUB, x, lse), ir_reshape(g, h2, shape_2(B, 1))));   /* the row group reads h2 */
+  EXPECT_MATCH(g, 43, -2, 2, 1);
+  arena_free(a);
+}
+END_TEST
+
 /* ---- what the back end produced ---- */
 
 /* Optimized LLVM IR of graph g as text (caller frees). */
@@ -601,6 +716,9 @@ Suite *codegen_suite(void) {
   TCase *mlp = tcase_create("mlp");
   tcase_set_timeout(mlp, 120);
   tcase_add_test(mlp, mlp_train_step);
+  tcase_add_test(mlp, row_softmax_ce_step);
+  tcase_add_test(mlp, row_layer_norm);
+  tcase_add_test(mlp, row_results_outside);
   suite_add_tcase(s, mlp);
   return s;
 }
