@@ -15,7 +15,6 @@
  * Clipping: clip_value clamps each element to [-c, c] first; clip_norm then
  * scales every gradient by c / max(||g||, c), ||g|| the global L2 norm.
  */
-#include <math.h>
 #include <string.h>
 
 #include "builtins.h"
@@ -120,18 +119,6 @@ IrGraph *lower_train_step(const Model *m, Arena *a, int batch) {
   if (L.step) {
     g->cur_label = "step";
     ir_update(g, L.step, lower_add(&L, L.step, lower_num(&L, 1)));
-  }
-  /* A step whose loss is not finite changes nothing: every update keeps the
-   * old value unless |loss| < inf (false for NaN too).  The runtime can then
-   * stop with the weights that produced the bad loss and replay that step to
-   * name the value that went non-finite.  One select per element, fused into
-   * the update kernels. */
-  g->cur_label = "finite loss";
-  IrNode *loss = ir_find_output(g, "loss");
-  IrNode *finite = ir_binary(g, OP_CMPLT, ir_unary(g, OP_ABS, loss), lower_num(&L, INFINITY));
-  for (int i = 0; i < g->updates.len; i++) {
-    IrUpdate *u = g->updates.items[i];
-    u->value = ir_where(g, finite, u->value, u->leaf);
   }
   g->cur_label = NULL;
   g->cur_loc = (Loc){0};

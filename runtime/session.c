@@ -100,9 +100,13 @@ void session_init_values(Session *s, Rng *rng) {
   for (int i = 0; i < s->nslots; i++) init_fill(&s->slots[i].init, s->slots[i].shape, s->slots[i].data, rng);
 }
 
+void session_gather(Compiled *c, const Dataset *d, const int *idx, int n) {
+  if (d && n > 0) data_gather(d, idx, n, c->x, c->y);
+}
+
 void session_run(Session *s, Compiled *c, const Dataset *d, const int *idx, int n) {
   (void)s;
-  if (d && n > 0) data_gather(d, idx, n, c->x, c->y);
+  session_gather(c, d, idx, n);
   jit_run(c->jit);
 }
 

@@ -68,6 +68,8 @@ Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t
 void session_init_values(Session *s, Rng *rng);
 Slot *session_slot(Session *s, const char *name);
 
+/* Copies samples idx[0..n) of d into the graph's input buffers. */
+void session_gather(Compiled *c, const Dataset *d, const int *idx, int n);
 /* Runs a graph on samples idx[0..n) of d (n == graph batch). */
 void session_run(Session *s, Compiled *c, const Dataset *d, const int *idx, int n);
 
@@ -91,8 +93,9 @@ const char *session_loss_str(double v, char *buf);
 void session_print_metrics(const char *what, const Metrics *m);
 
 /* After a non-finite loss: evaluates the graph's IR in double from the current
- * leaf values and input buffers, and describes the first value that is not a
- * finite float ("%12 = exp ... (value 'h1', model.nn:7)") into buf. */
+ * leaf values and input buffers (the caller restores the values the failing
+ * step started from), and describes the first value that is not a finite
+ * float ("log of 'z' at model.nn:4") into buf. */
 void session_explain_nonfinite(Session *s, const Compiled *c, char *buf, size_t len);
 
 /* Copies the tensors of checkpoint c (read from path) into the slots.  With

@@ -183,6 +183,7 @@ int cmd_train(const Cli *c) {
   Session s = {0};
   Data d = {0};
   float **best = NULL;
+  float **snapshot = NULL;   /* every slot at the start of the current epoch */
   int status = 1;
   FILE *log = NULL;
   int *perm = NULL;
@@ -332,6 +333,8 @@ int cmd_train(const Cli *c) {
   interrupted = 0;
 
   perm = xmalloc(sizeof(int) * (size_t)(ntrain > 0 ? ntrain : 1));
+  snapshot = xcalloc((size_t)s.nslots, sizeof(float *));
+  for (int i = 0; i < s.nslots; i++) snapshot[i] = xmalloc(sizeof(float) * (size_t)shape_numel(s.slots[i].shape));
   const char *save_path = cli_get(c, "save");
   bool stopped_early = false;
   Metrics last_train = {.accuracy = NAN}, last_val = {.accuracy = NAN};  /* of the last epoch */
@@ -342,6 +345,8 @@ int cmd_train(const Cli *c) {
     for (int i = 0; i < ntrain; i++) perm[i] = i;
     if (has_batch && tc->shuffle) rng_shuffle(&rng, perm, ntrain);
     int first = first_step;
+    for (int i = 0; i < s.nslots; i++)  /* where a replay after a non-finite loss starts */
+      memcpy(snapshot[i], s.slots[i].data, sizeof(float) * (size_t)shape_numel(s.slots[i].shape));
     Metrics tm = first_step ? resumed : (Metrics){0};
     int64_t epoch_start_n = tm.n;
     first_step = 0;
@@ -355,6 +360,17 @@ int cmd_train(const Cli *c) {
       pos.step++;
       float loss = jit_output(g->jit, "loss")[0];
       if (!isfinite(loss)) {
+        /* the step has already updated the weights with non-finite values:
+         * go back to the epoch's start, replay the steps before this one
+         * (the code is deterministic), and explain this step from the
+         * weights it started with */
+        for (int i = 0; i < s.nslots; i++)
+          memcpy(s.slots[i].data, snapshot[i], sizeof(float) * (size_t)shape_numel(s.slots[i].shape));
+        for (int j = first; j < k; j++) {
+          int sj = j * B, nj = has_batch ? (used - sj < B ? used - sj : B) : 0;
+          session_run(&s, nj == B ? step : step_rem, has_batch ? &d.train : NULL, perm + sj, nj);
+        }
+        session_gather(g, has_batch ? &d.train : NULL, perm + start, n);
         char why[512];
         session_explain_nonfinite(&s, g, why, sizeof why);
         if (rep.live && !rep.quiet) printf("\n");
@@ -488,6 +504,9 @@ done:
   if (best)
     for (int i = 0; i < s.nslots; i++) free(best[i]);
   free(best);
+  if (snapshot)
+    for (int i = 0; i < s.nslots; i++) free(snapshot[i]);
+  free(snapshot);
   free(perm);
   if (log) fclose(log);
   data_release(&d);

@@ -39,3 +39,15 @@ cat err.txt
 [[ $status -eq 1 ]] || fail "exit status $status, expected 1"
 grep -q "the loss is NaN at epoch 1, step 1" err.txt || fail "no message about the NaN loss"
 grep -q "first non-finite value: log of 'z' at n.nn:4" err.txt || fail "the message does not name the log"
+# overflow in the middle of an epoch (batch 1: three steps an epoch): the
+# steps before it are replayed so the value is explained from the weights
+# that step started with, not the ones it had already ruined
+sed 's/lr = 10/lr = 4/; s/batch = 3/batch = 1/' m.nn >mid.nn
+status=0
+"$NNC" train mid.nn --quiet >out.txt 2>err.txt || status=$?
+cat err.txt
+[[ $status -eq 1 ]] || fail "exit status $status, expected 1"
+read -r epoch step < <(sed -n 's/.*the loss is infinite at epoch \([0-9]*\), step \([0-9]*\).*/\1 \2/p' err.txt)
+[[ -n $step ]] || fail "no step named"
+((step - 3 * (epoch - 1) > 1)) || fail "the overflow came at the first step of an epoch; this case wants a later one"
+grep -q "first non-finite value: mul of 'loss' at mid.nn:6" err.txt || fail "the mid-epoch overflow is not named"
