@@ -7,7 +7,7 @@
  * sentinel.  All state lives in the Lexer; the cursor is copied to a local
  * for the generated code and written back after every token.
  */
-#include "lex.h"
+#include "lexer.h"
 
 #include <errno.h>
 #include <stdarg.h>

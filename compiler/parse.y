@@ -31,7 +31,7 @@
 
 %code requires {
 #include "ast.h"
-#include "lex.h"
+#include "lexer.h"
 
 typedef struct Parser Parser;
 

@@ -17,7 +17,7 @@
 #include <zlib.h>
 
 #include "ckpt.h"
-#include "tmpdir.h"
+#include "testutil.h"
 
 
 

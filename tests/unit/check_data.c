@@ -15,7 +15,7 @@
 
 #include "data.h"
 #include "rng.h"
-#include "tmpdir.h"
+#include "testutil.h"
 
 
 

@@ -29,7 +29,7 @@
 #include "init.h"
 #include "jit.h"
 #include "lower.h"
-#include "tmpdir.h"
+#include "testutil.h"
 
 static const char SRC[] =
     "model t\n"

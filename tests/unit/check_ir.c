@@ -8,19 +8,8 @@
 #include <string.h>
 
 #include "ir.h"
+#include "testutil.h"
 
-/* Everything f writes into g's printer, as a heap string. */
-static char *capture(void (*f)(FILE *, const IrGraph *), const IrGraph *g) {
-  FILE *tmp = tmpfile();
-  ck_assert_ptr_nonnull(tmp);
-  f(tmp, g);
-  long n = ftell(tmp);
-  rewind(tmp);
-  char *s = xcalloc((size_t)n + 1, 1);
-  ck_assert_int_eq((long)fread(s, 1, (size_t)n, tmp), n);
-  fclose(tmp);
-  return s;
-}
 
 static Shape sh3(int a, int b, int c) {
   int d[3] = {a, b, c};
@@ -203,7 +192,7 @@ START_TEST(test_print) {
   Arena *A = arena_new();
   IrGraph *g = small_graph(A);
   ir_unary(g, OP_EXP, g->nodes.items[0]);   /* dead: not printed */
-  char *text = capture(ir_print, g);
+  char *text = capture_graph(ir_print, g);
   ck_assert_str_eq(text,
                    "graph xor.train (batch 4) {\n"
                    "  %0 = input x : [4,2]\n"
@@ -241,7 +230,7 @@ START_TEST(test_print_values) {
   IrNode *q = ir_param(g, "q", shape_2(2, 2), (IrInit){.kind = INIT_NORMAL, .a = 0, .b = 0.01});
   IrNode *k = ir_param(g, "k", shape_2(2, 2), (IrInit){.kind = INIT_KAIMING, .fan_in = 8, .fan_out = 2});
   ir_output(g, "o", ir_binary(g, OP_ADD, ir_reduce(g, OP_LOGSUMEXP, ir_binary(g, OP_ADD, q, k), 2), p));
-  char *text = capture(ir_print, g);
+  char *text = capture_graph(ir_print, g);
   ck_assert_str_eq(text,
                    "graph v {\n"
                    "  %0 = param v : [3] init=[0.5,-1,2]\n"
@@ -260,7 +249,7 @@ END_TEST
 START_TEST(test_dot) {
   Arena *A = arena_new();
   IrGraph *g = small_graph(A);
-  char *dot = capture(ir_print_dot, g);
+  char *dot = capture_graph(ir_print_dot, g);
   ck_assert_ptr_nonnull(strstr(dot, "digraph \"xor.train\" {"));
   ck_assert_ptr_nonnull(strstr(dot, "n0 [label=\"%0 input x\\n[4,2]\", shape=ellipse"));
   ck_assert_ptr_nonnull(strstr(dot, "n2 [label=\"%2 matmul\\n[4,3]\\nh\"];"));
@@ -270,7 +259,7 @@ START_TEST(test_dot) {
   ck_assert_ptr_nonnull(strstr(dot, "out0 [label=\"output loss\", shape=doubleoctagon"));
   ck_assert_ptr_nonnull(strstr(dot, "n11 -> upd0;"));
   ck_assert_ptr_null(strstr(dot, "n16"));   /* exactly the 16 live nodes */
-  char *again = capture(ir_print_dot, g);
+  char *again = capture_graph(ir_print_dot, g);
   ck_assert_str_eq(dot, again);
   free(again);
   free(dot);

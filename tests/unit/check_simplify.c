@@ -16,6 +16,7 @@
 
 #include "grad.h"
 #include "ir.h"
+#include "testutil.h"
 
 typedef struct {
   IrGraph *g;       /* where nodes are built */
@@ -297,17 +298,6 @@ START_TEST(test_gradients_keep_values) {
 }
 END_TEST
 
-static char *print_to_string(const IrGraph *g) {
-  FILE *tmp = tmpfile();
-  ck_assert_ptr_nonnull(tmp);
-  ir_print(tmp, g);
-  long n = ftell(tmp);
-  rewind(tmp);
-  char *s = xcalloc((size_t)n + 1, 1);
-  ck_assert_int_eq((long)fread(s, 1, (size_t)n, tmp), n);
-  fclose(tmp);
-  return s;
-}
 
 /* dL/da = b + b c^2, dL/db = (a + 2b + a c^2) + 2b, dL/dc = (b a)(2c): what
  * a person writes, sharing the forward values. */
@@ -327,7 +317,7 @@ START_TEST(test_course_gradient_text) {
   IrNode **d = grad_build(g, L, 3, wrt);
   ir_output(g, "L", L);
   for (int i = 0; i < 3; i++) ir_update(g, wrt[i], ir_binary(g, OP_SUB, wrt[i], ir_binary(g, OP_MUL, ir_const(g, 0.01), d[i])));
-  char *text = print_to_string(ir_simplify(g));
+  char *text = capture_graph(ir_print, ir_simplify(g));
   ck_assert_str_eq(text,
                    "graph course {\n"
                    "  %0 = param a : [] init=3\n"

@@ -1,5 +1,5 @@
-/* tmpdir: see tmpdir.h. */
-#include "tmpdir.h"
+/* testutil: see testutil.h. */
+#include "testutil.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -40,4 +40,16 @@ const char *in_tmp(const char *name) {
   char *p = buf[next++ % 4];
   snprintf(p, 256, "%s/%s", dir, name);
   return p;
+}
+
+char *capture_graph(void (*f)(FILE *, const IrGraph *), const IrGraph *g) {
+  FILE *tmp = tmpfile();
+  ck_assert_ptr_nonnull(tmp);
+  f(tmp, g);
+  long n = ftell(tmp);
+  rewind(tmp);
+  char *s = xcalloc((size_t)n + 1, 1);
+  ck_assert_int_eq((long)fread(s, 1, (size_t)n, tmp), n);
+  fclose(tmp);
+  return s;
 }

@@ -15,8 +15,8 @@
  *    sees a well-formed token stream and lexing never stops early.
  *  - Reads never go past src->text[src->len] (the NUL sentinel).
  */
-#ifndef NNC_LEX_H
-#define NNC_LEX_H
+#ifndef NNC_LEXER_H
+#define NNC_LEXER_H
 
 #include <stddef.h>
 

@@ -1,0 +1,22 @@
+/* testutil: helpers shared by the check suites: a fresh temporary directory
+ * per test (check runs each test in its own process), removed afterwards, and
+ * capturing a printer's output as a string. */
+#ifndef NNC_TESTUTIL_H
+#define NNC_TESTUTIL_H
+
+#include <stdio.h>
+
+#include "ir.h"
+
+/* Fixture functions for tcase_add_checked_fixture. */
+void tmpdir_setup(void);
+void tmpdir_teardown(void);
+/* PATH of name inside the directory (one of 4 rotating buffers). */
+const char *in_tmp(const char *name);
+/* The directory itself. */
+const char *tmpdir_path(void);
+
+/* Everything printer f writes for graph g, as a heap string (caller frees). */
+char *capture_graph(void (*f)(FILE *, const IrGraph *), const IrGraph *g);
+
+#endif
