@@ -378,11 +378,18 @@ static void loops_end(Cg *cg, const Layout *L, CgPoint *p, CgLoop *lp) {
 
 /* ---- kernels ---- */
 
-static void emit_elemwise(Cg *cg, const FuseGroup *G) {
+/* The loop nest over the group's space restricted to `axes`, ordered by how
+ * the group's accesses walk memory. */
+static Layout group_layout(Cg *cg, const FuseGroup *G, unsigned axes) {
   Accesses acc = {0};
   group_accesses(cg, &acc);
-  Layout L = make_layout(G->space, &acc, ~0u);
+  Layout L = make_layout(G->space, &acc, axes);
   free(acc.st);
+  return L;
+}
+
+static void emit_elemwise(Cg *cg, const FuseGroup *G) {
+  Layout L = group_layout(cg, G, ~0u);
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
   loops_begin(cg, &L, &p, lp);
@@ -402,10 +409,7 @@ static void emit_reduce_in_memory(Cg *cg, const FuseGroup *G) {
   LLVMValueRef e = cg_loop_begin(cg, &li, cg_i64(cg, 0), cg_i64(cg, shape_numel(r->shape)), cg_i64(cg, 1));
   cg_store(cg, out, e, identity);
   cg_loop_end(cg, &li);
-  Accesses acc = {0};
-  group_accesses(cg, &acc);
-  Layout L = make_layout(G->space, &acc, ~0u);
-  free(acc.st);
+  Layout L = group_layout(cg, G, ~0u);
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
   loops_begin(cg, &L, &p, lp);
@@ -526,10 +530,7 @@ static void emit_rows(Cg *cg, const FuseGroup *G) {
     const IrNode *u = G->members[i];
     if (!w.at_row[u->id] && cg->fp->node[u->id].stored && w.stage[u->id] == S) last = true;
   }
-  Accesses acc = {0};
-  group_accesses(cg, &acc);
-  Layout K = make_layout(G->space, &acc, ~G->axes), R = make_layout(G->space, &acc, G->axes);
-  free(acc.st);
+  Layout K = group_layout(cg, G, ~G->axes), R = group_layout(cg, G, G->axes);
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
   loops_begin(cg, &K, &p, lp);
