@@ -174,6 +174,19 @@ static LLVMValueRef blob(Ab *A, const char *name, const void *data, size_t bytes
   return g;
 }
 
+/* const float PREFIX_<suffix>[n], visible to the caller. */
+static void export_floats(Ab *A, const char *suffix, const float *v, int64_t n) {
+  LLVMValueRef *elems = xmalloc(sizeof(LLVMValueRef) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) elems[i] = LLVMConstReal(A->f32, v[i]);
+  LLVMValueRef init = LLVMConstArray2(A->f32, elems, (uint64_t)n);
+  free(elems);
+  char name[256];
+  snprintf(name, sizeof name, "%s_%s", A->L->prefix, suffix);
+  LLVMValueRef g = LLVMAddGlobal(A->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+}
+
 /* if (cond) return value;  (then continues in a new block) */
 static void return_if(Ab *A, LLVMValueRef cond, LLVMValueRef value) {
   LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(A->ctx, A->fn, "fail");
@@ -197,9 +210,20 @@ static LLVMValueRef entry_alloca(Ab *A, LLVMTypeRef t, const char *name) {
   return v;
 }
 
+/* True when the state pointer is NULL or not ABI_ALIGN-aligned. */
 static LLVMValueRef misaligned(Ab *A, LLVMValueRef p) {
-  LLVMValueRef bits = LLVMBuildAnd(A->b, LLVMBuildPtrToInt(A->b, p, A->i64, ""), ci64(A, ABI_ALIGN - 1), "");
-  return LLVMBuildICmp(A->b, LLVMIntNE, bits, ci64(A, 0), "");
+  LLVMValueRef addr = LLVMBuildPtrToInt(A->b, p, A->i64, "");
+  LLVMValueRef bits = LLVMBuildAnd(A->b, addr, ci64(A, ABI_ALIGN - 1), "");
+  return LLVMBuildOr(A->b, LLVMBuildICmp(A->b, LLVMIntNE, bits, ci64(A, 0), ""),
+                     LLVMBuildICmp(A->b, LLVMIntEQ, addr, ci64(A, 0), ""), "");
+}
+
+/* True when any of the n pointers is NULL: bad arguments return the entry
+ * point's error value rather than crash. */
+static LLVMValueRef any_null(Ab *A, LLVMValueRef *p, int n) {
+  LLVMValueRef r = LLVMConstInt(LLVMInt1TypeInContext(A->ctx), 0, 0);
+  for (int i = 0; i < n; i++) r = LLVMBuildOr(A->b, r, LLVMBuildIsNull(A->b, p[i], ""), "");
+  return r;
 }
 
 /* for (i = 0; i < n; i++) with n >= 1 known: returns i. */
@@ -388,6 +412,7 @@ static void build_load(Ab *A) {
   LLVMValueRef fn = begin_fn(A, "load", true, A->i32, params, 3);
   LLVMValueRef state = LLVMGetParam(fn, 0), img = LLVMGetParam(fn, 1), bytes = LLVMGetParam(fn, 2);
   return_if(A, misaligned(A, state), ci32(A, -1));
+  return_if(A, any_null(A, &img, 1), ci32(A, -1));
   return_if(A, LLVMBuildICmp(A->b, LLVMIntNE, bytes, ci64(A, ABI_IMAGE_HEADER + L->tensor_bytes), ""), ci32(A, -1));
   unsigned char hdr[ABI_IMAGE_HEADER];
   abi_image_header(L, hdr);
@@ -417,6 +442,7 @@ static LLVMValueRef build_forward(Ab *A, LLVMValueRef entry) {
   LLVMValueRef state = LLVMGetParam(fn, 0), x = LLVMGetParam(fn, 1), n32 = LLVMGetParam(fn, 2);
   LLVMValueRef out = LLVMGetParam(fn, 3);
   return_if(A, misaligned(A, state), ci32(A, -1));
+  return_if(A, any_null(A, (LLVMValueRef[]){x, out}, 2), ci32(A, -1));
   LLVMValueRef bad = LLVMBuildOr(A->b, LLVMBuildICmp(A->b, LLVMIntSLT, n32, ci32(A, 1), ""),
                                  LLVMBuildICmp(A->b, LLVMIntSGT, n32, ci32(A, L->batch), ""), "");
   return_if(A, bad, ci32(A, -1));
@@ -442,6 +468,8 @@ static void build_train_step(Ab *A, LLVMValueRef entry) {
   LLVMValueRef fn = begin_fn(A, "train_step", true, A->f32, params, 3);
   LLVMValueRef state = LLVMGetParam(fn, 0);
   return_if(A, misaligned(A, state), cf32(A, NAN));
+  return_if(A, any_null(A, (LLVMValueRef[]){LLVMGetParam(fn, 1), LLVMGetParam(fn, 2)}, L->y_floats ? 2 : 1),
+            cf32(A, NAN));
   copy(A, at(A, state, L->x_off), LLVMGetParam(fn, 1), ci64(A, L->x_floats * 4));
   if (L->y_floats) copy(A, at(A, state, L->y_off), LLVMGetParam(fn, 2), ci64(A, L->y_floats * 4));
   run_graph(A, state, L->train, entry);
@@ -456,6 +484,8 @@ static void build_accessor(Ab *A, bool set) {
   LLVMValueRef fn = begin_fn(A, set ? "set" : "get", true, A->i32, params, 4);
   LLVMValueRef state = LLVMGetParam(fn, 0), name = LLVMGetParam(fn, 1), buf = LLVMGetParam(fn, 2);
   LLVMValueRef count = LLVMGetParam(fn, 3);
+  return_if(A, misaligned(A, state), ci32(A, -1));
+  return_if(A, any_null(A, (LLVMValueRef[]){name, buf}, 2), ci32(A, -1));
   LLVMTypeRef sp[2] = {A->ptr, A->ptr};
   LLVMValueRef strcmp_fn = ext(A, "strcmp", A->i32, sp, 2);
   for (int i = 0; i < L->nslots; i++) {
@@ -561,6 +591,10 @@ LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *
   build_accessor(&A, false);
   build_accessor(&A, true);
   build_selftest(&A, d, init, forward);
+  if (d->input_mean) {
+    export_floats(&A, "input_mean", d->input_mean, L->x_floats / L->batch);
+    export_floats(&A, "input_std", d->input_std, L->x_floats / L->batch);
+  }
   LLVMDisposeBuilder(A.b);
   return A.mod;
 }

@@ -71,6 +71,8 @@ typedef struct {
   const float *test_x;          /* selftest input, x_floats */
   const float *test_out;        /* the output recorded for it, out_floats */
   uint64_t test_seed;           /* seed PREFIX_selftest passes to PREFIX_init */
+  const float *input_mean;      /* standardized models: the training set's per-feature mean, */
+  const float *input_std;       /* and std (sample floats each), exported; NULL otherwise */
 } AbiData;
 
 /* The layout of m's state block.  The model must have one input and an

@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "abi.h"
 #include "ckpt.h"
+#include "data.h"
 #include "cli.h"
 #include "codegen.h"
 #include "emit.h"
@@ -164,7 +166,8 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
             m->train.data.scale);
   if (m->train.data.standardize)
     fprintf(h, " * Inputs: the model was trained on features standardized with the training set's\n"
-               " * per-feature mean and std; standardize yours with the same statistics.\n");
+               " * per-feature statistics: x[i] = (x[i] - %s_input_mean[i]) / %s_input_std[i] (where\n"
+               " * std is 0, subtract only) before %s_forward and %s_train_step.\n", p, p, p, p);
   fprintf(h, " *\n * Buffers                 bytes  alignment\n");
   fprintf(h, " *   state  %14lld  %d (caller-owned, one per instance: %s_STATE_BYTES)\n",
           (long long)L->state_bytes, ABI_ALIGN, P);
@@ -226,6 +229,10 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
           " * outputs that differ (0: the build is sound), -1 when out of memory. */\n"
           "int %s_selftest(void);\n\n",
           P, ABI_ALIGN, p, P, p, P, P, P, p, P, P, p, p, p, p, m->train.seed, p);
+  if (m->train.data.standardize)
+    fprintf(h, "/* The training set's per-feature mean and standard deviation (see above). */\n"
+               "extern const float %s_input_mean[%s_SAMPLE_FLOATS];\n"
+               "extern const float %s_input_std[%s_SAMPLE_FLOATS];\n\n", p, P, p, P);
   fprintf(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
@@ -234,6 +241,14 @@ static char *swap_ext(Arena *a, const char *path, const char *ext) {
   const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
   size_t n = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
   return arena_printf(a, "%.*s%s", (int)n, path, ext);
+}
+
+/* Whether two paths name the same file (the same path, or the same existing
+ * file under two names). */
+static bool same_file(const char *a, const char *b) {
+  if (strcmp(a, b) == 0) return true;
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 int cmd_compile(const Cli *c) {
@@ -245,6 +260,8 @@ int cmd_compile(const Cli *c) {
   float *test_x = NULL, *test_out = NULL;
   FusePlan *fp[2] = {NULL, NULL};
   MemPlan *mp[2] = {NULL, NULL};
+  Dataset train = {0};
+  DataNorm norm = {0};
   if (!front_load(&f, c->pos[0], c)) goto done;
   const Model *m = f.model;
   if (m->ninputs != 1 || m->ntargets > 1 || !m->output) {
@@ -279,6 +296,14 @@ int cmd_compile(const Cli *c) {
   const char *out = cli_get(c, "output");
   if (!out) out = arena_printf(f.arena, "%s%s", prefix, emit_llvm ? ".ll" : emit_asm ? ".s" : ".o");
   const char *header = cli_get(c, "header") ? cli_get(c, "header") : swap_ext(f.arena, out, ".h");
+  const char *paths[4] = {c->pos[0], out, header, image_path};
+  for (int i = 0; i < 4; i++)
+    for (int k = i + 1; k < 4; k++)
+      if (paths[i] && paths[k] && same_file(paths[i], paths[k])) {
+        fprintf(stderr, "nnc compile: %s would be written twice (or over the model); give each output its own path\n",
+                paths[k]);
+        goto done;
+      }
 
   IrGraph *g[2] = {ir_simplify(lower_forward(m, f.arena, (int)batch, false)),
                    ir_simplify(lower_train_step(m, f.arena, (int)batch))};
@@ -306,6 +331,18 @@ int cmd_compile(const Cli *c) {
 
   AbiData d = {.image = embedded ? region : NULL, .image_bytes = ABI_IMAGE_HEADER + L.tensor_bytes,
                .test_x = test_x, .test_out = test_out, .test_seed = m->train.seed};
+  if (m->train.data.standardize) {
+    /* the same statistics nnc train and nnc predict compute from the training data */
+    int nclasses = m->ntargets ? m->targets[0].nclasses : 0;
+    int ntarget = !m->ntargets ? 0 : nclasses ? nclasses : (int)shape_numel(m->targets[0].shape);
+    if (!data_load(&m->train.data, (int)(L.x_floats / L.batch), nclasses, ntarget, &train, err, sizeof err)) {
+      fprintf(stderr, "nnc compile: %s (needed for its standardization statistics)\n", err);
+      goto done;
+    }
+    data_norm_fit(&train, &norm);
+    d.input_mean = norm.mean;
+    d.input_std = norm.std;
+  }
   ctx = LLVMContextCreate();
   LLVMModuleRef mod = abi_module(ctx, &L, &d, t.cpu, t.features);
   bool ok = emit_module(mod, &t, kind, out, err, sizeof err);
@@ -329,6 +366,8 @@ int cmd_compile(const Cli *c) {
          image_path ? " and " : "", image_path ? image_path : "", prefix, (int)batch, (long long)L.state_bytes);
   status = 0;
 done:
+  data_norm_free(&norm);
+  data_free(&train);
   if (ctx) LLVMContextDispose(ctx);
   for (int i = 0; i < 2; i++) {
     if (mp[i]) plan_free(mp[i]);
