@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "abi.h"
 #include "ckpt.h"
@@ -262,6 +263,7 @@ int cmd_compile(const Cli *c) {
   MemPlan *mp[2] = {NULL, NULL};
   Dataset train = {0};
   DataNorm norm = {0};
+  const char *temps[3] = {NULL, NULL, NULL};   /* object, header, image being written */
   if (!front_load(&f, c->pos[0], c)) goto done;
   const Model *m = f.model;
   if (m->ninputs != 1 || m->ntargets > 1 || !m->output) {
@@ -345,27 +347,40 @@ int cmd_compile(const Cli *c) {
   }
   ctx = LLVMContextCreate();
   LLVMModuleRef mod = abi_module(ctx, &L, &d, t.cpu, t.features);
-  bool ok = emit_module(mod, &t, kind, out, err, sizeof err);
+  /* every file goes to a temporary name first and all are renamed at the
+   * end, so a failure leaves no half-set of outputs (and no stale file
+   * replaced by a broken one) */
+  const char *finals[3] = {out, header, image_path};
+  for (int i = 0; i < 3; i++)
+    if (finals[i]) temps[i] = arena_printf(f.arena, "%s.tmp.%ld", finals[i], (long)getpid());
+  bool ok = emit_module(mod, &t, kind, temps[0], err, sizeof err);
   LLVMDisposeModule(mod);
   if (!ok) {
     fprintf(stderr, "nnc compile: %s\n", err);
     goto done;
   }
-  FILE *h = fopen(header, "w");
+  FILE *h = fopen(temps[1], "w");
   if (!h) {
-    fprintf(stderr, "nnc: %s: %s\n", header, strerror(errno));
+    fprintf(stderr, "nnc compile: %s: %s\n", header, strerror(errno));
     goto done;
   }
   write_header(h, &L, &(HeaderInfo){c->pos[0], weights, embedded, image_path, &t});
   if (fclose(h) != 0) {
-    fprintf(stderr, "nnc: %s: %s\n", header, strerror(errno));
+    fprintf(stderr, "nnc compile: %s: %s\n", header, strerror(errno));
     goto done;
   }
-  if (image_path && !write_image(&L, region + ABI_IMAGE_HEADER, image_path)) goto done;
+  if (image_path && !write_image(&L, region + ABI_IMAGE_HEADER, temps[2])) goto done;
+  for (int i = 0; i < 3; i++)
+    if (temps[i] && rename(temps[i], finals[i]) != 0) {
+      fprintf(stderr, "nnc compile: %s: %s\n", finals[i], strerror(errno));
+      goto done;
+    }
   printf("wrote %s and %s%s%s: %s_* for batch %d, state block %lld bytes\n", out, header,
          image_path ? " and " : "", image_path ? image_path : "", prefix, (int)batch, (long long)L.state_bytes);
   status = 0;
 done:
+  for (int i = 0; i < 3; i++)
+    if (temps[i]) unlink(temps[i]);   /* nothing left after a rename or a failure */
   data_norm_free(&norm);
   data_free(&train);
   if (ctx) LLVMContextDispose(ctx);
