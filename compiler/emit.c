@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codegen.h"
 
@@ -29,6 +30,34 @@ static LLVMTargetMachineRef make_machine(const char *triple, const char *cpu, co
   }
   return LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocPIC,
                                  LLVMCodeModelDefault);
+}
+
+/* LLVM only warns about a CPU or feature it does not know (on standard error,
+ * when the machine's subtarget is made) and then generates code for a guess,
+ * or aborts later.  So the machine is made once with standard error captured,
+ * and a warning becomes a clean error. */
+static bool known_cpu_and_features(const EmitTarget *t, char *err, size_t errlen) {
+  FILE *capture = tmpfile();
+  if (!capture) return true;   /* cannot check; LLVM's own warning still shows */
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  dup2(fileno(capture), STDERR_FILENO);
+  LLVMTargetMachineRef tm = make_machine(t->triple, t->cpu, t->features, err, errlen);
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  if (tm) LLVMDisposeTargetMachine(tm);
+  char text[512] = "";
+  rewind(capture);
+  size_t n = fread(text, 1, sizeof text - 1, capture);
+  text[n] = 0;
+  fclose(capture);
+  if (!strstr(text, "not a recognized")) return true;
+  text[strcspn(text, "\n")] = 0;
+  char *ignoring = strstr(text, " (ignoring");   /* LLVM would carry on; nnc does not */
+  if (ignoring) *ignoring = 0;
+  snprintf(err, errlen, "%s %s", text, t->triple);
+  return false;
 }
 
 /* The data layout string of a machine (heap). */
@@ -71,6 +100,10 @@ bool emit_target(EmitTarget *t, const char *triple, const char *cpu, const char 
   bool host_cpu = !cpu && t->host_arch;
   t->cpu = host_cpu ? LLVMGetHostCPUName() : LLVMCreateMessage(cpu ? cpu : "generic");
   t->features = features ? LLVMCreateMessage(features) : host_cpu ? LLVMGetHostCPUFeatures() : LLVMCreateMessage("");
+  if ((cpu || features) && !known_cpu_and_features(t, err, errlen)) {
+    emit_target_free(t);
+    return false;
+  }
   return true;
 }
 
@@ -81,7 +114,6 @@ void emit_target_free(EmitTarget *t) {
   *t = (EmitTarget){0};
 }
 
-/* The JIT's pipeline for a machine of another architecture. */
 bool emit_module(LLVMModuleRef mod, const EmitTarget *t, EmitKind kind, const char *path, char *err,
                  size_t errlen) {
   LLVMTargetMachineRef tm = make_machine(t->triple, t->cpu, t->features, err, errlen);

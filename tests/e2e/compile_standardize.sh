@@ -1,7 +1,8 @@
 # A model trained on standardized inputs, compiled with its weights: the object
 # exports the training set's statistics, and a C program that standardizes
 # with them gets what `nnc predict` gets.  Also: nnc compile refuses to write
-# over its own input or to give two outputs one path.
+# over its own input, to give two outputs one path, and a CPU or feature LLVM
+# does not know (which LLVM itself would only warn about).
 source "$(dirname "$0")/lib.sh"
 model=$ROOT/examples/regression.nn
 "$NNC" train "$model" --epochs 20 --quiet --save r.ckpt >/dev/null
@@ -38,4 +39,12 @@ status=0
 "$NNC" compile "$model" -o "$model" >/dev/null 2>err.txt || status=$?
 [[ $status -eq 1 ]] && grep -q "would be written twice" err.txt || fail "compile over its own input was not refused"
 cmp -s "$model" <(git -C "$ROOT" show HEAD:examples/regression.nn) || fail "the model file changed"
+for bad in "--cpu notacpu" "--features +bogus" "-o same.o --header same.o"; do
+  status=0
+  # shellcheck disable=SC2086
+  "$NNC" compile "$ROOT/examples/xor.nn" -o x.o $bad >/dev/null 2>err.txt || status=$?
+  [[ $status -eq 1 ]] || fail "nnc compile $bad: exit status $status, expected 1 ($(cat err.txt))"
+  grep -q "not a recognized\|would be written twice" err.txt || fail "nnc compile $bad: $(cat err.txt)"
+done
+ls x.o* same.o* 2>/dev/null && fail "a refused compile left files behind"
 echo "standardized model: object = nnc predict on $(wc -l <got.txt) rows"
