@@ -1,4 +1,4 @@
-/* lex: the re2c lexer for .nn files (see lex.h for the contract).
+/* lex: the re2c lexer for .nn files (see token.h for the contract).
  *
  * re2c turns the rules below into a state machine over bytes.  It runs in
  * "eof rule" mode: the source's terminating NUL is a sentinel, and only when
@@ -7,7 +7,7 @@
  * sentinel.  All state lives in the Lexer; the cursor is copied to a local
  * for the generated code and written back after every token.
  */
-#include "lexer.h"
+#include "token.h"
 
 #include <errno.h>
 #include <stdarg.h>

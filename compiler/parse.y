@@ -31,7 +31,7 @@
 
 %code requires {
 #include "ast.h"
-#include "lexer.h"
+#include "token.h"
 
 typedef struct Parser Parser;
 

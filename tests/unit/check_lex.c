@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lexer.h"
+#include "token.h"
 #include "parse.h"
 
 /* Lexes `text` (file name "t.nn") into at most COUNT_OF(toks) tokens, ending

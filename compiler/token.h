@@ -1,4 +1,4 @@
-/* lex: turns a Source into tokens for the parser (compiler/lex.re, via re2c).
+/* token: the lexer's interface: lex_next turns a Source into tokens for the parser (compiler/lex.re).
  *
  * In: a NUL-terminated Source.  Out: one Token per lex_next call, its kind a
  * TK_ value from the generated parse.h (or a punctuation character such as
@@ -15,8 +15,8 @@
  *    sees a well-formed token stream and lexing never stops early.
  *  - Reads never go past src->text[src->len] (the NUL sentinel).
  */
-#ifndef NNC_LEXER_H
-#define NNC_LEXER_H
+#ifndef NNC_TOKEN_H
+#define NNC_TOKEN_H
 
 #include <stddef.h>
 
