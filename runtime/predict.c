@@ -162,7 +162,7 @@ int cmd_predict(const Cli *c) {
       goto done;
     }
     for (int i = 0; i < n; i++) idx[i] = start + i;
-    session_run(&s, g, &in, idx, n);
+    session_run(g, &in, idx, n);
     const IrNode *o = ir_find_output(g->ir, "output");
     int64_t width = shape_numel(o->shape) / n;
     const float *v = jit_output(g->jit, "output");

@@ -104,8 +104,7 @@ void session_gather(Compiled *c, const Dataset *d, const int *idx, int n) {
   if (d && n > 0) data_gather(d, idx, n, c->x, c->y);
 }
 
-void session_run(Session *s, Compiled *c, const Dataset *d, const int *idx, int n) {
-  (void)s;
+void session_run(Compiled *c, const Dataset *d, const int *idx, int n) {
   session_gather(c, d, idx, n);
   jit_run(c->jit);
 }
@@ -139,7 +138,7 @@ bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, cha
       break;
     }
     for (int i = 0; i < n; i++) idx[i] = start + i;
-    session_run(s, c, d, idx, n);
+    session_run(c, d, idx, n);
     session_accumulate(s, c, d, idx, n, out);
   }
   free(idx);

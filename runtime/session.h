@@ -71,7 +71,7 @@ Slot *session_slot(Session *s, const char *name);
 /* Copies samples idx[0..n) of d into the graph's input buffers. */
 void session_gather(Compiled *c, const Dataset *d, const int *idx, int n);
 /* Runs a graph on samples idx[0..n) of d (n == graph batch). */
-void session_run(Session *s, Compiled *c, const Dataset *d, const int *idx, int n);
+void session_run(Compiled *c, const Dataset *d, const int *idx, int n);
 
 /* Loss and accuracy of the current weights on all of d, in evaluation mode. */
 typedef struct {

@@ -144,7 +144,6 @@ static bool save_checkpoint(Session *s, const char *path, const CkptPosition *po
 typedef struct {
   bool quiet;         /* --quiet */
   bool live;          /* stdout is a terminal: redraw one progress line */
-  FILE *log;          /* --log, or NULL */
 } Reporter;
 
 static void format_eta(double s, char *buf, size_t len) {
@@ -355,7 +354,7 @@ int cmd_train(const Cli *c) {
     for (int k = first; k < steps_per_epoch; k++) {
       int start = k * B, n = has_batch ? (used - start < B ? used - start : B) : 0;
       Compiled *g = n == B ? step : step_rem;
-      session_run(&s, g, has_batch ? &d.train : NULL, perm + start, n);
+      session_run(g, has_batch ? &d.train : NULL, perm + start, n);
       session_accumulate(&s, g, has_batch ? &d.train : NULL, perm + start, n, &tm);
       pos.step++;
       float loss = jit_output(g->jit, "loss")[0];
@@ -368,7 +367,7 @@ int cmd_train(const Cli *c) {
           memcpy(s.slots[i].data, snapshot[i], sizeof(float) * (size_t)shape_numel(s.slots[i].shape));
         for (int j = first; j < k; j++) {
           int sj = j * B, nj = has_batch ? (used - sj < B ? used - sj : B) : 0;
-          session_run(&s, nj == B ? step : step_rem, has_batch ? &d.train : NULL, perm + sj, nj);
+          session_run(nj == B ? step : step_rem, has_batch ? &d.train : NULL, perm + sj, nj);
         }
         session_gather(g, has_batch ? &d.train : NULL, perm + start, n);
         char why[512];

@@ -1,5 +1,12 @@
 # A diverging run stops at the first non-finite loss and names the value.
 source "$(dirname "$0")/lib.sh"
+# expect_stop FILE: training FILE must stop with status 1; its messages land in err.txt
+expect_stop() {
+  local status=0
+  "$NNC" train "$1" --quiet >out.txt 2>err.txt || status=$?
+  cat err.txt
+  [[ $status -eq 1 ]] || fail "$1: exit status $status, expected 1"
+}
 cat >d.csv <<'CSV'
 1,1
 2,2
@@ -17,10 +24,7 @@ train { data = csv("d.csv")
         epochs = 200
         batch = 3 }
 NN
-status=0
-"$NNC" train m.nn --quiet >out.txt 2>err.txt || status=$?
-cat err.txt
-[[ $status -eq 1 ]] || fail "exit status $status, expected 1"
+expect_stop m.nn
 grep -q "the loss is infinite at epoch" err.txt || fail "no message about the loss"
 grep -q "first non-finite value: mul of 'loss' at m.nn:6" err.txt || fail "the message does not name the overflowing value"
 # a NaN from the first step: log of a negative number, named with its line
@@ -33,20 +37,14 @@ loss mse(z, y)
 train { data = csv("d.csv")
         batch = 3 }
 NN
-status=0
-"$NNC" train n.nn --quiet >out.txt 2>err.txt || status=$?
-cat err.txt
-[[ $status -eq 1 ]] || fail "exit status $status, expected 1"
+expect_stop n.nn
 grep -q "the loss is NaN at epoch 1, step 1" err.txt || fail "no message about the NaN loss"
 grep -q "first non-finite value: log of 'z' at n.nn:4" err.txt || fail "the message does not name the log"
 # overflow in the middle of an epoch (batch 1: three steps an epoch): the
 # steps before it are replayed so the value is explained from the weights
 # that step started with, not the ones it had already ruined
 sed 's/lr = 10/lr = 4/; s/batch = 3/batch = 1/' m.nn >mid.nn
-status=0
-"$NNC" train mid.nn --quiet >out.txt 2>err.txt || status=$?
-cat err.txt
-[[ $status -eq 1 ]] || fail "exit status $status, expected 1"
+expect_stop mid.nn
 read -r epoch step < <(sed -n 's/.*the loss is infinite at epoch \([0-9]*\), step \([0-9]*\).*/\1 \2/p' err.txt)
 [[ -n $step ]] || fail "no step named"
 ((step - 3 * (epoch - 1) > 1)) || fail "the overflow came at the first step of an epoch; this case wants a later one"
