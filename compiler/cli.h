@@ -55,6 +55,7 @@ void front_free(Front *f);
 /* Commands (each returns the process exit status). */
 int cmd_ir(const Cli *c);
 int cmd_grad(const Cli *c);
+int cmd_grad_at(const Cli *c, Front *f);   /* grad_at.c: nnc grad --at */
 int cmd_summary(const Cli *c);
 int cmd_check(const Cli *c);
 int cmd_llvm(const Cli *c);
