@@ -250,6 +250,40 @@ static bool check_pointwise_loss(SemaCtx *S, Expr *e) {
   return true;
 }
 
+/* The losses take logits and squash them themselves (softmax, sigmoid), so
+ * a prediction that is already squashed is squashed twice: the gradient
+ * shrinks and training stalls on a plateau, with no error anywhere.  Warn,
+ * looking through bindings (p = softmax(z)). */
+static void warn_squashed_twice(SemaCtx *S, const Expr *e, const char *squash) {
+  const Expr *x = e->args[0].x;
+  const char *via = x->kind == EX_LET ? sema_arg_text(S, &e->args[0]) : NULL;
+  while (x->kind == EX_LET) x = sema_binding_value(S, x->ref);
+  if (x->kind != EX_CALL || strcmp(x->fn->name, squash) != 0) return;
+  sema_warning(S, e->args[0].loc,
+               "%s takes logits and applies %s itself; %s%s%s is already %s(...), so %s is applied twice and "
+               "training stalls: pass %s(%s, %s) (`nnc predict --probs` prints probabilities)",
+               e->fn->name, squash, via ? "'" : "", via ? via : "this prediction", via ? "'" : "", squash, squash,
+               e->fn->name, sema_arg_text(S, &x->args[0]), sema_arg_text(S, &e->args[1]));
+  if (via) sema_note(S, x->loc, "'%s' applies %s here", via, squash);
+}
+
+/* binary_cross_entropy: one 0/1 target per logit.  A class(2) target is a
+ * one-hot pair, which no single logit matches: say how to declare it. */
+static bool check_bce(SemaCtx *S, Expr *e) {
+  Type p = arg_type(e, 0), t = arg_type(e, 1);
+  if (t.nclasses > 0) {
+    const char *y = sema_arg_text(S, &e->args[1]);
+    sema_error(S, e->args[1].loc,
+               "binary_cross_entropy takes 0/1 targets, but '%s' is class(%d) (one-hot, %d values per sample): "
+               "declare `target %s : [%lld]` for one 0/1 value per logit, or keep class(%d) and use cross_entropy",
+               y, t.nclasses, t.nclasses, y, (long long)shape_numel(p.shape), t.nclasses);
+    return false;
+  }
+  if (!check_pointwise_loss(S, e)) return false;
+  warn_squashed_twice(S, e, "sigmoid");
+  return true;
+}
+
 static bool check_cross_entropy(SemaCtx *S, Expr *e) {
   char b1[OPERAND_LEN], b2[OPERAND_LEN];
   Type x = arg_type(e, 0), y = arg_type(e, 1);
@@ -273,6 +307,7 @@ static bool check_cross_entropy(SemaCtx *S, Expr *e) {
     return false;
   }
   e->type = scalar_type(x.batched || y.batched);
+  warn_squashed_twice(S, e, "softmax");
   return true;
 }
 
@@ -438,6 +473,10 @@ static unsigned reduce_axes(const Expr *e) {
 }
 
 static IrNode *lower_reduce_call(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  if (strcmp(e->fn->name, "min") == 0) {  /* min(x) = -max(-x) */
+    IrNode *r = lower_reduce(L, OP_RMAX, ir_unary(L->g, OP_NEG, x[0]), arg_type(e, 0), reduce_axes(e), false);
+    return ir_unary(L->g, OP_NEG, r);
+  }
   IrNode *r = lower_reduce(L, (IrOp)e->fn->tag, x[0], arg_type(e, 0), reduce_axes(e), false);
   if (strcmp(e->fn->name, "mean") != 0) return r;
   return lower_mul(L, r, lower_num(L, (double)shape_numel(e->type.shape) / (double)shape_numel(arg_type(e, 0).shape)));
@@ -500,13 +539,19 @@ static IrNode *lower_cross_entropy(LowerCtx *L, const Expr *e, IrNode *const *x)
 }
 
 /* l1/l2: lambda * sum |W| or lambda * sum W^2 over every parameter of rank >= 2
- * (weight matrices; biases and norm scales are not penalized).  No 1/2. */
+ * (weight matrices).  Biases are vectors; normalization layers' gamma and
+ * beta take the normalized value's shape, a matrix when the input is one,
+ * and are skipped by their layer, not their rank.  No 1/2. */
+static bool is_weight_matrix(const ModelParam *p) {
+  return p->shape.ndim >= 2 && strcmp(p->layer, "layer_norm") != 0 && strcmp(p->layer, "batch_norm") != 0;
+}
+
 static IrNode *lower_regularizer(LowerCtx *L, const Expr *e, IrNode *const *x) {
   (void)x;
   IrNode *sum = lower_num(L, 0);
   for (int i = 0; i < L->m->nparams; i++) {
     IrNode *w = L->params[i];
-    if (w->shape.ndim < 2) continue;
+    if (!is_weight_matrix(&L->m->params[i])) continue;
     IrNode *v = e->fn->tag == OP_ABS ? ir_unary(L->g, OP_ABS, w) : lower_mul(L, w, w);
     sum = lower_add(L, sum, lower_reshape(L, ir_reduce(L->g, OP_SUM, v, all_axes(w->shape.ndim)), shape_scalar()));
   }
@@ -565,6 +610,8 @@ const Builtin builtin_table[] = {
      "mean over all per-sample axes, or over axis"},
     {"max", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_RMAX,
      "max over all per-sample axes, or over axis"},
+    {"min", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_RMAX,
+     "min over all per-sample axes, or over axis (-max(-x))"},
     {"flatten", BK_SHAPE, 1, {X_P}, check_flatten, lower_reshape_call, 0, "the per-sample value as a vector"},
     {"reshape", BK_SHAPE, 2, {X_P, {"shape", AT_SHAPE, NULL, R_ANY}}, check_reshape, lower_reshape_call, 0,
      "same elements, new per-sample shape (one size may be -1)"},
@@ -573,7 +620,7 @@ const Builtin builtin_table[] = {
     {"mae", BK_LOSS, 2, {{"pred", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}}, check_pointwise_loss,
      lower_mae, 0, "mean(|pred - target|)"},
     {"binary_cross_entropy", BK_LOSS, 2, {{"logits", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}},
-     check_pointwise_loss, lower_bce, 0, "mean(max(x,0) - x*y + log(1 + e^-|x|)) (sigmoid fused)"},
+     check_bce, lower_bce, 0, "mean(max(x,0) - x*y + log(1 + e^-|x|)) (sigmoid fused)"},
     {"cross_entropy", BK_LOSS, 2, {{"logits", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}},
      check_cross_entropy, lower_cross_entropy, 0, "-sum(y * log_softmax(x)) = sum(y)*logsumexp(x) - sum(y*x)"},
     {"l1", BK_REGULARIZER, 1, {{"lambda", AT_NUM, NULL, R_NONNEG}}, NULL, lower_regularizer, OP_ABS,

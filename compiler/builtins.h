@@ -108,6 +108,12 @@ void builtin_broadcast_error(SemaCtx *S, Loc at, const char *what, Type a, const
 
 /* ---- sema services for shape rules (sema.c) ---- */
 void sema_error(SemaCtx *S, Loc at, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* A warning and a note after it: the program is accepted, but probably not
+ * what was meant. */
+void sema_warning(SemaCtx *S, Loc at, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void sema_note(SemaCtx *S, Loc at, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* The checked value of binding `ref` (an EX_LET's target). */
+const Expr *sema_binding_value(SemaCtx *S, int ref);
 /* Registers a parameter "<layer>.<suffix>" owned by e; returns its index. */
 int sema_add_param(SemaCtx *S, Expr *e, const char *suffix, Shape s, IrInit init);
 /* Next dropout site index. */

@@ -27,6 +27,28 @@ void sema_error(SemaCtx *S, Loc at, const char *fmt, ...) {
   va_end(ap);
 }
 
+void sema_warning(SemaCtx *S, Loc at, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  diag_warning(S->d, at, "%s", msg);
+}
+
+void sema_note(SemaCtx *S, Loc at, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  diag_note(S->d, at, "%s", msg);
+}
+
+const Expr *sema_binding_value(SemaCtx *S, int ref) {
+  return ((const ModelBinding *)S->bindings.items[ref])->value;
+}
+
 char *sema_type_str(Type t, char *buf) {
   if (t.nclasses > 0) {
     snprintf(buf, 96, "class(%d)", t.nclasses);

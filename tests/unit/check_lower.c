@@ -473,13 +473,18 @@ START_TEST(test_maxout_and_reductions) {
   check_output(text, 1, &t, (double[]){2, 5}, 2);
   snprintf(text, sizeof text, "%ss = max(v)\noutput s\n", decl);
   check_output(text, 1, &t, (double[]){6}, 1);
+  snprintf(text, sizeof text, "%ss = min(v)\noutput s\n", decl);
+  check_output(text, 1, &t, (double[]){1}, 1);
+  snprintf(text, sizeof text, "%ss = min(v, axis = 1)\noutput s\n", decl);
+  check_output(text, 1, &t, (double[]){1, 4}, 2);
   snprintf(text, sizeof text, "%ss = reshape(flatten(v), [3, -1])\noutput s\n", decl);
   check_output(text, 1, &t, v, 6);
   store_free(&t);
 }
 END_TEST
 
-/* l2 = lambda * sum W^2 (no 1/2), l1 = lambda * sum |W|, only rank >= 2. */
+/* l2 = lambda * sum W^2 (no 1/2), l1 = lambda * sum |W|, only weight matrices
+ * (rank >= 2, not normalization scales). */
 START_TEST(test_regularizers) {
   Store s = {.rng = 1};
   ck_assert_double_eq_tol(eval_loss("param W : [2, 2] = [[1, -2], [3, 4]]\nparam b : [2] = [5, 5]\n"
@@ -487,6 +492,15 @@ START_TEST(test_regularizers) {
                                     1, false, &s),
                           3 + 10, 1e-12);
   store_free(&s);
+  /* a layer norm of a matrix has matrix gamma and beta: still not penalized */
+  Store t = {.rng = 1};
+  double v[] = {1, 2, 3, 4, 5, 6};
+  set(&t, "v", v, 6);
+  ck_assert_double_eq_tol(eval_loss("input v : [2, 3]\nparam W : [2, 2] = [[1, -2], [3, 4]]\n"
+                                    "n = layer_norm(v)\nloss 0*sum(n) + l2(0.1) + 10*l1(0.1)\n",
+                                    1, false, &t),
+                          3 + 10, 1e-12);
+  store_free(&t);
 }
 END_TEST
 

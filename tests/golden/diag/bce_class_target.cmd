@@ -1,0 +1,1 @@
+check tests/golden/diag/bce_class_target.nn

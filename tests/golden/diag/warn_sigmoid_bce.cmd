@@ -1,0 +1,1 @@
+summary tests/golden/diag/warn_sigmoid_bce.nn

@@ -1,0 +1,1 @@
+summary tests/golden/diag/warn_softmax_cross_entropy.nn
