@@ -67,6 +67,8 @@ struct Parser {
   Token replay[3];          /* tokens to hand out before lexing more, last first */
   int nreplay;              /* tokens in replay */
   Vec stmts;                /* Stmt * parsed so far */
+  int misused_keyword;      /* a keyword written as a value's name (`output = ...`): its later uses as a
+                               value are that same mistake, not new errors */
 };
 
 /* Locations are points: a rule's location is its first symbol's. */
@@ -436,6 +438,30 @@ static const char *expectation(Parser *p, const yysymbol_kind_t *exp, int n, int
     return arena_printf(p->arena, "expected '}' to close 'train' block opened at %d:%d", p->block_loc.line,
                         p->block_loc.col);
   if (close) return close;
+  if (la == '=' && (prev->kind == TK_LOSS || prev->kind == TK_OPTIMIZER)) {
+    *with_got = 0;
+    return arena_printf(p->arena, "'%s' takes no '=': drop it (`%s %s`)", lex_keyword_text(prev->kind),
+                        lex_keyword_text(prev->kind),
+                        prev->kind == TK_LOSS ? "cross_entropy(logits, y)" : "adam(lr = 0.001)");
+  }
+  if (la == '=' && lex_keyword_text(prev->kind) && is_end(p->prev2.kind)) {
+    *with_got = 0;
+    *at = prev->loc;
+    p->misused_keyword = prev->kind;
+    const char *all = "";
+    for (int k = 0; k < lex_nkeywords; k++) all = arena_printf(p->arena, "%s%s%s", all, k ? " " : "", lex_keywords[k].text);
+    return arena_printf(p->arena, "'%s' is a keyword and cannot name a value; choose another name (keywords: %s)",
+                        lex_keyword_text(prev->kind), all);
+  }
+  if (la == '*' && prev->kind == '*') {
+    *with_got = 0;
+    return "'**' is not an operator: powers are written with '^' (a^2)";
+  }
+  if (has(exp, n, TK_NUMBER) && lex_keyword_text(la)) {
+    *with_got = 0;
+    return arena_printf(p->arena, "expected an expression, got '%s', a keyword, which cannot name a value",
+                        lex_keyword_text(la));
+  }
   if (has(exp, n, TK_NUMBER)) {
     if (has(exp, n, ')')) return "expected an expression or ')'";
     if (has(exp, n, ']')) return "expected an expression or ']'";
@@ -486,6 +512,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parser *p) {
     p->forced_close = 0;
     p->quiet = 1;
   }
+  if (la == p->misused_keyword && la) p->quiet = 1;   /* reported where it was defined */
   if (!p->quiet && la == TK_TOODEEP) {
     diag_error(p->diag, p->tok.loc, "expression nested too deeply");
   } else if (!p->quiet) {

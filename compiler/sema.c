@@ -79,7 +79,7 @@ static bool size_ok(SemaCtx *S, Loc at, Shape s, const char *what) {
   double n = 1;
   for (int i = 0; i < s.ndim; i++) n *= s.dim[i];
   if (n <= SEMA_MAX_ELEMENTS) return true;
-  sema_error(S, at, "%s would have %.0f elements; at most %d are supported", what, n, SEMA_MAX_ELEMENTS);
+  sema_error(S, at, "%s would have %.0f elements; a tensor may have at most 2^24 = %d", what, n, SEMA_MAX_ELEMENTS);
   return false;
 }
 
@@ -141,8 +141,13 @@ bool sema_shape(SemaCtx *S, const AstNode *n, bool allow_hole, Shape *out, const
   Shape s = {.ndim = n->nitems};
   for (int i = 0; i < n->nitems; i++) {
     double v;
-    if (!sema_const_eval(n->items[i], &v) || v != floor(v) || !(v >= 1 || (allow_hole && v == -1)) || v > 1e9) {
+    if (!sema_const_eval(n->items[i], &v) || v != floor(v) || !(v >= 1 || (allow_hole && v == -1))) {
       sema_error(S, n->items[i]->loc, "%s: sizes must be positive integers", what);
+      return false;
+    }
+    if (v > SEMA_MAX_ELEMENTS) {
+      sema_error(S, n->items[i]->loc, "%s: size %.0f is too large; a tensor may have at most 2^24 = %d elements",
+                 what, v, SEMA_MAX_ELEMENTS);
       return false;
     }
     s.dim[i] = (int)v;
@@ -205,8 +210,13 @@ static bool convert_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, co
       sema_error(S, n->loc, "%s: %s must be a constant number", b->name, bp->name);
       return false;
     }
-    if (bp->type == AT_INT && (v->num != floor(v->num) || fabs(v->num) > 1e9)) {
+    if (bp->type == AT_INT && v->num != floor(v->num)) {
       sema_error(S, n->loc, "%s: %s must be an integer, got %g", b->name, bp->name, v->num);
+      return false;
+    }
+    if (bp->type == AT_INT && fabs(v->num) > SEMA_MAX_ELEMENTS) {
+      sema_error(S, n->loc, "%s: %s = %.0f is too large; a tensor may have at most 2^24 = %d elements", b->name,
+                 bp->name, v->num, SEMA_MAX_ELEMENTS);
       return false;
     }
     return check_range(S, b, bp, n->loc, v->num);

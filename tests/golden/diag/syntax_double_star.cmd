@@ -1,0 +1,1 @@
+check tests/golden/diag/syntax_double_star.nn

@@ -1,0 +1,1 @@
+check tests/golden/diag/syntax_keyword_as_name.nn

@@ -1,0 +1,1 @@
+check tests/golden/diag/too_large_size.nn
