@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,37 @@ static uint64_t le(const uint8_t *p, int nbytes) {
   return get(&c, nbytes);
 }
 
+/* What is wrong with a name of n bytes, or NULL: names are shown in messages
+ * and written back by ckpt_write, so no NUL and no control characters. */
+static const char *bad_name_byte(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == 0) return "a NUL byte";
+    if (p[i] < 0x20 || p[i] == 0x7f) return "a control character";
+  }
+  return NULL;
+}
+
+/* The training position in the header, against the ranges a run can reach:
+ * every finished epoch took at least one step, early stopping counts
+ * finished epochs, and the generator's state is never all zero. */
+static bool check_position(const CkptPosition *pos, const char *path, char *err, size_t errlen) {
+  const int64_t max_step = INT64_C(1) << 62;
+  if (pos->epoch < 0 || pos->epoch > INT_MAX)
+    return errorf(err, errlen, "%s: corrupt: epoch %lld is out of range (0 to %d)", path, (long long)pos->epoch,
+                  INT_MAX);
+  if (pos->step < pos->epoch || pos->step > max_step)
+    return errorf(err, errlen, "%s: corrupt: step %lld is out of range (%lld to %lld after %lld epochs)", path,
+                  (long long)pos->step, (long long)pos->epoch, (long long)max_step, (long long)pos->epoch);
+  if (pos->bad_epochs < 0 || pos->bad_epochs > pos->epoch)
+    return errorf(err, errlen, "%s: corrupt: %lld epochs without improvement is out of range (0 to %lld)", path,
+                  (long long)pos->bad_epochs, (long long)pos->epoch);
+  if (isnan(pos->best_val_loss))
+    return errorf(err, errlen, "%s: corrupt: the best validation loss is NaN", path);
+  if (!(pos->rng.s[0] | pos->rng.s[1] | pos->rng.s[2] | pos->rng.s[3]))
+    return errorf(err, errlen, "%s: corrupt: the random generator state is all zero", path);
+  return true;
+}
+
 /* Parses the tensor table after the header; errors describe the damage. */
 static bool parse_tensors(Cursor *c, Checkpoint *out, const char *path, char *err, size_t errlen) {
   for (int i = 0; i < out->ntensors; i++) {
@@ -250,6 +282,8 @@ static bool parse_tensors(Cursor *c, Checkpoint *out, const char *path, char *er
     if (len == 0) return errorf(err, errlen, "%s: corrupt: tensor %d has an empty name", path, i);
     if (!has(c, len + 2))
       return errorf(err, errlen, "%s: corrupt: tensor %d header runs past the end", path, i);
+    const char *bad = bad_name_byte(c->p + c->at, len);
+    if (bad) return errorf(err, errlen, "%s: corrupt: the name of tensor %d has %s", path, i, bad);
     char *name = xmalloc(len + 1);
     memcpy(name, c->p + c->at, len);
     name[len] = '\0';
@@ -267,19 +301,19 @@ static bool parse_tensors(Cursor *c, Checkpoint *out, const char *path, char *er
       return errorf(err, errlen, "%s: corrupt: tensor '%s' dimensions run past the end", path, name);
     /* count stays below the bytes left, so it cannot overflow */
     uint64_t count = 1, room = (c->end - c->at - 4 * (uint64_t)ndim) / 4;
-    bool zero = false, big = false;
+    bool big = false;
     for (int k = 0; k < ndim; k++) {
       uint64_t d = get(c, 4);
       if (d > INT_MAX)
         return errorf(err, errlen, "%s: corrupt: tensor '%s' dimension %d is %llu", path, name, k,
                     (unsigned long long)d);
+      if (d == 0)   /* no model has an empty axis, and shape_numel would overflow on the others */
+        return errorf(err, errlen, "%s: corrupt: tensor '%s' dimension %d is 0", path, name, k);
       t->shape.dim[k] = (int)d;
-      if (d == 0) zero = true;
-      else if (count > room / d) big = true;
+      if (count > room / d) big = true;
       else count *= d;
     }
-    if (zero) count = 0;
-    else if (big || !has(c, 4 * count))
+    if (big || !has(c, 4 * count))
       return errorf(err, errlen, "%s: corrupt: tensor '%s' data runs past the end", path, name);
     t->data = xmalloc(4 * (size_t)count);
     for (uint64_t k = 0; k < count; k++) {
@@ -361,9 +395,12 @@ static bool decode(const uint8_t *p, size_t len, const char *path, Checkpoint *o
   memcpy(&out->pos.best_val_loss, &bits, sizeof bits);
   out->pos.bad_epochs = (int64_t)get(&c, 8);
   for (int i = 0; i < 4; i++) out->pos.rng.s[i] = get(&c, 8);
+  if (!check_position(&out->pos, path, err, errlen)) return false;
   uint64_t ntensors = get(&c, 4);
   size_t mlen = get(&c, 2);
   if (!has(&c, mlen)) return errorf(err, errlen, "%s: corrupt: model name runs past the end", path);
+  const char *bad = bad_name_byte(p + c.at, mlen);
+  if (bad) return errorf(err, errlen, "%s: corrupt: the model name has %s", path, bad);
   out->model = xmalloc(mlen + 1);
   memcpy(out->model, p + c.at, mlen);
   out->model[mlen] = '\0';
@@ -391,6 +428,66 @@ bool ckpt_read(const char *path, const CkptTensor *expect, int nexpect, Checkpoi
   free(text);
   if (!ok) ckpt_free(out);
   return ok;
+}
+
+static const char *const epoch_field[CKPT_EPOCH_FIELDS] = {"batch", "steps", "loss_hi", "loss_lo", "correct",
+                                                            "samples"};
+
+/* The train.epoch fields as numbers: all finite, the counts whole and in
+ * range (the loss parts may be any finite value). */
+static bool epoch_fields(const CkptTensor *t, const char *path, double v[CKPT_EPOCH_FIELDS], char *err,
+                         size_t errlen) {
+  char b[96];
+  if (t->kind != CKPT_STATE || t->shape.ndim != 1 || t->shape.dim[0] != CKPT_EPOCH_FIELDS)
+    return errorf(err, errlen, "%s: corrupt: tensor '%s' is a %s of shape %s (expected a state of shape [%d])",
+                  path, t->name, kind_name(t->kind), dims_str(t->shape, b, sizeof b), CKPT_EPOCH_FIELDS);
+  for (int k = 0; k < CKPT_EPOCH_FIELDS; k++) {
+    v[k] = t->data[k];
+    bool loss = k == CKPT_EPOCH_LOSS_HI || k == CKPT_EPOCH_LOSS_LO;
+    if (loss && !isfinite(v[k]))
+      return errorf(err, errlen, "%s: corrupt: tensor '%s' gives %s = %g (expected a finite number)", path,
+                    t->name, epoch_field[k], v[k]);
+    if (!loss && !(v[k] >= 0 && v[k] <= INT_MAX && v[k] == floor(v[k])))
+      return errorf(err, errlen, "%s: corrupt: tensor '%s' gives %s = %g (expected a whole number from 0 to %d)",
+                    path, t->name, epoch_field[k], v[k], INT_MAX);
+  }
+  return true;
+}
+
+bool ckpt_resume_epoch(const Checkpoint *c, const CkptRun *run, const char *path, CkptEpoch *out, char *err,
+                       size_t errlen) {
+  *out = (CkptEpoch){0};
+  const CkptTensor *t = ckpt_find(c, CKPT_EPOCH_TENSOR);
+  double v[CKPT_EPOCH_FIELDS];
+  if (!t) return true;   /* written between epochs by a run that kept no progress */
+  if (!epoch_fields(t, path, v, err, errlen)) return false;
+  double steps = v[CKPT_EPOCH_STEPS], batch = v[CKPT_EPOCH_BATCH], n = v[CKPT_EPOCH_N];
+  if (steps == 0) {   /* between epochs: nothing else may be set */
+    for (int k = 0; k < CKPT_EPOCH_FIELDS; k++)
+      if (v[k] != 0)
+        return errorf(err, errlen, "%s: corrupt: tensor '%s' gives %s = %g with steps = 0", path, t->name,
+                      epoch_field[k], v[k]);
+    return true;
+  }
+  if (batch < 1)
+    return errorf(err, errlen, "%s: corrupt: tensor '%s' gives batch = 0 with steps = %.0f", path, t->name, steps);
+  if (batch != run->batch)
+    return errorf(err, errlen, "%s: stopped in the middle of an epoch with batch %.0f; resume it with --batch %.0f",
+                  path, batch, batch);
+  if (steps >= run->steps_per_epoch)
+    return errorf(err, errlen,
+                  "%s: stopped after step %.0f of an epoch, but an epoch of this run takes %d step%s (resume with "
+                  "the same data and --limit)",
+                  path, steps, run->steps_per_epoch, run->steps_per_epoch == 1 ? "" : "s");
+  if (n != (float)(steps * batch))   /* stored as a float, like the other fields */
+    return errorf(err, errlen, "%s: corrupt: tensor '%s' gives samples = %.0f (steps x batch = %.0f)", path,
+                  t->name, n, steps * batch);
+  if (v[CKPT_EPOCH_CORRECT] > (run->classes ? n : 0))
+    return errorf(err, errlen, "%s: corrupt: tensor '%s' gives correct = %.0f of %.0f samples%s", path, t->name,
+                  v[CKPT_EPOCH_CORRECT], n, run->classes ? "" : " (the model has no classes)");
+  *out = (CkptEpoch){.steps = (int)steps, .loss = v[CKPT_EPOCH_LOSS_HI] + v[CKPT_EPOCH_LOSS_LO],
+                     .correct = (int64_t)v[CKPT_EPOCH_CORRECT], .n = (int64_t)n};
+  return true;
 }
 
 void ckpt_free(Checkpoint *c) {

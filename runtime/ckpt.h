@@ -50,6 +50,36 @@ typedef struct {
   CkptTensor *tensors;    /* in file order; names and data owned by the Checkpoint */
 } Checkpoint;
 
+/* Where an interrupted epoch stood, as the state tensor "train.epoch" of
+ * shape [CKPT_EPOCH_FIELDS] (all zero between epochs): the batch size, the
+ * steps taken, the epoch's loss sum as two floats (hi + lo keeps double
+ * precision), correct predictions and samples seen. */
+enum { CKPT_EPOCH_BATCH, CKPT_EPOCH_STEPS, CKPT_EPOCH_LOSS_HI, CKPT_EPOCH_LOSS_LO, CKPT_EPOCH_CORRECT,
+       CKPT_EPOCH_N, CKPT_EPOCH_FIELDS };
+#define CKPT_EPOCH_TENSOR "train.epoch"
+
+/* The run that resumes a checkpoint, which its position must fit. */
+typedef struct {
+  int batch;              /* batch size */
+  int steps_per_epoch;    /* steps in one epoch */
+  bool classes;           /* class targets: correct predictions are counted */
+} CkptRun;
+
+/* Progress of an interrupted epoch, checked (steps 0: start a new epoch). */
+typedef struct {
+  int steps;              /* steps already taken, 0 <= steps < steps_per_epoch */
+  double loss;            /* sum of their per-sample losses */
+  int64_t correct;        /* correct predictions among their samples */
+  int64_t n;              /* their samples: steps * batch */
+} CkptEpoch;
+
+/* Reads the interrupted epoch of c (read from path) for a run, refusing a
+ * train.epoch tensor of another kind or shape, fields that are not finite
+ * whole numbers in range, or a position the run cannot continue (another
+ * batch size, a step past its epoch): false with "PATH: reason" in err. */
+bool ckpt_resume_epoch(const Checkpoint *c, const CkptRun *run, const char *path, CkptEpoch *out, char *err,
+                       size_t errlen);
+
 /* Hash of the tensors' names, kinds and shapes, independent of their order
  * (values do not enter it). */
 uint64_t ckpt_layout_hash(const CkptTensor *t, int n);

@@ -199,6 +199,11 @@ bool session_load(Session *s, const Checkpoint *c, const char *path, bool everyt
               s->model->name);
       return false;
     }
+    if ((t->kind == CKPT_PARAM) != (sl->op == OP_PARAM)) {
+      fprintf(stderr, "nnc: %s: tensor '%s' is a %s, the model's is a %s\n", path, sl->name,
+              t->kind == CKPT_PARAM ? "param" : "state", sl->op == OP_PARAM ? "param" : "state");
+      return false;
+    }
     if (!shape_eq(t->shape, sl->shape)) {
       char a[96], b[96];
       fprintf(stderr, "nnc: %s: tensor '%s' has shape %s, the model expects %s\n", path, sl->name,

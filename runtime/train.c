@@ -101,26 +101,21 @@ typedef struct {
   int n;           /* count */
 } TensorList;
 
-/* Where an interrupted epoch stood, stored as the tensor "train.epoch": the
- * batch size, steps done, the epoch's loss sum (as two floats, hi + lo, to
- * keep double precision), correct predictions and samples.  A resumed run
- * continues the epoch at the same sample and finishes it with the same
+/* Where an interrupted epoch stood (the tensor CKPT_EPOCH_TENSOR): a resumed
+ * run continues the epoch at the same sample and finishes it with the same
  * metrics as a run that never stopped. */
-enum { EPOCH_BATCH, EPOCH_STEPS, EPOCH_LOSS_HI, EPOCH_LOSS_LO, EPOCH_CORRECT, EPOCH_N, EPOCH_FIELDS };
-static const char EPOCH_TENSOR[] = "train.epoch";
-
 static void epoch_store(float *t, int batch, int steps, const Metrics *m) {
-  t[EPOCH_BATCH] = (float)batch;
-  t[EPOCH_STEPS] = (float)steps;
-  t[EPOCH_LOSS_HI] = (float)m->loss;
-  t[EPOCH_LOSS_LO] = (float)(m->loss - (double)t[EPOCH_LOSS_HI]);
-  t[EPOCH_CORRECT] = (float)m->correct;
-  t[EPOCH_N] = (float)m->n;
+  t[CKPT_EPOCH_BATCH] = (float)batch;
+  t[CKPT_EPOCH_STEPS] = (float)steps;
+  t[CKPT_EPOCH_LOSS_HI] = (float)m->loss;
+  t[CKPT_EPOCH_LOSS_LO] = (float)(m->loss - (double)t[CKPT_EPOCH_LOSS_HI]);
+  t[CKPT_EPOCH_CORRECT] = (float)m->correct;
+  t[CKPT_EPOCH_N] = (float)m->n;
 }
 
 static TensorList slot_tensors(Session *s, float **best, float *epoch) {
   TensorList l = {xcalloc((size_t)s->nslots * 2 + 2, sizeof(CkptTensor)), 0};
-  l.t[l.n++] = (CkptTensor){EPOCH_TENSOR, CKPT_STATE, shape_1(EPOCH_FIELDS), epoch};
+  l.t[l.n++] = (CkptTensor){CKPT_EPOCH_TENSOR, CKPT_STATE, shape_1(CKPT_EPOCH_FIELDS), epoch};
   for (int i = 0; i < s->nslots; i++)
     l.t[l.n++] = (CkptTensor){s->slots[i].name, s->slots[i].op == OP_PARAM ? CKPT_PARAM : CKPT_STATE,
                               s->slots[i].shape, s->slots[i].data};
@@ -265,7 +260,7 @@ int cmd_train(const Cli *c) {
   rng_seed(&rng, tc->seed ^ 0x5eed5eed5eedULL);
   session_init_values(&s, &init_rng);
   CkptPosition pos = {.best_val_loss = INFINITY};
-  float epoch[EPOCH_FIELDS] = {0};   /* progress of the epoch under way, for checkpoints */
+  float epoch[CKPT_EPOCH_FIELDS] = {0};   /* progress of the epoch under way, for checkpoints */
   Metrics resumed = {0};             /* metrics of the steps an interrupted epoch already took */
   int first_step = 0;                /* where the first epoch starts (resuming mid-epoch) */
   bool early = tc->patience > 0 && d.has_val;
@@ -285,24 +280,26 @@ int cmd_train(const Cli *c) {
     if (ok && resume) {
       pos = ck.pos;
       rng = ck.pos.rng;
-      const CkptTensor *e = ckpt_find(&ck, EPOCH_TENSOR);
-      if (e && shape_numel(e->shape) == EPOCH_FIELDS && e->data[EPOCH_STEPS] > 0) {
-        if ((int)e->data[EPOCH_BATCH] != B) {
-          fprintf(stderr, "nnc: %s: stopped in the middle of an epoch with batch %d; resume it with --batch %d\n",
-                  path, (int)e->data[EPOCH_BATCH], (int)e->data[EPOCH_BATCH]);
-          ok = false;
-        }
-        first_step = (int)e->data[EPOCH_STEPS];
-        resumed = (Metrics){.loss = (double)e->data[EPOCH_LOSS_HI] + (double)e->data[EPOCH_LOSS_LO],
-                            .correct = (int64_t)e->data[EPOCH_CORRECT], .n = (int64_t)e->data[EPOCH_N]};
+      CkptEpoch at;
+      if (!ckpt_resume_epoch(&ck, &(CkptRun){B, steps_per_epoch, s.nclasses > 0}, path, &at, err, sizeof err)) {
+        fprintf(stderr, "nnc: %s\n", err);
+        ok = false;
       }
+      first_step = at.steps;
+      resumed = (Metrics){.loss = at.loss, .correct = at.correct, .n = at.n};
       if (best)
         for (int i = 0; i < s.nslots; i++) {
           char name[256];
           snprintf(name, sizeof name, "best:%s", s.slots[i].name);
           const CkptTensor *t = ckpt_find(&ck, name);
-          if (t && shape_eq(t->shape, s.slots[i].shape))
+          if (t && shape_eq(t->shape, s.slots[i].shape)) {
             memcpy(best[i], t->data, sizeof(float) * (size_t)shape_numel(t->shape));
+          } else if (ok && isfinite(pos.best_val_loss)) {   /* early stopping would restore zeros */
+            char b[96];
+            fprintf(stderr, "nnc: %s: records a best validation loss but has no tensor '%s' of shape %s\n", path,
+                    name, shape_str(s.slots[i].shape, b));
+            ok = false;
+          }
         }
     }
     ckpt_free(&ck);

@@ -368,6 +368,18 @@ START_TEST(test_ckpt_crafted_files) {
   bad[16] ^= 1;   /* layout hash */
   reseal(bad, len);
   ck_assert_str_eq(refusal(bad, len), "corrupt: the layout hash does not match the tensors");
+  memcpy(bad, good, len);
+  memset(bad + t0 + 2 + 4 + 1 + 1 + 4, 0, 4);   /* h1.w [3,4] -> [3,0]: no model has an empty axis */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.w' dimension 1 is 0");
+  memcpy(bad, good, len);
+  bad[t0 + 2 + 2] = 0;   /* "h1.w" -> "h1\0w" */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: the name of tensor 0 has a NUL byte");
+  memcpy(bad, good, len);
+  bad[94] = '\n';   /* the model name "toy" */
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: the model name has a control character");
   /* random damage with a valid checksum: refused or accepted, never a crash */
   Rng r;
   rng_seed(&r, 5);
@@ -380,6 +392,96 @@ START_TEST(test_ckpt_crafted_files) {
     spit(in_tmp("bad.ckpt"), bad, len);
     if (ckpt_read(in_tmp("bad.ckpt"), NULL, 0, &c, err, sizeof err)) ckpt_free(&c);
   }
+}
+END_TEST
+
+/* The header's position fields: each out of range alone, with a valid CRC. */
+START_TEST(test_ckpt_position_ranges) {
+  write_model(in_tmp("a.ckpt"));
+  unsigned char good[512], bad[512];
+  size_t len = slurp(in_tmp("a.ckpt"), good);
+  static const struct {
+    int offset;           /* of the little-endian field */
+    uint64_t value;       /* written there */
+    const char *why;      /* the refusal */
+  } cases[] = {
+    {24, (uint64_t)-3, "corrupt: epoch -3 is out of range (0 to 2147483647)"},
+    {24, 3000000000u, "corrupt: epoch 3000000000 is out of range (0 to 2147483647)"},
+    {32, 2, "corrupt: step 2 is out of range (3 to 4611686018427387904 after 3 epochs)"},
+    {32, (uint64_t)INT64_MAX, "corrupt: step 9223372036854775807 is out of range (3 to 4611686018427387904 after 3 epochs)"},
+    {48, (uint64_t)-1, "corrupt: -1 epochs without improvement is out of range (0 to 3)"},
+    {48, 4, "corrupt: 4 epochs without improvement is out of range (0 to 3)"},
+    {40, 0x7ff8000000000000u, "corrupt: the best validation loss is NaN"},
+  };
+  for (size_t i = 0; i < COUNT_OF(cases); i++) {
+    memcpy(bad, good, len);
+    for (int k = 0; k < 8; k++) bad[cases[i].offset + k] = (unsigned char)(cases[i].value >> (8 * k));
+    reseal(bad, len);
+    ck_assert_str_eq(refusal(bad, len), cases[i].why);
+  }
+  memcpy(bad, good, len);
+  memset(bad + 56, 0, 32);
+  reseal(bad, len);
+  ck_assert_str_eq(refusal(bad, len), "corrupt: the random generator state is all zero");
+}
+END_TEST
+
+/* A checkpoint whose train.epoch tensor holds fields[] (nfields floats). */
+static const char *resume_refusal(const float *fields, int nfields, CkptRun run) {
+  float v[CKPT_EPOCH_FIELDS + 1];
+  memcpy(v, fields, sizeof(float) * (size_t)nfields);
+  CkptTensor t[1] = {{CKPT_EPOCH_TENSOR, CKPT_STATE, {1, {nfields}}, v}};
+  CkptPosition pos = position();
+  const char *path = in_tmp("e.ckpt");
+  static char err[512];
+  ck_assert(ckpt_write(path, "toy", &pos, t, 1, err, sizeof err));
+  Checkpoint c;
+  ck_assert(ckpt_read(path, NULL, 0, &c, err, sizeof err));
+  CkptEpoch at;
+  bool ok = ckpt_resume_epoch(&c, &run, path, &at, err, sizeof err);
+  ckpt_free(&c);
+  if (ok) return NULL;
+  size_t plen = strlen(path);
+  ck_assert_msg(strncmp(err, path, plen) == 0 && err[plen] == ':', "%s", err);
+  return err + plen + 2;
+}
+
+START_TEST(test_ckpt_resume_epoch) {
+  CkptRun run = {.batch = 4, .steps_per_epoch = 10, .classes = true};
+  const float ok[6] = {4, 3, 2.5f, 1e-8f, 7, 12};
+  ck_assert_ptr_null(resume_refusal(ok, 6, run));
+  const float zero[6] = {0};
+  ck_assert_ptr_null(resume_refusal(zero, 6, run));
+  static const struct {
+    int field;          /* CKPT_EPOCH_* changed in ok[] */
+    float value;        /* to this */
+    const char *why;    /* the refusal */
+  } cases[] = {
+    {CKPT_EPOCH_STEPS, 3e9f, "corrupt: tensor 'train.epoch' gives steps = 3e+09 (expected a whole number from 0 to 2147483647)"},
+    {CKPT_EPOCH_STEPS, -1, "corrupt: tensor 'train.epoch' gives steps = -1 (expected a whole number from 0 to 2147483647)"},
+    {CKPT_EPOCH_STEPS, 10, "stopped after step 10 of an epoch, but an epoch of this run takes 10 steps (resume with the same data and --limit)"},
+    {CKPT_EPOCH_BATCH, NAN, "corrupt: tensor 'train.epoch' gives batch = nan (expected a whole number from 0 to 2147483647)"},
+    {CKPT_EPOCH_BATCH, 0, "corrupt: tensor 'train.epoch' gives batch = 0 with steps = 3"},
+    {CKPT_EPOCH_BATCH, 2, "stopped in the middle of an epoch with batch 2; resume it with --batch 2"},
+    {CKPT_EPOCH_LOSS_HI, INFINITY, "corrupt: tensor 'train.epoch' gives loss_hi = inf (expected a finite number)"},
+    {CKPT_EPOCH_N, 13, "corrupt: tensor 'train.epoch' gives samples = 13 (steps x batch = 12)"},
+    {CKPT_EPOCH_CORRECT, 13, "corrupt: tensor 'train.epoch' gives correct = 13 of 12 samples"},
+  };
+  for (size_t i = 0; i < COUNT_OF(cases); i++) {
+    float v[6];
+    memcpy(v, ok, sizeof v);
+    v[cases[i].field] = cases[i].value;
+    const char *why = resume_refusal(v, 6, run);
+    ck_assert_msg(why, "case %zu accepted", i);
+    ck_assert_str_eq(why, cases[i].why);
+  }
+  ck_assert_str_eq(resume_refusal(ok, 5, run),
+                   "corrupt: tensor 'train.epoch' is a state of shape [5] (expected a state of shape [6])");
+  const float stray[6] = {0, 0, 0.5f, 0, 0, 0};
+  ck_assert_str_eq(resume_refusal(stray, 6, run), "corrupt: tensor 'train.epoch' gives loss_hi = 0.5 with steps = 0");
+  run.classes = false;
+  ck_assert_str_eq(resume_refusal(ok, 6, run),
+                   "corrupt: tensor 'train.epoch' gives correct = 7 of 12 samples (the model has no classes)");
 }
 END_TEST
 
@@ -426,6 +528,8 @@ Suite *ckpt_suite(void) {
   tcase_add_test(tc, test_ckpt_truncated_everywhere);
   tcase_add_test(tc, test_ckpt_flipped_bytes);
   tcase_add_test(tc, test_ckpt_crafted_files);
+  tcase_add_test(tc, test_ckpt_position_ranges);
+  tcase_add_test(tc, test_ckpt_resume_epoch);
   tcase_add_test(tc, test_ckpt_model_mismatch);
   suite_add_tcase(s, tc);
   return s;

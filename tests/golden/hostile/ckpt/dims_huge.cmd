@@ -1,0 +1,1 @@
+train tests/golden/hostile/tiny.nn --resume tests/golden/hostile/ckpt/dims_huge.ckpt --quiet
