@@ -7,15 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "init.h"
 #include "lower.h"
 
-static float *alloc_floats(int64_t numel) {
-  size_t bytes = ((size_t)(numel > 0 ? numel : 1) * sizeof(float) + 63) / 64 * 64;
-  float *p = aligned_alloc(64, bytes);
-  if (!p) die("out of memory (%zu bytes)", bytes);
-  memset(p, 0, bytes);
-  return p;
+/* Adds the live PARAM/STATE leaves of g to the store, in creation order (the
+ * order the code generator lists them, and so the order `nnc compile` gives
+ * its state block).  eval: g is an evaluation graph, whose state is part of
+ * the model. */
+static void collect_leaves(Store *st, const IrGraph *g, bool eval) {
+  bool *live = ir_live(g);
+  for (int i = 0; i < g->nodes.len; i++) {
+    const IrNode *n = g->nodes.items[i];
+    if (!live[i] || (n->op != OP_PARAM && n->op != OP_STATE)) continue;
+    Tensor *t = store_add(st, n);
+    t->model_state |= eval && n->op == OP_STATE;
+  }
+  free(live);
 }
 
 bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
@@ -30,78 +36,80 @@ bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
     s->nclasses = m->targets[0].nclasses;
     s->ntarget = s->nclasses > 0 ? s->nclasses : (int)shape_numel(m->targets[0].shape);
   }
+  /* the train step first: its leaves come first in the store, as they always
+   * have, so a seed draws the same weights as before */
+  int batch = lower_has_batch(m) ? m->train.batch : 0;
+  collect_leaves(&s->store, ir_simplify(lower_train_step(m, s->arena, batch)), false);
+  collect_leaves(&s->store, ir_simplify(lower_forward(m, s->arena, batch, false)), true);
+  store_alloc(&s->store);
   return true;
 }
 
 void session_free(Session *s) {
-  for (int i = 0; i < s->nslots; i++) free(s->slots[i].data);
   for (int i = 0; i < s->ngraphs; i++) {
-    jit_free(s->graphs[i]->jit);
-    free(s->graphs[i]->x);
-    free(s->graphs[i]->y);
-    free(s->graphs[i]);
+    Compiled *c = s->graphs[i];
+    jit_free(c->jit);
+    for (int k = 0; k < c->nfeeds; k++) free(c->feeds[k].buf);
+    free(c->feeds);
+    free(c);
   }
-  free(s->slots);
   free(s->graphs);
+  store_free(&s->store);
   arena_free(s->arena);
   *s = (Session){0};
 }
 
-Slot *session_slot(Session *s, const char *name) {
-  for (int i = 0; i < s->nslots; i++)
-    if (strcmp(s->slots[i].name, name) == 0) return &s->slots[i];
-  return NULL;
+static bool is_target(const Model *m, const char *name) {
+  for (int i = 0; i < m->ntargets; i++)
+    if (strcmp(m->targets[i].name, name) == 0) return true;
+  return false;
 }
 
-static Slot *slot_for(Session *s, const IrNode *leaf) {
-  Slot *slot = session_slot(s, leaf->name);
-  if (slot) {
-    if (!shape_eq(slot->shape, leaf->shape)) die("leaf %s has two shapes", leaf->name);
-    return slot;
+/* The buffer leaf reads: its tensor in the store, or (INPUT) a feed of the
+ * graph, created on first sight. */
+static float *leaf_buffer(Session *s, Compiled *c, const IrNode *leaf) {
+  if (leaf->op != OP_INPUT) {
+    Tensor *t = store_find(&s->store, leaf->name);
+    if (!t) die("session: leaf %s is not in the store", leaf->name);
+    return store_data(&s->store, t);
   }
-  s->slots = xrealloc(s->slots, sizeof(Slot) * (size_t)(s->nslots + 1));
-  slot = &s->slots[s->nslots++];
-  *slot = (Slot){.name = leaf->name, .op = leaf->op, .shape = leaf->shape, .init = leaf->init,
-                 .data = alloc_floats(shape_numel(leaf->shape))};
-  return slot;
+  c->feeds = xrealloc(c->feeds, sizeof(Feed) * (size_t)(c->nfeeds + 1));
+  Feed *f = &c->feeds[c->nfeeds++];
+  int64_t numel = shape_numel(leaf->shape);
+  *f = (Feed){.name = leaf->name, .buf = store_alloc_floats(numel), .width = c->batch ? numel / c->batch : numel,
+              .target = is_target(s->model, leaf->name)};
+  return f->buf;
+}
+
+static IrGraph *lower_kind(const Model *m, Arena *a, GraphKind kind, int batch) {
+  switch (kind) {
+  case GRAPH_TRAIN: return lower_train_step(m, a, batch);
+  case GRAPH_EVAL: return lower_forward(m, a, batch, false);
+  }
+  die("session: bad graph kind %d", kind);
 }
 
 Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen) {
   for (int i = 0; i < s->ngraphs; i++)
     if (s->graphs[i]->kind == kind && s->graphs[i]->batch == batch) return s->graphs[i];
-  const Model *m = s->model;
-  IrGraph *g = kind == GRAPH_TRAIN ? lower_train_step(m, s->arena, batch)
-                                   : lower_forward(m, s->arena, batch, false);
-  g = ir_simplify(g);
+  IrGraph *g = ir_simplify(lower_kind(s->model, s->arena, kind, batch));
   JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3}, err, errlen);
   if (!j) return NULL;
   s->graphs = xrealloc(s->graphs, sizeof(Compiled *) * (size_t)(s->ngraphs + 1));
   Compiled *c = s->graphs[s->ngraphs++] = xmalloc(sizeof(Compiled));
-  *c = (Compiled){.kind = kind, .batch = batch, .ir = g, .jit = j};
-  for (int i = 0; i < jit_nleaves(j); i++) {
-    const IrNode *leaf = jit_leaf(j, i);
-    float *buf;
-    if (leaf->op == OP_INPUT) {
-      bool is_x = m->ninputs == 1 && strcmp(leaf->name, m->inputs[0].name) == 0;
-      float **slot = is_x ? &c->x : &c->y;
-      if (!*slot) *slot = alloc_floats(shape_numel(leaf->shape));
-      buf = *slot;
-    } else {
-      Slot *slot = slot_for(s, leaf);
-      slot->model_state |= kind == GRAPH_EVAL;
-      buf = slot->data;
-    }
-    jit_bind(j, i, buf);
-  }
+  *c = (Compiled){.kind = kind, .batch = g->batch, .ir = g, .jit = j};
+  for (int i = 0; i < jit_nleaves(j); i++) jit_bind(j, i, leaf_buffer(s, c, jit_leaf(j, i)));
   return c;
 }
 
-void session_init_values(Session *s, Rng *rng) {
-  for (int i = 0; i < s->nslots; i++) init_fill(&s->slots[i].init, s->slots[i].shape, s->slots[i].data, rng);
-}
-
 void session_gather(Compiled *c, const Dataset *d, const int *idx, int n) {
-  if (d && n > 0) data_gather(d, idx, n, c->x, c->y);
+  if (!d || n <= 0) return;
+  float *x = NULL, *y = NULL;
+  for (int k = 0; k < c->nfeeds; k++) {
+    if (c->feeds[k].target) y = c->feeds[k].buf;
+    else x = c->feeds[k].buf;
+  }
+  data_gather(d, idx, n, x, y);
 }
 
 void session_run(Compiled *c, const Dataset *d, const int *idx, int n) {
@@ -126,24 +134,26 @@ void session_accumulate(const Session *s, const Compiled *c, const Dataset *d, c
     for (int r = 0; r < n; r++) m->correct += argmax(out + (int64_t)r * s->nclasses, s->nclasses) == d->labels[idx[r]];
 }
 
+void session_finish_metrics(const Session *s, Metrics *m) {
+  if (m->n) m->loss /= (double)m->n;
+  m->accuracy = s->nclasses > 0 && m->n ? (double)m->correct / (double)m->n : NAN;
+}
+
 bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, char *err, size_t errlen) {
   *out = (Metrics){0};
   int *idx = xmalloc(sizeof(int) * (size_t)(batch > 0 ? batch : 1));
   bool ok = true;
-  for (int start = 0; start < d->n; start += batch) {
+  for (int start = 0; start < d->n && ok; start += batch) {
     int n = d->n - start < batch ? d->n - start : batch;
     Compiled *c = session_graph(s, GRAPH_EVAL, n, err, errlen);
-    if (!c) {
-      ok = false;
-      break;
-    }
+    ok = c != NULL;
+    if (!ok) break;
     for (int i = 0; i < n; i++) idx[i] = start + i;
     session_run(c, d, idx, n);
     session_accumulate(s, c, d, idx, n, out);
   }
   free(idx);
-  if (out->n) out->loss /= (double)out->n;
-  out->accuracy = s->nclasses > 0 && out->n ? (double)out->correct / (double)out->n : NAN;
+  session_finish_metrics(s, out);
   return ok;
 }
 
@@ -155,62 +165,73 @@ static bool all_finite(const double *v, int64_t n) {
   return true;
 }
 
+/* The floats leaf n of c reads: its feed or its store tensor. */
+static const float *leaf_values(Session *s, const Compiled *c, const IrNode *n) {
+  if (n->op != OP_INPUT) return store_data(&s->store, store_find(&s->store, n->name));
+  for (int k = 0; k < c->nfeeds; k++)
+    if (strcmp(c->feeds[k].name, n->name) == 0) return c->feeds[k].buf;
+  die("session: no feed for input %s", n->name);
+}
+
+static void blame(const IrNode *n, char *buf, size_t len) {
+  const char *label = n->label ? n->label : "?";
+  if (n->op == OP_PARAM || n->op == OP_STATE || n->op == OP_INPUT)
+    snprintf(buf, len, "%s %s already holds non-finite values", op_info[n->op].name, n->name);
+  else if (n->loc.file)
+    snprintf(buf, len, "first non-finite value: %s of '%s' at %s:%d", op_info[n->op].name, label, n->loc.file,
+             n->loc.line);
+  else
+    snprintf(buf, len, "first non-finite value: %s of '%s'", op_info[n->op].name, label);
+}
+
 void session_explain_nonfinite(Session *s, const Compiled *c, char *buf, size_t len) {
   const IrGraph *g = c->ir;
   Arena *scratch = arena_new();
   double **vals = NEW_ARRAY(scratch, double *, g->nodes.len);
+  bool *live = ir_live(g);
   for (int i = 0; i < g->nodes.len; i++) {
     IrNode *n = g->nodes.items[i];
-    if (n->op != OP_INPUT && n->op != OP_PARAM && n->op != OP_STATE) continue;
-    const float *src = n->op == OP_INPUT ? (strcmp(n->name, s->model->inputs[0].name) == 0 ? c->x : c->y)
-                                         : session_slot(s, n->name)->data;
+    if (!live[i] || (n->op != OP_INPUT && n->op != OP_PARAM && n->op != OP_STATE)) continue;
+    const float *src = leaf_values(s, c, n);
     int64_t numel = shape_numel(n->shape);
     vals[i] = NEW_ARRAY(scratch, double, numel);
     for (int64_t k = 0; k < numel; k++) vals[i][k] = src[k];
   }
   ir_eval(g, vals, scratch);
-  bool *live = ir_live(g);
   snprintf(buf, len, "no single value could be blamed (the double-precision evaluator stayed finite)");
   for (int i = 0; i < g->nodes.len; i++) {
     IrNode *n = g->nodes.items[i];
-    if (!live[i] || !vals[i] || all_finite(vals[i], shape_numel(n->shape))) continue;
-    const char *file = n->loc.file ? strrchr(n->loc.file, '/') : NULL;
-    file = file ? file + 1 : n->loc.file;
-    if (n->op == OP_PARAM || n->op == OP_STATE || n->op == OP_INPUT)
-      snprintf(buf, len, "%s %s already holds non-finite values", op_info[n->op].name, n->name);
-    else if (file)
-      snprintf(buf, len, "first non-finite value: %s of '%s' at %s:%d", op_info[n->op].name,
-               n->label ? n->label : "?", n->loc.file, n->loc.line);
-    else
-      snprintf(buf, len, "first non-finite value: %s of '%s'", op_info[n->op].name, n->label ? n->label : "?");
-    break;
+    if (live[i] && vals[i] && !all_finite(vals[i], shape_numel(n->shape))) {
+      blame(n, buf, len);
+      break;
+    }
   }
   free(live);
   arena_free(scratch);
 }
 
 bool session_load(Session *s, const Checkpoint *c, const char *path, bool everything) {
-  for (int i = 0; i < s->nslots; i++) {
-    Slot *sl = &s->slots[i];
-    if (!everything && sl->op == OP_STATE && !sl->model_state) continue;
-    const CkptTensor *t = ckpt_find(c, sl->name);
-    if (!t) {
-      fprintf(stderr, "nnc: %s: has no tensor '%s' (is it a checkpoint of model %s?)\n", path, sl->name,
+  for (int i = 0; i < s->store.n; i++) {
+    const Tensor *t = &s->store.t[i];
+    if (!everything && t->op == OP_STATE && !t->model_state) continue;
+    const CkptTensor *ct = ckpt_find(c, t->name);
+    if (!ct) {
+      fprintf(stderr, "nnc: %s: has no tensor '%s' (is it a checkpoint of model %s?)\n", path, t->name,
               s->model->name);
       return false;
     }
-    if ((t->kind == CKPT_PARAM) != (sl->op == OP_PARAM)) {
-      fprintf(stderr, "nnc: %s: tensor '%s' is a %s, the model's is a %s\n", path, sl->name,
-              t->kind == CKPT_PARAM ? "param" : "state", sl->op == OP_PARAM ? "param" : "state");
+    if ((ct->kind == CKPT_PARAM) != (t->op == OP_PARAM)) {
+      fprintf(stderr, "nnc: %s: tensor '%s' is a %s, the model's is a %s\n", path, t->name,
+              ct->kind == CKPT_PARAM ? "param" : "state", t->op == OP_PARAM ? "param" : "state");
       return false;
     }
-    if (!shape_eq(t->shape, sl->shape)) {
+    if (!shape_eq(ct->shape, t->shape)) {
       char a[96], b[96];
-      fprintf(stderr, "nnc: %s: tensor '%s' has shape %s, the model expects %s\n", path, sl->name,
-              shape_str(t->shape, a), shape_str(sl->shape, b));
+      fprintf(stderr, "nnc: %s: tensor '%s' has shape %s, the model expects %s\n", path, t->name,
+              shape_str(ct->shape, a), shape_str(t->shape, b));
       return false;
     }
-    memcpy(sl->data, t->data, sizeof(float) * (size_t)shape_numel(sl->shape));
+    memcpy(store_data(&s->store, t), ct->data, sizeof(float) * (size_t)t->numel);
   }
   return true;
 }

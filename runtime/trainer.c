@@ -1,0 +1,371 @@
+/* trainer: the training loop's state and pieces (see trainer.h).
+ *
+ * Per epoch: a seeded shuffle, mini-batches through the compiled train step
+ * (the last partial batch through a step compiled for its size), training
+ * metrics from the step's own outputs, then validation in evaluation mode and
+ * early stopping.  A copy of the store taken at the epoch's start lets a
+ * non-finite loss be explained: the weights go back, the steps before it are
+ * replayed (the generated code is deterministic), and the failing step's IR
+ * is evaluated in double precision from exactly the values it saw.
+ */
+#include "trainer.h"
+
+#include "lower.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Adam's moments fill with denormals after about an epoch; flushing them to
+ * zero keeps every step at full speed (and changes no result that matters). */
+static void flush_denormals(void) {
+#if defined(__x86_64__)
+  _mm_setcsr(_mm_getcsr() | 0x8040);
+#endif
+}
+
+/* ---- data ---- */
+
+static bool load_one(const Session *s, const DataSpec *spec, long long limit, Dataset *out) {
+  char err[1024];
+  bool ok = limit > 0 ? data_load_first(spec, s->nfeat, s->nclasses, s->ntarget, (int)limit, out, err, sizeof err)
+                      : data_load(spec, s->nfeat, s->nclasses, s->ntarget, out, err, sizeof err);
+  if (!ok) fprintf(stderr, "nnc: %s\n", err);
+  return ok;
+}
+
+/* Training, validation and test data as the train block says, with the
+ * training set's standardization applied to all three. */
+static bool load_data(const Session *s, const TrainConfig *tc, long long limit, TrainData *d) {
+  if (!load_one(s, &tc->data, limit, &d->train)) return false;
+  if (tc->validation.format != DATA_NONE) {
+    if (!load_one(s, &tc->validation, 0, &d->val)) return false;
+    d->has_val = true;
+  } else if (tc->validation_split > 0) {
+    char err[512];
+    if (!data_split(&d->train, tc->validation_split, tc->seed, &d->val, err, sizeof err)) {
+      fprintf(stderr, "nnc: %s\n", err);
+      return false;
+    }
+    d->has_val = true;
+  }
+  if (tc->test.format != DATA_NONE) {
+    if (!load_one(s, &tc->test, 0, &d->test)) return false;
+    d->has_test = true;
+  }
+  if (tc->data.standardize) {
+    DataNorm norm;
+    data_norm_fit(&d->train, &norm);
+    data_norm_apply(&norm, &d->train);
+    if (d->has_val) data_norm_apply(&norm, &d->val);
+    if (d->has_test) data_norm_apply(&norm, &d->test);
+    data_norm_free(&norm);
+  }
+  return true;
+}
+
+/* ---- setting up ---- */
+
+/* Whether the model has a batch_norm layer (its statistics need two samples). */
+static bool uses_batch_norm(const Model *m) {
+  for (int i = 0; i < m->nparams; i++)
+    if (strcmp(m->params[i].layer, "batch_norm") == 0) return true;
+  return false;
+}
+
+/* Batch size, samples per epoch and steps per epoch from the data. */
+static bool plan_epochs(Trainer *t, const char *file) {
+  const Model *m = t->m;
+  t->ntrain = t->has_batch ? t->data.train.n : 1;
+  t->batch = t->has_batch ? (m->train.batch < t->ntrain ? m->train.batch : t->ntrain) : 0;
+  if (uses_batch_norm(m) && t->batch < 2) {
+    fprintf(stderr, "%s: error: batch_norm needs at least 2 samples per batch to estimate a variance; batch is %d\n",
+            file, t->batch);
+    return false;
+  }
+  /* a last batch of one sample would teach batch_norm a zero variance: each
+   * epoch leaves out one (shuffled, so a different) sample instead */
+  t->used = uses_batch_norm(m) && t->ntrain % t->batch == 1 ? t->ntrain - 1 : t->ntrain;
+  t->steps_per_epoch = t->has_batch ? (t->used + t->batch - 1) / t->batch : 1;
+  return true;
+}
+
+/* The train steps (full and last partial batch), and the evaluation graph
+ * (compiled now so that compile time is reported in one figure). */
+static bool compile_steps(Trainer *t) {
+  char err[1024];
+  double t0 = now_seconds();
+  int rem = t->has_batch ? t->used % t->batch : 0;
+  t->step = session_graph(&t->s, GRAPH_TRAIN, t->batch, err, sizeof err);
+  if (t->step && rem) t->step_rem = session_graph(&t->s, GRAPH_TRAIN, rem, err, sizeof err);
+  bool ok = t->step && (!rem || t->step_rem);
+  if (ok && t->has_batch) ok = session_graph(&t->s, GRAPH_EVAL, t->batch, err, sizeof err) != NULL;
+  if (!ok) fprintf(stderr, "nnc: %s\n", err);
+  t->compile_seconds = now_seconds() - t0;
+  return ok;
+}
+
+bool trainer_init(Trainer *t, const Model *m, const char *file, const TrainerOptions *opt) {
+  *t = (Trainer){.m = m, .opt = *opt, .pos = {.best_val_loss = INFINITY}};
+  t->last_train.accuracy = t->last_val.accuracy = NAN;
+  char err[1024];
+  if (!session_init(&t->s, m, err, sizeof err)) {
+    fprintf(stderr, "nnc: %s\n", err);
+    return false;
+  }
+  t->has_batch = lower_has_batch(m);
+  if (t->has_batch && !load_data(&t->s, &m->train, opt->limit, &t->data)) return false;
+  if (!plan_epochs(t, file) || !compile_steps(t)) return false;
+  Rng init_rng;
+  rng_seed(&init_rng, m->train.seed);
+  rng_seed(&t->rng, m->train.seed ^ 0x5eed5eed5eedULL);
+  store_init_values(&t->s.store, &init_rng);
+  t->perm = xmalloc(sizeof(int) * (size_t)t->ntrain);
+  t->snapshot = store_snapshot_new(&t->s.store);
+  if (m->train.patience > 0 && t->data.has_val) t->best = store_snapshot_new(&t->s.store);
+  return true;
+}
+
+void trainer_free(Trainer *t) {
+  free(t->perm);
+  free(t->snapshot);
+  free(t->best);
+  data_free(&t->data.train);
+  data_free(&t->data.val);
+  data_free(&t->data.test);
+  session_free(&t->s);
+  *t = (Trainer){0};
+}
+
+void trainer_hook(Trainer *t, TrainerHookPoint at, TrainerHookFn fn, void *ctx) {
+  if (t->nhooks[at] == TRAINER_MAX_HOOKS) die("trainer: too many hooks");
+  t->hooks[at][t->nhooks[at]].fn = fn;
+  t->hooks[at][t->nhooks[at]++].ctx = ctx;
+}
+
+static bool run_hooks(Trainer *t, TrainerHookPoint at) {
+  for (int i = 0; i < t->nhooks[at]; i++)
+    if (!t->hooks[at][i].fn(t, t->hooks[at][i].ctx)) return false;
+  return true;
+}
+
+/* ---- steps and epochs ---- */
+
+/* Samples of step k of the epoch: perm[start..start+n). */
+static int batch_at(const Trainer *t, int k, int *start) {
+  *start = k * t->batch;
+  if (!t->has_batch) return 0;
+  return t->used - *start < t->batch ? t->used - *start : t->batch;
+}
+
+static Compiled *graph_for(const Trainer *t, int n) { return n == t->batch ? t->step : t->step_rem; }
+
+static const Dataset *train_set(const Trainer *t) { return t->has_batch ? &t->data.train : NULL; }
+
+/* After a non-finite loss at step k: back to the epoch's first weights, the
+ * steps before k again, and the failing step's IR evaluated from its inputs. */
+static void explain_nonfinite(Trainer *t, int k, float loss) {
+  store_snapshot_restore(&t->s.store, t->snapshot);
+  for (int j = t->ep.first; j < k; j++) {
+    int start, n = batch_at(t, j, &start);
+    session_run(graph_for(t, n), train_set(t), t->perm + start, n);
+  }
+  int start, n = batch_at(t, k, &start);
+  Compiled *g = graph_for(t, n);
+  session_gather(g, train_set(t), t->perm + start, n);
+  char why[512];
+  session_explain_nonfinite(&t->s, g, why, sizeof why);
+  fprintf(stderr, "nnc: training stopped: the loss is %s at epoch %lld, step %lld\nnnc: %s\n",
+          isnan(loss) ? "NaN" : "infinite", (long long)t->pos.epoch + 1, (long long)t->pos.step, why);
+}
+
+bool trainer_step(Trainer *t) {
+  int k = t->ep.next, start, n = batch_at(t, k, &start);
+  Compiled *g = graph_for(t, n);
+  session_run(g, train_set(t), t->perm + start, n);
+  session_accumulate(&t->s, g, train_set(t), t->perm + start, n, &t->ep.m);
+  t->pos.step++;
+  t->ep.next++;
+  float loss = jit_output(g->jit, "loss")[0];
+  if (!isfinite(loss)) {
+    explain_nonfinite(t, k, loss);
+    return false;
+  }
+  return run_hooks(t, TRAINER_AFTER_STEP);
+}
+
+/* A new epoch draws its order; a resumed one replays the order it had (the
+ * checkpoint stored the generator from before its shuffle). */
+static void epoch_begin(Trainer *t) {
+  bool resuming = t->ep.next > 0;
+  t->ep.rng = t->rng;
+  for (int i = 0; i < t->ntrain; i++) t->perm[i] = i;
+  if (t->has_batch && t->m->train.shuffle) rng_shuffle(&t->rng, t->perm, t->ntrain);
+  if (!resuming) t->ep.m = (Metrics){0};
+  t->ep.first = t->ep.next;
+  t->ep.start = now_seconds();
+  store_snapshot_take(&t->s.store, t->snapshot);
+}
+
+/* Early stopping: remembers the best epoch, or restores it when patience
+ * runs out (cmd_train says so once the epoch's lines are out). */
+static void early_stopping(Trainer *t, const Metrics *vm) {
+  CkptPosition *p = &t->pos;
+  if (vm->loss < p->best_val_loss) {
+    p->best_val_loss = vm->loss;
+    p->bad_epochs = 0;
+    store_snapshot_take(&t->s.store, t->best);
+    return;
+  }
+  if (++p->bad_epochs < t->m->train.patience) return;
+  t->stopped_early = true;
+  if (isfinite(p->best_val_loss)) store_snapshot_restore(&t->s.store, t->best);
+}
+
+/* Metrics, validation, early stopping and the after-epoch hooks. */
+static bool epoch_end(Trainer *t) {
+  t->epoch_seconds = now_seconds() - t->ep.start;
+  t->epoch_samples = t->has_batch ? t->used - (int64_t)t->ep.first * t->batch : t->steps_per_epoch - t->ep.first;
+  t->train_seconds += t->epoch_seconds;
+  t->samples_done += t->epoch_samples;
+  t->pos.epoch++;
+  t->pos.rng = t->rng;
+  t->last_train = t->ep.m;
+  session_finish_metrics(&t->s, &t->last_train);
+  t->ep = (EpochState){0};
+  t->last_val = (Metrics){.accuracy = NAN};
+  if (t->data.has_val && !trainer_evaluate(t, &t->data.val, &t->last_val)) return false;
+  if (t->best) early_stopping(t, &t->last_val);
+  return run_hooks(t, TRAINER_AFTER_EPOCH);
+}
+
+TrainStatus trainer_epoch(Trainer *t) {
+  epoch_begin(t);
+  while (t->ep.next < t->steps_per_epoch) {
+    if (!trainer_step(t)) return TRAIN_FAILED;
+    if (t->opt.stop && *t->opt.stop && t->ep.next < t->steps_per_epoch) return TRAIN_INTERRUPTED;
+  }
+  if (!epoch_end(t)) return TRAIN_FAILED;
+  if (t->stopped_early) return TRAIN_STOPPED_EARLY;
+  return t->opt.stop && *t->opt.stop ? TRAIN_INTERRUPTED : TRAIN_DONE;
+}
+
+TrainStatus trainer_run(Trainer *t) {
+  flush_denormals();
+  TrainStatus st = TRAIN_DONE;
+  while (st == TRAIN_DONE && t->pos.epoch < t->m->train.epochs) st = trainer_epoch(t);
+  return st;
+}
+
+bool trainer_evaluate(Trainer *t, const Dataset *d, Metrics *out) {
+  char err[1024];
+  bool ok = session_evaluate(&t->s, d, t->batch, out, err, sizeof err);
+  if (!ok) fprintf(stderr, "nnc: %s\n", err);
+  return ok;
+}
+
+/* ---- checkpoints ---- */
+
+/* Where an interrupted epoch stood (the tensor CKPT_EPOCH_TENSOR): a resumed
+ * run continues the epoch at the same sample and finishes it with the same
+ * metrics as a run that never stopped.  All zero between epochs. */
+static void epoch_store(const Trainer *t, float *e) {
+  memset(e, 0, sizeof(float) * CKPT_EPOCH_FIELDS);
+  if (t->ep.next == 0) return;
+  const Metrics *m = &t->ep.m;
+  e[CKPT_EPOCH_BATCH] = (float)t->batch;
+  e[CKPT_EPOCH_STEPS] = (float)t->ep.next;
+  e[CKPT_EPOCH_LOSS_HI] = (float)m->loss;
+  e[CKPT_EPOCH_LOSS_LO] = (float)(m->loss - (double)e[CKPT_EPOCH_LOSS_HI]);
+  e[CKPT_EPOCH_CORRECT] = (float)m->correct;
+  e[CKPT_EPOCH_N] = (float)m->n;
+}
+
+bool trainer_checkpoint(Trainer *t, const char *path) {
+  const Store *st = &t->s.store;
+  CkptTensor *l = xcalloc((size_t)st->n * 2 + 1, sizeof(CkptTensor));
+  float epoch[CKPT_EPOCH_FIELDS];
+  epoch_store(t, epoch);
+  int n = 0;
+  l[n++] = (CkptTensor){CKPT_EPOCH_TENSOR, CKPT_STATE, shape_1(CKPT_EPOCH_FIELDS), epoch};
+  for (int i = 0; i < st->n; i++)
+    l[n++] = (CkptTensor){st->t[i].name, st->t[i].op == OP_PARAM ? CKPT_PARAM : CKPT_STATE, st->t[i].shape,
+                          store_data(st, &st->t[i])};
+  Arena *names = arena_new();
+  for (int i = 0; t->best && i < st->n; i++) {
+    const Tensor *x = &st->t[i];
+    float *base = t->best + (x->op == OP_PARAM ? 0 : st->param_floats);
+    l[n++] = (CkptTensor){arena_printf(names, "best:%s", x->name), CKPT_STATE, x->shape, base + x->offset};
+  }
+  CkptPosition pos = t->pos;
+  if (t->ep.next > 0) pos.rng = t->ep.rng;   /* resuming replays the epoch's order */
+  char err[1024];
+  bool ok = ckpt_write(path, t->m->name, &pos, l, n, err, sizeof err);
+  if (!ok) fprintf(stderr, "nnc: %s\n", err);
+  arena_free(names);
+  free(l);
+  return ok;
+}
+
+/* The epoch under way in a checkpoint, if it stopped mid-epoch. */
+static bool restore_epoch(Trainer *t, const Checkpoint *ck, const char *path) {
+  CkptEpoch at;
+  char err[1024];
+  CkptRun run = {t->batch, t->steps_per_epoch, t->s.nclasses > 0};
+  if (!ckpt_resume_epoch(ck, &run, path, &at, err, sizeof err)) {
+    fprintf(stderr, "nnc: %s\n", err);
+    return false;
+  }
+  t->ep.next = at.steps;
+  t->ep.m = (Metrics){.loss = at.loss, .correct = at.correct, .n = at.n};
+  return true;
+}
+
+/* The early-stopping copy ("best:NAME" tensors), when this run keeps one; a
+ * checkpoint that records a best loss must have them all (else early
+ * stopping would restore zeros). */
+static bool restore_best(Trainer *t, const Checkpoint *ck, const char *path) {
+  const Store *st = &t->s.store;
+  for (int i = 0; t->best && i < st->n; i++) {
+    char name[512], b[96];
+    snprintf(name, sizeof name, "best:%s", st->t[i].name);
+    const CkptTensor *c = ckpt_find(ck, name);
+    float *base = t->best + (st->t[i].op == OP_PARAM ? 0 : st->param_floats);
+    if (c && shape_eq(c->shape, st->t[i].shape)) {
+      memcpy(base + st->t[i].offset, c->data, sizeof(float) * (size_t)st->t[i].numel);
+    } else if (isfinite(t->pos.best_val_loss)) {
+      fprintf(stderr, "nnc: %s: records a best validation loss but has no tensor '%s' of shape %s\n", path, name,
+              shape_str(st->t[i].shape, b));
+      return false;
+    }
+  }
+  return true;
+}
+
+bool trainer_restore(Trainer *t, const char *path, bool resume) {
+  Checkpoint ck;
+  char err[1024];
+  if (!ckpt_read(path, NULL, 0, &ck, err, sizeof err)) {
+    fprintf(stderr, "nnc: %s\n", err);
+    return false;
+  }
+  bool ok = session_load(&t->s, &ck, path, resume);
+  if (ok && resume) {
+    t->pos = ck.pos;
+    t->rng = ck.pos.rng;
+    ok = restore_epoch(t, &ck, path) && restore_best(t, &ck, path);
+  }
+  ckpt_free(&ck);
+  return ok;
+}

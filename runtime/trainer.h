@@ -1,0 +1,122 @@
+/* trainer: the training loop as an object.
+ *
+ * A Trainer holds one run's state (the session and its store, the data, the
+ * generator, the position, the epoch under way, early stopping) and offers
+ * the loop's pieces: trainer_step (one optimizer step), trainer_epoch (a
+ * shuffle, the steps, validation, early stopping), trainer_evaluate and
+ * trainer_checkpoint.  Later stages plug in through hooks instead of editing
+ * the loop:
+ *   TRAINER_AFTER_STEP   after every optimizer step (progress lines)
+ *   TRAINER_AFTER_EPOCH  after an epoch's metrics, validation and early
+ *                        stopping (epoch lines, JSON logs, periodic saves)
+ * A hook returns false to stop training with an error it has reported.
+ *
+ * Same seed, same numbers: all randomness comes from the trainer's Rng
+ * (shuffling) and from the graph's counter-based dropout stream, and both
+ * are saved in checkpoints, so a resumed run gives the bits a straight run
+ * gives.
+ */
+#ifndef NNC_TRAINER_H
+#define NNC_TRAINER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ckpt.h"
+#include "session.h"
+
+typedef struct Trainer Trainer;
+
+typedef enum { TRAINER_AFTER_STEP, TRAINER_AFTER_EPOCH, TRAINER_HOOKS } TrainerHookPoint;
+typedef bool (*TrainerHookFn)(Trainer *t, void *ctx);
+
+enum { TRAINER_MAX_HOOKS = 8 };   /* per hook point */
+
+typedef enum {
+  TRAIN_DONE,           /* every epoch ran */
+  TRAIN_STOPPED_EARLY,  /* early stopping restored the best epoch's weights */
+  TRAIN_INTERRUPTED,    /* *stop was set: the position says where to resume */
+  TRAIN_FAILED,         /* a non-finite loss, a hook or a compile error (reported) */
+} TrainStatus;
+
+typedef struct {
+  long long limit;                 /* > 0: train on the first `limit` samples only */
+  volatile sig_atomic_t *stop;     /* set (by a signal handler) to stop after the current step; may be NULL */
+} TrainerOptions;
+
+/* The loaded data: training, validation and test sets. */
+typedef struct {
+  Dataset train, val, test;   /* val/test may be empty */
+  bool has_val, has_test;     /* which are present */
+} TrainData;
+
+/* Where an epoch under way stands (all zero between epochs). */
+typedef struct {
+  int next;          /* next step of the epoch (0: not started) */
+  int first;         /* the step this process started the epoch at (a resumed epoch starts late) */
+  Metrics m;         /* training metrics of the steps so far (sums) */
+  Rng rng;           /* the generator before the epoch's shuffle (replays the order) */
+  double start;      /* when this process started the epoch (seconds) */
+} EpochState;
+
+struct Trainer {
+  const Model *m;            /* the model; m->train holds the settings in force */
+  Session s;                 /* compiled graphs and the store */
+  TrainData data;            /* what it trains on */
+  bool has_batch;            /* the model has inputs or targets (else one step per epoch) */
+  int batch;                 /* samples per step (0 without a batch axis) */
+  int ntrain;                /* training samples (1 for a model without inputs) */
+  int used;                  /* samples an epoch trains on (batch norm may leave one out) */
+  int steps_per_epoch;       /* optimizer steps per epoch */
+  Compiled *step, *step_rem; /* the train step for full batches and for the last partial one */
+  double compile_seconds;    /* time spent compiling them */
+  Rng rng;                   /* the shuffling generator */
+  CkptPosition pos;          /* epoch, step, early stopping, generator at the last epoch end */
+  EpochState ep;             /* the epoch under way */
+  int *perm;                 /* this epoch's sample order */
+  float *snapshot;           /* param and state at ep.first (replays after a non-finite loss) */
+  float *best;               /* early stopping: param and state of the best epoch, else NULL */
+  bool stopped_early;        /* early stopping ended the run */
+  Metrics last_train;        /* metrics of the last finished epoch */
+  Metrics last_val;          /* its validation metrics (accuracy NAN, n 0 without validation) */
+  double epoch_seconds;      /* duration of the last finished epoch in this process */
+  int64_t epoch_samples;     /* samples this process trained in it */
+  double train_seconds;      /* all epochs so far in this process */
+  int64_t samples_done;      /* samples (steps, without inputs) trained in this process */
+  TrainerOptions opt;        /* as given */
+  struct {
+    TrainerHookFn fn;
+    void *ctx;
+  } hooks[TRAINER_HOOKS][TRAINER_MAX_HOOKS];
+  int nhooks[TRAINER_HOOKS];
+};
+
+/* Loads the data, compiles the train step and initializes the weights from
+ * the seed.  false (message printed, prefixed by `file`) on failure; the
+ * trainer must still be freed. */
+bool trainer_init(Trainer *t, const Model *m, const char *file, const TrainerOptions *opt);
+void trainer_free(Trainer *t);
+
+void trainer_hook(Trainer *t, TrainerHookPoint at, TrainerHookFn fn, void *ctx);
+
+/* Continues from a checkpoint (resume: everything, exactly; else the weights
+ * only, with fresh optimizer state).  false with a message printed. */
+bool trainer_restore(Trainer *t, const char *path, bool resume);
+
+/* One optimizer step on the epoch's next batch.  false after a non-finite
+ * loss, explained on stderr. */
+bool trainer_step(Trainer *t);
+/* The rest of the current epoch (or a new one): shuffle, steps, metrics,
+ * validation, early stopping, hooks. */
+TrainStatus trainer_epoch(Trainer *t);
+/* Epochs until m->train.epochs, an early stop, an interruption or a failure. */
+TrainStatus trainer_run(Trainer *t);
+
+/* Loss and accuracy of the current weights on d, in evaluation mode. */
+bool trainer_evaluate(Trainer *t, const Dataset *d, Metrics *out);
+/* Writes a checkpoint (atomically): the store, the position, the epoch under
+ * way and the early-stopping copy.  false with a message printed. */
+bool trainer_checkpoint(Trainer *t, const char *path);
+
+#endif
