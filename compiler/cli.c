@@ -81,6 +81,10 @@ bool front_load(Front *f, const char *path, const Cli *c) {
     fprintf(stderr, "nnc: %s: %s\n", path, strerror(errno));
     return false;
   }
+  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {   /* a UTF-8 byte order mark, as some editors write */
+    len -= 3;
+    memmove(text, text + 3, len + 1);
+  }
   f->src = (Source){.name = path, .text = text, .len = len};
   diag_init(&f->diag, stderr, &f->src);
   AstProgram *p = parse_program(&f->src, f->arena, &f->diag);

@@ -14,26 +14,42 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "rng.h"
 #include "util.h"
 
 
-/* Returns buf (elements of size esize) grown to hold at least need
- * elements, doubling to keep appends amortized O(1). */
-static void *reserve(void *buf, size_t *cap, size_t need, size_t esize) {
-  if (need <= *cap) return buf;
+/* Grows the buffer *bufp (any pointer type; elements of esize bytes) to
+ * hold at least need elements, doubling to keep appends amortized O(1).
+ * Running out of memory on a large file is news for the user, not a crash:
+ * false, with the size asked for, in err (*bufp stays valid). */
+static bool reserve(void *bufp, size_t *cap, size_t need, size_t esize, const char *path, char *err,
+                    size_t errlen) {
+  if (need <= *cap) return true;
   size_t c = *cap ? *cap : 1024;
-  while (c < need) c *= 2;
+  while (c < need && c <= SIZE_MAX / 4 / esize) c *= 2;
+  void *old, *p = NULL;
+  memcpy(&old, bufp, sizeof old);
+  if (c >= need) p = realloc(old, c * esize);
+  if (!p)
+    return errorf(err, errlen, "%s: out of memory: could not allocate %.0f MiB to load it", path,
+                  (double)c * (double)esize / (1 << 20));
+  memcpy(bufp, &p, sizeof p);
   *cap = c;
-  return xrealloc(buf, c * esize);
+  return true;
 }
+
+/* Features must fit a float: 1e40 would become infinity and poison training
+ * far from where it came from. */
+static bool fits_float(double v) { return fabs(v) <= FLT_MAX; }
 
 /* The targets of one sample: class labels become a one-hot row. */
 static void set_class(Dataset *d, int i, int label) {
@@ -242,13 +258,21 @@ static bool idx_items(IdxFile *f, int n, double scale, float **out, char *err, s
                   f->path, i, (unsigned long long)f->pos, (unsigned long long)total);
       break;
     }
-    *out = reserve(*out, &cap, (size_t)(i + 1) * width, sizeof(float));
+    if (!reserve(out, &cap, (size_t)(i + 1) * width, sizeof(float), f->path, err, errlen)) {
+      ok = false;
+      break;
+    }
     float *row = *out + (size_t)i * width;
     for (size_t k = 0; k < width; k++) {
       double v = idx_value(raw + k * (size_t)f->type->size, f->type->code);
       if (!isfinite(v)) {
         ok = errorf(err, errlen, "%s: item %d, element %zu is %g (values must be finite)", f->path, i,
                   k, v);
+        break;
+      }
+      if (!fits_float(v * scale)) {
+        ok = errorf(err, errlen, "%s: item %d, element %zu is %g%s, beyond float range (magnitude at most %g)",
+                    f->path, i, k, v * scale, scale != 1 ? " after scaling" : "", FLT_MAX);
         break;
       }
       row[k] = (float)(v * scale);
@@ -259,6 +283,21 @@ static bool idx_items(IdxFile *f, int n, double scale, float **out, char *err, s
   return ok;
 }
 
+/* A path that names an existing file is the images file itself
+ * (idx("dir/train-images-idx3-ubyte.gz")), not a prefix; its labels file is
+ * the same name with labels-idx1 for images-idx3.  *labels is heap or NULL
+ * (no such name: labels = "..." must say it). */
+static void idx_files(const DataSpec *spec, const char **images, char **labels) {
+  *images = spec->images;
+  *labels = spec->labels ? xstrdup(spec->labels) : NULL;
+  if (*images || !spec->path || access(spec->path, F_OK) != 0) return;
+  *images = spec->path;
+  const char *base = strrchr(spec->path, '/'), *at = strstr(base ? base : spec->path, "images-idx3");
+  if (*labels || !at) return;
+  *labels = xstrdup(spec->path);
+  memcpy(*labels + (at - spec->path), "labels-idx1", 11);
+}
+
 /* Without targets (nclasses == 0 && ntarget == 0) only the images file is
  * opened: prediction data need not have labels. */
 static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
@@ -267,14 +306,23 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   char s1[128], s2[128];
   float *tv = NULL;
   bool labelled = nclasses > 0 || ntarget > 0;
-  if (!idx_open_file(&img, spec->images, spec->path, "images-idx3-ubyte", err, errlen)) return false;
+  const char *images;
+  char *labels;
+  idx_files(spec, &images, &labels);
+  if (labelled && images == spec->path && !labels)
+    return errorf(err, errlen, "%s: is an images file whose name does not say where its labels are; "
+                  "give them with idx(images = \"...\", labels = \"...\")", spec->path);
+  if (!idx_open_file(&img, images, spec->path, "images-idx3-ubyte", err, errlen)) {
+    free(labels);
+    return false;
+  }
   bool ok = idx_header(&img, err, errlen);
   if (ok && img.per_item != nfeat)
     ok = errorf(err, errlen, "%s: shape %s gives %s = %lld features per sample, but the model's input has %d",
               img.path, idx_shape(&img, 0, s1, sizeof s1), idx_shape(&img, 1, s2, sizeof s2),
               (long long)img.per_item, nfeat);
-  if (ok && labelled && !idx_open_file(&lab, spec->labels, spec->path, "labels-idx1-ubyte", err, errlen))
-    ok = false;
+  if (ok && labelled && !idx_open_file(&lab, labels, spec->path, "labels-idx1-ubyte", err, errlen)) ok = false;
+  free(labels);
   int width = nclasses > 0 ? 1 : ntarget;
   if (ok && labelled) ok = idx_header(&lab, err, errlen);
   if (ok && labelled && lab.per_item != width)
@@ -316,7 +364,20 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
  * One sample per line, numbers separated by commas; blank lines are skipped;
  * the label or target columns come last (or first with target_first). */
 
-/* The whole (possibly gzipped) file as a heap buffer. */
+/* Line and column (1-based) of byte `at` of text. */
+static void line_col(const char *text, size_t at, int *line, int *col) {
+  *line = 1;
+  size_t bol = 0;
+  for (size_t i = 0; i < at; i++)
+    if (text[i] == '\n') {
+      ++*line;
+      bol = i + 1;
+    }
+  *col = (int)(at - bol) + 1;
+}
+
+/* The whole (possibly gzipped) file as a heap buffer.  A NUL byte stops it:
+ * CSV is text, and a binary file (or /dev/zero) is named as such at once. */
 static char *slurp(const char *path, size_t *len, char *err, size_t errlen) {
   gzFile f = gzopen(path, "rb");
   if (!f) {
@@ -325,19 +386,29 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen) {
   }
   size_t cap = 0, n = 0;
   char *buf = NULL;
+  bool ok = true;
   for (;;) {
-    buf = reserve(buf, &cap, n + 65536, 1);
+    if (!(ok = reserve(&buf, &cap, n + 65536, 1, path, err, errlen))) break;
     int r = gzread(f, buf + n, 65536);
     if (r < 0) {
-      errorf(err, errlen, "%s: read error: %s", path, gz_reason(f, path));
-      free(buf);
-      gzclose(f);
-      return NULL;
+      ok = errorf(err, errlen, "%s: read error: %s", path, gz_reason(f, path));
+      break;
     }
     if (r == 0) break;
+    const char *nul = memchr(buf + n, 0, (size_t)r);
+    if (nul) {
+      int line, col;
+      line_col(buf, (size_t)(nul - buf), &line, &col);
+      ok = errorf(err, errlen, "%s:%d:%d: a NUL byte; a CSV file is text (is this a binary file?)", path, line, col);
+      break;
+    }
     n += (size_t)r;
   }
   gzclose(f);
+  if (!ok) {
+    free(buf);
+    return NULL;
+  }
   *len = n;
   return buf;
 }
@@ -346,10 +417,11 @@ typedef struct {
   const char *path;   /* for messages */
   int line;           /* 1-based line number of the current row */
   const char *bol;    /* start of the current line, for column numbers */
+  bool first;         /* the first row of training data: maybe column names no one announced */
 } CsvPos;
 
-/* Parses the field [s, e) as a finite number; *col gets the 1-based column
- * where the number starts (blanks around it are skipped). */
+/* Parses the field [s, e) as a number that fits a float; *col gets the
+ * 1-based column where the number starts (blanks around it are skipped). */
 static bool csv_number(const CsvPos *at, const char *s, const char *e, double *v, int *col,
                        char *err, size_t errlen) {
   while (s < e && (*s == ' ' || *s == '\t')) s++;
@@ -358,24 +430,34 @@ static bool csv_number(const CsvPos *at, const char *s, const char *e, double *v
   if (s == e) return errorf(err, errlen, "%s:%d:%d: empty field", at->path, at->line, *col);
   char buf[64];
   size_t len = (size_t)(e - s);
+  int shown = len > 40 ? 40 : (int)len;
   char *end = buf;
   if (len < sizeof buf) {
     memcpy(buf, s, len);
     buf[len] = '\0';
     *v = strtod(buf, &end);
   }
-  if (len >= sizeof buf || end != buf + len || !isfinite(*v))
-    return errorf(err, errlen, "%s:%d:%d: not a number: '%.*s'", at->path, at->line, *col,
-                len > 40 ? 40 : (int)len, s);
+  if (len >= sizeof buf || end != buf + len)
+    return errorf(err, errlen, "%s:%d:%d: not a number: '%.*s'%s", at->path, at->line, *col, shown, s,
+                  at->first ? "; if this row holds column names, add header = true to csv(...)" : "");
+  if (!isfinite(*v))
+    return errorf(err, errlen, "%s:%d:%d: '%.*s' is not a finite number (fill in missing values before training)",
+                  at->path, at->line, *col, shown, s);
+  if (!fits_float(*v))
+    return errorf(err, errlen, "%s:%d:%d: %.*s is beyond float range (magnitude at most %g)", at->path, at->line,
+                  *col, shown, s, FLT_MAX);
   return true;
 }
 
-/* True if no field of the line [s, e) reads as a number: a row of column
- * names, which prediction files may or may not have. */
-static bool csv_is_header(const char *s, const char *e) {
+/* How many fields of the line [s, e) read as numbers; *nfields gets the
+ * field count.  No numbers: a row of column names. */
+static int csv_numeric_fields(const char *s, const char *e, int *nfields) {
+  int numeric = 0;
+  *nfields = 0;
   while (s <= e) {
     const char *f = memchr(s, ',', (size_t)(e - s));
     if (!f) f = e;
+    ++*nfields;
     while (s < f && (*s == ' ' || *s == '\t')) s++;
     char buf[64], *end;
     size_t len = (size_t)(f - s);
@@ -384,34 +466,112 @@ static bool csv_is_header(const char *s, const char *e) {
       memcpy(buf, s, len);
       buf[len] = '\0';
       double v = strtod(buf, &end);
-      if (end == buf + len && isfinite(v)) return false;
+      numeric += end == buf + len && isfinite(v);
     }
     s = f + 1;
   }
+  return numeric;
+}
+
+/* One CSV load: what a row holds and the buffers it goes to. */
+typedef struct {
+  const DataSpec *spec;   /* the source */
+  Dataset *d;             /* being filled */
+  bool labelled;          /* rows carry targets the model takes */
+  int label_cols;         /* features only: target columns a labelled file has (skipped) */
+  int tcols;              /* target columns per row */
+  int ncols;              /* columns per row; 0 until the first data row decides (features only) */
+  size_t xcap, ycap, lcap;   /* capacities of d's buffers, in elements */
+} CsvLoad;
+
+/* Checks the column count of a row (the first data row of a features-only
+ * load decides whether it carries targets). */
+static bool csv_columns(CsvLoad *L, const CsvPos *at, int cols, char *err, size_t errlen) {
+  int nfeat = L->d->nfeat, nclasses = L->d->nclasses;
+  if (!L->ncols) {
+    int lc = L->label_cols;
+    if (cols != nfeat && (lc == 0 || cols != nfeat + lc)) {
+      if (lc > 0)
+        return errorf(err, errlen, "%s:%d: %d column%s, expected %d (the features) or %d (%d features + %d %s)",
+                      at->path, at->line, cols, cols == 1 ? "" : "s", nfeat, nfeat + lc, nfeat, lc,
+                      lc == 1 ? "target" : "targets");
+      return errorf(err, errlen, "%s:%d: %d column%s, expected %d (the features)", at->path, at->line, cols,
+                    cols == 1 ? "" : "s", nfeat);
+    }
+    L->tcols = cols - nfeat;
+    L->ncols = cols;
+  }
+  if (cols == L->ncols) return true;
+  if (!L->labelled)
+    return errorf(err, errlen, "%s:%d: %d column%s, expected %d like the first data row", at->path, at->line, cols,
+                  cols == 1 ? "" : "s", L->ncols);
+  char hint[160] = "";
+  if (nclasses > 0 && cols == nfeat + nclasses)
+    snprintf(hint, sizeof hint, "; for one-hot labels in %d columns, declare the target as [%d] instead of class(%d)",
+             nclasses, nclasses, nclasses);
+  return errorf(err, errlen, "%s:%d: %d column%s, expected %d (%d features + %d %s)%s", at->path, at->line, cols,
+                cols == 1 ? "" : "s", L->ncols, nfeat, L->tcols, nclasses > 0 ? "label" : L->tcols == 1 ? "target" : "targets", hint);
+}
+
+/* Parses the data row [at->bol, lend) into sample d->n. */
+static bool csv_row(CsvLoad *L, const CsvPos *at, const char *lend, char *err, size_t errlen) {
+  Dataset *d = L->d;
+  int nfeat = d->nfeat, i = d->n;
+  if (!reserve(&d->x, &L->xcap, (size_t)(i + 1) * (size_t)nfeat, sizeof(float), at->path, err, errlen) ||
+      (L->labelled &&
+       !reserve(&d->y, &L->ycap, (size_t)(i + 1) * (size_t)d->ntarget, sizeof(float), at->path, err, errlen)) ||
+      (d->nclasses > 0 && !reserve(&d->labels, &L->lcap, (size_t)i + 1, sizeof(int), at->path, err, errlen)))
+    return false;
+  int tfirst = L->spec->target_first ? 0 : nfeat;    /* column of the first target */
+  const char *s = at->bol;
+  for (int c = 0; c < L->ncols; c++) {
+    const char *e = memchr(s, ',', (size_t)(lend - s));
+    if (!e) e = lend;
+    double v = 0;
+    int col;
+    if (!csv_number(at, s, e, &v, &col, err, errlen)) return false;
+    int t = c - tfirst;   /* index among the target columns when in 0..tcols) */
+    if (t >= 0 && t < L->tcols) {
+      char msg[96];
+      if (d->nclasses > 0 && !label_ok(v, d->nclasses, msg, sizeof msg))
+        return errorf(err, errlen, "%s:%d:%d: %s", at->path, at->line, col, msg);
+      if (d->nclasses > 0) set_class(d, i, (int)v);
+      else if (L->labelled) d->y[(size_t)i * (size_t)d->ntarget + (size_t)t] = (float)v;
+    } else {
+      int k = c < tfirst ? c : c - L->tcols;
+      double x = v * L->spec->scale;
+      if (!fits_float(x))
+        return errorf(err, errlen, "%s:%d:%d: %g after scaling is beyond float range", at->path, at->line, col, x);
+      d->x[(size_t)i * (size_t)nfeat + (size_t)k] = (float)x;
+    }
+    s = e + 1;
+  }
+  d->n++;
   return true;
 }
 
 /* With targets, every row has nfeat + target columns.  Without (nclasses ==
  * 0 && ntarget == 0), a row holds the nfeat features alone or, in a labelled
  * file, also label_cols target columns that are skipped; the first data row
- * decides which, and a first row of non-numbers is a header whatever
- * spec->header says. */
+ * decides which.  A first row without any number is a header and skipped
+ * unless header = true already skips the first row; header = true over a
+ * row of numbers skips it too, with a warning, as numbers can be names. */
 static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int label_cols,
                      int max_samples, Dataset *d, char *err, size_t errlen) {
   size_t len;
   char *text = slurp(spec->path, &len, err, errlen);
   if (!text) return false;
   bool labelled = nclasses > 0 || ntarget > 0;
-  int tcols = nclasses > 0 ? 1 : ntarget, ncols = nfeat + tcols;
   d->source = xstrdup(spec->path);
   d->nfeat = nfeat;
   d->nclasses = nclasses;
   d->ntarget = nclasses > 0 ? nclasses : ntarget;
-  size_t xcap = 0, ycap = 0, lcap = 0;
-  bool ok = true, skip_header = labelled && spec->header;
-  bool maybe_header = !labelled, decided = labelled;   /* features only: look at the first rows */
-  CsvPos at = {spec->path, 0, text};
-  const char *p = text, *end = text + len;
+  CsvLoad L = {.spec = spec, .d = d, .labelled = labelled, .label_cols = label_cols,
+               .tcols = nclasses > 0 ? 1 : ntarget, .ncols = labelled ? nfeat + (nclasses > 0 ? 1 : ntarget) : 0};
+  bool ok = true, skip_header = labelled && spec->header, first = true;
+  static const char bom[] = "\xEF\xBB\xBF";   /* a UTF-8 byte order mark, as some editors write */
+  const char *p = len >= 3 && memcmp(text, bom, 3) == 0 ? text + 3 : text, *end = text + len;
+  CsvPos at = {spec->path, 0, p, false};
   while (ok && p < end && d->n < max_samples) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     if (!eol) eol = end;
@@ -422,68 +582,17 @@ static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
     p = eol + 1;
     while (q < lend && (*q == ' ' || *q == '\t')) q++;
     if (q == lend) continue;
-    if (skip_header) {
-      skip_header = false;
+    int cols, numeric = csv_numeric_fields(at.bol, lend, &cols);
+    bool first_row = first;
+    first = false;
+    at.first = first_row && labelled;   /* prediction data ignores header =, so no hint to set it */
+    if (first_row && (skip_header || numeric == 0)) {
+      if (skip_header && numeric == cols)
+        fprintf(stderr, "nnc: warning: %s:%d: header = true skips this row of numbers; if it is data, remove header = true\n",
+                at.path, at.line);
       continue;
     }
-    int cols = 1;
-    for (const char *c = at.bol; c < lend; c++) cols += *c == ',';
-    if (maybe_header) {
-      maybe_header = false;
-      if (csv_is_header(at.bol, lend)) continue;
-    }
-    if (!decided) {
-      decided = true;
-      if (cols != nfeat && (label_cols == 0 || cols != nfeat + label_cols)) {
-        if (label_cols > 0)
-          ok = errorf(err, errlen, "%s:%d: %d columns, expected %d (the features) or %d (%d features + %d %s)",
-                      at.path, at.line, cols, nfeat, nfeat + label_cols, nfeat, label_cols,
-                      label_cols == 1 ? "target" : "targets");
-        else
-          ok = errorf(err, errlen, "%s:%d: %d columns, expected %d (the features)", at.path, at.line, cols, nfeat);
-        break;
-      }
-      tcols = cols - nfeat;
-      ncols = cols;
-    }
-    if (cols != ncols) {
-      if (labelled)
-        ok = errorf(err, errlen, "%s:%d: %d columns, expected %d (%d features + %d %s)", at.path, at.line, cols,
-                    ncols, nfeat, tcols, nclasses > 0 ? "label" : tcols == 1 ? "target" : "targets");
-      else
-        ok = errorf(err, errlen, "%s:%d: %d columns, expected %d like the first data row", at.path, at.line, cols,
-                    ncols);
-      break;
-    }
-    int tfirst = spec->target_first ? 0 : nfeat;    /* column of the first target */
-    int i = d->n;
-    d->x = reserve(d->x, &xcap, (size_t)(i + 1) * (size_t)nfeat, sizeof(float));
-    if (labelled) d->y = reserve(d->y, &ycap, (size_t)(i + 1) * (size_t)d->ntarget, sizeof(float));
-    if (nclasses > 0) d->labels = reserve(d->labels, &lcap, (size_t)i + 1, sizeof(int));
-    const char *s = at.bol;
-    for (int c = 0; c < ncols && ok; c++) {
-      const char *e = memchr(s, ',', (size_t)(lend - s));
-      if (!e) e = lend;
-      double v = 0;
-      int col;
-      ok = csv_number(&at, s, e, &v, &col, err, errlen);
-      int t = c - tfirst;   /* index among the target columns when in 0..tcols) */
-      bool is_target = t >= 0 && t < tcols;
-      if (ok && is_target && nclasses > 0) {
-        char msg[96];
-        if (label_ok(v, nclasses, msg, sizeof msg))
-          set_class(d, i, (int)v);
-        else
-          ok = errorf(err, errlen, "%s:%d:%d: %s", at.path, at.line, col, msg);
-      } else if (ok && is_target && labelled) {
-        d->y[(size_t)i * (size_t)ntarget + (size_t)t] = (float)v;
-      } else if (ok && !is_target) {
-        int k = c < tfirst ? c : c - tcols;
-        d->x[(size_t)i * (size_t)nfeat + (size_t)k] = (float)(v * spec->scale);
-      }
-      s = e + 1;
-    }
-    if (ok) d->n++;
+    ok = csv_columns(&L, &at, cols, err, errlen) && csv_row(&L, &at, lend, err, errlen);
   }
   if (ok && d->n == 0)
     ok = errorf(err, errlen, len == 0 ? "%s: empty file" : "%s: no data rows", spec->path);

@@ -1,12 +1,10 @@
 /* predict: `nnc eval` (test metrics of saved weights) and `nnc predict`
  * (the model's outputs for a data file), both in evaluation mode. */
-#define _POSIX_C_SOURCE 200809L   /* access */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ckpt.h"
 #include "cli.h"
@@ -128,20 +126,12 @@ int cmd_predict(const Cli *c) {
     goto done;
   }
   /* The training data's scale and target placement, another file.  The
-   * format comes from the name: a CSV file (gzipped or not), else IDX, where
-   * an existing file is the images file itself and anything else a prefix. */
+   * format comes from the name: a CSV file (gzipped or not), else IDX (an
+   * images file or a prefix, as data.c reads idx paths). */
   DataSpec spec = m->train.data;
   spec.images = spec.labels = NULL;
   spec.path = input;
-  if (ends_with(input, ".csv") || ends_with(input, ".csv.gz")) {
-    spec.format = DATA_CSV;
-  } else {
-    spec.format = DATA_IDX;
-    if (access(input, F_OK) == 0) {
-      spec.images = input;
-      spec.path = NULL;
-    }
-  }
+  spec.format = ends_with(input, ".csv") || ends_with(input, ".csv.gz") ? DATA_CSV : DATA_IDX;
   if (!load_eval_data(&s, m, &spec, true, &in)) goto done;
   if (cli_get(c, "output")) {
     out = fopen(cli_get(c, "output"), "w");

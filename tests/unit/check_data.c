@@ -106,6 +106,11 @@ START_TEST(test_idx_plain_and_gz) {
   check_small(&d, 1);
   ck_assert_str_eq(d.source, in_tmp("g-images-idx3-ubyte.gz"));
   data_free(&d);
+  /* the images file's own name, as predict takes it: its labels are the labels-idx1 file */
+  spec = idx_spec(in_tmp("g-images-idx3-ubyte.gz"), 1);
+  ck_assert_msg(data_load(&spec, 4, 3, 3, &d, err, sizeof err), "%s", err);
+  check_small(&d, 1);
+  data_free(&d);
   /* a gzipped file without the .gz name, through explicit paths */
   write_bytes("imgs", IMAGES, sizeof IMAGES, true);
   spec = (DataSpec){.format = DATA_IDX, .images = in_tmp("imgs"), .labels = in_tmp("p-labels-idx1-ubyte"), .scale = 1};
@@ -113,6 +118,12 @@ START_TEST(test_idx_plain_and_gz) {
   ck_assert_int_eq(d.n, 2);
   ck_assert_int_eq(d.labels[1], 2);
   data_free(&d);
+  spec = idx_spec(in_tmp("imgs"), 1);   /* a file whose name says nothing about its labels */
+  ck_assert(!data_load(&spec, 4, 3, 3, &d, err, sizeof err));
+  char want[512];
+  snprintf(want, sizeof want, "%s: is an images file whose name does not say where its labels are; give them with "
+           "idx(images = \"...\", labels = \"...\")", in_tmp("imgs"));
+  ck_assert_str_eq(err, want);
 }
 END_TEST
 
@@ -283,6 +294,47 @@ START_TEST(test_csv_classes_header) {
 }
 END_TEST
 
+/* A first row without numbers is column names even without header = true;
+ * a UTF-8 byte order mark is skipped; header = true over numbers skips them
+ * (a warning says so). */
+START_TEST(test_csv_header_detect_and_bom) {
+  write_text("h.csv", "\xEF\xBB\xBF" "f1,f2,label\n1,2,0\n3,4,2\n");
+  DataSpec spec = {.format = DATA_CSV, .path = in_tmp("h.csv"), .scale = 1};
+  Dataset d;
+  char err[256] = "";
+  ck_assert_msg(data_load(&spec, 2, 3, 3, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 2);
+  ck_assert(d.x[0] == 1 && d.labels[1] == 2);
+  data_free(&d);
+  write_text("b.csv", "\xEF\xBB\xBF" "1,2,0\n3,4,2\n");
+  spec.path = in_tmp("b.csv");
+  ck_assert_msg(data_load(&spec, 2, 3, 3, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 2);
+  ck_assert(d.x[0] == 1);
+  data_free(&d);
+  spec.header = true;
+  ck_assert_msg(data_load(&spec, 2, 3, 3, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 1);
+  ck_assert(d.x[0] == 3);
+  data_free(&d);
+}
+END_TEST
+
+/* A NUL byte (a binary file, /dev/zero) is named where it is. */
+START_TEST(test_csv_nul_byte) {
+  write_bytes("n.csv", "1,2,0\n3,4\0,1\n", 11, false);
+  DataSpec spec = {.format = DATA_CSV, .path = in_tmp("n.csv"), .scale = 1};
+  Dataset d;
+  char err[256], want[256];
+  ck_assert(!data_load(&spec, 2, 3, 3, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s:2:4: a NUL byte; a CSV file is text (is this a binary file?)", in_tmp("n.csv"));
+  ck_assert_str_eq(err, want);
+  spec.path = "/dev/zero";
+  ck_assert(!data_load(&spec, 2, 3, 3, &d, err, sizeof err));
+  ck_assert_str_eq(err, "/dev/zero:1:1: a NUL byte; a CSV file is text (is this a binary file?)");
+}
+END_TEST
+
 START_TEST(test_csv_real_targets_first) {
   write_text("r.csv", "0.5,-1,10,20,30\n1.5,2,40,50,60\n");
   DataSpec spec = {.format = DATA_CSV, .path = in_tmp("r.csv"), .scale = 1, .target_first = true};
@@ -366,7 +418,7 @@ static const struct {
   const char *msg;    /* expected error, "%s" = the file */
 } feature_cases[] = {
     {"1,2,3,4\n", "%s:1: 4 columns, expected 2 (the features) or 3 (2 features + 1 target)"},
-    {"a,b\n\n1\n", "%s:3: 1 columns, expected 2 (the features) or 3 (2 features + 1 target)"},
+    {"a,b\n\n1\n", "%s:3: 1 column, expected 2 (the features) or 3 (2 features + 1 target)"},
     {"1,2\n1,2,0\n", "%s:2: 3 columns, expected 2 like the first data row"},
     {"1,x\n", "%s:1:3: not a number: 'x'"},
     {"a,b\n", "%s: no data rows"},
@@ -400,7 +452,13 @@ static const CsvCase csv_cases[] = {
   {"1,2,0\n1,abc,1\n", false, 3, "%s:2:3: not a number: 'abc'"},
   {"1,2,0\n1, 2x ,1\n", false, 3, "%s:2:4: not a number: '2x'"},
   {"1,,0\n", false, 3, "%s:1:3: empty field"},
-  {"1,nan,0\n", false, 3, "%s:1:3: not a number: 'nan'"},
+  {"1,nan,0\n", false, 3, "%s:1:3: 'nan' is not a finite number (fill in missing values before training)"},
+  {"1,2,0\n1,1e40,1\n", false, 3, "%s:2:3: 1e40 is beyond float range (magnitude at most 3.40282e+38)"},
+  {"1,2,1e39\n", false, 0, "%s:1:5: 1e39 is beyond float range (magnitude at most 3.40282e+38)"},
+  {"x1,2,y\n1,2,0\n", false, 3, "%s:1:1: not a number: 'x1'; if this row holds column names, add header = true to csv(...)"},
+  {"1,2,0,1,0\n", false, 3,
+   "%s:1: 5 columns, expected 3 (2 features + 1 label); for one-hot labels in 3 columns, declare the target as [3] "
+   "instead of class(3)"},
   {"h\n1,2,0\n1,2,3\n", true, 3, "%s:3:5: label 3 out of range 0..2"},
   {"1,2,-1\n", false, 3, "%s:1:5: label -1 out of range 0..2"},
   {"1,2,0.5\n", false, 3, "%s:1:5: label 0.5 is not an integer"},
@@ -534,6 +592,8 @@ Suite *data_suite(void) {
   tcase_add_checked_fixture(tcsv, tmpdir_setup, tmpdir_teardown);
   tcase_add_test(tcsv, test_csv_classes_header);
   tcase_add_test(tcsv, test_csv_real_targets_first);
+  tcase_add_test(tcsv, test_csv_header_detect_and_bom);
+  tcase_add_test(tcsv, test_csv_nul_byte);
   tcase_add_loop_test(tcsv, test_csv_errors, 0, (int)(sizeof csv_cases / sizeof csv_cases[0]));
   tcase_add_test(tcsv, test_idx_features_only);
   tcase_add_test(tcsv, test_csv_features_only);

@@ -1,0 +1,1 @@
+check tests/golden/diag/utf8_bom.nn
