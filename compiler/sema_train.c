@@ -129,6 +129,35 @@ static bool setting_value(SemaCtx *S, const AstArg *set, SettingKind kind, doubl
   return false;
 }
 
+/* Validation and test data must reach the model as the training data does:
+ * `scale = 1/255` on data but not on test trains on [0,1] and tests on
+ * [0,255], and nothing else would say so.  Standardization always uses the
+ * training data's statistics, set on data for all sources. */
+static void warn_prepared_differently(SemaCtx *S, const TrainConfig *t) {
+  const struct {
+    const char *name;
+    const DataSpec *ds;
+  } others[] = {{"validation", &t->validation}, {"test", &t->test}};
+  const DataSpec *data = &t->data;
+  if (data->format == DATA_NONE) return;
+  for (size_t i = 0; i < COUNT_OF(others); i++) {
+    const DataSpec *o = others[i].ds;
+    if (o->format == DATA_NONE) continue;
+    if (o->scale != data->scale) {
+      sema_warning(S, o->loc,
+                   "%s is read with scale = %g but data with scale = %g, so the model would be evaluated on inputs of "
+                   "another range than it trains on; give both the same scale",
+                   others[i].name, o->scale, data->scale);
+      sema_note(S, data->loc, "data is read here");
+    }
+    if (o->standardize && !data->standardize)
+      sema_warning(S, o->loc,
+                   "standardize = true on %s has no effect: every source is standardized with the training data's "
+                   "statistics when data says standardize = true",
+                   others[i].name);
+  }
+}
+
 /* train { data = ..., epochs = 10, ... } */
 void sema_train(SemaCtx *S, const Stmt *st) {
   Model *m = S->m;
@@ -181,4 +210,5 @@ void sema_train(SemaCtx *S, const Stmt *st) {
     sema_error(S, seen[2]->loc, "give either validation or validation_split, not both");
   if (t->patience > 0 && !seen[1] && t->validation_split == 0)
     sema_error(S, seen[8]->loc, "patience needs validation data: add validation = ... or validation_split = ...");
+  warn_prepared_differently(S, t);
 }

@@ -1,0 +1,1 @@
+summary tests/golden/diag/warn_data_prepared_differently.nn
