@@ -229,6 +229,12 @@ static void print_node_ref(FILE *out, const IrNode *n) {
   if (n->loc.file) fprintf(out, " at %s:%d:%d", n->loc.file, n->loc.line, n->loc.col);
 }
 
+/* A central difference in double with a step of 1e-5 carries rounding noise
+ * of about DBL_EPSILON * |loss| / 1e-5, some 1e-11 of the loss, and more
+ * relative to a small gradient: relative errors below this cannot tell a
+ * wrong rule from noise (correct rules measure 1e-11 to 1e-9). */
+static const double CHECK_RESOLUTION = 1e-8;
+
 int cmd_check(const Cli *c) {
   Front f;
   int status = 1;
@@ -250,12 +256,17 @@ int cmd_check(const Cli *c) {
   Arena *scratch = arena_new();
   double **vals = fresh_values(g, leaves, scratch);
   ir_eval(g, vals, scratch);
-  printf("gradient check of %s: batch %d, seed %lld, tolerance %g\n", m->name, b, seed, tol);
+  if (b) printf("gradient check of %s: batch %d, seed %lld, tolerance %g\n", m->name, b, seed, tol);
+  else printf("gradient check of %s: no inputs, seed %lld, tolerance %g\n", m->name, seed, tol);
+  if (tol < CHECK_RESOLUTION)
+    printf("note: --tol %g is below what finite differences in double precision resolve (about %g): smaller "
+           "errors are rounding noise\n", tol, CHECK_RESOLUTION);
   printf("loss = %.9g\n", vals[loss->id][0]);
   Rng rng;
   rng_seed(&rng, (uint64_t)seed + 1);
   Forward fw = forward_prefix(g, loss, leaves, scratch);
   bool ok = true;
+  double worst = 0;
   for (int i = 0; i < m->nparams; i++) {
     const ModelParam *p = &m->params[i];
     IrNode *leaf = ir_find_leaf(g, OP_PARAM, p->name);
@@ -274,10 +285,14 @@ int cmd_check(const Cli *c) {
     if (nkinks) printf("; %d probe%s skipped: no derivative there", nkinks, nkinks == 1 ? "" : "s");
     printf(")\n");
     if (!(e <= tol)) ok = false;
+    worst = isnan(e) || e > worst ? e : worst;
   }
   if (ok) {
     printf("PASS\n");
     status = 0;
+  } else if (worst <= CHECK_RESOLUTION) {
+    printf("FAIL\nevery error is below %g, the resolution of finite differences: rounding noise, not a wrong "
+           "gradient rule (use --tol %g or more)\n", CHECK_RESOLUTION, CHECK_RESOLUTION);
   } else {
     printf("FAIL\n");
     IrNode *bad = gradcheck_localize(g, loss, leaves, NULL, tol, scratch);

@@ -777,32 +777,61 @@ int64_t model_param_count(const Model *m) {
   return n;
 }
 
-static void summary_row(FILE *out, const char *name, const char *kind, const char *shape, int64_t n) {
-  fprintf(out, "  %-16s %-22s %-14s %12lld\n", name, kind, shape, (long long)n);
-}
+/* One row of the summary table. */
+typedef struct {
+  const char *name;   /* value name, "loss" */
+  const char *kind;   /* "input", "dense+relu", ... */
+  char shape[96];     /* per-sample shape or class(k) */
+  int64_t params;     /* parameters it created */
+} SummaryRow;
 
-void model_print_summary(FILE *out, const Model *m) {
-  char b[96];
-  fprintf(out, "model %s\n", m->name);
-  fprintf(out, "  %-16s %-22s %-14s %12s\n", "name", "kind", "shape", "params");
-  for (int i = 0; i < m->ninputs; i++)
-    summary_row(out, m->inputs[i].name, "input", shape_str(m->inputs[i].shape, b), 0);
+/* The rows in table order: inputs, targets, param statements, bindings, the
+ * loss (its layers' parameters); returns how many (at most the sum of the
+ * model's counts + 1). */
+static int summary_rows(const Model *m, SummaryRow *rows) {
+  int n = 0;
+  for (int i = 0; i < m->ninputs; i++) {
+    rows[n] = (SummaryRow){m->inputs[i].name, "input", "", 0};
+    shape_str(m->inputs[i].shape, rows[n++].shape);
+  }
   for (int i = 0; i < m->ntargets; i++) {
     const ModelValue *t = &m->targets[i];
-    summary_row(out, t->name, "target", sema_type_str((Type){.shape = t->shape, .nclasses = t->nclasses}, b), 0);
+    rows[n] = (SummaryRow){t->name, "target", "", 0};
+    sema_type_str((Type){.shape = t->shape, .nclasses = t->nclasses}, rows[n++].shape);
   }
   for (int i = 0; i < m->nparams; i++)
-    if (m->params[i].binding < 0 && strcmp(m->params[i].layer, "param") == 0)
-      summary_row(out, m->params[i].name, "param", shape_str(m->params[i].shape, b), model_param_numel(&m->params[i]));
+    if (m->params[i].binding < 0 && strcmp(m->params[i].layer, "param") == 0) {
+      rows[n] = (SummaryRow){m->params[i].name, "param", "", model_param_numel(&m->params[i])};
+      shape_str(m->params[i].shape, rows[n++].shape);
+    }
   for (int i = 0; i < m->nbindings; i++) {
-    int64_t n = 0;
+    rows[n] = (SummaryRow){m->bindings[i].name, m->bindings[i].kind, "", 0};
     for (int j = 0; j < m->nparams; j++)
-      if (m->params[j].binding == i) n += model_param_numel(&m->params[j]);
-    summary_row(out, m->bindings[i].name, m->bindings[i].kind, sema_type_str(m->bindings[i].value->type, b), n);
+      if (m->params[j].binding == i) rows[n].params += model_param_numel(&m->params[j]);
+    sema_type_str(m->bindings[i].value->type, rows[n++].shape);
   }
-  int64_t nloss = 0;
+  rows[n] = (SummaryRow){"loss", m->loss_kind, "[]", 0};
   for (int j = 0; j < m->nparams; j++)
-    if (m->params[j].binding < 0 && strcmp(m->params[j].layer, "param") != 0) nloss += model_param_numel(&m->params[j]);
-  summary_row(out, "loss", m->loss_kind, "[]", nloss);
-  fprintf(out, "  %-16s %-22s %-14s %12lld\n", "total", "", "", (long long)model_param_count(m));
+    if (m->params[j].binding < 0 && strcmp(m->params[j].layer, "param") != 0) rows[n].params += model_param_numel(&m->params[j]);
+  return n + 1;
+}
+
+/* Columns are as wide as their longest entry (at least the usual widths),
+ * so a long kind such as dense+sigmoid+binary_cross_entropy never pushes
+ * the shape out of line. */
+void model_print_summary(FILE *out, const Model *m) {
+  SummaryRow *rows = xcalloc((size_t)(m->ninputs + m->ntargets + m->nparams + m->nbindings + 1), sizeof(SummaryRow));
+  int n = summary_rows(m, rows), wn = 16, wk = 22, ws = 14;
+  for (int i = 0; i < n; i++) {
+    wn = (int)fmax(wn, (double)strlen(rows[i].name));
+    wk = (int)fmax(wk, (double)strlen(rows[i].kind));
+    ws = (int)fmax(ws, (double)strlen(rows[i].shape));
+  }
+  fprintf(out, "model %s\n", m->name);
+  fprintf(out, "  %-*s %-*s %-*s %12s\n", wn, "name", wk, "kind", ws, "shape", "params");
+  for (int i = 0; i < n; i++)
+    fprintf(out, "  %-*s %-*s %-*s %12lld\n", wn, rows[i].name, wk, rows[i].kind, ws, rows[i].shape,
+            (long long)rows[i].params);
+  fprintf(out, "  %-*s %-*s %-*s %12lld\n", wn, "total", wk, "", ws, "", (long long)model_param_count(m));
+  free(rows);
 }

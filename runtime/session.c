@@ -237,9 +237,10 @@ bool session_load(Session *s, const Checkpoint *c, const char *path, bool everyt
 }
 
 /* Losses as people read them: four decimals, or three significant digits
- * once they are below 0.01 (a converged regression, XOR). */
+ * once they are below 0.01 (a converged regression, XOR) or at 1e5 and
+ * above (a diverging run: 1.686e+13, not 16862114858589.1641). */
 const char *session_loss_str(double v, char *buf) {
-  snprintf(buf, 32, fabs(v) >= 0.01 || v == 0 ? "%.4f" : "%.3e", v);
+  snprintf(buf, 32, (fabs(v) >= 0.01 && fabs(v) < 1e5) || v == 0 ? "%.4f" : "%.3e", v);
   return buf;
 }
 

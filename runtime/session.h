@@ -89,7 +89,7 @@ void session_accumulate(const Session *s, const Compiled *c, const Dataset *d, c
 void session_finish_metrics(const Session *s, Metrics *m);
 
 /* A loss as people read it: four decimals, or three significant digits below
- * 0.01.  buf has room for 32 bytes. */
+ * 0.01 and from 1e5 on.  buf has room for 32 bytes. */
 const char *session_loss_str(double v, char *buf);
 /* "  WHAT loss L  accuracy A" (accuracy only for class targets), no newline. */
 void session_print_metrics(const char *what, const Metrics *m);

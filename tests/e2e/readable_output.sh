@@ -1,0 +1,18 @@
+# What training prints reads as a person expects: a huge loss in scientific
+# notation, not sixteen digits.
+source "$(dirname "$0")/lib.sh"
+cat >big.nn <<'NN'
+model big
+input x : []
+target y : []
+p = dense(x, 1)
+loss mse(p, y)
+train {
+  data = csv("big.csv")
+  epochs = 1
+}
+NN
+printf '1,3000000\n2,4000000\n' >big.csv
+"$NNC" train big.nn >out.txt
+grep -qE "^final  train loss [0-9]\.[0-9]{3}e\+13$" out.txt || fail "a loss of 1e13: $(cat out.txt)"
+echo "readable: $(grep final out.txt)"

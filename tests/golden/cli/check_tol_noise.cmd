@@ -1,0 +1,1 @@
+check tests/golden/diag/min_reduction.nn --tol 1e-12
