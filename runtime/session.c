@@ -215,6 +215,11 @@ bool session_load(Session *s, const Checkpoint *c, const char *path, bool everyt
     const Tensor *t = &s->store.t[i];
     if (!everything && t->op == OP_STATE && !t->model_state) continue;
     const CkptTensor *ct = ckpt_find(c, t->name);
+    if (!ct && strcmp(c->model, s->model->name) != 0) {
+      fprintf(stderr, "nnc: %s: is a checkpoint of model '%s', not of '%s' (it has no tensor '%s')\n", path,
+              c->model, s->model->name, t->name);
+      return false;
+    }
     if (!ct) {
       fprintf(stderr, "nnc: %s: has no tensor '%s' (is it a checkpoint of model %s?)\n", path, t->name,
               s->model->name);
@@ -227,8 +232,11 @@ bool session_load(Session *s, const Checkpoint *c, const char *path, bool everyt
     }
     if (!shape_eq(ct->shape, t->shape)) {
       char a[96], b[96];
-      fprintf(stderr, "nnc: %s: tensor '%s' has shape %s, the model expects %s\n", path, t->name,
+      fprintf(stderr, "nnc: %s: tensor '%s' has shape %s, the model expects %s", path, t->name,
               shape_str(ct->shape, a), shape_str(t->shape, b));
+      if (strcmp(c->model, s->model->name) != 0)
+        fprintf(stderr, " (the file is a checkpoint of model '%s', not of '%s')", c->model, s->model->name);
+      fputc('\n', stderr);
       return false;
     }
     memcpy(store_data(&s->store, t), ct->data, sizeof(float) * (size_t)t->numel);

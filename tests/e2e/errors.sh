@@ -31,4 +31,6 @@ printf 'garbage garbage garbage garbage' >bad.ckpt
 expect_error "bad.ckpt: " train m.nn --init bad.ckpt
 sed 's/dense(x, 1)/dense(x, 1) + 0*sum(dense(x, 3))/' m.nn >other.nn
 expect_error "ok.ckpt: " train other.nn --resume ok.ckpt
+sed 's/^model m$/model wider/; s/^p = /q = /; s/mse(p,/mse(q,/' m.nn >wider.nn
+expect_error "ok.ckpt: is a checkpoint of model 'm', not of 'wider'" eval wider.nn --weights ok.ckpt
 echo "all data and checkpoint errors reported"
