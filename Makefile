@@ -16,14 +16,16 @@ LLVM_CFLAGS := $(shell $(LLVM_CONFIG) --cflags)
 LLVM_LIBS   := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes) $(shell $(LLVM_CONFIG) --system-libs)
 CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS   := $(shell pkg-config --libs check)
+CAIRO_CFLAGS := $(shell pkg-config --cflags cairo)
+CAIRO_LIBS   := $(shell pkg-config --libs cairo)
 
 WARN     := -Wall -Wextra -Werror
 CPPFLAGS := -Icompiler -Iruntime -I$(B)/gen
 CSTD     := -std=c11
-REL_CFLAGS := $(CSTD) $(WARN) -O2 -g $(LLVM_CFLAGS)
+REL_CFLAGS := $(CSTD) $(WARN) -O2 -g $(LLVM_CFLAGS) $(CAIRO_CFLAGS)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN_FLAGS) $(LLVM_CFLAGS)
-LDLIBS     := $(LLVM_LIBS) -lz -lm -lpthread
+SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN_FLAGS) $(LLVM_CFLAGS) $(CAIRO_CFLAGS)
+LDLIBS     := $(LLVM_LIBS) $(CAIRO_LIBS) -lz -lm -lpthread
 
 LIB_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c runtime/*.c))
 GEN_SRC := $(B)/gen/lex.c $(B)/gen/parse.c

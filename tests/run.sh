@@ -5,6 +5,7 @@ set -u
 unit=$1
 nnc=$2
 cd "$(dirname "$0")/.."
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 pass=0
 fail=0

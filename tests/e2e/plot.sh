@@ -1,0 +1,20 @@
+# nnc plot draws the curves of a real training log as PNG, SVG and PDF: the
+# PNG has the layout's size (one 440-pixel panel per quantity: loss and
+# accuracy here), and bad requests are refused with the reason.
+source "$(dirname "$0")/lib.sh"
+"$NNC" train "$ROOT/examples/fashion_mlp.nn" --limit 600 --epochs 3 --quiet --log run.json >/dev/null
+"$NNC" plot run.json -o curves.png
+[[ $(head -c 8 curves.png | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "curves.png is not a PNG"
+width=$(od -An -tu1 -j16 -N4 curves.png | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+height=$(od -An -tu1 -j20 -N4 curves.png | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+[[ $width == 880 && $height == 374 ]] || fail "curves.png is ${width}x$height, expected 880x374"
+"$NNC" plot run.json -o curves.svg --title "three epochs"
+grep -q "<svg" curves.svg || fail "curves.svg is not SVG"
+"$NNC" plot run.json -o curves.pdf
+[[ $(head -c 5 curves.pdf) == %PDF- ]] || fail "curves.pdf is not a PDF"
+if "$NNC" plot run.json -o curves.jpg 2>err.txt; then fail "a .jpg name was accepted"; fi
+grep -qF "curves.jpg: the picture's name must end in .png, .svg or .pdf" err.txt || fail "$(cat err.txt)"
+if "$NNC" plot run.json 2>err.txt; then fail "plot without -o was accepted"; fi
+grep -qF "nnc plot: -o FILE is required" err.txt || fail "$(cat err.txt)"
+ls ./*.tmp.* 2>/dev/null && fail "a temporary picture was left behind"
+echo "plotted ${width}x$height"
