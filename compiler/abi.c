@@ -55,9 +55,11 @@ static int64_t output_offset(const AbiLayout *L, const MemPlan *mp, const char *
   die("abi: graph %s has no output %s", g->name, name);
 }
 
-void abi_layout(AbiLayout *L, Arena *a, const Model *m, const char *prefix, int batch, const MemPlan *fwd,
-                const MemPlan *train) {
-  *L = (AbiLayout){.m = m, .prefix = prefix, .batch = batch, .fwd = fwd, .train = train};
+void abi_layout(AbiLayout *L, Arena *a, const Model *m, const char *prefix, int batch, const Schedule *fwd_sched,
+                const Schedule *train_sched) {
+  const MemPlan *fwd = fwd_sched->mp, *train = train_sched->mp;
+  *L = (AbiLayout){.m = m, .prefix = prefix, .batch = batch, .fwd = fwd, .train = train,
+                   .fwd_sched = fwd_sched, .train_sched = train_sched};
   /* the train step first: `nnc train` creates (and initializes) slots in that order */
   L->slots = NEW_ARRAY(a, AbiSlot, train->nleaves + fwd->nleaves);
   int64_t off = 0;
@@ -75,7 +77,9 @@ void abi_layout(AbiLayout *L, Arena *a, const Model *m, const char *prefix, int 
   off += round_up(L->y_floats * (int64_t)sizeof(float));
   L->out_floats = shape_numel(ir_find_output(fwd->fp->g, "output")->shape);
   L->ws_off = off;
-  int64_t ws = fwd->workspace > train->workspace ? fwd->workspace : train->workspace;
+  /* one thread: the object runs single-threaded */
+  int64_t ws_fwd = schedule_workspace(fwd_sched, 1), ws_train = schedule_workspace(train_sched, 1);
+  int64_t ws = ws_fwd > ws_train ? ws_fwd : ws_train;
   L->ws_bytes = round_up(ws * (int64_t)sizeof(float)) + ABI_ALIGN;   /* as jit.c allocates it */
   L->state_bytes = off + L->ws_bytes;
   CkptTensor *t = NEW_ARRAY(a, CkptTensor, L->nslots + 1);
@@ -110,7 +114,7 @@ typedef struct {
   LLVMModuleRef mod;                   /* module being filled */
   LLVMBuilderRef b;                    /* instruction builder */
   LLVMTypeRef i8, i32, i64, f32, f64, ptr, void_t;   /* common types */
-  const char *cpu, *features;          /* target attributes for every function */
+  const Target *t;                     /* target attributes for every function */
   const AbiLayout *L;                  /* the layout */
   LLVMValueRef fn;                     /* function being built */
 } Ab;
@@ -121,7 +125,7 @@ static LLVMValueRef cf64(Ab *A, double v) { return LLVMConstReal(A->f64, v); }
 static LLVMValueRef cf32(Ab *A, float v) { return LLVMConstReal(A->f32, v); }
 
 static void fn_attrs(Ab *A, LLVMValueRef fn) {
-  const char *kv[][2] = {{"target-cpu", A->cpu}, {"target-features", A->features}};
+  const char *kv[][2] = {{"target-cpu", A->t->cpu}, {"target-features", A->t->features}};
   for (size_t i = 0; i < COUNT_OF(kv); i++)
     if (kv[i][1] && kv[i][1][0])
       LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
@@ -557,19 +561,18 @@ static void build_selftest(Ab *A, const AbiData *d, LLVMValueRef init, LLVMValue
 }
 
 /* Generates a plan's kernels under an internal entry name and links them in. */
-static LLVMValueRef add_graph(Ab *A, const MemPlan *mp, const char *what) {
+static LLVMValueRef add_graph(Ab *A, const Schedule *sched, const char *what) {
   char name[256];
   snprintf(name, sizeof name, "nnc_%s_%s", A->L->prefix, what);
-  LLVMModuleRef m = codegen_module(A->ctx, mp, name, A->cpu, A->features);
+  LLVMModuleRef m = codegen_module(A->ctx, sched, name, false);
   if (LLVMLinkModules2(A->mod, m)) die("abi: cannot link the %s kernels", what);
   LLVMValueRef entry = LLVMGetNamedFunction(A->mod, name);
   LLVMSetLinkage(entry, LLVMInternalLinkage);
   return entry;
 }
 
-LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *d, const char *cpu,
-                         const char *features) {
-  Ab A = {.ctx = ctx, .L = L, .cpu = cpu, .features = features};
+LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *d, const Target *t) {
+  Ab A = {.ctx = ctx, .L = L, .t = t};
   A.mod = LLVMModuleCreateWithNameInContext(L->prefix, ctx);
   A.b = LLVMCreateBuilderInContext(ctx);
   A.i8 = LLVMInt8TypeInContext(ctx);
@@ -579,8 +582,8 @@ LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *
   A.f64 = LLVMDoubleTypeInContext(ctx);
   A.ptr = LLVMPointerTypeInContext(ctx, 0);
   A.void_t = LLVMVoidTypeInContext(ctx);
-  LLVMValueRef train = add_graph(&A, L->train, "train_step");
-  LLVMValueRef fwd = add_graph(&A, L->fwd, "forward");
+  LLVMValueRef train = add_graph(&A, L->train_sched, "train_step");
+  LLVMValueRef fwd = add_graph(&A, L->fwd_sched, "forward");
   LLVMValueRef next = build_rng_next(&A);
   RngFns R = {.dbl = build_rng_double(&A, next)};
   R.normal = build_rng_normal(&A, R.dbl);

@@ -9,11 +9,12 @@
  * memcmp, strcmp, aligned_alloc, free) and libm (log, cos, nextafterf and
  * whatever the kernels call).
  *
- * The state block (64-byte aligned, PREFIX_STATE_BYTES) holds, in order:
+ * The state block (64-byte aligned, PREFIX_STATE_BYTES; no target nnc knows
+ * needs more) holds, in order:
  * every PARAM/STATE tensor (each at a multiple of 64 bytes; the order is the
  * one `nnc train` fills them in, so PREFIX_init(seed) draws the same weights
  * as `nnc train` with that seed), the input and target batch buffers, and
- * one workspace both graphs share.  Nothing else is mutable: two blocks are
+ * one workspace both graphs share (buffers and one thread's scratch).  Nothing else is mutable: two blocks are
  * two independent instances.
  *
  * Weight images (embedded, --weights-file, PREFIX_load): a 24-byte header
@@ -26,7 +27,7 @@
 #include <llvm-c/Core.h>
 #include <stdint.h>
 
-#include "plan.h"
+#include "schedule.h"
 #include "sema.h"
 
 enum {
@@ -50,6 +51,8 @@ typedef struct {
   int batch;                /* samples per call of forward and train_step */
   const MemPlan *fwd;       /* evaluation graph's plan (outputs "loss", "output") */
   const MemPlan *train;     /* train step's plan (updates written into slots) */
+  const Schedule *fwd_sched;    /* their schedules (workspace and scratch sizes) */
+  const Schedule *train_sched;
   int nslots;               /* PARAM/STATE tensors */
   AbiSlot *slots;           /* in state order */
   int64_t tensor_bytes;     /* bytes of the tensor region (slots and padding) */
@@ -78,8 +81,8 @@ typedef struct {
 /* The layout of m's state block.  The model must have one input and an
  * output (the caller checks); fwd and train are plans for graphs of `batch`.
  * Arrays live in `a`. */
-void abi_layout(AbiLayout *L, Arena *a, const Model *m, const char *prefix, int batch, const MemPlan *fwd,
-                const MemPlan *train);
+void abi_layout(AbiLayout *L, Arena *a, const Model *m, const char *prefix, int batch, const Schedule *fwd,
+                const Schedule *train);
 
 /* Byte offset in the state block of the buffer holding plan leaf `leaf`. */
 int64_t abi_leaf_offset(const AbiLayout *L, const IrNode *leaf);
@@ -89,7 +92,6 @@ void abi_image_header(const AbiLayout *L, unsigned char out[ABI_IMAGE_HEADER]);
 
 /* The whole module: both graphs' kernels and every entry point, each function
  * tagged with cpu and features.  Only PREFIX_* symbols are exported. */
-LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *d, const char *cpu,
-                         const char *features);
+LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *d, const Target *t);
 
 #endif

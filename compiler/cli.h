@@ -64,5 +64,6 @@ int cmd_eval(const Cli *c);
 int cmd_predict(const Cli *c);
 int cmd_compile(const Cli *c);   /* compile.c */
 int cmd_plot(const Cli *c);      /* runtime/plot.c */
+int cmd_target(const Cli *c);
 
 #endif

@@ -17,8 +17,8 @@
  * loops using them still vectorize; log/sin/cos/pow go through LLVM
  * intrinsics (libm calls): all within a few ulp.
  *
- * codegen_optimize (at the end) runs the -O pipeline for the host target;
- * the JIT and an object-file writer share it.
+ * codegen_optimize (at the end) runs the -O pipeline with a target machine
+ * made from the same Target; the JIT and the object-file writer share it.
  */
 #include "codegen.h"
 
@@ -229,14 +229,7 @@ static LLVMValueRef rand_value(Cg *cg, uint32_t seed, LLVMValueRef counter_f, LL
 
 static int space_ndim(Cg *cg) { return cg->fp->groups[cg->group].space.ndim; }
 
-/* Space strides of n's own row-major index under map (for stores and rand). */
-static void own_strides(Cg *cg, const IrNode *n, const int *map, int64_t *st) {
-  int64_t c[IR_MAX_DIMS];
-  fuse_contig_strides(n->shape, c);
-  for (int d = 0; d < space_ndim(cg); d++) st[d] = 0;
-  for (int k = 0; k < n->shape.ndim; k++)
-    if (map[k] >= 0) st[map[k]] += c[k];
-}
+static void own_strides(Cg *cg, const IrNode *n, int64_t *st) { schedule_own_strides(cg->fp, n, space_ndim(cg), st); }
 
 static LLVMValueRef member(Cg *cg, const IrNode *u, const CgPoint *p);
 
@@ -265,7 +258,7 @@ static LLVMValueRef member(Cg *cg, const IrNode *u, const CgPoint *p) {
   case OPK_RAND: {
     int64_t st[IR_MAX_DIMS];
     fuse_src_map(u, map, 0, m);
-    own_strides(cg, u, map, st);
+    own_strides(cg, u, st);
     v = rand_value(cg, u->seed, value(cg, u->src[0], m, p), cg_offset(cg, p, st));
     break;
   }
@@ -290,7 +283,7 @@ static void store_members(Cg *cg, const CgPoint *p, bool skip_root) {
     const IrNode *u = G->members[i];
     if (!cg->fp->node[u->id].stored || (skip_root && u == G->root)) continue;
     int64_t st[IR_MAX_DIMS];
-    own_strides(cg, u, cg->fp->node[u->id].map, st);
+    own_strides(cg, u, st);
     cg_store(cg, cg->bufptr[cg->mp->buf_of[u->id]], cg_offset(cg, p, st), member(cg, u, p));
   }
 }
@@ -300,101 +293,37 @@ void cg_eval_store(Cg *cg, const CgPoint *p) {
   store_members(cg, p, false);
 }
 
-/* ---- loop layouts ---- */
+/* ---- loop nests ---- */
 
-typedef struct {
-  int n;                        /* loop dims, outermost first */
-  int64_t size[IR_MAX_DIMS];    /* trip counts */
-  int hi[IR_MAX_DIMS];          /* innermost space axis of each merged dim */
-} Layout;
-
-typedef struct {
-  int n;                        /* accesses collected */
-  int cap;                      /* allocated */
-  int64_t (*st)[IR_MAX_DIMS];   /* space strides of each */
-} Accesses;
-
-static void add_access(Accesses *a, const int64_t *st, int ndim) {
-  if (a->n == a->cap) {
-    a->cap = a->cap ? 2 * a->cap : 16;
-    a->st = xrealloc(a->st, sizeof(*a->st) * (size_t)a->cap);
-  }
-  memset(a->st[a->n], 0, sizeof(a->st[0]));
-  memcpy(a->st[a->n++], st, sizeof(int64_t) * (size_t)ndim);
-}
-
-static void on_read(void *ctx, const IrNode *n, const IrNode *base, const int64_t *st) {
-  (void)n, (void)base;
-  Cg *cg = ((void **)ctx)[0];
-  if (st) add_access(((void **)ctx)[1], st, space_ndim(cg));
-}
-
-static void group_accesses(Cg *cg, Accesses *acc) {
-  void *ctx[2] = {cg, acc};
-  fuse_group_reads(cg->fp, cg->group, on_read, ctx);
-  const FuseGroup *G = &cg->fp->groups[cg->group];
-  for (int i = 0; i < G->nmembers; i++) {
-    const IrNode *u = G->members[i];
-    if (cg->fp->node[u->id].stored || u->op == OP_RAND) {
-      int64_t st[IR_MAX_DIMS];
-      own_strides(cg, u, cg->fp->node[u->id].map, st);
-      add_access(acc, st, space_ndim(cg));
-    }
-  }
-}
-
-/* Loop dims over the space axes selected by `pick` (in order), merging
- * neighbours that every access sees as one. */
-static Layout make_layout(Shape space, const Accesses *acc, unsigned pick) {
-  Layout L = {0};
-  for (int d = 0; d < space.ndim; d++) {
-    if (space.dim[d] == 1 || !(pick >> d & 1u)) continue;
-    /* merged index I = i_outer * dim[d] + i_d: needs st[outer] == st[d] * dim[d] everywhere */
-    bool merge = L.n > 0;
-    for (int a = 0; merge && a < acc->n; a++)
-      if (acc->st[a][L.hi[L.n - 1]] != acc->st[a][d] * space.dim[d]) merge = false;
-    if (merge) {
-      L.size[L.n - 1] *= space.dim[d];
-      L.hi[L.n - 1] = d;
-    } else {
-      L.size[L.n] = space.dim[d];
-      L.hi[L.n++] = d;
-    }
-  }
-  return L;
-}
-
-static void loops_begin(Cg *cg, const Layout *L, CgPoint *p, CgLoop *lp) {
+/* Opens the nest's loops at p.  With split, the outermost runs over the
+ * step's units [lo, hi) only (the kernel's last two arguments). */
+static void loops_begin(Cg *cg, const LoopNest *L, CgPoint *p, CgLoop *lp, bool split) {
   for (int j = 0; j < L->n; j++) {
-    p->idx[p->n] = cg_loop_begin(cg, &lp[j], cg_i64(cg, 0), cg_i64(cg, L->size[j]), cg_i64(cg, 1));
+    LLVMValueRef start = cg_i64(cg, 0), end = cg_i64(cg, L->size[j]);
+    if (j == 0 && split) {
+      LLVMValueRef grain = cg_i64(cg, cg->step->grain);
+      start = LLVMBuildMul(cg->b, cg->lo, grain, "");
+      LLVMValueRef stop = LLVMBuildMul(cg->b, cg->hi, grain, "");
+      end = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, stop, end, ""), stop, end, "");
+    }
+    p->idx[p->n] = cg_loop_begin(cg, &lp[j], start, end, cg_i64(cg, 1));
     p->dim[p->n++] = L->hi[j];
   }
 }
 
-static void loops_end(Cg *cg, const Layout *L, CgPoint *p, CgLoop *lp) {
+static void loops_end(Cg *cg, const LoopNest *L, CgPoint *p, CgLoop *lp) {
   for (int j = L->n - 1; j >= 0; j--) cg_loop_end(cg, &lp[j]);
   p->n -= L->n;
 }
 
 /* ---- kernels ---- */
 
-/* The loop nest over the group's space restricted to `axes`, ordered by how
- * the group's accesses walk memory. */
-static Layout group_layout(Cg *cg, const FuseGroup *G, unsigned axes) {
-  Accesses acc = {0};
-  group_accesses(cg, &acc);
-  Layout L = make_layout(G->space, &acc, axes);
-  free(acc.st);
-  return L;
-}
-
-static void emit_elemwise(Cg *cg, const FuseGroup *G) {
-  Layout L = group_layout(cg, G, ~0u);
+static void emit_elemwise(Cg *cg) {
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, &L, &p, lp);
+  loops_begin(cg, &cg->step->loops, &p, lp, true);
   cg_eval_store(cg, &p);
-  loops_end(cg, &L, &p, lp);
+  loops_end(cg, &cg->step->loops, &p, lp);
 }
 
 /* A sum or max whose innermost axis is kept (column sums, bias gradients):
@@ -409,22 +338,22 @@ static void emit_reduce_in_memory(Cg *cg, const FuseGroup *G) {
   LLVMValueRef e = cg_loop_begin(cg, &li, cg_i64(cg, 0), cg_i64(cg, shape_numel(r->shape)), cg_i64(cg, 1));
   cg_store(cg, out, e, identity);
   cg_loop_end(cg, &li);
-  Layout L = group_layout(cg, G, ~0u);
+  const LoopNest *L = &cg->step->loops;
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, &L, &p, lp);
+  loops_begin(cg, L, &p, lp, false);
   memset(cg->memo, 0, sizeof(LLVMValueRef) * (size_t)cg->fp->g->nodes.len);
   store_members(cg, &p, true);
   int m[IR_MAX_DIMS];
   fuse_src_map(r, NULL, 0, m);
   LLVMValueRef v = value(cg, r->src[0], m, &p);
   int64_t st[IR_MAX_DIMS];
-  own_strides(cg, r, cg->fp->node[r->id].map, st);
+  own_strides(cg, r, st);
   LLVMValueRef off = cg_offset(cg, &p, st);
   LLVMValueRef a = cg_load(cg, out, off), args[2] = {a, v};
   cg_store(cg, out, off,
            r->op == OP_SUM ? arith(cg, LLVMFAdd, a, v) : cg_call_intrinsic(cg, "llvm.maxnum", &cg->f32, 1, args, 2));
-  loops_end(cg, &L, &p, lp);
+  loops_end(cg, L, &p, lp);
 }
 
 /* A row-wise group (kept axes outside, reduced axes inside).  A member's
@@ -465,7 +394,7 @@ static void row_values(Cg *cg, const FuseGroup *G, Rows *w, const CgPoint *p, in
 /* One pass over the reduced axes at row point p: accumulates the stage-s
  * reductions (sumexp: the logsumexps' second pass) and stores the stored
  * space members of stage `store` (-1: none). */
-static void row_pass(Cg *cg, const FuseGroup *G, Rows *w, const Layout *R, CgPoint *p, int s, bool sumexp,
+static void row_pass(Cg *cg, const FuseGroup *G, Rows *w, const LoopNest *R, CgPoint *p, int s, bool sumexp,
                      int store) {
   for (int i = 0; i < G->nmembers; i++) {
     const IrNode *u = G->members[i];
@@ -474,7 +403,7 @@ static void row_pass(Cg *cg, const FuseGroup *G, Rows *w, const Layout *R, CgPoi
     if (!sumexp) LLVMBuildStore(cg->b, cg_f32(cg, u->op == OP_SUM ? 0.0 : -INFINITY), w->slot[u->id]);
   }
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, R, p, lp);
+  loops_begin(cg, R, p, lp, false);
   memcpy(cg->memo, w->row, sizeof(LLVMValueRef) * (size_t)cg->fp->g->nodes.len);
   for (int i = 0; i < G->nmembers; i++) {
     const IrNode *u = G->members[i];
@@ -495,7 +424,7 @@ static void row_pass(Cg *cg, const FuseGroup *G, Rows *w, const Layout *R, CgPoi
       LLVMBuildStore(cg->b, r, slot);
     } else if (!w->at_row[u->id] && cg->fp->node[u->id].stored && w->stage[u->id] == store) {
       int64_t st[IR_MAX_DIMS];
-      own_strides(cg, u, cg->fp->node[u->id].map, st);
+      own_strides(cg, u, st);
       cg_store(cg, cg->bufptr[cg->mp->buf_of[u->id]], cg_offset(cg, p, st), member(cg, u, p));
     }
   }
@@ -530,13 +459,13 @@ static void emit_rows(Cg *cg, const FuseGroup *G) {
     const IrNode *u = G->members[i];
     if (!w.at_row[u->id] && cg->fp->node[u->id].stored && w.stage[u->id] == S) last = true;
   }
-  Layout K = group_layout(cg, G, ~G->axes), R = group_layout(cg, G, G->axes);
+  const LoopNest *K = &cg->step->loops, *R = &cg->step->inner;
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, &K, &p, lp);
+  loops_begin(cg, K, &p, lp, true);
   for (int s = 1; s <= S; s++) {
     row_values(cg, G, &w, &p, s - 1);
-    row_pass(cg, G, &w, &R, &p, s, false, s - 1);
+    row_pass(cg, G, &w, R, &p, s, false, s - 1);
     bool lse = false;
     for (int i = 0; i < G->nmembers; i++) {
       const IrNode *u = G->members[i];
@@ -552,7 +481,7 @@ static void emit_rows(Cg *cg, const FuseGroup *G) {
       w.row[u->id] = v;
     }
     if (!lse) continue;
-    row_pass(cg, G, &w, &R, &p, s, true, -1);
+    row_pass(cg, G, &w, R, &p, s, true, -1);
     for (int i = 0; i < G->nmembers; i++) {
       const IrNode *u = G->members[i];
       if (u->op != OP_LOGSUMEXP || w.stage[u->id] != s) continue;
@@ -562,15 +491,15 @@ static void emit_rows(Cg *cg, const FuseGroup *G) {
     }
   }
   row_values(cg, G, &w, &p, S);
-  if (last) row_pass(cg, G, &w, &R, &p, S + 1, false, S);
+  if (last) row_pass(cg, G, &w, R, &p, S + 1, false, S);
   for (int i = 0; i < G->nmembers; i++) {
     const IrNode *u = G->members[i];
     if (!w.at_row[u->id] || !cg->fp->node[u->id].stored) continue;
     int64_t st[IR_MAX_DIMS];
-    own_strides(cg, u, cg->fp->node[u->id].map, st);
+    own_strides(cg, u, st);
     cg_store(cg, cg->bufptr[cg->mp->buf_of[u->id]], cg_offset(cg, &p, st), w.row[u->id]);
   }
-  loops_end(cg, &K, &p, lp);
+  loops_end(cg, K, &p, lp);
   free(w.stage), free(w.at_row), free(w.row), free(w.slot), free(w.sum), free(w.max), free(w.shift);
 }
 
@@ -592,21 +521,17 @@ static void emit_copy(Cg *cg, const IrNode *src, int src_buf, int dst) {
     memcpy(ld, stt, sizeof ld);
   else if (!konst)
     for (int d = 0; d < src->shape.ndim; d++) ld[d] = src->shape.dim[d] == 1 ? 0 : f->stride[d];
-  Accesses acc = {0};
-  add_access(&acc, ld, src->shape.ndim);
-  add_access(&acc, stt, src->shape.ndim);
-  Layout L = make_layout(src->shape, &acc, ~0u);
-  free(acc.st);
+  const LoopNest *L = &cg->step->loops;
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, &L, &p, lp);
+  loops_begin(cg, L, &p, lp, true);
   LLVMValueRef v;
   if (konst)
     v = cg_f32(cg, const_leaf(src)->value);
   else
     v = cg_load(cg, cg->bufptr[src_buf >= 0 ? src_buf : plan_buf_of_view(cg->mp, src)], cg_offset(cg, &p, ld));
   cg_store(cg, cg->bufptr[dst], cg_offset(cg, &p, stt), v);
-  loops_end(cg, &L, &p, lp);
+  loops_end(cg, L, &p, lp);
 }
 
 /* ---- functions ---- */
@@ -618,11 +543,23 @@ static void add_attr(Cg *cg, LLVMValueRef fn, const char *k, const char *v) {
 }
 
 static void target_attrs(Cg *cg, LLVMValueRef fn) {
-  add_attr(cg, fn, "target-cpu", cg->cpu);
-  add_attr(cg, fn, "target-features", cg->features);
-  add_attr(cg, fn, "prefer-vector-width", "512");
+  char bits[16];
+  snprintf(bits, sizeof bits, "%d", 32 * cg->t->vector_floats);
+  add_attr(cg, fn, "target-cpu", cg->t->cpu);
+  add_attr(cg, fn, "target-features", cg->t->features);
+  add_attr(cg, fn, "prefer-vector-width", bits);
   unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, nounwind, 0));
+}
+
+LLVMValueRef cg_function(Cg *cg, const char *name, LLVMTypeRef *params, unsigned n) {
+  LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, n, 0));
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  target_attrs(cg, fn);
+  unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+  for (unsigned i = 0; i < n; i++)
+    if (params[i] == cg->ptr) LLVMAddAttributeAtIndex(fn, i + 1, LLVMCreateEnumAttribute(cg->ctx, noalias, 0));
+  return fn;
 }
 
 typedef struct {
@@ -650,30 +587,30 @@ static void step_buffers(const MemPlan *mp, const PlanStep *s, bool *used) {
     if (mp->fp->node[G->members[i]->id].stored) used[mp->buf_of[G->members[i]->id]] = true;
 }
 
-int64_t codegen_scratch(const FusePlan *fp, int group) {
-  const FuseGroup *G = &fp->groups[group];
-  return G->kind == FG_MATMUL ? gemm_scratch(G->mm) : 0;
-}
-
-/* Builds the kernel of step si; returns it (args: used buffers in buffer order, then scratch). */
-static LLVMValueRef emit_step(Cg *cg, int si, const bool *used, bool scratch) {
+/* Builds the kernel of step si.  Arguments: the used buffers in buffer
+ * order, the scratch pointer when the step has scratch, then the unit
+ * bounds lo and hi (i64). */
+static LLVMValueRef emit_step(Cg *cg, int si, const bool *used) {
   const PlanStep *s = &cg->mp->steps[si];
+  cg->step = &cg->sched->steps[si];
   int nargs = 0;
-  LLVMTypeRef *params = xcalloc((size_t)cg->mp->nbufs + 2, sizeof(LLVMTypeRef));
+  LLVMTypeRef *params = xcalloc((size_t)cg->mp->nbufs + 4, sizeof(LLVMTypeRef));
   for (int bf = 0; bf < cg->mp->nbufs; bf++)
     if (used[bf]) params[nargs++] = cg->ptr;
+  bool scratch = cg->step->scratch > 0;
   if (scratch) params[nargs++] = cg->ptr;
+  int nptr = nargs;
+  params[nargs++] = cg->i64;
+  params[nargs++] = cg->i64;
   char name[32];
   snprintf(name, sizeof name, "nnc_step%d", si);
-  LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, (unsigned)nargs, 0));
+  LLVMValueRef fn = cg_function(cg, name, params, (unsigned)nargs);
   free(params);
-  LLVMSetLinkage(fn, LLVMInternalLinkage);
-  target_attrs(cg, fn);
-  unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-  for (int i = 0; i < nargs; i++) LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(cg->ctx, noalias, 0));
   cg->fn = fn;
   for (int bf = 0, k = 0; bf < cg->mp->nbufs; bf++) cg->bufptr[bf] = used[bf] ? LLVMGetParam(fn, (unsigned)k++) : NULL;
-  cg->scratch = scratch ? LLVMGetParam(fn, (unsigned)nargs - 1) : NULL;
+  cg->scratch = scratch ? LLVMGetParam(fn, (unsigned)nptr - 1) : NULL;
+  cg->lo = LLVMGetParam(fn, (unsigned)nptr);
+  cg->hi = LLVMGetParam(fn, (unsigned)nptr + 1);
   LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
   cg->mm = NULL;
   if (s->kind == STEP_COPY) {
@@ -683,7 +620,7 @@ static LLVMValueRef emit_step(Cg *cg, int si, const bool *used, bool scratch) {
     const FuseGroup *G = &cg->fp->groups[s->group];
     cg->group = s->group;
     switch (G->kind) {
-    case FG_ELEMWISE: emit_elemwise(cg, G); break;
+    case FG_ELEMWISE: emit_elemwise(cg); break;
     case FG_REDUCE: emit_reduce(cg, G); break;
     case FG_MATMUL: gemm_emit(cg, G); break;
     case FG_COPY: emit_copy(cg, G->root->src[0], -1, cg->mp->buf_of[G->root->id]); break;
@@ -693,8 +630,63 @@ static LLVMValueRef emit_step(Cg *cg, int si, const bool *used, bool scratch) {
   return fn;
 }
 
-LLVMModuleRef codegen_module(LLVMContextRef ctx, const MemPlan *mp, const char *entry, const char *cpu,
-                             const char *features) {
+/* In the function being built: a call of step si's kernel on units
+ * [lo, hi), its buffers found from the leaf array and the workspace. */
+static void emit_call(Cg *cg, int si, LLVMValueRef kernel, const bool *used, LLVMValueRef leaves, LLVMValueRef ws,
+                      LLVMValueRef scratch, LLVMValueRef lo, LLVMValueRef hi) {
+  const MemPlan *mp = cg->mp;
+  LLVMValueRef *args = xcalloc((size_t)mp->nbufs + 4, sizeof(LLVMValueRef));
+  unsigned n = 0;
+  for (int bf = 0; bf < mp->nbufs; bf++) {
+    if (!used[bf]) continue;
+    const PlanBuf *pb = &mp->bufs[bf];
+    LLVMValueRef i = cg_i64(cg, pb->leaf >= 0 ? pb->leaf : pb->offset);
+    args[n++] = pb->leaf >= 0 ? LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildGEP2(cg->b, cg->ptr, leaves, &i, 1, ""), "")
+                              : LLVMBuildGEP2(cg->b, cg->f32, ws, &i, 1, "");
+  }
+  if (cg->sched->steps[si].scratch > 0) args[n++] = scratch;
+  args[n++] = lo;
+  args[n++] = hi;
+  LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(kernel), kernel, args, n, "");
+  free(args);
+}
+
+static LLVMValueRef add_function(Cg *cg, const char *name, LLVMTypeRef *params, unsigned n) {
+  LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, n, 0));
+  target_attrs(cg, fn);
+  cg->fn = fn;
+  LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+  return fn;
+}
+
+/* ENTRY(leaves, ws): every step whole, in order, on thread 0's scratch. */
+static void emit_entry(Cg *cg, const char *entry, LLVMValueRef *kernels, bool **used) {
+  LLVMTypeRef params[2] = {cg->ptr, cg->ptr};
+  LLVMValueRef fn = add_function(cg, entry, params, 2);
+  LLVMValueRef leaves = LLVMGetParam(fn, 0), ws = LLVMGetParam(fn, 1);
+  LLVMValueRef so = cg_i64(cg, schedule_scratch_offset(cg->sched, 0));
+  LLVMValueRef scratch = LLVMBuildGEP2(cg->b, cg->f32, ws, &so, 1, "");
+  for (int si = 0; si < cg->mp->nsteps; si++)
+    emit_call(cg, si, kernels[si], used[si], leaves, ws, scratch, cg_i64(cg, 0), cg_i64(cg, cg->sched->steps[si].units));
+  LLVMBuildRetVoid(cg->b);
+}
+
+/* ENTRY.stepN(leaves, ws, scratch, lo, hi) per step, for the thread pool. */
+static void emit_step_entries(Cg *cg, const char *entry, LLVMValueRef *kernels, bool **used) {
+  LLVMTypeRef params[5] = {cg->ptr, cg->ptr, cg->ptr, cg->i64, cg->i64};
+  for (int si = 0; si < cg->mp->nsteps; si++) {
+    char name[256];
+    snprintf(name, sizeof name, "%s.step%d", entry, si);
+    LLVMValueRef fn = add_function(cg, name, params, 5);
+    LLVMValueRef p[5];
+    for (int k = 0; k < 5; k++) p[k] = LLVMGetParam(fn, (unsigned)k);
+    emit_call(cg, si, kernels[si], used[si], p[0], p[1], p[2], p[3], p[4]);
+    LLVMBuildRetVoid(cg->b);
+  }
+}
+
+LLVMModuleRef codegen_module(LLVMContextRef ctx, const Schedule *sched, const char *entry, bool step_entries) {
+  const MemPlan *mp = sched->mp;
   Cg cg = {0};
   cg.ctx = ctx;
   cg.mod = LLVMModuleCreateWithNameInContext(mp->fp->g->name ? mp->fp->g->name : "nnc", ctx);
@@ -703,54 +695,23 @@ LLVMModuleRef codegen_module(LLVMContextRef ctx, const MemPlan *mp, const char *
   cg.i32 = LLVMInt32TypeInContext(ctx);
   cg.i64 = LLVMInt64TypeInContext(ctx);
   cg.ptr = LLVMPointerTypeInContext(ctx, 0);
-  cg.vec = LLVMVectorType(cg.f32, CG_VW);
-  cg.cpu = cpu;
-  cg.features = features;
+  cg.t = sched->t;
+  cg.vec = LLVMVectorType(cg.f32, (unsigned)cg.t->vector_floats);
+  cg.sched = sched;
   cg.mp = mp;
   cg.fp = mp->fp;
   cg.bufptr = xcalloc((size_t)mp->nbufs + 1, sizeof(LLVMValueRef));
   cg.memo = xcalloc((size_t)mp->fp->g->nodes.len + 1, sizeof(LLVMValueRef));
   LLVMValueRef *kernels = xcalloc((size_t)mp->nsteps + 1, sizeof(LLVMValueRef));
-  bool *used = xcalloc((size_t)mp->nsteps * (size_t)(mp->nbufs + 1) + 1, sizeof(bool));
+  bool **used = xcalloc((size_t)mp->nsteps + 1, sizeof(bool *));
   for (int si = 0; si < mp->nsteps; si++) {
-    bool *u = used + (size_t)si * (size_t)(mp->nbufs + 1);
-    step_buffers(mp, &mp->steps[si], u);
-    bool scratch = mp->steps[si].kind == STEP_GROUP && codegen_scratch(mp->fp, mp->steps[si].group) > 0;
-    kernels[si] = emit_step(&cg, si, u, scratch);
+    used[si] = xcalloc((size_t)mp->nbufs + 1, sizeof(bool));
+    step_buffers(mp, &mp->steps[si], used[si]);
+    kernels[si] = emit_step(&cg, si, used[si]);
   }
-  /* the entry: leaf pointers loaded once, workspace slices by offset */
-  LLVMTypeRef params[2] = {cg.ptr, cg.ptr};
-  LLVMTypeRef void_t = LLVMVoidTypeInContext(ctx);
-  LLVMValueRef fn = LLVMAddFunction(cg.mod, entry, LLVMFunctionType(void_t, params, 2, 0));
-  target_attrs(&cg, fn);
-  cg.fn = fn;
-  LLVMPositionBuilderAtEnd(cg.b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
-  LLVMValueRef leaves = LLVMGetParam(fn, 0), ws = LLVMGetParam(fn, 1);
-  LLVMValueRef *bp = xcalloc((size_t)mp->nbufs + 1, sizeof(LLVMValueRef));
-  for (int bf = 0; bf < mp->nbufs; bf++) {
-    const PlanBuf *pb = &mp->bufs[bf];
-    if (pb->leaf >= 0) {
-      LLVMValueRef i = cg_i64(&cg, pb->leaf);
-      bp[bf] = LLVMBuildLoad2(cg.b, cg.ptr, LLVMBuildGEP2(cg.b, cg.ptr, leaves, &i, 1, ""), "");
-    } else {
-      LLVMValueRef o = cg_i64(&cg, pb->offset);
-      bp[bf] = LLVMBuildGEP2(cg.b, cg.f32, ws, &o, 1, "");
-    }
-  }
-  LLVMValueRef so = cg_i64(&cg, mp->scratch_off);
-  LLVMValueRef scratch = LLVMBuildGEP2(cg.b, cg.f32, ws, &so, 1, "");
-  LLVMValueRef *args = xcalloc((size_t)mp->nbufs + 2, sizeof(LLVMValueRef));
-  for (int si = 0; si < mp->nsteps; si++) {
-    bool *u = used + (size_t)si * (size_t)(mp->nbufs + 1);
-    unsigned n = 0;
-    for (int bf = 0; bf < mp->nbufs; bf++)
-      if (u[bf]) args[n++] = bp[bf];
-    if (LLVMCountParams(kernels[si]) > n) args[n++] = scratch;
-    LLVMBuildCall2(cg.b, LLVMGlobalGetValueType(kernels[si]), kernels[si], args, n, "");
-  }
-  LLVMBuildRetVoid(cg.b);
-  free(args);
-  free(bp);
+  emit_entry(&cg, entry, kernels, used);
+  if (step_entries) emit_step_entries(&cg, entry, kernels, used);
+  for (int si = 0; si < mp->nsteps; si++) free(used[si]);
   free(used);
   free(kernels);
   free(cg.memo);
@@ -767,8 +728,8 @@ static void dump(FILE *out, LLVMModuleRef mod) {
   LLVMDisposeMessage(s);
 }
 
-bool codegen_optimize_with(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, FILE *dump_before,
-                           FILE *dump_after, char *err, size_t errlen) {
+bool codegen_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, FILE *dump_before,
+                      FILE *dump_after, char *err, size_t errlen) {
   if (opt_level < 0 || opt_level > 3) opt_level = 3;
   char *vmsg = NULL;
   if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &vmsg)) {
@@ -802,26 +763,4 @@ bool codegen_optimize_with(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_l
   }
   if (dump_after) dump(dump_after, mod);
   return true;
-}
-
-bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const char *features, FILE *dump_before,
-                      FILE *dump_after, char *err, size_t errlen) {
-  char *triple = LLVMGetDefaultTargetTriple();
-  LLVMTargetRef target;
-  char *terr = NULL;
-  if (LLVMGetTargetFromTriple(triple, &target, &terr)) {
-    snprintf(err, errlen, "no target for %s: %s", triple, terr);
-    LLVMDisposeMessage(terr);
-    LLVMDisposeMessage(triple);
-    return false;
-  }
-  static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
-                                               LLVMCodeGenLevelAggressive};
-  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features,
-                                                    levels[opt_level < 0 || opt_level > 3 ? 3 : opt_level],
-                                                    LLVMRelocDefault, LLVMCodeModelJITDefault);
-  LLVMDisposeMessage(triple);
-  bool ok = codegen_optimize_with(mod, tm, opt_level, dump_before, dump_after, err, errlen);
-  LLVMDisposeTargetMachine(tm);
-  return ok;
 }

@@ -1,16 +1,20 @@
-/* codegen: the LLVM module of a planned graph (LLVM C API).
+/* codegen: the LLVM module of a scheduled graph (LLVM C API).
  *
- * In: a MemPlan (and through it the FusePlan and the IrGraph), the host CPU's
- * name and features.  Out: an LLVM module with one internal function per
- * step and one external entry
+ * In: a Schedule (and through it the MemPlan, FusePlan, IrGraph and Target).
+ * Out: an LLVM module with one internal function per step, taking the
+ * buffers it uses, its scratch (if any) and the unit bounds [lo, hi) the
+ * schedule split it into, and one external entry
  *     void ENTRY(float **leaves, float *workspace)
- * that runs the steps in order; leaves[i] is the buffer of the plan's leaf i,
- * workspace holds MemPlan.workspace floats, 64-byte aligned.  The module calls
- * nothing of nnc's (only libm: expf, logf, tanhf, ...), so it can be JIT-run
- * or written to an object file.  Every function carries target-cpu and
- * target-features; kernel pointer arguments are noalias (the plan guarantees
- * it).  Elementwise and reduction loops are plain scalar IR in a form LLVM's
- * loop vectorizer takes; matrix products (gemm.c) use explicit vectors.
+ * that runs every step whole, in order; leaves[i] is the buffer of the plan's
+ * leaf i, workspace holds schedule_workspace(s, 1) floats, aligned to the
+ * target.  With step_entries, also one external function per step,
+ *     void ENTRY.stepN(float **leaves, float *workspace, float *scratch, int64_t lo, int64_t hi)
+ * which the JIT's thread pool calls (jit.c).  The module calls nothing of
+ * nnc's (only libm: logf, sinf, ...), so it can be JIT-run or written to an
+ * object file.  Every function carries the target's CPU, features and vector
+ * width; kernel pointer arguments are noalias (the plan guarantees it).
+ * Elementwise and reduction loops are plain scalar IR in a form LLVM's loop
+ * vectorizer takes; matrix products (gemm.c) use explicit vectors.
  *
  * The second half of this header is the code generator's own toolkit, shared
  * by codegen.c and gemm.c.
@@ -21,25 +25,18 @@
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
 
-#include "plan.h"
+#include "schedule.h"
 
-LLVMModuleRef codegen_module(LLVMContextRef ctx, const MemPlan *mp, const char *entry, const char *cpu,
-                             const char *features);
-/* Verifies mod, sets its target triple and data layout for (cpu, features)
- * and runs "default<O<opt_level>>" with a target machine for the same CPU
- * (no loop unrolling: see docs/backend.md).  dump_before/dump_after, when
- * non-NULL, get the module's text.  false + message in err on failure. */
-/* The same with a given target machine (any triple): the object-file path. */
-bool codegen_optimize_with(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, FILE *dump_before,
-                           FILE *dump_after, char *err, size_t errlen);
-bool codegen_optimize(LLVMModuleRef mod, int opt_level, const char *cpu, const char *features, FILE *dump_before,
+LLVMModuleRef codegen_module(LLVMContextRef ctx, const Schedule *s, const char *entry, bool step_entries);
+/* Verifies mod, sets its target triple and data layout from tm and runs
+ * "default<O<opt_level>>" with it (no loop unrolling: see docs/backend.md).
+ * The JIT and the object writer both come here, each with a machine made by
+ * target_machine.  dump_before/dump_after, when non-NULL, get the module's
+ * text.  false + message in err on failure. */
+bool codegen_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, FILE *dump_before,
                       FILE *dump_after, char *err, size_t errlen);
-/* Scratch floats a group's kernel needs (a PlanScratchFn). */
-int64_t codegen_scratch(const FusePlan *fp, int group);
 
 /* ---- shared by codegen.c and gemm.c ---- */
-
-enum { CG_VW = 16 };   /* floats per vector register (AVX-512) in generated matrix products */
 
 /* A point of a group's space inside generated loops: offset of an access with
  * space strides st is sum_j idx[j] * st[dim[j]]. */
@@ -60,13 +57,16 @@ typedef struct {
   LLVMContextRef ctx;          /* owns types and constants */
   LLVMModuleRef mod;           /* module being filled */
   LLVMBuilderRef b;            /* instruction builder */
-  LLVMTypeRef f32, i32, i64, ptr, vec;  /* common types; vec = <CG_VW x float> */
-  const char *cpu, *features;  /* host target, put on every function */
-  const MemPlan *mp;           /* the plan compiled */
+  LLVMTypeRef f32, i32, i64, ptr, vec;  /* common types; vec = one vector register of floats */
+  const Target *t;             /* what the code is for: put on every function, sizes vectors and tiles */
+  const Schedule *sched;       /* the schedule compiled */
+  const StepSchedule *step;    /* the step being built */
+  const MemPlan *mp;           /* sched->mp */
   const FusePlan *fp;          /* mp->fp */
   LLVMValueRef fn;             /* function being built */
   LLVMValueRef *bufptr;        /* per plan buffer: pointer argument of fn, or NULL */
   LLVMValueRef scratch;        /* scratch pointer argument of fn, or NULL */
+  LLVMValueRef lo, hi;         /* the step's unit bounds (i64 arguments of fn) */
   int group;                   /* group being built, or -1 */
   LLVMValueRef *memo;          /* per node id: member value at the current point */
   const IrNode *mm;            /* FG_MATMUL epilogue: the product ... */
@@ -74,6 +74,9 @@ typedef struct {
 } Cg;
 
 LLVMValueRef cg_i64(Cg *cg, int64_t v);
+/* An internal void function with the target's attributes; pointer
+ * parameters are noalias (callers pass buffers that do not overlap). */
+LLVMValueRef cg_function(Cg *cg, const char *name, LLVMTypeRef *params, unsigned n);
 LLVMValueRef cg_f32(Cg *cg, double v);
 /* A do-while loop from start by step while < end (caller ensures one trip). */
 LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l, LLVMValueRef start, LLVMValueRef end, LLVMValueRef step);
@@ -87,6 +90,5 @@ void cg_store(Cg *cg, LLVMValueRef base, LLVMValueRef off, LLVMValueRef v);
 void cg_eval_store(Cg *cg, const CgPoint *p);
 /* Body of an FG_MATMUL kernel (gemm.c). */
 void gemm_emit(Cg *cg, const FuseGroup *G);
-int64_t gemm_scratch(const IrNode *mm);
 
 #endif

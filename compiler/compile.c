@@ -23,11 +23,10 @@
 #include "ckpt.h"
 #include "data.h"
 #include "cli.h"
-#include "codegen.h"
 #include "emit.h"
 #include "init.h"
 #include "jit.h"
-#include "lower.h"
+#include "pipeline.h"
 
 /* Seed of the selftest's stored input batch (uniform in [0, 1)). */
 enum { SELFTEST_INPUT_SEED = 7919 };
@@ -141,7 +140,7 @@ typedef struct {
   const char *weights;     /* --weights, or NULL */
   bool embedded;           /* weights are in the object */
   const char *image;       /* --weights-file, or NULL */
-  const EmitTarget *t;     /* what the object is for */
+  const Target *t;         /* what the object is for */
 } HeaderInfo;
 
 static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
@@ -271,12 +270,11 @@ static bool same_file(const char *a, const char *b) {
 int cmd_compile(const Cli *c) {
   Front f;
   int status = 1;
-  EmitTarget t = {0};
+  Target t = {0};
   LLVMContextRef ctx = NULL;
   unsigned char *region = NULL, *initial = NULL;
   float *test_x = NULL, *test_out = NULL;
-  FusePlan *fp[2] = {NULL, NULL};
-  MemPlan *mp[2] = {NULL, NULL};
+  Planned *plan[2] = {NULL, NULL};
   Dataset train = {0};
   DataNorm norm = {0};
   const char *temps[3] = {NULL, NULL, NULL};   /* object, header, image being written */
@@ -301,7 +299,7 @@ int cmd_compile(const Cli *c) {
     goto done;
   }
   char err[1024];
-  if (!emit_target(&t, cli_get(c, "target"), cli_get(c, "cpu"), cli_get(c, "features"), err, sizeof err)) {
+  if (!target_resolve(&t, cli_get(c, "target"), cli_get(c, "cpu"), cli_get(c, "features"), err, sizeof err)) {
     fprintf(stderr, "nnc compile: %s\n", err);
     goto done;
   }
@@ -323,14 +321,10 @@ int cmd_compile(const Cli *c) {
         goto done;
       }
 
-  IrGraph *g[2] = {ir_simplify(lower_forward(m, f.arena, (int)batch, false)),
-                   ir_simplify(lower_train_step(m, f.arena, (int)batch))};
-  for (int i = 0; i < 2; i++) {
-    fp[i] = fuse_graph(g[i]);
-    mp[i] = plan_memory(fp[i], codegen_scratch);
-  }
+  plan[0] = pipeline_plan(pipeline_graph(m, f.arena, PIPE_FORWARD, (int)batch, false), &t);
+  plan[1] = pipeline_plan(pipeline_graph(m, f.arena, PIPE_TRAIN, (int)batch, false), &t);
   AbiLayout L;
-  abi_layout(&L, f.arena, m, prefix, (int)batch, mp[0], mp[1]);
+  abi_layout(&L, f.arena, m, prefix, (int)batch, plan[0]->sched, plan[1]->sched);
 
   /* the tensor region: initializers, then the checkpoint's values */
   initial = (unsigned char *)aligned_floats(L.tensor_bytes);
@@ -362,7 +356,7 @@ int cmd_compile(const Cli *c) {
     d.input_std = norm.std;
   }
   ctx = LLVMContextCreate();
-  LLVMModuleRef mod = abi_module(ctx, &L, &d, t.cpu, t.features);
+  LLVMModuleRef mod = abi_module(ctx, &L, &d, &t);
   /* every file goes to a temporary name first and all are renamed at the
    * end, so a failure leaves no half-set of outputs (and no stale file
    * replaced by a broken one) */
@@ -400,15 +394,12 @@ done:
   data_norm_free(&norm);
   data_free(&train);
   if (ctx) LLVMContextDispose(ctx);
-  for (int i = 0; i < 2; i++) {
-    if (mp[i]) plan_free(mp[i]);
-    if (fp[i]) fuse_free(fp[i]);
-  }
+  for (int i = 0; i < 2; i++) pipeline_plan_free(plan[i]);
   free(test_x);
   free(test_out);
   free(region);
   free(initial);
-  emit_target_free(&t);
+  target_free(&t);
   front_free(&f);
   return status;
 }

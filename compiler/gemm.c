@@ -1,77 +1,155 @@
 /* gemm: the generated matrix-product kernel with its fused epilogue.
  *
  * C[M,N] = A[M,K] B[K,N] where A and B are any strided views (transposed
- * operands and ta/tb are just strides).  All sizes are compile-time constants.
- * Loop structure, outermost first:
- *   for each panel of GEMM_NR columns of C:
- *     pack B[:, panel] into scratch as K rows of GEMM_NR contiguous floats,
- *       zero-padded past N (one copy, then every load is an aligned vector);
- *     for each tile of GEMM_MR rows:
- *       micro-kernel: GEMM_MR x GEMM_NR accumulators in vector registers,
- *         for k: GEMM_NR/16 vector loads of packed B, GEMM_MR broadcasts of
- *         A[i,k] straight from A, llvm.fma per (row, vector);
- *       epilogue: the tile goes to a stack buffer and the group's
- *         elementwise members (bias add, activation, ...) run over it,
- *         storing every stored member.
- * The full K stays in registers (no partial sums in memory), so the epilogue
- * sees finished values.  Edges: the last panel is packed with zeros and only
- * its real columns are stored; the last row tile has fewer rows (a separate
- * copy of the micro-kernel with the exact row count).  Tile size: 8 rows x 2
- * zmm vectors = 16 accumulators + 2 B vectors + 1 broadcast, within 32 zmm
- * registers, with loads (2 + 8) per 16 FMAs.
+ * operands and ta/tb are just strides).  All sizes are compile-time
+ * constants; the schedule (schedule.h) fixes the tile, the loop order and
+ * the split.  Pieces:
+ *   - packing B: a panel of NR = vectors * vw columns becomes K rows of NR
+ *     contiguous floats, zero-padded past N, so every load of B in the
+ *     micro-kernel is one aligned vector;
+ *   - packing A (transposed A, rows outside): a block of MR rows becomes K
+ *     columns of MR contiguous floats, so the broadcasts of one k step read
+ *     one cache line instead of MR strided ones;
+ *   - the micro-kernel: MR x NR accumulators in vector registers, per k one
+ *     load per vector of packed B, MR broadcasts of A, llvm.fmuladd per
+ *     (row, vector) (an FMA where the target has one).  The full K stays in
+ *     registers, so the epilogue sees finished values.  It is a function of
+ *     its own so that nothing else competes for its registers;
+ *   - the epilogue: the tile goes to a stack buffer and the group's
+ *     elementwise members (bias add, activation, an optimizer update) run
+ *     over it, storing every stored member.
+ * Loop orders: panels outside (B packed one panel at a time, all row blocks
+ * inside; units = panels) or row blocks outside (all of B packed once, the
+ * panels inside, so an epilogue that reads and writes whole output-shaped
+ * arrays walks their rows in memory order; units = row blocks).  Edges: the
+ * last panel is zero-padded and only its real columns are stored; the last
+ * row block has fewer rows (a separate micro-kernel with the exact count).
  */
 #include "codegen.h"
 
 #include <stdlib.h>
 
-enum {
-  GEMM_NV = 2,                    /* vectors per tile row */
-  GEMM_NR = GEMM_NV * CG_VW,      /* tile columns */
-  GEMM_MR = 8,                    /* tile rows */
-};
-
-static int64_t depth(const IrNode *mm) { return mm->ta ? mm->src[0]->shape.dim[0] : mm->src[0]->shape.dim[1]; }
-
-int64_t gemm_scratch(const IrNode *mm) { return depth(mm) * GEMM_NR; }
-
 typedef struct {
   const IrNode *mm;        /* the product */
-  int64_t M, N, K;         /* sizes */
+  const GemmSchedule *s;   /* sizes, tile, order */
   int64_t am, ak;          /* A[i,k] at am*i + ak*k */
   int64_t bk, bn;          /* B[k,j] at bk*k + bn*j */
   LLVMValueRef A, B;       /* operand buffers */
-  LLVMValueRef tile;       /* GEMM_MR x GEMM_NR floats on the stack */
+  LLVMValueRef packed_b;   /* scratch: packed B (one panel, or all of them) */
+  LLVMValueRef packed_a;   /* scratch after packed B: one packed row block of A, or NULL */
+  LLVMValueRef tile;       /* mr x nr floats on the stack */
+  int mr, nv, vw, nr;      /* tile rows, vectors per row, floats per vector, columns (nv * vw) */
+  int64_t panels;          /* ceil(N / nr) */
+  LLVMValueRef mk[2];      /* micro-kernel functions: full row blocks, the short one */
 } Gemm;
 
 static LLVMValueRef add(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(cg->b, a, b, ""); }
 static LLVMValueRef mul(Cg *cg, LLVMValueRef a, int64_t s) { return LLVMBuildMul(cg->b, a, cg_i64(cg, s), ""); }
+static LLVMValueRef gep(Cg *cg, LLVMValueRef base, LLVMValueRef off) {
+  return LLVMBuildGEP2(cg->b, cg->f32, base, &off, 1, "");
+}
 
-/* scratch[k*NR + c] = B[k, j0 + c] for c < nr, 0 up to NR. */
-static void pack_b(Cg *cg, const Gemm *g, LLVMValueRef j0, int nr) {
+/* ---- control flow with possibly empty ranges ---- */
+
+typedef struct {
+  CgLoop loop;              /* the loop, when entered */
+  LLVMBasicBlockRef after;  /* where the skip and the exit meet */
+} Guard;
+
+/* if (cond) { ... guard_end */
+static void guard_begin(Cg *cg, Guard *gd, LLVMValueRef cond) {
+  LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "then");
+  gd->after = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "after");
+  LLVMBuildCondBr(cg->b, cond, then, gd->after);
+  LLVMPositionBuilderAtEnd(cg->b, then);
+}
+
+static void guard_end(Cg *cg, Guard *gd) {
+  LLVMBuildBr(cg->b, gd->after);
+  LLVMPositionBuilderAtEnd(cg->b, gd->after);
+}
+
+/* for (i = start; i < end; i += step), skipped when start >= end. */
+static LLVMValueRef range_begin(Cg *cg, Guard *gd, LLVMValueRef start, LLVMValueRef end, int64_t step) {
+  guard_begin(cg, gd, LLVMBuildICmp(cg->b, LLVMIntSLT, start, end, ""));
+  return cg_loop_begin(cg, &gd->loop, start, end, cg_i64(cg, step));
+}
+
+static void range_end(Cg *cg, Guard *gd) {
+  cg_loop_end(cg, &gd->loop);
+  guard_end(cg, gd);
+}
+
+static LLVMValueRef smin(Cg *cg, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* ---- packing ---- */
+
+/* dst[k*nr + c] = B[k, j0 + c] for c < ncols, 0 up to nr. */
+static void pack_b(Cg *cg, const Gemm *g, LLVMValueRef dst, LLVMValueRef j0, int ncols) {
   CgLoop lk, lc;
-  LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, g->K), cg_i64(cg, 1));
-  LLVMValueRef row = mul(cg, k, GEMM_NR);
+  LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, g->s->K), cg_i64(cg, 1));
+  LLVMValueRef row = mul(cg, k, g->nr);
   LLVMValueRef src = add(cg, mul(cg, k, g->bk), mul(cg, j0, g->bn));
-  LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, nr), cg_i64(cg, 1));
-  cg_store(cg, cg->scratch, add(cg, row, c), cg_load(cg, g->B, add(cg, src, mul(cg, c, g->bn))));
+  LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, ncols), cg_i64(cg, 1));
+  cg_store(cg, dst, add(cg, row, c), cg_load(cg, g->B, add(cg, src, mul(cg, c, g->bn))));
   cg_loop_end(cg, &lc);
-  if (nr < GEMM_NR) {
-    c = cg_loop_begin(cg, &lc, cg_i64(cg, nr), cg_i64(cg, GEMM_NR), cg_i64(cg, 1));
-    cg_store(cg, cg->scratch, add(cg, row, c), cg_f32(cg, 0));
+  if (ncols < g->nr) {
+    c = cg_loop_begin(cg, &lc, cg_i64(cg, ncols), cg_i64(cg, g->nr), cg_i64(cg, 1));
+    cg_store(cg, dst, add(cg, row, c), cg_f32(cg, 0));
     cg_loop_end(cg, &lc);
   }
   cg_loop_end(cg, &lk);
 }
 
-static LLVMValueRef splat(Cg *cg, LLVMValueRef x) {
-  LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(cg->vec), x, cg_i64(cg, 0), "");
-  return LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(cg->vec),
-                                LLVMConstNull(LLVMVectorType(cg->i32, CG_VW)), "");
+/* Packed panel p of B: K * nr floats at p * K * nr (or the one panel). */
+static LLVMValueRef panel_of(Cg *cg, const Gemm *g, LLVMValueRef p) {
+  return g->s->rows_outer ? gep(cg, g->packed_b, mul(cg, p, g->s->K * g->nr)) : g->packed_b;
 }
 
-/* The micro-kernel for rows i0..i0+mr and the packed panel; leaves the tile in g->tile. */
-static void micro_kernel(Cg *cg, const Gemm *g, LLVMValueRef i0, int mr) {
-  LLVMValueRef acc[GEMM_MR][GEMM_NV], phi[GEMM_MR][GEMM_NV];
+/* Every panel of B, once (rows outside). */
+static void pack_b_all(Cg *cg, const Gemm *g) {
+  int64_t full = g->s->N / g->nr;
+  int tail = (int)(g->s->N % g->nr);
+  if (full > 0) {
+    CgLoop lp;
+    LLVMValueRef p = cg_loop_begin(cg, &lp, cg_i64(cg, 0), cg_i64(cg, full), cg_i64(cg, 1));
+    pack_b(cg, g, panel_of(cg, g, p), mul(cg, p, g->nr), g->nr);
+    cg_loop_end(cg, &lp);
+  }
+  if (tail > 0) pack_b(cg, g, panel_of(cg, g, cg_i64(cg, full)), cg_i64(cg, full * g->nr), tail);
+}
+
+/* packed_a[k*mr + r] = A[i0 + r, k] for r < rows. */
+static void pack_a(Cg *cg, const Gemm *g, LLVMValueRef i0, int rows) {
+  CgLoop lk;
+  LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, g->s->K), cg_i64(cg, 1));
+  LLVMValueRef src = add(cg, mul(cg, i0, g->am), mul(cg, k, g->ak)), dst = mul(cg, k, g->mr);
+  for (int r = 0; r < rows; r++)
+    cg_store(cg, g->packed_a, add(cg, dst, cg_i64(cg, r)), cg_load(cg, g->A, add(cg, src, cg_i64(cg, r * g->am))));
+  cg_loop_end(cg, &lk);
+}
+
+/* ---- the micro-kernel and the epilogue ---- */
+
+static LLVMValueRef splat(Cg *cg, const Gemm *g, LLVMValueRef x) {
+  LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(cg->vec), x, cg_i64(cg, 0), "");
+  return LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(cg->vec), LLVMConstNull(LLVMVectorType(cg->i32, (unsigned)g->vw)),
+                                "");
+}
+
+/* A[i0 + r, k]: from the packed block, or straight from A. */
+static LLVMValueRef a_elem(Cg *cg, const Gemm *g, LLVMValueRef i0, LLVMValueRef k, int r) {
+  if (g->packed_a) return cg_load(cg, g->packed_a, add(cg, mul(cg, k, g->mr), cg_i64(cg, r)));
+  return cg_load(cg, g->A, add(cg, mul(cg, add(cg, i0, cg_i64(cg, r)), g->am), mul(cg, k, g->ak)));
+}
+
+/* The k loop: rows x nr of C for rows i0.. from a packed panel, left in
+ * tile.  A and packed_a are g's or the micro-kernel function's parameters. */
+static void k_loop(Cg *cg, const Gemm *g, LLVMValueRef i0, int rows, LLVMValueRef panel, LLVMValueRef tile) {
+  LLVMValueRef acc[TILE_MAX_ROWS][TILE_VECTORS], phi[TILE_MAX_ROWS][TILE_VECTORS];
+  unsigned align = (unsigned)(4 * g->vw);
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
   LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "kloop");
   LLVMBuildBr(cg->b, body);
@@ -79,96 +157,171 @@ static void micro_kernel(Cg *cg, const Gemm *g, LLVMValueRef i0, int mr) {
   LLVMValueRef k = LLVMBuildPhi(cg->b, cg->i64, "k");
   LLVMValueRef zero = LLVMConstNull(cg->vec), start = cg_i64(cg, 0);
   LLVMAddIncoming(k, &start, &pre, 1);
-  for (int r = 0; r < mr; r++)
-    for (int v = 0; v < GEMM_NV; v++) {
+  for (int r = 0; r < rows; r++)
+    for (int v = 0; v < g->nv; v++) {
       phi[r][v] = LLVMBuildPhi(cg->b, cg->vec, "acc");
       LLVMAddIncoming(phi[r][v], &zero, &pre, 1);
     }
-  LLVMValueRef bv[GEMM_NV];
-  for (int v = 0; v < GEMM_NV; v++) {
-    LLVMValueRef off = add(cg, mul(cg, k, GEMM_NR), cg_i64(cg, v * CG_VW));
-    LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->f32, cg->scratch, &off, 1, "");
-    bv[v] = LLVMBuildLoad2(cg->b, cg->vec, p, "");
-    LLVMSetAlignment(bv[v], 64);
+  LLVMValueRef bv[TILE_VECTORS];
+  for (int v = 0; v < g->nv; v++) {
+    bv[v] = LLVMBuildLoad2(cg->b, cg->vec, gep(cg, panel, add(cg, mul(cg, k, g->nr), cg_i64(cg, v * g->vw))), "");
+    LLVMSetAlignment(bv[v], align);
   }
-  LLVMValueRef kterm = mul(cg, k, g->ak);
-  for (int r = 0; r < mr; r++) {
-    LLVMValueRef off = add(cg, mul(cg, add(cg, i0, cg_i64(cg, r)), g->am), kterm);
-    LLVMValueRef a = splat(cg, cg_load(cg, g->A, off));
-    for (int v = 0; v < GEMM_NV; v++) {
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef a = splat(cg, g, a_elem(cg, g, i0, k, r));
+    for (int v = 0; v < g->nv; v++) {
       LLVMValueRef args[3] = {a, bv[v], phi[r][v]};
-      acc[r][v] = cg_call_intrinsic(cg, "llvm.fma", &cg->vec, 1, args, 3);
+      acc[r][v] = cg_call_intrinsic(cg, "llvm.fmuladd", &cg->vec, 1, args, 3);
     }
   }
   LLVMValueRef next = LLVMBuildAdd(cg->b, k, cg_i64(cg, 1), "");
   LLVMSetNUW(next, 1);
-  LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntSLT, next, cg_i64(cg, g->K), "");
+  LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntSLT, next, cg_i64(cg, g->s->K), "");
   LLVMBasicBlockRef end = LLVMGetInsertBlock(cg->b);
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "kdone");
   LLVMBuildCondBr(cg->b, more, body, done);
   LLVMAddIncoming(k, &next, &end, 1);
-  for (int r = 0; r < mr; r++)
-    for (int v = 0; v < GEMM_NV; v++) LLVMAddIncoming(phi[r][v], &acc[r][v], &end, 1);
+  for (int r = 0; r < rows; r++)
+    for (int v = 0; v < g->nv; v++) LLVMAddIncoming(phi[r][v], &acc[r][v], &end, 1);
   LLVMPositionBuilderAtEnd(cg->b, done);
-  for (int r = 0; r < mr; r++)
-    for (int v = 0; v < GEMM_NV; v++) {
-      LLVMValueRef off = cg_i64(cg, r * GEMM_NR + v * CG_VW);
-      LLVMValueRef p = LLVMBuildGEP2(cg->b, cg->f32, g->tile, &off, 1, "");
-      LLVMSetAlignment(LLVMBuildStore(cg->b, acc[r][v], p), 64);
-    }
+  for (int r = 0; r < rows; r++)
+    for (int v = 0; v < g->nv; v++)
+      LLVMSetAlignment(LLVMBuildStore(cg->b, acc[r][v], gep(cg, tile, cg_i64(cg, r * g->nr + v * g->vw))), align);
 }
 
-/* The group's members over tile rows < mr and columns < nr. */
-static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef i0, LLVMValueRef j0, int mr, int nr) {
+/* The micro-kernel for `rows` rows as a function of its own,
+ *   void mk(A, packed_a, panel, tile, i0),
+ * never inlined: the epilogue's constants, which LLVM hoists out of the
+ * loops around it, then cannot take registers from the accumulators. */
+static LLVMValueRef micro_kernel_fn(Cg *cg, Gemm *g, int rows) {
+  LLVMValueRef *slot = &g->mk[rows == g->mr ? 0 : 1];
+  if (*slot) return *slot;
+  LLVMBasicBlockRef saved_block = LLVMGetInsertBlock(cg->b);
+  LLVMValueRef saved_fn = cg->fn, saved_a = g->A, saved_pa = g->packed_a;
+  LLVMTypeRef params[5] = {cg->ptr, cg->ptr, cg->ptr, cg->ptr, cg->i64};
+  char name[96];
+  snprintf(name, sizeof name, "%s.mk%d", LLVMGetValueName(saved_fn), rows);
+  LLVMValueRef fn = *slot = cg_function(cg, name, params, 5);
+  unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, noinline, 0));
+  cg->fn = fn;
+  LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+  g->A = LLVMGetParam(fn, 0);
+  g->packed_a = saved_pa ? LLVMGetParam(fn, 1) : NULL;
+  k_loop(cg, g, LLVMGetParam(fn, 4), rows, LLVMGetParam(fn, 2), LLVMGetParam(fn, 3));
+  LLVMBuildRetVoid(cg->b);
+  g->A = saved_a;
+  g->packed_a = saved_pa;
+  cg->fn = saved_fn;
+  LLVMPositionBuilderAtEnd(cg->b, saved_block);
+  return fn;
+}
+
+static void micro_kernel(Cg *cg, Gemm *g, LLVMValueRef i0, int rows, LLVMValueRef panel) {
+  LLVMValueRef fn = micro_kernel_fn(cg, g, rows);
+  LLVMValueRef args[5] = {g->A, g->packed_a ? g->packed_a : LLVMConstPointerNull(cg->ptr), panel, g->tile, i0};
+  LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 5, "");
+}
+
+/* The group's members over tile rows < rows and columns < ncols. */
+static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef i0, LLVMValueRef j0, int rows, int ncols) {
   CgLoop lr, lc;
-  LLVMValueRef r = cg_loop_begin(cg, &lr, cg_i64(cg, 0), cg_i64(cg, mr), cg_i64(cg, 1));
-  LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, nr), cg_i64(cg, 1));
+  LLVMValueRef r = cg_loop_begin(cg, &lr, cg_i64(cg, 0), cg_i64(cg, rows), cg_i64(cg, 1));
+  LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, ncols), cg_i64(cg, 1));
   CgPoint p = {2, {add(cg, i0, r), add(cg, j0, c)}, {0, 1}};
   cg->mm = g->mm;
-  cg->mm_value = cg_load(cg, g->tile, add(cg, mul(cg, r, GEMM_NR), c));
+  cg->mm_value = cg_load(cg, g->tile, add(cg, mul(cg, r, g->nr), c));
   cg_eval_store(cg, &p);
   cg_loop_end(cg, &lc);
   cg_loop_end(cg, &lr);
 }
 
-static void panel(Cg *cg, const Gemm *g, LLVMValueRef j0, int nr) {
-  pack_b(cg, g, j0, nr);
-  int64_t mfull = g->M / GEMM_MR;
-  int mtail = (int)(g->M % GEMM_MR);
-  if (mfull > 0) {
+static void tile(Cg *cg, Gemm *g, LLVMValueRef i0, LLVMValueRef j0, int rows, int ncols, LLVMValueRef panel) {
+  micro_kernel(cg, g, i0, rows, panel);
+  epilogue(cg, g, i0, j0, rows, ncols);
+}
+
+/* ---- loop orders ---- */
+
+/* Rows i0.. of one row block (rows of them) against every panel. */
+static void row_block(Cg *cg, Gemm *g, LLVMValueRef i0, int rows) {
+  if (g->packed_a) pack_a(cg, g, i0, rows);
+  int64_t full = g->s->N / g->nr;
+  int tail = (int)(g->s->N % g->nr);
+  if (full > 0) {
+    CgLoop lp;
+    LLVMValueRef p = cg_loop_begin(cg, &lp, cg_i64(cg, 0), cg_i64(cg, full), cg_i64(cg, 1));
+    tile(cg, g, i0, mul(cg, p, g->nr), rows, g->nr, panel_of(cg, g, p));
+    cg_loop_end(cg, &lp);
+  }
+  if (tail > 0) tile(cg, g, i0, cg_i64(cg, full * g->nr), rows, tail, panel_of(cg, g, cg_i64(cg, full)));
+}
+
+/* Units are row blocks: full blocks [lo, min(hi, full)), then the short one. */
+static void rows_outside(Cg *cg, Gemm *g) {
+  pack_b_all(cg, g);
+  int64_t full = g->s->M / g->mr;
+  int tail = (int)(g->s->M % g->mr);
+  Guard gd;
+  LLVMValueRef b = range_begin(cg, &gd, cg->lo, smin(cg, cg->hi, cg_i64(cg, full)), 1);
+  row_block(cg, g, mul(cg, b, g->mr), g->mr);
+  range_end(cg, &gd);
+  if (tail > 0) {
+    guard_begin(cg, &gd, LLVMBuildICmp(cg->b, LLVMIntSGT, cg->hi, cg_i64(cg, full), ""));
+    row_block(cg, g, cg_i64(cg, full * g->mr), tail);
+    guard_end(cg, &gd);
+  }
+}
+
+/* One packed panel (ncols real columns at j0) against every row block. */
+static void panel(Cg *cg, Gemm *g, LLVMValueRef j0, int ncols) {
+  pack_b(cg, g, g->packed_b, j0, ncols);
+  int64_t full = g->s->M / g->mr;
+  int tail = (int)(g->s->M % g->mr);
+  if (full > 0) {
     CgLoop li;
-    LLVMValueRef i0 = cg_loop_begin(cg, &li, cg_i64(cg, 0), cg_i64(cg, mfull * GEMM_MR), cg_i64(cg, GEMM_MR));
-    micro_kernel(cg, g, i0, GEMM_MR);
-    epilogue(cg, g, i0, j0, GEMM_MR, nr);
+    LLVMValueRef i0 = cg_loop_begin(cg, &li, cg_i64(cg, 0), cg_i64(cg, full * g->mr), cg_i64(cg, g->mr));
+    tile(cg, g, i0, j0, g->mr, ncols, g->packed_b);
     cg_loop_end(cg, &li);
   }
-  if (mtail > 0) {
-    LLVMValueRef i0 = cg_i64(cg, mfull * GEMM_MR);
-    micro_kernel(cg, g, i0, mtail);
-    epilogue(cg, g, i0, j0, mtail, nr);
+  if (tail > 0) tile(cg, g, cg_i64(cg, full * g->mr), j0, tail, ncols, g->packed_b);
+}
+
+/* Units are panels: full panels [lo, min(hi, full)), then the narrow one. */
+static void panels_outside(Cg *cg, Gemm *g) {
+  int64_t full = g->s->N / g->nr;
+  int tail = (int)(g->s->N % g->nr);
+  Guard gd;
+  LLVMValueRef p = range_begin(cg, &gd, cg->lo, smin(cg, cg->hi, cg_i64(cg, full)), 1);
+  panel(cg, g, mul(cg, p, g->nr), g->nr);
+  range_end(cg, &gd);
+  if (tail > 0) {
+    guard_begin(cg, &gd, LLVMBuildICmp(cg->b, LLVMIntSGT, cg->hi, cg_i64(cg, full), ""));
+    panel(cg, g, cg_i64(cg, full * g->nr), tail);
+    guard_end(cg, &gd);
   }
 }
 
 void gemm_emit(Cg *cg, const FuseGroup *G) {
   const IrNode *mm = G->mm, *a = mm->src[0], *b = mm->src[1];
   const FuseNode *fa = &cg->fp->node[a->id], *fb = &cg->fp->node[b->id];
-  Gemm g = {mm, mm->shape.dim[0], mm->shape.dim[1], depth(mm), 0, 0, 0, 0, NULL, NULL, NULL};
+  const GemmSchedule *s = &cg->step->gemm;
+  Gemm g = {.mm = mm, .s = s, .mr = s->rows, .nv = s->vectors, .vw = s->vw};
+  g.nr = g.nv * g.vw;
+  g.panels = (s->N + g.nr - 1) / g.nr;
   g.am = mm->ta ? fa->stride[1] : fa->stride[0];
   g.ak = mm->ta ? fa->stride[0] : fa->stride[1];
   g.bk = mm->tb ? fb->stride[1] : fb->stride[0];
   g.bn = mm->tb ? fb->stride[0] : fb->stride[1];
   g.A = cg->bufptr[plan_buf_of_view(cg->mp, a)];
   g.B = cg->bufptr[plan_buf_of_view(cg->mp, b)];
-  g.tile = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, GEMM_MR * GEMM_NR), "tile");
-  LLVMSetAlignment(g.tile, 64);
-  int64_t nfull = g.N / GEMM_NR;
-  int ntail = (int)(g.N % GEMM_NR);
-  if (nfull > 0) {
-    CgLoop lj;
-    LLVMValueRef j0 = cg_loop_begin(cg, &lj, cg_i64(cg, 0), cg_i64(cg, nfull * GEMM_NR), cg_i64(cg, GEMM_NR));
-    panel(cg, &g, j0, GEMM_NR);
-    cg_loop_end(cg, &lj);
-  }
-  if (ntail > 0) panel(cg, &g, cg_i64(cg, nfull * GEMM_NR), ntail);
+  g.packed_b = cg->scratch;
+  if (s->pack_a) g.packed_a = gep(cg, cg->scratch, cg_i64(cg, g.panels * s->K * g.nr));
+  g.tile = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, g.mr * g.nr), "tile");
+  LLVMSetAlignment(g.tile, (unsigned)(4 * g.vw));
+  if (s->rows_outer)
+    rows_outside(cg, &g);
+  else
+    panels_outside(cg, &g);
   cg->mm = NULL;
 }

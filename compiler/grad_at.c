@@ -17,6 +17,7 @@
 #include "grad.h"
 #include "gradcheck.h"
 #include "lower.h"
+#include "pipeline.h"
 
 /* One NAME=VALUE of --at. */
 typedef struct {
@@ -200,7 +201,7 @@ int cmd_grad_at(const Cli *c, Front *f) {
     fprintf(stderr, "nnc grad: --input-grads: %s has no inputs\n", m->name);
     return 1;
   }
-  IrGraph *g = lower_grad(m, f->arena, lower_has_batch(m) ? 1 : 0);
+  IrGraph *g = pipeline_graph(m, f->arena, PIPE_GRAD, lower_has_batch(m) ? 1 : 0, true);
   if (cli_flag(c, "input-grads")) add_input_grads(g, m);
   AtList at;
   if (!parse_at(cli_get(c, "at"), f->arena, &at, err, sizeof err)) {

@@ -5,8 +5,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "jit.h"
-#include "lower.h"
+#include "codegen.h"
+#include "pipeline.h"
+#include "pool.h"
 
 /* The batch size a command compiles for: --batch, else the model's, and 0 for
  * models without inputs (no batch axis at all). */
@@ -17,21 +18,52 @@ static bool command_batch(const Cli *c, const Model *m, int *out) {
   return true;
 }
 
-static const char *stages[] = {"lower", "grad", "train", "simplified", "fused"};
+static const char *stages[] = {"lower", "grad", "train", "simplified", "fused", "schedule"};
 
 /* The graph of a named stage; NULL (error printed) for an unknown stage. */
 static IrGraph *stage_graph(const Cli *c, const Model *m, Arena *a, int batch, const char *stage) {
-  if (strcmp(stage, "lower") == 0) return lower_forward(m, a, batch, false);
-  if (strcmp(stage, "grad") == 0) return lower_grad(m, a, batch);
-  if (strcmp(stage, "train") == 0) return lower_train_step(m, a, batch);
-  if (strcmp(stage, "simplified") == 0 || strcmp(stage, "fused") == 0)
-    return ir_simplify(lower_train_step(m, a, batch));
-  if (strcmp(stage, "eval") == 0) return ir_simplify(lower_forward(m, a, batch, false));
+  if (strcmp(stage, "lower") == 0) return pipeline_graph(m, a, PIPE_FORWARD, batch, true);
+  if (strcmp(stage, "grad") == 0) return pipeline_graph(m, a, PIPE_GRAD, batch, true);
+  if (strcmp(stage, "train") == 0) return pipeline_graph(m, a, PIPE_TRAIN, batch, true);
+  if (strcmp(stage, "simplified") == 0 || strcmp(stage, "fused") == 0 || strcmp(stage, "schedule") == 0)
+    return pipeline_graph(m, a, PIPE_TRAIN, batch, false);
+  if (strcmp(stage, "eval") == 0) return pipeline_graph(m, a, PIPE_FORWARD, batch, false);
   const char *near = closest_name(stage, stages, (int)COUNT_OF(stages));
   fprintf(stderr, "nnc %s: unknown stage '%s'", c->command, stage);
   if (near) fprintf(stderr, "; did you mean '%s'?", near);
-  fprintf(stderr, " (stages: lower, grad, train, simplified, fused)\n");
+  fprintf(stderr, " (stages: lower, grad, train, simplified, fused, schedule)\n");
   return NULL;
+}
+
+/* The target of --target/--cpu/--features (the host's without them). */
+static bool command_target(const Cli *c, Target *t) {
+  char err[1024];
+  if (target_resolve(t, cli_get(c, "target"), cli_get(c, "cpu"), cli_get(c, "features"), err, sizeof err)) return true;
+  fprintf(stderr, "nnc %s: %s\n", c->command, err);
+  return false;
+}
+
+/* --threads N, else the CPUs this process may use. */
+static bool command_threads(const Cli *c, int *out) {
+  long long n = pool_default_threads();
+  if (!cli_int(c, "threads", 1, 1024, &n)) return false;
+  *out = (int)n;
+  return true;
+}
+
+/* `--stage=fused` and `--stage=schedule`: the back half's decisions, no LLVM. */
+static bool print_plan(const Cli *c, const IrGraph *g, bool schedule) {
+  Target t;
+  int threads;
+  if (!command_threads(c, &threads) || !command_target(c, &t)) return false;
+  Planned *p = pipeline_plan(g, &t);
+  if (schedule)
+    schedule_print(stdout, p->sched, threads);
+  else
+    fuse_print(stdout, p->fp);
+  pipeline_plan_free(p);
+  target_free(&t);
+  return true;
 }
 
 int cmd_ir(const Cli *c) {
@@ -42,19 +74,13 @@ int cmd_ir(const Cli *c) {
   const char *stage = cli_get(c, "stage") ? cli_get(c, "stage") : "simplified";
   IrGraph *g = stage_graph(c, f.model, f.arena, batch, stage);
   if (!g) goto done;
-  if (strcmp(stage, "fused") == 0) {
-    if (cli_flag(c, "dot")) {
-      fprintf(stderr, "nnc ir: --dot draws IR graphs; the fused stage is a list of kernels (drop --dot)\n");
-      goto done;
-    }
-    char err[512];
-    JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 0}, err, sizeof err);
-    if (!j) {
-      fprintf(stderr, "nnc: %s\n", err);
-      goto done;
-    }
-    jit_print_kernels(stdout, j);
-    jit_free(j);
+  bool fused = strcmp(stage, "fused") == 0, schedule = strcmp(stage, "schedule") == 0;
+  if ((fused || schedule) && cli_flag(c, "dot")) {
+    fprintf(stderr, "nnc ir: --dot draws IR graphs; the %s stage is a list of kernels (drop --dot)\n", stage);
+    goto done;
+  }
+  if (fused || schedule) {
+    if (!print_plan(c, g, schedule)) goto done;
   } else if (cli_flag(c, "dot")) {
     ir_print_dot(stdout, g);
   } else {
@@ -66,6 +92,15 @@ done:
   return status;
 }
 
+/* `nnc target`: what code would be generated for. */
+int cmd_target(const Cli *c) {
+  Target t;
+  if (!command_target(c, &t)) return 1;
+  target_print(stdout, &t);
+  target_free(&t);
+  return 0;
+}
+
 int cmd_grad(const Cli *c) {
   Front f;
   int status = 1;
@@ -75,8 +110,7 @@ int cmd_grad(const Cli *c) {
     status = cmd_grad_at(c, &f);
     goto done;
   }
-  IrGraph *g = lower_grad(f.model, f.arena, batch);
-  if (!cli_flag(c, "raw")) g = ir_simplify(g);
+  IrGraph *g = pipeline_graph(f.model, f.arena, PIPE_GRAD, batch, cli_flag(c, "raw"));
   if (cli_flag(c, "dot")) ir_print_dot(stdout, g);
   else ir_print(stdout, g);
   status = 0;
@@ -100,23 +134,33 @@ int cmd_llvm(const Cli *c) {
   Front f;
   int status = 1;
   int batch;
+  Target t = {0};
   if (!front_load(&f, c->pos[0], c) || !command_batch(c, f.model, &batch)) goto done;
   const char *stage = cli_get(c, "stage") ? cli_get(c, "stage") : "train";
   if (strcmp(stage, "train") == 0) stage = "simplified";
   IrGraph *g = stage_graph(c, f.model, f.arena, batch, stage);
-  if (!g) goto done;
-  char err[512];
-  JitOptions o = {.opt_level = 3};
-  if (cli_flag(c, "optimized")) o.dump_after = stdout;
-  else o.dump_before = stdout;
-  JitGraph *j = jit_compile(g, &o, err, sizeof err);
-  if (!j) {
-    fprintf(stderr, "nnc: %s\n", err);
+  if (!g || !command_target(c, &t)) goto done;
+  char err[1024];
+  LLVMTargetMachineRef tm = target_machine(&t, true, err, sizeof err);
+  if (!tm) {
+    fprintf(stderr, "nnc llvm: %s\n", err);
     goto done;
   }
-  jit_free(j);
-  status = 0;
+  Planned *p = pipeline_plan(g, &t);
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef mod = codegen_module(ctx, p->sched, "nnc_entry", false);
+  bool optimized = cli_flag(c, "optimized");
+  if (codegen_optimize(mod, tm, optimized ? 3 : 0, optimized ? NULL : stdout, optimized ? stdout : NULL, err,
+                       sizeof err))
+    status = 0;
+  else
+    fprintf(stderr, "nnc llvm: %s\n", err);
+  LLVMDisposeModule(mod);
+  LLVMContextDispose(ctx);
+  LLVMDisposeTargetMachine(tm);
+  pipeline_plan_free(p);
 done:
+  target_free(&t);
   front_free(&f);
   return status;
 }

@@ -1,11 +1,11 @@
-/* jit: fuse, plan, generate, optimize and load a graph (see jit.h).
+/* jit: plan, generate, optimize and load a graph; run it on a pool (see jit.h).
  *
  * One LLJIT per compiled graph, so freeing a JitGraph releases its code.  The
- * optimization pipeline (codegen_optimize) and the JIT use the same target:
- * the host's CPU name and feature string for the pass pipeline's target
- * machine and on every function, and a JIT target machine builder detected
- * from the host, so the vectorizer and the code generator agree on the vector
- * width.  libm symbols the module calls are resolved from the running process.
+ * module is optimized and turned into object code by one target machine made
+ * from the Target (the host's unless told otherwise), and that object is what
+ * the LLJIT links: the same bytes the compile cache stores, so a cached run
+ * and a fresh one execute identical code.  libm symbols the code calls are
+ * resolved from the running process.
  */
 #include "jit.h"
 
@@ -18,15 +18,23 @@
 #include <string.h>
 
 #include "codegen.h"
+#include "pipeline.h"
+
+typedef void (*StepFn)(float **leaves, float *ws, float *scratch, int64_t lo, int64_t hi);
 
 struct JitGraph {
   const IrGraph *g;                     /* the graph compiled */
-  FusePlan *fp;                         /* its kernels */
-  MemPlan *mp;                          /* its memory plan */
+  Planned *plan;                        /* its kernels, buffers and schedule */
+  Target host;                          /* the target when none was given */
+  const Target *t;                      /* the target compiled for */
+  Pool *pool;                           /* threads jit_run uses, or NULL */
   LLVMOrcLLJITRef jit;                  /* owns the code */
-  void (*entry)(float **, float *);     /* the generated step */
+  void (*entry)(float **, float *);     /* every step, one thread */
+  StepFn *steps;                        /* per step, for the pool */
+  bool *barrier;                        /* per step: threads meet before it */
   float **leaves;                       /* bound leaf buffers, mp->nleaves */
-  float *workspace;                     /* mp->workspace floats, 64-byte aligned */
+  float *workspace;                     /* schedule_workspace(threads) floats */
+  bool from_cache;                      /* code loaded from the compile cache */
 };
 
 static const char ENTRY[] = "nnc_entry";
@@ -39,13 +47,13 @@ static void *llvm_fail(LLVMErrorRef e, const char *what, char *err, size_t errle
   return NULL;
 }
 
-static LLVMOrcLLJITRef make_jit(char *err, size_t errlen) {
-  LLVMOrcJITTargetMachineBuilderRef jtmb;
-  LLVMErrorRef e = LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb);
-  if (e) return llvm_fail(e, "cannot detect the host", err, errlen);
+static LLVMOrcLLJITRef make_jit(const Target *t, char *err, size_t errlen) {
+  LLVMTargetMachineRef tm = target_machine(t, true, err, errlen);
+  if (!tm) return NULL;
   LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
-  LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+  LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
   LLVMOrcLLJITRef jit;
+  LLVMErrorRef e;
   if ((e = LLVMOrcCreateLLJIT(&jit, builder))) return llvm_fail(e, "cannot create the JIT", err, errlen);
   LLVMOrcDefinitionGeneratorRef gen;
   if ((e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL))) {
@@ -56,89 +64,168 @@ static LLVMOrcLLJITRef make_jit(char *err, size_t errlen) {
   return jit;
 }
 
+/* The graph's object code: generated, optimized and emitted to memory. */
+static LLVMMemoryBufferRef generate(JitGraph *j, const JitOptions *o, char *err, size_t errlen) {
+  LLVMTargetMachineRef tm = target_machine(j->t, true, err, errlen);
+  if (!tm) return NULL;
+  LLVMContextRef ctx = LLVMContextCreate();
+  double t0 = pipeline_clock();
+  LLVMModuleRef mod = codegen_module(ctx, j->plan->sched, ENTRY, true);
+  double t1 = pipeline_clock();
+  bool ok = codegen_optimize(mod, tm, o->opt_level, o->dump_before, o->dump_after, err, errlen);
+  double t2 = pipeline_clock();
+  LLVMMemoryBufferRef obj = NULL;
+  char *msg = NULL;
+  if (ok && LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &obj)) {
+    snprintf(err, errlen, "cannot generate machine code: %s", msg ? msg : "");
+    obj = NULL;
+  }
+  LLVMDisposeMessage(msg);
+  pipeline_account(STAGE_CODEGEN, t1 - t0);
+  pipeline_account(STAGE_OPTIMIZE, t2 - t1);
+  pipeline_account(STAGE_MACHINE, pipeline_clock() - t2);
+  LLVMDisposeModule(mod);
+  LLVMContextDispose(ctx);
+  LLVMDisposeTargetMachine(tm);
+  return obj;
+}
+
+static bool lookup(JitGraph *j, const char *name, void **out, char *err, size_t errlen) {
+  LLVMOrcExecutorAddress addr = 0;
+  LLVMErrorRef e = LLVMOrcLLJITLookup(j->jit, &addr, name);
+  if (e) return llvm_fail(e, "cannot load the generated code", err, errlen) != NULL;
+  *out = (void *)(uintptr_t)addr;
+  return true;
+}
+
+/* Links the object into a fresh LLJIT and finds the entries. */
+static bool load(JitGraph *j, LLVMMemoryBufferRef obj, char *err, size_t errlen) {
+  double t0 = pipeline_clock();
+  j->jit = make_jit(j->t, err, errlen);
+  if (!j->jit) {
+    LLVMDisposeMemoryBuffer(obj);
+    return false;
+  }
+  LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), obj);
+  if (e) return llvm_fail(e, "cannot load the generated code", err, errlen) != NULL;
+  const MemPlan *mp = j->plan->mp;
+  if (!lookup(j, ENTRY, (void **)&j->entry, err, errlen)) return false;
+  j->steps = xcalloc((size_t)mp->nsteps + 1, sizeof(StepFn));
+  j->barrier = xcalloc((size_t)mp->nsteps + 1, sizeof(bool));
+  for (int si = 0; si < mp->nsteps; si++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.step%d", ENTRY, si);
+    if (!lookup(j, name, (void **)&j->steps[si], err, errlen)) return false;
+    j->barrier[si] = schedule_barrier_before(j->plan->sched, si);
+  }
+  pipeline_account(STAGE_LOAD, pipeline_clock() - t0);
+  return true;
+}
+
 JitGraph *jit_compile(const IrGraph *g, const JitOptions *options, char *err, size_t errlen) {
-  JitOptions opt = options ? *options : (JitOptions){3, NULL, NULL};
+  JitOptions opt = options ? *options : (JitOptions){.opt_level = 3};
   if (opt.opt_level < 0 || opt.opt_level > 3) opt.opt_level = 3;
-  LLVMInitializeNativeTarget();
-  LLVMInitializeNativeAsmPrinter();
   JitGraph *j = xcalloc(1, sizeof *j);
   j->g = g;
-  j->fp = fuse_graph(g);
-  j->mp = plan_memory(j->fp, codegen_scratch);
-  char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
-  LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-  LLVMModuleRef mod = codegen_module(LLVMOrcThreadSafeContextGetContext(tsc), j->mp, ENTRY, cpu, features);
-  bool ok = codegen_optimize(mod, opt.opt_level, cpu, features, opt.dump_before, opt.dump_after, err, errlen);
-  LLVMDisposeMessage(cpu);
-  LLVMDisposeMessage(features);
-  if (ok) j->jit = make_jit(err, errlen);
-  if (!j->jit) {
-    LLVMDisposeModule(mod);
-    LLVMOrcDisposeThreadSafeContext(tsc);
+  j->pool = opt.pool;
+  j->t = opt.target;
+  if (!j->t) {
+    if (!target_host(&j->host, err, errlen)) {
+      jit_free(j);
+      return NULL;
+    }
+    j->t = &j->host;
+  }
+  if (!j->t->host) {
+    snprintf(err, errlen, "this machine cannot run code for %s (%s)", j->t->cpu, target_family_name(j->t->family));
     jit_free(j);
     return NULL;
   }
-  LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
-  LLVMOrcDisposeThreadSafeContext(tsc);
-  LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(j->jit, LLVMOrcLLJITGetMainJITDylib(j->jit), tsm);
-  LLVMOrcExecutorAddress addr = 0;
-  if (e) {
-    LLVMOrcDisposeThreadSafeModule(tsm);
-  } else {
-    e = LLVMOrcLLJITLookup(j->jit, &addr, ENTRY);
-  }
-  if (e) {
-    llvm_fail(e, "cannot load the generated code", err, errlen);
+  LLVMInitializeNativeTarget();
+  LLVMInitializeNativeAsmPrinter();
+  j->plan = pipeline_plan(g, j->t);
+  LLVMMemoryBufferRef obj = generate(j, &opt, err, errlen);
+  if (!obj || !load(j, obj, err, errlen)) {
     jit_free(j);
     return NULL;
   }
-  j->entry = (void (*)(float **, float *))(uintptr_t)addr;
-  j->leaves = xcalloc((size_t)j->mp->nleaves + 1, sizeof(float *));
-  size_t bytes = ((size_t)j->mp->workspace * sizeof(float) + 63) / 64 * 64 + 64;
-  j->workspace = aligned_alloc(64, bytes);
-  if (!j->workspace) die("out of memory for a %zu-byte workspace", bytes);
+  const MemPlan *mp = j->plan->mp;
+  j->leaves = xcalloc((size_t)mp->nleaves + 1, sizeof(float *));
+  size_t align = (size_t)j->t->align;
+  size_t bytes = ((size_t)schedule_workspace(j->plan->sched, pool_threads(j->pool)) * sizeof(float) + align - 1) /
+                 align * align + align;
+  j->workspace = aligned_alloc(align, bytes);
+  if (!j->workspace) {
+    snprintf(err, errlen, "out of memory for a %zu-byte workspace", bytes);
+    jit_free(j);
+    return NULL;
+  }
   memset(j->workspace, 0, bytes);
   return j;
 }
 
-int jit_nleaves(const JitGraph *j) { return j->mp->nleaves; }
+int jit_nleaves(const JitGraph *j) { return j->plan->mp->nleaves; }
 
 const IrNode *jit_leaf(const JitGraph *j, int i) {
-  if (i < 0 || i >= j->mp->nleaves) die("jit_leaf: no leaf %d", i);
-  return j->mp->leaves[i];
+  if (i < 0 || i >= j->plan->mp->nleaves) die("jit_leaf: no leaf %d", i);
+  return j->plan->mp->leaves[i];
 }
 
 void jit_bind(JitGraph *j, int i, float *buf) {
-  if (i < 0 || i >= j->mp->nleaves) die("jit_bind: no leaf %d", i);
+  if (i < 0 || i >= j->plan->mp->nleaves) die("jit_bind: no leaf %d", i);
   j->leaves[i] = buf;
 }
 
+/* One thread's share of a run: its units of every step, meeting the others
+ * where the schedule says. */
+static void run_steps(void *ctx, int tid, int nthreads) {
+  JitGraph *j = ctx;
+  const Schedule *s = j->plan->sched;
+  float *scratch = j->workspace + schedule_scratch_offset(s, tid);
+  for (int si = 0; si < s->mp->nsteps; si++) {
+    if (j->barrier[si]) pool_barrier(j->pool);
+    int64_t lo, hi;
+    schedule_range(s, si, tid, nthreads, &lo, &hi);
+    if (lo < hi) j->steps[si](j->leaves, j->workspace, scratch, lo, hi);
+  }
+}
+
 void jit_run(JitGraph *j) {
-  for (int i = 0; i < j->mp->nleaves; i++)
-    if (!j->leaves[i]) die("jit_run: leaf %s is not bound", j->mp->leaves[i]->name);
-  j->entry(j->leaves, j->workspace);
+  for (int i = 0; i < j->plan->mp->nleaves; i++)
+    if (!j->leaves[i]) die("jit_run: leaf %s is not bound", j->plan->mp->leaves[i]->name);
+  if (pool_threads(j->pool) > 1)
+    pool_run(j->pool, run_steps, j);
+  else
+    j->entry(j->leaves, j->workspace);
 }
 
 const float *jit_output(const JitGraph *j, const char *name) {
+  const MemPlan *mp = j->plan->mp;
   for (int i = 0; i < j->g->outputs.len; i++) {
     const IrOutput *o = j->g->outputs.items[i];
     if (strcmp(o->name, name) != 0) continue;
-    const PlanBuf *pb = &j->mp->bufs[j->mp->output_buf[i]];
+    const PlanBuf *pb = &mp->bufs[mp->output_buf[i]];
     return pb->leaf >= 0 ? j->leaves[pb->leaf] : j->workspace + pb->offset;
   }
   return NULL;
 }
 
-void jit_print_kernels(FILE *out, const JitGraph *j) { fuse_print(out, j->fp); }
+void jit_print_kernels(FILE *out, const JitGraph *j) { fuse_print(out, j->plan->fp); }
 
-long long jit_workspace_floats(const JitGraph *j) { return (long long)j->mp->workspace; }
+long long jit_workspace_floats(const JitGraph *j) {
+  return (long long)schedule_workspace(j->plan->sched, pool_threads(j->pool));
+}
+
+bool jit_from_cache(const JitGraph *j) { return j->from_cache; }
 
 void jit_free(JitGraph *j) {
   if (!j) return;
   if (j->jit) LLVMConsumeError(LLVMOrcDisposeLLJIT(j->jit));
   free(j->workspace);
   free(j->leaves);
-  plan_free(j->mp);
-  fuse_free(j->fp);
+  free(j->steps);
+  free(j->barrier);
+  pipeline_plan_free(j->plan);
+  target_free(&j->host);
   free(j);
 }

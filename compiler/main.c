@@ -7,16 +7,23 @@
 #include <string.h>
 
 #include "cli.h"
+#include "version.h"
 
-#define NNC_VERSION "0.1.0"
 
 typedef struct {
   const char *name;               /* command word */
   int (*run)(const Cli *c);       /* implementation */
   const char *args;               /* positional arguments, for usage */
   const char *summary;            /* one line for `nnc --help` */
-  CliOption opts[16];             /* accepted options (name NULL ends) */
+  CliOption opts[32];             /* accepted options (name NULL ends) */
 } Command;
+
+#define TARGET_OPTIONS                                                                      \
+  {"target", "TRIPLE", "target triple (default: this machine's)"},                          \
+  {"cpu", "CPU", "CPU to generate code for (default: this machine's; e.g. x86-64-v3)"},      \
+  {"features", "FEATURES", "LLVM feature string, e.g. +avx2,+fma (default: what the CPU implies)"}
+
+#define THREADS_OPTION {"threads", "N", "threads to run on (default: the CPUs this process may use)"}
 
 #define OVERRIDES                                                          \
   {"epochs", "N", "override the number of epochs"},                       \
@@ -34,19 +41,24 @@ static const Command commands[] = {
     {"resume", "FILE", "continue exactly where checkpoint FILE stopped"},
     {"init", "FILE", "start from the weights in checkpoint FILE, fresh optimizer state"},
     {"limit", "N", "use only the first N training samples"},
+    THREADS_OPTION,
+    {"timings", NULL, "print the time each compiler stage took (standard error)"},
     {NULL, NULL, NULL}}},
   {"eval", cmd_eval, "FILE", "print test metrics of saved weights",
    {{"weights", "CKPT", "checkpoint to evaluate (required)"}, {"batch", "N", "evaluation batch size"},
-    {NULL, NULL, NULL}}},
+    THREADS_OPTION, {NULL, NULL, NULL}}},
   {"predict", cmd_predict, "FILE", "write the model's predictions for a data file",
    {{"weights", "CKPT", "checkpoint to use (required)"},
     {"input", "DATA", "data file: IDX prefix/images file or CSV (required)"},
     {"output", "FILE", "where to write predictions (default: standard output)"},
+    THREADS_OPTION,
     {NULL, NULL, NULL}}},
   {"ir", cmd_ir, "FILE", "print the IR at a stage",
-   {{"stage", "STAGE", "lower | grad | train | simplified | fused (default simplified)"},
+   {{"stage", "STAGE", "lower | grad | train | simplified | fused | schedule (default simplified)"},
     {"dot", NULL, "print Graphviz dot instead of text"},
     {"batch", "N", "batch size to compile for"},
+    THREADS_OPTION,
+    TARGET_OPTIONS,
     {NULL, NULL, NULL}}},
   {"grad", cmd_grad, "FILE", "print the gradient graph, or evaluate it with --at",
    {{"dot", NULL, "print Graphviz dot instead of text"},
@@ -69,6 +81,7 @@ static const Command commands[] = {
    {{"stage", "STAGE", "graph to compile: train (default) | eval"},
     {"optimized", NULL, "print the IR after the O3 pipeline"},
     {"batch", "N", "batch size to compile for"},
+    TARGET_OPTIONS,
     {NULL, NULL, NULL}}},
   {"compile", cmd_compile, "FILE", "write a standalone object file and C header (inference and training)",
    {{"output", "FILE", "object file to write (-o FILE; default NAME.o, .s, .ll)"},
@@ -76,12 +89,12 @@ static const Command commands[] = {
     {"weights", "CKPT", "checkpoint whose weights are embedded in read-only data"},
     {"weights-file", "FILE", "write the --weights to this image file instead of embedding them"},
     {"batch", "N", "batch size to compile for (default: the model's)"},
-    {"target", "TRIPLE", "target triple (default: this machine's)"},
-    {"cpu", "CPU", "CPU to generate code for (default: this machine's; e.g. x86-64-v3)"},
-    {"features", "FEATURES", "LLVM feature string, e.g. +avx2,+fma (default: what the CPU implies)"},
+    TARGET_OPTIONS,
     {"emit-llvm", NULL, "write optimized LLVM IR text instead of an object"},
     {"emit-asm", NULL, "write assembly text instead of an object"},
     {NULL, NULL, NULL}}},
+  {"target", cmd_target, "", "print what code is generated for: vector width, registers, tile",
+   {TARGET_OPTIONS, {NULL, NULL, NULL}}},
 };
 
 static const Command *find_command(const char *name) {
@@ -103,7 +116,8 @@ static void print_usage(FILE *out) {
 }
 
 static void print_command_help(const Command *cmd) {
-  printf("usage: nnc %s %s [options]\n\n%s\n\noptions:\n", cmd->name, cmd->args, cmd->summary);
+  printf("usage: nnc %s%s%s [options]\n\n%s\n\noptions:\n", cmd->name, cmd->args[0] ? " " : "", cmd->args,
+         cmd->summary);
   for (const CliOption *o = cmd->opts; o->name; o++) {
     char head[64];
     snprintf(head, sizeof head, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
@@ -168,9 +182,13 @@ static bool parse_args(const Command *cmd, int argc, char **argv, Cli *c) {
     c->opt_name[c->nopts] = o->name;
     c->opt_value[c->nopts++] = value;
   }
-  if (c->npos != 1) {
-    fprintf(stderr, "nnc %s: expected one %s argument, got %d (see nnc %s --help)\n", cmd->name,
-            cmd->args, c->npos, cmd->name);
+  int want = cmd->args[0] ? 1 : 0;
+  if (c->npos != want) {
+    if (want)
+      fprintf(stderr, "nnc %s: expected one %s argument, got %d (see nnc %s --help)\n", cmd->name, cmd->args,
+              c->npos, cmd->name);
+    else
+      fprintf(stderr, "nnc %s: takes no arguments, got '%s' (see nnc %s --help)\n", cmd->name, c->pos[0], cmd->name);
     return false;
   }
   return true;

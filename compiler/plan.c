@@ -183,13 +183,11 @@ static int64_t place(const Span *held, int nheld, int64_t len) {
   return at;
 }
 
-static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
-
-static void assign_offsets(MemPlan *mp, PlanScratchFn scratch) {
+static void assign_offsets(MemPlan *mp) {
+  int64_t al = mp->align;
   int nb = mp->nbufs;
   int *def = xcalloc((size_t)nb + 1, sizeof(int)), *last = xcalloc((size_t)nb + 1, sizeof(int));
   for (int i = 0; i < nb; i++) def[i] = last[i] = -1;
-  mp->scratch_len = 0;
   for (int si = 0; si < mp->nsteps; si++) {
     const PlanStep *s = &mp->steps[si];
     if (s->kind == STEP_COPY) {
@@ -201,8 +199,6 @@ static void assign_offsets(MemPlan *mp, PlanScratchFn scratch) {
           int bf = mp->buf_of[G->members[m]->id];
           if (def[bf] < 0) def[bf] = si;
         }
-      int64_t need = scratch(mp->fp, s->group);
-      if (need > mp->scratch_len) mp->scratch_len = need;
     }
     int *reads = xcalloc((size_t)count_reads(mp, s) + 1, sizeof(int));
     ReadScan r = {mp, -1, NULL, 0, true, false, reads, 0};
@@ -211,17 +207,14 @@ static void assign_offsets(MemPlan *mp, PlanScratchFn scratch) {
     free(reads);
   }
   for (int i = 0; i < mp->fp->g->outputs.len; i++) last[mp->output_buf[i]] = mp->nsteps;
-  /* scratch first, held for the whole run */
-  mp->scratch_off = 0;
-  int64_t top = round16(mp->scratch_len);
+  int64_t top = 0;
   Span *held = xcalloc((size_t)nb + 2, sizeof(Span));
   int *held_buf = xcalloc((size_t)nb + 2, sizeof(int));
   int nheld = 0;
-  if (top > 0) held[nheld] = (Span){0, top}, held_buf[nheld++] = -1;
   for (int si = 0; si < mp->nsteps; si++) {
     for (int bf = 0; bf < nb; bf++) {
       if (mp->bufs[bf].leaf >= 0 || def[bf] != si) continue;
-      int64_t len = round16(mp->bufs[bf].numel);
+      int64_t len = (mp->bufs[bf].numel + al - 1) / al * al;
       int64_t off = place(held, nheld, len);
       mp->bufs[bf].offset = off;
       held[nheld] = (Span){off, len};
@@ -244,11 +237,12 @@ static void assign_offsets(MemPlan *mp, PlanScratchFn scratch) {
   free(last);
 }
 
-MemPlan *plan_memory(const FusePlan *fp, PlanScratchFn scratch) {
+MemPlan *plan_memory(const FusePlan *fp, int align) {
   Arena *arena = arena_new();
   MemPlan *mp = NEW(arena, MemPlan);
   mp->arena = arena;
   mp->fp = fp;
+  mp->align = align;
   const IrGraph *g = fp->g;
   int nn = g->nodes.len;
   mp->buf_of = NEW_ARRAY(arena, int, nn + 1);
@@ -311,7 +305,7 @@ MemPlan *plan_memory(const FusePlan *fp, PlanScratchFn scratch) {
   for (int i = 0; i < b.bufs.len; i++) mp->bufs[i] = *(PlanBuf *)b.bufs.items[i];
   vec_free(&b.steps);
   vec_free(&b.bufs);
-  assign_offsets(mp, scratch);
+  assign_offsets(mp);
   return mp;
 }
 
@@ -320,7 +314,7 @@ void plan_free(MemPlan *mp) {
 }
 
 void plan_print(FILE *out, const MemPlan *mp) {
-  fprintf(out, "workspace %lld floats (scratch %lld)\n", (long long)mp->workspace, (long long)mp->scratch_len);
+  fprintf(out, "workspace %lld floats\n", (long long)mp->workspace);
   for (int i = 0; i < mp->nsteps; i++) {
     const PlanStep *s = &mp->steps[i];
     if (s->kind == STEP_GROUP)

@@ -7,7 +7,9 @@
  *
  * Invariants: workspace buffers live at the same time never overlap, and a
  * step's output never shares memory with its inputs (so generated kernels may
- * mark their pointers noalias); offsets are multiples of 16 floats (64 bytes).
+ * mark their pointers noalias); offsets are multiples of the target's
+ * alignment.  Scratch space for packed operands is the schedule's, after
+ * the buffers (schedule.h).
  * An update is written into its leaf's buffer in place when the step computing
  * the new value is the last to read the old one and reads it only at the
  * element it writes; otherwise the value goes to the workspace and a final
@@ -48,15 +50,13 @@ typedef struct {
   int nsteps;                /* steps, in execution order */
   PlanStep *steps;           /* arena array */
   int *output_buf;           /* per graph output: the contiguous buffer holding it after a run */
-  int64_t scratch_off;       /* scratch area shared by the steps (matrix packing), floats */
-  int64_t scratch_len;       /* its size in floats */
-  int64_t workspace;         /* total workspace size in floats */
+  int align;                 /* floats: every workspace offset is a multiple */
+  int64_t workspace;         /* workspace floats the buffers need */
   Arena *arena;              /* owns the arrays */
 } MemPlan;
 
-/* scratch(fp, group) = floats of temporary space a group's kernel needs. */
-typedef int64_t (*PlanScratchFn)(const FusePlan *fp, int group);
-MemPlan *plan_memory(const FusePlan *fp, PlanScratchFn scratch);
+/* align: floats every workspace offset is a multiple of (the target's). */
+MemPlan *plan_memory(const FusePlan *fp, int align);
 void plan_free(MemPlan *mp);
 
 /* Buffer a non-constant node's elements live in (through its view). */

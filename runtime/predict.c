@@ -23,6 +23,7 @@ static bool open_weights(const Cli *c, Front *f, Session *s) {
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
+  if (!session_options(s, c)) return false;
   if (f->model->ninputs == 0) {
     fprintf(stderr, "nnc %s: %s has no inputs to evaluate on\n", c->command, f->model->name);
     return false;

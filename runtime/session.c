@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lower.h"
+#include "pipeline.h"
 
 /* Adds the live PARAM/STATE leaves of g to the store, in creation order (the
  * order the code generator lists them, and so the order `nnc compile` gives
@@ -25,7 +26,7 @@ static void collect_leaves(Store *st, const IrGraph *g, bool eval) {
 }
 
 bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
-  *s = (Session){.model = m, .arena = arena_new()};
+  *s = (Session){.model = m, .arena = arena_new(), .threads = pool_default_threads()};
   if (m->ninputs > 1 || m->ntargets > 1) {
     snprintf(err, errlen, "%s: the runtime feeds one input and one target; this model has %d inputs and %d targets",
              m->name, m->ninputs, m->ntargets);
@@ -39,8 +40,8 @@ bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
   /* the train step first: its leaves come first in the store, as they always
    * have, so a seed draws the same weights as before */
   int batch = lower_has_batch(m) ? m->train.batch : 0;
-  collect_leaves(&s->store, ir_simplify(lower_train_step(m, s->arena, batch)), false);
-  collect_leaves(&s->store, ir_simplify(lower_forward(m, s->arena, batch, false)), true);
+  collect_leaves(&s->store, pipeline_graph(m, s->arena, PIPE_TRAIN, batch, false), false);
+  collect_leaves(&s->store, pipeline_graph(m, s->arena, PIPE_FORWARD, batch, false), true);
   store_alloc(&s->store);
   return true;
 }
@@ -55,6 +56,8 @@ void session_free(Session *s) {
   }
   free(s->graphs);
   store_free(&s->store);
+  pool_free(s->pool);
+  target_free(&s->target);
   arena_free(s->arena);
   *s = (Session){0};
 }
@@ -81,19 +84,27 @@ static float *leaf_buffer(Session *s, Compiled *c, const IrNode *leaf) {
   return f->buf;
 }
 
-static IrGraph *lower_kind(const Model *m, Arena *a, GraphKind kind, int batch) {
-  switch (kind) {
-  case GRAPH_TRAIN: return lower_train_step(m, a, batch);
-  case GRAPH_EVAL: return lower_forward(m, a, batch, false);
-  }
-  die("session: bad graph kind %d", kind);
+bool session_options(Session *s, const Cli *c) {
+  long long threads = s->threads;
+  if (!cli_int(c, "threads", 1, 1024, &threads)) return false;
+  s->threads = (int)threads;
+  return true;
+}
+
+/* The host target and the thread pool, made once per session. */
+static bool session_machine(Session *s, char *err, size_t errlen) {
+  if (!s->target.triple && !target_host(&s->target, err, errlen)) return false;
+  if (!s->pool && !(s->pool = pool_new(s->threads, err, errlen))) return false;
+  return true;
 }
 
 Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen) {
   for (int i = 0; i < s->ngraphs; i++)
     if (s->graphs[i]->kind == kind && s->graphs[i]->batch == batch) return s->graphs[i];
-  IrGraph *g = ir_simplify(lower_kind(s->model, s->arena, kind, batch));
-  JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3}, err, errlen);
+  if (!session_machine(s, err, errlen)) return NULL;
+  IrGraph *g = pipeline_graph(s->model, s->arena, kind == GRAPH_TRAIN ? PIPE_TRAIN : PIPE_FORWARD, batch, false);
+  JitOptions o = {.opt_level = 3, .target = &s->target, .pool = s->pool};
+  JitGraph *j = jit_compile(g, &o, err, errlen);
   if (!j) return NULL;
   s->graphs = xrealloc(s->graphs, sizeof(Compiled *) * (size_t)(s->ngraphs + 1));
   Compiled *c = s->graphs[s->ngraphs++] = xmalloc(sizeof(Compiled));

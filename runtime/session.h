@@ -20,7 +20,10 @@
 
 #include "ckpt.h"
 #include "data.h"
+#include "cli.h"
 #include "jit.h"
+#include "pool.h"
+#include "target.h"
 #include "sema.h"
 #include "store.h"
 
@@ -55,6 +58,9 @@ typedef struct {
   int nfeat;            /* floats per input sample (0: model without inputs) */
   int ntarget;          /* floats per target sample */
   int nclasses;         /* > 0 for a class target */
+  int threads;          /* threads graphs run on (default: every CPU this process may use) */
+  Target target;        /* the host, resolved at the first compile */
+  Pool *pool;           /* the threads, started at the first compile */
 } Session;
 
 /* Sets up a session for m: lowers its graphs once to lay out the store (no
@@ -62,6 +68,8 @@ typedef struct {
  * does not fit the runtime. */
 bool session_init(Session *s, const Model *m, char *err, size_t errlen);
 void session_free(Session *s);
+/* Takes --threads from the command line (false: error printed). */
+bool session_options(Session *s, const Cli *c);
 
 /* The compiled graph of that kind and batch size, compiling it the first
  * time.  NULL with a message on failure. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "pipeline.h"
 #include "report.h"
 #include "trainer.h"
 
@@ -29,6 +30,7 @@ typedef struct {
   const char *save;         /* --save, or NULL */
   long long save_every;     /* --save-every (0: off) */
   long long limit;          /* --limit (0: all) */
+  long long threads;        /* --threads (0: every CPU allowed) */
   const char *resume;       /* --resume, or NULL */
   const char *init;         /* --init, or NULL */
   bool quiet;               /* --quiet */
@@ -60,7 +62,8 @@ static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
     fprintf(stderr, "%s: error: nothing to train on: add a train block with data = idx(...) or csv(...)\n", a->file);
     return false;
   }
-  if (!cli_int(c, "save-every", 1, 1000000, &a->save_every) || !cli_int(c, "limit", 1, INT_MAX, &a->limit))
+  if (!cli_int(c, "save-every", 1, 1000000, &a->save_every) || !cli_int(c, "limit", 1, INT_MAX, &a->limit) ||
+      !cli_int(c, "threads", 1, 1024, &a->threads))
     return false;
   if (a->save_every && !a->save) {
     fprintf(stderr, "nnc train: --save-every needs --save FILE to know where to write\n");
@@ -195,8 +198,12 @@ int cmd_train(const Cli *c) {
   if (!front_load(&f, c->pos[0], c) || !check_args(c, f.model, &a)) goto done;
   if (!report_open(&rep, a.quiet, cli_get(c, "log"))) goto done;
   print_overrides(c);
-  TrainerOptions opt = {.limit = a.limit, .stop = &interrupted};
+  TrainerOptions opt = {.limit = a.limit, .stop = &interrupted, .threads = (int)a.threads};
   if (!trainer_init(&t, f.model, a.file, &opt) || !restore(&t, &a)) goto done;
+  if (cli_flag(c, "timings")) {
+    fprintf(stderr, "compile stages: ");
+    pipeline_print_times(stderr);
+  }
   if (!a.quiet) print_start(&t);
   if (t.pos.epoch >= t.m->train.epochs) {
     fprintf(stderr, "nnc: the checkpoint has already trained %lld epochs; nothing to do for --epochs %d\n",

@@ -28,7 +28,7 @@
 #include "emit.h"
 #include "init.h"
 #include "jit.h"
-#include "lower.h"
+#include "pipeline.h"
 #include "testutil.h"
 
 static const char SRC[] =
@@ -50,9 +50,8 @@ static const char SRC[] =
 typedef struct {
   Arena *a;                       /* model and graphs */
   const Model *m;                 /* the checked model */
-  IrGraph *g[2];                  /* evaluation graph, train step */
-  FusePlan *fp[2];                /* their groups */
-  MemPlan *mp[2];                 /* their plans */
+  Target t;                       /* the host */
+  Planned *plan[2];               /* evaluation graph, train step */
   AbiLayout L;                    /* state layout */
   LLVMOrcLLJITRef jit;            /* the loaded module */
   int (*init)(void *, uint64_t);  /* t_init */
@@ -64,16 +63,6 @@ typedef struct {
   int (*selftest)(void);                                       /* t_selftest */
   float test_x[9], test_out[6];   /* selftest data: zeros, so every output must count as wrong */
 } Built;
-
-static const Model *compile_model(Arena *a, const char *text) {
-  Source src = {"t.nn", text, strlen(text)};
-  Diag d;
-  diag_init(&d, stderr, &src);
-  AstProgram *p = parse_program(&src, a, &d);
-  Model *m = p && !diag_errors(&d) ? sema_check(p, a, &d) : NULL;
-  ck_assert_ptr_nonnull(m);
-  return m;
-}
 
 static void *lookup(Built *b, const char *name) {
   LLVMOrcExecutorAddress addr = 0;
@@ -88,23 +77,19 @@ static void build(Built *b, const char *text) {
   b->a = arena_new();
   b->m = compile_model(b->a, text);
   int B = b->m->train.batch;
-  b->g[0] = ir_simplify(lower_forward(b->m, b->a, B, false));
-  b->g[1] = ir_simplify(lower_train_step(b->m, b->a, B));
-  for (int i = 0; i < 2; i++) {
-    b->fp[i] = fuse_graph(b->g[i]);
-    b->mp[i] = plan_memory(b->fp[i], codegen_scratch);
-  }
-  abi_layout(&b->L, b->a, b->m, "t", B, b->mp[0], b->mp[1]);
+  char err[512];
+  ck_assert_msg(target_host(&b->t, err, sizeof err), "%s", err);
+  b->plan[0] = pipeline_plan(pipeline_graph(b->m, b->a, PIPE_FORWARD, B, false), &b->t);
+  b->plan[1] = pipeline_plan(pipeline_graph(b->m, b->a, PIPE_TRAIN, B, false), &b->t);
+  abi_layout(&b->L, b->a, b->m, "t", B, b->plan[0]->sched, b->plan[1]->sched);
   ck_assert_int_le(b->L.x_floats, 9);
   ck_assert_int_le(b->L.out_floats, 6);
   AbiData d = {.test_x = b->test_x, .test_out = b->test_out, .test_seed = 9};
-  char err[512];
-  EmitTarget t;
-  ck_assert_msg(emit_target(&t, NULL, NULL, NULL, err, sizeof err), "%s", err);
   LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-  LLVMModuleRef mod = abi_module(LLVMOrcThreadSafeContextGetContext(tsc), &b->L, &d, t.cpu, t.features);
-  ck_assert_msg(codegen_optimize(mod, 3, t.cpu, t.features, NULL, NULL, err, sizeof err), "%s", err);
-  emit_target_free(&t);
+  LLVMModuleRef mod = abi_module(LLVMOrcThreadSafeContextGetContext(tsc), &b->L, &d, &b->t);
+  LLVMTargetMachineRef tm = target_machine(&b->t, true, err, sizeof err);
+  ck_assert_msg(tm && codegen_optimize(mod, tm, 3, NULL, NULL, err, sizeof err), "%s", err);
+  LLVMDisposeTargetMachine(tm);
   LLVMOrcJITTargetMachineBuilderRef jtmb;
   ck_assert(!LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb));
   LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
@@ -128,10 +113,8 @@ static void build(Built *b, const char *text) {
 
 static void unbuild(Built *b) {
   LLVMConsumeError(LLVMOrcDisposeLLJIT(b->jit));
-  for (int i = 0; i < 2; i++) {
-    plan_free(b->mp[i]);
-    fuse_free(b->fp[i]);
-  }
+  for (int i = 0; i < 2; i++) pipeline_plan_free(b->plan[i]);
+  target_free(&b->t);
   arena_free(b->a);
 }
 
@@ -175,8 +158,8 @@ START_TEST(layout_invariants) {
   const AbiLayout *L = &b.L;
   /* `nnc train` order: the train step's PARAM/STATE leaves as its plan lists them */
   int k = 0;
-  for (int i = 0; i < b.mp[1]->nleaves; i++)
-    if (b.mp[1]->leaves[i]->op != OP_INPUT) ck_assert_str_eq(L->slots[k++].name, b.mp[1]->leaves[i]->name);
+  for (int i = 0; i < b.plan[1]->mp->nleaves; i++)
+    if (b.plan[1]->mp->leaves[i]->op != OP_INPUT) ck_assert_str_eq(L->slots[k++].name, b.plan[1]->mp->leaves[i]->name);
   ck_assert_int_eq(k, L->nslots);
   int64_t end = 0;
   for (int i = 0; i < L->nslots; i++) {
@@ -190,8 +173,8 @@ START_TEST(layout_invariants) {
   ck_assert_int_ge(L->ws_off, L->y_off + L->y_floats * 4);
   int64_t offs[] = {L->x_off, L->y_off, L->ws_off, L->state_bytes};
   for (size_t i = 0; i < COUNT_OF(offs); i++) ck_assert_int_eq(offs[i] % ABI_ALIGN, 0);
-  ck_assert_int_ge(L->ws_bytes, b.mp[0]->workspace * 4);
-  ck_assert_int_ge(L->ws_bytes, b.mp[1]->workspace * 4);
+  ck_assert_int_ge(L->ws_bytes, b.plan[0]->mp->workspace * 4);
+  ck_assert_int_ge(L->ws_bytes, b.plan[1]->mp->workspace * 4);
   ck_assert_int_eq(L->x_floats, 9);
   ck_assert_int_eq(L->y_floats, 6);
   ck_assert_int_eq(L->out_floats, 6);
@@ -242,7 +225,7 @@ START_TEST(entries_match_jit) {
   char err[512];
   JitGraph *j[2];
   for (int g = 0; g < 2; g++) {
-    j[g] = jit_compile(b.g[g], NULL, err, sizeof err);
+    j[g] = jit_compile(b.plan[g]->g, NULL, err, sizeof err);
     ck_assert_msg(j[g] != NULL, "%s", err);
     for (int i = 0; i < jit_nleaves(j[g]); i++)
       jit_bind(j[g], i, (float *)(ref + abi_leaf_offset(L, jit_leaf(j[g], i))));
@@ -285,38 +268,17 @@ START_TEST(selftest_detects_mismatch) {
 }
 END_TEST
 
-START_TEST(targets) {
-  char err[512];
-  EmitTarget t;
-  ck_assert(!emit_target(&t, "nosuch-arch-linux", NULL, NULL, err, sizeof err));
-  ck_assert_ptr_nonnull(strstr(err, "unknown target"));
-  ck_assert(emit_target(&t, "s390x-linux-gnu", NULL, NULL, err, sizeof err));
-  ck_assert(!t.lp64_le && !t.host_arch);
-  emit_target_free(&t);
-  ck_assert(emit_target(&t, "aarch64-linux-gnu", NULL, NULL, err, sizeof err));
-  ck_assert(t.lp64_le && !t.host_arch);
-  ck_assert_str_eq(t.cpu, "generic");
-  emit_target_free(&t);
-  ck_assert(emit_target(&t, NULL, "x86-64", NULL, err, sizeof err));
-  ck_assert(t.lp64_le && t.host_arch);
-  ck_assert_str_eq(t.features, "");
-  emit_target_free(&t);
-}
-END_TEST
-
 /* Each kind of output file, for the host and for aarch64. */
 START_TEST(writes_files) {
   Arena *a = arena_new();
   const Model *m = compile_model(a, SRC);
-  IrGraph *g[2] = {ir_simplify(lower_forward(m, a, 3, false)), ir_simplify(lower_train_step(m, a, 3))};
-  FusePlan *fp[2];
-  MemPlan *mp[2];
-  for (int i = 0; i < 2; i++) {
-    fp[i] = fuse_graph(g[i]);
-    mp[i] = plan_memory(fp[i], codegen_scratch);
-  }
+  Target host;
+  char err[512];
+  ck_assert_msg(target_host(&host, err, sizeof err), "%s", err);
+  Planned *plan[2] = {pipeline_plan(pipeline_graph(m, a, PIPE_FORWARD, 3, false), &host),
+                      pipeline_plan(pipeline_graph(m, a, PIPE_TRAIN, 3, false), &host)};
   AbiLayout L;
-  abi_layout(&L, a, m, "t", 3, mp[0], mp[1]);
+  abi_layout(&L, a, m, "t", 3, plan[0]->sched, plan[1]->sched);
   float zeros[16] = {0};
   AbiData d = {.test_x = zeros, .test_out = zeros};
   struct { const char *triple, *file; EmitKind kind; const char *expect; } cases[] = {
@@ -324,15 +286,14 @@ START_TEST(writes_files) {
     {NULL, "t.ll", EMIT_LLVM, "@t_forward("}, {"aarch64-linux-gnu", "a.s", EMIT_ASM, "ret"},
   };
   for (size_t i = 0; i < COUNT_OF(cases); i++) {
-    char err[512];
-    EmitTarget t;
-    ck_assert(emit_target(&t, cases[i].triple, NULL, NULL, err, sizeof err));
+    Target t;
+    ck_assert(target_resolve(&t, cases[i].triple, NULL, NULL, err, sizeof err));
     LLVMContextRef ctx = LLVMContextCreate();
-    LLVMModuleRef mod = abi_module(ctx, &L, &d, t.cpu, t.features);
+    LLVMModuleRef mod = abi_module(ctx, &L, &d, &t);
     ck_assert_msg(emit_module(mod, &t, cases[i].kind, in_tmp(cases[i].file), err, sizeof err), "%s", err);
     LLVMDisposeModule(mod);
     LLVMContextDispose(ctx);
-    emit_target_free(&t);
+    target_free(&t);
     size_t len;
     char *text = read_file(in_tmp(cases[i].file), &len);
     ck_assert_ptr_nonnull(text);
@@ -342,10 +303,8 @@ START_TEST(writes_files) {
     ck_assert_msg(found, "%s lacks '%s'", cases[i].file, cases[i].expect);
     free(text);
   }
-  for (int i = 0; i < 2; i++) {
-    plan_free(mp[i]);
-    fuse_free(fp[i]);
-  }
+  for (int i = 0; i < 2; i++) pipeline_plan_free(plan[i]);
+  target_free(&host);
   arena_free(a);
 }
 END_TEST
@@ -363,7 +322,6 @@ Suite *emit_suite(void) {
   TCase *em = tcase_create("emit");
   tcase_set_timeout(em, 60);
   tcase_add_checked_fixture(em, tmpdir_setup, tmpdir_teardown);
-  tcase_add_test(em, targets);
   tcase_add_test(em, writes_files);
   suite_add_tcase(s, em);
   return s;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ast.h"
+
 static char dir[64];   /* per test process */
 
 void tmpdir_setup(void) {
@@ -52,4 +54,14 @@ char *capture_graph(void (*f)(FILE *, const IrGraph *), const IrGraph *g) {
   ck_assert_int_eq((long)fread(s, 1, (size_t)n, tmp), n);
   fclose(tmp);
   return s;
+}
+
+const Model *compile_model(Arena *a, const char *text) {
+  Source src = {"t.nn", text, strlen(text)};
+  Diag d;
+  diag_init(&d, stderr, &src);
+  AstProgram *p = parse_program(&src, a, &d);
+  Model *m = p && !diag_errors(&d) ? sema_check(p, a, &d) : NULL;
+  ck_assert_ptr_nonnull(m);
+  return m;
 }

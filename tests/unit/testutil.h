@@ -1,12 +1,13 @@
 /* testutil: helpers shared by the check suites: a fresh temporary directory
- * per test (check runs each test in its own process), removed afterwards, and
- * capturing a printer's output as a string. */
+ * per test (check runs each test in its own process), removed afterwards,
+ * capturing a printer's output as a string, and models from source text. */
 #ifndef NNC_TESTUTIL_H
 #define NNC_TESTUTIL_H
 
 #include <stdio.h>
 
 #include "ir.h"
+#include "sema.h"
 
 /* Fixture functions for tcase_add_checked_fixture. */
 void tmpdir_setup(void);
@@ -15,6 +16,9 @@ void tmpdir_teardown(void);
 const char *in_tmp(const char *name);
 /* The directory itself. */
 const char *tmpdir_path(void);
+
+/* A checked model from source text (the test fails on any error). */
+const Model *compile_model(Arena *a, const char *text);
 
 /* Everything printer f writes for graph g, as a heap string (caller frees). */
 char *capture_graph(void (*f)(FILE *, const IrGraph *), const IrGraph *g);

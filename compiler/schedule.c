@@ -1,0 +1,287 @@
+/* schedule: loop nests, tiles and thread splits (see schedule.h). */
+#include "schedule.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+  /* a step shares out among threads only above this much work: below it,
+   * waking the others costs more than they save */
+  PARALLEL_MIN_WORK = 1 << 15,
+  /* a flat loop is cut into at most this many units */
+  MAX_UNITS = 64,
+  /* row blocks go outside column panels when all of B, packed, fits this */
+  PACKED_B_BYTES = 160 * 1024,
+};
+
+/* ---- accesses and loop nests ---- */
+
+typedef struct {
+  int n;                        /* accesses collected */
+  int cap;                      /* allocated */
+  int64_t (*st)[IR_MAX_DIMS];   /* space strides of each */
+} Accesses;
+
+static void add_access(Accesses *a, const int64_t *st, int ndim) {
+  if (a->n == a->cap) {
+    a->cap = a->cap ? 2 * a->cap : 16;
+    a->st = xrealloc(a->st, sizeof(*a->st) * (size_t)a->cap);
+  }
+  memset(a->st[a->n], 0, sizeof(a->st[0]));
+  memcpy(a->st[a->n++], st, sizeof(int64_t) * (size_t)ndim);
+}
+
+void schedule_own_strides(const FusePlan *fp, const IrNode *n, int space_ndim, int64_t *st) {
+  int64_t c[IR_MAX_DIMS];
+  const int *map = fp->node[n->id].map;
+  fuse_contig_strides(n->shape, c);
+  for (int d = 0; d < space_ndim; d++) st[d] = 0;
+  for (int k = 0; k < n->shape.ndim; k++)
+    if (map[k] >= 0) st[map[k]] += c[k];
+}
+
+typedef struct {
+  Accesses *acc;   /* where reads go */
+  int ndim;        /* space rank */
+} ReadCtx;
+
+static void on_read(void *ctx, const IrNode *n, const IrNode *base, const int64_t *st) {
+  (void)n, (void)base;
+  ReadCtx *r = ctx;
+  if (st) add_access(r->acc, st, r->ndim);
+}
+
+/* Every load, store and random-number index of group gi, as space strides. */
+static void group_accesses(const FusePlan *fp, int gi, Accesses *acc) {
+  const FuseGroup *G = &fp->groups[gi];
+  ReadCtx r = {acc, G->space.ndim};
+  fuse_group_reads(fp, gi, on_read, &r);
+  for (int i = 0; i < G->nmembers; i++) {
+    const IrNode *u = G->members[i];
+    if (fp->node[u->id].stored || u->op == OP_RAND) {
+      int64_t st[IR_MAX_DIMS];
+      schedule_own_strides(fp, u, G->space.ndim, st);
+      add_access(acc, st, G->space.ndim);
+    }
+  }
+}
+
+/* Loops over the space axes selected by `pick` (in order), merging
+ * neighbours that every access sees as one. */
+static LoopNest make_nest(Shape space, const Accesses *acc, unsigned pick) {
+  LoopNest L = {0};
+  for (int d = 0; d < space.ndim; d++) {
+    if (space.dim[d] == 1 || !(pick >> d & 1u)) continue;
+    /* merged index I = i_outer * dim[d] + i_d: needs st[outer] == st[d] * dim[d] everywhere */
+    bool merge = L.n > 0;
+    for (int a = 0; merge && a < acc->n; a++)
+      if (acc->st[a][L.hi[L.n - 1]] != acc->st[a][d] * space.dim[d]) merge = false;
+    if (merge) {
+      L.size[L.n - 1] *= space.dim[d];
+      L.hi[L.n - 1] = d;
+    } else {
+      L.size[L.n] = space.dim[d];
+      L.hi[L.n++] = d;
+    }
+  }
+  return L;
+}
+
+static LoopNest group_nest(const FusePlan *fp, int gi, unsigned axes) {
+  Accesses acc = {0};
+  group_accesses(fp, gi, &acc);
+  LoopNest L = make_nest(fp->groups[gi].space, &acc, axes);
+  free(acc.st);
+  return L;
+}
+
+/* A copy of src's elements into a contiguous buffer: loads through src's
+ * view (contiguously from a buffer when from_buf, nothing when constant). */
+static LoopNest copy_nest(const FusePlan *fp, const IrNode *src, bool from_buf) {
+  const FuseNode *f = &fp->node[src->id];
+  int64_t ld[IR_MAX_DIMS] = {0}, st[IR_MAX_DIMS] = {0};
+  fuse_contig_strides(src->shape, st);
+  if (from_buf)
+    memcpy(ld, st, sizeof ld);
+  else if (f->role != ROLE_CONST)
+    for (int d = 0; d < src->shape.ndim; d++) ld[d] = src->shape.dim[d] == 1 ? 0 : f->stride[d];
+  Accesses acc = {0};
+  add_access(&acc, ld, src->shape.ndim);
+  add_access(&acc, st, src->shape.ndim);
+  LoopNest L = make_nest(src->shape, &acc, ~0u);
+  free(acc.st);
+  return L;
+}
+
+/* ---- steps ---- */
+
+static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+/* Units of the outermost loop: rows of a nest, or pieces of a flat loop. */
+static void split_nest(StepSchedule *ss, const Target *t) {
+  if (ss->loops.n == 0) {
+    ss->units = 1, ss->grain = 1;
+    return;
+  }
+  int64_t s0 = ss->loops.size[0];
+  if (ss->loops.n > 1) {
+    ss->units = s0, ss->grain = 1;
+    return;
+  }
+  ss->grain = round_up((s0 + MAX_UNITS - 1) / MAX_UNITS, 4 * t->vector_floats);
+  ss->units = (s0 + ss->grain - 1) / ss->grain;
+}
+
+static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *t, StepSchedule *ss) {
+  const IrNode *mm = G->mm, *a = mm->src[0];
+  GemmSchedule *g = &ss->gemm;
+  g->M = mm->shape.dim[0];
+  g->N = mm->shape.dim[1];
+  g->K = mm->ta ? a->shape.dim[0] : a->shape.dim[1];
+  g->rows = t->tile_rows;
+  g->vectors = t->tile_vectors;
+  g->vw = t->vector_floats;
+  int64_t nr = g->vectors * g->vw;
+  int64_t ak = mm->ta ? fp->node[a->id].stride[0] : fp->node[a->id].stride[1];
+  g->rows_outer = g->K * round_up(g->N, nr) * 4 <= PACKED_B_BYTES;
+  g->pack_a = g->rows_outer && ak != 1 && g->M > g->rows;
+  ss->units = g->rows_outer ? (g->M + g->rows - 1) / g->rows : (g->N + nr - 1) / nr;
+  ss->grain = 1;
+  ss->work = 2 * g->M * g->N * g->K + g->M * g->N * G->nmembers;
+  ss->scratch = (g->rows_outer ? round_up(g->N, nr) : nr) * g->K + (g->pack_a ? g->rows * g->K : 0);
+}
+
+static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedule *ss) {
+  const PlanStep *s = &mp->steps[si];
+  const FusePlan *fp = mp->fp;
+  const FuseGroup *G = s->kind == STEP_GROUP ? &fp->groups[s->group] : NULL;
+  if (!G) {
+    ss->loops = copy_nest(fp, s->src, s->src_buf >= 0);
+    ss->work = shape_numel(s->src->shape);
+  } else if (G->kind == FG_MATMUL) {
+    schedule_gemm(fp, G, t, ss);
+  } else if (G->kind == FG_COPY) {
+    ss->loops = copy_nest(fp, G->root->src[0], false);
+    ss->work = shape_numel(G->root->shape);
+  } else if (G->kind == FG_REDUCE && G->rowwise) {
+    ss->loops = group_nest(fp, s->group, ~G->axes);
+    ss->inner = group_nest(fp, s->group, G->axes);
+    ss->work = shape_numel(G->space) * G->nmembers;
+  } else {
+    ss->loops = group_nest(fp, s->group, ~0u);
+    ss->work = shape_numel(G->space) * G->nmembers;
+  }
+  bool whole = G && G->kind == FG_REDUCE && !G->rowwise;   /* every point adds into shared outputs */
+  if (!G || G->kind != FG_MATMUL) {
+    if (whole) ss->units = 1, ss->grain = ss->loops.n ? ss->loops.size[0] : 1;
+    else split_nest(ss, t);
+  }
+  ss->split = ss->units > 1 && ss->work >= PARALLEL_MIN_WORK ? SPLIT_PARALLEL : SPLIT_SERIAL;
+}
+
+Schedule *schedule_plan(const MemPlan *mp, const Target *t) {
+  Arena *a = arena_new();
+  Schedule *s = NEW(a, Schedule);
+  s->arena = a;
+  s->mp = mp;
+  s->t = t;
+  s->steps = NEW_ARRAY(a, StepSchedule, mp->nsteps + 1);
+  int64_t scratch = 0;
+  for (int si = 0; si < mp->nsteps; si++) {
+    schedule_step(mp, t, si, &s->steps[si]);
+    if (s->steps[si].scratch > scratch) scratch = s->steps[si].scratch;
+  }
+  s->scratch = round_up(scratch, t->align / 4);
+  return s;
+}
+
+void schedule_free(Schedule *s) {
+  if (s) arena_free(s->arena);
+}
+
+void schedule_range(const Schedule *s, int si, int tid, int nthreads, int64_t *lo, int64_t *hi) {
+  const StepSchedule *ss = &s->steps[si];
+  if (ss->split == SPLIT_SERIAL || nthreads <= 1) {
+    *lo = 0;
+    *hi = tid == 0 ? ss->units : 0;
+    return;
+  }
+  *lo = ss->units * tid / nthreads;
+  *hi = ss->units * (tid + 1) / nthreads;
+}
+
+bool schedule_barrier_before(const Schedule *s, int si) {
+  return si > 0 && (s->steps[si].split == SPLIT_PARALLEL || s->steps[si - 1].split == SPLIT_PARALLEL);
+}
+
+int64_t schedule_workspace(const Schedule *s, int nthreads) {
+  return schedule_scratch_offset(s, 0) + (int64_t)nthreads * s->scratch;
+}
+
+int64_t schedule_scratch_offset(const Schedule *s, int tid) {
+  return round_up(s->mp->workspace, s->t->align / 4) + (int64_t)tid * s->scratch;
+}
+
+/* ---- printing ---- */
+
+static void print_nest(FILE *out, const char *what, const LoopNest *L) {
+  fprintf(out, " %s", what);
+  if (L->n == 0) fprintf(out, " (none)");
+  for (int j = 0; j < L->n; j++) fprintf(out, "%s%lld", j ? "x" : " ", (long long)L->size[j]);
+}
+
+static void print_split(FILE *out, const StepSchedule *ss, int nthreads) {
+  if (ss->split == SPLIT_SERIAL) {
+    fprintf(out, " | serial%s\n", ss->units <= 1 ? " (indivisible)" : "");
+    return;
+  }
+  fprintf(out, " | %lld units of %lld, threads:", (long long)ss->units, (long long)ss->grain);
+  for (int tid = 0; tid < nthreads; tid++) {
+    int64_t lo = ss->units * tid / nthreads, hi = ss->units * (tid + 1) / nthreads;
+    fprintf(out, "%s%lld", tid ? "+" : " ", (long long)(hi - lo));
+  }
+  fputc('\n', out);
+}
+
+static const char *group_kind(const FuseGroup *G) {
+  switch (G->kind) {
+  case FG_ELEMWISE: return "elementwise";
+  case FG_REDUCE: return G->rowwise ? "rows" : "reduce";
+  case FG_MATMUL: return "matmul";
+  case FG_COPY: return "copy";
+  }
+  return "?";
+}
+
+void schedule_print(FILE *out, const Schedule *s, int nthreads) {
+  const MemPlan *mp = s->mp;
+  fprintf(out, "# target %s (%s): %d floats per vector, tile %dx%d vectors; %d thread%s\n", s->t->cpu,
+          target_family_name(s->t->family), s->t->vector_floats, s->t->tile_rows, s->t->tile_vectors, nthreads,
+          nthreads == 1 ? "" : "s");
+  fprintf(out, "# workspace %lld floats, scratch %lld floats per thread\n", (long long)mp->workspace,
+          (long long)s->scratch);
+  for (int si = 0; si < mp->nsteps; si++) {
+    const PlanStep *p = &mp->steps[si];
+    const StepSchedule *ss = &s->steps[si];
+    char sh[96];
+    if (schedule_barrier_before(s, si) && nthreads > 1) fprintf(out, "  -- barrier\n");
+    if (p->kind == STEP_COPY) {
+      fprintf(out, "step %d: copy %s", si, shape_str(p->src->shape, sh));
+      print_nest(out, "loops", &ss->loops);
+    } else {
+      const FuseGroup *G = &mp->fp->groups[p->group];
+      fprintf(out, "step %d: kernel %d %s %s", si, p->group, group_kind(G), shape_str(G->space, sh));
+      if (G->kind == FG_MATMUL) {
+        const GemmSchedule *g = &ss->gemm;
+        fprintf(out, " M=%lld N=%lld K=%lld tile %dx%d (%d floats/vector) %s%s", (long long)g->M, (long long)g->N,
+                (long long)g->K, g->rows, g->vectors * g->vw, g->vw,
+                g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
+                g->pack_a ? ", A packed per row block" : "");
+      } else {
+        print_nest(out, "loops", &ss->loops);
+        if (G->kind == FG_REDUCE && G->rowwise) print_nest(out, "per row", &ss->inner);
+      }
+    }
+    print_split(out, ss, nthreads);
+  }
+}

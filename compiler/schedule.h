@@ -1,0 +1,90 @@
+/* schedule: how each planned step runs -- loop order, tile, vector width and
+ * the split across threads.  Decided here, between the memory plan and code
+ * generation, so the code generator only follows orders and
+ * `nnc ir --stage=schedule` can print every decision without running LLVM.
+ *
+ * In: a MemPlan and the Target.  Out: per step
+ *   - the loop nest: the kernel's space with size-1 axes dropped and
+ *     neighbouring axes merged when every access sees them as one (so a
+ *     typical elementwise kernel is one flat loop the vectorizer takes);
+ *     row-wise reductions get a nest over the kept axes (outside) and one
+ *     over the reduced axes (inside);
+ *   - for a matrix product, the tile (rows x vectors of the target) and the
+ *     loop order: column panels outside (B packed one panel at a time) or
+ *     row blocks outside (B packed whole once, the epilogue walking output
+ *     rows in memory order), and whether A is packed per row block;
+ *   - the split: the outermost loop is cut into `units` pieces of `grain`
+ *     iterations; a parallel step gives each thread a contiguous run of
+ *     units, a serial one runs on thread 0.  A split never cuts through a
+ *     reduction, so every element is computed by the same instructions in
+ *     the same order whatever the thread count: results are bit-identical.
+ *   - scratch floats per thread (packed operands).
+ * Generated kernels take (lo, hi) unit bounds; the object file's entry calls
+ * each with the whole range.
+ */
+#ifndef NNC_SCHEDULE_H
+#define NNC_SCHEDULE_H
+
+#include <stdio.h>
+
+#include "plan.h"
+#include "target.h"
+
+typedef struct {
+  int n;                        /* loops, outermost first */
+  int64_t size[IR_MAX_DIMS];    /* trip counts */
+  int hi[IR_MAX_DIMS];          /* innermost space axis of each (merged) loop */
+} LoopNest;
+
+typedef struct {
+  int64_t M, N, K;              /* C[M,N] = A[M,K] B[K,N] */
+  int rows, vectors, vw;        /* tile: rows x vectors of vw floats */
+  bool rows_outer;              /* row blocks outside column panels (B packed whole) */
+  bool pack_a;                  /* A's row block packed k-major before its micro-kernels */
+} GemmSchedule;
+
+typedef enum {
+  SPLIT_SERIAL,    /* thread 0 runs the whole step */
+  SPLIT_PARALLEL,  /* units shared out among the threads */
+} SplitKind;
+
+typedef struct {
+  LoopNest loops;               /* the nest (row-wise reductions: the kept axes) */
+  LoopNest inner;               /* row-wise reductions: the reduced axes */
+  GemmSchedule gemm;            /* FG_MATMUL only */
+  int64_t units;                /* pieces of the outermost loop (1: indivisible) */
+  int64_t grain;                /* its iterations per unit (the last unit may be short) */
+  SplitKind split;              /* serial or parallel */
+  int64_t work;                 /* estimated floating-point operations */
+  int64_t scratch;              /* floats of scratch per thread */
+} StepSchedule;
+
+typedef struct {
+  const MemPlan *mp;            /* what was scheduled */
+  const Target *t;              /* for whom */
+  StepSchedule *steps;          /* per plan step */
+  int64_t scratch;              /* floats of scratch per thread (max over steps, aligned) */
+  Arena *arena;                 /* owns steps */
+} Schedule;
+
+Schedule *schedule_plan(const MemPlan *mp, const Target *t);
+void schedule_free(Schedule *s);
+
+/* Thread tid's units [*lo, *hi) of step si among nthreads (empty: lo == hi). */
+void schedule_range(const Schedule *s, int si, int tid, int nthreads, int64_t *lo, int64_t *hi);
+/* Whether the threads must meet before step si runs. */
+bool schedule_barrier_before(const Schedule *s, int si);
+
+/* Floats of workspace for nthreads: the plan's buffers, then one scratch area per thread. */
+int64_t schedule_workspace(const Schedule *s, int nthreads);
+/* Offset of thread tid's scratch area, in floats. */
+int64_t schedule_scratch_offset(const Schedule *s, int tid);
+
+/* Space strides of member n's own row-major index under its map (stores,
+ * random-number indices). */
+void schedule_own_strides(const FusePlan *fp, const IrNode *n, int space_ndim, int64_t *st);
+
+/* One line per step (`nnc ir --stage=schedule`), splits shown for nthreads. */
+void schedule_print(FILE *out, const Schedule *s, int nthreads);
+
+#endif

@@ -1,0 +1,1 @@
+target --target x86_64-linux-gnu --cpu i686

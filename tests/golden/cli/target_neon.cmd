@@ -1,0 +1,1 @@
+target --target aarch64-linux-gnu
