@@ -1,12 +1,13 @@
 /* ckpt: writing and validating checkpoint files (layout: docs/checkpoint.md).
  *
- * The file is built in memory, byte by byte in little-endian order whatever
- * the host, then written to a temporary file that is renamed over the target
- * once it is safely on disk.  Reading loads the whole file and checks, in
- * order: magic, version, the size recorded in the header against the real
- * size (so truncation is named as such), the CRC-32 (any other damage), then
- * the structure itself with every length bounds-checked (a file with a valid
- * CRC can still be hand-made), then the layout against the model's.
+ * The file is built in memory in little-endian order whatever the host, then
+ * written to a temporary file that is renamed over the target once it is
+ * safely on disk.  Reading loads the whole file and checks, in order: magic,
+ * version, the size recorded in the header against the real size (so
+ * truncation is named as such), the CRC-32 (any other damage), then the
+ * structure itself with every length and offset bounds-checked (a file with a
+ * valid CRC can still be hand-made), then the layout against the model's.
+ * Version 2 is written; version 1 (tensor data inline, no schedule) is read.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ckpt.h"
@@ -28,12 +29,13 @@ static const char MAGIC[4] = {'N', 'N', 'C', 'K'};
 enum {
   OFF_SIZE = 8,     /* offset of the u64 file size, after magic and version */
   OFF_HASH = 16,    /* offset of the layout hash, where the CRC-only fields start */
-  /* magic, version, size, hash, epoch, step, best loss, bad epochs, rng, count */
-  FIXED_HEADER = 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 32 + 4,
-  MIN_FILE = FIXED_HEADER + 2 + 4,   /* + empty model name + CRC: smallest valid file */
+  /* magic, version, size, hash, epoch, step, best loss, bad epochs, rng */
+  COMMON_HEADER = 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 32,
+  /* version 2 adds the schedule (4 x 8), the epoch under way (2 x 8) and the count of its sums */
+  V2_HEADER = COMMON_HEADER + 4 * 8 + 2 * 8 + 4,
+  MIN_FILE = COMMON_HEADER + 4 + 2 + 4,   /* + tensor count, empty model name, CRC: smallest version 1 file */
+  DATA_ALIGN = 64,  /* version 2: the data block and every tensor in it start at multiples of 64 bytes */
 };
-
-
 
 /* "[784,256]" without ir.c, so the runtime does not need the IR builder. */
 static char *dims_str(Shape s, char *buf, size_t len) {
@@ -103,16 +105,21 @@ typedef struct {
   size_t cap;     /* bytes allocated */
 } Buf;
 
+static void reserve(Buf *b, size_t more) {
+  if (b->len + more <= b->cap) return;
+  while (b->len + more > b->cap) b->cap = b->cap ? b->cap * 2 : 4096;
+  b->p = xrealloc(b->p, b->cap);
+}
+
 static void put(Buf *b, uint64_t v, int nbytes) {
-  if (b->len + (size_t)nbytes > b->cap) {
-    b->cap = b->cap ? b->cap * 2 : 4096;
-    b->p = xrealloc(b->p, b->cap);
-  }
+  reserve(b, (size_t)nbytes);
   for (int i = 0; i < nbytes; i++) b->p[b->len++] = (uint8_t)(v >> (8 * i));
 }
 
 static void put_bytes(Buf *b, const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) put(b, (uint8_t)s[i], 1);
+  reserve(b, n);
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
 }
 
 static uint64_t f64_bits(double v) {
@@ -121,21 +128,55 @@ static uint64_t f64_bits(double v) {
   return u;
 }
 
-static void encode(Buf *b, const char *model, const CkptPosition *pos, const CkptTensor *t, int n) {
+static size_t align_up(size_t n) { return (n + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN; }
+
+/* Floats as their little-endian bit patterns: a block copy on a
+ * little-endian host. */
+static void put_floats(Buf *b, const float *v, int64_t n) {
+  static const uint32_t one = 1;
+  if (*(const uint8_t *)&one == 1) {
+    put_bytes(b, (const char *)v, sizeof(float) * (size_t)n);
+    return;
+  }
+  for (int64_t k = 0; k < n; k++) {
+    uint32_t u;
+    memcpy(&u, &v[k], sizeof u);
+    put(b, u, 4);
+  }
+}
+
+static void put_header(Buf *b, const char *model, const CkptPosition *pos, const CkptTensor *t, int n) {
   put_bytes(b, MAGIC, 4);
   put(b, CKPT_VERSION, 4);
-  put(b, 0, 8);   /* size, patched below */
+  put(b, 0, 8);   /* size, patched at the end */
   put(b, ckpt_layout_hash(t, n), 8);
   put(b, (uint64_t)pos->epoch, 8);
   put(b, (uint64_t)pos->step, 8);
   put(b, f64_bits(pos->best_val_loss), 8);
   put(b, (uint64_t)pos->bad_epochs, 8);
   for (int i = 0; i < 4; i++) put(b, pos->rng.s[i], 8);
+  put(b, f64_bits(pos->base_lr), 8);
+  put(b, f64_bits(pos->lr_scale), 8);
+  put(b, f64_bits(pos->plateau_best), 8);
+  put(b, (uint64_t)pos->plateau_bad, 8);
+  put(b, (uint64_t)pos->epoch_batch, 8);
+  put(b, (uint64_t)pos->epoch_steps, 8);
+  if (pos->nsums < 0 || pos->nsums > CKPT_MAX_SUMS) die("ckpt: %d metric sums", pos->nsums);
+  put(b, (uint64_t)pos->nsums, 4);
+  for (int i = 0; i < pos->nsums; i++) put(b, f64_bits(pos->sums[i]), 8);
   put(b, (uint64_t)n, 4);
   size_t mlen = strlen(model);
   if (mlen > UINT16_MAX) die("ckpt: model name of %zu bytes", mlen);
   put(b, mlen, 2);
   put_bytes(b, model, mlen);
+}
+
+/* Version 2: the header, a table of (name, kind, shape, offset), then the
+ * data block at the next multiple of 64 bytes with every tensor at a
+ * multiple of 64 from its start, zeros between. */
+static void encode(Buf *b, const char *model, const CkptPosition *pos, const CkptTensor *t, int n) {
+  put_header(b, model, pos, t, n);
+  uint64_t off = 0;
   for (int i = 0; i < n; i++) {
     size_t len = strlen(t[i].name);
     if (len == 0 || len > UINT16_MAX) die("ckpt: tensor name of %zu bytes", len);
@@ -144,12 +185,14 @@ static void encode(Buf *b, const char *model, const CkptPosition *pos, const Ckp
     put(b, t[i].kind, 1);
     put(b, (uint64_t)t[i].shape.ndim, 1);
     for (int k = 0; k < t[i].shape.ndim; k++) put(b, (uint32_t)t[i].shape.dim[k], 4);
-    int64_t count = shape_numel(t[i].shape);
-    for (int64_t k = 0; k < count; k++) {
-      uint32_t u;
-      memcpy(&u, &t[i].data[k], sizeof u);
-      put(b, u, 4);
-    }
+    put(b, off, 8);
+    off += align_up(sizeof(float) * (size_t)shape_numel(t[i].shape));
+  }
+  for (size_t pad = align_up(b->len) - b->len; pad > 0; pad--) put(b, 0, 1);
+  size_t data = b->len;
+  for (int i = 0; i < n; i++) {
+    put_floats(b, t[i].data, shape_numel(t[i].shape));
+    for (size_t pad = align_up(b->len - data) - (b->len - data); pad > 0; pad--) put(b, 0, 1);
   }
   uint64_t size = b->len + 4;
   for (int i = 0; i < 8; i++) b->p[OFF_SIZE + i] = (uint8_t)(size >> (8 * i));
@@ -273,61 +316,143 @@ static bool check_position(const CkptPosition *pos, const char *path, char *err,
   return true;
 }
 
-/* Parses the tensor table after the header; errors describe the damage. */
-static bool parse_tensors(Cursor *c, Checkpoint *out, const char *path, char *err, size_t errlen) {
+/* The version 2 fields of the position: the schedule and the epoch under
+ * way (checked against the run when it resumes, ckpt_resume_epoch). */
+static bool check_schedule(const CkptPosition *pos, const char *path, char *err, size_t errlen) {
+  if (!(pos->base_lr >= 0 && isfinite(pos->base_lr)))
+    return errorf(err, errlen, "%s: corrupt: the base learning rate is %g", path, pos->base_lr);
+  if (!(pos->lr_scale > 0 && pos->lr_scale <= 1))
+    return errorf(err, errlen, "%s: corrupt: the learning-rate scale is %g (expected 0 < scale <= 1)", path,
+                  pos->lr_scale);
+  if (isnan(pos->plateau_best))
+    return errorf(err, errlen, "%s: corrupt: the best loss of reduce_on_plateau is NaN", path);
+  if (pos->plateau_bad < 0 || pos->plateau_bad > pos->epoch)
+    return errorf(err, errlen, "%s: corrupt: reduce_on_plateau's %lld epochs without improvement is out of range "
+                  "(0 to %lld)", path, (long long)pos->plateau_bad, (long long)pos->epoch);
+  if (pos->epoch_batch < 0 || pos->epoch_batch > INT_MAX || pos->epoch_steps < 0 || pos->epoch_steps > INT_MAX)
+    return errorf(err, errlen, "%s: corrupt: the epoch under way has batch %lld and %lld steps", path,
+                  (long long)pos->epoch_batch, (long long)pos->epoch_steps);
+  return true;
+}
+
+/* A tensor record's name, kind and shape (both versions); *count gets its
+ * element count, which must fit in `room` floats. */
+static bool parse_record(Cursor *c, int i, CkptTensor *t, uint64_t *count, const char *path, char *err,
+                         size_t errlen) {
+  if (!has(c, 2)) return errorf(err, errlen, "%s: corrupt: tensor %d starts past the end", path, i);
+  size_t len = get(c, 2);
+  if (len == 0) return errorf(err, errlen, "%s: corrupt: tensor %d has an empty name", path, i);
+  if (!has(c, len + 2)) return errorf(err, errlen, "%s: corrupt: tensor %d header runs past the end", path, i);
+  const char *bad = bad_name_byte(c->p + c->at, len);
+  if (bad) return errorf(err, errlen, "%s: corrupt: the name of tensor %d has %s", path, i, bad);
+  char *name = xmalloc(len + 1);
+  memcpy(name, c->p + c->at, len);
+  name[len] = '\0';
+  t->name = name;
+  c->at += len;
+  int kind = (int)get(c, 1), ndim = (int)get(c, 1);
+  if (kind != CKPT_PARAM && kind != CKPT_STATE)
+    return errorf(err, errlen, "%s: corrupt: tensor '%s' has kind %d", path, name, kind);
+  if (ndim > IR_MAX_DIMS)
+    return errorf(err, errlen, "%s: corrupt: tensor '%s' has %d dimensions (at most %d)", path, name, ndim,
+                  IR_MAX_DIMS);
+  t->kind = (CkptKind)kind;
+  t->shape.ndim = ndim;
+  if (!has(c, 4 * (uint64_t)ndim))
+    return errorf(err, errlen, "%s: corrupt: tensor '%s' dimensions run past the end", path, name);
+  /* count stays below the bytes left, so it cannot overflow */
+  uint64_t n = 1, room = (c->end - c->at - 4 * (uint64_t)ndim) / 4;
+  bool big = false;
+  for (int k = 0; k < ndim; k++) {
+    uint64_t d = get(c, 4);
+    if (d > INT_MAX)
+      return errorf(err, errlen, "%s: corrupt: tensor '%s' dimension %d is %llu", path, name, k,
+                    (unsigned long long)d);
+    if (d == 0)   /* no model has an empty axis, and shape_numel would overflow on the others */
+      return errorf(err, errlen, "%s: corrupt: tensor '%s' dimension %d is 0", path, name, k);
+    t->shape.dim[k] = (int)d;
+    if (n > room / d) big = true;
+    else n *= d;
+  }
+  if (big) return errorf(err, errlen, "%s: corrupt: tensor '%s' data runs past the end", path, name);
+  *count = n;
+  return true;
+}
+
+static void get_floats(const uint8_t *p, uint64_t count, float *out) {
+  for (uint64_t k = 0; k < count; k++) {
+    uint32_t u = (uint32_t)le(p + 4 * k, 4);
+    memcpy(&out[k], &u, sizeof u);
+  }
+}
+
+static bool check_unique(const Checkpoint *out, int i, const char *path, char *err, size_t errlen) {
+  for (int j = 0; j < i; j++)
+    if (strcmp(out->tensors[j].name, out->tensors[i].name) == 0)
+      return errorf(err, errlen, "%s: corrupt: tensor '%s' appears twice", path, out->tensors[i].name);
+  return true;
+}
+
+/* Version 1: each record followed by its data. */
+static bool parse_tensors_v1(Cursor *c, Checkpoint *out, const char *path, char *err, size_t errlen) {
   for (int i = 0; i < out->ntensors; i++) {
     CkptTensor *t = &out->tensors[i];
-    if (!has(c, 2)) return errorf(err, errlen, "%s: corrupt: tensor %d starts past the end", path, i);
-    size_t len = get(c, 2);
-    if (len == 0) return errorf(err, errlen, "%s: corrupt: tensor %d has an empty name", path, i);
-    if (!has(c, len + 2))
-      return errorf(err, errlen, "%s: corrupt: tensor %d header runs past the end", path, i);
-    const char *bad = bad_name_byte(c->p + c->at, len);
-    if (bad) return errorf(err, errlen, "%s: corrupt: the name of tensor %d has %s", path, i, bad);
-    char *name = xmalloc(len + 1);
-    memcpy(name, c->p + c->at, len);
-    name[len] = '\0';
-    t->name = name;
-    c->at += len;
-    int kind = (int)get(c, 1), ndim = (int)get(c, 1);
-    if (kind != CKPT_PARAM && kind != CKPT_STATE)
-      return errorf(err, errlen, "%s: corrupt: tensor '%s' has kind %d", path, name, kind);
-    if (ndim > IR_MAX_DIMS)
-      return errorf(err, errlen, "%s: corrupt: tensor '%s' has %d dimensions (at most %d)", path,
-                  name, ndim, IR_MAX_DIMS);
-    t->kind = (CkptKind)kind;
-    t->shape.ndim = ndim;
-    if (!has(c, 4 * (uint64_t)ndim))
-      return errorf(err, errlen, "%s: corrupt: tensor '%s' dimensions run past the end", path, name);
-    /* count stays below the bytes left, so it cannot overflow */
-    uint64_t count = 1, room = (c->end - c->at - 4 * (uint64_t)ndim) / 4;
-    bool big = false;
-    for (int k = 0; k < ndim; k++) {
-      uint64_t d = get(c, 4);
-      if (d > INT_MAX)
-        return errorf(err, errlen, "%s: corrupt: tensor '%s' dimension %d is %llu", path, name, k,
-                    (unsigned long long)d);
-      if (d == 0)   /* no model has an empty axis, and shape_numel would overflow on the others */
-        return errorf(err, errlen, "%s: corrupt: tensor '%s' dimension %d is 0", path, name, k);
-      t->shape.dim[k] = (int)d;
-      if (count > room / d) big = true;
-      else count *= d;
-    }
-    if (big || !has(c, 4 * count))
-      return errorf(err, errlen, "%s: corrupt: tensor '%s' data runs past the end", path, name);
+    uint64_t count;
+    if (!parse_record(c, i, t, &count, path, err, errlen)) return false;
+    if (!has(c, 4 * count)) return errorf(err, errlen, "%s: corrupt: tensor '%s' data runs past the end", path, t->name);
     t->data = xmalloc(4 * (size_t)count);
-    for (uint64_t k = 0; k < count; k++) {
-      uint32_t u = (uint32_t)get(c, 4);
-      memcpy(&t->data[k], &u, sizeof u);
-    }
-    for (int j = 0; j < i; j++)
-      if (strcmp(out->tensors[j].name, name) == 0)
-        return errorf(err, errlen, "%s: corrupt: tensor '%s' appears twice", path, name);
+    get_floats(c->p + c->at, count, t->data);
+    c->at += 4 * count;
+    if (!check_unique(out, i, path, err, errlen)) return false;
   }
   if (c->at != c->end)
-    return errorf(err, errlen, "%s: corrupt: %zu unused bytes after the last tensor", path,
-                c->end - c->at);
+    return errorf(err, errlen, "%s: corrupt: %zu unused bytes after the last tensor", path, c->end - c->at);
   return true;
+}
+
+typedef struct {
+  uint64_t off, bytes;   /* a tensor's place in the data block */
+  int index;             /* which tensor */
+} Span;
+
+static int by_offset(const void *a, const void *b) {
+  const Span *x = a, *y = b;
+  return (x->off > y->off) - (x->off < y->off);
+}
+
+/* Version 2: the table, then every tensor's data at its offset in the block
+ * that starts at the next multiple of 64 bytes; no two may overlap. */
+static bool parse_tensors_v2(Cursor *c, Checkpoint *out, const char *path, char *err, size_t errlen) {
+  Span *sp = xcalloc((size_t)out->ntensors + 1, sizeof(Span));
+  bool ok = true;
+  for (int i = 0; ok && i < out->ntensors; i++) {
+    ok = parse_record(c, i, &out->tensors[i], &sp[i].bytes, path, err, errlen);
+    if (ok && !has(c, 8)) ok = errorf(err, errlen, "%s: corrupt: tensor '%s' offset runs past the end", path, out->tensors[i].name);
+    if (ok) sp[i] = (Span){get(c, 8), 4 * sp[i].bytes, i};
+    ok = ok && check_unique(out, i, path, err, errlen);
+  }
+  size_t start = align_up(c->at), used = 0;
+  if (ok && start > c->end) ok = errorf(err, errlen, "%s: corrupt: the data block starts past the end", path);
+  qsort(sp, (size_t)out->ntensors, sizeof(Span), by_offset);
+  for (int k = 0; ok && k < out->ntensors; k++) {
+    CkptTensor *t = &out->tensors[sp[k].index];
+    if (sp[k].off % DATA_ALIGN)
+      ok = errorf(err, errlen, "%s: corrupt: tensor '%s' data offset %llu is not a multiple of %d", path, t->name,
+                  (unsigned long long)sp[k].off, DATA_ALIGN);
+    else if (sp[k].off > c->end - start || sp[k].bytes > c->end - start - sp[k].off)
+      ok = errorf(err, errlen, "%s: corrupt: tensor '%s' data (offset %llu, %llu bytes) is not inside the data block",
+                  path, t->name, (unsigned long long)sp[k].off, (unsigned long long)sp[k].bytes);
+    else if (sp[k].off < used)
+      ok = errorf(err, errlen, "%s: corrupt: tensor '%s' data overlaps another tensor's", path, t->name);
+    if (!ok) break;
+    t->data = xmalloc((size_t)sp[k].bytes + 4);
+    get_floats(c->p + start + sp[k].off, sp[k].bytes / 4, t->data);
+    used = align_up(sp[k].off + sp[k].bytes);
+  }
+  if (ok && start + used != c->end)
+    ok = errorf(err, errlen, "%s: corrupt: %zu unused bytes after the last tensor", path, c->end - start - used);
+  free(sp);
+  return ok;
 }
 
 /* The first difference between the file's tensors and the model's. */
@@ -358,8 +483,9 @@ static bool check_layout(const Checkpoint *c, const CkptTensor *expect, int n, c
   return true;
 }
 
-static bool decode(const uint8_t *p, size_t len, const char *path, Checkpoint *out, char *err,
-                   size_t errlen) {
+/* Magic, version, size and CRC; *version gets the version. */
+static bool check_envelope(const uint8_t *p, size_t len, const char *path, uint32_t *version, char *err,
+                           size_t errlen) {
   if (len == 0) return errorf(err, errlen, "%s: empty file", path);
   if (memcmp(p, MAGIC, len < 4 ? len : 4) != 0) {
     char got[16] = "";
@@ -368,35 +494,72 @@ static bool decode(const uint8_t *p, size_t len, const char *path, Checkpoint *o
     return errorf(err, errlen, "%s: not an nnc checkpoint (starts with %s, expected \"NNCK\")", path, got);
   }
   if (len < 8) return errorf(err, errlen, "%s: truncated: %zu bytes", path, len);
-  uint32_t version = (uint32_t)le(p + 4, 4);
-  if (version != CKPT_VERSION)
-    return errorf(err, errlen, "%s: unsupported checkpoint version %u (this nnc reads version %d)",
-                path, version, CKPT_VERSION);
+  *version = (uint32_t)le(p + 4, 4);
+  if (*version != 1 && *version != CKPT_VERSION)
+    return errorf(err, errlen, "%s: unsupported checkpoint version %u (this nnc reads versions 1 and %d)", path,
+                  *version, CKPT_VERSION);
   if (len < OFF_SIZE + 8) return errorf(err, errlen, "%s: truncated: %zu bytes", path, len);
   uint64_t size = le(p + OFF_SIZE, 8);
-  if (size < MIN_FILE)
-    return errorf(err, errlen, "%s: corrupt: the header gives a size of %llu bytes", path,
-                (unsigned long long)size);
+  if (size < (uint64_t)(*version == 1 ? MIN_FILE : V2_HEADER + 4 + 2 + 4))
+    return errorf(err, errlen, "%s: corrupt: the header gives a size of %llu bytes", path, (unsigned long long)size);
   if (len < size)
-    return errorf(err, errlen, "%s: truncated: %zu bytes, the header says %llu", path, len,
-                (unsigned long long)size);
+    return errorf(err, errlen, "%s: truncated: %zu bytes, the header says %llu", path, len, (unsigned long long)size);
   if (len > size)
     return errorf(err, errlen, "%s: %zu bytes, but the header says %llu (trailing data)", path, len,
-                (unsigned long long)size);
+                  (unsigned long long)size);
   uint32_t stored = (uint32_t)le(p + len - 4, 4), crc = crc_of(p, len - 4);
   if (stored != crc)
-    return errorf(err, errlen, "%s: checksum mismatch (stored %08x, computed %08x): the file is damaged",
-                path, stored, crc);
+    return errorf(err, errlen, "%s: checksum mismatch (stored %08x, computed %08x): the file is damaged", path,
+                  stored, crc);
+  return true;
+}
+
+static double get_f64(Cursor *c) {
+  uint64_t bits = get(c, 8);
+  double v;
+  memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+/* The position fields; version 1 has no schedule and keeps the epoch under
+ * way in a tensor. */
+static bool parse_position(Cursor *c, uint32_t version, CkptPosition *pos, const char *path, char *err,
+                           size_t errlen) {
+  pos->epoch = (int64_t)get(c, 8);
+  pos->step = (int64_t)get(c, 8);
+  pos->best_val_loss = get_f64(c);
+  pos->bad_epochs = (int64_t)get(c, 8);
+  for (int i = 0; i < 4; i++) pos->rng.s[i] = get(c, 8);
+  if (!check_position(pos, path, err, errlen)) return false;
+  if (version == 1) {
+    pos->lr_scale = 1;
+    pos->plateau_best = INFINITY;
+    return true;
+  }
+  pos->base_lr = get_f64(c);
+  pos->lr_scale = get_f64(c);
+  pos->plateau_best = get_f64(c);
+  pos->plateau_bad = (int64_t)get(c, 8);
+  pos->epoch_batch = (int64_t)get(c, 8);
+  pos->epoch_steps = (int64_t)get(c, 8);
+  uint64_t nsums = get(c, 4);
+  if (nsums > CKPT_MAX_SUMS || !has(c, 8 * nsums))
+    return errorf(err, errlen, "%s: corrupt: %llu metric sums (at most %d)", path, (unsigned long long)nsums,
+                  CKPT_MAX_SUMS);
+  pos->nsums = (int)nsums;
+  for (int i = 0; i < pos->nsums; i++) pos->sums[i] = get_f64(c);
+  if (!has(c, 4)) return errorf(err, errlen, "%s: truncated header", path);
+  return check_schedule(pos, path, err, errlen);
+}
+
+static bool decode(const uint8_t *p, size_t len, const char *path, Checkpoint *out, char *err,
+                   size_t errlen) {
+  if (!check_envelope(p, len, path, &out->version, err, errlen)) return false;
   Cursor c = {p, len - 4, OFF_HASH};
   out->layout_hash = get(&c, 8);
-  out->pos.epoch = (int64_t)get(&c, 8);
-  out->pos.step = (int64_t)get(&c, 8);
-  uint64_t bits = get(&c, 8);
-  memcpy(&out->pos.best_val_loss, &bits, sizeof bits);
-  out->pos.bad_epochs = (int64_t)get(&c, 8);
-  for (int i = 0; i < 4; i++) out->pos.rng.s[i] = get(&c, 8);
-  if (!check_position(&out->pos, path, err, errlen)) return false;
+  if (!parse_position(&c, out->version, &out->pos, path, err, errlen)) return false;
   uint64_t ntensors = get(&c, 4);
+  if (!has(&c, 2)) return errorf(err, errlen, "%s: corrupt: model name runs past the end", path);
   size_t mlen = get(&c, 2);
   if (!has(&c, mlen)) return errorf(err, errlen, "%s: corrupt: model name runs past the end", path);
   const char *bad = bad_name_byte(p + c.at, mlen);
@@ -408,10 +571,12 @@ static bool decode(const uint8_t *p, size_t len, const char *path, Checkpoint *o
   /* every tensor takes at least 5 bytes, which bounds the table's size */
   if (ntensors > (c.end - c.at) / 5 || ntensors > INT_MAX)
     return errorf(err, errlen, "%s: corrupt: %llu tensors cannot fit in the file", path,
-                (unsigned long long)ntensors);
+                  (unsigned long long)ntensors);
   out->ntensors = (int)ntensors;
   out->tensors = xcalloc(ntensors, sizeof(CkptTensor));
-  if (!parse_tensors(&c, out, path, err, errlen)) return false;
+  bool ok = out->version == 1 ? parse_tensors_v1(&c, out, path, err, errlen)
+                              : parse_tensors_v2(&c, out, path, err, errlen);
+  if (!ok) return false;
   if (ckpt_layout_hash(out->tensors, out->ntensors) != out->layout_hash)
     return errorf(err, errlen, "%s: corrupt: the layout hash does not match the tensors", path);
   return true;
@@ -428,6 +593,19 @@ bool ckpt_read(const char *path, const CkptTensor *expect, int nexpect, Checkpoi
   free(text);
   if (!ok) ckpt_free(out);
   return ok;
+}
+
+/* The run can continue an epoch stopped after `steps` steps of `batch`. */
+static bool fits_run(const CkptRun *run, double batch, double steps, const char *path, char *err, size_t errlen) {
+  if (batch != run->batch)
+    return errorf(err, errlen, "%s: stopped in the middle of an epoch with batch %.0f; resume it with --batch %.0f",
+                  path, batch, batch);
+  if (steps >= run->steps_per_epoch)
+    return errorf(err, errlen,
+                  "%s: stopped after step %.0f of an epoch, but an epoch of this run takes %d step%s (resume with "
+                  "the same data and --limit)",
+                  path, steps, run->steps_per_epoch, run->steps_per_epoch == 1 ? "" : "s");
+  return true;
 }
 
 static const char *const epoch_field[CKPT_EPOCH_FIELDS] = {"batch", "steps", "loss_hi", "loss_lo", "correct",
@@ -454,9 +632,9 @@ static bool epoch_fields(const CkptTensor *t, const char *path, double v[CKPT_EP
   return true;
 }
 
-bool ckpt_resume_epoch(const Checkpoint *c, const CkptRun *run, const char *path, CkptEpoch *out, char *err,
-                       size_t errlen) {
-  *out = (CkptEpoch){0};
+/* Version 1: the tensor train.epoch. */
+static bool resume_epoch_v1(const Checkpoint *c, const CkptRun *run, const char *path, CkptEpoch *out, char *err,
+                            size_t errlen) {
   const CkptTensor *t = ckpt_find(c, CKPT_EPOCH_TENSOR);
   double v[CKPT_EPOCH_FIELDS];
   if (!t) return true;   /* written between epochs by a run that kept no progress */
@@ -471,23 +649,56 @@ bool ckpt_resume_epoch(const Checkpoint *c, const CkptRun *run, const char *path
   }
   if (batch < 1)
     return errorf(err, errlen, "%s: corrupt: tensor '%s' gives batch = 0 with steps = %.0f", path, t->name, steps);
-  if (batch != run->batch)
-    return errorf(err, errlen, "%s: stopped in the middle of an epoch with batch %.0f; resume it with --batch %.0f",
-                  path, batch, batch);
-  if (steps >= run->steps_per_epoch)
-    return errorf(err, errlen,
-                  "%s: stopped after step %.0f of an epoch, but an epoch of this run takes %d step%s (resume with "
-                  "the same data and --limit)",
-                  path, steps, run->steps_per_epoch, run->steps_per_epoch == 1 ? "" : "s");
+  if (!fits_run(run, batch, steps, path, err, errlen)) return false;
   if (n != (float)(steps * batch))   /* stored as a float, like the other fields */
     return errorf(err, errlen, "%s: corrupt: tensor '%s' gives samples = %.0f (steps x batch = %.0f)", path,
                   t->name, n, steps * batch);
-  if (v[CKPT_EPOCH_CORRECT] > (run->classes ? n : 0))
+  if (v[CKPT_EPOCH_CORRECT] > (run->ncorrect ? n : 0))
     return errorf(err, errlen, "%s: corrupt: tensor '%s' gives correct = %.0f of %.0f samples%s", path, t->name,
-                  v[CKPT_EPOCH_CORRECT], n, run->classes ? "" : " (the model has no classes)");
-  *out = (CkptEpoch){.steps = (int)steps, .loss = v[CKPT_EPOCH_LOSS_HI] + v[CKPT_EPOCH_LOSS_LO],
-                     .correct = (int64_t)v[CKPT_EPOCH_CORRECT], .n = (int64_t)n};
+                  v[CKPT_EPOCH_CORRECT], n, run->ncorrect ? "" : " (the model has no classes)");
+  if (run->ncorrect > 1)
+    return errorf(err, errlen, "%s: a version 1 checkpoint stopped mid-epoch cannot resume a model with %d class "
+                  "outputs", path, run->ncorrect);
+  *out = (CkptEpoch){.steps = (int)steps, .nsums = 2 + run->ncorrect,
+                     .sums = {v[CKPT_EPOCH_LOSS_HI] + v[CKPT_EPOCH_LOSS_LO], n, v[CKPT_EPOCH_CORRECT]}};
   return true;
+}
+
+/* Version 2: the header's epoch fields. */
+static bool resume_epoch_v2(const CkptPosition *p, const CkptRun *run, const char *path, CkptEpoch *out, char *err,
+                            size_t errlen) {
+  if (p->epoch_steps == 0) {
+    if (p->epoch_batch || p->nsums)
+      return errorf(err, errlen, "%s: corrupt: the epoch under way has batch %lld and %d metric sums but no steps",
+                    path, (long long)p->epoch_batch, p->nsums);
+    return true;
+  }
+  if (p->epoch_batch < 1)
+    return errorf(err, errlen, "%s: corrupt: the epoch under way has %lld steps of batch 0", path,
+                  (long long)p->epoch_steps);
+  if (!fits_run(run, (double)p->epoch_batch, (double)p->epoch_steps, path, err, errlen)) return false;
+  if (p->nsums != 2 + run->ncorrect)
+    return errorf(err, errlen, "%s: the epoch under way kept %d metric sums, this model keeps %d (is it a "
+                  "checkpoint of this model?)", path, p->nsums, 2 + run->ncorrect);
+  double n = (double)(p->epoch_steps * p->epoch_batch);
+  for (int k = 0; k < p->nsums; k++) {
+    double v = p->sums[k];
+    bool count_ok = k == 0 ? isfinite(v) : k == 1 ? v == n : v >= 0 && v <= n && v == floor(v);
+    if (!count_ok)
+      return errorf(err, errlen, "%s: corrupt: metric sum %d of the epoch under way is %g%s", path, k, v,
+                    k == 0 ? "" : k == 1 ? " (expected steps x batch)" : " (expected a count of its samples)");
+  }
+  out->steps = (int)p->epoch_steps;
+  out->nsums = p->nsums;
+  memcpy(out->sums, p->sums, sizeof(double) * (size_t)p->nsums);
+  return true;
+}
+
+bool ckpt_resume_epoch(const Checkpoint *c, const CkptRun *run, const char *path, CkptEpoch *out, char *err,
+                       size_t errlen) {
+  *out = (CkptEpoch){0};
+  return c->version == 1 ? resume_epoch_v1(c, run, path, out, err, errlen)
+                         : resume_epoch_v2(&c->pos, run, path, out, err, errlen);
 }
 
 void ckpt_free(Checkpoint *c) {

@@ -1,9 +1,12 @@
 /* ckpt: training checkpoints on disk (the format is docs/checkpoint.md).
  *
  * A checkpoint holds what is needed to resume training bit-for-bit: the
- * model's PARAM and STATE tensors by name, the training position (epoch,
- * step, early-stopping bookkeeping) and the runtime Rng.  A layout hash over
- * the tensors' names, kinds and shapes identifies which model it belongs to.
+ * model's PARAM and STATE tensors by name (a table of names, shapes and
+ * offsets, then one 64-byte aligned data block), the training position
+ * (epoch, step, early stopping, the learning-rate schedule, the epoch under
+ * way) and the runtime Rng.  A layout hash over the tensors' names, kinds and
+ * shapes identifies which model it belongs to.  Version 1 files (tensor data
+ * inline after each record, no schedule) are still read.
  *
  * Writing is atomic (temp file in the same directory, fsync, rename), so a
  * crash or a full disk leaves either the old file or the new one, never a mix.
@@ -20,7 +23,10 @@
 #include "ir.h"
 #include "rng.h"
 
-enum { CKPT_VERSION = 1 };
+enum {
+  CKPT_VERSION = 2,      /* written; version 1 files are still read */
+  CKPT_MAX_SUMS = 64,    /* metric sums of an interrupted epoch, at most */
+};
 
 typedef enum {
   CKPT_PARAM,     /* a trained parameter (PARAM leaf) */
@@ -40,9 +46,22 @@ typedef struct {
   double best_val_loss;   /* best validation loss so far (INFINITY if none yet) */
   int64_t bad_epochs;     /* epochs since best_val_loss last improved (early stopping) */
   Rng rng;                /* runtime generator state at the save point */
+  /* the learning-rate schedule (version 2; a version 1 file reads as base_lr
+   * 0, lr_scale 1, plateau_best INFINITY, plateau_bad 0) */
+  double base_lr;         /* the run's base learning rate; 0: the model's */
+  double lr_scale;        /* reduce_on_plateau's accumulated factor (1 otherwise) */
+  double plateau_best;    /* reduce_on_plateau: best monitored loss so far (INFINITY if none yet) */
+  int64_t plateau_bad;    /* its epochs without improvement */
+  /* the epoch under way when the run stopped (all zero between epochs;
+   * version 1 keeps it in the tensor CKPT_EPOCH_TENSOR instead) */
+  int64_t epoch_batch;    /* its batch size */
+  int64_t epoch_steps;    /* steps taken */
+  int nsums;              /* its metric sums: */
+  double sums[CKPT_MAX_SUMS];   /* [0] loss sum, [1] samples, [2..] correct predictions per class output */
 } CkptPosition;
 
 typedef struct {
+  uint32_t version;       /* format version of the file read */
   char *model;            /* model name */
   uint64_t layout_hash;   /* ckpt_layout_hash of the tensors */
   CkptPosition pos;       /* where training stood */
@@ -50,7 +69,7 @@ typedef struct {
   CkptTensor *tensors;    /* in file order; names and data owned by the Checkpoint */
 } Checkpoint;
 
-/* Where an interrupted epoch stood, as the state tensor "train.epoch" of
+/* Version 1 kept the interrupted epoch as the state tensor "train.epoch" of
  * shape [CKPT_EPOCH_FIELDS] (all zero between epochs): the batch size, the
  * steps taken, the epoch's loss sum as two floats (hi + lo keeps double
  * precision), correct predictions and samples seen. */
@@ -62,21 +81,20 @@ enum { CKPT_EPOCH_BATCH, CKPT_EPOCH_STEPS, CKPT_EPOCH_LOSS_HI, CKPT_EPOCH_LOSS_L
 typedef struct {
   int batch;              /* batch size */
   int steps_per_epoch;    /* steps in one epoch */
-  bool classes;           /* class targets: correct predictions are counted */
+  int ncorrect;           /* correct-prediction counts it keeps (one per class output) */
 } CkptRun;
 
 /* Progress of an interrupted epoch, checked (steps 0: start a new epoch). */
 typedef struct {
   int steps;              /* steps already taken, 0 <= steps < steps_per_epoch */
-  double loss;            /* sum of their per-sample losses */
-  int64_t correct;        /* correct predictions among their samples */
-  int64_t n;              /* their samples: steps * batch */
+  int nsums;              /* 2 + run.ncorrect (0 when steps is 0) */
+  double sums[CKPT_MAX_SUMS];   /* loss sum, samples (steps * batch), correct counts */
 } CkptEpoch;
 
-/* Reads the interrupted epoch of c (read from path) for a run, refusing a
- * train.epoch tensor of another kind or shape, fields that are not finite
- * whole numbers in range, or a position the run cannot continue (another
- * batch size, a step past its epoch): false with "PATH: reason" in err. */
+/* Reads the interrupted epoch of c (read from path) for a run, refusing
+ * fields that are not finite, counts that are not whole numbers in range, or
+ * a position the run cannot continue (another batch size, a step past its
+ * epoch, other metrics): false with "PATH: reason" in err. */
 bool ckpt_resume_epoch(const Checkpoint *c, const CkptRun *run, const char *path, CkptEpoch *out, char *err,
                        size_t errlen);
 

@@ -117,7 +117,7 @@ static bool compile_steps(Trainer *t) {
 }
 
 bool trainer_init(Trainer *t, const Model *m, const char *file, const TrainerOptions *opt) {
-  *t = (Trainer){.m = m, .opt = *opt, .pos = {.best_val_loss = INFINITY}};
+  *t = (Trainer){.m = m, .opt = *opt, .pos = {.best_val_loss = INFINITY, .lr_scale = 1, .plateau_best = INFINITY}};
   t->last_train.accuracy = t->last_val.accuracy = NAN;
   char err[1024];
   if (!session_init(&t->s, m, err, sizeof err)) {
@@ -278,28 +278,27 @@ bool trainer_evaluate(Trainer *t, const Dataset *d, Metrics *out) {
 
 /* ---- checkpoints ---- */
 
-/* Where an interrupted epoch stood (the tensor CKPT_EPOCH_TENSOR): a resumed
- * run continues the epoch at the same sample and finishes it with the same
- * metrics as a run that never stopped.  All zero between epochs. */
-static void epoch_store(const Trainer *t, float *e) {
-  memset(e, 0, sizeof(float) * CKPT_EPOCH_FIELDS);
+/* How many correct-prediction counts the run keeps (one per class output). */
+static int ncorrect(const Trainer *t) { return t->s.nclasses > 0 ? 1 : 0; }
+
+/* Where the epoch under way stands, so that a resumed run continues it at the
+ * same sample and finishes it with the same metrics as a run that never
+ * stopped: metric sums [loss, samples, correct...].  All zero between epochs. */
+static void epoch_position(const Trainer *t, CkptPosition *p) {
   if (t->ep.next == 0) return;
-  const Metrics *m = &t->ep.m;
-  e[CKPT_EPOCH_BATCH] = (float)t->batch;
-  e[CKPT_EPOCH_STEPS] = (float)t->ep.next;
-  e[CKPT_EPOCH_LOSS_HI] = (float)m->loss;
-  e[CKPT_EPOCH_LOSS_LO] = (float)(m->loss - (double)e[CKPT_EPOCH_LOSS_HI]);
-  e[CKPT_EPOCH_CORRECT] = (float)m->correct;
-  e[CKPT_EPOCH_N] = (float)m->n;
+  p->rng = t->ep.rng;   /* resuming replays the epoch's order */
+  p->epoch_batch = t->batch;
+  p->epoch_steps = t->ep.next;
+  p->nsums = 2 + ncorrect(t);
+  p->sums[0] = t->ep.m.loss;
+  p->sums[1] = (double)t->ep.m.n;
+  if (ncorrect(t)) p->sums[2] = (double)t->ep.m.correct;
 }
 
 bool trainer_checkpoint(Trainer *t, const char *path) {
   const Store *st = &t->s.store;
   CkptTensor *l = xcalloc((size_t)st->n * 2 + 1, sizeof(CkptTensor));
-  float epoch[CKPT_EPOCH_FIELDS];
-  epoch_store(t, epoch);
   int n = 0;
-  l[n++] = (CkptTensor){CKPT_EPOCH_TENSOR, CKPT_STATE, shape_1(CKPT_EPOCH_FIELDS), epoch};
   for (int i = 0; i < st->n; i++)
     l[n++] = (CkptTensor){st->t[i].name, st->t[i].op == OP_PARAM ? CKPT_PARAM : CKPT_STATE, st->t[i].shape,
                           store_data(st, &st->t[i])};
@@ -310,7 +309,7 @@ bool trainer_checkpoint(Trainer *t, const char *path) {
     l[n++] = (CkptTensor){arena_printf(names, "best:%s", x->name), CKPT_STATE, x->shape, base + x->offset};
   }
   CkptPosition pos = t->pos;
-  if (t->ep.next > 0) pos.rng = t->ep.rng;   /* resuming replays the epoch's order */
+  epoch_position(t, &pos);
   char err[1024];
   bool ok = ckpt_write(path, t->m->name, &pos, l, n, err, sizeof err);
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
@@ -323,13 +322,13 @@ bool trainer_checkpoint(Trainer *t, const char *path) {
 static bool restore_epoch(Trainer *t, const Checkpoint *ck, const char *path) {
   CkptEpoch at;
   char err[1024];
-  CkptRun run = {t->batch, t->steps_per_epoch, t->s.nclasses > 0};
+  CkptRun run = {t->batch, t->steps_per_epoch, ncorrect(t)};
   if (!ckpt_resume_epoch(ck, &run, path, &at, err, sizeof err)) {
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
   t->ep.next = at.steps;
-  t->ep.m = (Metrics){.loss = at.loss, .correct = at.correct, .n = at.n};
+  t->ep.m = (Metrics){.loss = at.sums[0], .n = (int64_t)at.sums[1], .correct = at.nsums > 2 ? (int64_t)at.sums[2] : 0};
   return true;
 }
 

@@ -42,11 +42,13 @@ static char *listing(const char *dir) {
 
 
 
-/* Reads path into buf (512 bytes); returns the length. */
+enum { MAX_FILE = 1024 };   /* the test files are smaller */
+
+/* Reads path into buf (MAX_FILE bytes); returns the length. */
 static size_t slurp(const char *path, unsigned char *buf) {
   FILE *f = fopen(path, "rb");
   ck_assert_ptr_nonnull(f);
-  size_t len = fread(buf, 1, 512, f);
+  size_t len = fread(buf, 1, MAX_FILE, f);
   ck_assert(feof(f));
   fclose(f);
   return len;
@@ -74,7 +76,8 @@ static CkptTensor model_tensors[4] = {
 };
 
 static CkptPosition position(void) {
-  CkptPosition pos = {.epoch = 3, .step = 1234567890123ll, .best_val_loss = 0.3125, .bad_epochs = 2};
+  CkptPosition pos = {.epoch = 3, .step = 1234567890123ll, .best_val_loss = 0.3125, .bad_epochs = 2,
+                      .base_lr = 0.001, .lr_scale = 0.25, .plateau_best = 0.5, .plateau_bad = 1};
   rng_seed(&pos.rng, 99);
   rng_next(&pos.rng);
   return pos;
@@ -107,6 +110,9 @@ START_TEST(test_ckpt_round_trip) {
   ck_assert_int_eq(c.pos.step, 1234567890123ll);
   ck_assert(c.pos.best_val_loss == 0.3125);
   ck_assert_int_eq(c.pos.bad_epochs, 2);
+  ck_assert(c.pos.base_lr == 0.001 && c.pos.lr_scale == 0.25 && c.pos.plateau_best == 0.5);
+  ck_assert_int_eq(c.pos.plateau_bad, 1);
+  ck_assert_int_eq(c.version, 2);
   ck_assert_uint_eq(c.layout_hash, ckpt_layout_hash(model_tensors, 4));
   ck_assert_int_eq(c.ntensors, 4);
   for (int i = 0; i < 4; i++) {
@@ -166,7 +172,7 @@ START_TEST(test_ckpt_atomic_write_failure) {
   const char *path = in_tmp("a.ckpt");
   write_model(path);
   size_t len;
-  unsigned char before[512];
+  unsigned char before[MAX_FILE];
   len = slurp(path, before);
   float big[1000] = {0};
   CkptTensor bigger[1] = {{"big", CKPT_PARAM, {1, {1000}}, big}};
@@ -183,7 +189,7 @@ START_TEST(test_ckpt_atomic_write_failure) {
   ck_assert(!ok);
   snprintf(want, sizeof want, "%s: cannot write %s.tmp.%ld: File too large", path, path, (long)getpid());
   ck_assert_str_eq(err, want);
-  unsigned char after[512];
+  unsigned char after[MAX_FILE];
   size_t after_len = slurp(path, after);
   ck_assert_uint_eq(after_len, len);
   ck_assert(memcmp(after, before, len) == 0);
@@ -200,7 +206,7 @@ START_TEST(test_ckpt_unwritable_directory) {
   ck_assert_int_eq(mkdir(dir, 0755), 0);
   const char *path = in_tmp("ro/a.ckpt");
   write_model(path);
-  unsigned char before[512], after[512];
+  unsigned char before[MAX_FILE], after[MAX_FILE];
   size_t len = slurp(path, before);
   ck_assert_int_eq(chmod(dir, 0555), 0);
   ck_assert_int_eq(chmod(tmpdir_path(), 0755), 0);
@@ -283,7 +289,7 @@ static const char *refusal(const unsigned char *p, size_t len) {
 START_TEST(test_ckpt_truncated_everywhere) {
   write_model(in_tmp("a.ckpt"));
   size_t len;
-  unsigned char good[512];
+  unsigned char good[MAX_FILE];
   len = slurp(in_tmp("a.ckpt"), good);
   for (size_t n = 0; n < len; n++) refusal(good, n);
   ck_assert_str_eq(refusal(good, 0), "empty file");
@@ -297,7 +303,7 @@ END_TEST
 START_TEST(test_ckpt_flipped_bytes) {
   write_model(in_tmp("a.ckpt"));
   size_t len;
-  unsigned char good[512], bad[512];
+  unsigned char good[MAX_FILE], bad[MAX_FILE];
   len = slurp(in_tmp("a.ckpt"), good);
   for (size_t i = 0; i < len; i++) {
     for (int bit = 0; bit < 8; bit += 3) {
@@ -313,8 +319,8 @@ START_TEST(test_ckpt_flipped_bytes) {
   ck_assert_str_eq(refusal(bad, len), "not an nnc checkpoint (starts with 58 4e 43 4b, expected \"NNCK\")");
   ck_assert_str_eq(refusal((const unsigned char *)"hi", 2), "not an nnc checkpoint (starts with 68 69, expected \"NNCK\")");
   memcpy(bad, good, len);
-  bad[4] = 2;
-  ck_assert_str_eq(refusal(bad, len), "unsupported checkpoint version 2 (this nnc reads version 1)");
+  bad[4] = 3;
+  ck_assert_str_eq(refusal(bad, len), "unsupported checkpoint version 3 (this nnc reads versions 1 and 2)");
   memcpy(bad, good, len);
   bad[len] = 0;
   char want[128];
@@ -329,57 +335,57 @@ static void reseal(unsigned char *p, size_t len) {
   for (int i = 0; i < 4; i++) p[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
 }
 
+/* Offsets in the small model's file: the tensor count after the 140-byte
+ * header (no metric sums), then the model name "toy", then the records
+ * (u16 name length, name, kind, rank, dims, u64 offset). */
+enum { AT_COUNT = 140, AT_MODEL = 146, AT_T0 = 149, AT_H1B = AT_T0 + 24 + 2 + 4 + 1 + 1 + 4 };
+
+/* Sets the u64 at p to v. */
+static void poke64(unsigned char *p, uint64_t v) {
+  for (int k = 0; k < 8; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+
 START_TEST(test_ckpt_crafted_files) {
   write_model(in_tmp("a.ckpt"));
   size_t len;
-  unsigned char good[512], bad[512];
+  unsigned char good[MAX_FILE], bad[MAX_FILE];
   len = slurp(in_tmp("a.ckpt"), good);
-  /* the first tensor record starts after the 92-byte header and "toy" */
-  size_t t0 = 92 + 2 + 3;
+  static const struct {
+    int at;               /* byte changed (or first byte of a u64 when wide) */
+    uint64_t value;       /* its new value */
+    bool wide;            /* a u64 */
+    const char *why;      /* the refusal */
+  } cases[] = {
+    {AT_COUNT, 200, false, "corrupt: 200 tensors cannot fit in the file"},
+    {AT_T0 + 2 + 4, 5, false, "corrupt: tensor 'h1.w' has kind 5"},
+    {AT_T0 + 2 + 4 + 1 + 1 + 3, 0x40, false, "corrupt: tensor 'h1.w' data runs past the end"},
+    {AT_T0 + 2 + 4 + 1, 7, false, "corrupt: tensor 'h1.w' has 7 dimensions (at most 6)"},
+    {AT_T0 + 2 + 2, 0, false, "corrupt: the name of tensor 0 has a NUL byte"},
+    {AT_T0 + 2 + 3, 'b', false, "corrupt: tensor 'h1.b' appears twice"},
+    {AT_MODEL, '\n', false, "corrupt: the model name has a control character"},
+    {16, 0x01, false, "corrupt: the layout hash does not match the tensors"},
+    {AT_T0 + 2 + 4 + 1 + 1 + 8, 4, true, "corrupt: tensor 'h1.w' data offset 4 is not a multiple of 64"},
+    {AT_T0 + 2 + 4 + 1 + 1 + 8, 1 << 20, true,
+     "corrupt: tensor 'h1.w' data (offset 1048576, 48 bytes) is not inside the data block"},
+    {AT_H1B, 0, true, "corrupt: tensor 'h1.b' data overlaps another tensor's"},
+    {AT_COUNT, 3, false, "corrupt: 64 unused bytes after the last tensor"},   /* bn.mean's record and data left over */
+  };
+  for (size_t i = 0; i < COUNT_OF(cases); i++) {
+    memcpy(bad, good, len);
+    if (cases[i].wide) poke64(bad + cases[i].at, cases[i].value);
+    else bad[cases[i].at] = cases[i].at == 16 ? bad[16] ^ 1 : (unsigned char)cases[i].value;
+    reseal(bad, len);
+    ck_assert_str_eq(refusal(bad, len), cases[i].why);
+  }
   memcpy(bad, good, len);
-  bad[88] = 200;   /* tensor count */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: 200 tensors cannot fit in the file");
-  memcpy(bad, good, len);
-  bad[t0 + 2 + 4] = 5;   /* kind */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.w' has kind 5");
-  memcpy(bad, good, len);
-  bad[t0 + 2 + 4 + 1 + 1 + 3] = 0x40;   /* first dimension 3 -> 0x40000003 */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.w' data runs past the end");
-  memcpy(bad, good, len);
-  bad[t0 + 2 + 4 + 1 + 1] = 2;   /* 3 -> 2: the next record starts inside h1.w's data */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 1 has an empty name");
-  memcpy(bad, good, len);
-  bad[t0 + 2 + 4 + 1] = 7;   /* rank */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.w' has 7 dimensions (at most 6)");
-  memcpy(bad, good, len);
-  bad[88] = 3;   /* bn.mean (2+7+1+1+12+24 bytes) is left over */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: 47 unused bytes after the last tensor");
-  memcpy(bad, good, len);
-  memcpy(bad + t0 + 2 + 3, "b", 1);   /* "h1.w" -> "h1.b" twice */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.b' appears twice");
-  memcpy(bad, good, len);
-  bad[16] ^= 1;   /* layout hash */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: the layout hash does not match the tensors");
-  memcpy(bad, good, len);
-  memset(bad + t0 + 2 + 4 + 1 + 1 + 4, 0, 4);   /* h1.w [3,4] -> [3,0]: no model has an empty axis */
+  memset(bad + AT_T0 + 2 + 4 + 1 + 1 + 4, 0, 4);   /* h1.w [3,4] -> [3,0]: no model has an empty axis */
   reseal(bad, len);
   ck_assert_str_eq(refusal(bad, len), "corrupt: tensor 'h1.w' dimension 1 is 0");
-  memcpy(bad, good, len);
-  bad[t0 + 2 + 2] = 0;   /* "h1.w" -> "h1\0w" */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: the name of tensor 0 has a NUL byte");
-  memcpy(bad, good, len);
-  bad[94] = '\n';   /* the model name "toy" */
-  reseal(bad, len);
-  ck_assert_str_eq(refusal(bad, len), "corrupt: the model name has a control character");
+  memcpy(bad, good, len + 64);
+  memset(bad + len - 4, 0, 64);   /* 64 more zero bytes before the CRC */
+  poke64(bad + 8, len + 64);
+  reseal(bad, len + 64);
+  ck_assert_str_eq(refusal(bad, len + 64), "corrupt: 64 unused bytes after the last tensor");
   /* random damage with a valid checksum: refused or accepted, never a crash */
   Rng r;
   rng_seed(&r, 5);
@@ -398,7 +404,7 @@ END_TEST
 /* The header's position fields: each out of range alone, with a valid CRC. */
 START_TEST(test_ckpt_position_ranges) {
   write_model(in_tmp("a.ckpt"));
-  unsigned char good[512], bad[512];
+  unsigned char good[MAX_FILE], bad[MAX_FILE];
   size_t len = slurp(in_tmp("a.ckpt"), good);
   static const struct {
     int offset;           /* of the little-endian field */
@@ -412,6 +418,11 @@ START_TEST(test_ckpt_position_ranges) {
     {48, (uint64_t)-1, "corrupt: -1 epochs without improvement is out of range (0 to 3)"},
     {48, 4, "corrupt: 4 epochs without improvement is out of range (0 to 3)"},
     {40, 0x7ff8000000000000u, "corrupt: the best validation loss is NaN"},
+    {88, 0xbff0000000000000u, "corrupt: the base learning rate is -1"},
+    {96, 0, "corrupt: the learning-rate scale is 0 (expected 0 < scale <= 1)"},
+    {104, 0x7ff8000000000000u, "corrupt: the best loss of reduce_on_plateau is NaN"},
+    {112, 4, "corrupt: reduce_on_plateau's 4 epochs without improvement is out of range (0 to 3)"},
+    {120, (uint64_t)-1, "corrupt: the epoch under way has batch -1 and 0 steps"},
   };
   for (size_t i = 0; i < COUNT_OF(cases); i++) {
     memcpy(bad, good, len);
@@ -426,62 +437,65 @@ START_TEST(test_ckpt_position_ranges) {
 }
 END_TEST
 
-/* A checkpoint whose train.epoch tensor holds fields[] (nfields floats). */
-static const char *resume_refusal(const float *fields, int nfields, CkptRun run) {
-  float v[CKPT_EPOCH_FIELDS + 1];
-  memcpy(v, fields, sizeof(float) * (size_t)nfields);
-  CkptTensor t[1] = {{CKPT_EPOCH_TENSOR, CKPT_STATE, {1, {nfields}}, v}};
+/* A checkpoint stopped after `steps` steps of `batch` with metric sums
+ * sums[0..nsums), resumed by run: the refusal, or NULL. */
+static const char *resume_refusal(int batch, int steps, const double *sums, int nsums, CkptRun run) {
   CkptPosition pos = position();
+  pos.epoch_batch = batch;
+  pos.epoch_steps = steps;
+  pos.nsums = nsums;
+  memcpy(pos.sums, sums, sizeof(double) * (size_t)nsums);
   const char *path = in_tmp("e.ckpt");
   static char err[512];
-  ck_assert(ckpt_write(path, "toy", &pos, t, 1, err, sizeof err));
+  fill_values();
+  ck_assert(ckpt_write(path, "toy", &pos, model_tensors, 4, err, sizeof err));
   Checkpoint c;
-  ck_assert(ckpt_read(path, NULL, 0, &c, err, sizeof err));
+  ck_assert_msg(ckpt_read(path, NULL, 0, &c, err, sizeof err), "%s", err);
   CkptEpoch at;
   bool ok = ckpt_resume_epoch(&c, &run, path, &at, err, sizeof err);
   ckpt_free(&c);
-  if (ok) return NULL;
+  if (ok) {
+    ck_assert_int_eq(at.steps, steps);
+    ck_assert_int_eq(at.nsums, nsums);
+    ck_assert(memcmp(at.sums, sums, sizeof(double) * (size_t)nsums) == 0);
+    return NULL;
+  }
   size_t plen = strlen(path);
   ck_assert_msg(strncmp(err, path, plen) == 0 && err[plen] == ':', "%s", err);
   return err + plen + 2;
 }
 
 START_TEST(test_ckpt_resume_epoch) {
-  CkptRun run = {.batch = 4, .steps_per_epoch = 10, .classes = true};
-  const float ok[6] = {4, 3, 2.5f, 1e-8f, 7, 12};
-  ck_assert_ptr_null(resume_refusal(ok, 6, run));
-  const float zero[6] = {0};
-  ck_assert_ptr_null(resume_refusal(zero, 6, run));
+  CkptRun run = {.batch = 4, .steps_per_epoch = 10, .ncorrect = 1};
+  const double ok[3] = {2.5 + 1e-12, 12, 7};
+  ck_assert_ptr_null(resume_refusal(4, 3, ok, 3, run));
+  ck_assert_ptr_null(resume_refusal(0, 0, ok, 0, run));
   static const struct {
-    int field;          /* CKPT_EPOCH_* changed in ok[] */
-    float value;        /* to this */
+    int batch, steps;   /* the epoch's position */
+    int field;          /* sum changed in ok[] (-1: none) */
+    double value;       /* to this */
     const char *why;    /* the refusal */
   } cases[] = {
-    {CKPT_EPOCH_STEPS, 3e9f, "corrupt: tensor 'train.epoch' gives steps = 3e+09 (expected a whole number from 0 to 2147483647)"},
-    {CKPT_EPOCH_STEPS, -1, "corrupt: tensor 'train.epoch' gives steps = -1 (expected a whole number from 0 to 2147483647)"},
-    {CKPT_EPOCH_STEPS, 10, "stopped after step 10 of an epoch, but an epoch of this run takes 10 steps (resume with the same data and --limit)"},
-    {CKPT_EPOCH_BATCH, NAN, "corrupt: tensor 'train.epoch' gives batch = nan (expected a whole number from 0 to 2147483647)"},
-    {CKPT_EPOCH_BATCH, 0, "corrupt: tensor 'train.epoch' gives batch = 0 with steps = 3"},
-    {CKPT_EPOCH_BATCH, 2, "stopped in the middle of an epoch with batch 2; resume it with --batch 2"},
-    {CKPT_EPOCH_LOSS_HI, INFINITY, "corrupt: tensor 'train.epoch' gives loss_hi = inf (expected a finite number)"},
-    {CKPT_EPOCH_N, 13, "corrupt: tensor 'train.epoch' gives samples = 13 (steps x batch = 12)"},
-    {CKPT_EPOCH_CORRECT, 13, "corrupt: tensor 'train.epoch' gives correct = 13 of 12 samples"},
+    {4, 10, -1, 0, "stopped after step 10 of an epoch, but an epoch of this run takes 10 steps (resume with the same data and --limit)"},
+    {2, 3, -1, 0, "stopped in the middle of an epoch with batch 2; resume it with --batch 2"},
+    {0, 3, -1, 0, "corrupt: the epoch under way has 3 steps of batch 0"},
+    {4, 3, 0, INFINITY, "corrupt: metric sum 0 of the epoch under way is inf"},
+    {4, 3, 1, 13, "corrupt: metric sum 1 of the epoch under way is 13 (expected steps x batch)"},
+    {4, 3, 2, 13, "corrupt: metric sum 2 of the epoch under way is 13 (expected a count of its samples)"},
+    {4, 3, 2, 0.5, "corrupt: metric sum 2 of the epoch under way is 0.5 (expected a count of its samples)"},
   };
   for (size_t i = 0; i < COUNT_OF(cases); i++) {
-    float v[6];
+    double v[3];
     memcpy(v, ok, sizeof v);
-    v[cases[i].field] = cases[i].value;
-    const char *why = resume_refusal(v, 6, run);
+    if (cases[i].field >= 0) v[cases[i].field] = cases[i].value;
+    const char *why = resume_refusal(cases[i].batch, cases[i].steps, v, 3, run);
     ck_assert_msg(why, "case %zu accepted", i);
     ck_assert_str_eq(why, cases[i].why);
   }
-  ck_assert_str_eq(resume_refusal(ok, 5, run),
-                   "corrupt: tensor 'train.epoch' is a state of shape [5] (expected a state of shape [6])");
-  const float stray[6] = {0, 0, 0.5f, 0, 0, 0};
-  ck_assert_str_eq(resume_refusal(stray, 6, run), "corrupt: tensor 'train.epoch' gives loss_hi = 0.5 with steps = 0");
-  run.classes = false;
-  ck_assert_str_eq(resume_refusal(ok, 6, run),
-                   "corrupt: tensor 'train.epoch' gives correct = 7 of 12 samples (the model has no classes)");
+  ck_assert_str_eq(resume_refusal(0, 0, ok, 3, run), "corrupt: the epoch under way has batch 0 and 3 metric sums but no steps");
+  run.ncorrect = 0;
+  ck_assert_str_eq(resume_refusal(4, 3, ok, 3, run),
+                   "the epoch under way kept 3 metric sums, this model keeps 2 (is it a checkpoint of this model?)");
 }
 END_TEST
 
