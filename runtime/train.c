@@ -110,6 +110,24 @@ typedef struct {
   long long every;          /* --save-every */
 } PeriodicSave;
 
+/* --timings: how long `nnc train` took to get through its first step, and
+ * where that time went (`make bench` reads this line). */
+typedef struct {
+  double start;      /* cmd_train began */
+  double ready;      /* trainer built, weights restored: the steps begin */
+  bool shown;        /* printed once */
+} FirstStep;
+
+static bool show_first_step(Trainer *t, void *ctx) {
+  FirstStep *f = ctx;
+  if (f->shown) return true;
+  f->shown = true;
+  double now = pipeline_clock();
+  fprintf(stderr, "first step: done %.4f s after start (parse, data and setup %.4f, compile %.4f, first step %.4f s)\n",
+          now - f->start, f->ready - f->start - t->compile_seconds, t->compile_seconds, now - f->ready);
+  return true;
+}
+
 static bool save_periodically(Trainer *t, void *ctx) {
   PeriodicSave *p = ctx;
   if (t->pos.epoch % p->every || t->pos.epoch >= t->m->train.epochs || t->stopped_early) return true;
@@ -190,6 +208,7 @@ static int finish(Trainer *t, const TrainArgs *a, Reporter *rep, TrainStatus st)
 }
 
 int cmd_train(const Cli *c) {
+  FirstStep first = {.start = pipeline_clock()};
   Front f;
   Trainer t = {0};
   Reporter rep = {0};
@@ -203,6 +222,7 @@ int cmd_train(const Cli *c) {
   if (cli_flag(c, "timings")) {
     fprintf(stderr, "compile stages: ");
     pipeline_print_times(stderr);
+    trainer_hook(&t, TRAINER_AFTER_STEP, show_first_step, &first);
   }
   if (!a.quiet) print_start(&t);
   if (t.pos.epoch >= t.m->train.epochs) {
@@ -214,6 +234,7 @@ int cmd_train(const Cli *c) {
   report_attach(&rep, &t);
   PeriodicSave ps = {a.save, a.save_every};
   if (a.save_every) trainer_hook(&t, TRAINER_AFTER_EPOCH, save_periodically, &ps);
+  first.ready = pipeline_clock();
   status = finish(&t, &a, &rep, run_caught(&t));
 done:
   report_close(&rep);
