@@ -11,13 +11,11 @@
  * (the embedded weights, else the initializers drawn with the model's seed),
  * so a deployment that passes PREFIX_selftest runs what nnc ran.
  */
-#include <errno.h>
 #include <llvm-c/Core.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "abi.h"
 #include "ckpt.h"
@@ -26,6 +24,7 @@
 #include "emit.h"
 #include "init.h"
 #include "jit.h"
+#include "outfile.h"
 #include "pipeline.h"
 
 /* Seed of the selftest's stored input batch (uniform in [0, 1)). */
@@ -105,17 +104,6 @@ static bool reference_output(const AbiLayout *L, const unsigned char *region, co
   jit_free(j);
   free(state);
   return true;
-}
-
-static bool write_image(const AbiLayout *L, const unsigned char *region, const char *path) {
-  unsigned char hdr[ABI_IMAGE_HEADER];
-  abi_image_header(L, hdr);
-  FILE *f = fopen(path, "wb");
-  bool ok = f && fwrite(hdr, 1, sizeof hdr, f) == sizeof hdr &&
-            fwrite(region, 1, (size_t)L->tensor_bytes, f) == (size_t)L->tensor_bytes;
-  if (f && fclose(f) != 0) ok = false;
-  if (!ok) fprintf(stderr, "nnc: %s: %s\n", path, strerror(errno));
-  return ok;
 }
 
 static void upper(char *dst, const char *src, size_t n) {
@@ -277,7 +265,9 @@ int cmd_compile(const Cli *c) {
   Planned *plan[2] = {NULL, NULL};
   Dataset train = {0};
   DataNorm norm = {0};
-  const char *temps[3] = {NULL, NULL, NULL};   /* object, header, image being written */
+  char *bytes[2] = {NULL, NULL};    /* the object and the header, in memory */
+  size_t lens[2] = {0, 0};
+  OutFile staged[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};   /* object, header, image */
   if (!front_load(&f, c->pos[0], c)) goto done;
   const Model *m = f.model;
   if (m->ninputs != 1 || m->ntargets > 1 || !m->output) {
@@ -320,6 +310,11 @@ int cmd_compile(const Cli *c) {
                 paths[k]);
         goto done;
       }
+  for (int i = 1; i < 4; i++)   /* a bad output path fails now, not after the compile */
+    if (paths[i] && !outfile_check(paths[i], err, sizeof err)) {
+      fprintf(stderr, "nnc compile: %s\n", err);
+      goto done;
+    }
 
   plan[0] = pipeline_plan(pipeline_graph(m, f.arena, PIPE_FORWARD, (int)batch, false), &t);
   plan[1] = pipeline_plan(pipeline_graph(m, f.arena, PIPE_TRAIN, (int)batch, false), &t);
@@ -357,40 +352,39 @@ int cmd_compile(const Cli *c) {
   }
   ctx = LLVMContextCreate();
   LLVMModuleRef mod = abi_module(ctx, &L, &d, &t);
-  /* every file goes to a temporary name first and all are renamed at the
-   * end, so a failure leaves no half-set of outputs (and no stale file
-   * replaced by a broken one) */
-  const char *finals[3] = {out, header, image_path};
-  for (int i = 0; i < 3; i++)
-    if (finals[i]) temps[i] = arena_printf(f.arena, "%s.tmp.%ld", finals[i], (long)getpid());
-  bool ok = emit_module(mod, &t, kind, temps[0], err, sizeof err);
+  bool ok = emit_module(mod, &t, kind, &bytes[0], &lens[0], err, sizeof err);
   LLVMDisposeModule(mod);
   if (!ok) {
     fprintf(stderr, "nnc compile: %s\n", err);
     goto done;
   }
-  FILE *h = fopen(temps[1], "w");
-  if (!h) {
-    fprintf(stderr, "nnc compile: %s: %s\n", header, strerror(errno));
-    goto done;
-  }
+  FILE *h = open_memstream(&bytes[1], &lens[1]);
+  if (!h) die("open_memstream failed");
   write_header(h, &L, &(HeaderInfo){c->pos[0], command_line(c, f.arena), header, out, weights, embedded, image_path, &t});
-  if (fclose(h) != 0) {
-    fprintf(stderr, "nnc compile: %s: %s\n", header, strerror(errno));
-    goto done;
-  }
-  if (image_path && !write_image(&L, region + ABI_IMAGE_HEADER, temps[2])) goto done;
+  fclose(h);
+  /* every file is staged whole beside its target, then all are put in
+   * place, so a failure (a full disk) leaves no half-set of outputs and no
+   * old file replaced by a broken one */
+  const char *finals[3] = {out, header, image_path};
+  const void *data[3] = {bytes[0], bytes[1], region};   /* the image: its header, then the tensors */
+  size_t sizes[3] = {lens[0], lens[1], (size_t)(ABI_IMAGE_HEADER + L.tensor_bytes)};
   for (int i = 0; i < 3; i++)
-    if (temps[i] && rename(temps[i], finals[i]) != 0) {
-      fprintf(stderr, "nnc compile: %s: %s\n", finals[i], strerror(errno));
+    if (finals[i] && !outfile_stage(&staged[i], finals[i], data[i], sizes[i], err, sizeof err)) {
+      fprintf(stderr, "nnc compile: %s\n", err);
+      goto done;
+    }
+  for (int i = 0; i < 3; i++)
+    if (finals[i] && !outfile_commit(&staged[i], err, sizeof err)) {
+      fprintf(stderr, "nnc compile: %s\n", err);
       goto done;
     }
   printf("wrote %s and %s%s%s: %s_* for batch %d, state block %lld bytes\n", out, header,
          image_path ? " and " : "", image_path ? image_path : "", prefix, (int)batch, (long long)L.state_bytes);
   status = 0;
 done:
-  for (int i = 0; i < 3; i++)
-    if (temps[i]) unlink(temps[i]);   /* nothing left after a rename or a failure */
+  for (int i = 0; i < 3; i++) outfile_discard(&staged[i]);   /* nothing left after a failure */
+  free(bytes[0]);
+  free(bytes[1]);
   data_norm_free(&norm);
   data_free(&train);
   if (ctx) LLVMContextDispose(ctx);

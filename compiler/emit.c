@@ -14,28 +14,40 @@
 
 #include "codegen.h"
 
-bool emit_module(LLVMModuleRef mod, const Target *t, EmitKind kind, const char *path, char *err,
+/* A heap copy of n bytes. */
+static char *copy_bytes(const char *p, size_t n) {
+  char *c = xmalloc(n ? n : 1);
+  memcpy(c, p, n);
+  return c;
+}
+
+bool emit_module(LLVMModuleRef mod, const Target *t, EmitKind kind, char **out, size_t *len, char *err,
                  size_t errlen) {
+  *out = NULL;
+  *len = 0;
   LLVMTargetMachineRef tm = target_machine(t, true, err, errlen);
   if (!tm) return false;
   bool ok = codegen_optimize(mod, tm, 3, NULL, NULL, err, errlen);
   if (ok && kind == EMIT_LLVM) {
-    char *msg = NULL;
-    if (LLVMPrintModuleToFile(mod, path, &msg)) {
-      snprintf(err, errlen, "cannot write %s: %s", path, msg ? msg : "");
-      ok = false;
-    }
-    LLVMDisposeMessage(msg);
+    char *text = LLVMPrintModuleToString(mod);
+    *len = strlen(text);
+    *out = copy_bytes(text, *len);
+    LLVMDisposeMessage(text);
   } else if (ok) {
+    /* in memory, not to a file: LLVM's file streams end the process on a
+     * write error, before nnc could report it or remove what it wrote */
     char *msg = NULL;
-    /* the C API takes a mutable file name */
-    char *file = xstrdup(path);
+    LLVMMemoryBufferRef buf = NULL;
     LLVMSetTargetMachineAsmVerbosity(tm, 1);   /* block names and spill comments, for readers */
-    if (LLVMTargetMachineEmitToFile(tm, mod, file, kind == EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile, &msg)) {
-      snprintf(err, errlen, "cannot write %s: %s", path, msg ? msg : "");
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, kind == EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile, &msg,
+                                            &buf)) {
+      snprintf(err, errlen, "cannot generate code: %s", msg ? msg : "");
       ok = false;
+    } else {
+      *len = LLVMGetBufferSize(buf);
+      *out = copy_bytes(LLVMGetBufferStart(buf), *len);
+      LLVMDisposeMemoryBuffer(buf);
     }
-    free(file);
     LLVMDisposeMessage(msg);
   }
   LLVMDisposeTargetMachine(tm);

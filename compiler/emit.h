@@ -2,8 +2,8 @@
  * file (object code, assembly or textual IR) instead of being JIT-loaded.
  *
  * In: a module built by codegen_module (plus the ABI wrappers of abi.h) and
- * the resolved Target (target.h).  Out: the module optimized for that target
- * and written to a file.
+ * the resolved Target (target.h).  Out: the module optimized for that target,
+ * as the bytes of a file.
  *
  * The module goes through codegen_optimize, the very pipeline the JIT uses,
  * with a target machine made from the same Target, so an object compiled for
@@ -26,9 +26,11 @@ typedef enum {
   EMIT_LLVM,     /* optimized LLVM IR text (.ll) */
 } EmitKind;
 
-/* Verifies, optimizes at -O3 for t and writes mod to path as `kind`.  false +
- * message in err (the file may then be missing or partial). */
-bool emit_module(LLVMModuleRef mod, const Target *t, EmitKind kind, const char *path, char *err,
+/* Verifies, optimizes at -O3 for t and renders mod as `kind` into memory:
+ * *out (heap, free it) holds *len bytes.  false + message in err.  Writing
+ * the bytes is the caller's (outfile.h), so a write error is reported and
+ * cleaned up by nnc, not ended by LLVM. */
+bool emit_module(LLVMModuleRef mod, const Target *t, EmitKind kind, char **out, size_t *len, char *err,
                  size_t errlen);
 
 #endif

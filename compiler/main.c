@@ -1,12 +1,14 @@
 /* main: the nnc driver.  Parses the command line against the command table
  * below, then hands over to the command (inspect.c, gradcheck.c,
- * runtime/train.c).  Only this file decides the process's exit status. */
+ * runtime/train.c).  Only this file decides the process's exit status, and
+ * a command whose standard output could not be written fails. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "version.h"
 
 
@@ -194,7 +196,17 @@ static bool parse_args(const Command *cmd, int argc, char **argv, Cli *c) {
   return true;
 }
 
-int main(int argc, char **argv) {
+/* The command's status, or 1 when its output did not all reach standard
+ * output (a full disk, a closed pipe): results nobody received are not a
+ * success. */
+static int finish(int status) {
+  char err[512];
+  if (outfile_close_stream(stdout, "standard output", err, sizeof err)) return status;
+  fprintf(stderr, "nnc: %s\n", err);
+  return status ? status : 1;
+}
+
+static int run(int argc, char **argv) {
   if (argc < 2) {
     print_usage(stderr);
     return 2;
@@ -227,3 +239,5 @@ int main(int argc, char **argv) {
   if (!parse_args(cmd, argc - 2, argv + 2, &c)) return 2;
   return cmd->run(&c);
 }
+
+int main(int argc, char **argv) { return finish(run(argc, argv)); }

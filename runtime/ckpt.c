@@ -1,8 +1,8 @@
 /* ckpt: writing and validating checkpoint files (layout: docs/checkpoint.md).
  *
  * The file is built in memory in little-endian order whatever the host, then
- * written to a temporary file that is renamed over the target once it is
- * safely on disk.  Reading loads the whole file and checks, in order: magic,
+ * replaced whole by outfile_write (a synced temporary renamed over the
+ * target).  Reading loads the whole file and checks, in order: magic,
  * version, the size recorded in the header against the real size (so
  * truncation is named as such), the CRC-32 (any other damage), then the
  * structure itself with every length and offset bounds-checked (a file with a
@@ -13,15 +13,14 @@
 #include "ckpt.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
+#include "outfile.h"
 #include "util.h"
 
 static const char MAGIC[4] = {'N', 'N', 'C', 'K'};
@@ -199,65 +198,13 @@ static void encode(Buf *b, const char *model, const CkptPosition *pos, const Ckp
   put(b, crc_of(b->p, b->len), 4);
 }
 
-/* ---- atomic write ---- */
-
-static bool write_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w == 0) errno = EIO;   /* no progress and no reason: do not spin */
-    if (w <= 0) return false;
-    p += w;
-    n -= (size_t)w;
-  }
-  return true;
-}
-
-/* Makes the rename itself durable.  Best effort: the new file is already in
- * place when this runs, and some file systems refuse fsync on directories. */
-static void sync_dir(const char *path) {
-  const char *slash = strrchr(path, '/');
-  char *dir = xstrdup(slash ? path : ".");
-  if (slash) dir[slash == path ? 1 : slash - path] = '\0';
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  free(dir);
-}
+/* ---- writing ---- */
 
 bool ckpt_write(const char *path, const char *model, const CkptPosition *pos,
                 const CkptTensor *t, int n, char *err, size_t errlen) {
   Buf b = {0};
   encode(&b, model, pos, t, n);
-  size_t tlen = strlen(path) + 32;
-  char *tmp = xmalloc(tlen);
-  snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-  bool ok = true;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    ok = errorf(err, errlen, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-  } else {
-    const char *what = NULL;
-    if (!write_all(fd, b.p, b.len)) what = "cannot write";
-    else if (fsync(fd) != 0) what = "cannot sync";
-    int e = errno;
-    if (close(fd) != 0 && !what) {
-      what = "cannot close";
-      e = errno;
-    }
-    if (!what && rename(tmp, path) != 0) {
-      what = "cannot rename";
-      e = errno;
-    }
-    if (what) {
-      ok = errorf(err, errlen, "%s: %s %s: %s", path, what, tmp, strerror(e));
-      unlink(tmp);
-    }
-  }
-  if (ok) sync_dir(path);
-  free(tmp);
+  bool ok = outfile_write(path, b.p, b.len, err, errlen);
   free(b.p);
   return ok;
 }

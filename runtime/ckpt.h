@@ -8,8 +8,8 @@
  * shapes identifies which model it belongs to.  Version 1 files (tensor data
  * inline after each record, no schedule) are still read.
  *
- * Writing is atomic (temp file in the same directory, fsync, rename), so a
- * crash or a full disk leaves either the old file or the new one, never a mix.
+ * Writing is atomic (outfile.h: a synced temporary renamed over the target),
+ * so a crash or a full disk leaves either the old file or the new one.
  * Reading validates everything (magic, version, size, CRC-32, structure,
  * layout against the model's) and refuses with a message "FILE: reason".
  */
@@ -102,9 +102,9 @@ bool ckpt_resume_epoch(const Checkpoint *c, const CkptRun *run, const char *path
  * (values do not enter it). */
 uint64_t ckpt_layout_hash(const CkptTensor *t, int n);
 
-/* Writes model, pos and tensors t[0..n) to path atomically.  On failure
- * returns false with "PATH: reason" in err; an existing file at path is then
- * unchanged and no temporary file is left behind. */
+/* Writes model, pos and tensors t[0..n) to path atomically (outfile_write).
+ * On failure returns false with "PATH: reason" in err; an existing file at
+ * path is then unchanged and no temporary file is left behind. */
 bool ckpt_write(const char *path, const char *model, const CkptPosition *pos,
                 const CkptTensor *t, int n, char *err, size_t errlen);
 

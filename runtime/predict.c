@@ -8,6 +8,7 @@
 
 #include "ckpt.h"
 #include "cli.h"
+#include "outfile.h"
 #include "session.h"
 
 /* Model + weights ready for evaluation graphs; false (message printed) on error. */
@@ -114,7 +115,10 @@ int cmd_predict(const Cli *c) {
   Dataset in = {0};
   int status = 1;
   FILE *out = stdout;
+  char *text = NULL;   /* with --output: the predictions, written whole at the end */
+  size_t text_len = 0;
   int *idx = NULL;
+  char err[1024];
   if (!open_weights(c, &f, &s)) goto done;
   const Model *m = f.model;
   const char *input = cli_get(c, "input");
@@ -133,18 +137,15 @@ int cmd_predict(const Cli *c) {
   spec.images = spec.labels = NULL;
   spec.path = input;
   spec.format = ends_with(input, ".csv") || ends_with(input, ".csv.gz") ? DATA_CSV : DATA_IDX;
-  if (!load_eval_data(&s, m, &spec, true, &in)) goto done;
-  if (cli_get(c, "output")) {
-    out = fopen(cli_get(c, "output"), "w");
-    if (!out) {
-      fprintf(stderr, "nnc: %s: %s\n", cli_get(c, "output"), strerror(errno));
-      out = stdout;
-      goto done;
-    }
+  const char *output = cli_get(c, "output");
+  if (output && !outfile_check(output, err, sizeof err)) {
+    fprintf(stderr, "nnc: %s\n", err);
+    goto done;
   }
+  if (!load_eval_data(&s, m, &spec, true, &in)) goto done;
+  if (output && !(out = open_memstream(&text, &text_len))) die("open_memstream failed");
   int B = m->train.batch;
   idx = xmalloc(sizeof(int) * (size_t)B);
-  char err[1024];
   for (int start = 0; start < in.n; start += B) {
     int n = in.n - start < B ? in.n - start : B;
     Compiled *g = session_graph(&s, GRAPH_EVAL, n, err, sizeof err);
@@ -172,10 +173,14 @@ int cmd_predict(const Cli *c) {
   }
   status = 0;
 done:
-  if (out != stdout && fclose(out) != 0 && status == 0) {
-    fprintf(stderr, "nnc: %s: %s\n", cli_get(c, "output"), strerror(errno));
-    status = 1;
+  if (out != stdout) {
+    fclose(out);
+    if (status == 0 && !outfile_write(cli_get(c, "output"), text, text_len, err, sizeof err)) {
+      fprintf(stderr, "nnc: %s\n", err);
+      status = 1;
+    }
   }
+  free(text);
   free(idx);
   data_free(&in);
   session_free(&s);

@@ -15,15 +15,17 @@ static double now_seconds(void) {
 
 bool report_open(Reporter *r, bool quiet, const char *log_path) {
   *r = (Reporter){.quiet = quiet, .live = isatty(STDOUT_FILENO)};
-  if (!log_path) return true;
-  r->log = fopen(log_path, "a");
-  if (!r->log) fprintf(stderr, "nnc: %s: %s\n", log_path, strerror(errno));
-  return r->log != NULL;
+  char err[1024];
+  if (!log_path || outlog_open(&r->log, log_path, err, sizeof err)) return true;
+  fprintf(stderr, "nnc: %s\n", err);
+  return false;
 }
 
-void report_close(Reporter *r) {
-  if (r->log) fclose(r->log);
-  r->log = NULL;
+bool report_close(Reporter *r) {
+  char err[1024];
+  if (outlog_close(&r->log, err, sizeof err)) return true;
+  fprintf(stderr, "nnc: %s\n", err);
+  return false;
 }
 
 void report_break_line(Reporter *r) {
@@ -74,22 +76,27 @@ static void json_number(FILE *f, const char *key, double v) {
   else fprintf(f, ", \"%s\": null", key);
 }
 
+/* One record per epoch; a record that cannot be written stops the run. */
 static bool json_line(Trainer *t, void *ctx) {
   Reporter *r = ctx;
+  FILE *f = r->log.f;
   bool classes = t->s.nclasses > 0;
-  fprintf(r->log, "{\"epoch\": %lld, \"step\": %lld", (long long)t->pos.epoch, (long long)t->pos.step);
-  json_number(r->log, "train_loss", t->last_train.loss);
-  if (classes) json_number(r->log, "train_accuracy", t->last_train.accuracy);
-  if (t->data.has_val) json_number(r->log, "val_loss", t->last_val.loss);
-  if (t->data.has_val && classes) json_number(r->log, "val_accuracy", t->last_val.accuracy);
-  fprintf(r->log, ", \"seconds\": %.6g, \"samples_per_second\": %.6g}\n", t->epoch_seconds,
+  fprintf(f, "{\"epoch\": %lld, \"step\": %lld", (long long)t->pos.epoch, (long long)t->pos.step);
+  json_number(f, "train_loss", t->last_train.loss);
+  if (classes) json_number(f, "train_accuracy", t->last_train.accuracy);
+  if (t->data.has_val) json_number(f, "val_loss", t->last_val.loss);
+  if (t->data.has_val && classes) json_number(f, "val_accuracy", t->last_val.accuracy);
+  fprintf(f, ", \"seconds\": %.6g, \"samples_per_second\": %.6g}\n", t->epoch_seconds,
           (double)t->epoch_samples / t->epoch_seconds);
-  fflush(r->log);
-  return true;
+  char err[1024];
+  if (outlog_flush(&r->log, err, sizeof err)) return true;
+  report_break_line(r);
+  fprintf(stderr, "nnc: %s\n", err);
+  return false;
 }
 
 void report_attach(Reporter *r, Trainer *t) {
   if (!r->quiet && r->live) trainer_hook(t, TRAINER_AFTER_STEP, progress, r);
   if (!r->quiet) trainer_hook(t, TRAINER_AFTER_EPOCH, epoch_line, r);
-  if (r->log) trainer_hook(t, TRAINER_AFTER_EPOCH, json_line, r);
+  if (r->log.f) trainer_hook(t, TRAINER_AFTER_EPOCH, json_line, r);
 }

@@ -3,7 +3,7 @@
  * On a terminal a live line shows the step, the running loss, samples/s and
  * the time left in the epoch (after-step hook); one line per epoch follows
  * with the epoch's metrics (after-epoch hook), and --log appends one JSON
- * object per epoch.  --quiet keeps only the results.
+ * object per epoch; a record that cannot be written stops the run.  --quiet keeps only the results.
  */
 #ifndef NNC_REPORT_H
 #define NNC_REPORT_H
@@ -11,12 +11,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "outfile.h"
 #include "trainer.h"
 
 typedef struct {
   bool quiet;         /* --quiet: no per-epoch lines */
   bool live;          /* stdout is a terminal: redraw one progress line */
-  FILE *log;          /* --log FILE, or NULL */
+  OutLog log;         /* --log FILE (log.f NULL without) */
   double last_draw;   /* when the live line was last drawn */
   bool drawn;         /* the live line is on screen (a newline must end it) */
 } Reporter;
@@ -27,6 +28,7 @@ bool report_open(Reporter *r, bool quiet, const char *log_path);
 void report_attach(Reporter *r, Trainer *t);
 /* Ends a live line left on screen (before a message on another line). */
 void report_break_line(Reporter *r);
-void report_close(Reporter *r);
+/* Closes the log; false (message printed) if a record did not reach it. */
+bool report_close(Reporter *r);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "pipeline.h"
 #include "report.h"
 #include "trainer.h"
@@ -35,18 +36,6 @@ typedef struct {
   const char *init;         /* --init, or NULL */
   bool quiet;               /* --quiet */
 } TrainArgs;
-
-/* A checkpoint path whose directory cannot be written is refused before
- * training, not after it. */
-static bool writable_dir_of(const char *path) {
-  char *dir = xstrdup(path);
-  char *slash = strrchr(dir, '/');
-  const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
-  bool ok = access(d, W_OK | X_OK) == 0;
-  if (!ok) fprintf(stderr, "nnc: %s: cannot write into %s: %s\n", path, d, strerror(errno));
-  free(dir);
-  return ok;
-}
 
 /* The options and what the model needs, checked before anything is loaded. */
 static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
@@ -73,7 +62,7 @@ static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
     fprintf(stderr, "nnc train: --resume continues a run and --init starts a new one; give one of them\n");
     return false;
   }
-  return !a->save || writable_dir_of(a->save);
+  return true;
 }
 
 static void print_overrides(const Cli *c) {
@@ -213,8 +202,14 @@ int cmd_train(const Cli *c) {
   Trainer t = {0};
   Reporter rep = {0};
   TrainArgs a;
+  OutLock lock = {.fd = -1};   /* on the --save path, for the whole run */
   int status = 1;
+  char err[1024];
   if (!front_load(&f, c->pos[0], c) || !check_args(c, f.model, &a)) goto done;
+  if (a.save && !(outfile_check(a.save, err, sizeof err) && outfile_lock(&lock, a.save, err, sizeof err))) {
+    fprintf(stderr, "nnc: %s\n", err);
+    goto done;
+  }
   if (!report_open(&rep, a.quiet, cli_get(c, "log"))) goto done;
   print_overrides(c);
   TrainerOptions opt = {.limit = a.limit, .stop = &interrupted, .threads = (int)a.threads};
@@ -237,7 +232,8 @@ int cmd_train(const Cli *c) {
   first.ready = pipeline_clock();
   status = finish(&t, &a, &rep, run_caught(&t));
 done:
-  report_close(&rep);
+  if (!report_close(&rep) && status == 0) status = 1;
+  outfile_unlock(&lock);
   trainer_free(&t);
   front_free(&f);
   return status;

@@ -44,6 +44,23 @@ const char *in_tmp(const char *name) {
   return p;
 }
 
+const char *dir_listing(const char *path) {
+  struct dirent **names;
+  int n = scandir(path, &names, NULL, alphasort);
+  static char buf[1024];
+  buf[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..") &&
+        strlen(buf) + strlen(names[i]->d_name) + 2 < sizeof buf) {
+      strcat(buf, names[i]->d_name);
+      strcat(buf, "\n");
+    }
+    free(names[i]);
+  }
+  if (n >= 0) free(names);
+  return buf;
+}
+
 char *capture_graph(void (*f)(FILE *, const IrGraph *), const IrGraph *g) {
   FILE *tmp = tmpfile();
   ck_assert_ptr_nonnull(tmp);

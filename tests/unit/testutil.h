@@ -19,6 +19,9 @@ const char *tmpdir_path(void);
 
 /* A checked model from source text (the test fails on any error). */
 const Model *compile_model(Arena *a, const char *text);
+/* Names in dir other than . and .., newline-separated and sorted, so tests
+ * can see exactly which files exist (a static buffer). */
+const char *dir_listing(const char *dir);
 
 /* Everything printer f writes for graph g, as a heap string (caller frees). */
 char *capture_graph(void (*f)(FILE *, const IrGraph *), const IrGraph *g);
