@@ -16,6 +16,7 @@
 #include <llvm-c/Target.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codegen.h"
 #include "pipeline.h"
@@ -35,6 +36,8 @@ struct JitGraph {
   float **leaves;                       /* bound leaf buffers, mp->nleaves */
   float *workspace;                     /* schedule_workspace(threads) floats */
   bool from_cache;                      /* code loaded from the compile cache */
+  double *step_seconds;                 /* profiling: time per step over all runs, or NULL */
+  long long runs;                       /* profiling: runs timed */
 };
 
 static const char ENTRY[] = "nnc_entry";
@@ -176,27 +179,71 @@ void jit_bind(JitGraph *j, int i, float *buf) {
   j->leaves[i] = buf;
 }
 
+/* Profiling clock: this thread's CPU time, so that time the scheduler gives
+ * to other processes on a shared machine is not counted. */
+static double thread_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* One thread's share of a run: its units of every step, meeting the others
  * where the schedule says. */
 static void run_steps(void *ctx, int tid, int nthreads) {
   JitGraph *j = ctx;
   const Schedule *s = j->plan->sched;
   float *scratch = j->workspace + schedule_scratch_offset(s, tid);
+  bool timed = j->step_seconds && tid == 0;
   for (int si = 0; si < s->mp->nsteps; si++) {
+    double t0 = timed ? thread_seconds() : 0;
     if (j->barrier[si]) pool_barrier(j->pool);
     int64_t lo, hi;
     schedule_range(s, si, tid, nthreads, &lo, &hi);
     if (lo < hi) j->steps[si](j->leaves, j->workspace, scratch, lo, hi);
+    if (timed) j->step_seconds[si] += thread_seconds() - t0;
   }
 }
 
 void jit_run(JitGraph *j) {
   for (int i = 0; i < j->plan->mp->nleaves; i++)
     if (!j->leaves[i]) die("jit_run: leaf %s is not bound", j->plan->mp->leaves[i]->name);
+  if (j->step_seconds) j->runs++;
   if (pool_threads(j->pool) > 1)
     pool_run(j->pool, run_steps, j);
+  else if (j->step_seconds)
+    run_steps(j, 0, 1);
   else
     j->entry(j->leaves, j->workspace);
+}
+
+void jit_profile(JitGraph *j, bool on) {
+  free(j->step_seconds);
+  j->step_seconds = on ? xcalloc((size_t)j->plan->mp->nsteps + 1, sizeof(double)) : NULL;
+  j->runs = 0;
+}
+
+void jit_print_profile(FILE *out, const JitGraph *j) {
+  const Schedule *s = j->plan->sched;
+  int n = s->mp->nsteps;
+  if (!j->step_seconds || j->runs == 0) return;
+  int *order = xcalloc((size_t)n + 1, sizeof(int));
+  double total = 0;
+  for (int i = 0; i < n; i++) order[i] = i, total += j->step_seconds[i];
+  for (int i = 1; i < n; i++)   /* insertion sort, slowest first */
+    for (int k = i; k > 0 && j->step_seconds[order[k]] > j->step_seconds[order[k - 1]]; k--) {
+      int tmp = order[k];
+      order[k] = order[k - 1], order[k - 1] = tmp;
+    }
+  fprintf(out, "%s: %lld runs, %.1f us per run (%d thread%s)\n", j->g->name, j->runs, 1e6 * total / (double)j->runs,
+          pool_threads(j->pool), pool_threads(j->pool) == 1 ? "" : "s");
+  for (int r = 0; r < n; r++) {
+    int si = order[r];
+    double per = j->step_seconds[si] / (double)j->runs;
+    fprintf(out, "  step %3d  %9.2f us  %5.1f%%  %7.1f GFLOP/s  ", si, 1e6 * per, 100 * j->step_seconds[si] / total,
+            per > 0 ? 1e-9 * (double)s->steps[si].work / per : 0);
+    schedule_print_step(out, s, si);
+  }
+  free(order);
 }
 
 const float *jit_output(const JitGraph *j, const char *name) {
@@ -225,6 +272,7 @@ void jit_free(JitGraph *j) {
   free(j->leaves);
   free(j->steps);
   free(j->barrier);
+  free(j->step_seconds);
   pipeline_plan_free(j->plan);
   target_free(&j->host);
   free(j);

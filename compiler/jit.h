@@ -51,6 +51,12 @@ const float *jit_output(const JitGraph *j, const char *name);
 void jit_print_kernels(FILE *out, const JitGraph *j);
 /* Workspace floats allocated for intermediates and scratch. */
 long long jit_workspace_floats(const JitGraph *j);
+/* Profiling: from now on every run times each step in thread 0's CPU time
+ * (so a split step's time includes spinning for the others, and time other
+ * processes take is not counted).  jit_print_profile
+ * prints one line per step, slowest first, with its share and GFLOP/s. */
+void jit_profile(JitGraph *j, bool on);
+void jit_print_profile(FILE *out, const JitGraph *j);
 /* Whether the code came from the compile cache. */
 bool jit_from_cache(const JitGraph *j);
 void jit_free(JitGraph *j);

@@ -45,6 +45,7 @@ static const Command commands[] = {
     {"limit", "N", "use only the first N training samples"},
     THREADS_OPTION,
     {"timings", NULL, "print the time each compiler stage took (standard error)"},
+    {"profile", NULL, "time every kernel of the train step; print the slowest first (standard error)"},
     {NULL, NULL, NULL}}},
   {"eval", cmd_eval, "FILE", "print test metrics of saved weights",
    {{"weights", "CKPT", "checkpoint to evaluate (required)"}, {"batch", "N", "evaluation batch size"},

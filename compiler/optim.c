@@ -11,7 +11,12 @@
  *   adagrad   G' = G + g^2;  w' = w - lr*g / sqrt(G' + eps)
  *   rmsprop   v' = beta*v + (1-beta)*g^2;  w' = w - lr*g / (sqrt(v') + eps)
  *   adam      t' = t+1;  m' = b1*m + (1-b1)*g;  v' = b2*v + (1-b2)*g^2;
- *             w' = w - lr * (m'/(1-b1^t')) / (sqrt(v'/(1-b2^t')) + eps)
+ *             w' = w - lr * (m'/(1-b1^t')) / (sqrt(v'/(1-b2^t')) + eps),
+ *             computed as w - a * m' / (sqrt(v') + eps * sqrt(c2)) with the
+ *             per-step scalars c2 = 1-b2^t', a = lr * sqrt(c2) / (1-b1^t')
+ *             (equal in exact arithmetic; one division and one square root
+ *             per element instead of three and one: the update is bound by
+ *             memory, not by the divider)
  * Clipping: clip_value clamps each element to [-c, c] first; clip_norm then
  * scales every gradient by c / max(||g||, c), ||g|| the global L2 norm.
  */
@@ -91,8 +96,10 @@ static void update(LowerCtx *L, IrNode *w, IrNode *gr, IrNode *t1) {
     ir_update(g, v, v1);
     IrNode *c1 = lower_sub(L, lower_num(L, 1), ir_binary(g, OP_POW, lower_num(L, o->beta1), t1));
     IrNode *c2 = lower_sub(L, lower_num(L, 1), ir_binary(g, OP_POW, lower_num(L, o->beta2), t1));
-    IrNode *den = lower_add(L, ir_unary(g, OP_SQRT, lower_div(L, v1, c2)), eps);
-    ir_update(g, w, lower_sub(L, w, lower_div(L, lower_mul(L, lr, lower_div(L, m1, c1)), den)));
+    IrNode *root_c2 = ir_unary(g, OP_SQRT, c2);
+    IrNode *a = lower_div(L, lower_mul(L, lr, root_c2), c1);
+    IrNode *den = lower_add(L, ir_unary(g, OP_SQRT, v1), lower_mul(L, eps, root_c2));
+    ir_update(g, w, lower_sub(L, w, lower_mul(L, a, lower_div(L, m1, den))));
     return;
   }
   }

@@ -253,6 +253,35 @@ static const char *group_kind(const FuseGroup *G) {
   return "?";
 }
 
+/* The step's description, without the split. */
+static void describe_step(FILE *out, const Schedule *s, int si) {
+  const PlanStep *p = &s->mp->steps[si];
+  const StepSchedule *ss = &s->steps[si];
+  char sh[96];
+  if (p->kind == STEP_COPY) {
+    fprintf(out, "copy %s", shape_str(p->src->shape, sh));
+    print_nest(out, "loops", &ss->loops);
+    return;
+  }
+  const FuseGroup *G = &s->mp->fp->groups[p->group];
+  fprintf(out, "kernel %d %s %s", p->group, group_kind(G), shape_str(G->space, sh));
+  if (G->kind == FG_MATMUL) {
+    const GemmSchedule *g = &ss->gemm;
+    fprintf(out, " M=%lld N=%lld K=%lld tile %dx%d (%d floats/vector) %s%s", (long long)g->M, (long long)g->N,
+            (long long)g->K, g->rows, g->vectors * g->vw, g->vw,
+            g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
+            g->pack_a ? ", A packed per row block" : "");
+  } else {
+    print_nest(out, "loops", &ss->loops);
+    if (G->kind == FG_REDUCE && G->rowwise) print_nest(out, "per row", &ss->inner);
+  }
+}
+
+void schedule_print_step(FILE *out, const Schedule *s, int si) {
+  describe_step(out, s, si);
+  fputc('\n', out);
+}
+
 void schedule_print(FILE *out, const Schedule *s, int nthreads) {
   const MemPlan *mp = s->mp;
   fprintf(out, "# target %s (%s): %d floats per vector, tile %dx%d vectors; %d thread%s\n", s->t->cpu,
@@ -261,27 +290,9 @@ void schedule_print(FILE *out, const Schedule *s, int nthreads) {
   fprintf(out, "# workspace %lld floats, scratch %lld floats per thread\n", (long long)mp->workspace,
           (long long)s->scratch);
   for (int si = 0; si < mp->nsteps; si++) {
-    const PlanStep *p = &mp->steps[si];
-    const StepSchedule *ss = &s->steps[si];
-    char sh[96];
     if (schedule_barrier_before(s, si) && nthreads > 1) fprintf(out, "  -- barrier\n");
-    if (p->kind == STEP_COPY) {
-      fprintf(out, "step %d: copy %s", si, shape_str(p->src->shape, sh));
-      print_nest(out, "loops", &ss->loops);
-    } else {
-      const FuseGroup *G = &mp->fp->groups[p->group];
-      fprintf(out, "step %d: kernel %d %s %s", si, p->group, group_kind(G), shape_str(G->space, sh));
-      if (G->kind == FG_MATMUL) {
-        const GemmSchedule *g = &ss->gemm;
-        fprintf(out, " M=%lld N=%lld K=%lld tile %dx%d (%d floats/vector) %s%s", (long long)g->M, (long long)g->N,
-                (long long)g->K, g->rows, g->vectors * g->vw, g->vw,
-                g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
-                g->pack_a ? ", A packed per row block" : "");
-      } else {
-        print_nest(out, "loops", &ss->loops);
-        if (G->kind == FG_REDUCE && G->rowwise) print_nest(out, "per row", &ss->inner);
-      }
-    }
-    print_split(out, ss, nthreads);
+    fprintf(out, "step %d: ", si);
+    describe_step(out, s, si);
+    print_split(out, &s->steps[si], nthreads);
   }
 }

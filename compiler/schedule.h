@@ -86,5 +86,7 @@ void schedule_own_strides(const FusePlan *fp, const IrNode *n, int space_ndim, i
 
 /* One line per step (`nnc ir --stage=schedule`), splits shown for nthreads. */
 void schedule_print(FILE *out, const Schedule *s, int nthreads);
+/* What step si is, in a few words (kind, shape, tile), and a newline. */
+void schedule_print_step(FILE *out, const Schedule *s, int si);
 
 #endif

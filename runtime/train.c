@@ -230,7 +230,10 @@ int cmd_train(const Cli *c) {
   PeriodicSave ps = {a.save, a.save_every};
   if (a.save_every) trainer_hook(&t, TRAINER_AFTER_EPOCH, save_periodically, &ps);
   first.ready = pipeline_clock();
+  bool profile = cli_flag(c, "profile") && t.step;
+  if (profile) jit_profile(t.step->jit, true);
   status = finish(&t, &a, &rep, run_caught(&t));
+  if (profile) jit_print_profile(stderr, t.step->jit);
 done:
   if (!report_close(&rep) && status == 0) status = 1;
   outfile_unlock(&lock);
