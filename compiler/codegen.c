@@ -606,6 +606,10 @@ static LLVMValueRef emit_step(Cg *cg, int si, const bool *used) {
   snprintf(name, sizeof name, "nnc_step%d", si);
   LLVMValueRef fn = cg_function(cg, name, params, (unsigned)nargs);
   free(params);
+  /* called from the entry and from the step's pool entry: inlined, its code
+   * would be optimized and emitted twice */
+  unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, noinline, 0));
   cg->fn = fn;
   for (int bf = 0, k = 0; bf < cg->mp->nbufs; bf++) cg->bufptr[bf] = used[bf] ? LLVMGetParam(fn, (unsigned)k++) : NULL;
   cg->scratch = scratch ? LLVMGetParam(fn, (unsigned)nptr - 1) : NULL;
