@@ -3,8 +3,8 @@
  * One LLJIT per compiled graph, so freeing a JitGraph releases its code.  The
  * module is optimized and turned into object code by one target machine made
  * from the Target (the host's unless told otherwise), and that object is what
- * the LLJIT links: the same bytes the compile cache stores, so a cached run
- * and a fresh one execute identical code.  libm symbols the code calls are
+ * the LLJIT links: the same bytes the compile cache stores (cache.h), so a
+ * cached run and a fresh one execute identical code.  libm symbols the code calls are
  * resolved from the running process.
  */
 #include "jit.h"
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cache.h"
 #include "codegen.h"
 #include "pipeline.h"
 
@@ -101,6 +102,17 @@ static bool lookup(JitGraph *j, const char *name, void **out, char *err, size_t 
   return true;
 }
 
+/* Drops loaded code (to load other code instead). */
+static void unload(JitGraph *j) {
+  if (j->jit) LLVMConsumeError(LLVMOrcDisposeLLJIT(j->jit));
+  j->jit = NULL;
+  free(j->steps);
+  free(j->barrier);
+  j->steps = NULL;
+  j->barrier = NULL;
+  j->from_cache = false;
+}
+
 /* Links the object into a fresh LLJIT and finds the entries. */
 static bool load(JitGraph *j, LLVMMemoryBufferRef obj, char *err, size_t errlen) {
   double t0 = pipeline_clock();
@@ -125,6 +137,52 @@ static bool load(JitGraph *j, LLVMMemoryBufferRef obj, char *err, size_t errlen)
   return true;
 }
 
+/* The cache key of j's code: the graph as text (and its constants' exact
+ * bits, which the text rounds), the schedule, the target and the build. */
+static CacheKey code_key(const JitGraph *j, int opt_level) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  ir_print(f, j->g);
+  schedule_print(f, j->plan->sched, 1);
+  fprintf(f, "%s\n%s\n%s\nO%d\n", j->t->triple, j->t->cpu, j->t->features, opt_level);
+  fclose(f);
+  Hasher h;
+  hash_init(&h);
+  hash_bytes(&h, text, len);
+  free(text);
+  bool *live = ir_live(j->g);
+  for (int id = 0; id < j->g->nodes.len; id++) {
+    const IrNode *n = j->g->nodes.items[id];
+    if (live[id] && n->op == OP_CONST) hash_bytes(&h, &n->value, sizeof n->value);
+  }
+  free(live);
+  cache_hash_build(&h);
+  return hash_done(&h);
+}
+
+/* The object code: from the cache, or generated (and then cached). */
+static LLVMMemoryBufferRef object_code(JitGraph *j, const JitOptions *o, CacheKey *key, char *err, size_t errlen) {
+  bool cached = !o->no_cache && !o->dump_before && !o->dump_after;
+  if (cached) {
+    double t0 = pipeline_clock();
+    *key = code_key(j, o->opt_level);
+    void *data;
+    size_t len;
+    if (cache_load(key, &data, &len)) {
+      LLVMMemoryBufferRef obj = LLVMCreateMemoryBufferWithMemoryRangeCopy(data, len, "cached");
+      free(data);
+      j->from_cache = true;
+      pipeline_account(STAGE_CACHE, pipeline_clock() - t0);
+      return obj;
+    }
+    pipeline_account(STAGE_CACHE, pipeline_clock() - t0);
+  }
+  LLVMMemoryBufferRef obj = generate(j, o, err, errlen);
+  if (obj && cached) cache_store(key, LLVMGetBufferStart(obj), LLVMGetBufferSize(obj));
+  return obj;
+}
+
 JitGraph *jit_compile(const IrGraph *g, const JitOptions *options, char *err, size_t errlen) {
   JitOptions opt = options ? *options : (JitOptions){.opt_level = 3};
   if (opt.opt_level < 0 || opt.opt_level > 3) opt.opt_level = 3;
@@ -147,8 +205,16 @@ JitGraph *jit_compile(const IrGraph *g, const JitOptions *options, char *err, si
   LLVMInitializeNativeTarget();
   LLVMInitializeNativeAsmPrinter();
   j->plan = pipeline_plan(g, j->t);
-  LLVMMemoryBufferRef obj = generate(j, &opt, err, errlen);
-  if (!obj || !load(j, obj, err, errlen)) {
+  CacheKey key;
+  LLVMMemoryBufferRef obj = object_code(j, &opt, &key, err, errlen);
+  bool loaded = obj && load(j, obj, err, errlen);
+  if (!loaded && j->from_cache) {   /* an entry that passed its checks but does not link: replace it */
+    unload(j);
+    obj = generate(j, &opt, err, errlen);
+    if (obj) cache_store(&key, LLVMGetBufferStart(obj), LLVMGetBufferSize(obj));
+    loaded = obj && load(j, obj, err, errlen);
+  }
+  if (!loaded) {
     jit_free(j);
     return NULL;
   }
@@ -267,11 +333,9 @@ bool jit_from_cache(const JitGraph *j) { return j->from_cache; }
 
 void jit_free(JitGraph *j) {
   if (!j) return;
-  if (j->jit) LLVMConsumeError(LLVMOrcDisposeLLJIT(j->jit));
+  unload(j);
   free(j->workspace);
   free(j->leaves);
-  free(j->steps);
-  free(j->barrier);
   free(j->step_seconds);
   pipeline_plan_free(j->plan);
   target_free(&j->host);

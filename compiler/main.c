@@ -26,6 +26,7 @@ typedef struct {
   {"features", "FEATURES", "LLVM feature string, e.g. +avx2,+fma (default: what the CPU implies)"}
 
 #define THREADS_OPTION {"threads", "N", "threads to run on (default: the CPUs this process may use)"}
+#define NO_CACHE_OPTION {"no-cache", NULL, "compile afresh, without the compile cache (~/.cache/nnc)"}
 
 #define OVERRIDES                                                          \
   {"epochs", "N", "override the number of epochs"},                       \
@@ -44,17 +45,19 @@ static const Command commands[] = {
     {"init", "FILE", "start from the weights in checkpoint FILE, fresh optimizer state"},
     {"limit", "N", "use only the first N training samples"},
     THREADS_OPTION,
+    NO_CACHE_OPTION,
     {"timings", NULL, "print the time each compiler stage took (standard error)"},
     {"profile", NULL, "time every kernel of the train step; print the slowest first (standard error)"},
     {NULL, NULL, NULL}}},
   {"eval", cmd_eval, "FILE", "print test metrics of saved weights",
    {{"weights", "CKPT", "checkpoint to evaluate (required)"}, {"batch", "N", "evaluation batch size"},
-    THREADS_OPTION, {NULL, NULL, NULL}}},
+    THREADS_OPTION, NO_CACHE_OPTION, {NULL, NULL, NULL}}},
   {"predict", cmd_predict, "FILE", "write the model's predictions for a data file",
    {{"weights", "CKPT", "checkpoint to use (required)"},
     {"input", "DATA", "data file: IDX prefix/images file or CSV (required)"},
     {"output", "FILE", "where to write predictions (default: standard output)"},
     THREADS_OPTION,
+    NO_CACHE_OPTION,
     {NULL, NULL, NULL}}},
   {"ir", cmd_ir, "FILE", "print the IR at a stage",
    {{"stage", "STAGE", "lower | grad | train | simplified | fused | schedule (default simplified)"},

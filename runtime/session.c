@@ -88,6 +88,7 @@ bool session_options(Session *s, const Cli *c) {
   long long threads = s->threads;
   if (!cli_int(c, "threads", 1, 1024, &threads)) return false;
   s->threads = (int)threads;
+  s->no_cache = cli_flag(c, "no-cache");
   return true;
 }
 
@@ -103,7 +104,7 @@ Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t
     if (s->graphs[i]->kind == kind && s->graphs[i]->batch == batch) return s->graphs[i];
   if (!session_machine(s, err, errlen)) return NULL;
   IrGraph *g = pipeline_graph(s->model, s->arena, kind == GRAPH_TRAIN ? PIPE_TRAIN : PIPE_FORWARD, batch, false);
-  JitOptions o = {.opt_level = 3, .target = &s->target, .pool = s->pool};
+  JitOptions o = {.opt_level = 3, .target = &s->target, .pool = s->pool, .no_cache = s->no_cache};
   JitGraph *j = jit_compile(g, &o, err, errlen);
   if (!j) return NULL;
   s->graphs = xrealloc(s->graphs, sizeof(Compiled *) * (size_t)(s->ngraphs + 1));

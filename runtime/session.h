@@ -59,6 +59,7 @@ typedef struct {
   int ntarget;          /* floats per target sample */
   int nclasses;         /* > 0 for a class target */
   int threads;          /* threads graphs run on (default: every CPU this process may use) */
+  bool no_cache;        /* compile afresh, neither reading nor filling the compile cache */
   Target target;        /* the host, resolved at the first compile */
   Pool *pool;           /* the threads, started at the first compile */
 } Session;
@@ -68,7 +69,7 @@ typedef struct {
  * does not fit the runtime. */
 bool session_init(Session *s, const Model *m, char *err, size_t errlen);
 void session_free(Session *s);
-/* Takes --threads from the command line (false: error printed). */
+/* Takes --threads and --no-cache from the command line (false: error printed). */
 bool session_options(Session *s, const Cli *c);
 
 /* The compiled graph of that kind and batch size, compiling it the first

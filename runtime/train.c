@@ -212,7 +212,8 @@ int cmd_train(const Cli *c) {
   }
   if (!report_open(&rep, a.quiet, cli_get(c, "log"))) goto done;
   print_overrides(c);
-  TrainerOptions opt = {.limit = a.limit, .stop = &interrupted, .threads = (int)a.threads};
+  TrainerOptions opt = {.limit = a.limit, .stop = &interrupted, .threads = (int)a.threads,
+                        .no_cache = cli_flag(c, "no-cache")};
   if (!trainer_init(&t, f.model, a.file, &opt) || !restore(&t, &a)) goto done;
   if (cli_flag(c, "timings")) {
     fprintf(stderr, "compile stages: ");

@@ -125,6 +125,7 @@ bool trainer_init(Trainer *t, const Model *m, const char *file, const TrainerOpt
     return false;
   }
   if (opt->threads > 0) t->s.threads = opt->threads;
+  t->s.no_cache = opt->no_cache;
   t->has_batch = lower_has_batch(m);
   if (t->has_batch && !load_data(&t->s, &m->train, opt->limit, &t->data)) return false;
   if (!plan_epochs(t, file) || !compile_steps(t)) return false;

@@ -11,7 +11,9 @@ pass=0
 fail=0
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# every compile of the run goes to a cache of its own, never the user's
+export XDG_CACHE_HOME=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$XDG_CACHE_HOME"' EXIT
 "$unit" 2>&1 | tee "$log"
 line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
 if [[ $line =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then

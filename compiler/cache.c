@@ -1,0 +1,276 @@
+/* cache: keys, trusted directories and whole-file entries (see cache.h). */
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <llvm-c/Core.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "util.h"
+#include "version.h"
+
+enum {
+  HEADER_BYTES = 48,
+  FORMAT = 1,
+};
+static const char MAGIC[8] = "NNCOBJ\0";
+#define MAX_ENTRY_BYTES ((size_t)1 << 30)
+
+/* ---- hashing: two 64-bit lanes, each a multiply-xorshift chain ---- */
+
+static uint64_t mix(uint64_t x) {
+  x ^= x >> 32;
+  x *= 0xd6e8feb86659fd93ull;
+  x ^= x >> 32;
+  x *= 0xd6e8feb86659fd93ull;
+  return x ^ (x >> 32);
+}
+
+void hash_init(Hasher *h) { *h = (Hasher){0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0}; }
+
+void hash_bytes(Hasher *h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t w = 0;
+    size_t k = n - i < 8 ? n - i : 8;
+    for (size_t j = 0; j < k; j++) w |= (uint64_t)p[i + j] << (8 * j);
+    h->a = mix(h->a ^ w) + 0x9e3779b97f4a7c15ull;
+    h->b = mix(h->b + w * 0xff51afd7ed558ccdull) ^ h->a;
+  }
+  h->n += n;
+}
+
+void hash_str(Hasher *h, const char *s) { hash_bytes(h, s, strlen(s) + 1); }
+
+CacheKey hash_done(const Hasher *h) {
+  CacheKey k = {{mix(h->a ^ h->n), mix(h->b + h->n * 0x9e3779b97f4a7c15ull)}};
+  return k;
+}
+
+/* ---- what identifies this program ---- */
+
+typedef struct {
+  Hasher *h;
+  bool found;
+} BuildId;
+
+/* The running program's NT_GNU_BUILD_ID note. */
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *ctx) {
+  (void)size;
+  BuildId *b = ctx;
+  if (info->dlpi_name && info->dlpi_name[0]) return 0;   /* the executable comes first, unnamed */
+  for (int i = 0; i < info->dlpi_phnum && !b->found; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_NOTE) continue;
+    const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+    while (p + sizeof(ElfW(Nhdr)) <= end) {
+      const ElfW(Nhdr) *n = (const void *)p;
+      const unsigned char *name = p + sizeof *n, *desc = name + ((n->n_namesz + 3) & ~3u);
+      if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+        hash_bytes(b->h, desc, n->n_descsz);
+        b->found = true;
+        break;
+      }
+      p = desc + ((n->n_descsz + 3) & ~3u);
+    }
+  }
+  return 1;
+}
+
+void cache_hash_build(Hasher *h) {
+  hash_str(h, "nnc " NNC_VERSION);
+  unsigned v[3];
+  LLVMGetVersion(&v[0], &v[1], &v[2]);
+  hash_bytes(h, v, sizeof v);
+  BuildId b = {h, false};
+  dl_iterate_phdr(find_build_id, &b);
+  if (b.found) return;
+  /* no build-id: the program's bytes themselves */
+  size_t len;
+  char *exe = read_file("/proc/self/exe", &len);
+  if (exe) hash_bytes(h, exe, len);
+  free(exe);
+}
+
+/* ---- the directory ---- */
+
+static bool noted;
+static char dir[4096];
+
+/* One note per process: the cache is skipped, the run goes on. */
+static void note(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void note(const char *fmt, ...) {
+  if (noted) return;
+  noted = true;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "nnc: note: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "; compiling without the cache\n");
+  va_end(ap);
+}
+
+const char *cache_dir(void) { return dir; }
+
+static int mkdir_parents(char *path) {
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    int rc = mkdir(path, 0755);
+    *p = '/';
+    if (rc != 0 && errno != EEXIST) return -1;
+  }
+  return mkdir(path, 0700);
+}
+
+/* Resolves the directory and checks it may be trusted; creates it when
+ * asked.  false: no cache this time (noted when the user should know). */
+static bool usable_dir(bool create) {
+  const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+  int n = xdg && xdg[0] == '/' ? snprintf(dir, sizeof dir, "%s/nnc", xdg)
+          : home && home[0]   ? snprintf(dir, sizeof dir, "%s/.cache/nnc", home)
+                              : (dir[0] = 0, 0);
+  if (n <= 0 || (size_t)n >= sizeof dir - 64) return false;
+  struct stat st;
+  if (stat(dir, &st) != 0) {
+    if (errno != ENOENT || !create) return false;
+    if (mkdir_parents(dir) != 0 && errno != EEXIST) {
+      note("cannot create the compile cache %s: %s", dir, strerror(errno));
+      return false;
+    }
+    if (stat(dir, &st) != 0) return false;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    note("the compile cache %s is not a directory", dir);
+    return false;
+  }
+  if (st.st_uid != geteuid()) {
+    note("the compile cache %s belongs to user %u, not to you", dir, (unsigned)st.st_uid);
+    return false;
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    note("the compile cache %s is writable by others (mode %03o); its code would not be trusted", dir,
+         (unsigned)(st.st_mode & 0777));
+    return false;
+  }
+  return true;
+}
+
+static void entry_path(const CacheKey *k, char *out, size_t n) {
+  snprintf(out, n, "%s/%016llx%016llx.o", dir, (unsigned long long)k->h[0], (unsigned long long)k->h[1]);
+}
+
+/* ---- entries ---- */
+
+static void put64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint64_t get64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+static void make_header(unsigned char *hdr, const CacheKey *k, const void *data, size_t len) {
+  memset(hdr, 0, HEADER_BYTES);
+  memcpy(hdr, MAGIC, 8);
+  put64(hdr + 8, FORMAT);
+  put64(hdr + 16, k->h[0]);
+  put64(hdr + 24, k->h[1]);
+  put64(hdr + 32, len);
+  put64(hdr + 40, crc32(0, data, (uInt)len));
+}
+
+static bool read_all(int fd, void *buf, size_t n) {
+  for (size_t done = 0; done < n;) {
+    ssize_t r = read(fd, (char *)buf + done, n - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    done += (size_t)r;
+  }
+  return true;
+}
+
+static bool write_all(int fd, const void *buf, size_t n) {
+  for (size_t done = 0; done < n;) {
+    ssize_t r = write(fd, (const char *)buf + done, n - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    done += (size_t)r;
+  }
+  return true;
+}
+
+bool cache_load(const CacheKey *key, void **data, size_t *len) {
+  if (!usable_dir(false)) return false;
+  char path[4200];
+  entry_path(key, path, sizeof path);
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  unsigned char hdr[HEADER_BYTES];
+  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+            !(st.st_mode & (S_IWGRP | S_IWOTH)) && (size_t)st.st_size > HEADER_BYTES &&
+            (size_t)st.st_size <= MAX_ENTRY_BYTES && read_all(fd, hdr, HEADER_BYTES) &&
+            memcmp(hdr, MAGIC, 8) == 0 && get64(hdr + 8) == FORMAT && get64(hdr + 16) == key->h[0] &&
+            get64(hdr + 24) == key->h[1] && get64(hdr + 32) == (uint64_t)st.st_size - HEADER_BYTES;
+  void *buf = NULL;
+  if (ok) {
+    *len = (size_t)st.st_size - HEADER_BYTES;
+    buf = xmalloc(*len);
+    ok = read_all(fd, buf, *len) && crc32(0, buf, (uInt)*len) == get64(hdr + 40);
+  }
+  close(fd);
+  if (!ok) {
+    free(buf);
+    return false;
+  }
+  *data = buf;
+  return true;
+}
+
+/* Links the complete unnamed file fd in at path (replacing any entry). */
+static bool link_tmpfile(int fd, const char *path) {
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) return true;
+    if (errno != EEXIST) return false;
+    unlink(path);   /* a stale or concurrent entry: ours is as good */
+  }
+  return false;
+}
+
+void cache_store(const CacheKey *key, const void *data, size_t len) {
+  if (len == 0 || len > MAX_ENTRY_BYTES - HEADER_BYTES || !usable_dir(true)) return;
+  char path[4200], tmp[4300];
+  entry_path(key, path, sizeof path);
+  unsigned char hdr[HEADER_BYTES];
+  make_header(hdr, key, data, len);
+  bool named = false;
+  int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) {   /* no unnamed files here: a temporary name, renamed into place */
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    fd = mkstemp(tmp);
+    named = true;
+  }
+  int error = 0;
+  if (fd < 0)
+    error = errno;
+  else if (!write_all(fd, hdr, HEADER_BYTES) || !write_all(fd, data, len))
+    error = errno ? errno : EIO;
+  else if (named ? rename(tmp, path) != 0 : !link_tmpfile(fd, path))
+    error = errno;
+  if (fd >= 0) close(fd);
+  if (error) {
+    if (named && fd >= 0) unlink(tmp);
+    note("cannot write to the compile cache %s: %s", dir, strerror(error));
+  }
+}

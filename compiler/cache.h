@@ -1,0 +1,57 @@
+/* cache: compiled object code kept between runs, so a second `nnc train` of
+ * the same model reaches its first step without running LLVM.
+ *
+ * Key: a 128-bit hash of everything the object code depends on -- the
+ * graph's text (ir_print), its schedule, the target (triple, CPU, features),
+ * the optimization level, nnc's version, the build of the running program
+ * (its GNU build-id) and LLVM's version.  A change to any of them is a miss,
+ * never a stale hit.
+ *
+ * Where: $XDG_CACHE_HOME/nnc, else $HOME/.cache/nnc, one file per entry,
+ * KEY.o: a 48-byte header (magic "NNCOBJ\0\0", format version, the key, the
+ * payload's size and CRC-32, little endian) and the object bytes.
+ *
+ * Trust: the cache holds code nnc will execute, so entries are read only
+ * from a directory owned by this user and writable by no one else, only
+ * from regular files owned by this user, and only when header, size and
+ * checksum agree; anything else is a miss (recompiled and replaced), never a
+ * crash.  Writes go to an unnamed file (O_TMPFILE) linked in when complete
+ * (or a temporary renamed into place), so a crash or a concurrent writer
+ * leaves a whole entry or none.  A cache that cannot be used (read-only,
+ * full, wrong owner) costs one note on standard error per process; nnc
+ * then compiles as if there were none.
+ */
+#ifndef NNC_CACHE_H
+#define NNC_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  uint64_t h[2];   /* the 128-bit key */
+} CacheKey;
+
+/* Streaming hash for keys. */
+typedef struct {
+  uint64_t a, b;   /* two lanes */
+  uint64_t n;      /* bytes taken */
+} Hasher;
+void hash_init(Hasher *h);
+void hash_bytes(Hasher *h, const void *data, size_t n);
+void hash_str(Hasher *h, const char *s);   /* the string and its terminator */
+CacheKey hash_done(const Hasher *h);
+
+/* Adds what identifies this nnc and LLVM (version, build-id, LLVM version). */
+void cache_hash_build(Hasher *h);
+
+/* The object stored under key, or false (a miss: absent, foreign, corrupt or
+ * untrusted).  *data is heap memory the caller frees. */
+bool cache_load(const CacheKey *key, void **data, size_t *len);
+/* Stores an object under key; failures are noted once, never fatal. */
+void cache_store(const CacheKey *key, const void *data, size_t len);
+
+/* The directory in use ("" when there is none), for messages and tests. */
+const char *cache_dir(void);
+
+#endif
