@@ -1,6 +1,7 @@
 # nnc build.  `make` builds ./nnc; `make test` builds the sanitized test build
-# and runs every check suite and golden test; `make bench` compares training
-# speed with PyTorch on this CPU.
+# and runs every check suite and golden test; `make bench` measures speed
+# against PyTorch, OpenBLAS and this CPU's FMA peak (bench/bench.c says how;
+# `make bench BENCH_RUNS=5` takes the best of 5, BENCH_ONLY=gemm,xor runs a part).
 #
 # Sources are found by wildcard: a new compiler/*.c, runtime/*.c or
 # tests/unit/check_NAME.c (defining `Suite *NAME_suite(void)`) needs no edit here.
@@ -11,6 +12,7 @@ CC          ?= cc
 RE2C        ?= re2c
 BISON       ?= bison
 B           := build
+BB          := $(B)/bench
 
 LLVM_CFLAGS := $(shell $(LLVM_CONFIG) --cflags)
 LLVM_LIBS   := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes) $(shell $(LLVM_CONFIG) --system-libs)
@@ -72,14 +74,32 @@ $(B)/gen/parse.c $(B)/gen/parse.h &: compiler/parse.y | $(B)/gen
 $(B)/gen/suites.h: $(TEST_SRC) | $(B)/gen
 	printf '%s\n' $(foreach s,$(SUITES),'SUITE($(s))') > $@.tmp && mv $@.tmp $@
 
-$(B)/rel $(B)/san $(B)/gen:
+$(B)/rel $(B)/san $(B)/gen $(BB):
 	mkdir -p $@
 
 test: $(B)/san/nnc $(B)/san/unit_tests nnc
 	@bash tests/run.sh $(B)/san/unit_tests $(B)/san/nnc
 
-bench: nnc
-	@bash bench/run.sh
+# The bench tools (bench/*.c, our own code): the FMA peak probe is built for
+# this very CPU; gemm links libnnc.a and loads OpenBLAS itself at run time;
+# xor_loop links the object `nnc compile` writes; bench runs them all.
+BENCH_RUNS ?= 3
+BENCH_TOOLS := $(BB)/bench $(BB)/peak $(BB)/gemm $(BB)/xor_loop
+BENCH_DRIVER := bench/bench.c bench/model.c bench/mlp.c bench/tools.c bench/proc.c bench/table.c
+
+bench: nnc $(BENCH_TOOLS)
+	@$(BB)/bench --runs $(BENCH_RUNS) $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
+
+$(BB)/bench: $(BENCH_DRIVER) $(wildcard bench/*.h) | $(BB)
+	$(CC) $(CSTD) $(WARN) -O2 -o $@ $(BENCH_DRIVER) -ldl -lm
+$(BB)/peak: bench/peak.c | $(BB)
+	$(CC) $(CSTD) $(WARN) -O2 -march=native -pthread -o $@ $<
+$(BB)/gemm: bench/gemm.c $(B)/rel/libnnc.a $(HEADERS) | $(BB)
+	$(CC) $(REL_CFLAGS) $(CPPFLAGS) -o $@ $< $(B)/rel/libnnc.a $(LDLIBS) -ldl
+$(BB)/xor.o: nnc examples/xor.nn | $(BB)
+	./nnc compile examples/xor.nn -o $@ --header $(BB)/xor.h
+$(BB)/xor_loop: bench/xor_loop.c $(BB)/xor.o
+	$(CC) $(CSTD) $(WARN) -O2 -I$(BB) -o $@ $< $(BB)/xor.o -lm
 
 clean:
 	rm -rf $(B) nnc
