@@ -100,6 +100,11 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
+const char *python(void) {
+  const char *p = getenv("BENCH_PYTHON");
+  return p && *p ? p : PYTHON;
+}
+
 /* ---- the machine ---- */
 
 /* Jiffies since boot: all, and idle (idle + iowait), from /proc/stat. */
@@ -200,12 +205,13 @@ static void find_references(Bench *b) {
   b->openblas = h != NULL;
   if (h) dlclose(h);
   ProcResult r;
-  bool started = proc_run((const char *[]){PYTHON, "-c", "import torch", NULL}, NULL, &r);
+  bool started = proc_run((const char *[]){python(), "-c", "import torch", NULL}, NULL, &r);
   b->torch = started && r.ok && b->openblas;
   if (!b->openblas)
     snprintf(b->torch_why, sizeof b->torch_why, "OpenBLAS is missing (apt-get install libopenblas0-pthread)");
   else if (!b->torch)
-    snprintf(b->torch_why, sizeof b->torch_why, "PyTorch is missing (apt-get install python3-torch)");
+    snprintf(b->torch_why, sizeof b->torch_why, "PyTorch is missing (%s cannot import torch; %s)", python(),
+             "apt-get install python3-torch");
   proc_result_free(&r);
   if (!b->torch) note(b, "reference missing: %s; nnc is measured alone", b->torch_why);
   if (!b->openblas) note(b, "reference missing: OpenBLAS (libopenblas.so.0) for the GEMM rows");
@@ -231,7 +237,7 @@ static unsigned parse_sections(const char *list) {
 static bool parse_args(Bench *b, int argc, char **argv) {
   const char *env = getenv("BENCH_RUNS"), *settle = getenv("BENCH_SETTLE");
   b->runs = env && *env ? atoi(env) : 3;
-  b->settle = settle && *settle ? atof(settle) : 10;
+  b->settle = settle && *settle ? atof(settle) : 4;
   b->sections = SECTION_ALL;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--runs") == 0) b->runs = atoi(argv[i + 1]);
@@ -257,14 +263,15 @@ static void print_report(const Bench *b, FILE *out) {
     fprintf(out, "  %.*s\n", n, p);
     p = nl ? nl + 1 : p + n;
   }
-  fprintf(out, "FMA peak (%s, %d chains): %.1f GFLOP/s on 1 core, %.1f on 2 (over CPU time; wall clock gave %.1f, %.1f)\n\n",
-          b->isa, b->chains, b->peak1, b->peak2, b->wall1, b->wall2);
+  fprintf(out, "FMA peak (%s, %d chains): %.1f GFLOP/s on 1 core, %.1f on 2", b->isa, b->chains, b->peak1, b->peak2);
+  fprintf(out, " (over CPU time; wall clock gave %.1f, %.1f)\n\n", b->wall1, b->wall2);
   table_print(out, b->rows, b->nrows);
   fprintf(out, "\nratio: how many times better nnc is than the reference (faster; for times and memory, smaller)\n");
   fprintf(out, "peak: nnc's GFLOP/s over the FMA peak of the cores it ran on\n");
   for (int i = 0; i < b->nnotes; i++) fprintf(out, "- %s\n", b->notes[i]);
-  fprintf(out, "- %d of %d measurements began while other jobs kept %.1f CPUs or more busy (after waiting up to %g s)\n",
-          b->busy_starts, b->measurements, (double)QUIET_CPUS, b->settle);
+  fprintf(out, "- %d of %d measurements began while other jobs kept %.1f CPUs or more busy", b->busy_starts,
+          b->measurements, (double)QUIET_CPUS);
+  fprintf(out, " (after waiting up to %g s)\n", b->settle);
 }
 
 static const char *avx_kind(const Bench *b) {

@@ -12,7 +12,7 @@
 
 #define NNC "./nnc"
 #define TOOLS "build/bench/"
-#define PYTHON "/usr/bin/python3"   /* Debian's, where python3-torch lives */
+#define PYTHON "/usr/bin/python3"   /* Debian's, where python3-torch lives; $BENCH_PYTHON overrides */
 
 enum {
   MAX_ROWS = 64,
@@ -23,7 +23,7 @@ enum {
 };
 
 /* settle(): a measurement waits up to `settle` seconds ($BENCH_SETTLE,
- * default 10) for fewer than QUIET_CPUS CPUs to be busy with other jobs. */
+ * default 4) for fewer than QUIET_CPUS CPUs to be busy with other jobs. */
 #define QUIET_CPUS 0.5
 
 enum { SECTION_MLP = 1, SECTION_XOR = 2, SECTION_START = 4, SECTION_GEMM = 8, SECTION_ALL = 15 };
@@ -94,6 +94,7 @@ char *line_starting(const char *text, const char *prefix, char *buf, size_t len)
 const char *tail_of(const char *text);
 void remove_tree(const char *dir);
 void settle(Bench *b);
+const char *python(void);
 
 /* model.c: info[] of every workload; false (said) when nnc cannot read one. */
 bool models_load(Bench *b);

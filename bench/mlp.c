@@ -6,7 +6,9 @@
  * with 1 and 2; N rounds, best of each.  nnc's figure is the samples/s of
  * its epoch (from --log: the epoch's shuffle, batching and steps; not
  * compiling, loading or testing); PyTorch's is timed the same way
- * (bench/torch_ref.py). */
+ * (bench/torch_ref.py).  The 1-thread runs are also timed over the
+ * process's CPU time (nnc train --timings), a second pair of figures that
+ * other jobs on a busy machine hardly move. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 typedef struct {
   Row one;          /* nnc 1 thread vs PyTorch 1 thread */
+  Row one_cpu;      /* the same over CPU time */
   Row two;          /* nnc 2 threads vs nnc 1 thread */
   Row two_torch;    /* nnc 2 threads vs PyTorch 2 threads */
   long max_rss_kb;  /* largest of the 1-thread runs */
@@ -26,6 +29,7 @@ typedef struct {
 
 typedef struct {
   double rate;      /* samples/s; NAN when the run failed */
+  double cpu_rate;  /* samples per second of CPU time */
   long max_rss_kb;
   double params, samples;
 } NncRun;
@@ -63,21 +67,30 @@ static NncRun run_nnc(Bench *b, int w, int threads, const char *save) {
   snprintf(limit, sizeof limit, "%d", wl->limit);
   unlink(log);
   settle(b);
-  const char *argv[16] = {NNC, "train", wl->model, "--epochs", "1", "--threads", th, "--log", log};
-  int n = 9;
+  const char *argv[16] = {NNC, "train", wl->model, "--epochs", "1", "--threads", th, "--log", log, "--timings"};
+  int n = 10;
   if (wl->limit) argv[n++] = "--limit", argv[n++] = limit;
   if (save) argv[n++] = "--save", argv[n++] = save;
   ProcResult r;
   proc_run(argv, &(ProcOptions){.set = (const char *[]){b->cache, NULL}}, &r);
-  NncRun run = {.rate = r.ok ? log_rate(log) : NAN, .max_rss_kb = r.max_rss_kb};
+  NncRun run = {.rate = r.ok ? log_rate(log) : NAN, .cpu_rate = NAN, .max_rss_kb = r.max_rss_kb};
   data_counts(r.out, &run);
+  char line[256];
+  double samples, wall, cpu;
+  if (r.ok && sscanf(line_starting(r.err, "training: ", line, sizeof line), "training: %lf samples in %lf s, %lf s",
+                     &samples, &wall, &cpu) == 3 && cpu > 0)
+    run.cpu_rate = samples / cpu;
   if (!r.ok) note(b, "%s nnc --threads %d failed: %s", wl->id, threads, tail_of(r.err));
   proc_result_free(&r);
   progress("%s nnc %d thread%s: %.0f samples/s", wl->id, threads, threads == 1 ? "" : "s", run.rate);
   return run;
 }
 
-static double run_torch(Bench *b, int w, int threads) {
+typedef struct {
+  double rate, cpu_rate;   /* samples/s over wall and CPU time; NAN when the run failed */
+} TorchRun;
+
+static TorchRun run_torch(Bench *b, int w, int threads) {
   const ModelInfo *mi = &b->info[w];
   char layers[128] = "", batch[16], th[16], samples[16];
   for (int i = 0; i < mi->nlayers; i++)
@@ -85,7 +98,7 @@ static double run_torch(Bench *b, int w, int threads) {
   snprintf(batch, sizeof batch, "%d", mi->batch);
   snprintf(th, sizeof th, "%d", threads);
   snprintf(samples, sizeof samples, "%d", workloads[w].limit);
-  const char *argv[] = {PYTHON, "bench/torch_ref.py", "--layers", layers, "--batch", batch, "--threads", th,
+  const char *argv[] = {python(), "bench/torch_ref.py", "--layers", layers, "--batch", batch, "--threads", th,
                         "--flush-denormal", "--samples", samples, NULL};
   /* OpenBLAS picks its own best kernel (some machines here set these as a safety measure) */
   static const char *unset[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
@@ -93,11 +106,12 @@ static double run_torch(Bench *b, int w, int threads) {
   ProcResult r;
   settle(b);
   proc_run(argv, &(ProcOptions){.set = (const char *[]){"OMP_WAIT_POLICY=PASSIVE", NULL}, .unset = unset}, &r);
-  double rate = r.ok ? proc_number(r.out, "samples_per_s") : NAN;
+  TorchRun run = {NAN, NAN};
+  if (r.ok) run = (TorchRun){proc_number(r.out, "samples_per_s"), proc_number(r.out, "cpu_samples_per_s")};
   if (!r.ok) note(b, "%s pytorch %d thread(s) failed: %s", workloads[w].id, threads, tail_of(r.err));
   proc_result_free(&r);
-  progress("%s pytorch %d thread%s: %.0f samples/s", workloads[w].id, threads, threads == 1 ? "" : "s", rate);
-  return rate;
+  progress("%s pytorch %d thread%s: %.0f samples/s", workloads[w].id, threads, threads == 1 ? "" : "s", run.rate);
+  return run;
 }
 
 /* Whether two files hold the same bytes (*bytes: how many were equal). */
@@ -123,6 +137,7 @@ static void one_round(Bench *b, int w, MlpRows *m, bool first) {
   NncRun one = run_nnc(b, w, 1, first ? ck1 : NULL);
   NncRun two = run_nnc(b, w, 2, first ? ck2 : NULL);
   row_add_run(&m->one, false, one.rate);
+  row_add_run(&m->one_cpu, false, one.cpu_rate);
   row_add_run(&m->two, true, one.rate);
   row_add_run(&m->two, false, two.rate);
   row_add_run(&m->two_torch, false, two.rate);
@@ -138,8 +153,10 @@ static void one_round(Bench *b, int w, MlpRows *m, bool first) {
          m->two.failed_check ? "DIFFER" : "are identical", bytes);
   }
   if (!b->torch || b->info[w].nlayers == 0) return;
-  row_add_run(&m->one, true, run_torch(b, w, 1));
-  row_add_run(&m->two_torch, true, run_torch(b, w, 2));
+  TorchRun t1 = run_torch(b, w, 1), t2 = run_torch(b, w, 2);
+  row_add_run(&m->one, true, t1.rate);
+  row_add_run(&m->one_cpu, true, t1.cpu_rate);
+  row_add_run(&m->two_torch, true, t2.rate);
 }
 
 static void init_rows(const Bench *b, int w, MlpRows *m) {
@@ -149,10 +166,13 @@ static void init_rows(const Bench *b, int w, MlpRows *m) {
   for (int i = 0; i < mi->nlayers; i++)
     snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%d", i ? "-" : " ", mi->layers[i]);
   Row base = {.unit = "samples/s", .nnc = NAN, .ref = NAN, .gflops = NAN};
-  m->one = m->two = m->two_torch = base;
+  m->one = m->one_cpu = m->two = m->two_torch = base;
   snprintf(m->one.what, sizeof m->one.what, "%s%s b%d, 1 thread", mi->name, shape, mi->batch);
   snprintf(m->one.ref_name, sizeof m->one.ref_name, "pytorch 1t");
   m->one.min_ratio = wl->min_ratio, m->one.min_share = wl->min_share, m->one.peak = b->peak1;
+  snprintf(m->one_cpu.what, sizeof m->one_cpu.what, "%s, 1 thread, over CPU time", mi->name);
+  snprintf(m->one_cpu.ref_name, sizeof m->one_cpu.ref_name, "pytorch 1t");
+  m->one_cpu.peak = b->peak1;
   snprintf(m->two.what, sizeof m->two.what, "%s, 2 threads vs 1", mi->name);
   snprintf(m->two.ref_name, sizeof m->two.ref_name, "nnc 1t");
   m->two.min_ratio = wl->min_speedup, m->two.check = "bit-identical", m->two.peak = b->peak2;
@@ -187,7 +207,9 @@ void bench_mlps(Bench *b) {
     for (int w = 0; w < NWORKLOADS; w++) one_round(b, w, &m[w], round == 0);
   for (int w = 0; w < NWORKLOADS; w++) {
     finish_row(&m[w].one, &b->info[w], workloads[w].id);
+    finish_row(&m[w].one_cpu, &b->info[w], workloads[w].id);
     b->rows[b->nrows++] = m[w].one;
+    b->rows[b->nrows++] = m[w].one_cpu;
   }
   for (int w = NWORKLOADS - 1; w >= 0; w--) {   /* W3 first: the harder thread target */
     finish_row(&m[w].two, &b->info[w], "W2");

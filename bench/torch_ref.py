@@ -3,7 +3,9 @@
 (ReLU hidden layers, cross-entropy, Adam lr 1e-3), one epoch over the first
 --samples Fashion-MNIST training images (default all 60,000) in a shuffled
 order, on the CPU with a fixed thread count.  Prints one line:
-  samples_per_s=... epoch_s=... threads=... blas_threads=... flush_denormal=0|1
+  samples_per_s=... cpu_samples_per_s=... epoch_s=... threads=... blas_threads=... flush_denormal=0|1
+(cpu_samples_per_s: over the process's CPU time, all threads, as nnc train
+--timings reports it).
 
   bench/torch_ref.py --layers 784,256,128,10 --batch 64 --threads 1 --flush-denormal
 
@@ -89,14 +91,14 @@ def main():
     for i in range(a.warmup):
         j = i * a.batch % max(n - a.batch, 1)
         step(X[j:j + a.batch], y[j:j + a.batch])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     perm = torch.randperm(n)
     Xs, ys = X[perm], y[perm]
     for i in range(0, n, a.batch):
         loss = step(Xs[i:i + a.batch], ys[i:i + a.batch])
     loss.item()
-    dt = time.perf_counter() - t0
-    print(f"samples_per_s={n / dt:.1f} epoch_s={dt:.3f} threads={torch.get_num_threads()} "
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"samples_per_s={n / dt:.1f} cpu_samples_per_s={n / cpu:.1f} epoch_s={dt:.3f} threads={torch.get_num_threads()} "
           f"blas_threads={blas_threads} flush_denormal={int(a.flush_denormal)}")
 
 

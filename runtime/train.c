@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -100,21 +101,34 @@ typedef struct {
 } PeriodicSave;
 
 /* --timings: how long `nnc train` took to get through its first step, and
- * where that time went (`make bench` reads this line). */
+ * where that time went; at the end, the training's wall and CPU time (`make
+ * bench` reads these lines: CPU time stays honest on a busy machine). */
 typedef struct {
   double start;      /* cmd_train began */
   double ready;      /* trainer built, weights restored: the steps begin */
-  bool shown;        /* printed once */
-} FirstStep;
+  double ready_cpu;  /* the process's CPU time then */
+  bool shown;        /* the first step was reported */
+} Timings;
+
+static double cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static bool show_first_step(Trainer *t, void *ctx) {
-  FirstStep *f = ctx;
+  Timings *f = ctx;
   if (f->shown) return true;
   f->shown = true;
   double now = pipeline_clock();
   fprintf(stderr, "first step: done %.4f s after start (parse, data and setup %.4f, compile %.4f, first step %.4f s)\n",
           now - f->start, f->ready - f->start - t->compile_seconds, t->compile_seconds, now - f->ready);
   return true;
+}
+
+static void show_training_time(const Trainer *t, const Timings *f) {
+  fprintf(stderr, "training: %lld samples in %.4f s, %.4f s of CPU time (all threads)\n", (long long)t->samples_done,
+          pipeline_clock() - f->ready, cpu_seconds() - f->ready_cpu);
 }
 
 static bool save_periodically(Trainer *t, void *ctx) {
@@ -197,7 +211,7 @@ static int finish(Trainer *t, const TrainArgs *a, Reporter *rep, TrainStatus st)
 }
 
 int cmd_train(const Cli *c) {
-  FirstStep first = {.start = pipeline_clock()};
+  Timings times = {.start = pipeline_clock()};
   Front f;
   Trainer t = {0};
   Reporter rep = {0};
@@ -218,7 +232,7 @@ int cmd_train(const Cli *c) {
   if (cli_flag(c, "timings")) {
     fprintf(stderr, "compile stages: ");
     pipeline_print_times(stderr);
-    trainer_hook(&t, TRAINER_AFTER_STEP, show_first_step, &first);
+    trainer_hook(&t, TRAINER_AFTER_STEP, show_first_step, &times);
   }
   if (!a.quiet) print_start(&t);
   if (t.pos.epoch >= t.m->train.epochs) {
@@ -230,10 +244,13 @@ int cmd_train(const Cli *c) {
   report_attach(&rep, &t);
   PeriodicSave ps = {a.save, a.save_every};
   if (a.save_every) trainer_hook(&t, TRAINER_AFTER_EPOCH, save_periodically, &ps);
-  first.ready = pipeline_clock();
+  times.ready = pipeline_clock();
+  times.ready_cpu = cpu_seconds();
   bool profile = cli_flag(c, "profile") && t.step;
   if (profile) jit_profile(t.step->jit, true);
-  status = finish(&t, &a, &rep, run_caught(&t));
+  TrainStatus st = run_caught(&t);
+  if (cli_flag(c, "timings")) show_training_time(&t, &times);
+  status = finish(&t, &a, &rep, st);
   if (profile) jit_print_profile(stderr, t.step->jit);
 done:
   if (!report_close(&rep) && status == 0) status = 1;
