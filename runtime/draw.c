@@ -1,15 +1,13 @@
-/* draw: cairo surfaces by file type, written atomically. */
-#define _POSIX_C_SOURCE 200809L   /* getpid */
+/* draw: cairo surfaces by file type, encoded in memory and written by outfile. */
 #include "draw.h"
 
 #include <cairo-pdf.h>
 #include <cairo-svg.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "outfile.h"
 #include "util.h"
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -17,28 +15,37 @@ static bool ends_with(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+bool canvas_name_ok(const char *path, char *err, size_t errlen) {
+  if (ends_with(path, ".png") || ends_with(path, ".svg") || ends_with(path, ".pdf")) return true;
+  return errorf(err, errlen, "%s: the picture's name must end in .png, .svg or .pdf", path);
+}
+
+/* cairo's write callback: appends to the canvas's byte buffer. */
+static cairo_status_t collect(void *closure, const unsigned char *data, unsigned int n) {
+  Canvas *c = closure;
+  if (c->len + n > c->cap) {
+    c->cap = (c->len + n) * 2;
+    c->bytes = xrealloc(c->bytes, c->cap);
+  }
+  memcpy(c->bytes + c->len, data, n);
+  c->len += n;
+  return CAIRO_STATUS_SUCCESS;
+}
+
 bool canvas_open(Canvas *c, const char *path, int width, int height, char *err, size_t errlen) {
   *c = (Canvas){.path = path, .width = width, .height = height};
-  if (ends_with(path, ".png")) c->format = DRAW_PNG;
-  else if (ends_with(path, ".svg")) c->format = DRAW_SVG;
-  else if (ends_with(path, ".pdf")) c->format = DRAW_PDF;
-  else return errorf(err, errlen, "%s: the picture's name must end in .png, .svg or .pdf", path);
-  size_t n = strlen(path) + 32;
-  c->tmp = xmalloc(n);
-  snprintf(c->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+  if (!canvas_name_ok(path, err, errlen) || !outfile_check(path, err, errlen)) return false;
+  c->format = ends_with(path, ".png") ? DRAW_PNG : ends_with(path, ".svg") ? DRAW_SVG : DRAW_PDF;
   switch (c->format) {
   case DRAW_PNG: c->surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height); break;
-  case DRAW_SVG: c->surface = cairo_svg_surface_create(c->tmp, width, height); break;
-  case DRAW_PDF: c->surface = cairo_pdf_surface_create(c->tmp, width, height); break;
+  case DRAW_SVG: c->surface = cairo_svg_surface_create_for_stream(collect, c, width, height); break;
+  case DRAW_PDF: c->surface = cairo_pdf_surface_create_for_stream(collect, c, width, height); break;
   }
   cairo_status_t st = cairo_surface_status(c->surface);
   if (st != CAIRO_STATUS_SUCCESS) {
-    bool r = errorf(err, errlen, "%s: cannot write: %s", path,
-                    st == CAIRO_STATUS_WRITE_ERROR ? strerror(errno) : cairo_status_to_string(st));
     cairo_surface_destroy(c->surface);
-    free(c->tmp);
     *c = (Canvas){0};
-    return r;
+    return errorf(err, errlen, "%s: cannot draw: %s", path, cairo_status_to_string(st));
   }
   c->cr = cairo_create(c->surface);
   cairo_set_source_rgb(c->cr, 1, 1, 1);
@@ -47,20 +54,15 @@ bool canvas_open(Canvas *c, const char *path, int width, int height, char *err, 
 }
 
 bool canvas_close(Canvas *c, char *err, size_t errlen) {
-  bool ok = true;
   cairo_status_t st = cairo_status(c->cr);
   cairo_destroy(c->cr);
-  if (st == CAIRO_STATUS_SUCCESS && c->format == DRAW_PNG) st = cairo_surface_write_to_png(c->surface, c->tmp);
+  if (st == CAIRO_STATUS_SUCCESS && c->format == DRAW_PNG) st = cairo_surface_write_to_png_stream(c->surface, collect, c);
   cairo_surface_finish(c->surface);
   if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(c->surface);
   cairo_surface_destroy(c->surface);
-  if (st != CAIRO_STATUS_SUCCESS)
-    ok = errorf(err, errlen, "%s: cannot write: %s", c->path,
-                st == CAIRO_STATUS_WRITE_ERROR ? strerror(errno) : cairo_status_to_string(st));
-  else if (rename(c->tmp, c->path) != 0)
-    ok = errorf(err, errlen, "%s: cannot write: %s", c->path, strerror(errno));
-  if (!ok) unlink(c->tmp);
-  free(c->tmp);
+  bool ok = st == CAIRO_STATUS_SUCCESS ? outfile_write(c->path, c->bytes, c->len, err, errlen)
+                                       : errorf(err, errlen, "%s: cannot draw: %s", c->path, cairo_status_to_string(st));
+  free(c->bytes);
   *c = (Canvas){0};
   return ok;
 }

@@ -285,16 +285,24 @@ void outfile_unlock(OutLock *l) {
 
 /* ---- appended logs and streams ---- */
 
-bool outlog_open(OutLog *l, const char *path, char *err, size_t errlen) {
+static bool outlog_open_as(OutLog *l, const char *path, const char *mode, char *err, size_t errlen) {
   *l = (OutLog){0};
   struct stat st;
   bool existed = stat(path, &st) == 0;
   if (existed && S_ISDIR(st.st_mode)) return errorf(err, errlen, "%s: is a directory (give a file name)", path);
-  FILE *f = fopen(path, "a");
+  FILE *f = fopen(path, mode);
   if (!f) return errorf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   setvbuf(f, NULL, _IOFBF, 1 << 16);   /* a record reaches the file only at a flush, whole */
   *l = (OutLog){f, xstrdup(path), !existed};
   return true;
+}
+
+bool outlog_open(OutLog *l, const char *path, char *err, size_t errlen) {
+  return outlog_open_as(l, path, "a", err, errlen);
+}
+
+bool outlog_start(OutLog *l, const char *path, char *err, size_t errlen) {
+  return outlog_open_as(l, path, "w", err, errlen);
 }
 
 /* fflush and the error flag, with the reason when the system gave one. */

@@ -69,6 +69,8 @@ typedef struct {
 } OutLog;
 
 bool outlog_open(OutLog *l, const char *path, char *err, size_t errlen);
+/* The same, but the file starts empty (a new log replacing an old one). */
+bool outlog_start(OutLog *l, const char *path, char *err, size_t errlen);
 /* Pushes the records written since the last flush to the file. */
 bool outlog_flush(OutLog *l, char *err, size_t errlen);
 /* Flushes and closes; no-op on a zeroed OutLog. */

@@ -30,6 +30,7 @@ typedef struct {
   Series s[3];          /* lines drawn */
   int n;                /* how many */
   bool log_y;           /* logarithmic y axis */
+  double mark;          /* an epoch to mark with a dashed line (the best one, restored), or NAN */
 } Panel;
 
 /* The data range of a panel, in axis units (log10 when log_y). */
@@ -130,6 +131,21 @@ static bool ends_high(const Panel *p, int n, Range r) {
   return false;
 }
 
+/* The dashed line at the epoch whose weights early stopping restored, its
+ * label at height label_y (away from the legend). */
+static void draw_mark(Canvas *c, const Panel *p, Range r, double fx, double fy, double fw, double fh, double label_y) {
+  if (!(p->mark >= r.x0 && p->mark <= r.x1)) return;
+  double x = fx + (p->mark - r.x0) / (r.x1 - r.x0) * fw;
+  canvas_color(c, 0x888888);
+  cairo_set_line_width(c->cr, 1);
+  cairo_set_dash(c->cr, (double[]){4, 3}, 2, 0);
+  cairo_move_to(c->cr, x, fy);
+  cairo_line_to(c->cr, x, fy + fh);
+  cairo_stroke(c->cr);
+  cairo_set_dash(c->cr, NULL, 0, 0);
+  canvas_text(c, x - 3, label_y, 10, 1, "best");
+}
+
 /* A panel in the box at (x0, y0) of PANEL_W x PANEL_H. */
 static void draw_panel(Canvas *c, const Panel *p, const double *x, int n, double x0, double y0) {
   double fx = x0 + 64, fy = y0 + 30, fw = PANEL_W - 64 - 16, fh = PANEL_H - 30 - 46;
@@ -137,9 +153,14 @@ static void draw_panel(Canvas *c, const Panel *p, const double *x, int n, double
   canvas_color(c, 0x222222);
   canvas_text(c, fx + fw / 2, y0 + 20, 14, 0.5, p->title);
   draw_axes(c, p, r, fx, fy, fw, fh);
-  double ly = ends_high(p, n, r) ? fy + fh - 10 - 16 * (p->n - 1) : fy + 16;
+  bool legend_low = ends_high(p, n, r);
+  draw_mark(c, p, r, fx, fy, fw, fh, legend_low ? fy + 12 : fy + fh - 6);
+  double ly = legend_low ? fy + fh - 10 - 16 * (p->n - 1) : fy + 16;
+  for (int k = 0; k < p->n; k++) draw_series(c, p, &p->s[k], x, n, r, fx, fy, fw, fh);
+  cairo_set_source_rgba(c->cr, 1, 1, 1, 0.85);   /* the legend stays readable over the curves */
+  cairo_rectangle(c->cr, fx + fw - 102, ly - 13, 96, 16 * p->n + 4);
+  cairo_fill(c->cr);
   for (int k = 0; k < p->n; k++) {
-    draw_series(c, p, &p->s[k], x, n, r, fx, fy, fw, fh);
     canvas_color(c, p->s[k].color);
     cairo_rectangle(c->cr, fx + fw - 96, ly + 16 * k - 6, 14, 4);
     cairo_fill(c->cr);
@@ -158,12 +179,23 @@ static void add_series(Panel *p, const TrainLog *log, const char *key, const cha
     }
 }
 
+/* The epoch an early_stop event restored, or NAN. */
+static double best_epoch(const TrainLog *log) {
+  const double *b = trainlog_column(log, "best_epoch");
+  for (int i = 0; b && i < log->nlines; i++)
+    if (isfinite(b[i])) return b[i];
+  return NAN;
+}
+
 /* The panels the log has data for; returns how many (at most 3). */
 static int log_panels(const TrainLog *log, Panel *panels) {
   int np = 0;
-  Panel loss = {.title = "loss"}, acc = {.title = "accuracy"}, lr = {.title = "learning rate"};
+  double mark = best_epoch(log);
+  Panel loss = {.title = "loss", .mark = mark}, acc = {.title = "accuracy", .mark = mark},
+        lr = {.title = "learning rate", .mark = NAN};
   add_series(&loss, log, "train_loss", "train", COLOR_TRAIN);
   add_series(&loss, log, "val_loss", "validation", COLOR_VAL);
+  add_series(&loss, log, "test_loss", "test", COLOR_TEST);
   add_series(&acc, log, "train_accuracy", "train", COLOR_TRAIN);
   add_series(&acc, log, "val_accuracy", "validation", COLOR_VAL);
   add_series(&acc, log, "test_accuracy", "test", COLOR_TEST);

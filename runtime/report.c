@@ -2,10 +2,14 @@
 #include "report.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "plot.h"
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -13,19 +17,26 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-bool report_open(Reporter *r, bool quiet, const char *log_path) {
-  *r = (Reporter){.quiet = quiet, .live = isatty(STDOUT_FILENO)};
+bool report_open(Reporter *r, const ReportOptions *o) {
+  *r = (Reporter){.quiet = o->quiet, .live = isatty(STDOUT_FILENO), .start = now_seconds()};
+  if (o->keep && !(r->mem = open_memstream(&r->records, &r->nrecords))) die("open_memstream failed");
   char err[1024];
-  if (!log_path || outlog_open(&r->log, log_path, err, sizeof err)) return true;
+  if (!o->log) return true;
+  if (o->append ? outlog_open(&r->log, o->log, err, sizeof err) : outlog_start(&r->log, o->log, err, sizeof err))
+    return true;
   fprintf(stderr, "nnc: %s\n", err);
   return false;
 }
 
 bool report_close(Reporter *r) {
   char err[1024];
-  if (outlog_close(&r->log, err, sizeof err)) return true;
-  fprintf(stderr, "nnc: %s\n", err);
-  return false;
+  bool ok = outlog_close(&r->log, err, sizeof err);
+  if (!ok) fprintf(stderr, "nnc: %s\n", err);
+  if (r->mem) fclose(r->mem);
+  free(r->records);
+  r->mem = NULL;
+  r->records = NULL;
+  return ok;
 }
 
 void report_break_line(Reporter *r) {
@@ -70,24 +81,36 @@ static bool epoch_line(Trainer *t, void *ctx) {
   return true;
 }
 
-/* JSON has no NaN or infinity: such a value is written as null. */
-static void json_number(FILE *f, const char *key, double v) {
-  if (isfinite(v)) fprintf(f, ", \"%s\": %.9g", key, v);
-  else fprintf(f, ", \"%s\": null", key);
+/* ---- the JSON records ---- */
+
+/* A record being built: one line of JSON, at most a few hundred bytes. */
+typedef struct {
+  char text[1024];
+  size_t len;
+} Record;
+
+static void add(Record *rec, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void add(Record *rec, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(rec->text + rec->len, sizeof rec->text - rec->len, fmt, ap);
+  va_end(ap);
+  if (n > 0) rec->len = rec->len + (size_t)n < sizeof rec->text ? rec->len + (size_t)n : sizeof rec->text - 1;
 }
 
-/* One record per epoch; a record that cannot be written stops the run. */
-static bool json_line(Trainer *t, void *ctx) {
-  Reporter *r = ctx;
-  FILE *f = r->log.f;
-  bool classes = t->s.nclasses > 0;
-  fprintf(f, "{\"epoch\": %lld, \"step\": %lld", (long long)t->pos.epoch, (long long)t->pos.step);
-  json_number(f, "train_loss", t->last_train.loss);
-  if (classes) json_number(f, "train_accuracy", t->last_train.accuracy);
-  if (t->data.has_val) json_number(f, "val_loss", t->last_val.loss);
-  if (t->data.has_val && classes) json_number(f, "val_accuracy", t->last_val.accuracy);
-  fprintf(f, ", \"seconds\": %.6g, \"samples_per_second\": %.6g}\n", t->epoch_seconds,
-          (double)t->epoch_samples / t->epoch_seconds);
+/* JSON has no NaN or infinity: such a value is written as null. */
+static void add_number(Record *rec, const char *key, double v) {
+  if (isfinite(v)) add(rec, ", \"%s\": %.9g", key, v);
+  else add(rec, ", \"%s\": null", key);
+}
+
+/* Ends the record and writes it to the log and the in-memory copy; a
+ * record that cannot reach the log stops the run (false, said). */
+static bool emit(Reporter *r, Record *rec) {
+  add(rec, "}\n");
+  if (r->mem) fputs(rec->text, r->mem);
+  if (!r->log.f) return true;
+  fputs(rec->text, r->log.f);
   char err[1024];
   if (outlog_flush(&r->log, err, sizeof err)) return true;
   report_break_line(r);
@@ -95,8 +118,59 @@ static bool json_line(Trainer *t, void *ctx) {
   return false;
 }
 
+/* The epoch's record, and the early stop's when it ended the run. */
+static bool json_epoch(Trainer *t, void *ctx) {
+  Reporter *r = ctx;
+  bool classes = t->s.nclasses > 0;
+  Record rec = {.len = 0};
+  add(&rec, "{\"epoch\": %lld, \"step\": %lld", (long long)t->pos.epoch, (long long)t->pos.step);
+  add_number(&rec, "train_loss", t->last_train.loss);
+  if (classes) add_number(&rec, "train_accuracy", t->last_train.accuracy);
+  if (t->data.has_val) add_number(&rec, "val_loss", t->last_val.loss);
+  if (t->data.has_val && classes) add_number(&rec, "val_accuracy", t->last_val.accuracy);
+  add_number(&rec, "lr", t->m->optim.lr);
+  add_number(&rec, "seconds", t->epoch_seconds);
+  add_number(&rec, "samples_per_second", (double)t->epoch_samples / t->epoch_seconds);
+  add_number(&rec, "wall_seconds", now_seconds() - r->start);
+  if (!emit(r, &rec)) return false;
+  if (!t->stopped_early) return true;
+  rec.len = 0;
+  bool restored = isfinite(t->pos.best_val_loss);
+  add(&rec, "{\"event\": \"early_stop\", \"epoch\": %lld", (long long)t->pos.epoch);
+  if (restored) add(&rec, ", \"best_epoch\": %lld", (long long)(t->pos.epoch - t->pos.bad_epochs));
+  add_number(&rec, "best_val_loss", t->pos.best_val_loss);
+  add(&rec, ", \"restored\": %s", restored ? "true" : "false");
+  return emit(r, &rec);
+}
+
+bool report_test(Reporter *r, const Trainer *t, const Metrics *m) {
+  if (!r->log.f && !r->mem) return true;
+  Record rec = {.len = 0};
+  add(&rec, "{\"event\": \"test\", \"epoch\": %lld", (long long)t->pos.epoch);
+  add_number(&rec, "test_loss", m->loss);
+  if (t->s.nclasses > 0) add_number(&rec, "test_accuracy", m->accuracy);
+  add(&rec, ", \"test_samples\": %lld", (long long)m->n);
+  add_number(&rec, "wall_seconds", now_seconds() - r->start);
+  return emit(r, &rec);
+}
+
+bool report_plot(Reporter *r, const char *path, const char *title) {
+  fflush(r->mem);
+  if (r->nrecords == 0) {
+    fprintf(stderr, "nnc: %s: nothing to draw: no epoch finished\n", path);
+    return false;
+  }
+  TrainLog log;
+  char err[1024];
+  bool ok = trainlog_parse(r->records, r->nrecords, title, &log, err, sizeof err) &&
+            plot_log(&log, path, title, err, sizeof err);
+  if (log.arena) trainlog_free(&log);
+  if (!ok) fprintf(stderr, "nnc: %s\n", err);
+  return ok;
+}
+
 void report_attach(Reporter *r, Trainer *t) {
   if (!r->quiet && r->live) trainer_hook(t, TRAINER_AFTER_STEP, progress, r);
   if (!r->quiet) trainer_hook(t, TRAINER_AFTER_EPOCH, epoch_line, r);
-  if (r->log.f) trainer_hook(t, TRAINER_AFTER_EPOCH, json_line, r);
+  if (r->log.f || r->mem) trainer_hook(t, TRAINER_AFTER_EPOCH, json_epoch, r);
 }

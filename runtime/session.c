@@ -196,7 +196,7 @@ static void blame(const IrNode *n, char *buf, size_t len) {
     snprintf(buf, len, "first non-finite value: %s of '%s'", op_info[n->op].name, label);
 }
 
-void session_explain_nonfinite(Session *s, const Compiled *c, char *buf, size_t len) {
+const IrNode *session_explain_nonfinite(Session *s, const Compiled *c, char *buf, size_t len) {
   const IrGraph *g = c->ir;
   Arena *scratch = arena_new();
   double **vals = NEW_ARRAY(scratch, double *, g->nodes.len);
@@ -211,15 +211,15 @@ void session_explain_nonfinite(Session *s, const Compiled *c, char *buf, size_t 
   }
   ir_eval(g, vals, scratch);
   snprintf(buf, len, "no single value could be blamed (the double-precision evaluator stayed finite)");
-  for (int i = 0; i < g->nodes.len; i++) {
+  const IrNode *culprit = NULL;
+  for (int i = 0; i < g->nodes.len && !culprit; i++) {
     IrNode *n = g->nodes.items[i];
-    if (live[i] && vals[i] && !all_finite(vals[i], shape_numel(n->shape))) {
-      blame(n, buf, len);
-      break;
-    }
+    if (live[i] && vals[i] && !all_finite(vals[i], shape_numel(n->shape))) culprit = n;
   }
+  if (culprit) blame(culprit, buf, len);
   free(live);
   arena_free(scratch);
+  return culprit;
 }
 
 bool session_load(Session *s, const Checkpoint *c, const char *path, bool everything) {

@@ -106,8 +106,8 @@ void session_print_metrics(const char *what, const Metrics *m);
 /* After a non-finite loss: evaluates the graph's IR in double from the current
  * store and feeds (the caller restores the values the failing step started
  * from), and describes the first value that is not a finite float ("log of
- * 'z' at model.nn:4") into buf. */
-void session_explain_nonfinite(Session *s, const Compiled *c, char *buf, size_t len);
+ * 'z' at model.nn:4") into buf.  Returns that value's node, or NULL. */
+const IrNode *session_explain_nonfinite(Session *s, const Compiled *c, char *buf, size_t len);
 
 /* Copies the tensors of checkpoint c (read from path) into the store.  With
  * everything, every tensor must be there (resuming); otherwise only the model

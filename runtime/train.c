@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "draw.h"
 #include "outfile.h"
 #include "pipeline.h"
 #include "report.h"
@@ -35,13 +36,14 @@ typedef struct {
   long long threads;        /* --threads (0: every CPU allowed) */
   const char *resume;       /* --resume, or NULL */
   const char *init;         /* --init, or NULL */
+  const char *plot;         /* --plot, or NULL */
   bool quiet;               /* --quiet */
 } TrainArgs;
 
 /* The options and what the model needs, checked before anything is loaded. */
 static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
   *a = (TrainArgs){.file = c->pos[0], .save = cli_get(c, "save"), .resume = cli_get(c, "resume"),
-                   .init = cli_get(c, "init"), .quiet = cli_flag(c, "quiet")};
+                   .init = cli_get(c, "init"), .plot = cli_get(c, "plot"), .quiet = cli_flag(c, "quiet")};
   bool has_batch = m->ninputs + m->ntargets > 0;
   if (has_batch && (m->ninputs != 1 || m->ntargets != 1)) {
     fprintf(stderr, "%s: error: nnc train feeds one input and one target from the data; %s has %d input%s and %d target%s\n",
@@ -63,6 +65,15 @@ static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
     fprintf(stderr, "nnc train: --resume continues a run and --init starts a new one; give one of them\n");
     return false;
   }
+  if (cli_flag(c, "log-append") && !cli_get(c, "log")) {
+    fprintf(stderr, "nnc train: --log-append needs --log FILE to know which log to add to\n");
+    return false;
+  }
+  char err[1024];
+  if (a->plot && !(canvas_name_ok(a->plot, err, sizeof err) && outfile_check(a->plot, err, sizeof err))) {
+    fprintf(stderr, "nnc: %s\n", err);
+    return false;
+  }
   return true;
 }
 
@@ -70,6 +81,7 @@ static void print_overrides(const Cli *c) {
   const char *overrides[] = {"epochs", "batch", "lr", "seed"};
   for (size_t i = 0; i < COUNT_OF(overrides); i++)
     if (cli_get(c, overrides[i])) printf("override: %s = %s\n", overrides[i], cli_get(c, overrides[i]));
+  fflush(stdout);   /* before any error about the run, also when both go to one file */
 }
 
 /* --resume or --init, said aloud. */
@@ -88,11 +100,15 @@ static void print_start(const Trainer *t) {
   if (t->used < t->ntrain)
     printf("note: batch_norm needs 2 samples per batch; each epoch trains on %d of the %d samples\n", t->used,
            t->ntrain);
-  printf("training %s: %lld parameters, %d samples", m->name, (long long)model_param_count(m),
-         t->has_batch ? t->ntrain : 0);
+  if (t->has_batch && m->train.batch > t->batch)
+    printf("note: batch %d is more than the %d training sample%s: each step takes all of them (batch %d)\n",
+           m->train.batch, t->ntrain, t->ntrain == 1 ? "" : "s", t->batch);
+  int n = t->has_batch ? t->ntrain : 0;
+  printf("training %s: %lld parameters, %d sample%s", m->name, (long long)model_param_count(m), n, n == 1 ? "" : "s");
   if (t->data.has_val) printf(", %d validation", t->data.val.n);
   if (t->data.has_test) printf(", %d test", t->data.test.n);
-  printf("; batch %d, %d epochs; compiled in %.2f s\n", t->batch, m->train.epochs, t->compile_seconds);
+  if (t->has_batch) printf("; batch %d", t->batch);
+  printf("; %d epoch%s; compiled in %.2f s\n", m->train.epochs, m->train.epochs == 1 ? "" : "s", t->compile_seconds);
 }
 
 typedef struct {
@@ -161,10 +177,11 @@ static void print_early_stop(const Trainer *t) {
 }
 
 /* The test metrics, or the last epoch's, and a small model's parameters. */
-static bool print_results(Trainer *t, const TrainArgs *a) {
+static bool print_results(Trainer *t, const TrainArgs *a, Reporter *rep) {
   if (t->data.has_test) {
     Metrics te;
     if (!trainer_evaluate(t, &t->data.test, &te)) return false;
+    if (!report_test(rep, t, &te)) return false;
     printf("test");
     session_print_metrics("", &te);
     printf("  (%lld samples)\n", (long long)te.n);
@@ -202,10 +219,14 @@ static int finish(Trainer *t, const TrainArgs *a, Reporter *rep, TrainStatus st)
     return 130;
   }
   if (st == TRAIN_STOPPED_EARLY) print_early_stop(t);
-  if (!print_results(t, a)) return 1;
+  if (!print_results(t, a, rep)) return 1;
   if (a->save) {
     if (!trainer_checkpoint(t, a->save)) return 1;
     if (!a->quiet) printf("saved %s\n", a->save);
+  }
+  if (a->plot) {
+    if (!report_plot(rep, a->plot, t->m->name)) return 1;
+    if (!a->quiet) printf("plotted %s\n", a->plot);
   }
   return 0;
 }
@@ -224,7 +245,8 @@ int cmd_train(const Cli *c) {
     fprintf(stderr, "nnc: %s\n", err);
     goto done;
   }
-  if (!report_open(&rep, a.quiet, cli_get(c, "log"))) goto done;
+  ReportOptions ro = {a.quiet, cli_get(c, "log"), cli_flag(c, "log-append"), a.plot != NULL};
+  if (!report_open(&rep, &ro)) goto done;
   print_overrides(c);
   TrainerOptions opt = {.limit = a.limit, .stop = &interrupted, .threads = (int)a.threads,
                         .no_cache = cli_flag(c, "no-cache")};
@@ -236,8 +258,15 @@ int cmd_train(const Cli *c) {
   }
   if (!a.quiet) print_start(&t);
   if (t.pos.epoch >= t.m->train.epochs) {
-    fprintf(stderr, "nnc: the checkpoint has already trained %lld epochs; nothing to do for --epochs %d\n",
-            (long long)t.pos.epoch, t.m->train.epochs);
+    fprintf(stderr, "nnc: the checkpoint has already trained %lld epoch%s; nothing to do for --epochs %d\n",
+            (long long)t.pos.epoch, t.pos.epoch == 1 ? "" : "s", t.m->train.epochs);
+    status = 0;
+    goto done;
+  }
+  if (t.best && t.pos.bad_epochs >= t.m->train.patience) {
+    fprintf(stderr, "nnc: the checkpoint's run already stopped early at epoch %lld (no validation improvement for "
+            "%lld epochs); nothing to do (a larger patience continues it)\n",
+            (long long)t.pos.epoch, (long long)t.pos.bad_epochs);
     status = 0;
     goto done;
   }

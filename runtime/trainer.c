@@ -187,9 +187,14 @@ static void explain_nonfinite(Trainer *t, int k, float loss) {
   Compiled *g = graph_for(t, n);
   session_gather(g, train_set(t), t->perm + start, n);
   char why[512];
-  session_explain_nonfinite(&t->s, g, why, sizeof why);
+  const IrNode *culprit = session_explain_nonfinite(&t->s, g, why, sizeof why);
   fprintf(stderr, "nnc: training stopped: the loss is %s at epoch %lld, step %lld\nnnc: %s\n",
           isnan(loss) ? "NaN" : "infinite", (long long)t->pos.epoch + 1, (long long)t->pos.step, why);
+  /* after some steps, weights that ran away (not the data, not the first
+   * step's initial weights) point at the step size */
+  if (t->pos.step > 1 && (!culprit || culprit->op != OP_INPUT))
+    fprintf(stderr, "nnc: a diverging run usually needs a smaller learning rate (it is %g: try --lr %g) or clipped "
+            "gradients (clip_norm = 1 in the optimizer)\n", t->m->optim.lr, t->m->optim.lr / 10);
 }
 
 bool trainer_step(Trainer *t) {

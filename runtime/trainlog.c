@@ -135,14 +135,19 @@ static bool read_line(TrainLog *log, Cursor *c, int row, int cap, const char **w
 }
 
 bool trainlog_read(const char *path, TrainLog *log, char *err, size_t errlen) {
-  *log = (TrainLog){.arena = arena_new()};
   size_t len;
   char *text = read_file(path, &len);
   if (!text) {
-    errorf(err, errlen, "%s: %s", path, strerror(errno));
-    trainlog_free(log);
-    return false;
+    *log = (TrainLog){0};
+    return errorf(err, errlen, "%s: %s", path, strerror(errno));
   }
+  bool ok = trainlog_parse(text, len, path, log, err, errlen);
+  free(text);
+  return ok;
+}
+
+bool trainlog_parse(const char *text, size_t len, const char *path, TrainLog *log, char *err, size_t errlen) {
+  *log = (TrainLog){.arena = arena_new()};
   int cap = 1;
   for (size_t i = 0; i < len; i++) cap += text[i] == '\n';
   log->event = NEW_ARRAY(log->arena, char *, cap);
@@ -158,7 +163,6 @@ bool trainlog_read(const char *path, TrainLog *log, char *err, size_t errlen) {
     if (!read_line(log, &c, log->nlines, cap, &why)) ok = errorf(err, errlen, "%s:%d: %s", path, line + 1, why);
     else log->nlines++;
   }
-  free(text);
   if (ok && log->nlines == 0) ok = errorf(err, errlen, "%s: no records (is it a log written by nnc train --log?)", path);
   if (!ok) trainlog_free(log);
   return ok;

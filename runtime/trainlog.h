@@ -32,6 +32,8 @@ typedef struct {
 
 /* Reads path; false with "PATH[:LINE]: reason" in err (and *log empty). */
 bool trainlog_read(const char *path, TrainLog *log, char *err, size_t errlen);
+/* The same from text[0..len) already in memory; name is for messages. */
+bool trainlog_parse(const char *text, size_t len, const char *name, TrainLog *log, char *err, size_t errlen);
 void trainlog_free(TrainLog *log);
 
 /* The column of key, or NULL when no line has it as a number. */

@@ -27,6 +27,8 @@ NN
 expect_stop m.nn
 grep -q "the loss is infinite at epoch" err.txt || fail "no message about the loss"
 grep -q "first non-finite value: mul of 'loss' at m.nn:6" err.txt || fail "the message does not name the overflowing value"
+grep -qF "a diverging run usually needs a smaller learning rate (it is 10: try --lr 1) or clipped gradients" err.txt ||
+  fail "no advice for the diverging run"
 # a NaN from the first step: log of a negative number, named with its line
 cat >n.nn <<'NN'
 model lognan
@@ -40,6 +42,7 @@ NN
 expect_stop n.nn
 grep -q "the loss is NaN at epoch 1, step 1" err.txt || fail "no message about the NaN loss"
 grep -q "first non-finite value: log of 'z' at n.nn:4" err.txt || fail "the message does not name the log"
+grep -q "diverging" err.txt && fail "the first step's NaN is no divergence, yet a smaller learning rate was advised"
 # overflow in the middle of an epoch (batch 1: three steps an epoch): the
 # steps before it are replayed so the value is explained from the weights
 # that step started with, not the ones it had already ruined

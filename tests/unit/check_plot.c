@@ -130,7 +130,7 @@ START_TEST(test_plot_svg_pdf_and_errors) {
   snprintf(want, sizeof want, "%s: the picture's name must end in .png, .svg or .pdf", in_tmp("c.jpg"));
   ck_assert_str_eq(err, want);
   ck_assert(!plot_log(&log, in_tmp("no/such/dir/c.png"), "t", err, sizeof err));
-  ck_assert_msg(strstr(err, "no/such/dir/c.png: cannot write: ") != NULL, "%s", err);
+  ck_assert_msg(strstr(err, "no/such/dir/c.png: cannot write into ") != NULL, "%s", err);
   trainlog_free(&log);
   write_text("empty.json", "{\"epoch\": 1, \"step\": 3}\n");
   ck_assert_msg(trainlog_read(in_tmp("empty.json"), &log, err, sizeof err), "%s", err);

@@ -1,0 +1,66 @@
+# What nnc train says and logs about a run: a batch larger than the data is
+# named, plurals read right, override lines come before errors in one
+# redirected stream, --log starts afresh (--log-append adds) and carries the
+# learning rate, the wall time, the early stop with the best epoch and the
+# test metrics, --plot draws the run at its end, and resuming a run that
+# stopped early trains nothing.
+source "$(dirname "$0")/lib.sh"
+fm=/usr/share/datasets/fashion-mnist
+cat >es.nn <<NN
+model es
+input  x : [784]
+target y : class(10)
+h      = relu(dense(x, 32))
+logits = dense(h, 10)
+loss cross_entropy(logits, y)
+optimizer adam(lr = 0.01)
+train {
+  data   = idx("$fm/train", scale = 1/255)
+  test   = idx("$fm/t10k", scale = 1/255)
+  validation_split = 0.5
+  epochs = 30
+  batch  = 32
+  patience = 2
+}
+NN
+"$NNC" train es.nn --limit 400 --log run.json --plot run.png --save es.ckpt >out.txt
+grep -q "^early stopping: " out.txt || fail "no early stop in 30 epochs: $(cat out.txt)"
+grep -q "^plotted run.png$" out.txt || fail "no picture: $(cat out.txt)"
+[[ $(head -c 4 run.png | od -An -tx1 | tr -d ' \n') == 89504e47 ]] || fail "run.png is not a PNG"
+epochs=$(grep -c '^{"epoch"' run.json)
+grep -q "\"lr\": 0.01, \"seconds\": .*\"wall_seconds\": " run.json || fail "no learning rate or wall time: $(head -1 run.json)"
+stop=$(grep '"event": "early_stop"' run.json) || fail "no early_stop event in the log"
+[[ $stop == *"\"epoch\": $epochs, \"best_epoch\": $((epochs - 2)), "*"\"restored\": true}" ]] || fail "early stop event: $stop"
+grep -q '^{"event": "test", "epoch": '"$epochs"', "test_loss": [0-9.]*, "test_accuracy": [0-9.]*, "test_samples": 10000' run.json ||
+  fail "no test event: $(tail -1 run.json)"
+# a second run with the same --log starts it afresh; --log-append adds to it
+"$NNC" train es.nn --limit 400 --epochs 2 --log run.json --quiet >/dev/null
+[[ $(grep -c '^{"epoch"' run.json) -eq 2 ]] || fail "--log did not start afresh: $(wc -l <run.json) lines"
+"$NNC" train es.nn --limit 400 --epochs 2 --log run.json --log-append --quiet >/dev/null
+[[ $(grep -c '^{"epoch"' run.json) -eq 4 ]] || fail "--log-append did not add: $(wc -l <run.json) lines"
+# resuming the early-stopped run has nothing to do
+status=0
+"$NNC" train es.nn --limit 400 --resume es.ckpt >out.txt 2>err.txt || status=$?
+[[ $status -eq 0 ]] || fail "resume after early stop: exit $status"
+grep -qF "the checkpoint's run already stopped early at epoch $epochs (no validation improvement for 2 epochs); nothing to do" err.txt ||
+  fail "resume after early stop: $(cat err.txt)"
+grep -q "^epoch " out.txt && fail "resume after early stop trained: $(cat out.txt)"
+# a batch larger than the data is said, with singular and plural right
+printf '1,2\n3,4\n5,6\n' >d.csv
+cat >r.nn <<'NN'
+model r
+input x : []
+target y : []
+p = dense(x, 1)
+loss mse(p, y)
+train { data = csv("d.csv") }
+NN
+"$NNC" train r.nn --epochs 1 --batch 64 >out.txt
+grep -qF "note: batch 64 is more than the 3 training samples: each step takes all of them (batch 3)" out.txt ||
+  fail "batch larger than the data: $(cat out.txt)"
+grep -qF "training r: 2 parameters, 3 samples; batch 3; 1 epoch; compiled" out.txt || fail "start line: $(cat out.txt)"
+# override lines come before the error in one redirected stream
+sed 's/d.csv/missing.csv/' r.nn >missing.nn
+"$NNC" train missing.nn --epochs 2 >both.txt 2>&1 && fail "a missing file trained"
+[[ $(head -1 both.txt) == "override: epochs = 2" ]] || fail "override line after the error: $(cat both.txt)"
+echo "reported: $epochs epochs, $stop"
