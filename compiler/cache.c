@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "outfile.h"
 #include "util.h"
 #include "version.h"
 
@@ -198,16 +199,6 @@ static bool read_all(int fd, void *buf, size_t n) {
   return true;
 }
 
-static bool write_all(int fd, const void *buf, size_t n) {
-  for (size_t done = 0; done < n;) {
-    ssize_t r = write(fd, (const char *)buf + done, n - done);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    done += (size_t)r;
-  }
-  return true;
-}
-
 bool cache_load(const CacheKey *key, void **data, size_t *len) {
   if (!usable_dir(false)) return false;
   char path[4200];
@@ -236,41 +227,13 @@ bool cache_load(const CacheKey *key, void **data, size_t *len) {
   return true;
 }
 
-/* Links the complete unnamed file fd in at path (replacing any entry). */
-static bool link_tmpfile(int fd, const char *path) {
-  char proc[64];
-  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-  for (int attempt = 0; attempt < 2; attempt++) {
-    if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) return true;
-    if (errno != EEXIST) return false;
-    unlink(path);   /* a stale or concurrent entry: ours is as good */
-  }
-  return false;
-}
-
 void cache_store(const CacheKey *key, const void *data, size_t len) {
   if (len == 0 || len > MAX_ENTRY_BYTES - HEADER_BYTES || !usable_dir(true)) return;
-  char path[4200], tmp[4300];
+  char path[4200], err[4400];
   entry_path(key, path, sizeof path);
-  unsigned char hdr[HEADER_BYTES];
-  make_header(hdr, key, data, len);
-  bool named = false;
-  int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0) {   /* no unnamed files here: a temporary name, renamed into place */
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    named = true;
-  }
-  int error = 0;
-  if (fd < 0)
-    error = errno;
-  else if (!write_all(fd, hdr, HEADER_BYTES) || !write_all(fd, data, len))
-    error = errno ? errno : EIO;
-  else if (named ? rename(tmp, path) != 0 : !link_tmpfile(fd, path))
-    error = errno;
-  if (fd >= 0) close(fd);
-  if (error) {
-    if (named && fd >= 0) unlink(tmp);
-    note("cannot write to the compile cache %s: %s", dir, strerror(error));
-  }
+  unsigned char *entry = xmalloc(HEADER_BYTES + len);
+  make_header(entry, key, data, len);
+  memcpy(entry + HEADER_BYTES, data, len);
+  if (!outfile_write(path, entry, HEADER_BYTES + len, err, sizeof err)) note("cannot write to the compile cache: %s", err);
+  free(entry);
 }

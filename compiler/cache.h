@@ -15,9 +15,8 @@
  * from a directory owned by this user and writable by no one else, only
  * from regular files owned by this user, and only when header, size and
  * checksum agree; anything else is a miss (recompiled and replaced), never a
- * crash.  Writes go to an unnamed file (O_TMPFILE) linked in when complete
- * (or a temporary renamed into place), so a crash or a concurrent writer
- * leaves a whole entry or none.  A cache that cannot be used (read-only,
+ * crash.  Entries are written as every file nnc replaces (outfile.h): whole,
+ * so a crash or a concurrent writer leaves a whole entry or none.  A cache that cannot be used (read-only,
  * full, wrong owner) costs one note on standard error per process; nnc
  * then compiles as if there were none.
  */
