@@ -6,6 +6,7 @@
 #include <link.h>
 #include <llvm-c/Core.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,14 +103,14 @@ void cache_hash_build(Hasher *h) {
 
 /* ---- the directory ---- */
 
-static bool noted;
-static char dir[4096];
+/* graphs may compile on several threads at once (session.c) */
+static atomic_bool noted;
+static _Thread_local char dir[4096];
 
 /* One note per process: the cache is skipped, the run goes on. */
 static void note(const char *fmt, ...) PRINTF_LIKE(1, 2);
 static void note(const char *fmt, ...) {
-  if (noted) return;
-  noted = true;
+  if (atomic_exchange(&noted, true)) return;
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "nnc: note: ");

@@ -14,6 +14,7 @@
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +43,13 @@ struct JitGraph {
 };
 
 static const char ENTRY[] = "nnc_entry";
+
+/* Once per process, before any thread compiles. */
+static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
+static void init_llvm(void) {
+  LLVMInitializeNativeTarget();
+  LLVMInitializeNativeAsmPrinter();
+}
 
 /* Copies an LLVM error into err and consumes it; returns NULL for chaining. */
 static void *llvm_fail(LLVMErrorRef e, const char *what, char *err, size_t errlen) {
@@ -202,8 +210,7 @@ JitGraph *jit_compile(const IrGraph *g, const JitOptions *options, char *err, si
     jit_free(j);
     return NULL;
   }
-  LLVMInitializeNativeTarget();
-  LLVMInitializeNativeAsmPrinter();
+  pthread_once(&llvm_once, init_llvm);
   j->plan = pipeline_plan(g, j->t);
   CacheKey key;
   LLVMMemoryBufferRef obj = object_code(j, &opt, &key, err, errlen);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +34,16 @@ const char *target_family_name(TargetFamily f) { return families[f].name; }
 
 int target_tile_cols(const Target *t) { return t->tile_vectors * t->vector_floats; }
 
-static void init_targets(void) {
+static void register_targets(void) {
   LLVMInitializeAllTargetInfos();
   LLVMInitializeAllTargets();
   LLVMInitializeAllTargetMCs();
   LLVMInitializeAllAsmPrinters();
+}
+
+static void init_targets(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, register_targets);
 }
 
 static bool is_arch(const char *triple, const char *arch) {

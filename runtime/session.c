@@ -4,6 +4,8 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,19 +101,79 @@ static bool session_machine(Session *s, char *err, size_t errlen) {
   return true;
 }
 
-Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen) {
+static Compiled *find_graph(const Session *s, GraphKind kind, int batch) {
   for (int i = 0; i < s->ngraphs; i++)
     if (s->graphs[i]->kind == kind && s->graphs[i]->batch == batch) return s->graphs[i];
-  if (!session_machine(s, err, errlen)) return NULL;
-  IrGraph *g = pipeline_graph(s->model, s->arena, kind == GRAPH_TRAIN ? PIPE_TRAIN : PIPE_FORWARD, batch, false);
-  JitOptions o = {.opt_level = 3, .target = &s->target, .pool = s->pool, .no_cache = s->no_cache};
-  JitGraph *j = jit_compile(g, &o, err, errlen);
-  if (!j) return NULL;
+  return NULL;
+}
+
+static Compiled *add_graph(Session *s, GraphKind kind, IrGraph *g, JitGraph *j) {
   s->graphs = xrealloc(s->graphs, sizeof(Compiled *) * (size_t)(s->ngraphs + 1));
   Compiled *c = s->graphs[s->ngraphs++] = xmalloc(sizeof(Compiled));
   *c = (Compiled){.kind = kind, .batch = g->batch, .ir = g, .jit = j};
   for (int i = 0; i < jit_nleaves(j); i++) jit_bind(j, i, leaf_buffer(s, c, jit_leaf(j, i)));
   return c;
+}
+
+/* One graph to compile, on whichever thread takes it. */
+typedef struct {
+  GraphKind kind;
+  IrGraph *g;          /* lowered on the calling thread (the arena is not shared) */
+  JitGraph *j;         /* the result, or NULL ... */
+  char err[1024];      /* ... and why */
+} CompileJob;
+
+typedef struct {
+  const Session *s;
+  CompileJob *jobs;
+  int njobs;
+  atomic_int next;     /* the next job to take */
+} CompileWork;
+
+static void *compile_worker(void *arg) {
+  CompileWork *w = arg;
+  const Session *s = w->s;
+  for (int i; (i = atomic_fetch_add(&w->next, 1)) < w->njobs;) {
+    JitOptions o = {.opt_level = 3, .target = &s->target, .pool = s->pool, .no_cache = s->no_cache};
+    w->jobs[i].j = jit_compile(w->jobs[i].g, &o, w->jobs[i].err, sizeof w->jobs[i].err);
+  }
+  return NULL;
+}
+
+bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t errlen) {
+  if (!session_machine(s, err, errlen)) return false;
+  CompileWork w = {.s = s, .jobs = xcalloc((size_t)n + 1, sizeof(CompileJob))};
+  for (int i = 0; i < n; i++) {
+    bool seen = find_graph(s, want[i].kind, want[i].batch) != NULL;
+    for (int k = 0; k < i && !seen; k++) seen = want[k].kind == want[i].kind && want[k].batch == want[i].batch;
+    if (seen) continue;
+    CompileJob *job = &w.jobs[w.njobs++];
+    job->kind = want[i].kind;
+    job->g = pipeline_graph(s->model, s->arena, want[i].kind == GRAPH_TRAIN ? PIPE_TRAIN : PIPE_FORWARD,
+                            want[i].batch, false);
+  }
+  int helpers = (s->threads < w.njobs ? s->threads : w.njobs) - 1;
+  pthread_t *tid = xcalloc((size_t)(helpers > 0 ? helpers : 0) + 1, sizeof(pthread_t));
+  int started = 0;
+  while (started < helpers && pthread_create(&tid[started], NULL, compile_worker, &w) == 0) started++;
+  compile_worker(&w);
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  free(tid);
+  bool ok = true;
+  for (int i = 0; i < w.njobs; i++) {
+    if (w.jobs[i].j)
+      add_graph(s, w.jobs[i].kind, w.jobs[i].g, w.jobs[i].j);
+    else if (ok)
+      ok = errorf(err, errlen, "%s", w.jobs[i].err);
+  }
+  free(w.jobs);
+  return ok;
+}
+
+Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen) {
+  GraphWant want = {kind, batch};
+  if (!find_graph(s, kind, batch) && !session_compile(s, &want, 1, err, errlen)) return NULL;
+  return find_graph(s, kind, batch);
 }
 
 void session_gather(Compiled *c, const Dataset *d, const int *idx, int n) {

@@ -72,6 +72,17 @@ void session_free(Session *s);
 /* Takes --threads and --no-cache from the command line (false: error printed). */
 bool session_options(Session *s, const Cli *c);
 
+/* A graph a caller needs compiled. */
+typedef struct {
+  GraphKind kind;
+  int batch;
+} GraphWant;
+
+/* Compiles every wanted graph not compiled yet, several at once (up to the
+ * session's thread count: LLVM's time is most of the time to the first
+ * step).  false with the first failure's message. */
+bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t errlen);
+
 /* The compiled graph of that kind and batch size, compiling it the first
  * time.  NULL with a message on failure. */
 Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen);

@@ -107,10 +107,12 @@ static bool compile_steps(Trainer *t) {
   char err[1024];
   double t0 = now_seconds();
   int rem = t->has_batch ? t->used % t->batch : 0;
-  t->step = session_graph(&t->s, GRAPH_TRAIN, t->batch, err, sizeof err);
-  if (t->step && rem) t->step_rem = session_graph(&t->s, GRAPH_TRAIN, rem, err, sizeof err);
-  bool ok = t->step && (!rem || t->step_rem);
-  if (ok && t->has_batch) ok = session_graph(&t->s, GRAPH_EVAL, t->batch, err, sizeof err) != NULL;
+  GraphWant want[3] = {{GRAPH_TRAIN, t->batch}, {GRAPH_EVAL, t->batch}, {GRAPH_TRAIN, rem}};
+  bool ok = session_compile(&t->s, want, rem ? 3 : t->has_batch ? 2 : 1, err, sizeof err);
+  if (ok) {
+    t->step = session_graph(&t->s, GRAPH_TRAIN, t->batch, err, sizeof err);
+    if (rem) t->step_rem = session_graph(&t->s, GRAPH_TRAIN, rem, err, sizeof err);
+  }
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
   t->compile_seconds = now_seconds() - t0;
   return ok;
