@@ -571,8 +571,8 @@ static LLVMValueRef add_graph(Ab *A, const Schedule *sched, const char *what) {
   return entry;
 }
 
-LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *d, const Target *t) {
-  Ab A = {.ctx = ctx, .L = L, .t = t};
+LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *d) {
+  Ab A = {.ctx = ctx, .L = L, .t = L->train_sched->t};
   A.mod = LLVMModuleCreateWithNameInContext(L->prefix, ctx);
   A.b = LLVMCreateBuilderInContext(ctx);
   A.i8 = LLVMInt8TypeInContext(ctx);

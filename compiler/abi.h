@@ -91,7 +91,8 @@ int64_t abi_leaf_offset(const AbiLayout *L, const IrNode *leaf);
 void abi_image_header(const AbiLayout *L, unsigned char out[ABI_IMAGE_HEADER]);
 
 /* The whole module: both graphs' kernels and every entry point, each function
- * tagged with cpu and features.  Only PREFIX_* symbols are exported. */
-LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *d, const Target *t);
+ * tagged with the target the schedules were made for.  Only PREFIX_* symbols
+ * are exported. */
+LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *d);
 
 #endif

@@ -606,10 +606,12 @@ static LLVMValueRef emit_step(Cg *cg, int si, const bool *used) {
   snprintf(name, sizeof name, "nnc_step%d", si);
   LLVMValueRef fn = cg_function(cg, name, params, (unsigned)nargs);
   free(params);
-  /* called from the entry and from the step's pool entry: inlined, its code
-   * would be optimized and emitted twice */
-  unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
-  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, noinline, 0));
+  if (cg->step_entries) {
+    /* called from the entry and from the step's pool entry: inlined, its
+     * code would be optimized and emitted twice */
+    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, noinline, 0));
+  }
   cg->fn = fn;
   for (int bf = 0, k = 0; bf < cg->mp->nbufs; bf++) cg->bufptr[bf] = used[bf] ? LLVMGetParam(fn, (unsigned)k++) : NULL;
   cg->scratch = scratch ? LLVMGetParam(fn, (unsigned)nptr - 1) : NULL;
@@ -702,6 +704,7 @@ LLVMModuleRef codegen_module(LLVMContextRef ctx, const Schedule *sched, const ch
   cg.t = sched->t;
   cg.vec = LLVMVectorType(cg.f32, (unsigned)cg.t->vector_floats);
   cg.sched = sched;
+  cg.step_entries = step_entries;
   cg.mp = mp;
   cg.fp = mp->fp;
   cg.bufptr = xcalloc((size_t)mp->nbufs + 1, sizeof(LLVMValueRef));

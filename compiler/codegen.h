@@ -60,6 +60,7 @@ typedef struct {
   LLVMTypeRef f32, i32, i64, ptr, vec;  /* common types; vec = one vector register of floats */
   const Target *t;             /* what the code is for: put on every function, sizes vectors and tiles */
   const Schedule *sched;       /* the schedule compiled */
+  bool step_entries;           /* per-step entries for the thread pool are built too */
   const StepSchedule *step;    /* the step being built */
   const MemPlan *mp;           /* sched->mp */
   const FusePlan *fp;          /* mp->fp */

@@ -351,7 +351,7 @@ int cmd_compile(const Cli *c) {
     d.input_std = norm.std;
   }
   ctx = LLVMContextCreate();
-  LLVMModuleRef mod = abi_module(ctx, &L, &d, &t);
+  LLVMModuleRef mod = abi_module(ctx, &L, &d);
   bool ok = emit_module(mod, &t, kind, &bytes[0], &lens[0], err, sizeof err);
   LLVMDisposeModule(mod);
   if (!ok) {

@@ -302,6 +302,33 @@ static void panels_outside(Cg *cg, Gemm *g) {
   }
 }
 
+/* A tiny product, a row of C at a time: row[j] += A[i,k] * B[k,j] over k
+ * (the j loop vectorizes), then the epilogue along the row.  Each element
+ * takes the same multiply-adds in the same order as in the micro-kernel. */
+static void direct(Cg *cg, Gemm *g) {
+  LLVMValueRef row = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, g->s->N), "row");
+  LLVMSetAlignment(row, (unsigned)(4 * g->vw));
+  CgLoop li, lj, lk;
+  LLVMValueRef i = cg_loop_begin(cg, &li, cg->lo, cg->hi, cg_i64(cg, 1));
+  LLVMValueRef j = cg_loop_begin(cg, &lj, cg_i64(cg, 0), cg_i64(cg, g->s->N), cg_i64(cg, 1));
+  cg_store(cg, row, j, cg_f32(cg, 0));
+  cg_loop_end(cg, &lj);
+  LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, g->s->K), cg_i64(cg, 1));
+  LLVMValueRef a = cg_load(cg, g->A, add(cg, mul(cg, i, g->am), mul(cg, k, g->ak)));
+  j = cg_loop_begin(cg, &lj, cg_i64(cg, 0), cg_i64(cg, g->s->N), cg_i64(cg, 1));
+  LLVMValueRef args[3] = {a, cg_load(cg, g->B, add(cg, mul(cg, k, g->bk), mul(cg, j, g->bn))), cg_load(cg, row, j)};
+  cg_store(cg, row, j, cg_call_intrinsic(cg, "llvm.fmuladd", &cg->f32, 1, args, 3));
+  cg_loop_end(cg, &lj);
+  cg_loop_end(cg, &lk);
+  j = cg_loop_begin(cg, &lj, cg_i64(cg, 0), cg_i64(cg, g->s->N), cg_i64(cg, 1));
+  CgPoint p = {2, {i, j}, {0, 1}};
+  cg->mm = g->mm;
+  cg->mm_value = cg_load(cg, row, j);
+  cg_eval_store(cg, &p);
+  cg_loop_end(cg, &lj);
+  cg_loop_end(cg, &li);
+}
+
 void gemm_emit(Cg *cg, const FuseGroup *G) {
   const IrNode *mm = G->mm, *a = mm->src[0], *b = mm->src[1];
   const FuseNode *fa = &cg->fp->node[a->id], *fb = &cg->fp->node[b->id];
@@ -315,6 +342,11 @@ void gemm_emit(Cg *cg, const FuseGroup *G) {
   g.bn = mm->tb ? fb->stride[0] : fb->stride[1];
   g.A = cg->bufptr[plan_buf_of_view(cg->mp, a)];
   g.B = cg->bufptr[plan_buf_of_view(cg->mp, b)];
+  if (s->direct) {
+    direct(cg, &g);
+    cg->mm = NULL;
+    return;
+  }
   g.packed_b = cg->scratch;
   if (s->pack_a) g.packed_a = gep(cg, cg->scratch, cg_i64(cg, g.panels * s->K * g.nr));
   g.tile = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, g.mr * g.nr), "tile");

@@ -12,6 +12,10 @@ enum {
   MAX_UNITS = 64,
   /* row blocks go outside column panels when all of B, packed, fits this */
   PACKED_B_BYTES = 160 * 1024,
+  /* up to this many multiply-adds a product runs a row at a time: packing
+   * and a padded tile would cost more than the arithmetic */
+  DIRECT_MAX_MACS = 16384,
+  DIRECT_MAX_COLS = 1024,   /* its row lives on the stack */
 };
 
 /* ---- accesses and loop nests ---- */
@@ -143,11 +147,16 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
   g->vw = t->vector_floats;
   int64_t nr = g->vectors * g->vw;
   int64_t ak = mm->ta ? fp->node[a->id].stride[0] : fp->node[a->id].stride[1];
+  ss->work = 2 * g->M * g->N * g->K + g->M * g->N * G->nmembers;
+  ss->grain = 1;
+  g->direct = g->M * g->N * g->K <= DIRECT_MAX_MACS && g->N <= DIRECT_MAX_COLS;
+  if (g->direct) {
+    ss->units = g->M;
+    return;
+  }
   g->rows_outer = g->K * round_up(g->N, nr) * 4 <= PACKED_B_BYTES;
   g->pack_a = g->rows_outer && ak != 1 && g->M > g->rows;
   ss->units = g->rows_outer ? (g->M + g->rows - 1) / g->rows : (g->N + nr - 1) / nr;
-  ss->grain = 1;
-  ss->work = 2 * g->M * g->N * g->K + g->M * g->N * G->nmembers;
   ss->scratch = (g->rows_outer ? round_up(g->N, nr) : nr) * g->K + (g->pack_a ? g->rows * g->K : 0);
 }
 
@@ -267,10 +276,14 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
   fprintf(out, "kernel %d %s %s", p->group, group_kind(G), shape_str(G->space, sh));
   if (G->kind == FG_MATMUL) {
     const GemmSchedule *g = &ss->gemm;
-    fprintf(out, " M=%lld N=%lld K=%lld tile %dx%d (%d floats/vector) %s%s", (long long)g->M, (long long)g->N,
-            (long long)g->K, g->rows, g->vectors * g->vw, g->vw,
-            g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
-            g->pack_a ? ", A packed per row block" : "");
+    if (g->direct)
+      fprintf(out, " M=%lld N=%lld K=%lld direct, a row at a time", (long long)g->M, (long long)g->N,
+              (long long)g->K);
+    else
+      fprintf(out, " M=%lld N=%lld K=%lld tile %dx%d (%d floats/vector) %s%s", (long long)g->M, (long long)g->N,
+              (long long)g->K, g->rows, g->vectors * g->vw, g->vw,
+              g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
+              g->pack_a ? ", A packed per row block" : "");
   } else {
     print_nest(out, "loops", &ss->loops);
     if (G->kind == FG_REDUCE && G->rowwise) print_nest(out, "per row", &ss->inner);

@@ -12,7 +12,8 @@
  *   - for a matrix product, the tile (rows x vectors of the target) and the
  *     loop order: column panels outside (B packed one panel at a time) or
  *     row blocks outside (B packed whole once, the epilogue walking output
- *     rows in memory order), and whether A is packed per row block;
+ *     rows in memory order), and whether A is packed per row block; a tiny
+ *     product (XOR's 4x2x4) skips all that and runs a row at a time;
  *   - the split: the outermost loop is cut into `units` pieces of `grain`
  *     iterations; a parallel step gives each thread a contiguous run of
  *     units, a serial one runs on thread 0.  A split never cuts through a
@@ -39,6 +40,7 @@ typedef struct {
 typedef struct {
   int64_t M, N, K;              /* C[M,N] = A[M,K] B[K,N] */
   int rows, vectors, vw;        /* tile: rows x vectors of vw floats */
+  bool direct;                  /* tiny: a row at a time, no packing, no tile (units = rows) */
   bool rows_outer;              /* row blocks outside column panels (B packed whole) */
   bool pack_a;                  /* A's row block packed k-major before its micro-kernels */
 } GemmSchedule;
