@@ -12,6 +12,7 @@
 
 #define NNC "./nnc"
 #define TOOLS "build/bench/"
+#define XOR_MODEL "examples/xor.nn"   /* W4: the object build/bench/xor.o is compiled from it */
 #define PYTHON "/usr/bin/python3"   /* Debian's, where python3-torch lives; $BENCH_PYTHON overrides */
 
 enum {
@@ -79,6 +80,7 @@ typedef struct {
   char torch_why[128];          /* why PyTorch is not */
   char blas_core[64];           /* the kernel family OpenBLAS chose */
   ModelInfo info[NWORKLOADS];   /* per workload */
+  ModelInfo xor_info;           /* W4's model */
   Row rows[MAX_ROWS];
   int nrows;
   char notes[MAX_NOTES][NOTE_LEN];

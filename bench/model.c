@@ -86,17 +86,20 @@ static bool parse_ir(const char *text, ModelInfo *mi) {
   return mi->batch > 0 && mi->nmm > 0;
 }
 
-bool models_load(Bench *b) {
-  for (int w = 0; w < NWORKLOADS; w++) {
-    ProcResult r;
-    proc_run((const char *[]){NNC, "ir", workloads[w].model, "--stage=simplified", NULL}, NULL, &r);
-    bool ok = r.ok && parse_ir(r.out, &b->info[w]);
-    if (!ok) fprintf(stderr, "bench: cannot read the train graph of %s: %s\n", workloads[w].model, tail_of(r.err));
-    proc_result_free(&r);
-    if (!ok) return false;
-    const ModelInfo *mi = &b->info[w];
-    progress("%s %s: batch %d, %d products, %.1f MFLOP per step", workloads[w].id, mi->name, mi->batch, mi->nmm,
+static bool model_load(const char *id, const char *model, ModelInfo *mi) {
+  ProcResult r;
+  proc_run((const char *[]){NNC, "ir", model, "--stage=simplified", NULL}, NULL, &r);
+  bool ok = r.ok && parse_ir(r.out, mi);
+  if (!ok) fprintf(stderr, "bench: cannot read the train graph of %s: %s\n", model, tail_of(r.err));
+  proc_result_free(&r);
+  if (ok)
+    progress("%s %s: batch %d, %d products, %.4g MFLOP per step", id, mi->name, mi->batch, mi->nmm,
              mi->flops_per_step * 1e-6);
-  }
-  return true;
+  return ok;
+}
+
+bool models_load(Bench *b) {
+  for (int w = 0; w < NWORKLOADS; w++)
+    if (!model_load(workloads[w].id, workloads[w].model, &b->info[w])) return false;
+  return model_load("W4", XOR_MODEL, &b->xor_info);
 }

@@ -21,6 +21,8 @@ void bench_xor(Bench *b) {
   row->lower_better = true;
   row->max_value = 0.15;
   row->nnc = r.ok ? proc_number(r.out, "us_per_step") : NAN;
+  row->gflops = b->xor_info.flops_per_step / row->nnc * 1e-3;
+  row->peak = b->peak1;
   row_add_run(row, false, row->nnc);
   if (!r.ok) note(b, "W4 xor_loop failed: %s", tail_of(r.err));
   progress("W4 xor: %.3f us per step", row->nnc);
