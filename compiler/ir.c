@@ -11,8 +11,8 @@
  *    building one again returns the existing node, with its first provenance;
  *  - leaves are identified by op and name (CONST by the bit pattern of its
  *    value, so -0.0 and 0.0 stay distinct and all NaNs are one NaN);
- *  - attributes that do not belong to a node's kind are zero, so whole-field
- *    comparison is a correct equality test.
+ *  - attribute words that do not belong to a node's kind are zero, so
+ *    comparing the whole block is a correct equality test.
  */
 #include "ir.h"
 
@@ -87,16 +87,6 @@ IrGraph *ir_graph_new(Arena *a, const char *name, int batch) {
   return g;
 }
 
-/* Canonical bits of a CONST value: NaNs collapse into one pattern so that
- * hash-consing (which compares bits, to keep -0.0 apart from 0.0) treats
- * every NaN as the same constant. */
-static uint64_t const_bits(double v) {
-  if (isnan(v)) v = NAN;
-  uint64_t u;
-  memcpy(&u, &v, sizeof u);
-  return u;
-}
-
 static uint64_t mix(uint64_t h, uint64_t x) {
   h ^= x + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
   return h * 0xFF51AFD7ED558CCDull;
@@ -110,26 +100,21 @@ static uint64_t node_hash(const IrNode *n) {
     for (const char *p = n->name; *p; p++) h = mix(h, (unsigned char)*p);
     return h;
   }
-  if (n->op == OP_CONST) return mix(h, const_bits(n->value));
   for (int i = 0; i < n->nsrc; i++) h = mix(h, (uint64_t)n->src[i]->id);
   for (int i = 0; i < n->shape.ndim; i++) h = mix(h, (uint64_t)n->shape.dim[i]);
-  h = mix(h, n->axes);
-  for (int i = 0; i < IR_MAX_DIMS; i++) h = mix(h, (uint64_t)n->perm[i]);
-  h = mix(h, (uint64_t)n->ta * 2 + n->tb);
-  return mix(h, n->seed);
+  for (int i = 0; i < IR_ATTR_WORDS; i++) h = mix(h, n->attr_words[i]);
+  return h;
 }
 
 /* Same node for hash-consing purposes.  Named leaves compare by name only; a
- * different shape under the same name is then caught by the caller. */
+ * different shape under the same name is then caught by the caller.  A CONST
+ * compares by the bits of its value (canonical NaN: see ir_const). */
 static bool node_same(const IrNode *a, const IrNode *b) {
   if (a->op != b->op) return false;
   if (is_named_leaf(a->op)) return strcmp(a->name, b->name) == 0;
-  if (a->op == OP_CONST) return const_bits(a->value) == const_bits(b->value);
   for (int i = 0; i < a->nsrc; i++)
     if (a->src[i] != b->src[i]) return false;
-  return shape_eq(a->shape, b->shape) && a->axes == b->axes &&
-         memcmp(a->perm, b->perm, sizeof a->perm) == 0 && a->ta == b->ta && a->tb == b->tb &&
-         a->seed == b->seed;
+  return shape_eq(a->shape, b->shape) && memcmp(a->attr_words, b->attr_words, sizeof a->attr_words) == 0;
 }
 
 static void grow_buckets(IrGraph *g) {
@@ -161,17 +146,16 @@ static void push(IrGraph *g, Vec *v, void *item) {
 
 static const char *kind_name(IrOp op) { return op_info[op].name; }
 
-/* Checks t's shape against its op's rule; dies on a violation. */
-static void check_shape(const IrNode *t) {
-  char b1[96], b2[96], b3[96];
-  const OpInfo *oi = &op_info[t->op];
-  for (int i = 0; i < t->nsrc; i++)
-    if (!t->src[i]) die("%s: source %d is NULL", kind_name(t->op), i);
-  Shape s = t->shape, want;
-  switch (oi->kind) {
+/* The shape t's op gives it from its sources and attributes; for ops whose
+ * result shape is an argument (leaves, reshape, expand, rand) t's own shape,
+ * checked against the sources.  A violation is a compiler bug and dies. */
+static Shape rule_shape(const IrNode *t) {
+  char b1[96], b2[96];
+  Shape s = t->shape, want = s;
+  switch (op_info[t->op].kind) {
   case OPK_LEAF:
-    if (t->op == OP_CONST && s.ndim != 0) die("const must be a scalar");
-    return;
+    if (t->op == OP_CONST) want = shape_scalar();
+    break;
   case OPK_UNARY:
     want = t->src[0]->shape;
     break;
@@ -180,8 +164,8 @@ static void check_shape(const IrNode *t) {
     want = t->src[0]->shape;
     for (int i = 1; i < t->nsrc; i++)
       if (!ir_broadcast_shape(want, t->src[i]->shape, &want))
-        die("%s: shapes %s and %s do not broadcast", kind_name(t->op),
-            shape_str(t->src[0]->shape, b1), shape_str(t->src[i]->shape, b2));
+        die("%s: shapes %s and %s do not broadcast", kind_name(t->op), shape_str(t->src[0]->shape, b1),
+            shape_str(t->src[i]->shape, b2));
     break;
   case OPK_REDUCE:
     want = t->src[0]->shape;
@@ -190,7 +174,6 @@ static void check_shape(const IrNode *t) {
       if (t->axes >> i & 1) want.dim[i] = 1;
     break;
   case OPK_MOVE:
-    want = s;
     if (t->op == OP_RESHAPE && shape_numel(s) != shape_numel(t->src[0]->shape))
       die("reshape %s to %s changes the element count", shape_str(t->src[0]->shape, b1), shape_str(s, b2));
     if (t->op == OP_EXPAND &&
@@ -218,12 +201,20 @@ static void check_shape(const IrNode *t) {
     break;
   }
   case OPK_RAND:
-    want = s;
     if (t->src[0]->shape.ndim != 0) die("rand: counter must be a scalar, got %s", shape_str(t->src[0]->shape, b1));
     break;
   }
-  if (!shape_eq(want, s))
-    die("%s: shape %s, rule gives %s (sources %s)", kind_name(t->op), shape_str(s, b1), shape_str(want, b2),
+  return want;
+}
+
+/* Checks t's shape against its op's rule; dies on a violation. */
+static void check_shape(const IrNode *t) {
+  char b1[96], b2[96], b3[96];
+  for (int i = 0; i < t->nsrc; i++)
+    if (!t->src[i]) die("%s: source %d is NULL", kind_name(t->op), i);
+  Shape want = rule_shape(t);
+  if (!shape_eq(want, t->shape))
+    die("%s: shape %s, rule gives %s (sources %s)", kind_name(t->op), shape_str(t->shape, b1), shape_str(want, b2),
         t->nsrc ? shape_str(t->src[0]->shape, b3) : "-");
 }
 
@@ -375,37 +366,21 @@ IrNode *ir_rand(IrGraph *g, IrNode *counter, Shape s, uint32_t seed) {
 }
 
 IrNode *ir_rebuild(IrGraph *g, const IrNode *n, IrNode *const *src) {
+  IrNode t = tmpl(n->op, NULL, NULL, NULL);
+  for (int i = 0; i < n->nsrc; i++) {
+    if (!src[i]) die("%s: source %d is NULL", kind_name(n->op), i);
+    t.src[i] = src[i];
+  }
+  t.shape = n->shape;
   if (is_named_leaf(n->op)) {
-    IrNode t = tmpl(n->op, NULL, NULL, NULL);
     t.name = n->name;
-    t.shape = n->shape;
     t.init = n->init;
-    return intern(g, &t, n->loc, n->label);
+  } else {
+    /* same attributes; the shape follows from the (possibly new) sources */
+    memcpy(t.attr_words, n->attr_words, sizeof t.attr_words);
+    t.shape = rule_shape(&t);
   }
-  /* the builders derive the shape from the (possibly new) sources; the node's
-   * own provenance goes with it */
-  Loc saved_loc = g->cur_loc;
-  const char *saved_label = g->cur_label;
-  g->cur_loc = n->loc;
-  g->cur_label = n->label;
-  IrNode *r = NULL;
-  switch (op_info[n->op].kind) {
-  case OPK_LEAF: r = ir_const(g, n->value); break;
-  case OPK_UNARY: r = ir_unary(g, n->op, src[0]); break;
-  case OPK_BINARY: r = ir_binary(g, n->op, src[0], src[1]); break;
-  case OPK_SELECT: r = ir_where(g, src[0], src[1], src[2]); break;
-  case OPK_REDUCE: r = ir_reduce(g, n->op, src[0], n->axes); break;
-  case OPK_MOVE:
-    r = n->op == OP_TRANSPOSE ? ir_transpose(g, src[0], n->perm)
-        : n->op == OP_RESHAPE ? ir_reshape(g, src[0], n->shape)
-                              : ir_expand(g, src[0], n->shape);
-    break;
-  case OPK_MATMUL: r = ir_matmul(g, src[0], src[1], n->ta, n->tb); break;
-  case OPK_RAND: r = ir_rand(g, src[0], n->shape, n->seed); break;
-  }
-  g->cur_loc = saved_loc;
-  g->cur_label = saved_label;
-  return r;
+  return intern(g, &t, n->loc, n->label);
 }
 
 /* ---- outputs and updates ---- */

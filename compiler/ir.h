@@ -46,7 +46,7 @@ typedef enum {
 } OpKind;
 
 typedef enum {
-#define OP(id, name, kind, arity, doc) OP_##id,
+#define OP(id, name, kind, arity, attrs, doc) OP_##id,
 #include "ops.def"
 #undef OP
   OP_COUNT
@@ -70,6 +70,20 @@ typedef struct {
   const double *values;   /* INIT_VALUES: numel values, row-major */
 } IrInit;
 
+/* The sliding window of convolutions and pools (OPK_WINDOW ops): output
+ * position (oh, ow) covers input rows oh*stride[0] - pad[0] + i*dilation[0]
+ * for i < size[0], and columns likewise with index 1 (pad[1] left, pad[2]
+ * bottom, pad[3] right). */
+typedef struct {
+  int32_t size[2];        /* window rows, columns (a convolution's: its filter's) */
+  int32_t stride[2];      /* step between windows */
+  int32_t pad[4];         /* top, left, bottom, right: rows/columns outside the input */
+  int32_t dilation[2];    /* step between a window's taps */
+  int32_t groups;         /* convolutions: channel groups (1: every output sees every input channel) */
+} IrWindow;
+
+enum { IR_ATTR_WORDS = 12 };   /* 32-bit words of a node's attribute block */
+
 typedef struct IrNode IrNode;
 struct IrNode {
   int id;                 /* index in graph->nodes; creation (= topological) order */
@@ -77,12 +91,22 @@ struct IrNode {
   int nsrc;               /* number of sources, op_info[op].arity */
   IrNode *src[3];         /* operands */
   Shape shape;            /* output shape */
-  /* attributes (only those of the op's kind are meaningful; others zero) */
-  double value;           /* CONST: the scalar */
-  unsigned axes;          /* REDUCE: bit k set = axis k reduced (kept with size 1) */
-  int perm[IR_MAX_DIMS];  /* TRANSPOSE: output axis k is input axis perm[k] */
-  bool ta, tb;            /* MATMUL: transpose a, transpose b */
-  uint32_t seed;          /* RAND: stream id, distinct per dropout site */
+  /* Attributes: one block, read through the member of the node's kind.  It
+   * is hashed, compared and copied as words, and printed through the op's
+   * schema (op_info[op].attrs), so a new op with attributes needs a member
+   * here and a schema in ops.c, nothing else.  Words a kind does not use are
+   * zero. */
+  union {
+    uint32_t attr_words[IR_ATTR_WORDS];  /* the generic view */
+    double value;           /* CONST: the scalar (every NaN is one NaN) */
+    unsigned axes;          /* REDUCE: bit k set = axis k reduced (kept with size 1) */
+    int perm[IR_MAX_DIMS];  /* TRANSPOSE: output axis k is input axis perm[k] */
+    struct {
+      bool ta, tb;          /* MATMUL: transpose a, transpose b */
+    };
+    uint32_t seed;          /* RAND: stream id, distinct per dropout site */
+    IrWindow win;           /* WINDOW: convolution and pool geometry */
+  };
   const char *name;       /* INPUT/PARAM/STATE: unique name ("h1.w", "adam.m.h1.w") */
   IrInit init;            /* PARAM/STATE: initializer */
   /* provenance, for printing and error messages */
@@ -118,10 +142,29 @@ typedef struct IrGraph {
 
 /* ---- the op table (ops.c): every op's rules side by side ---- */
 typedef struct GradCtx GradCtx;   /* grad.h */
+
+/* One printed attribute of an op's schema. */
+typedef enum {
+  AF_END,        /* terminates a schema */
+  AF_NUMBER,     /* a double, printed bare (%.9g): CONST's value */
+  AF_AXES,       /* a bitmask of axes, printed name=[0,2] */
+  AF_INTS,       /* count ints, printed name=[1,2] (count 0: as many as the node's axes) */
+  AF_FLAG,       /* a bool, printed as its name when set */
+  AF_UINT,       /* an unsigned int, printed name=N */
+} AttrFormat;
+
+typedef struct {
+  const char *name;       /* as printed */
+  AttrFormat format;      /* how */
+  int offset;             /* bytes into the attribute block */
+  int count;              /* AF_INTS: how many */
+} AttrField;
+
 typedef struct {
   const char *name;       /* text form, "reduce_sum" */
   OpKind kind;            /* shape and evaluation family */
   int arity;              /* number of sources */
+  const AttrField *attrs; /* its attributes, in printing order (AF_END-terminated) */
   const char *doc;        /* one-line semantics (ops.def) */
   /* Evaluator rule for UNARY/BINARY/SELECT: out = scalar(a, b, c) in double.
    * For REDUCE: combine(acc, x), starting from `identity`. */

@@ -48,32 +48,38 @@ static int print_init(FILE *out, const IrInit *in, Shape s) {
   die("unknown initializer %d", (int)in->kind);
 }
 
-/* The attributes of n's kind, in a fixed order. */
+/* n's attributes through its op's schema, in the schema's order. */
 static int print_attrs(FILE *out, const IrNode *n) {
   int w = 0;
-  switch (op_info[n->op].kind) {
-  case OPK_REDUCE:
-    w += fprintf(out, " axes=[");
-    for (int i = 0, first = 1; i < IR_MAX_DIMS; i++)
-      if (n->axes >> i & 1) {
-        w += fprintf(out, first ? "%d" : ",%d", i);
-        first = 0;
-      }
-    w += fprintf(out, "]");
-    break;
-  case OPK_MOVE:
-    if (n->op == OP_TRANSPOSE) {
-      w += fprintf(out, " perm=[");
-      for (int k = 0; k < n->shape.ndim; k++) w += fprintf(out, k ? ",%d" : "%d", n->perm[k]);
+  for (const AttrField *f = op_info[n->op].attrs; f->format != AF_END; f++) {
+    const char *at = (const char *)n->attr_words + f->offset;
+    switch (f->format) {
+    case AF_NUMBER: w += fprintf(out, " %.9g", *(const double *)at); break;
+    case AF_AXES: {
+      unsigned axes = *(const unsigned *)at;
+      w += fprintf(out, " %s=[", f->name);
+      for (int i = 0, first = 1; i < IR_MAX_DIMS; i++)
+        if (axes >> i & 1) {
+          w += fprintf(out, first ? "%d" : ",%d", i);
+          first = 0;
+        }
       w += fprintf(out, "]");
+      break;
     }
-    break;
-  case OPK_MATMUL:
-    if (n->ta) w += fprintf(out, " ta");
-    if (n->tb) w += fprintf(out, " tb");
-    break;
-  case OPK_RAND: w += fprintf(out, " seed=%u", (unsigned)n->seed); break;
-  default: break;
+    case AF_INTS: {
+      const int32_t *v = (const int32_t *)at;
+      int count = f->count ? f->count : n->shape.ndim;
+      w += fprintf(out, " %s=[", f->name);
+      for (int k = 0; k < count; k++) w += fprintf(out, k ? ",%d" : "%d", (int)v[k]);
+      w += fprintf(out, "]");
+      break;
+    }
+    case AF_FLAG:
+      if (*(const bool *)at) w += fprintf(out, " %s", f->name);
+      break;
+    case AF_UINT: w += fprintf(out, " %s=%u", f->name, *(const unsigned *)at); break;
+    case AF_END: break;
+    }
   }
   return w;
 }
@@ -81,7 +87,6 @@ static int print_attrs(FILE *out, const IrNode *n) {
 static void print_node(FILE *out, const IrNode *n, const int *num) {
   char sb[96];
   int w = fprintf(out, "  %%%d = %s", num[n->id], op_info[n->op].name);
-  if (n->op == OP_CONST) w += fprintf(out, " %.9g", n->value);
   if (n->name) w += fprintf(out, " %s", n->name);
   for (int i = 0; i < n->nsrc; i++) w += fprintf(out, "%s%%%d", i ? ", " : " ", num[n->src[i]->id]);
   w += print_attrs(out, n);

@@ -15,6 +15,7 @@
  * rule that contributes nothing; only leaves have no rule at all.
  */
 #include <math.h>
+#include <stddef.h>
 
 #include "grad.h"
 #include "ir.h"
@@ -233,8 +234,21 @@ static void grad_matmul(GradCtx *G, IrNode *n, IrNode *g) {
 /* ---- randomness: the counter is not differentiable ---- */
 #define RULES_RAND NULL, 0, grad_zero
 
+/* ---- attribute schemas: which members of the attribute block an op uses,
+ * in printing order (docs/ir.md, "Text form") ---- */
+
+#define FIELD(name, format, member, count) \
+  {name, format, (int)(offsetof(IrNode, member) - offsetof(IrNode, attr_words)), count}
+
+static const AttrField attrs_none[] = {{0}};
+static const AttrField attrs_value[] = {FIELD("value", AF_NUMBER, value, 0), {0}};
+static const AttrField attrs_axes[] = {FIELD("axes", AF_AXES, axes, 0), {0}};
+static const AttrField attrs_perm[] = {FIELD("perm", AF_INTS, perm, 0), {0}};
+static const AttrField attrs_matmul[] = {FIELD("ta", AF_FLAG, ta, 0), FIELD("tb", AF_FLAG, tb, 0), {0}};
+static const AttrField attrs_seed[] = {FIELD("seed", AF_UINT, seed, 0), {0}};
+
 const OpInfo op_info[OP_COUNT] = {
-#define OP(id, name, kind, arity, doc) [OP_##id] = {name, kind, arity, doc, RULES_##id},
+#define OP(id, name, kind, arity, attrs, doc) [OP_##id] = {name, kind, arity, attrs_##attrs, doc, RULES_##id},
 #include "ops.def"
 #undef OP
 };
