@@ -576,6 +576,38 @@ static bool param_stmt(SemaCtx *S, const Stmt *st, ModelParam *p) {
   return true;
 }
 
+/* class(k, names = ["T-shirt", ...]): k distinct strings naming the classes
+ * in eval and predict output.  False after reporting. */
+static bool class_names(SemaCtx *S, const AstNode *t, ModelValue *v) {
+  for (int i = 1; i < t->nargs; i++) {
+    const AstArg *a = &t->args[i];
+    const AstNode *l = a->value;
+    if (!a->name || strcmp(a->name, "names") != 0 || i > 1) {
+      sema_error(S, a->loc, "class(k) takes only names = [\"...\", ...] after k");
+      return false;
+    }
+    if (l->kind != AST_LIST || l->nitems != v->nclasses) {
+      sema_error(S, l->loc, "names must be a list of %d strings, one per class", v->nclasses);
+      return false;
+    }
+    v->class_names = NEW_ARRAY(S->a, const char *, v->nclasses);
+    for (int k = 0; k < l->nitems; k++) {
+      const AstNode *s = l->items[k];
+      if (s->kind != AST_STR || !s->str[0] || strpbrk(s->str, ",\n\r\t")) {
+        sema_error(S, s->loc, "a class name must be a non-empty string in double quotes, without commas or line breaks");
+        return false;
+      }
+      for (int j = 0; j < k; j++)
+        if (strcmp(v->class_names[j], s->str) == 0) {
+          sema_error(S, s->loc, "class name \"%s\" is given twice", s->str);
+          return false;
+        }
+      v->class_names[k] = s->str;
+    }
+  }
+  return true;
+}
+
 /* False after reporting an error in the declaration. */
 static bool value_stmt(SemaCtx *S, const Stmt *st, Vec *into) {
   ModelValue *v = NEW(S->a, ModelValue);
@@ -585,14 +617,14 @@ static bool value_stmt(SemaCtx *S, const Stmt *st, Vec *into) {
   bool target = st->kind == ST_TARGET;
   if (t && t->kind == AST_CALL && strcmp(t->str, "class") == 0 && target) {
     double k;
-    if (t->nargs != 1 || t->args[0].name || !sema_const_eval(t->args[0].value, &k) || k != floor(k) || k < 2 ||
+    if (t->nargs < 1 || t->args[0].name || !sema_const_eval(t->args[0].value, &k) || k != floor(k) || k < 2 ||
         k > 1e8) {
       sema_error(S, t->loc, "class(k) needs one integer k >= 2, the number of classes");
       return false;
     }
     v->nclasses = (int)k;
     v->shape = shape_1(v->nclasses);
-    return true;
+    return class_names(S, t, v);
   }
   if (!t) {
     sema_error(S, st->name_loc, target ? "target %s needs a type: a shape like [1] or class(10)"

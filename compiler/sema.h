@@ -68,6 +68,7 @@ typedef struct {
   const char *name;   /* as declared */
   Shape shape;        /* per-sample shape; [k] for a class target */
   int nclasses;       /* targets: number of classes (one-hot), 0 for real-valued; inputs: 0 */
+  const char **class_names;   /* class(k, names = [...]): k names, else NULL */
   Loc loc;            /* declaration */
 } ModelValue;
 

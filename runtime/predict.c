@@ -1,6 +1,7 @@
 /* predict: `nnc eval` (test metrics of saved weights) and `nnc predict`
  * (the model's outputs for a data file), both in evaluation mode. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,46 @@ static bool load_eval_data(const Session *s, const Model *m, const DataSpec *spe
   return true;
 }
 
+/* The data a command reads besides the train block: a CSV file (gzipped or
+ * not) by its name, else IDX (an images file or a prefix, as data.c reads
+ * idx paths), with the training data's scale and target placement. */
+static DataSpec file_spec(const Model *m, const char *path) {
+  DataSpec spec = m->train.data;
+  spec.images = spec.labels = NULL;
+  spec.path = path;
+  size_t n = strlen(path);
+  bool csv = (n >= 4 && strcmp(path + n - 4, ".csv") == 0) || (n >= 7 && strcmp(path + n - 7, ".csv.gz") == 0);
+  spec.format = csv ? DATA_CSV : DATA_IDX;
+  return spec;
+}
+
+/* --limit N keeps the first N samples (all of them without the option). */
+static bool apply_limit(const Cli *c, Dataset *d) {
+  long long limit = 0;
+  if (!cli_int(c, "limit", 1, INT_MAX, &limit)) return false;
+  if (limit > 0 && limit < d->n) d->n = (int)limit;
+  return true;
+}
+
+/* "test loss L  accuracy A  (N samples)" and, for a classifier, the
+ * confusion matrix with per-class precision, recall and F1. */
+static bool evaluate_and_print(Session *s, const char *what, const Dataset *d, int batch) {
+  Metrics r;
+  Confusion conf = {0};
+  if (s->metric.kind != METRIC_NONE) confusion_init(&conf, s->metric.nclasses);
+  char err[1024];
+  bool ok = session_evaluate(s, d, batch, &r, conf.k ? &conf : NULL, err, sizeof err);
+  if (!ok) fprintf(stderr, "nnc: %s\n", err);
+  if (ok) {
+    printf("%s", what);
+    session_print_metrics("", &r);
+    printf("  (%lld samples)\n", (long long)r.n);
+    if (conf.k) confusion_print(stdout, &conf, &s->metric);
+  }
+  confusion_free(&conf);
+  return ok;
+}
+
 int cmd_eval(const Cli *c) {
   Front f;
   Session s = {0};
@@ -82,21 +123,15 @@ int cmd_eval(const Cli *c) {
   const Model *m = f.model;
   batch = m->train.batch;
   if (!cli_int(c, "batch", 1, 1 << 20, &batch)) goto done;
-  if (m->train.test.format == DATA_NONE) {
-    fprintf(stderr, "%s: error: the train block names no test data (test = idx(...) or csv(...))\n", c->pos[0]);
+  const char *data = cli_get(c, "data");
+  if (!data && m->train.test.format == DATA_NONE) {
+    fprintf(stderr, "%s: error: the train block names no test data (test = idx(...) or csv(...)); give a labelled "
+            "file with --data FILE\n", c->pos[0]);
     goto done;
   }
-  if (!load_eval_data(&s, m, &m->train.test, false, &test)) goto done;
-  Metrics r;
-  char err[1024];
-  if (!session_evaluate(&s, &test, (int)batch, &r, err, sizeof err)) {
-    fprintf(stderr, "nnc: %s\n", err);
-    goto done;
-  }
-  printf("test");
-  session_print_metrics("", &r);
-  printf("  (%lld samples)\n", (long long)r.n);
-  status = 0;
+  DataSpec spec = data ? file_spec(m, data) : m->train.test;
+  if (!load_eval_data(&s, m, &spec, false, &test) || !apply_limit(c, &test)) goto done;
+  status = evaluate_and_print(&s, data ? arena_printf(f.arena, "%s:", data) : "test", &test, (int)batch) ? 0 : 1;
 done:
   data_free(&test);
   session_free(&s);
@@ -104,9 +139,95 @@ done:
   return status;
 }
 
-static bool ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), k = strlen(suffix);
-  return n >= k && strcmp(s + n - k, suffix) == 0;
+/* The probability of each output value: softmax of a class output,
+ * sigmoid of each logit of a binary one. */
+static void probabilities(const MetricSpec *ms, const float *row, double *p) {
+  if (ms->kind == METRIC_BINARY) {
+    for (int k = 0; k < ms->width; k++) p[k] = 1 / (1 + exp(-(double)row[k]));
+    return;
+  }
+  double top = row[0], sum = 0;
+  for (int k = 1; k < ms->width; k++) top = fmax(top, row[k]);
+  for (int k = 0; k < ms->width; k++) sum += p[k] = exp((double)row[k] - top);
+  for (int k = 0; k < ms->width; k++) p[k] /= sum;
+}
+
+/* One sample's line: the class (and its name) of a classifier, then with
+ * probs every class's probability; 0/1 and the probability per column of a
+ * binary model; the output values of anything else. */
+static void print_prediction(FILE *out, const MetricSpec *ms, const float *row, int64_t width, bool probs) {
+  double p[4096];
+  if (ms->kind == METRIC_NONE || width > (int64_t)COUNT_OF(p)) {
+    for (int64_t k = 0; k < width; k++) fprintf(out, k ? ",%.9g" : "%.9g", row[k]);
+    fputc('\n', out);
+    return;
+  }
+  probabilities(ms, row, p);
+  if (ms->kind == METRIC_BINARY) {
+    for (int k = 0; k < ms->width; k++) fprintf(out, k ? ",%d" : "%d", metrics_predicted(ms, row, k));
+    for (int k = 0; k < ms->width; k++) fprintf(out, ",%.6g", p[k]);
+    fputc('\n', out);
+    return;
+  }
+  int best = metrics_predicted(ms, row, 0);
+  fprintf(out, "%d", best);
+  if (ms->names) fprintf(out, ",%s", ms->names[best]);
+  for (int k = 0; probs && k < ms->width; k++) fprintf(out, ",%.6g", p[k]);
+  fputc('\n', out);
+}
+
+/* Runs the evaluation graph over d, handing each batch's output rows to the
+ * caller; false (message printed) if a graph fails to compile. */
+typedef void (*RowsFn)(void *ctx, const float *rows, int n, int64_t width, int first);
+
+static bool run_outputs(Session *s, const Dataset *d, int B, RowsFn fn, void *ctx) {
+  int *idx = xmalloc(sizeof(int) * (size_t)B);
+  char err[1024];
+  bool ok = true;
+  for (int start = 0; start < d->n && ok; start += B) {
+    int n = d->n - start < B ? d->n - start : B;
+    Compiled *g = session_graph(s, GRAPH_EVAL, n, err, sizeof err);
+    if (!(ok = g != NULL)) {
+      fprintf(stderr, "nnc: %s\n", err);
+      break;
+    }
+    for (int i = 0; i < n; i++) idx[i] = start + i;
+    session_run(g, d, idx, n);
+    fn(ctx, jit_output(g->jit, "output"), n, shape_numel(ir_find_output(g->ir, "output")->shape) / n, start);
+  }
+  free(idx);
+  return ok;
+}
+
+typedef struct {
+  FILE *out;                  /* where the lines go */
+  const MetricSpec *metric;   /* how to read a row */
+  bool probs;                 /* --probs */
+} LineWriter;
+
+static void write_lines(void *ctx, const float *rows, int n, int64_t width, int first) {
+  (void)first;
+  LineWriter *w = ctx;
+  for (int r = 0; r < n; r++) print_prediction(w->out, w->metric, rows + r * width, width, w->probs);
+}
+
+/* What predict needs before any work: an input, an output to predict, and
+ * --probs only for a model whose output has probabilities. */
+static bool predict_args(const Cli *c, const Model *m, const Session *s) {
+  if (!cli_get(c, "input")) {
+    fprintf(stderr, "nnc predict: --input DATA is required (a CSV file, an IDX images file or an IDX prefix)\n");
+    return false;
+  }
+  if (!m->output) {
+    fprintf(stderr, "%s: error: the model has no output to predict (add `output NAME`)\n", c->pos[0]);
+    return false;
+  }
+  if (cli_flag(c, "probs") && s->metric.kind == METRIC_NONE) {
+    fprintf(stderr, "nnc predict: --probs needs a classifier (a cross_entropy or binary_cross_entropy loss); %s's "
+            "output is not read as classes\n", m->name);
+    return false;
+  }
+  return true;
 }
 
 int cmd_predict(const Cli *c) {
@@ -117,71 +238,28 @@ int cmd_predict(const Cli *c) {
   FILE *out = stdout;
   char *text = NULL;   /* with --output: the predictions, written whole at the end */
   size_t text_len = 0;
-  int *idx = NULL;
   char err[1024];
-  if (!open_weights(c, &f, &s)) goto done;
+  if (!open_weights(c, &f, &s) || !predict_args(c, f.model, &s)) goto done;
   const Model *m = f.model;
-  const char *input = cli_get(c, "input");
-  if (!input) {
-    fprintf(stderr, "nnc predict: --input DATA is required (a CSV file, an IDX images file or an IDX prefix)\n");
-    goto done;
-  }
-  if (!m->output) {
-    fprintf(stderr, "%s: error: the model has no output to predict (add `output NAME`)\n", c->pos[0]);
-    goto done;
-  }
-  /* The training data's scale and target placement, another file.  The
-   * format comes from the name: a CSV file (gzipped or not), else IDX (an
-   * images file or a prefix, as data.c reads idx paths). */
-  DataSpec spec = m->train.data;
-  spec.images = spec.labels = NULL;
-  spec.path = input;
-  spec.format = ends_with(input, ".csv") || ends_with(input, ".csv.gz") ? DATA_CSV : DATA_IDX;
   const char *output = cli_get(c, "output");
   if (output && !outfile_check(output, err, sizeof err)) {
     fprintf(stderr, "nnc: %s\n", err);
     goto done;
   }
-  if (!load_eval_data(&s, m, &spec, true, &in)) goto done;
+  DataSpec spec = file_spec(m, cli_get(c, "input"));
+  if (!load_eval_data(&s, m, &spec, true, &in) || !apply_limit(c, &in)) goto done;
   if (output && !(out = open_memstream(&text, &text_len))) die("open_memstream failed");
-  int B = m->train.batch;
-  idx = xmalloc(sizeof(int) * (size_t)B);
-  for (int start = 0; start < in.n; start += B) {
-    int n = in.n - start < B ? in.n - start : B;
-    Compiled *g = session_graph(&s, GRAPH_EVAL, n, err, sizeof err);
-    if (!g) {
-      fprintf(stderr, "nnc: %s\n", err);
-      goto done;
-    }
-    for (int i = 0; i < n; i++) idx[i] = start + i;
-    session_run(g, &in, idx, n);
-    const IrNode *o = ir_find_output(g->ir, "output");
-    int64_t width = shape_numel(o->shape) / n;
-    const float *v = jit_output(g->jit, "output");
-    for (int r = 0; r < n; r++) {
-      const float *row = v + r * width;
-      if (s.nclasses > 0) {
-        int best = 0;
-        for (int k = 1; k < width; k++)
-          if (row[k] > row[best]) best = k;
-        fprintf(out, "%d\n", best);
-      } else {
-        for (int k = 0; k < width; k++) fprintf(out, k ? ",%.9g" : "%.9g", row[k]);
-        fputc('\n', out);
-      }
-    }
-  }
-  status = 0;
+  LineWriter w = {out, &s.metric, cli_flag(c, "probs")};
+  if (run_outputs(&s, &in, m->train.batch, write_lines, &w)) status = 0;
 done:
   if (out != stdout) {
     fclose(out);
-    if (status == 0 && !outfile_write(cli_get(c, "output"), text, text_len, err, sizeof err)) {
+    if (status == 0 && !outfile_write(output, text, text_len, err, sizeof err)) {
       fprintf(stderr, "nnc: %s\n", err);
       status = 1;
     }
   }
   free(text);
-  free(idx);
   data_free(&in);
   session_free(&s);
   front_free(&f);

@@ -121,7 +121,7 @@ static bool emit(Reporter *r, Record *rec) {
 /* The epoch's record, and the early stop's when it ended the run. */
 static bool json_epoch(Trainer *t, void *ctx) {
   Reporter *r = ctx;
-  bool classes = t->s.nclasses > 0;
+  bool classes = t->s.metric.kind != METRIC_NONE;
   Record rec = {.len = 0};
   add(&rec, "{\"epoch\": %lld, \"step\": %lld", (long long)t->pos.epoch, (long long)t->pos.step);
   add_number(&rec, "train_loss", t->last_train.loss);
@@ -148,7 +148,7 @@ bool report_test(Reporter *r, const Trainer *t, const Metrics *m) {
   Record rec = {.len = 0};
   add(&rec, "{\"event\": \"test\", \"epoch\": %lld", (long long)t->pos.epoch);
   add_number(&rec, "test_loss", m->loss);
-  if (t->s.nclasses > 0) add_number(&rec, "test_accuracy", m->accuracy);
+  if (t->s.metric.kind != METRIC_NONE) add_number(&rec, "test_accuracy", m->accuracy);
   add(&rec, ", \"test_samples\": %lld", (long long)m->n);
   add_number(&rec, "wall_seconds", now_seconds() - r->start);
   return emit(r, &rec);

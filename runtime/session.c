@@ -39,6 +39,7 @@ bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
     s->nclasses = m->targets[0].nclasses;
     s->ntarget = s->nclasses > 0 ? s->nclasses : (int)shape_numel(m->targets[0].shape);
   }
+  s->metric = metrics_spec(m);
   /* the train step first: its leaves come first in the store, as they always
    * have, so a seed draws the same weights as before */
   int batch = lower_has_batch(m) ? m->train.batch : 0;
@@ -191,30 +192,34 @@ void session_run(Compiled *c, const Dataset *d, const int *idx, int n) {
   jit_run(c->jit);
 }
 
-static int argmax(const float *v, int k) {
-  int best = 0;
-  for (int i = 1; i < k; i++)
-    if (v[i] > v[best]) best = i;
-  return best;
-}
-
 void session_accumulate(const Session *s, const Compiled *c, const Dataset *d, const int *idx, int n,
                         Metrics *m) {
   const float *loss = jit_output(c->jit, "loss");
   m->loss += (double)loss[0] * (n > 0 ? n : 1);
   m->n += n > 0 ? n : 1;
   const float *out = jit_output(c->jit, "output");
-  if (s->nclasses > 0 && out && d && d->labels)
-    for (int r = 0; r < n; r++) m->correct += argmax(out + (int64_t)r * s->nclasses, s->nclasses) == d->labels[idx[r]];
+  const MetricSpec *ms = &s->metric;
+  if (ms->kind == METRIC_NONE || !out || !d || !d->y) return;
+  for (int r = 0; r < n; r++) {
+    const float *row = out + (int64_t)r * ms->width, *y = d->y + (int64_t)idx[r] * d->ntarget;
+    int label = d->labels ? d->labels[idx[r]] : 0;
+    for (int j = 0; j < ms->per_sample; j++) {
+      int truth = metrics_truth(ms, y, label, j), predicted = metrics_predicted(ms, row, j);
+      m->correct += truth == predicted;
+      if (m->confusion) m->confusion->count[truth * m->confusion->k + predicted]++;
+    }
+  }
 }
 
 void session_finish_metrics(const Session *s, Metrics *m) {
   if (m->n) m->loss /= (double)m->n;
-  m->accuracy = s->nclasses > 0 && m->n ? (double)m->correct / (double)m->n : NAN;
+  bool judged = s->metric.kind != METRIC_NONE && m->n;
+  m->accuracy = judged ? (double)m->correct / ((double)m->n * s->metric.per_sample) : NAN;
 }
 
-bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, char *err, size_t errlen) {
-  *out = (Metrics){0};
+bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, Confusion *confusion, char *err,
+                      size_t errlen) {
+  *out = (Metrics){.confusion = confusion};
   int *idx = xmalloc(sizeof(int) * (size_t)(batch > 0 ? batch : 1));
   bool ok = true;
   for (int start = 0; start < d->n && ok; start += batch) {

@@ -22,6 +22,7 @@
 #include "data.h"
 #include "cli.h"
 #include "jit.h"
+#include "metrics.h"
 #include "pool.h"
 #include "target.h"
 #include "sema.h"
@@ -58,6 +59,7 @@ typedef struct {
   int nfeat;            /* floats per input sample (0: model without inputs) */
   int ntarget;          /* floats per target sample */
   int nclasses;         /* > 0 for a class target */
+  MetricSpec metric;    /* how accuracy reads the output (metrics.h) */
   int threads;          /* threads graphs run on (default: every CPU this process may use) */
   bool no_cache;        /* compile afresh, neither reading nor filling the compile cache */
   Target target;        /* the host, resolved at the first compile */
@@ -93,16 +95,20 @@ void session_gather(Compiled *c, const Dataset *d, const int *idx, int n);
  * models without inputs). */
 void session_run(Compiled *c, const Dataset *d, const int *idx, int n);
 
-/* Loss and accuracy of the current weights on all of d, in evaluation mode. */
+/* Loss and accuracy of the current weights on all of d, in evaluation mode
+ * (session_evaluate, which also fills confusion when it is not NULL). */
 typedef struct {
   double loss;        /* mean loss per sample (a sum while accumulating) */
-  double accuracy;    /* fraction correct, or NAN when the target is not classes */
+  double accuracy;    /* fraction of judgements correct, or NAN when the model has no accuracy (metrics.h) */
   int64_t n;          /* samples seen */
-  int64_t correct;    /* correctly classified samples */
+  int64_t correct;    /* correct judgements (one per sample, or per column for binary targets) */
+  Confusion *confusion;   /* when set, every judgement is also counted here */
 } Metrics;
-bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, char *err, size_t errlen);
+bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, Confusion *confusion, char *err,
+                      size_t errlen);
 
-/* Adds to *m the loss and argmax hits of the batch the graph just ran. */
+/* Adds to *m the loss and the correct judgements of the batch the graph
+ * just ran. */
 void session_accumulate(const Session *s, const Compiled *c, const Dataset *d, const int *idx, int n,
                         Metrics *m);
 /* Turns accumulated sums into means (loss per sample, accuracy). */

@@ -279,7 +279,7 @@ TrainStatus trainer_run(Trainer *t) {
 
 bool trainer_evaluate(Trainer *t, const Dataset *d, Metrics *out) {
   char err[1024];
-  bool ok = session_evaluate(&t->s, d, t->batch, out, err, sizeof err);
+  bool ok = session_evaluate(&t->s, d, t->batch, out, NULL, err, sizeof err);
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
   return ok;
 }
@@ -287,7 +287,7 @@ bool trainer_evaluate(Trainer *t, const Dataset *d, Metrics *out) {
 /* ---- checkpoints ---- */
 
 /* How many correct-prediction counts the run keeps (one per class output). */
-static int ncorrect(const Trainer *t) { return t->s.nclasses > 0 ? 1 : 0; }
+static int ncorrect(const Trainer *t) { return t->s.metric.kind != METRIC_NONE ? 1 : 0; }
 
 /* Where the epoch under way stands, so that a resumed run continues it at the
  * same sample and finishes it with the same metrics as a run that never

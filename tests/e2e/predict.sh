@@ -1,5 +1,5 @@
 # Saved weights predict: XOR trained and saved, then `nnc predict` on its data
-# gives logits whose signs are the XOR truth table, the same whether the file
+# gives the XOR truth table with its probabilities, the same whether the file
 # has labels and a header or only the features (plain or gzipped), and
 # `nnc eval` of the Fashion-MNIST classifier's checkpoint reproduces the test
 # metrics training printed, while `nnc predict` on the test images alone (the
@@ -9,9 +9,10 @@ source "$(dirname "$0")/lib.sh"
 "$NNC" train "$ROOT/examples/xor.nn" --quiet --save xor.ckpt >/dev/null
 "$NNC" predict "$ROOT/examples/xor.nn" --weights xor.ckpt --input "$ROOT/examples/data/xor.csv" --output pred.txt
 [[ $(wc -l <pred.txt) -eq 4 ]] || fail "expected 4 predictions, got $(wc -l <pred.txt)"
-tail -n +2 "$ROOT/examples/data/xor.csv" | cut -d, -f3 | paste -d' ' - pred.txt | while read -r want logit; do
-  got=$(awk -v v="$logit" 'BEGIN { print (v > 0) ? 1 : 0 }')
-  [[ ${want%%.*} == "$got" ]] || fail "xor predicted logit $logit for label $want"
+# a binary_cross_entropy model prints the class and its probability, sigmoid(logit)
+tail -n +2 "$ROOT/examples/data/xor.csv" | cut -d, -f3 | paste -d, - pred.txt | while IFS=, read -r want got p; do
+  [[ ${want%%.*} == "$got" ]] || fail "xor predicted $got (probability $p) for label $want"
+  awk -v c="$got" -v p="$p" 'BEGIN { exit !((c == 1) == (p >= 0.5)) }' || fail "class $got with probability $p"
 done
 # features only: no header (xor.nn says header = true, which must not eat a row), then a gzipped one with a header
 tail -n +2 "$ROOT/examples/data/xor.csv" | cut -d, -f1,2 >features.csv
