@@ -239,10 +239,10 @@ int cmd_check(const Cli *c) {
   Front f;
   int status = 1;
   if (!front_load(&f, c->pos[0], c)) goto done;
-  long long batch = 4, seed = 1;
+  long long batch = 4, seed = 1, limit = f.model->nparams;
   double tol = 1e-5;
   if (!cli_int(c, "batch", 1, 4096, &batch) || !cli_int(c, "seed", 0, 1LL << 62, &seed) ||
-      !cli_double(c, "tol", &tol))
+      !cli_double(c, "tol", &tol) || !cli_int(c, "limit", 1, 1 << 30, &limit))
     goto done;
   if (!(tol > 0)) {
     fprintf(stderr, "nnc check: --tol must be positive, got %g\n", tol);
@@ -267,7 +267,8 @@ int cmd_check(const Cli *c) {
   Forward fw = forward_prefix(g, loss, leaves, scratch);
   bool ok = true;
   double worst = 0;
-  for (int i = 0; i < m->nparams; i++) {
+  if (limit < m->nparams) printf("checking the first %lld of %d parameters (--limit)\n", limit, m->nparams);
+  for (int i = 0; i < m->nparams && i < limit; i++) {
     const ModelParam *p = &m->params[i];
     IrNode *leaf = ir_find_leaf(g, OP_PARAM, p->name);
     char name[128];

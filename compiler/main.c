@@ -88,6 +88,7 @@ static const Command commands[] = {
    {{"batch", "N", "batch size of the random batch (default 4)"},
     {"seed", "N", "seed for parameters and the batch"},
     {"tol", "X", "largest accepted relative error (default 1e-5)"},
+    {"limit", "N", "check only the first N parameters (in the order the model creates them)"},
     {NULL, NULL, NULL}}},
   {"llvm", cmd_llvm, "FILE", "print the generated LLVM IR",
    {{"stage", "STAGE", "graph to compile: train (default) | eval"},

@@ -1,0 +1,1 @@
+check examples/course_chain.nn --limit 3
