@@ -9,8 +9,10 @@
 
 #include "ckpt.h"
 #include "cli.h"
+#include "draw.h"
 #include "outfile.h"
 #include "session.h"
+#include "show.h"
 
 /* Model + weights ready for evaluation graphs; false (message printed) on error. */
 static bool open_weights(const Cli *c, Front *f, Session *s) {
@@ -201,14 +203,14 @@ static bool run_outputs(Session *s, const Dataset *d, int B, RowsFn fn, void *ct
 
 typedef struct {
   FILE *out;                  /* where the lines go */
-  const MetricSpec *metric;   /* how to read a row */
+  MetricSpec metric;          /* how to read a row (METRIC_NONE with --raw) */
   bool probs;                 /* --probs */
 } LineWriter;
 
 static void write_lines(void *ctx, const float *rows, int n, int64_t width, int first) {
   (void)first;
   LineWriter *w = ctx;
-  for (int r = 0; r < n; r++) print_prediction(w->out, w->metric, rows + r * width, width, w->probs);
+  for (int r = 0; r < n; r++) print_prediction(w->out, &w->metric, rows + r * width, width, w->probs);
 }
 
 /* What predict needs before any work: an input, an output to predict, and
@@ -222,12 +224,88 @@ static bool predict_args(const Cli *c, const Model *m, const Session *s) {
     fprintf(stderr, "%s: error: the model has no output to predict (add `output NAME`)\n", c->pos[0]);
     return false;
   }
+  if (cli_flag(c, "probs") && cli_flag(c, "raw")) {
+    fprintf(stderr, "nnc predict: --raw prints the output values and --probs probabilities; give one of them\n");
+    return false;
+  }
   if (cli_flag(c, "probs") && s->metric.kind == METRIC_NONE) {
     fprintf(stderr, "nnc predict: --probs needs a classifier (a cross_entropy or binary_cross_entropy loss); %s's "
             "output is not read as classes\n", m->name);
     return false;
   }
   return true;
+}
+
+/* ---- --show N: a picture instead of lines ---- */
+
+typedef struct {
+  float *rows;        /* every sample's output row */
+  int64_t width;      /* floats per row */
+} Collected;
+
+static void collect_rows(void *ctx, const float *rows, int n, int64_t width, int first) {
+  Collected *c = ctx;
+  c->rows = xrealloc(c->rows, sizeof(float) * (size_t)width * (size_t)(first + n));
+  memcpy(c->rows + (size_t)first * (size_t)width, rows, sizeof(float) * (size_t)width * (size_t)n);
+  c->width = width;
+}
+
+/* The true class of each sample when the data has labels, else NULL. */
+static int *true_classes(const MetricSpec *ms, const Dataset *d) {
+  if (ms->kind == METRIC_NONE || !d->y) return NULL;
+  int *t = xmalloc(sizeof(int) * (size_t)d->n);
+  for (int i = 0; i < d->n; i++)
+    t[i] = metrics_truth(ms, d->y + (size_t)i * (size_t)d->ntarget, d->labels ? d->labels[i] : 0, 0);
+  return t;
+}
+
+/* The data for a picture: with labels when the file has them (so wrong
+ * predictions can be marked), else the features alone; the first n samples. */
+static bool load_shown(Session *s, const Model *m, const DataSpec *spec, int n, Dataset *d) {
+  char err[1024];
+  bool labelled = s->ntarget > 0 && data_load_first(spec, s->nfeat, s->nclasses, s->ntarget, n, d, err, sizeof err);
+  if (labelled) data_free(d);
+  if (!load_eval_data(s, m, spec, !labelled, d)) return false;
+  if (d->n > n) d->n = n;
+  return true;
+}
+
+/* nnc predict --show N -o grid.png: the first N samples drawn with their
+ * predictions (or reconstructions). */
+static bool show_predictions(const Cli *c, Session *s, const Model *m, const DataSpec *spec) {
+  long long n = 0;
+  const char *path = cli_get(c, "output");
+  int h, w;
+  char err[1024];
+  if (!cli_int(c, "show", 1, 1000, &n)) return false;
+  if (!path || !canvas_name_ok(path, err, sizeof err)) {
+    fprintf(stderr, "nnc predict: --show draws a picture: give its name with -o NAME.png (or .svg, .pdf)\n");
+    return false;
+  }
+  const ModelValue *x = &m->inputs[0];
+  if (!show_image_shape(x->shape.dim, x->shape.ndim, &h, &w)) {
+    fprintf(stderr, "nnc predict: --show draws image inputs; %s is %s, not [H, W] or a square number of values\n",
+            x->name, shape_str(x->shape, (char[96]){0}));
+    return false;
+  }
+  Dataset d = {0};
+  Collected out = {0};
+  bool ok = load_shown(s, m, spec, (int)n, &d) && run_outputs(s, &d, m->train.batch, collect_rows, &out);
+  int *truth = ok ? true_classes(&s->metric, &d) : NULL;
+  bool recon = s->metric.kind == METRIC_NONE && out.width == s->nfeat;
+  ShowGrid g = {d.n, h, w, d.x, recon ? out.rows : NULL, out.rows, (int)out.width, truth, &s->metric};
+  char title[512];
+  int right = 0;
+  for (int i = 0; truth && i < d.n; i++)
+    right += truth[i] == metrics_predicted(&s->metric, out.rows + (size_t)i * (size_t)out.width, 0);
+  const char *base = strrchr(spec->path, '/') ? strrchr(spec->path, '/') + 1 : spec->path;
+  if (truth) snprintf(title, sizeof title, "%s on %s: %d of %d right", m->name, base, right, d.n);
+  else snprintf(title, sizeof title, "%s on %s", m->name, base);
+  if (ok && !(ok = show_write(&g, path, title, err, sizeof err))) fprintf(stderr, "nnc: %s\n", err);
+  free(truth);
+  free(out.rows);
+  data_free(&d);
+  return ok;
 }
 
 int cmd_predict(const Cli *c) {
@@ -247,9 +325,14 @@ int cmd_predict(const Cli *c) {
     goto done;
   }
   DataSpec spec = file_spec(m, cli_get(c, "input"));
+  if (cli_get(c, "show")) {
+    status = show_predictions(c, &s, m, &spec) ? 0 : 1;
+    goto done;
+  }
   if (!load_eval_data(&s, m, &spec, true, &in) || !apply_limit(c, &in)) goto done;
   if (output && !(out = open_memstream(&text, &text_len))) die("open_memstream failed");
-  LineWriter w = {out, &s.metric, cli_flag(c, "probs")};
+  LineWriter w = {out, s.metric, cli_flag(c, "probs")};
+  if (cli_flag(c, "raw")) w.metric.kind = METRIC_NONE;
   if (run_outputs(&s, &in, m->train.batch, write_lines, &w)) status = 0;
 done:
   if (out != stdout) {

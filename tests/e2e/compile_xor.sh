@@ -14,7 +14,7 @@ cp "$ROOT/tests/e2e/compile_xor.c" .
 
 "$NNC" train "$EX/xor.nn" --quiet --log log.json --save xor.ckpt
 want_loss=$(json_field log.json train_loss)
-"$NNC" predict "$EX/xor.nn" --weights xor.ckpt --input "$EX/data/xor.csv" >jit.txt
+"$NNC" predict "$EX/xor.nn" --weights xor.ckpt --input "$EX/data/xor.csv" --raw >jit.txt
 
 # undefined symbols must come from libc or libm
 libs_defined() {

@@ -1,7 +1,9 @@
-/* check_plot: the training log reader and the pictures drawn from it.  A
- * plot of a known log is read back as a PNG: its size is the layout's, it is
- * not blank, and both curves' colours are in it; SVG and PDF files start as
- * their formats do; bad logs and names are refused with the reason. */
+/* check_plot: the training log reader and the pictures drawn from it and
+ * from predictions.  A plot of a known log is read back as a PNG: its size is
+ * the layout's, it is not blank, and both curves' colours are in it; SVG and
+ * PDF files start as their formats do; bad logs and names are refused with
+ * the reason.  A grid of predictions marks the wrong one in red, and an
+ * autoencoder's grid pairs each image with its reconstruction. */
 #define _POSIX_C_SOURCE 200809L
 #include <cairo.h>
 #include <check.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "plot.h"
+#include "show.h"
 #include "testutil.h"
 
 static void write_text(const char *name, const char *text) {
@@ -140,6 +143,42 @@ START_TEST(test_plot_svg_pdf_and_errors) {
 }
 END_TEST
 
+/* Three 4x4 images of a two-class model; the third is predicted wrong. */
+START_TEST(test_show_grid) {
+  float images[3 * 16], outputs[3 * 2] = {2, -1, -1, 3, 0.5, 0.1};
+  for (int i = 0; i < 3 * 16; i++) images[i] = (float)(i % 5);
+  int truth[3] = {0, 1, 1};
+  const char *names[2] = {"even", "odd"};
+  MetricSpec ms = {METRIC_CLASS, 2, 2, 1, names};
+  ShowGrid g = {3, 4, 4, images, NULL, outputs, 2, truth, &ms};
+  char err[256] = "";
+  ck_assert_msg(show_write(&g, in_tmp("grid.png"), "three", err, sizeof err), "%s", err);
+  cairo_surface_t *s = cairo_image_surface_create_from_png(in_tmp("grid.png"));
+  ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+  ck_assert_int_eq(cairo_image_surface_get_width(s), 3 * 128);   /* one row of three cells */
+  ck_assert_int_eq(cairo_image_surface_get_height(s), 34 + 96 + 6 + 30 + 6);
+  cairo_surface_flush(s);
+  long inked, red;
+  count_pixels(s, 0xd62728, &inked, &red);
+  ck_assert_msg(red > 300 && red < 3000, "%ld red pixels: one framed, captioned image", red);
+  cairo_surface_destroy(s);
+  /* the same images as an autoencoder's: each cell holds the image and its reconstruction */
+  MetricSpec none = {.kind = METRIC_NONE};
+  ShowGrid ae = {3, 4, 4, images, images, images, 16, NULL, &none};
+  ck_assert_msg(show_write(&ae, in_tmp("ae.png"), "ae", err, sizeof err), "%s", err);
+  s = cairo_image_surface_create_from_png(in_tmp("ae.png"));
+  ck_assert_int_eq(cairo_image_surface_get_width(s), 3 * 2 * 128);
+  count_pixels(s, 0xd62728, &inked, &red);
+  ck_assert_int_eq(red, 0);
+  cairo_surface_destroy(s);
+  int h, w;
+  ck_assert(show_image_shape((int[]){784}, 1, &h, &w) && h == 28 && w == 28);
+  ck_assert(show_image_shape((int[]){3, 5}, 2, &h, &w) && h == 3 && w == 5);
+  ck_assert(!show_image_shape((int[]){10}, 1, &h, &w));
+  ck_assert(!show_image_shape((int[]){2, 3, 4}, 3, &h, &w));
+}
+END_TEST
+
 Suite *plot_suite(void) {
   Suite *s = suite_create("plot");
   TCase *tc = tcase_create("plot");
@@ -148,6 +187,7 @@ Suite *plot_suite(void) {
   tcase_add_loop_test(tc, test_bad_logs, 0, (int)(sizeof bad_logs / sizeof bad_logs[0]));
   tcase_add_test(tc, test_plot_png);
   tcase_add_test(tc, test_plot_svg_pdf_and_errors);
+  tcase_add_test(tc, test_show_grid);
   suite_add_tcase(s, tc);
   return s;
 }
