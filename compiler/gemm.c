@@ -37,7 +37,9 @@ typedef struct {
   LLVMValueRef A, B;       /* operand buffers */
   LLVMValueRef packed_b;   /* scratch: packed B (one panel, or all of them) */
   LLVMValueRef packed_a;   /* scratch after packed B: one packed row block of A, or NULL */
-  LLVMValueRef tile;       /* mr x nr floats on the stack */
+  LLVMValueRef tile;       /* where micro-kernels leave results: mr x nr floats on the stack, or
+                              (rows outside) a row block of mr x padded-N floats in scratch */
+  int64_t tile_stride;     /* floats from one row of tile to the next */
   int mr, nv, vw, nr;      /* tile rows, vectors per row, floats per vector, columns (nv * vw) */
   int64_t panels;          /* ceil(N / nr) */
   LLVMValueRef mk[2];      /* micro-kernel functions: full row blocks, the short one */
@@ -86,21 +88,35 @@ static LLVMValueRef smin(Cg *cg, LLVMValueRef a, LLVMValueRef b) {
 
 /* ---- packing ---- */
 
-/* dst[k*nr + c] = B[k, j0 + c] for c < ncols, 0 up to nr. */
+/* dst[k*nr + c] = B[k, j0 + c] for c < ncols, 0 up to nr.  The loop along
+ * B's contiguous axis is the inner one: a transposed B (k contiguous) is
+ * read down its rows and written with stride nr into the panel, which stays
+ * in cache, rather than gathered from memory. */
 static void pack_b(Cg *cg, const Gemm *g, LLVMValueRef dst, LLVMValueRef j0, int ncols) {
   CgLoop lk, lc;
-  LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, g->s->K), cg_i64(cg, 1));
-  LLVMValueRef row = mul(cg, k, g->nr);
-  LLVMValueRef src = add(cg, mul(cg, k, g->bk), mul(cg, j0, g->bn));
-  LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, ncols), cg_i64(cg, 1));
-  cg_store(cg, dst, add(cg, row, c), cg_load(cg, g->B, add(cg, src, mul(cg, c, g->bn))));
-  cg_loop_end(cg, &lc);
-  if (ncols < g->nr) {
-    c = cg_loop_begin(cg, &lc, cg_i64(cg, ncols), cg_i64(cg, g->nr), cg_i64(cg, 1));
-    cg_store(cg, dst, add(cg, row, c), cg_f32(cg, 0));
+  LLVMValueRef base = mul(cg, j0, g->bn);
+  if (g->bk == 1 && g->bn != 1) {
+    LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, ncols), cg_i64(cg, 1));
+    LLVMValueRef src = add(cg, base, mul(cg, c, g->bn));
+    LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, g->s->K), cg_i64(cg, 1));
+    cg_store(cg, dst, add(cg, mul(cg, k, g->nr), c), cg_load(cg, g->B, add(cg, src, k)));
+    cg_loop_end(cg, &lk);
     cg_loop_end(cg, &lc);
+  } else {
+    LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, g->s->K), cg_i64(cg, 1));
+    LLVMValueRef row = mul(cg, k, g->nr), src = add(cg, mul(cg, k, g->bk), base);
+    LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, ncols), cg_i64(cg, 1));
+    cg_store(cg, dst, add(cg, row, c), cg_load(cg, g->B, add(cg, src, mul(cg, c, g->bn))));
+    cg_loop_end(cg, &lc);
+    cg_loop_end(cg, &lk);
   }
-  cg_loop_end(cg, &lk);
+  if (ncols < g->nr) {
+    LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, g->s->K), cg_i64(cg, 1));
+    LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, ncols), cg_i64(cg, g->nr), cg_i64(cg, 1));
+    cg_store(cg, dst, add(cg, mul(cg, k, g->nr), c), cg_f32(cg, 0));
+    cg_loop_end(cg, &lc);
+    cg_loop_end(cg, &lk);
+  }
 }
 
 /* Packed panel p of B: K * nr floats at p * K * nr (or the one panel). */
@@ -186,7 +202,8 @@ static void k_loop(Cg *cg, const Gemm *g, LLVMValueRef i0, int rows, LLVMValueRe
   LLVMPositionBuilderAtEnd(cg->b, done);
   for (int r = 0; r < rows; r++)
     for (int v = 0; v < g->nv; v++)
-      LLVMSetAlignment(LLVMBuildStore(cg->b, acc[r][v], gep(cg, tile, cg_i64(cg, r * g->nr + v * g->vw))), align);
+      LLVMSetAlignment(LLVMBuildStore(cg->b, acc[r][v], gep(cg, tile, cg_i64(cg, r * g->tile_stride + v * g->vw))),
+                       align);
 }
 
 /* The micro-kernel for `rows` rows as a function of its own,
@@ -217,10 +234,20 @@ static LLVMValueRef micro_kernel_fn(Cg *cg, Gemm *g, int rows) {
   return fn;
 }
 
-static void micro_kernel(Cg *cg, Gemm *g, LLVMValueRef i0, int rows, LLVMValueRef panel) {
+/* The micro-kernel's result goes to tile (at the panel's columns when the
+ * tile is a whole row block). */
+static void micro_kernel(Cg *cg, Gemm *g, LLVMValueRef i0, int rows, LLVMValueRef panel, LLVMValueRef tile) {
   LLVMValueRef fn = micro_kernel_fn(cg, g, rows);
-  LLVMValueRef args[5] = {g->A, g->packed_a ? g->packed_a : LLVMConstPointerNull(cg->ptr), panel, g->tile, i0};
+  LLVMValueRef args[5] = {g->A, g->packed_a ? g->packed_a : LLVMConstPointerNull(cg->ptr), panel, tile, i0};
   LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 5, "");
+}
+
+/* The point of C that element (i, j) of the computed product is. */
+static CgPoint c_point(Cg *cg, const Gemm *g, LLVMValueRef i, LLVMValueRef j) {
+  (void)cg;
+  CgPoint p = {2, {i, j}, {0, 1}};
+  if (g->s->swap) p.idx[0] = j, p.idx[1] = i;
+  return p;
 }
 
 /* The group's members over tile rows < rows and columns < ncols. */
@@ -228,33 +255,33 @@ static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef i0, LLVMValueRef j0, in
   CgLoop lr, lc;
   LLVMValueRef r = cg_loop_begin(cg, &lr, cg_i64(cg, 0), cg_i64(cg, rows), cg_i64(cg, 1));
   LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, ncols), cg_i64(cg, 1));
-  CgPoint p = {2, {add(cg, i0, r), add(cg, j0, c)}, {0, 1}};
+  CgPoint p = c_point(cg, g, add(cg, i0, r), add(cg, j0, c));
   cg->mm = g->mm;
-  cg->mm_value = cg_load(cg, g->tile, add(cg, mul(cg, r, g->nr), c));
+  cg->mm_value = cg_load(cg, g->tile, add(cg, mul(cg, r, g->tile_stride), c));
   cg_eval_store(cg, &p);
   cg_loop_end(cg, &lc);
   cg_loop_end(cg, &lr);
 }
 
 static void tile(Cg *cg, Gemm *g, LLVMValueRef i0, LLVMValueRef j0, int rows, int ncols, LLVMValueRef panel) {
-  micro_kernel(cg, g, i0, rows, panel);
+  micro_kernel(cg, g, i0, rows, panel, g->tile);
   epilogue(cg, g, i0, j0, rows, ncols);
 }
 
 /* ---- loop orders ---- */
 
-/* Rows i0.. of one row block (rows of them) against every panel. */
+/* Rows i0.. of one row block (rows of them) against every panel, into the
+ * row block's buffer; then the epilogue along whole rows, so an update of
+ * output-shaped arrays (an optimizer's w, m, v) streams through each row
+ * once instead of in tile-sized pieces. */
 static void row_block(Cg *cg, Gemm *g, LLVMValueRef i0, int rows) {
   if (g->packed_a) pack_a(cg, g, i0, rows);
-  int64_t full = g->s->N / g->nr;
-  int tail = (int)(g->s->N % g->nr);
-  if (full > 0) {
-    CgLoop lp;
-    LLVMValueRef p = cg_loop_begin(cg, &lp, cg_i64(cg, 0), cg_i64(cg, full), cg_i64(cg, 1));
-    tile(cg, g, i0, mul(cg, p, g->nr), rows, g->nr, panel_of(cg, g, p));
-    cg_loop_end(cg, &lp);
-  }
-  if (tail > 0) tile(cg, g, i0, cg_i64(cg, full * g->nr), rows, tail, panel_of(cg, g, cg_i64(cg, full)));
+  int64_t panels = g->panels;
+  CgLoop lp;
+  LLVMValueRef p = cg_loop_begin(cg, &lp, cg_i64(cg, 0), cg_i64(cg, panels), cg_i64(cg, 1));
+  micro_kernel(cg, g, i0, rows, panel_of(cg, g, p), gep(cg, g->tile, mul(cg, p, g->nr)));
+  cg_loop_end(cg, &lp);
+  epilogue(cg, g, i0, cg_i64(cg, 0), rows, (int)g->s->N);
 }
 
 /* Units are row blocks: full blocks [lo, min(hi, full)), then the short one. */
@@ -321,7 +348,7 @@ static void direct(Cg *cg, Gemm *g) {
   cg_loop_end(cg, &lj);
   cg_loop_end(cg, &lk);
   j = cg_loop_begin(cg, &lj, cg_i64(cg, 0), cg_i64(cg, g->s->N), cg_i64(cg, 1));
-  CgPoint p = {2, {i, j}, {0, 1}};
+  CgPoint p = c_point(cg, g, i, j);
   cg->mm = g->mm;
   cg->mm_value = cg_load(cg, row, j);
   cg_eval_store(cg, &p);
@@ -333,7 +360,7 @@ void gemm_emit(Cg *cg, const FuseGroup *G) {
   const IrNode *mm = G->mm, *a = mm->src[0], *b = mm->src[1];
   const FuseNode *fa = &cg->fp->node[a->id], *fb = &cg->fp->node[b->id];
   const GemmSchedule *s = &cg->step->gemm;
-  Gemm g = {.mm = mm, .s = s, .mr = s->rows, .nv = s->vectors, .vw = s->vw};
+  Gemm g = {.mm = mm, .s = s, .mr = s->rows, .nv = s->vectors, .vw = s->vw};   /* sizes: s->M, N, K */
   g.nr = g.nv * g.vw;
   g.panels = (s->N + g.nr - 1) / g.nr;
   g.am = mm->ta ? fa->stride[1] : fa->stride[0];
@@ -342,15 +369,28 @@ void gemm_emit(Cg *cg, const FuseGroup *G) {
   g.bn = mm->tb ? fb->stride[0] : fb->stride[1];
   g.A = cg->bufptr[plan_buf_of_view(cg->mp, a)];
   g.B = cg->bufptr[plan_buf_of_view(cg->mp, b)];
+  if (s->swap) {   /* C^T = B^T A^T: B^T[i,k] = B[k,i], A^T[k,j] = A[j,k] */
+    int64_t am = g.am, ak = g.ak;
+    LLVMValueRef A = g.A;
+    g.am = g.bn, g.ak = g.bk, g.A = g.B;
+    g.bk = ak, g.bn = am, g.B = A;
+  }
   if (s->direct) {
     direct(cg, &g);
     cg->mm = NULL;
     return;
   }
   g.packed_b = cg->scratch;
-  if (s->pack_a) g.packed_a = gep(cg, cg->scratch, cg_i64(cg, g.panels * s->K * g.nr));
-  g.tile = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, g.mr * g.nr), "tile");
-  LLVMSetAlignment(g.tile, (unsigned)(4 * g.vw));
+  int64_t packed_b = (s->rows_outer ? g.panels : 1) * s->K * g.nr;
+  if (s->rows_outer) {   /* scratch: packed B, the row block, packed A */
+    g.tile = gep(cg, cg->scratch, cg_i64(cg, packed_b));
+    g.tile_stride = g.panels * g.nr;
+    if (s->pack_a) g.packed_a = gep(cg, cg->scratch, cg_i64(cg, packed_b + g.mr * g.tile_stride));
+  } else {
+    g.tile = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, g.mr * g.nr), "tile");
+    LLVMSetAlignment(g.tile, (unsigned)(4 * g.vw));
+    g.tile_stride = g.nr;
+  }
   if (s->rows_outer)
     rows_outside(cg, &g);
   else

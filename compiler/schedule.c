@@ -137,7 +137,7 @@ static void split_nest(StepSchedule *ss, const Target *t) {
 }
 
 static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *t, StepSchedule *ss) {
-  const IrNode *mm = G->mm, *a = mm->src[0];
+  const IrNode *mm = G->mm, *a = mm->src[0], *b = mm->src[1];
   GemmSchedule *g = &ss->gemm;
   g->M = mm->shape.dim[0];
   g->N = mm->shape.dim[1];
@@ -146,7 +146,23 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
   g->vectors = t->tile_vectors;
   g->vw = t->vector_floats;
   int64_t nr = g->vectors * g->vw;
-  int64_t ak = mm->ta ? fp->node[a->id].stride[0] : fp->node[a->id].stride[1];
+  if (g->N <= g->vw && g->M > g->N) {
+    /* a narrow C (the logits layer): a transposed A makes B^T A^T cheap to
+     * pack (A^T's rows are contiguous) and fills whole tiles; otherwise one
+     * vector per tile row pads less than two */
+    int64_t am = mm->ta ? fp->node[a->id].stride[1] : fp->node[a->id].stride[0];
+    g->swap = am == 1;
+    if (g->swap) {
+      int64_t m = g->M;
+      g->M = g->N, g->N = m;
+    } else {
+      g->vectors = 1;
+      nr = g->vw;
+    }
+  }
+  /* A's k stride in the product computed (B's when swapped) */
+  int64_t ak = g->swap ? (mm->tb ? fp->node[b->id].stride[1] : fp->node[b->id].stride[0])
+                       : (mm->ta ? fp->node[a->id].stride[0] : fp->node[a->id].stride[1]);
   ss->work = 2 * g->M * g->N * g->K + g->M * g->N * G->nmembers;
   ss->grain = 1;
   g->direct = g->M * g->N * g->K <= DIRECT_MAX_MACS && g->N <= DIRECT_MAX_COLS;
@@ -157,7 +173,8 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
   g->rows_outer = g->K * round_up(g->N, nr) * 4 <= PACKED_B_BYTES;
   g->pack_a = g->rows_outer && ak != 1 && g->M > g->rows;
   ss->units = g->rows_outer ? (g->M + g->rows - 1) / g->rows : (g->N + nr - 1) / nr;
-  ss->scratch = (g->rows_outer ? round_up(g->N, nr) : nr) * g->K + (g->pack_a ? g->rows * g->K : 0);
+  /* packed B; rows outside: the row block's results and packed A too */
+  ss->scratch = g->rows_outer ? round_up(g->N, nr) * (g->K + g->rows) + (g->pack_a ? g->rows * g->K : 0) : nr * g->K;
 }
 
 static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedule *ss) {
@@ -276,12 +293,12 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
   fprintf(out, "kernel %d %s %s", p->group, group_kind(G), shape_str(G->space, sh));
   if (G->kind == FG_MATMUL) {
     const GemmSchedule *g = &ss->gemm;
+    fprintf(out, " M=%lld N=%lld K=%lld%s", (long long)g->M, (long long)g->N, (long long)g->K,
+            g->swap ? " (as C^T = B^T A^T)" : "");
     if (g->direct)
-      fprintf(out, " M=%lld N=%lld K=%lld direct, a row at a time", (long long)g->M, (long long)g->N,
-              (long long)g->K);
+      fprintf(out, " direct, a row at a time");
     else
-      fprintf(out, " M=%lld N=%lld K=%lld tile %dx%d (%d floats/vector) %s%s", (long long)g->M, (long long)g->N,
-              (long long)g->K, g->rows, g->vectors * g->vw, g->vw,
+      fprintf(out, " tile %dx%d (%d floats/vector) %s%s", g->rows, g->vectors * g->vw, g->vw,
               g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
               g->pack_a ? ", A packed per row block" : "");
   } else {

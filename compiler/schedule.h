@@ -38,8 +38,10 @@ typedef struct {
 } LoopNest;
 
 typedef struct {
-  int64_t M, N, K;              /* C[M,N] = A[M,K] B[K,N] */
+  int64_t M, N, K;              /* the product computed: C[M,N] = A[M,K] B[K,N] (after swap) */
   int rows, vectors, vw;        /* tile: rows x vectors of vw floats */
+  bool swap;                    /* computes C^T = B^T A^T: a narrow C (10 logits) then fills
+                                   whole tile columns instead of padding them */
   bool direct;                  /* tiny: a row at a time, no packing, no tile (units = rows) */
   bool rows_outer;              /* row blocks outside column panels (B packed whole) */
   bool pack_a;                  /* A's row block packed k-major before its micro-kernels */
