@@ -25,6 +25,23 @@
 
 typedef void (*StepFn)(float **leaves, float *ws, float *scratch, int64_t lo, int64_t hi);
 
+/* Threads help only when the machine gives them cores at the same time: on
+ * a busy shared host a thread that waits at a barrier for one that is not
+ * running costs a scheduler time slice, and the pool runs slower than one
+ * thread.  So every window of runs starts with ADAPT_PROBES runs on one
+ * thread and ADAPT_PROBES on all, timed, and the rest of the window runs
+ * the way that was faster (all threads only when clearly faster).  While
+ * one thread keeps winning the windows grow, so the probes cost little.
+ * Any thread count computes the same bits, so this never changes a result. */
+enum { ADAPT_WINDOW = 64, ADAPT_MAX_WINDOW = 4096, ADAPT_PROBES = 2 };
+typedef struct {
+  long long phase;        /* runs into the current window */
+  long long window;       /* its length */
+  double single, multi;   /* wall time of this window's probes */
+  bool use_single;        /* the rest of the window runs on one thread */
+  long long single_runs;  /* runs on one thread although the pool had more */
+} Adapt;
+
 struct JitGraph {
   const IrGraph *g;                     /* the graph compiled */
   Planned *plan;                        /* its kernels, buffers and schedule */
@@ -40,6 +57,7 @@ struct JitGraph {
   bool from_cache;                      /* code loaded from the compile cache */
   double *step_seconds;                 /* profiling: time per step over all runs, or NULL */
   long long runs;                       /* profiling: runs timed */
+  Adapt adapt;                          /* one thread or all, measured as the runs go */
 };
 
 static const char ENTRY[] = "nnc_entry";
@@ -277,17 +295,47 @@ static void run_steps(void *ctx, int tid, int nthreads) {
   }
 }
 
+static void run_single(JitGraph *j) {
+  if (j->step_seconds)
+    run_steps(j, 0, 1);
+  else
+    j->entry(j->leaves, j->workspace);
+}
+
+/* A run on the pool, or on this thread alone as the adaptation says. */
+static void run_adaptive(JitGraph *j) {
+  Adapt *a = &j->adapt;
+  if (a->phase >= a->window) a->phase = 0;
+  if (a->window == 0) a->window = ADAPT_WINDOW;
+  long long phase = a->phase++;
+  bool single = phase < ADAPT_PROBES || (phase >= 2 * ADAPT_PROBES && a->use_single);
+  double t0 = phase < 2 * ADAPT_PROBES ? pipeline_clock() : 0;
+  if (single) {
+    run_single(j);
+    a->single_runs++;
+  } else {
+    pool_run(j->pool, run_steps, j);
+  }
+  if (phase >= 2 * ADAPT_PROBES) return;
+  *(single ? &a->single : &a->multi) += pipeline_clock() - t0;
+  if (phase == 2 * ADAPT_PROBES - 1) {
+    a->use_single = a->multi > 0.9 * a->single;
+    a->window = !a->use_single ? ADAPT_WINDOW : a->window < ADAPT_MAX_WINDOW ? 2 * a->window : a->window;
+    a->single = a->multi = 0;
+  }
+}
+
 void jit_run(JitGraph *j) {
   for (int i = 0; i < j->plan->mp->nleaves; i++)
     if (!j->leaves[i]) die("jit_run: leaf %s is not bound", j->plan->mp->leaves[i]->name);
   if (j->step_seconds) j->runs++;
   if (pool_threads(j->pool) > 1)
-    pool_run(j->pool, run_steps, j);
-  else if (j->step_seconds)
-    run_steps(j, 0, 1);
+    run_adaptive(j);
   else
-    j->entry(j->leaves, j->workspace);
+    run_single(j);
 }
+
+long long jit_single_runs(const JitGraph *j) { return j->adapt.single_runs; }
 
 void jit_profile(JitGraph *j, bool on) {
   free(j->step_seconds);
@@ -307,8 +355,10 @@ void jit_print_profile(FILE *out, const JitGraph *j) {
       int tmp = order[k];
       order[k] = order[k - 1], order[k - 1] = tmp;
     }
-  fprintf(out, "%s: %lld runs, %.1f us per run (%d thread%s)\n", j->g->name, j->runs, 1e6 * total / (double)j->runs,
+  fprintf(out, "%s: %lld runs, %.1f us per run (%d thread%s", j->g->name, j->runs, 1e6 * total / (double)j->runs,
           pool_threads(j->pool), pool_threads(j->pool) == 1 ? "" : "s");
+  if (j->adapt.single_runs) fprintf(out, "; %lld runs on one thread, which was faster", j->adapt.single_runs);
+  fprintf(out, ")\n");
   for (int r = 0; r < n; r++) {
     int si = order[r];
     double per = j->step_seconds[si] / (double)j->runs;

@@ -8,8 +8,9 @@
  * floats, aligned to the target) and calls jit_run as often as it likes:
  * outputs are then readable through jit_output and every update has been
  * written into its leaf's buffer.  With a pool of several threads, jit_run
- * shares each step out as the schedule says; results are bit-identical for
- * every thread count.  A run allocates nothing; the workspace is allocated
+ * shares each step out as the schedule says, or runs on one thread when
+ * timing shows the machine too busy for threads to help; results are
+ * bit-identical for every thread count.  A run allocates nothing; the workspace is allocated
  * at compile time.  The graph must outlive the JitGraph (leaves and outputs
  * point into it).  Floating-point environment (flush-to-zero etc.) is the
  * caller's; the pool's workers take it at every run.
@@ -57,6 +58,8 @@ long long jit_workspace_floats(const JitGraph *j);
  * prints one line per step, slowest first, with its share and GFLOP/s. */
 void jit_profile(JitGraph *j, bool on);
 void jit_print_profile(FILE *out, const JitGraph *j);
+/* Runs that went to one thread although the pool has more (a busy machine). */
+long long jit_single_runs(const JitGraph *j);
 /* Whether the code came from the compile cache. */
 bool jit_from_cache(const JitGraph *j);
 void jit_free(JitGraph *j);
