@@ -37,7 +37,7 @@ enum {
 };
 
 typedef struct {
-  const char *name;   /* leaf name ("h1.w", "adam.m.h1.w") */
+  const char *name;   /* leaf name ("h1.w", "adam.m/h1.w") */
   IrOp op;            /* OP_PARAM or OP_STATE */
   Shape shape;        /* dimensions */
   IrInit init;        /* its initializer */

@@ -107,7 +107,7 @@ struct IrNode {
     uint32_t seed;          /* RAND: stream id, distinct per dropout site */
     IrWindow win;           /* WINDOW: convolution and pool geometry */
   };
-  const char *name;       /* INPUT/PARAM/STATE: unique name ("h1.w", "adam.m.h1.w") */
+  const char *name;       /* INPUT/PARAM/STATE: unique name ("h1.w", "adam.m/h1.w") */
   IrInit init;            /* PARAM/STATE: initializer */
   /* provenance, for printing and error messages */
   Loc loc;                /* source place that produced it ({0} if none) */

@@ -34,7 +34,7 @@ typedef enum {
 } CkptKind;
 
 typedef struct {
-  const char *name;   /* leaf name, unique ("h1.w", "adam.m.h1.w") */
+  const char *name;   /* leaf name, unique ("h1.w", "adam.m/h1.w") */
   CkptKind kind;      /* PARAM or STATE */
   Shape shape;        /* dimensions, row-major */
   float *data;        /* numel(shape) values */
