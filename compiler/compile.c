@@ -57,13 +57,14 @@ static void fill_initial(const AbiLayout *L, unsigned char *region) {
 
 /* Overwrites the region with a checkpoint's tensors: every parameter must be
  * there, optimizer and layer state is taken when present (as `nnc eval`). */
-static bool load_weights(const AbiLayout *L, const char *path, unsigned char *region) {
+static bool load_weights(const AbiLayout *L, const char *path, unsigned char *region, DataNorm *norm) {
   Checkpoint ck;
   char err[1024];
   if (!ckpt_read(path, NULL, 0, &ck, err, sizeof err)) {
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
+  if (L->m->train.data.standardize) data_norm_from_ckpt(&ck, (int)(L->x_floats / L->batch), norm);
   bool ok = true;
   for (int i = 0; i < L->nslots && ok; i++) {
     const AbiSlot *s = &L->slots[i];
@@ -327,7 +328,7 @@ int cmd_compile(const Cli *c) {
   region = (unsigned char *)aligned_floats(ABI_IMAGE_HEADER + L.tensor_bytes);
   abi_image_header(&L, region);
   memcpy(region + ABI_IMAGE_HEADER, initial, (size_t)L.tensor_bytes);
-  if (weights && !load_weights(&L, weights, region + ABI_IMAGE_HEADER)) goto done;
+  if (weights && !load_weights(&L, weights, region + ABI_IMAGE_HEADER, &norm)) goto done;
   bool embedded = weights && !image_path;
   test_x = aligned_floats(L.x_floats * 4);
   test_out = aligned_floats(L.out_floats * 4);
@@ -338,8 +339,8 @@ int cmd_compile(const Cli *c) {
 
   AbiData d = {.image = embedded ? region : NULL, .image_bytes = ABI_IMAGE_HEADER + L.tensor_bytes,
                .test_x = test_x, .test_out = test_out, .test_seed = m->train.seed};
-  if (m->train.data.standardize) {
-    /* the same statistics nnc train and nnc predict compute from the training data */
+  if (m->train.data.standardize && !norm.nfeat) {
+    /* no checkpoint with them: the statistics nnc train computes from the training data */
     int nclasses = m->ntargets ? m->targets[0].nclasses : 0;
     int ntarget = !m->ntargets ? 0 : nclasses ? nclasses : (int)shape_numel(m->targets[0].shape);
     if (!data_load(&m->train.data, (int)(L.x_floats / L.batch), nclasses, ntarget, &train, err, sizeof err)) {
@@ -347,9 +348,9 @@ int cmd_compile(const Cli *c) {
       goto done;
     }
     data_norm_fit(&train, &norm);
-    d.input_mean = norm.mean;
-    d.input_std = norm.std;
   }
+  d.input_mean = norm.mean;
+  d.input_std = norm.std;
   ctx = LLVMContextCreate();
   LLVMModuleRef mod = abi_module(ctx, &L, &d);
   bool ok = emit_module(mod, &t, kind, &bytes[0], &lens[0], err, sizeof err);

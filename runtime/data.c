@@ -670,6 +670,18 @@ void data_norm_fit(const Dataset *d, DataNorm *norm) {
   free(sq);
 }
 
+bool data_norm_from_ckpt(const Checkpoint *c, int nfeat, DataNorm *norm) {
+  memset(norm, 0, sizeof *norm);
+  const CkptTensor *mean = ckpt_find(c, DATA_NORM_MEAN_TENSOR), *std = ckpt_find(c, DATA_NORM_STD_TENSOR);
+  if (!mean || !std || shape_numel(mean->shape) != nfeat || shape_numel(std->shape) != nfeat) return false;
+  norm->nfeat = nfeat;
+  norm->mean = xmalloc(sizeof(float) * (size_t)nfeat);
+  norm->std = xmalloc(sizeof(float) * (size_t)nfeat);
+  memcpy(norm->mean, mean->data, sizeof(float) * (size_t)nfeat);
+  memcpy(norm->std, std->data, sizeof(float) * (size_t)nfeat);
+  return true;
+}
+
 void data_norm_apply(const DataNorm *norm, Dataset *d) {
   assert(norm->nfeat == d->nfeat);
   for (int i = 0; i < d->n; i++) {

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ckpt.h"
 #include "config.h"
 
 typedef struct {
@@ -62,6 +63,14 @@ typedef struct {
 } DataNorm;
 
 void data_norm_fit(const Dataset *d, DataNorm *norm);          /* d must have n >= 1 */
+/* The checkpoint tensors ([nfeat] each) in which nnc train saves the
+ * statistics of a standardized model, so eval, predict and compile need not
+ * read the training data again. */
+#define DATA_NORM_MEAN_TENSOR "standardize:mean"
+#define DATA_NORM_STD_TENSOR "standardize:std"
+/* Fills *norm from a checkpoint's statistics; false (norm empty) when it has
+ * none of nfeat values, as checkpoints written before they were saved. */
+bool data_norm_from_ckpt(const Checkpoint *c, int nfeat, DataNorm *norm);
 /* x = (x - mean) / std per feature; a feature with std 0 is only centered. */
 void data_norm_apply(const DataNorm *norm, Dataset *d);
 void data_norm_free(DataNorm *norm);

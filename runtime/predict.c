@@ -14,26 +14,53 @@
 #include "session.h"
 #include "show.h"
 
+/* What eval and predict work with: the model, its compiled graphs and
+ * weights, and the statistics a standardized model's inputs need. */
+typedef struct {
+  Front f;          /* the model */
+  Session s;        /* its graphs and the checkpoint's weights */
+  DataNorm norm;    /* the training set's statistics (nfeat 0 unless the model standardizes) */
+} Evaluator;
+
+/* The statistics from the checkpoint; a checkpoint written before nnc saved
+ * them gets them from the training data again, as before. */
+static bool open_norm(Evaluator *e, const Checkpoint *ck, const char *path) {
+  const Model *m = e->f.model;
+  if (!m->train.data.standardize || data_norm_from_ckpt(ck, e->s.nfeat, &e->norm)) return true;
+  fprintf(stderr, "nnc: note: %s has no standardization statistics; computing them from the training data\n", path);
+  Dataset train;
+  char err[1024];
+  if (!data_load(&m->train.data, e->s.nfeat, e->s.nclasses, e->s.ntarget, &train, err, sizeof err)) {
+    fprintf(stderr, "nnc: %s (needed for its standardization statistics)\n", err);
+    return false;
+  }
+  data_norm_fit(&train, &e->norm);
+  data_free(&train);
+  return true;
+}
+
 /* Model + weights ready for evaluation graphs; false (message printed) on error. */
-static bool open_weights(const Cli *c, Front *f, Session *s) {
-  if (!front_load(f, c->pos[0], c)) return false;
+static bool evaluator_open(const Cli *c, Evaluator *e) {
+  *e = (Evaluator){0};
+  if (!front_load(&e->f, c->pos[0], c)) return false;
+  const Model *m = e->f.model;
   const char *path = cli_get(c, "weights");
   if (!path) {
     fprintf(stderr, "nnc %s: --weights CHECKPOINT is required\n", c->command);
     return false;
   }
   char err[1024];
-  if (!session_init(s, f->model, err, sizeof err)) {
+  if (!session_init(&e->s, m, err, sizeof err)) {
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
-  if (!session_options(s, c)) return false;
-  if (f->model->ninputs == 0) {
-    fprintf(stderr, "nnc %s: %s has no inputs to evaluate on\n", c->command, f->model->name);
+  if (!session_options(&e->s, c)) return false;
+  if (m->ninputs == 0) {
+    fprintf(stderr, "nnc %s: %s has no inputs to evaluate on\n", c->command, m->name);
     return false;
   }
   /* compiling one graph creates the slots the evaluation needs */
-  if (!session_graph(s, GRAPH_EVAL, f->model->train.batch, err, sizeof err)) {
+  if (!session_graph(&e->s, GRAPH_EVAL, m->train.batch, err, sizeof err)) {
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
@@ -42,16 +69,22 @@ static bool open_weights(const Cli *c, Front *f, Session *s) {
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
-  bool ok = session_load(s, &ck, path, false);
+  bool ok = session_load(&e->s, &ck, path, false) && open_norm(e, &ck, path);
   ckpt_free(&ck);
   return ok;
+}
+
+static void evaluator_close(Evaluator *e) {
+  data_norm_free(&e->norm);
+  session_free(&e->s);
+  front_free(&e->f);
 }
 
 /* Loads spec (features only when asked: prediction data may have no
  * targets), standardized with the training set's statistics when the model
  * asks for it. */
-static bool load_eval_data(const Session *s, const Model *m, const DataSpec *spec, bool features_only,
-                           Dataset *out) {
+static bool load_eval_data(const Evaluator *e, const DataSpec *spec, bool features_only, Dataset *out) {
+  const Session *s = &e->s;
   char err[1024];
   int label_cols = s->nclasses > 0 ? 1 : s->ntarget;
   bool ok = features_only ? data_load_features(spec, s->nfeat, label_cols, out, err, sizeof err)
@@ -60,18 +93,7 @@ static bool load_eval_data(const Session *s, const Model *m, const DataSpec *spe
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
-  if (m->train.data.standardize) {
-    Dataset train;
-    if (!data_load(&m->train.data, s->nfeat, s->nclasses, s->ntarget, &train, err, sizeof err)) {
-      fprintf(stderr, "nnc: %s (needed for its standardization statistics)\n", err);
-      return false;
-    }
-    DataNorm norm;
-    data_norm_fit(&train, &norm);
-    data_norm_apply(&norm, out);
-    data_norm_free(&norm);
-    data_free(&train);
-  }
+  if (e->norm.nfeat) data_norm_apply(&e->norm, out);
   return true;
 }
 
@@ -116,13 +138,12 @@ static bool evaluate_and_print(Session *s, const char *what, const Dataset *d, i
 }
 
 int cmd_eval(const Cli *c) {
-  Front f;
-  Session s = {0};
+  Evaluator e;
   Dataset test = {0};
   int status = 1;
   long long batch = 0;
-  if (!open_weights(c, &f, &s)) goto done;
-  const Model *m = f.model;
+  if (!evaluator_open(c, &e)) goto done;
+  const Model *m = e.f.model;
   batch = m->train.batch;
   if (!cli_int(c, "batch", 1, 1 << 20, &batch)) goto done;
   const char *data = cli_get(c, "data");
@@ -132,12 +153,11 @@ int cmd_eval(const Cli *c) {
     goto done;
   }
   DataSpec spec = data ? file_spec(m, data) : m->train.test;
-  if (!load_eval_data(&s, m, &spec, false, &test) || !apply_limit(c, &test)) goto done;
-  status = evaluate_and_print(&s, data ? arena_printf(f.arena, "%s:", data) : "test", &test, (int)batch) ? 0 : 1;
+  if (!load_eval_data(&e, &spec, false, &test) || !apply_limit(c, &test)) goto done;
+  status = evaluate_and_print(&e.s, data ? arena_printf(e.f.arena, "%s:", data) : "test", &test, (int)batch) ? 0 : 1;
 done:
   data_free(&test);
-  session_free(&s);
-  front_free(&f);
+  evaluator_close(&e);
   return status;
 }
 
@@ -261,18 +281,21 @@ static int *true_classes(const MetricSpec *ms, const Dataset *d) {
 
 /* The data for a picture: with labels when the file has them (so wrong
  * predictions can be marked), else the features alone; the first n samples. */
-static bool load_shown(Session *s, const Model *m, const DataSpec *spec, int n, Dataset *d) {
+static bool load_shown(const Evaluator *e, const DataSpec *spec, int n, Dataset *d) {
+  const Session *s = &e->s;
   char err[1024];
   bool labelled = s->ntarget > 0 && data_load_first(spec, s->nfeat, s->nclasses, s->ntarget, n, d, err, sizeof err);
   if (labelled) data_free(d);
-  if (!load_eval_data(s, m, spec, !labelled, d)) return false;
+  if (!load_eval_data(e, spec, !labelled, d)) return false;
   if (d->n > n) d->n = n;
   return true;
 }
 
 /* nnc predict --show N -o grid.png: the first N samples drawn with their
  * predictions (or reconstructions). */
-static bool show_predictions(const Cli *c, Session *s, const Model *m, const DataSpec *spec) {
+static bool show_predictions(const Cli *c, Evaluator *e, const DataSpec *spec) {
+  Session *s = &e->s;
+  const Model *m = e->f.model;
   long long n = 0;
   const char *path = cli_get(c, "output");
   int h, w;
@@ -290,7 +313,7 @@ static bool show_predictions(const Cli *c, Session *s, const Model *m, const Dat
   }
   Dataset d = {0};
   Collected out = {0};
-  bool ok = load_shown(s, m, spec, (int)n, &d) && run_outputs(s, &d, m->train.batch, collect_rows, &out);
+  bool ok = load_shown(e, spec, (int)n, &d) && run_outputs(s, &d, m->train.batch, collect_rows, &out);
   int *truth = ok ? true_classes(&s->metric, &d) : NULL;
   bool recon = s->metric.kind == METRIC_NONE && out.width == s->nfeat;
   ShowGrid g = {d.n, h, w, d.x, recon ? out.rows : NULL, out.rows, (int)out.width, truth, &s->metric};
@@ -309,16 +332,15 @@ static bool show_predictions(const Cli *c, Session *s, const Model *m, const Dat
 }
 
 int cmd_predict(const Cli *c) {
-  Front f;
-  Session s = {0};
+  Evaluator e;
   Dataset in = {0};
   int status = 1;
   FILE *out = stdout;
   char *text = NULL;   /* with --output: the predictions, written whole at the end */
   size_t text_len = 0;
   char err[1024];
-  if (!open_weights(c, &f, &s) || !predict_args(c, f.model, &s)) goto done;
-  const Model *m = f.model;
+  if (!evaluator_open(c, &e) || !predict_args(c, e.f.model, &e.s)) goto done;
+  const Model *m = e.f.model;
   const char *output = cli_get(c, "output");
   if (output && !outfile_check(output, err, sizeof err)) {
     fprintf(stderr, "nnc: %s\n", err);
@@ -326,14 +348,14 @@ int cmd_predict(const Cli *c) {
   }
   DataSpec spec = file_spec(m, cli_get(c, "input"));
   if (cli_get(c, "show")) {
-    status = show_predictions(c, &s, m, &spec) ? 0 : 1;
+    status = show_predictions(c, &e, &spec) ? 0 : 1;
     goto done;
   }
-  if (!load_eval_data(&s, m, &spec, true, &in) || !apply_limit(c, &in)) goto done;
+  if (!load_eval_data(&e, &spec, true, &in) || !apply_limit(c, &in)) goto done;
   if (output && !(out = open_memstream(&text, &text_len))) die("open_memstream failed");
-  LineWriter w = {out, s.metric, cli_flag(c, "probs")};
+  LineWriter w = {out, e.s.metric, cli_flag(c, "probs")};
   if (cli_flag(c, "raw")) w.metric.kind = METRIC_NONE;
-  if (run_outputs(&s, &in, m->train.batch, write_lines, &w)) status = 0;
+  if (run_outputs(&e.s, &in, m->train.batch, write_lines, &w)) status = 0;
 done:
   if (out != stdout) {
     fclose(out);
@@ -344,7 +366,6 @@ done:
   }
   free(text);
   data_free(&in);
-  session_free(&s);
-  front_free(&f);
+  evaluator_close(&e);
   return status;
 }

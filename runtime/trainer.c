@@ -64,13 +64,11 @@ static bool load_data(const Session *s, const TrainConfig *tc, long long limit, 
     if (!load_one(s, &tc->test, 0, &d->test)) return false;
     d->has_test = true;
   }
-  if (tc->data.standardize) {
-    DataNorm norm;
-    data_norm_fit(&d->train, &norm);
-    data_norm_apply(&norm, &d->train);
-    if (d->has_val) data_norm_apply(&norm, &d->val);
-    if (d->has_test) data_norm_apply(&norm, &d->test);
-    data_norm_free(&norm);
+  if (tc->data.standardize) {   /* kept: checkpoints carry the statistics */
+    data_norm_fit(&d->train, &d->norm);
+    data_norm_apply(&d->norm, &d->train);
+    if (d->has_val) data_norm_apply(&d->norm, &d->val);
+    if (d->has_test) data_norm_apply(&d->norm, &d->test);
   }
   return true;
 }
@@ -148,6 +146,7 @@ void trainer_free(Trainer *t) {
   data_free(&t->data.train);
   data_free(&t->data.val);
   data_free(&t->data.test);
+  data_norm_free(&t->data.norm);
   session_free(&t->s);
   *t = (Trainer){0};
 }
@@ -305,8 +304,13 @@ static void epoch_position(const Trainer *t, CkptPosition *p) {
 
 bool trainer_checkpoint(Trainer *t, const char *path) {
   const Store *st = &t->s.store;
-  CkptTensor *l = xcalloc((size_t)st->n * 2 + 1, sizeof(CkptTensor));
+  CkptTensor *l = xcalloc((size_t)st->n * 2 + 2, sizeof(CkptTensor));
   int n = 0;
+  const DataNorm *norm = &t->data.norm;
+  if (norm->nfeat) {
+    l[n++] = (CkptTensor){DATA_NORM_MEAN_TENSOR, CKPT_STATE, shape_1(norm->nfeat), norm->mean};
+    l[n++] = (CkptTensor){DATA_NORM_STD_TENSOR, CKPT_STATE, shape_1(norm->nfeat), norm->std};
+  }
   for (int i = 0; i < st->n; i++)
     l[n++] = (CkptTensor){st->t[i].name, st->t[i].op == OP_PARAM ? CKPT_PARAM : CKPT_STATE, st->t[i].shape,
                           store_data(st, &st->t[i])};

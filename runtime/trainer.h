@@ -51,6 +51,7 @@ typedef struct {
 typedef struct {
   Dataset train, val, test;   /* val/test may be empty */
   bool has_val, has_test;     /* which are present */
+  DataNorm norm;              /* standardization statistics of the training set (nfeat 0 without) */
 } TrainData;
 
 /* Where an epoch under way stands (all zero between epochs). */
