@@ -1,0 +1,1 @@
+ir tests/golden/diag/layer_naming.nn --stage=lower
