@@ -130,7 +130,7 @@ static bool evaluate_and_print(Session *s, const char *what, const Dataset *d, i
   if (ok) {
     printf("%s", what);
     session_print_metrics("", &r);
-    printf("  (%lld samples)\n", (long long)r.n);
+    printf("  (%lld sample%s)\n", (long long)r.n, r.n == 1 ? "" : "s");
     if (conf.k) confusion_print(stdout, &conf, &s->metric);
   }
   confusion_free(&conf);

@@ -184,7 +184,7 @@ static bool print_results(Trainer *t, const TrainArgs *a, Reporter *rep) {
     if (!report_test(rep, t, &te)) return false;
     printf("test");
     session_print_metrics("", &te);
-    printf("  (%lld samples)\n", (long long)te.n);
+    printf("  (%lld sample%s)\n", (long long)te.n, te.n == 1 ? "" : "s");
   } else if (t->has_batch && t->last_train.n) {
     printf("final");
     session_print_metrics("train", &t->last_train);
@@ -200,10 +200,10 @@ static bool print_results(Trainer *t, const TrainArgs *a, Reporter *rep) {
     for (int64_t k = 0; k < st->t[i].numel; k++) printf(" %.9g", store_data(st, &st->t[i])[k]);
     printf("\n");
   }
-  const char *unit = t->has_batch ? "samples" : "steps";
+  const char *unit = t->has_batch ? "sample" : "step";
   if (!a->quiet && t->train_seconds > 0)
-    printf("trained %lld %s in %.2f s (%.0f %s/s)\n", (long long)t->samples_done, unit, t->train_seconds,
-           (double)t->samples_done / t->train_seconds, unit);
+    printf("trained %lld %s%s in %.2f s (%.0f %ss/s)\n", (long long)t->samples_done, unit,
+           t->samples_done == 1 ? "" : "s", t->train_seconds, (double)t->samples_done / t->train_seconds, unit);
   return true;
 }
 
