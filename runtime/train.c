@@ -103,8 +103,10 @@ static void print_start(const Trainer *t) {
   if (t->has_batch && m->train.batch > t->batch)
     printf("note: batch %d is more than the %d training sample%s: each step takes all of them (batch %d)\n",
            m->train.batch, t->ntrain, t->ntrain == 1 ? "" : "s", t->batch);
-  int n = t->has_batch ? t->ntrain : 0;
-  printf("training %s: %lld parameters, %d sample%s", m->name, (long long)model_param_count(m), n, n == 1 ? "" : "s");
+  int n = t->ntrain;
+  printf("training %s: %lld parameter%s", m->name, (long long)model_param_count(m), model_param_count(m) == 1 ? "" : "s");
+  if (t->has_batch) printf(", %d sample%s", n, n == 1 ? "" : "s");
+  else printf(", no inputs (one step per epoch)");
   if (t->data.has_val) printf(", %d validation", t->data.val.n);
   if (t->data.has_test) printf(", %d test", t->data.test.n);
   if (t->has_batch) printf("; batch %d", t->batch);
