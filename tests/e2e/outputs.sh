@@ -51,6 +51,9 @@ expect_fail "d: is a directory (give a file name)" "$NNC" compile "$xor" -o x.o 
 expect_fail "d: is a directory (give a file name)" "$NNC" compile "$xor" -o x.o --weights w.ckpt --weights-file d
 expect_fail "d/no/x.ckpt: cannot write into d/no: No such file or directory" \
   "$NNC" train "$xor" --epochs 2 --quiet --save d/no/x.ckpt
+mkdir d.png
+"$NNC" train "$xor" --epochs 2 --quiet --log plot.json >/dev/null
+expect_fail "d.png: is a directory (give a file name)" "$NNC" plot plot.json -o d.png
 
 # a symbolic link is refused and stays a link; a FIFO is refused and stays
 ln -s w.ckpt link.ckpt

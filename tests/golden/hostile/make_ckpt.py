@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the hostile checkpoints in ckpt/ with their golden .cmd files.
 
-Each file is a checkpoint of tiny.nn (format version 1, docs/checkpoint.md)
-with one field made wrong, most of them with a correct size, layout hash and
+Each file is a checkpoint of tiny.nn (format version 2, the v2_* files, or
+version 1, which nnc still reads; docs/checkpoint.md) with one field made wrong, most of them with a correct size, layout hash and
 CRC-32, as a hand-made file would have.  The expected messages are the .out
 files beside them, written by `tests/golden/run.sh ./nnc --update` and read
 by a person before they are committed.  Only the standard library is used;
@@ -105,6 +105,43 @@ def mid_epoch(batch=2, steps=1, hi=1.5, lo=0.0, correct=0, n=None):
     return checkpoint(base_tensors((batch, steps, hi, lo, correct, n)), step=7)
 
 
+def align64(n):
+    return (n + 63) // 64 * 64
+
+
+def v2_tensors():
+    return [Tensor(n, k, d) for n, k, d in SLOTS] + [Tensor("best:" + n, STATE, d) for n, k, d in SLOTS]
+
+
+def checkpoint_v2(tensors=None, epoch=2, step=6, best=0.5, bad=0, rng=(1, 2, 3, 4), base_lr=0.0, lr_scale=1.0,
+                  plateau_best=float("inf"), plateau_bad=0, epoch_batch=0, epoch_steps=0, sums=(), nsums=None,
+                  model=b"tiny", count=None, size=None, offsets=None, extra=b""):
+    """The bytes of a version 2 checkpoint; any field can be forced to a wrong value."""
+    tensors = v2_tensors() if tensors is None else tensors
+    head = struct.pack("<qqdq", epoch, step, best, bad) + struct.pack("<4Q", *rng)
+    head += struct.pack("<dddqqq", base_lr, lr_scale, plateau_best, plateau_bad, epoch_batch, epoch_steps)
+    head += struct.pack("<I", len(sums) if nsums is None else nsums) + b"".join(struct.pack("<d", v) for v in sums)
+    head += struct.pack("<IH", len(tensors) if count is None else count, len(model)) + model
+    table, block = b"", b""
+    for i, t in enumerate(tensors):
+        off = len(block) if offsets is None or offsets[i] is None else offsets[i]
+        table += struct.pack("<H", len(t.name)) + t.name + struct.pack("<BB", t.kind, len(t.dims))
+        table += b"".join(struct.pack("<I", d & 0xFFFFFFFF) for d in t.dims) + struct.pack("<Q", off & M64)
+        data = b"".join(struct.pack("<f", v) for v in t.values)
+        block += data + bytes(align64(len(data)) - len(data))
+    before = 4 + 4 + 8 + 8 + len(head) + len(table)
+    body = head + table + bytes(align64(before) - before) + block + extra
+    whole = 4 + 4 + 8 + 8 + len(body) + 4
+    data = b"NNCK" + struct.pack("<IQQ", 2, whole if size is None else size, layout_hash(tensors)) + body
+    return data + struct.pack("<I", zlib.crc32(data))
+
+
+def v2_mid_epoch(batch=2, steps=1, sums=None, **kw):
+    """Stopped inside epoch 3 of tiny.nn: loss sum and samples (no classes)."""
+    return checkpoint_v2(step=7, epoch_batch=batch, epoch_steps=steps,
+                         sums=(1.5, batch * steps) if sums is None else sums, **kw)
+
+
 NAN, INF = float("nan"), float("inf")
 GOOD = checkpoint()
 CASES = {
@@ -168,8 +205,56 @@ CASES = {
     "epoch_shape": checkpoint(edit(base_tensors(), "train.epoch", dims=[3], values=[2, 1, 0])),
     "epoch_param": checkpoint(edit(base_tensors(), "train.epoch", kind=PARAM)),
 }
+V2_CASES = {
+    "v2_truncated": checkpoint_v2()[:100],
+    "v2_size_small": checkpoint_v2(size=100),
+    "v2_epoch_negative": checkpoint_v2(epoch=-3),
+    "v2_step_huge": checkpoint_v2(step=(1 << 63) - 1),
+    "v2_best_loss_nan": checkpoint_v2(best=NAN),
+    "v2_rng_zero": checkpoint_v2(rng=(0, 0, 0, 0)),
+    # the learning-rate schedule
+    "v2_base_lr_negative": checkpoint_v2(base_lr=-0.1),
+    "v2_base_lr_nan": checkpoint_v2(base_lr=NAN),
+    "v2_base_lr_inf": checkpoint_v2(base_lr=INF),
+    "v2_lr_scale_zero": checkpoint_v2(lr_scale=0.0),
+    "v2_lr_scale_above_1": checkpoint_v2(lr_scale=2.0),
+    "v2_lr_scale_nan": checkpoint_v2(lr_scale=NAN),
+    "v2_plateau_best_nan": checkpoint_v2(plateau_best=NAN),
+    "v2_plateau_bad_negative": checkpoint_v2(plateau_bad=-1),
+    "v2_plateau_bad_past_epoch": checkpoint_v2(plateau_bad=3),
+    # the epoch under way
+    "v2_epoch_steps_3e9": v2_mid_epoch(steps=3000000000),
+    "v2_epoch_steps_negative": v2_mid_epoch(steps=-1),
+    "v2_epoch_steps_past_end": v2_mid_epoch(steps=3),
+    "v2_epoch_batch_negative": v2_mid_epoch(batch=-2, sums=(1.5, 2)),
+    "v2_epoch_batch_huge": v2_mid_epoch(batch=1 << 40, sums=(1.5, 2)),
+    "v2_epoch_batch_zero": v2_mid_epoch(batch=0, sums=(1.5, 2)),
+    "v2_epoch_batch_other": v2_mid_epoch(batch=1),
+    "v2_epoch_sums_count_huge": v2_mid_epoch(nsums=0xFFFFFFFF),
+    "v2_epoch_sums_count_65": v2_mid_epoch(sums=(0.0,) * 65),
+    "v2_epoch_sums_other_model": v2_mid_epoch(sums=(1.5, 2, 1)),
+    "v2_epoch_loss_nan": v2_mid_epoch(sums=(NAN, 2)),
+    "v2_epoch_loss_inf": v2_mid_epoch(sums=(-INF, 2)),
+    "v2_epoch_samples_wrong": v2_mid_epoch(sums=(1.5, 5)),
+    "v2_epoch_sums_without_steps": checkpoint_v2(sums=(1.5, 2)),
+    "v2_epoch_batch_without_steps": checkpoint_v2(epoch_batch=2),
+    # the tensor table and the data block
+    "v2_count_huge": checkpoint_v2(count=0xFFFFFFFF),
+    "v2_name_nul": checkpoint_v2(edit(v2_tensors(), "out.b", name=b"out\0b")),
+    "v2_dims_overflow": checkpoint_v2(edit(v2_tensors(), "out.w", dims=[65536, 65536, 65536, 65536, 0], values=[])),
+    "v2_dims_huge": checkpoint_v2(edit(v2_tensors(), "out.w", dims=[65536, 65536, 65536, 65536], values=[])),
+    "v2_offset_unaligned": checkpoint_v2(offsets=[None, 65] + [None] * 12),
+    "v2_offset_past_end": checkpoint_v2(offsets=[None, 1 << 20] + [None] * 12),
+    "v2_offset_huge": checkpoint_v2(offsets=[None, M64 - 63] + [None] * 12),
+    "v2_overlap": checkpoint_v2(offsets=[None, 0] + [None] * 12),
+    "v2_unused_bytes": checkpoint_v2(extra=bytes(64)),
+    "v2_kind_swapped": checkpoint_v2(edit(v2_tensors(), "out.w", kind=STATE)),
+    "v2_tensor_missing": checkpoint_v2([t for t in v2_tensors() if t.name != b"adam.m/out.b"]),
+    "v2_best_missing": checkpoint_v2([t for t in v2_tensors() if t.name != b"best:out.b"]),
+}
 # well-formed files that must load
-GOOD_CASES = {"good": GOOD, "good_mid_epoch": mid_epoch()}
+GOOD_CASES = {"good": GOOD, "good_mid_epoch": mid_epoch(), "v2_good": checkpoint_v2(),
+              "v2_good_mid_epoch": v2_mid_epoch()}
 
 TRAIN = "train {d}/tiny.nn --resume {d}/ckpt/{name}.ckpt --quiet"
 OTHER = {  # cases read by another command: every reader refuses the same way
@@ -181,7 +266,7 @@ OTHER = {  # cases read by another command: every reader refuses the same way
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for name, data in {**CASES, **GOOD_CASES}.items():
+    for name, data in {**CASES, **V2_CASES, **GOOD_CASES}.items():
         with open(os.path.join(OUT, name + ".ckpt"), "wb") as f:
             f.write(data)
         with open(os.path.join(OUT, name + ".cmd"), "w") as f:

@@ -1,0 +1,1 @@
+train tests/golden/hostile/tiny.nn --resume tests/golden/hostile/ckpt/v2_plateau_bad_past_epoch.ckpt --quiet
