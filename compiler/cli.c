@@ -94,6 +94,8 @@ bool front_load(Front *f, const char *path, const Cli *c) {
   return apply_overrides(f->model, c);
 }
 
+bool front_check_batch(Front *f, int batch) { return sema_check_sizes(f->model, batch, &f->diag); }
+
 void front_free(Front *f) {
   free((char *)f->src.text);
   arena_free(f->arena);

@@ -51,6 +51,9 @@ typedef struct {
  * Applies --epochs/--batch/--lr/--seed overrides when the command has them. */
 bool front_load(Front *f, const char *path, const Cli *c);
 void front_free(Front *f);
+/* sema_check_sizes for the batch size the command compiles for; false
+ * (errors printed) when the model would not fit. */
+bool front_check_batch(Front *f, int batch);
 
 /* Commands (each returns the process exit status). */
 int cmd_ir(const Cli *c);

@@ -42,7 +42,7 @@ static float *aligned_floats(int64_t bytes) {
   size_t n = (size_t)(bytes > 0 ? bytes : 1);
   n = (n + ABI_ALIGN - 1) / ABI_ALIGN * ABI_ALIGN;
   float *p = aligned_alloc(ABI_ALIGN, n);
-  if (!p) die("out of memory (%zu bytes)", n);
+  if (!p) out_of_memory((double)n);
   memset(p, 0, n);
   return p;
 }
@@ -278,7 +278,7 @@ int cmd_compile(const Cli *c) {
     goto done;
   }
   long long batch = m->train.batch;
-  if (!cli_int(c, "batch", 1, 1 << 20, &batch)) goto done;
+  if (!cli_int(c, "batch", 1, 1 << 20, &batch) || !front_check_batch(&f, (int)batch)) goto done;
   bool emit_llvm = cli_flag(c, "emit-llvm"), emit_asm = cli_flag(c, "emit-asm");
   if (emit_llvm && emit_asm) {
     fprintf(stderr, "nnc compile: --emit-llvm and --emit-asm exclude each other\n");

@@ -242,7 +242,8 @@ int cmd_check(const Cli *c) {
   long long batch = 4, seed = 1, limit = f.model->nparams;
   double tol = 1e-5;
   if (!cli_int(c, "batch", 1, 4096, &batch) || !cli_int(c, "seed", 0, 1LL << 62, &seed) ||
-      !cli_double(c, "tol", &tol) || !cli_int(c, "limit", 1, 1 << 30, &limit))
+      !cli_double(c, "tol", &tol) || !cli_int(c, "limit", 1, 1 << 30, &limit) ||
+      !front_check_batch(&f, lower_has_batch(f.model) ? (int)batch : 0))
     goto done;
   if (!(tol > 0)) {
     fprintf(stderr, "nnc check: --tol must be positive, got %g\n", tol);

@@ -11,11 +11,12 @@
 
 /* The batch size a command compiles for: --batch, else the model's, and 0 for
  * models without inputs (no batch axis at all). */
-static bool command_batch(const Cli *c, const Model *m, int *out) {
+static bool command_batch(const Cli *c, Front *f, int *out) {
+  const Model *m = f->model;
   long long b = m->train.batch;
   if (!cli_int(c, "batch", 1, 1 << 20, &b)) return false;
   *out = m->ninputs + m->ntargets > 0 ? (int)b : 0;
-  return true;
+  return front_check_batch(f, *out);
 }
 
 static const char *stages[] = {"lower", "grad", "train", "simplified", "fused", "schedule"};
@@ -70,7 +71,7 @@ int cmd_ir(const Cli *c) {
   Front f;
   int status = 1;
   int batch;
-  if (!front_load(&f, c->pos[0], c) || !command_batch(c, f.model, &batch)) goto done;
+  if (!front_load(&f, c->pos[0], c) || !command_batch(c, &f, &batch)) goto done;
   const char *stage = cli_get(c, "stage") ? cli_get(c, "stage") : "simplified";
   IrGraph *g = stage_graph(c, f.model, f.arena, batch, stage);
   if (!g) goto done;
@@ -105,7 +106,7 @@ int cmd_grad(const Cli *c) {
   Front f;
   int status = 1;
   int batch;
-  if (!front_load(&f, c->pos[0], c) || !command_batch(c, f.model, &batch)) goto done;
+  if (!front_load(&f, c->pos[0], c) || !command_batch(c, &f, &batch)) goto done;
   if (cli_get(c, "at")) {
     status = cmd_grad_at(c, &f);
     goto done;
@@ -135,7 +136,7 @@ int cmd_llvm(const Cli *c) {
   int status = 1;
   int batch;
   Target t = {0};
-  if (!front_load(&f, c->pos[0], c) || !command_batch(c, f.model, &batch)) goto done;
+  if (!front_load(&f, c->pos[0], c) || !command_batch(c, &f, &batch)) goto done;
   const char *stage = cli_get(c, "stage") ? cli_get(c, "stage") : "train";
   if (strcmp(stage, "train") == 0) stage = "simplified";
   IrGraph *g = stage_graph(c, f.model, f.arena, batch, stage);

@@ -146,8 +146,8 @@ bool sema_shape(SemaCtx *S, const AstNode *n, bool allow_hole, Shape *out, const
       return false;
     }
     if (v > SEMA_MAX_ELEMENTS) {
-      sema_error(S, n->items[i]->loc, "%s: size %.0f is too large; a tensor may have at most 2^24 = %d elements",
-                 what, v, SEMA_MAX_ELEMENTS);
+      sema_error(S, n->items[i]->loc, "%s: size %.*g is too large; a tensor may have at most 2^24 = %d elements",
+                 what, v < 1e15 ? 15 : 3, v, SEMA_MAX_ELEMENTS);
       return false;
     }
     s.dim[i] = (int)v;
@@ -866,4 +866,84 @@ void model_print_summary(FILE *out, const Model *m) {
             (long long)rows[i].params);
   fprintf(out, "  %-*s %-*s %-*s %12lld\n", wn, "total", wk, "", ws, "", (long long)model_param_count(m));
   free(rows);
+}
+
+/* ---- sizes with the batch axis ----
+ * A batched tensor may have at most 2^30 elements (4 GiB of floats), and the
+ * batched values of one step together at most 2^31 (8 GiB, before the
+ * gradients of the same size); the parameters together at most 2^28 (1 GiB,
+ * four times that with gradients and Adam's moments).  So a model or batch
+ * too big for any machine is refused here, naming the tensor and the limit,
+ * instead of by an allocation. */
+enum { SEMA_MAX_BATCHED = 1 << 30, SEMA_MAX_PARAMS = 1 << 28 };
+static const double SEMA_MAX_BATCH_TOTAL = 2147483648.0;
+
+typedef struct {
+  Diag *d;          /* where the error goes */
+  int batch;        /* the batch size checked */
+  double total;     /* elements of the batched values so far */
+  bool failed;      /* an error was reported */
+} BatchCheck;
+
+static double numel_d(Shape s) {
+  double n = 1;
+  for (int i = 0; i < s.ndim; i++) n *= s.dim[i];
+  return n;
+}
+
+/* Counts one batched value of per-sample shape s; reports it if too big. */
+static void batched_value(BatchCheck *bc, Loc at, Shape s, const char *what) {
+  double n = numel_d(s) * bc->batch;
+  bc->total += n;
+  if (n <= SEMA_MAX_BATCHED || bc->failed) return;
+  diag_error(bc->d, at,
+             "with batch %d, %s would have %d x %.0f = %.0f elements; a batched tensor may have at most 2^30 = %d "
+             "(lower the batch size)",
+             bc->batch, what, bc->batch, numel_d(s), n, SEMA_MAX_BATCHED);
+  bc->failed = true;
+}
+
+/* Every batched value computed in e, operands first; references to inputs,
+ * targets and bindings are counted where those are declared. */
+static void batched_expr(BatchCheck *bc, const Expr *e, const char *name) {
+  if (!e) return;
+  batched_expr(bc, e->lhs, NULL);
+  batched_expr(bc, e->rhs, NULL);
+  for (int k = 0; e->kind == EX_CALL && k < BUILTIN_MAX_PARAMS && e->fn->params[k].name; k++)
+    if (e->args[k].present) batched_expr(bc, e->args[k].x, NULL);
+  bool reference = e->kind == EX_INPUT || e->kind == EX_TARGET || e->kind == EX_LET;
+  if (!e->type.batched || reference) return;
+  char what[160];
+  snprintf(what, sizeof what, name ? "'%s'" : "this value", name);
+  batched_value(bc, e->loc, e->type.shape, what);
+}
+
+bool sema_check_sizes(const Model *m, int batch, Diag *d) {
+  BatchCheck bc = {.d = d, .batch = batch};
+  char what[160];
+  for (int i = 0; i < m->ninputs; i++) {
+    snprintf(what, sizeof what, "input '%s'", m->inputs[i].name);
+    batched_value(&bc, m->inputs[i].loc, m->inputs[i].shape, what);
+  }
+  for (int i = 0; i < m->ntargets; i++) {
+    snprintf(what, sizeof what, "target '%s'", m->targets[i].name);
+    batched_value(&bc, m->targets[i].loc, m->targets[i].shape, what);
+  }
+  for (int i = 0; i < m->nbindings; i++) batched_expr(&bc, m->bindings[i].value, m->bindings[i].name);
+  batched_expr(&bc, m->loss, NULL);
+  if (m->output) batched_expr(&bc, m->output, NULL);
+  if (!bc.failed && bc.total > SEMA_MAX_BATCH_TOTAL) {
+    diag_error(d, m->ninputs ? m->inputs[0].loc : m->loss_loc,
+               "with batch %d, the batched values of one step would have %.0f elements in all (%.1f GiB); at most "
+               "2^31 = %.0f are supported (lower the batch size)",
+               batch, bc.total, bc.total * 4 / (1024.0 * 1024 * 1024), SEMA_MAX_BATCH_TOTAL);
+    bc.failed = true;
+  }
+  double params = (double)model_param_count(m);
+  if (!bc.failed && params > SEMA_MAX_PARAMS) {
+    diag_error(d, m->params[0].loc, "the model's parameters would have %.0f elements in all; at most 2^28 = %d are "
+               "supported", params, SEMA_MAX_PARAMS);
+    bc.failed = true;
+  }
+  return !bc.failed;
 }

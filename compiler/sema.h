@@ -112,6 +112,14 @@ typedef struct Model {
 /* Checks p; NULL if any error was reported to d. */
 Model *sema_check(const AstProgram *p, Arena *a, Diag *d);
 
+/* Checks the model's sizes with a batch axis of `batch` (the one a command
+ * compiles for, after any --batch; 0 for a model without inputs): every
+ * batched tensor, the batched values of one step together and all the
+ * parameters must fit the limits the runtime can allocate.  false after
+ * reporting to d.  Each command calls it (front_check_batch) once it knows
+ * its batch size. */
+bool sema_check_sizes(const Model *m, int batch, Diag *d);
+
 /* Number of elements of a parameter. */
 int64_t model_param_numel(const ModelParam *p);
 /* Total trainable parameter count. */

@@ -22,21 +22,27 @@ struct Arena {
 
 enum { ARENA_BLOCK = 64 * 1024 };
 
+void out_of_memory(double bytes) {
+  fprintf(stderr, "nnc: out of memory: cannot allocate %.0f bytes (%.3g GiB); a smaller batch or model, or "
+                  "less data, needs less\n", bytes, bytes / (1024.0 * 1024 * 1024));
+  exit(1);
+}
+
 void *xmalloc(size_t size) {
   void *p = malloc(size ? size : 1);
-  if (!p) die("out of memory (%zu bytes)", size);
+  if (!p) out_of_memory((double)size);
   return p;
 }
 
 void *xcalloc(size_t n, size_t size) {
   void *p = calloc(n ? n : 1, size ? size : 1);
-  if (!p) die("out of memory (%zu x %zu bytes)", n, size);
+  if (!p) out_of_memory((double)n * (double)size);
   return p;
 }
 
 void *xrealloc(void *p, size_t size) {
   p = realloc(p, size ? size : 1);
-  if (!p) die("out of memory (%zu bytes)", size);
+  if (!p) out_of_memory((double)size);
   return p;
 }
 

@@ -37,8 +37,11 @@ char *arena_printf(Arena *a, const char *fmt, ...) PRINTF_LIKE(2, 3);
 #define NEW(a, T) ((T *)arena_alloc((a), sizeof(T)))
 #define NEW_ARRAY(a, T, n) ((T *)arena_alloc((a), sizeof(T) * (size_t)(n)))
 
-/* Heap helpers that abort on exhaustion (a compiler bug or a machine problem,
- * never a user error). */
+/* Running out of memory is the user's data or model being too big for the
+ * machine (sema refuses sizes no machine could hold): out_of_memory says how
+ * many bytes were asked for and exits with status 1, not an abort.  The heap
+ * helpers never return NULL; they end there. */
+NORETURN void out_of_memory(double bytes);
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);

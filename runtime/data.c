@@ -318,9 +318,10 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   }
   bool ok = idx_header(&img, err, errlen);
   if (ok && img.per_item != nfeat)
-    ok = errorf(err, errlen, "%s: shape %s gives %s = %lld features per sample, but the model's input has %d",
+    ok = errorf(err, errlen, "%s: shape %s gives %s = %s%lld features per sample, but the model's input has %d",
               img.path, idx_shape(&img, 0, s1, sizeof s1), idx_shape(&img, 1, s2, sizeof s2),
-              (long long)img.per_item, nfeat);
+              img.per_item > INT_MAX ? "more than " : "", (long long)(img.per_item > INT_MAX ? INT_MAX : img.per_item),
+              nfeat);
   if (ok && labelled && !idx_open_file(&lab, labels, spec->path, "labels-idx1-ubyte", err, errlen)) ok = false;
   free(labels);
   int width = nclasses > 0 ? 1 : ntarget;
@@ -394,7 +395,13 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen) {
       ok = errorf(err, errlen, "%s: read error: %s", path, gz_reason(f, path));
       break;
     }
-    if (r == 0) break;
+    if (r == 0) {   /* the end, or a gzip stream cut short: not the whole file */
+      int code = Z_OK;
+      gzerror(f, &code);
+      if (code == Z_BUF_ERROR)
+        ok = errorf(err, errlen, "%s: truncated: the compressed data ends early (after %zu bytes)", path, n);
+      break;
+    }
     const char *nul = memchr(buf + n, 0, (size_t)r);
     if (nul) {
       int line, col;

@@ -10,6 +10,7 @@
 #include "ckpt.h"
 #include "cli.h"
 #include "draw.h"
+#include "lower.h"
 #include "outfile.h"
 #include "session.h"
 #include "show.h"
@@ -42,7 +43,9 @@ static bool open_norm(Evaluator *e, const Checkpoint *ck, const char *path) {
 /* Model + weights ready for evaluation graphs; false (message printed) on error. */
 static bool evaluator_open(const Cli *c, Evaluator *e) {
   *e = (Evaluator){0};
-  if (!front_load(&e->f, c->pos[0], c)) return false;
+  if (!front_load(&e->f, c->pos[0], c) ||
+      !front_check_batch(&e->f, lower_has_batch(e->f.model) ? e->f.model->train.batch : 0))
+    return false;
   const Model *m = e->f.model;
   const char *path = cli_get(c, "weights");
   if (!path) {
@@ -145,7 +148,7 @@ int cmd_eval(const Cli *c) {
   if (!evaluator_open(c, &e)) goto done;
   const Model *m = e.f.model;
   batch = m->train.batch;
-  if (!cli_int(c, "batch", 1, 1 << 20, &batch)) goto done;
+  if (!cli_int(c, "batch", 1, 1 << 20, &batch) || !front_check_batch(&e.f, (int)batch)) goto done;
   const char *data = cli_get(c, "data");
   if (!data && m->train.test.format == DATA_NONE) {
     fprintf(stderr, "%s: error: the train block names no test data (test = idx(...) or csv(...)); give a labelled "

@@ -13,7 +13,7 @@ static int64_t round_up(int64_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOAT
 float *store_alloc_floats(int64_t n) {
   size_t bytes = (size_t)round_up(n > 0 ? n : 1) * sizeof(float);
   float *p = aligned_alloc(64, bytes);
-  if (!p) die("out of memory (%zu bytes)", bytes);
+  if (!p) out_of_memory((double)bytes);
   memset(p, 0, bytes);
   return p;
 }

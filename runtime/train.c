@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "draw.h"
+#include "lower.h"
 #include "outfile.h"
 #include "pipeline.h"
 #include "report.h"
@@ -242,7 +243,9 @@ int cmd_train(const Cli *c) {
   OutLock lock = {.fd = -1};   /* on the --save path, for the whole run */
   int status = 1;
   char err[1024];
-  if (!front_load(&f, c->pos[0], c) || !check_args(c, f.model, &a)) goto done;
+  if (!front_load(&f, c->pos[0], c) || !check_args(c, f.model, &a) ||
+      !front_check_batch(&f, lower_has_batch(f.model) ? f.model->train.batch : 0))
+    goto done;
   if (a.save && !(outfile_check(a.save, err, sizeof err) && outfile_lock(&lock, a.save, err, sizeof err))) {
     fprintf(stderr, "nnc: %s\n", err);
     goto done;

@@ -1,0 +1,1 @@
+train tests/golden/hostile/data/csv_blank_lines.nn --quiet

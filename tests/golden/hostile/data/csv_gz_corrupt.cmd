@@ -1,0 +1,1 @@
+train tests/golden/hostile/data/csv_gz_corrupt.nn --quiet

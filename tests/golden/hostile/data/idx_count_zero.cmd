@@ -1,0 +1,1 @@
+train tests/golden/hostile/data/idx_count_zero.nn --quiet

@@ -1,0 +1,1 @@
+train tests/golden/hostile/data/idx_dim_huge.nn --quiet

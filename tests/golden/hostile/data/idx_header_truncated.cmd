@@ -1,0 +1,1 @@
+train tests/golden/hostile/data/idx_header_truncated.nn --quiet

@@ -1,0 +1,1 @@
+train tests/golden/hostile/data/idx_label_out_of_range.nn --quiet

@@ -1,0 +1,1 @@
+train tests/golden/hostile/data/idx_labels_two_wide.nn --quiet

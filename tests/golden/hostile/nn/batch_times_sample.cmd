@@ -1,0 +1,1 @@
+ir tests/golden/hostile/nn/batch_times_sample.nn --stage=fused

@@ -1,0 +1,1 @@
+train tests/golden/hostile/nn/batch_times_sample.nn

@@ -1,0 +1,1 @@
+summary tests/golden/hostile/nn/huge_dims.nn

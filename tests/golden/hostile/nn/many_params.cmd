@@ -1,0 +1,1 @@
+ir tests/golden/hostile/nn/many_params.nn --stage=fused

@@ -1,0 +1,1 @@
+ir tests/golden/hostile/nn/many_values.nn --stage=fused

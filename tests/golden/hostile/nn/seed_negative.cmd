@@ -1,0 +1,1 @@
+summary tests/golden/hostile/nn/seed_negative.nn

@@ -1,0 +1,1 @@
+ir tests/golden/hostile/nn/wide.nn --stage=fused --batch 1048576
