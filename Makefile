@@ -1,7 +1,9 @@
 # nnc build.  `make` builds ./nnc; `make test` builds the sanitized test build
-# and runs every check suite and golden test; `make bench` measures speed
-# against PyTorch, OpenBLAS and this CPU's FMA peak (bench/bench.c says how;
-# `make bench BENCH_RUNS=5` takes the best of 5, BENCH_ONLY=gemm,xor runs a part).
+# and runs every check suite, golden test, end-to-end test and fuzz corpus;
+# `make fuzz` fuzzes (clang-19); `make valgrind` runs the end-to-end tests
+# under valgrind; `make bench` measures speed against PyTorch, OpenBLAS and
+# this CPU's FMA peak (bench/bench.c says how; `make bench BENCH_RUNS=5` takes
+# the best of 5, BENCH_ONLY=gemm,xor runs a part).
 #
 # Sources are found by wildcard: a new compiler/*.c, runtime/*.c or
 # tests/unit/check_NAME.c (defining `Suite *NAME_suite(void)`) needs no edit here.
@@ -42,9 +44,23 @@ SAN_TEST_OBJ := $(call san_obj,$(wildcard tests/unit/*.c))
 
 HEADERS := $(wildcard compiler/*.h runtime/*.h compiler/*.def) $(B)/gen/parse.h
 
-vpath %.c compiler runtime tests/unit $(B)/gen
+vpath %.c compiler runtime tests/unit tests/fuzz $(B)/gen
 
-.PHONY: all test bench clean
+# Fuzzing (docs/reliability.md): each tests/fuzz/fuzz_NAME.c is a libFuzzer
+# harness.  `make fuzz` builds them with clang-19 (coverage, ASan, UBSan) and
+# runs each for FUZZ_SECONDS on a copy of its corpus; `make test` replays
+# every corpus through every harness with the sanitized build (replay.c), so
+# no clang is needed there.
+FUZZ_CC      ?= clang-19
+FUZZ_SECONDS ?= 60
+FUZZERS      := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := $(CSTD) $(WARN) -Wno-missing-field-initializers -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+                $(LLVM_CFLAGS) $(CAIRO_CFLAGS)
+fuzz_obj = $(patsubst %.c,$(B)/fuzz/%.o,$(notdir $(1)))
+FUZZ_LIB_OBJ := $(call fuzz_obj,$(LIB_SRC) $(GEN_SRC))
+REPLAYS      := $(patsubst %,$(B)/san/replay_%,$(FUZZERS))
+
+.PHONY: all test bench clean fuzz valgrind
 all: nnc
 
 nnc: $(B)/rel/main.o $(B)/rel/libnnc.a
@@ -74,11 +90,31 @@ $(B)/gen/parse.c $(B)/gen/parse.h &: compiler/parse.y | $(B)/gen
 $(B)/gen/suites.h: $(TEST_SRC) | $(B)/gen
 	printf '%s\n' $(foreach s,$(SUITES),'SUITE($(s))') > $@.tmp && mv $@.tmp $@
 
-$(B)/rel $(B)/san $(B)/gen $(BB):
+$(B)/rel $(B)/san $(B)/gen $(B)/fuzz $(BB):
 	mkdir -p $@
 
-test: $(B)/san/nnc $(B)/san/unit_tests nnc
+$(B)/san/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/common.c tests/fuzz/fuzz.h $(B)/san/libnnc.a
+	$(CC) $(SAN_CFLAGS) $(CPPFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+$(B)/fuzz/%.o: %.c $(HEADERS) tests/fuzz/fuzz.h | $(B)/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(CPPFLAGS) -c -o $@ $<
+$(B)/fuzz/parse.o: FUZZ_CFLAGS += -Wno-unused-but-set-variable   # Bison's yynerrs, under clang
+.PRECIOUS: $(B)/fuzz/%.o
+$(B)/fuzz/libnnc.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/common.o $(B)/fuzz/libnnc.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+test: $(B)/san/nnc $(B)/san/unit_tests nnc $(REPLAYS)
 	@bash tests/run.sh $(B)/san/unit_tests $(B)/san/nnc
+
+fuzz: $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZERS))
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# Every end-to-end test with the release build under valgrind's memcheck
+# (slow: on request, not in CI).
+valgrind: nnc
+	@bash tests/valgrind.sh
 
 # The bench tools (bench/*.c, our own code): the FMA peak probe is built for
 # this very CPU; gemm links libnnc.a and loads OpenBLAS itself at run time;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer harness for a bounded time on a working copy of its
+# corpus (the seeds in corpus/NAME, every input that once crashed in
+# crashers/NAME, and what earlier runs found in build/fuzz/corpus-NAME), and
+# prints one line per harness (executions, coverage, crashes) and a closing
+# "fuzz: N passed, N failed".  A crash, leak,
+# timeout or memory blow-up leaves its input in build/fuzz/NAME-KIND-*; copy it
+# to crashers/NAME once it is fixed, so `make test` replays it for ever.
+#   tests/fuzz/run.sh SECONDS NAME...
+set -u
+seconds=$1
+shift
+cd "$(dirname "$0")/../.."
+fuzz=build/fuzz
+status=0
+pass=0
+for name in "$@"; do
+  work=$fuzz/corpus-$name
+  mkdir -p "$work"
+  dict=()
+  [[ -f tests/fuzz/$name.dict ]] && dict=(-dict="tests/fuzz/$name.dict")
+  log=$fuzz/$name.log
+  touch "$fuzz/.start-$name"   # what this run finds is newer than this
+  "$fuzz/fuzz_$name" "$work" "tests/fuzz/corpus/$name" "tests/fuzz/crashers/$name" "${dict[@]}" \
+    -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix="$fuzz/$name-" >"$log" 2>&1
+  rc=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
+  crashes=$(find "$fuzz" -maxdepth 1 -type f -name "$name-*-*" -newer "$fuzz/.start-$name" | wc -l)
+  if ((rc != 0)); then
+    crashes=$((crashes > 0 ? crashes : 1))
+    grep -m 20 -E 'ERROR|runtime error|fuzz:|SUMMARY|Test unit written' "$log"
+    status=1
+  else
+    pass=$((pass + 1))
+  fi
+  echo "fuzz $name: ${runs:-0} executions in ${seconds} s, ${cov:-no coverage}, $crashes crashes"
+done
+echo "fuzz: $pass passed, $(($# - pass)) failed"
+exit $status
