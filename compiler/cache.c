@@ -235,6 +235,8 @@ void cache_store(const CacheKey *key, const void *data, size_t len) {
   unsigned char *entry = xmalloc(HEADER_BYTES + len);
   make_header(entry, key, data, len);
   memcpy(entry + HEADER_BYTES, data, len);
-  if (!outfile_write(path, entry, HEADER_BYTES + len, err, sizeof err)) note("cannot write to the compile cache: %s", err);
+  /* whole or not at all, mode 0600, not synced: a lost entry is a miss */
+  if (!outfile_write_private(path, entry, HEADER_BYTES + len, err, sizeof err))
+    note("cannot write to the compile cache: %s", err);
   free(entry);
 }

@@ -15,10 +15,11 @@
  * from a directory owned by this user and writable by no one else, only
  * from regular files owned by this user, and only when header, size and
  * checksum agree; anything else is a miss (recompiled and replaced), never a
- * crash.  Entries are written as every file nnc replaces (outfile.h): whole,
- * so a crash or a concurrent writer leaves a whole entry or none.  A cache that cannot be used (read-only,
- * full, wrong owner) costs one note on standard error per process; nnc
- * then compiles as if there were none.
+ * crash.  Entries are written by outfile_write_private (an unnamed file
+ * renamed into place when complete, mode 0600), so a crash or a concurrent
+ * writer leaves a whole entry or none.  A cache that cannot be used
+ * (read-only, full, wrong owner) costs one note on standard error per
+ * process; nnc then compiles as if there were none.
  */
 #ifndef NNC_CACHE_H
 #define NNC_CACHE_H

@@ -112,11 +112,11 @@ static bool write_all(int fd, const uint8_t *p, size_t n) {
 
 /* An unnamed file in path's directory, else (no O_TMPFILE there, or no
  * /proc to link it through) a new PATH.tmp.PID; *named says which. */
-static int create_temp(const char *path, bool *named) {
+static int create_temp(const char *path, mode_t mode, bool *named) {
   *named = false;
   if (access("/proc/self/fd", X_OK) == 0) {
     char *dir = dir_of(path);
-    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
     int e = errno;
     free(dir);
     if (fd >= 0) return fd;
@@ -128,7 +128,7 @@ static int create_temp(const char *path, bool *named) {
   *named = true;
   char *tmp = tmp_name(path);
   unlink(tmp);   /* one of ours from an earlier life of this pid */
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   free(tmp);
   return fd;
 }
@@ -145,16 +145,21 @@ static void drop_temp(OutFile *o) {
   o->named = false;
 }
 
-bool outfile_stage(OutFile *o, const char *path, const void *data, size_t len, char *err, size_t errlen) {
-  *o = (OutFile){.path = xstrdup(path), .fd = -1};
+/* outfile_stage with the file's mode and whether it must survive a power cut
+ * (synced, and its directory after the rename). */
+static bool stage(OutFile *o, const char *path, const void *data, size_t len, mode_t mode, bool durable, char *err,
+                  size_t errlen) {
+  *o = (OutFile){.path = xstrdup(path), .fd = -1, .durable = durable};
   if (!outfile_check(path, err, errlen)) return false;
   remove_stale_temps(path);
-  o->fd = create_temp(path, &o->named);
+  o->fd = create_temp(path, mode, &o->named);
   if (o->fd < 0) {
     o->named = false;
     return errorf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
   }
-  const char *what = !write_all(o->fd, data, len) ? "cannot write" : fsync(o->fd) != 0 ? "cannot sync" : NULL;
+  const char *what = !write_all(o->fd, data, len)     ? "cannot write"
+                     : durable && fsync(o->fd) != 0 ? "cannot sync"
+                                                     : NULL;
   if (!what) return true;
   int e = errno;
   drop_temp(o);
@@ -199,7 +204,7 @@ bool outfile_commit(OutFile *o, char *err, size_t errlen) {
     e = errno;
   }
   if (what) ok = errorf(err, errlen, "%s: %s: %s", o->path, what, strerror(e));
-  if (ok) sync_dir(o->path);
+  if (ok && o->durable) sync_dir(o->path);
   else if (named) unlink(tmp);
   free(tmp);
   free(o->path);
@@ -214,13 +219,26 @@ void outfile_discard(OutFile *o) {
   *o = (OutFile){.fd = -1};
 }
 
-bool outfile_write(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+bool outfile_stage(OutFile *o, const char *path, const void *data, size_t len, char *err, size_t errlen) {
+  return stage(o, path, data, len, 0666, true, err, errlen);
+}
+
+static bool stage_and_commit(const char *path, const void *data, size_t len, mode_t mode, bool durable, char *err,
+                             size_t errlen) {
   OutFile o;
-  if (!outfile_stage(&o, path, data, len, err, errlen)) {
+  if (!stage(&o, path, data, len, mode, durable, err, errlen)) {
     outfile_discard(&o);
     return false;
   }
   return outfile_commit(&o, err, errlen);
+}
+
+bool outfile_write(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+  return stage_and_commit(path, data, len, 0666, true, err, errlen);
+}
+
+bool outfile_write_private(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+  return stage_and_commit(path, data, len, 0600, false, err, errlen);
 }
 
 /* ---- run locks ---- */

@@ -42,6 +42,7 @@ typedef struct {
   char *path;   /* the destination (heap); NULL once committed or discarded */
   int fd;       /* the staged temporary, or -1 */
   bool named;   /* the temporary has the name PATH.tmp.PID (else it is unnamed) */
+  bool durable; /* synced, and its directory after the rename */
 } OutFile;
 
 bool outfile_stage(OutFile *o, const char *path, const void *data, size_t len, char *err, size_t errlen);
@@ -50,6 +51,10 @@ void outfile_discard(OutFile *o);
 
 /* Both steps at once. */
 bool outfile_write(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* The same for a file only this user may read or write (mode 0600) that no
+ * one needs after a power cut, so it is not synced: compile-cache entries,
+ * where a lost entry is a miss and a torn one fails its checksum. */
+bool outfile_write_private(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 /* An exclusive advisory lock on path for as long as the run lasts. */
 typedef struct {

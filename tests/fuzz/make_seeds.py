@@ -7,6 +7,9 @@ data: the example CSVs and the hostile CSV and IDX files, each behind the
       widths; the IDX split), in several modes.
 ckpt: the well-formed hostile checkpoints of both versions and a few broken
       ones.
+cache: written by hand (a real entry of examples/course_graph.nn, from
+      XDG_CACHE_HOME=DIR nnc train examples/course_graph.nn, and its header
+      alone); this script leaves them as they are.
 Seeds are named after their source; rerun after adding files.  Standard
 library only: python3 tests/fuzz/make_seeds.py
 """

@@ -41,6 +41,20 @@ START_TEST(test_outfile_replace) {
 }
 END_TEST
 
+/* A private file: mode 0600 whatever the umask allows, replaced whole. */
+START_TEST(test_outfile_private) {
+  const char *path = in_tmp("entry.o");
+  char err[512] = "";
+  ck_assert_msg(outfile_write_private(path, "one", 3, err, sizeof err), "%s", err);
+  ck_assert_msg(outfile_write_private(path, "two", 3, err, sizeof err), "%s", err);
+  struct stat st;
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_eq(st.st_mode & 0777, 0600);
+  ck_assert_str_eq(contents(path), "two");
+  ck_assert_str_eq(dir_listing(tmpdir_path()), "entry.o\n");
+}
+END_TEST
+
 /* Staged files are invisible until the commit; a discard leaves nothing. */
 START_TEST(test_outfile_stage_commit_discard) {
   const char *a = in_tmp("a.o"), *b = in_tmp("b.h");
@@ -198,6 +212,7 @@ Suite *outfile_suite(void) {
   TCase *tc = tcase_create("outfile");
   tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
   tcase_add_test(tc, test_outfile_replace);
+  tcase_add_test(tc, test_outfile_private);
   tcase_add_test(tc, test_outfile_stage_commit_discard);
   tcase_add_test(tc, test_outfile_refuses_non_regular);
   tcase_add_test(tc, test_outfile_removes_stale_temps);
