@@ -9,7 +9,15 @@ model=$ROOT/examples/fashion_mlp.nn
 train=(train "$model" --limit 200 --batch 50 --epochs 100000 --save-every 1 --save run.ckpt --quiet)
 RANDOM=12   # the same moments on every run of the test
 temps() { find . -maxdepth 1 -name '*.tmp.*' | sort; }
+# only_dead NAME: every temporary present is NAME.tmp.PID (NAME a glob) of a process killed here
+killed=" "
 window=0
+only_dead() {
+  local t
+  for t in $(temps); do
+    [[ $t == ./$1.tmp.* && $killed == *" ${t##*.} "* ]] || fail "unexpected temporary file: $t"
+  done
+}
 for i in $(seq 8); do
   "$NNC" "${train[@]}" >/dev/null 2>&1 &
   pid=$!
@@ -17,11 +25,9 @@ for i in $(seq 8); do
   sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
   kill -9 $pid
   wait $pid 2>/dev/null || true
-  left=$(temps)
-  if [[ -n $left ]]; then   # killed between link and rename: named after the dead process
-    [[ $left == "./run.ckpt.tmp.$pid" ]] || fail "unexpected temporary files: $left"
-    window=$((window + 1))
-  fi
+  killed+="$pid "
+  only_dead run.ckpt   # killed between link and rename; the next write removes it
+  [[ -e run.ckpt.tmp.$pid ]] && window=$((window + 1))
   "$NNC" train "$model" --limit 200 --batch 50 --epochs 1 --resume run.ckpt >out.txt 2>&1 ||
     fail "kill $i: the checkpoint does not resume: $(cat out.txt)"
   grep -q "already trained" out.txt || fail "kill $i: unexpected resume: $(cat out.txt)"
@@ -40,9 +46,9 @@ for i in $(seq 6); do
   sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
   kill -9 $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
+  killed+="$pid "
   [[ ! -e m.o ]] || cmp -s m.o ref.o || fail "compile killed: m.o is not the complete object"
-  left=$(temps)
-  [[ -z $left || $left == "./m.o.tmp.$pid" || $left == "./m.h.tmp.$pid" ]] || fail "unexpected temporaries: $left"
+  only_dead 'm.[oh]'
 done
 "$NNC" compile "$model" -o m.o >/dev/null
 [[ -z $(temps) ]] || fail "temporary files remain after compile: $(temps)"
