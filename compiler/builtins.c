@@ -144,6 +144,13 @@ static bool check_dense(SemaCtx *S, Expr *e) { return check_dense_like(S, e, 1);
 static bool check_maxout(SemaCtx *S, Expr *e) { return check_dense_like(S, e, (int)builtin_arg(e, "k")->num); }
 
 static bool check_dropout(SemaCtx *S, Expr *e) {
+  if (builtin_arg(e, "channels")->num != 0 && arg_type(e, 0).shape.ndim < 2) {
+    char b1[96];
+    sema_error(S, builtin_arg(e, "channels")->loc,
+               "dropout: channels = true drops whole channels of a feature map [channels, ...], but %s is %s",
+               sema_arg_text(S, &e->args[0]), sema_type_str(arg_type(e, 0), b1));
+    return false;
+  }
   e->site = sema_new_site(S);
   return check_same(S, e);
 }
@@ -162,8 +169,10 @@ static bool check_norm(SemaCtx *S, Expr *e) {
     sema_error(S, e->loc, "layer_norm needs at least one feature axis, got a scalar []");
     return false;
   }
-  sema_add_param(S, e, "gamma", x.shape, (IrInit){.kind = INIT_CONST, .a = 1});
-  sema_add_param(S, e, "beta", x.shape, (IrInit){.kind = INIT_ZEROS});
+  /* a feature map [C, H, W] is normalized per channel */
+  Shape per = e->fn->tag == NORM_BATCH && x.shape.ndim == 3 ? shape_1(x.shape.dim[0]) : x.shape;
+  sema_add_param(S, e, "gamma", per, (IrInit){.kind = INIT_CONST, .a = 1});
+  sema_add_param(S, e, "beta", per, (IrInit){.kind = INIT_ZEROS});
   return check_same(S, e);
 }
 
@@ -412,22 +421,26 @@ static uint32_t site_seed(const LowerCtx *L, int site) {
 
 /* Inverted dropout: keep with probability 1-p and scale by 1/(1-p), so
  * evaluation is the identity.  The counter is the STATE "step", which the
- * train step increments, so every step draws a fresh mask. */
+ * train step increments, so every step draws a fresh mask.  With channels,
+ * one draw per sample and channel drops a whole channel of a feature map. */
 static IrNode *lower_dropout(LowerCtx *L, const Expr *e, IrNode *const *x) {
   double p = builtin_arg(e, "p")->num;
   if (!L->training || p == 0) return x[0];
   if (!L->step) L->step = ir_state(L->g, "step", shape_scalar(), (IrInit){.kind = INIT_ZEROS});
-  IrNode *r = ir_rand(L->g, L->step, x[0]->shape, site_seed(L, e->site));
+  Shape ms = x[0]->shape;
+  if (builtin_arg(e, "channels")->num != 0)
+    for (int d = ms.ndim - arg_type(e, 0).shape.ndim + 1; d < ms.ndim; d++) ms.dim[d] = 1;
+  IrNode *r = ir_rand(L->g, L->step, ms, site_seed(L, e->site));
   IrNode *keep = ir_binary(L->g, OP_CMPLT, r, lower_num(L, 1 - p));
   return lower_mul(L, x[0], lower_mul(L, keep, lower_num(L, 1 / (1 - p))));
 }
 
-/* (x - mean) / sqrt(var + eps) * gamma + beta */
-static IrNode *normalize(LowerCtx *L, const Expr *e, IrNode *d, IrNode *var) {
+/* (x - mean) / sqrt(var + eps) * gamma + beta, gamma and beta seen in shape s */
+static IrNode *normalize(LowerCtx *L, const Expr *e, IrNode *d, IrNode *var, Shape s) {
   double eps = builtin_arg(e, "eps")->num;
   IrNode *den = ir_unary(L->g, OP_SQRT, lower_add(L, var, lower_num(L, eps)));
-  IrNode *y = lower_mul(L, lower_div(L, d, den), L->params[e->param0]);
-  return lower_add(L, y, L->params[e->param0 + 1]);
+  IrNode *y = lower_mul(L, lower_div(L, d, den), lower_reshape(L, L->params[e->param0], s));
+  return lower_add(L, y, lower_reshape(L, L->params[e->param0 + 1], s));
 }
 
 /* layer_norm: statistics over each sample's features. */
@@ -435,32 +448,36 @@ static IrNode *lower_layer_norm(LowerCtx *L, const Expr *e, IrNode *const *x) {
   Type t = arg_type(e, 0);
   unsigned ax = all_axes(t.shape.ndim);
   IrNode *d = lower_sub(L, x[0], lower_mean(L, x[0], t, ax));
-  return normalize(L, e, d, lower_mean(L, lower_mul(L, d, d), t, ax));
+  return normalize(L, e, d, lower_mean(L, lower_mul(L, d, d), t, ax), t.shape);
 }
 
 /* batch_norm: training normalizes with the batch's mean and (biased) variance
  * and moves the running statistics: r = (1-momentum)*r + momentum*stat, with
- * the unbiased variance B/(B-1)*var (PyTorch's convention).  Evaluation uses
- * the running statistics. */
+ * the unbiased variance n/(n-1)*var (PyTorch's convention).  Evaluation uses
+ * the running statistics.  Statistics are per feature over the batch, or for
+ * a feature map [C, H, W] per channel over the batch and the positions (n =
+ * B*H*W), kept in [C]-shaped parameters seen as [C, 1, 1]. */
 static IrNode *lower_batch_norm(LowerCtx *L, const Expr *e, IrNode *const *x) {
   Type t = arg_type(e, 0);
+  bool map = t.shape.ndim == 3;
+  Shape stat = map ? shape_1(t.shape.dim[0]) : t.shape, seen = map ? shape_of(3, (int[]){t.shape.dim[0], 1, 1}) : t.shape;
   Arena *a = L->g->arena;
-  IrNode *rm = ir_state(L->g, arena_printf(a, "%s.running_mean", e->layer), t.shape,
-                        (IrInit){.kind = INIT_ZEROS});
-  IrNode *rv = ir_state(L->g, arena_printf(a, "%s.running_var", e->layer), t.shape,
-                        (IrInit){.kind = INIT_CONST, .a = 1});
-  if (!L->training) return normalize(L, e, lower_sub(L, x[0], rm), rv);
-  double inv_b = 1.0 / L->batch, mom = builtin_arg(e, "momentum")->num;
-  IrNode *mean = lower_mul(L, ir_reduce(L->g, OP_SUM, x[0], 1), lower_num(L, inv_b));
+  IrNode *rm = ir_state(L->g, arena_printf(a, "%s.running_mean", e->layer), stat, (IrInit){.kind = INIT_ZEROS});
+  IrNode *rv = ir_state(L->g, arena_printf(a, "%s.running_var", e->layer), stat, (IrInit){.kind = INIT_CONST, .a = 1});
+  if (!L->training) return normalize(L, e, lower_sub(L, x[0], lower_reshape(L, rm, seen)), lower_reshape(L, rv, seen), seen);
+  unsigned axes = map ? 1 | 4 | 8 : 1;   /* the batch axis, and a feature map's positions */
+  int64_t n = map ? (int64_t)L->batch * t.shape.dim[1] * t.shape.dim[2] : L->batch;
+  double inv_n = 1.0 / (double)n, mom = builtin_arg(e, "momentum")->num;
+  IrNode *mean = lower_mul(L, ir_reduce(L->g, OP_SUM, x[0], axes), lower_num(L, inv_n));
   IrNode *d = lower_sub(L, x[0], mean);
-  IrNode *var = lower_mul(L, ir_reduce(L->g, OP_SUM, lower_mul(L, d, d), 1), lower_num(L, inv_b));
-  double unbias = L->batch > 1 ? (double)L->batch / (L->batch - 1) : 1;
+  IrNode *var = lower_mul(L, ir_reduce(L->g, OP_SUM, lower_mul(L, d, d), axes), lower_num(L, inv_n));
+  double unbias = n > 1 ? (double)n / (double)(n - 1) : 1;
   IrNode *keep = lower_num(L, 1 - mom);
-  IrNode *new_mean = lower_reshape(L, lower_mul(L, mean, lower_num(L, mom)), t.shape);
-  IrNode *new_var = lower_reshape(L, lower_mul(L, var, lower_num(L, mom * unbias)), t.shape);
+  IrNode *new_mean = lower_reshape(L, lower_mul(L, mean, lower_num(L, mom)), stat);
+  IrNode *new_var = lower_reshape(L, lower_mul(L, var, lower_num(L, mom * unbias)), stat);
   ir_update(L->g, rm, lower_add(L, lower_mul(L, rm, keep), new_mean));
   ir_update(L->g, rv, lower_add(L, lower_mul(L, rv, keep), new_var));
-  return normalize(L, e, d, var);
+  return normalize(L, e, d, var, seen);
 }
 
 /* The per-sample axes a reduction call covers. */
@@ -598,12 +615,27 @@ const Builtin builtin_table[] = {
      {X_P, {"units", AT_INT, NULL, R_POS}, {"k", AT_INT, "2", R_POS}, {"bias", AT_BOOL, "true", R_ANY},
       {"init", AT_INIT, "xavier", R_ANY}, NAME_P},
      check_maxout, lower_maxout, 0, "max over k pieces of x @ W + b; W [in, units*k]"},
-    {"dropout", BK_LAYER, 2, {X_P, {"p", AT_NUM, "0.5", R_UNIT}}, check_dropout, lower_dropout, 0,
-     "training: x * (u < 1-p) / (1-p), u uniform; evaluation: x"},
+    {"dropout", BK_LAYER, 2, {X_P, {"p", AT_NUM, "0.5", R_UNIT}, {"channels", AT_BOOL, "false", R_ANY}},
+     check_dropout, lower_dropout, 0,
+     "training: x * (u < 1-p) / (1-p), u uniform (one per channel with channels); evaluation: x"},
     {"layer_norm", BK_LAYER, 2, {X_P, {"eps", AT_NUM, "1e-5", R_POS}, NAME_P}, check_norm, lower_layer_norm, NORM_LAYER,
      "(x - mean) / sqrt(var + eps) * gamma + beta over each sample's features"},
     {"batch_norm", BK_LAYER, 3, {X_P, {"momentum", AT_NUM, "0.1", R_UNIT}, {"eps", AT_NUM, "1e-5", R_POS}, NAME_P},
      check_norm, lower_batch_norm, NORM_BATCH, "(x - mean) / sqrt(var + eps) * gamma + beta over the batch"},
+    {"conv2d", BK_LAYER, 3,
+     {X_P, {"filters", AT_INT, NULL, R_POS}, {"kernel", AT_PAIR, NULL, R_POS}, {"stride", AT_PAIR, "1", R_POS},
+      {"padding", AT_PAD, "0", R_NONNEG}, {"dilation", AT_PAIR, "1", R_POS}, {"groups", AT_INT, "1", R_POS},
+      {"bias", AT_BOOL, "true", R_ANY}, {"init", AT_INIT, "kaiming", R_ANY}, NAME_P},
+     builtin_check_conv2d, builtin_lower_conv2d, 0,
+     "2-D convolution of a [C,H,W] feature map; W [filters, C/groups, kh, kw] (init), b [filters] zeros"},
+    {"max_pool2d", BK_LAYER, 2,
+     {X_P, {"size", AT_PAIR, NULL, R_POS}, {"stride", AT_PAIR, "", R_POS}, {"padding", AT_PAD, "0", R_NONNEG}},
+     builtin_check_pool2d, builtin_lower_pool2d, 0, "the maximum of each window (stride defaults to size)"},
+    {"avg_pool2d", BK_LAYER, 2,
+     {X_P, {"size", AT_PAIR, NULL, R_POS}, {"stride", AT_PAIR, "", R_POS}, {"padding", AT_PAD, "0", R_NONNEG}},
+     builtin_check_pool2d, builtin_lower_pool2d, 0, "the mean of each window, padding counted as 0"},
+    {"global_avg_pool", BK_LAYER, 1, {X_P}, builtin_check_global_avg_pool, builtin_lower_global_avg_pool, 0,
+     "the mean of each channel of a [C,H,W] feature map: [C]"},
     {"sum", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_SUM,
      "sum over all per-sample axes, or over axis"},
     {"mean", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_SUM,

@@ -37,6 +37,8 @@ typedef enum {
   AT_STR,      /* string literal */
   AT_SHAPE,    /* list of positive integers (one may be -1 in reshape) */
   AT_INIT,     /* initializer: name, call or number */
+  AT_PAIR,     /* constant integer for both spatial axes, or [rows, columns] */
+  AT_PAD,      /* an AT_PAIR, or "same" (keep the size) or "valid" (no padding) */
 } ArgType;
 
 typedef enum {
@@ -46,7 +48,7 @@ typedef enum {
   R_UNIT,      /* in [0, 1) */
 } ArgRange;
 
-enum { BUILTIN_MAX_PARAMS = 8 };
+enum { BUILTIN_MAX_PARAMS = 12 };
 
 typedef struct {
   const char *name;   /* parameter name (also the keyword for named passing) */
@@ -66,6 +68,8 @@ struct ArgVal {
   const char *str;       /* AT_STR */
   Shape shape;           /* AT_SHAPE */
   IrInit init;           /* AT_INIT (fan_in/fan_out filled by the layer) */
+  int pair[2];           /* AT_PAIR, AT_PAD: rows, columns */
+  bool same;             /* AT_PAD: "same" was given (pair is then 0, 0) */
 };
 
 typedef struct SemaCtx SemaCtx;     /* sema.c */
@@ -105,6 +109,14 @@ bool builtin_matmul_type(SemaCtx *S, Loc at, Type a, const char *an, Type b, con
 /* Reports that a and b do not broadcast under operator or function `what`
  * ("'+'", "maximum"): which axis fails, and the rule. */
 void builtin_broadcast_error(SemaCtx *S, Loc at, const char *what, Type a, const char *an, Type b, const char *bn);
+
+/* The image layers (builtins_conv.c): shape rules and lowerings. */
+bool builtin_check_conv2d(SemaCtx *S, Expr *e);
+bool builtin_check_pool2d(SemaCtx *S, Expr *e);
+bool builtin_check_global_avg_pool(SemaCtx *S, Expr *e);
+IrNode *builtin_lower_conv2d(LowerCtx *L, const Expr *e, IrNode *const *x);
+IrNode *builtin_lower_pool2d(LowerCtx *L, const Expr *e, IrNode *const *x);
+IrNode *builtin_lower_global_avg_pool(LowerCtx *L, const Expr *e, IrNode *const *x);
 
 /* ---- sema services for shape rules (sema.c) ---- */
 void sema_error(SemaCtx *S, Loc at, const char *fmt, ...) PRINTF_LIKE(3, 4);

@@ -92,6 +92,41 @@ void cg_store(Cg *cg, LLVMValueRef base, LLVMValueRef off, LLVMValueRef v) {
   LLVMSetAlignment(LLVMBuildStore(cg->b, v, p), 4);
 }
 
+LLVMValueRef cg_range_begin(Cg *cg, CgRange *r, LLVMValueRef start, LLVMValueRef end) {
+  LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "then");
+  r->after = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "after");
+  LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, start, end, ""), then, r->after);
+  LLVMPositionBuilderAtEnd(cg->b, then);
+  return cg_loop_begin(cg, &r->loop, start, end, cg_i64(cg, 1));
+}
+
+void cg_range_end(Cg *cg, CgRange *r) {
+  cg_loop_end(cg, &r->loop);
+  LLVMBuildBr(cg->b, r->after);
+  LLVMPositionBuilderAtEnd(cg->b, r->after);
+}
+
+LLVMValueRef cg_smin(Cg *cg, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+LLVMValueRef cg_smax(Cg *cg, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, a, b, ""), a, b, "");
+}
+
+LLVMValueRef cg_coord(Cg *cg, const CgPoint *p, int d) {
+  Shape space = cg->fp->groups[cg->group].space;
+  for (int j = 0; j < p->n; j++) {
+    int first = j ? p->dim[j - 1] + 1 : 0;
+    if (d < first || d > p->dim[j]) continue;
+    int64_t below = 1;   /* the sizes merged after d */
+    for (int e = d + 1; e <= p->dim[j]; e++) below *= space.dim[e];
+    LLVMValueRef v = below > 1 ? LLVMBuildUDiv(cg->b, p->idx[j], cg_i64(cg, below), "") : p->idx[j];
+    return d > first ? LLVMBuildURem(cg->b, v, cg_i64(cg, space.dim[d]), "") : v;
+  }
+  return cg_i64(cg, 0);
+}
+
 /* ---- scalar ops ---- */
 
 static const IrNode *const_leaf(const IrNode *n) {
@@ -243,6 +278,14 @@ static LLVMValueRef value(Cg *cg, const IrNode *s, const int *map, const CgPoint
   return cg_load(cg, cg->bufptr[plan_buf_of_view(cg->mp, s)], cg_offset(cg, p, st));
 }
 
+LLVMValueRef cg_load_at(Cg *cg, const IrNode *s, LLVMValueRef const *co) {
+  const FuseNode *f = &cg->fp->node[s->id];
+  if (f->role == ROLE_CONST) return cg_f32(cg, const_leaf(s)->value);
+  CgPoint p = {.n = s->shape.ndim};
+  for (int k = 0; k < s->shape.ndim; k++) p.idx[k] = co[k], p.dim[k] = k;
+  return cg_load(cg, cg->bufptr[plan_buf_of_view(cg->mp, s)], cg_offset(cg, &p, f->stride));
+}
+
 static LLVMValueRef member(Cg *cg, const IrNode *u, const CgPoint *p) {
   if (u == cg->mm) return cg->mm_value;
   if (cg->memo[u->id]) return cg->memo[u->id];
@@ -271,6 +314,7 @@ static LLVMValueRef member(Cg *cg, const IrNode *u, const CgPoint *p) {
     }
     v = scalar_op(cg, u->op, a);
     break;
+  case OPK_WINDOW: v = window_member(cg, u, p); break;
   default: die("codegen: %s inside an elementwise loop", op_info[u->op].name);
   }
   cg->memo[u->id] = v;
@@ -629,6 +673,7 @@ static LLVMValueRef emit_step(Cg *cg, int si, const bool *used) {
     case FG_ELEMWISE: emit_elemwise(cg); break;
     case FG_REDUCE: emit_reduce(cg, G); break;
     case FG_MATMUL: gemm_emit(cg, G); break;
+    case FG_CONV: conv_emit(cg, G); break;
     case FG_COPY: emit_copy(cg, G->root->src[0], -1, cg->mp->buf_of[G->root->id]); break;
     }
   }

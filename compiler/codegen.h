@@ -92,4 +92,25 @@ void cg_eval_store(Cg *cg, const CgPoint *p);
 /* Body of an FG_MATMUL kernel (gemm.c). */
 void gemm_emit(Cg *cg, const FuseGroup *G);
 
+/* for (i = start; i < end; i++) with bounds that may be empty at run time. */
+typedef struct {
+  CgLoop loop;                 /* the loop, when entered */
+  LLVMBasicBlockRef after;     /* where the skip and the exit meet */
+} CgRange;
+LLVMValueRef cg_range_begin(Cg *cg, CgRange *r, LLVMValueRef start, LLVMValueRef end);
+void cg_range_end(Cg *cg, CgRange *r);
+LLVMValueRef cg_smin(Cg *cg, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_smax(Cg *cg, LLVMValueRef a, LLVMValueRef b);
+/* Space axis d's coordinate at point p of the current group (loops merge
+ * neighbouring axes: the merged index is decoded). */
+LLVMValueRef cg_coord(Cg *cg, const CgPoint *p, int d);
+/* The value of source s at its own coordinates co[] (through its view, or
+ * folded when constant). */
+LLVMValueRef cg_load_at(Cg *cg, const IrNode *s, LLVMValueRef const *co);
+
+/* window.c: a pool's value at point p (a member of an elementwise group),
+ * and the body of an FG_CONV kernel. */
+LLVMValueRef window_member(Cg *cg, const IrNode *u, const CgPoint *p);
+void conv_emit(Cg *cg, const FuseGroup *G);
+
 #endif

@@ -107,6 +107,93 @@ static void eval_matmul(const IrNode *n, double **vals, double *out) {
     }
 }
 
+/* ---- sliding windows ---- */
+
+/* A window op's geometry: the input side X [B,C,H,W], the output side Y
+ * [B,O,OH,OW], the filter [O,Cg,KH,KW] of a convolution. */
+typedef struct {
+  const IrWindow *w;
+  int B, C, H, W, O, OH, OW, G;
+} Geo;
+
+static Geo geometry(const IrNode *n) {
+  bool backward = n->op == OP_CONV2D_DATA || n->op == OP_AVG_UNPOOL2D;
+  Shape x = backward ? n->shape : n->src[0]->shape;
+  Shape y = n->op == OP_CONV2D_FILTER || n->op == OP_MAX_UNPOOL2D ? n->src[1]->shape
+            : backward                                           ? n->src[0]->shape
+                                                                 : n->shape;
+  return (Geo){&n->win, x.dim[0], x.dim[1], x.dim[2], x.dim[3], y.dim[1], y.dim[2], y.dim[3], n->win.groups};
+}
+
+/* Flat index into X of tap (p, q) of window (b, c, i, j), or -1 outside. */
+static int64_t tap(const Geo *g, int b, int c, int i, int j, int p, int q) {
+  int h = i * g->w->stride[0] - g->w->pad[0] + p * g->w->dilation[0];
+  int v = j * g->w->stride[1] - g->w->pad[1] + q * g->w->dilation[1];
+  if (h < 0 || h >= g->H || v < 0 || v >= g->W) return -1;
+  return (((int64_t)b * g->C + c) * g->H + h) * g->W + v;
+}
+
+/* conv2d and its adjoints: one loop over (output, input channel, tap) triples. */
+static void eval_conv(const IrNode *n, double **vals, double *out) {
+  Geo g = geometry(n);
+  const double *a = vals[n->src[0]->id], *b = vals[n->src[1]->id];
+  int Cg = g.C / g.G, Og = g.O / g.G, KH = n->win.size[0], KW = n->win.size[1];
+  for (int64_t e = 0; e < shape_numel(n->shape); e++) out[e] = 0;
+  for (int bi = 0; bi < g.B; bi++)
+    for (int o = 0; o < g.O; o++)
+      for (int i = 0; i < g.OH; i++)
+        for (int j = 0; j < g.OW; j++) {
+          int64_t yi = (((int64_t)bi * g.O + o) * g.OH + i) * g.OW + j;
+          for (int c = 0; c < Cg; c++)
+            for (int p = 0; p < KH; p++)
+              for (int q = 0; q < KW; q++) {
+                int64_t xi = tap(&g, bi, o / Og * Cg + c, i, j, p, q);
+                int64_t wi = (((int64_t)o * Cg + c) * KH + p) * KW + q;
+                if (xi < 0) continue;
+                if (n->op == OP_CONV2D) out[yi] += a[xi] * b[wi];
+                else if (n->op == OP_CONV2D_DATA) out[xi] += a[yi] * b[wi];
+                else out[wi] += a[xi] * b[yi];
+              }
+        }
+}
+
+/* Index into X of the first maximum of a's window (b, c, i, j): the first
+ * tap inside the input unless a later one is larger or NaN (PyTorch's rule). */
+static int64_t window_argmax(const Geo *g, const double *a, int b, int c, int i, int j) {
+  int64_t best = -1;
+  for (int p = 0; p < g->w->size[0]; p++)
+    for (int q = 0; q < g->w->size[1]; q++) {
+      int64_t xi = tap(g, b, c, i, j, p, q);
+      if (xi >= 0 && (best < 0 || a[xi] > a[best] || isnan(a[xi]))) best = xi;
+    }
+  return best;
+}
+
+/* The pools and their adjoints: per window, its value or its spread. */
+static void eval_pool(const IrNode *n, double **vals, double *out) {
+  Geo g = geometry(n);
+  const double *a = vals[n->src[0]->id], *b = n->nsrc > 1 ? vals[n->src[1]->id] : NULL;
+  double inv = 1.0 / (n->win.size[0] * n->win.size[1]);
+  bool unpool = n->op == OP_MAX_UNPOOL2D || n->op == OP_AVG_UNPOOL2D;
+  for (int64_t e = 0; unpool && e < shape_numel(n->shape); e++) out[e] = 0;
+  for (int bi = 0; bi < g.B; bi++)
+    for (int c = 0; c < g.C; c++)
+      for (int i = 0; i < g.OH; i++)
+        for (int j = 0; j < g.OW; j++) {
+          int64_t yi = (((int64_t)bi * g.C + c) * g.OH + i) * g.OW + j;
+          if (n->op == OP_MAX_POOL2D) out[yi] = b[window_argmax(&g, a, bi, c, i, j)];
+          if (n->op == OP_MAX_UNPOOL2D) out[window_argmax(&g, a, bi, c, i, j)] += b[yi];
+          if (n->op == OP_AVG_POOL2D) out[yi] = 0;
+          for (int p = 0; p < n->win.size[0] && n->op != OP_MAX_POOL2D && n->op != OP_MAX_UNPOOL2D; p++)
+            for (int q = 0; q < n->win.size[1]; q++) {
+              int64_t xi = tap(&g, bi, c, i, j, p, q);
+              if (xi < 0) continue;
+              if (n->op == OP_AVG_POOL2D) out[yi] += a[xi] * inv;
+              else out[xi] += a[yi] * inv;
+            }
+        }
+}
+
 /* The counter as the generator sees it: the scalar's value taken modulo 2^32
  * (NaN counts as 0), so no value is out of range for the conversion. */
 static uint32_t rand_counter(double v) {
@@ -137,6 +224,10 @@ static void eval_node(const IrNode *n, double **vals, double *out) {
     }
     return;
   case OPK_MATMUL: eval_matmul(n, vals, out); return;
+  case OPK_WINDOW:
+    if (n->op == OP_CONV2D || n->op == OP_CONV2D_DATA || n->op == OP_CONV2D_FILTER) eval_conv(n, vals, out);
+    else eval_pool(n, vals, out);
+    return;
   case OPK_RAND: {
     uint32_t counter = rand_counter(vals[n->src[0]->id][0]);
     for (int64_t e = 0; e < total; e++) out[e] = ir_rand_uniform(n->seed, counter, (uint32_t)e);

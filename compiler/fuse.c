@@ -79,7 +79,8 @@ void fuse_src_map(const IrNode *u, const int *umap, int k, int *out) {
     identity_map(s->shape, out);
     return;
   case OPK_MATMUL:
-  case OPK_RAND:                    /* operands and counters are not indexed by the space */
+  case OPK_WINDOW:
+  case OPK_RAND:                    /* operands, windows and counters are not indexed by the space */
     for (int d = 0; d < s->shape.ndim; d++) out[d] = -1;
     return;
   default:
@@ -95,6 +96,12 @@ void fuse_src_map(const IrNode *u, const int *umap, int k, int *out) {
   int off = u->shape.ndim - s->shape.ndim;
   for (int d = 0; d < s->shape.ndim; d++) out[d] = s->shape.dim[d] == 1 ? -1 : umap[d + off];
 }
+
+bool fuse_is_contraction(const IrNode *n) {
+  return n->op == OP_MATMUL || n->op == OP_CONV2D || n->op == OP_CONV2D_DATA || n->op == OP_CONV2D_FILTER;
+}
+
+static GroupKind contraction_kind(const IrNode *n) { return n->op == OP_MATMUL ? FG_MATMUL : FG_CONV; }
 
 void fuse_space_strides(const FusePlan *fp, const IrNode *n, const int *map, int space_ndim, int64_t *out) {
   const FuseNode *f = &fp->node[n->id];
@@ -173,7 +180,7 @@ static bool can_join(const FusePlan *fp, Builder *b, const Users *us, const IrNo
       *outside = true;
       continue;
     }
-    if (u->op == OP_MATMUL || u->op == OP_RAND) return false;
+    if (u->op == OP_MATMUL || u->op == OP_RAND || op_info[u->op].kind == OPK_WINDOW) return false;
     for (int k = 0; k < u->nsrc; k++) {
       if (u->src[k] != n) continue;
       int m[IR_MAX_DIMS];
@@ -191,12 +198,16 @@ static bool can_join(const FusePlan *fp, Builder *b, const Users *us, const IrNo
     for (int d = 0; d < n->shape.ndim; d++)
       if (map[d] >= 0 && (G->axes >> map[d] & 1u)) return false;
   }
-  if (n->op == OP_MATMUL) {
+  if (fuse_is_contraction(n)) {
     int id[IR_MAX_DIMS];
     identity_map(n->shape, id);
-    if (G->kind != FG_ELEMWISE || !shape_eq(n->shape, G->space) || memcmp(id, map, sizeof(int) * 2) != 0)
+    if (G->kind != FG_ELEMWISE || !shape_eq(n->shape, G->space) ||
+        memcmp(id, map, sizeof(int) * (size_t)n->shape.ndim) != 0)
       return false;
   }
+  /* a pool finds its window from the point's coordinates, which only
+   * elementwise loops and epilogues give it */
+  if (op_info[n->op].kind == OPK_WINDOW && G->kind == FG_REDUCE) return false;
   return true;
 }
 
@@ -305,9 +316,9 @@ static void assign_roles(FusePlan *fp, Builder *b, const bool *live, bool rows) 
       f->group = grp;
       f->stored = ext[id] || outside;
       memcpy(f->map, map, sizeof map);
-      if (x->op == OP_MATMUL) {
+      if (fuse_is_contraction(x)) {
         FuseGroup *G = b->groups.items[grp];
-        G->kind = FG_MATMUL;
+        G->kind = contraction_kind(x);
         G->mm = x;
       }
       continue;
@@ -319,13 +330,13 @@ static void assign_roles(FusePlan *fp, Builder *b, const bool *live, bool rows) 
     f->role = ROLE_MEMBER;
     f->stored = true;
     identity_map(x->shape, f->map);
-    switch (op_info[x->op].kind) {
-    case OPK_REDUCE: f->group = new_group(fp, b, FG_REDUCE, x, x->src[0]->shape); break;
-    case OPK_MATMUL:
-      f->group = new_group(fp, b, FG_MATMUL, x, x->shape);
+    if (op_info[x->op].kind == OPK_REDUCE) {
+      f->group = new_group(fp, b, FG_REDUCE, x, x->src[0]->shape);
+    } else if (fuse_is_contraction(x)) {
+      f->group = new_group(fp, b, contraction_kind(x), x, x->shape);
       ((FuseGroup *)b->groups.items[f->group])->mm = x;
-      break;
-    default: f->group = new_group(fp, b, FG_ELEMWISE, x, x->shape); break;
+    } else {
+      f->group = new_group(fp, b, FG_ELEMWISE, x, x->shape);
     }
   }
   free(constlike);
@@ -490,7 +501,7 @@ void fuse_group_reads(const FusePlan *fp, int gi, FuseReadFn fn, void *ctx) {
       const IrNode *s = u->src[k];
       const FuseNode *fs = &fp->node[s->id];
       if ((fs->role == ROLE_MEMBER && fs->group == gi) || fs->role == ROLE_CONST) continue;
-      if (u->op == OP_MATMUL) {
+      if (u->op == OP_MATMUL || op_info[u->op].kind == OPK_WINDOW) {   /* read in any order */
         fn(ctx, s, fs->base, NULL);
         continue;
       }
@@ -503,7 +514,8 @@ void fuse_group_reads(const FusePlan *fp, int gi, FuseReadFn fn, void *ctx) {
 }
 
 static const char *const kind_names[] = {
-    [FG_ELEMWISE] = "elementwise", [FG_REDUCE] = "reduce", [FG_MATMUL] = "matmul", [FG_COPY] = "copy"};
+    [FG_ELEMWISE] = "elementwise", [FG_REDUCE] = "reduce", [FG_MATMUL] = "matmul", [FG_CONV] = "conv",
+    [FG_COPY] = "copy"};
 
 void fuse_print(FILE *out, const FusePlan *fp) {
   const IrGraph *g = fp->g;

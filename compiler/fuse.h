@@ -16,6 +16,8 @@
  *                row (kept axes) or at every point of the space;
  *   FG_MATMUL    a matrix product whose elementwise consumers (bias add,
  *                activation, ...) run on the output tile (the epilogue);
+ *   FG_CONV      a convolution (conv2d or one of its adjoints) with its
+ *                elementwise epilogue likewise;
  *   FG_COPY      a reshape of a non-contiguous view, copied to its own buffer.
  * Invariants: every member has exactly one index map from the group's space (a
  * node reached two ways becomes a group root) and the same element count as
@@ -49,13 +51,14 @@ typedef enum {
   FG_ELEMWISE,   /* elementwise loop over the root's shape */
   FG_REDUCE,     /* reductions over `axes` of the space (their input shape) */
   FG_MATMUL,     /* `mm` is a MATMUL; space is its [M,N]; root the epilogue's sink */
+  FG_CONV,       /* `mm` is a convolution; space is its output shape; root the epilogue's sink */
   FG_COPY,       /* root is a RESHAPE copied from its non-contiguous source */
 } GroupKind;
 
 typedef struct {
   GroupKind kind;              /* loop structure */
   const IrNode *root;          /* the member created last; stored */
-  const IrNode *mm;            /* FG_MATMUL: the matrix product, else NULL */
+  const IrNode *mm;            /* FG_MATMUL, FG_CONV: the contraction, else NULL */
   Shape space;                 /* iteration space */
   unsigned axes;               /* FG_REDUCE: the reduced axes of the space */
   bool rowwise;                /* FG_REDUCE: kept axes outside, reduced inside (else the
@@ -71,6 +74,10 @@ typedef struct {
   FuseGroup *groups;           /* arena array */
   Arena *arena;                /* owns everything above */
 } FusePlan;
+
+/* A matrix product or a convolution: a group's producer, whose operands are
+ * read as views in any order and never join its group. */
+bool fuse_is_contraction(const IrNode *n);
 
 /* Groups g's live nodes.  Never fails: every graph has a plan. */
 FusePlan *fuse_graph(const IrGraph *g);

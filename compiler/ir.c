@@ -146,11 +146,72 @@ static void push(IrGraph *g, Vec *v, void *item) {
 
 static const char *kind_name(IrOp op) { return op_info[op].name; }
 
+/* ---- sliding windows ---- */
+
+int ir_window_count(int n, int size, int stride, int pad_lo, int pad_hi, int dilation) {
+  int64_t span = (int64_t)n + pad_lo + pad_hi - (int64_t)dilation * (size - 1) - 1;
+  return span < 0 || stride < 1 ? 0 : (int)(span / stride + 1);
+}
+
+/* The output side [B,O,OH,OW] of window w over the input side x [B,C,H,W]:
+ * O is f's first axis for a convolution (filter f [O, C/groups, KH, KW]),
+ * C for a pool (f NULL).  Dies on a violation. */
+static Shape window_out(const char *op, const IrWindow *w, Shape x, const Shape *f) {
+  char b1[96], b2[96];
+  for (int i = 0; i < 2; i++)
+    if (w->size[i] < 1 || w->stride[i] < 1 || w->dilation[i] < 1 || w->pad[i] < 0 || w->pad[i + 2] < 0)
+      die("%s: window size %dx%d, stride %dx%d, dilation %dx%d, padding %d,%d,%d,%d", op, w->size[0], w->size[1],
+          w->stride[0], w->stride[1], w->dilation[0], w->dilation[1], w->pad[0], w->pad[1], w->pad[2], w->pad[3]);
+  if (x.ndim != 4) die("%s: input %s is not [B,C,H,W]", op, shape_str(x, b1));
+  Shape y = x;
+  if (f) {
+    int G = w->groups;
+    if (f->ndim != 4 || G < 1 || x.dim[1] != f->dim[1] * G || f->dim[0] % G != 0 || f->dim[2] != w->size[0] ||
+        f->dim[3] != w->size[1])
+      die("%s: input %s, filter %s, groups %d", op, shape_str(x, b1), shape_str(*f, b2), G);
+    y.dim[1] = f->dim[0];
+  } else if (w->groups != 0 || w->dilation[0] != 1 || w->dilation[1] != 1) {
+    die("%s: a pool with groups or dilation", op);
+  }
+  for (int i = 0; i < 2; i++) {
+    y.dim[2 + i] = ir_window_count(x.dim[2 + i], w->size[i], w->stride[i], w->pad[i], w->pad[i + 2], w->dilation[i]);
+    if (y.dim[2 + i] < 1) die("%s: no window fits input %s", op, shape_str(x, b1));
+  }
+  return y;
+}
+
+/* The shape rule of a window op: the output side from the input side, and
+ * for the adjoints (whose shape is given) a check that the forward op maps
+ * that shape to their source's. */
+static Shape window_shape(const IrNode *t) {
+  char b1[96], b2[96];
+  const char *op = kind_name(t->op);
+  const IrWindow *w = &t->win;
+  Shape x = t->src[0]->shape, want, back = {0}, given = {0};
+  switch (t->op) {
+  case OP_CONV2D: return window_out(op, w, x, &t->src[1]->shape);
+  case OP_CONV2D_DATA: want = t->shape, back = window_out(op, w, t->shape, &t->src[1]->shape), given = x; break;
+  case OP_CONV2D_FILTER: want = t->shape, back = window_out(op, w, x, &t->shape), given = t->src[1]->shape; break;
+  case OP_MAX_POOL2D:
+    if (!shape_eq(x, t->src[1]->shape)) die("%s: values %s for %s", op, shape_str(t->src[1]->shape, b1), shape_str(x, b2));
+    return window_out(op, w, x, NULL);
+  case OP_AVG_POOL2D: return window_out(op, w, x, NULL);
+  case OP_MAX_UNPOOL2D: want = x, back = window_out(op, w, x, NULL), given = t->src[1]->shape; break;
+  case OP_AVG_UNPOOL2D: want = t->shape, back = window_out(op, w, t->shape, NULL), given = x; break;
+  default: die("%s is not a window op", op);
+  }
+  if (!shape_eq(back, given))
+    die("%s: %s does not give %s", op, shape_str(want, b1), shape_str(given, b2));
+  return want;
+}
+
 /* The shape t's op gives it from its sources and attributes; for ops whose
  * result shape is an argument (leaves, reshape, expand, rand) t's own shape,
  * checked against the sources.  A violation is a compiler bug and dies. */
 static Shape rule_shape(const IrNode *t) {
   char b1[96], b2[96];
+  for (int i = 0; i < t->nsrc; i++)
+    if (!t->src[i]) die("%s: source %d is NULL", kind_name(t->op), i);
   Shape s = t->shape, want = s;
   switch (op_info[t->op].kind) {
   case OPK_LEAF:
@@ -203,6 +264,7 @@ static Shape rule_shape(const IrNode *t) {
   case OPK_RAND:
     if (t->src[0]->shape.ndim != 0) die("rand: counter must be a scalar, got %s", shape_str(t->src[0]->shape, b1));
     break;
+  case OPK_WINDOW: want = window_shape(t); break;
   }
   return want;
 }
@@ -210,8 +272,6 @@ static Shape rule_shape(const IrNode *t) {
 /* Checks t's shape against its op's rule; dies on a violation. */
 static void check_shape(const IrNode *t) {
   char b1[96], b2[96], b3[96];
-  for (int i = 0; i < t->nsrc; i++)
-    if (!t->src[i]) die("%s: source %d is NULL", kind_name(t->op), i);
   Shape want = rule_shape(t);
   if (!shape_eq(want, t->shape))
     die("%s: shape %s, rule gives %s (sources %s)", kind_name(t->op), shape_str(t->shape, b1), shape_str(want, b2),
@@ -365,12 +425,24 @@ IrNode *ir_rand(IrGraph *g, IrNode *counter, Shape s, uint32_t seed) {
   return make(g, &t);
 }
 
+IrNode *ir_window(IrGraph *g, IrOp op, IrNode *a, IrNode *b, IrWindow win, Shape s) {
+  if (op_info[op].kind != OPK_WINDOW) die("ir_window with %s", kind_name(op));
+  IrNode t = tmpl(op, a, op_info[op].arity > 1 ? b : NULL, NULL);
+  t.win = win;
+  if (op == OP_CONV2D || op == OP_CONV2D_DATA || op == OP_CONV2D_FILTER) {
+    const Shape *f = op == OP_CONV2D_FILTER ? &s : &b->shape;
+    if (f->ndim == 4) t.win.size[0] = f->dim[2], t.win.size[1] = f->dim[3];
+  } else {
+    t.win.groups = 0;
+  }
+  t.shape = s;
+  t.shape = rule_shape(&t);
+  return make(g, &t);
+}
+
 IrNode *ir_rebuild(IrGraph *g, const IrNode *n, IrNode *const *src) {
   IrNode t = tmpl(n->op, NULL, NULL, NULL);
-  for (int i = 0; i < n->nsrc; i++) {
-    if (!src[i]) die("%s: source %d is NULL", kind_name(n->op), i);
-    t.src[i] = src[i];
-  }
+  for (int i = 0; i < n->nsrc; i++) t.src[i] = src[i];
   t.shape = n->shape;
   if (is_named_leaf(n->op)) {
     t.name = n->name;

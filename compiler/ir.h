@@ -43,6 +43,7 @@ typedef enum {
   OPK_MOVE,      /* reshape / expand / transpose: moves elements, no arithmetic */
   OPK_MATMUL,    /* 2-D matrix product with optional transposes */
   OPK_RAND,      /* counter-based uniform random numbers */
+  OPK_WINDOW,    /* convolutions and pools: sliding windows over the last two axes of [B,C,H,W] */
 } OpKind;
 
 typedef enum {
@@ -203,6 +204,13 @@ IrNode *ir_expand(IrGraph *g, IrNode *a, Shape s);
 IrNode *ir_transpose(IrGraph *g, IrNode *a, const int *perm);
 IrNode *ir_matmul(IrGraph *g, IrNode *a, IrNode *b, bool ta, bool tb);
 IrNode *ir_rand(IrGraph *g, IrNode *counter, Shape s, uint32_t seed);
+/* A window op (OPK_WINDOW) on a and b (b NULL for the one-source pools).
+ * s is the result shape of the ops whose shape the sources do not fix
+ * (conv2d_data, conv2d_filter, the unpools), ignored otherwise; a
+ * convolution's win.size is taken from its filter. */
+IrNode *ir_window(IrGraph *g, IrOp op, IrNode *a, IrNode *b, IrWindow win, Shape s);
+/* Positions of a window along an axis of n elements (0 when none fits). */
+int ir_window_count(int n, int size, int stride, int pad_lo, int pad_hi, int dilation);
 /* Rebuilds node n (any op) with new sources in graph g, same attributes.
  * The new node carries n's provenance (loc, label); leaves are found or made
  * by name (CONST by value), so src may be NULL for them. */

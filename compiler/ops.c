@@ -234,6 +234,60 @@ static void grad_matmul(GradCtx *G, IrNode *n, IrNode *g) {
 /* ---- randomness: the counter is not differentiable ---- */
 #define RULES_RAND NULL, 0, grad_zero
 
+/* ---- sliding windows ----
+ * conv2d(x, w) is linear in x and in w; conv2d_data and conv2d_filter are
+ * its adjoints in each (the backward data and weight gradients), so the
+ * three differentiate into one another: with z the adjoint of the output,
+ *   <z, data(g, w)> = <conv(z, w), g>  and  <z, filter(x, g)> = <conv(x, z), g>.
+ * max_pool2d(a, v) picks v at a's first maximum, a locally constant choice,
+ * so only v has a gradient, max_unpool2d(a, g) routing it back; the
+ * unpools are the pools' adjoints and differentiate back into them. */
+
+static IrNode *win(GradCtx *G, IrOp op, IrNode *a, IrNode *b, const IrNode *n, Shape s) {
+  return ir_window(G->g, op, a, b, n->win, s);
+}
+
+static void grad_conv2d(GradCtx *G, IrNode *n, IrNode *g) {
+  IrNode *x = n->src[0], *w = n->src[1];
+  grad_accum(G, x, win(G, OP_CONV2D_DATA, g, w, n, x->shape));
+  grad_accum(G, w, win(G, OP_CONV2D_FILTER, x, g, n, w->shape));
+}
+#define RULES_CONV2D NULL, 0, grad_conv2d
+
+static void grad_conv2d_data(GradCtx *G, IrNode *n, IrNode *z) {
+  IrNode *g = n->src[0], *w = n->src[1];
+  grad_accum(G, g, win(G, OP_CONV2D, z, w, n, g->shape));
+  grad_accum(G, w, win(G, OP_CONV2D_FILTER, z, g, n, w->shape));
+}
+#define RULES_CONV2D_DATA NULL, 0, grad_conv2d_data
+
+static void grad_conv2d_filter(GradCtx *G, IrNode *n, IrNode *z) {
+  IrNode *x = n->src[0], *g = n->src[1];
+  grad_accum(G, x, win(G, OP_CONV2D_DATA, g, z, n, x->shape));
+  grad_accum(G, g, win(G, OP_CONV2D, x, z, n, g->shape));
+}
+#define RULES_CONV2D_FILTER NULL, 0, grad_conv2d_filter
+
+static void grad_max_pool2d(GradCtx *G, IrNode *n, IrNode *g) {
+  grad_accum(G, n->src[1], win(G, OP_MAX_UNPOOL2D, n->src[0], g, n, n->src[1]->shape));
+}
+#define RULES_MAX_POOL2D NULL, 0, grad_max_pool2d
+
+static void grad_max_unpool2d(GradCtx *G, IrNode *n, IrNode *z) {
+  grad_accum(G, n->src[1], win(G, OP_MAX_POOL2D, n->src[0], z, n, n->src[1]->shape));
+}
+#define RULES_MAX_UNPOOL2D NULL, 0, grad_max_unpool2d
+
+static void grad_avg_pool2d(GradCtx *G, IrNode *n, IrNode *g) {
+  grad_accum(G, n->src[0], win(G, OP_AVG_UNPOOL2D, g, NULL, n, n->src[0]->shape));
+}
+#define RULES_AVG_POOL2D NULL, 0, grad_avg_pool2d
+
+static void grad_avg_unpool2d(GradCtx *G, IrNode *n, IrNode *z) {
+  grad_accum(G, n->src[0], win(G, OP_AVG_POOL2D, z, NULL, n, n->src[0]->shape));
+}
+#define RULES_AVG_UNPOOL2D NULL, 0, grad_avg_unpool2d
+
 /* ---- attribute schemas: which members of the attribute block an op uses,
  * in printing order (docs/ir.md, "Text form") ---- */
 
@@ -246,6 +300,11 @@ static const AttrField attrs_axes[] = {FIELD("axes", AF_AXES, axes, 0), {0}};
 static const AttrField attrs_perm[] = {FIELD("perm", AF_INTS, perm, 0), {0}};
 static const AttrField attrs_matmul[] = {FIELD("ta", AF_FLAG, ta, 0), FIELD("tb", AF_FLAG, tb, 0), {0}};
 static const AttrField attrs_seed[] = {FIELD("seed", AF_UINT, seed, 0), {0}};
+static const AttrField attrs_conv[] = {FIELD("stride", AF_INTS, win.stride, 2), FIELD("pad", AF_INTS, win.pad, 4),
+                                       FIELD("dilation", AF_INTS, win.dilation, 2),
+                                       FIELD("groups", AF_UINT, win.groups, 0), {0}};
+static const AttrField attrs_pool[] = {FIELD("size", AF_INTS, win.size, 2), FIELD("stride", AF_INTS, win.stride, 2),
+                                       FIELD("pad", AF_INTS, win.pad, 4), {0}};
 
 const OpInfo op_info[OP_COUNT] = {
 #define OP(id, name, kind, arity, attrs, doc) [OP_##id] = {name, kind, arity, attrs_##attrs, doc, RULES_##id},

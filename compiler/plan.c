@@ -101,7 +101,7 @@ static bool in_place_ok(const MemPlan *mp, int si, const IrNode *v, int lb) {
   fuse_space_strides(fp, v, fp->node[v->id].map, G->space.ndim, store);
   for (int i = si; i < mp->nsteps; i++) {
     bool own = i == si;
-    ReadScan r = {mp, lb, own && (G->kind == FG_ELEMWISE || G->kind == FG_MATMUL) ? store : NULL,
+    ReadScan r = {mp, lb, own && (G->kind == FG_ELEMWISE || G->kind == FG_MATMUL || G->kind == FG_CONV) ? store : NULL,
                   G->space.ndim, true, false, NULL, 0};
     scan_step(mp, &mp->steps[i], &r);
     if (r.any && (!own || !r.ok)) return false;

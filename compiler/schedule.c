@@ -179,6 +179,25 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
   ss->scratch = g->rows_outer ? round_up(g->N, nr) * (g->K + g->rows) + (g->pack_a ? g->rows * g->K : 0) : nr * g->K;
 }
 
+/* A convolution: conv2d and conv2d_data split by image (each unit makes
+ * whole output planes), conv2d_filter by filter; every output element is
+ * summed by one unit, so the split never changes a sum. */
+static void schedule_conv(const FuseGroup *G, StepSchedule *ss) {
+  const IrNode *c = G->mm;
+  const IrWindow *w = &c->win;
+  Shape x = c->op == OP_CONV2D_DATA ? c->shape : c->src[0]->shape;
+  Shape y = c->op == OP_CONV2D ? c->shape : c->src[c->op == OP_CONV2D_DATA ? 0 : 1]->shape;
+  int64_t per_out = (int64_t)x.dim[1] / w->groups * w->size[0] * w->size[1];
+  ss->conv.method = CONV_LOOPS;
+  ss->conv.macs = shape_numel(y) * per_out;
+  ss->work = 2 * ss->conv.macs + shape_numel(G->space) * G->nmembers;
+  /* units: the output's first axis (images; a filter's output channels),
+   * each computed whole in a scratch plane */
+  ss->grain = 1;
+  ss->units = c->shape.dim[0];
+  ss->scratch = shape_numel(c->shape) / c->shape.dim[0];
+}
+
 static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedule *ss) {
   const PlanStep *s = &mp->steps[si];
   const FusePlan *fp = mp->fp;
@@ -188,6 +207,8 @@ static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedu
     ss->work = shape_numel(s->src->shape);
   } else if (G->kind == FG_MATMUL) {
     schedule_gemm(fp, G, t, ss);
+  } else if (G->kind == FG_CONV) {
+    schedule_conv(G, ss);
   } else if (G->kind == FG_COPY) {
     ss->loops = copy_nest(fp, G->root->src[0], false);
     ss->work = shape_numel(G->root->shape);
@@ -200,7 +221,7 @@ static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedu
     ss->work = shape_numel(G->space) * G->nmembers;
   }
   bool whole = G && G->kind == FG_REDUCE && !G->rowwise;   /* every point adds into shared outputs */
-  if (!G || G->kind != FG_MATMUL) {
+  if (!G || (G->kind != FG_MATMUL && G->kind != FG_CONV)) {
     if (whole) ss->units = 1, ss->grain = ss->loops.n ? ss->loops.size[0] : 1;
     else split_nest(ss, t);
   }
@@ -276,6 +297,7 @@ static const char *group_kind(const FuseGroup *G) {
   case FG_ELEMWISE: return "elementwise";
   case FG_REDUCE: return G->rowwise ? "rows" : "reduce";
   case FG_MATMUL: return "matmul";
+  case FG_CONV: return "conv";
   case FG_COPY: return "copy";
   }
   return "?";
@@ -303,6 +325,9 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
       fprintf(out, " tile %dx%d (%d floats/vector) %s%s", g->rows, g->vectors * g->vw, g->vw,
               g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
               g->pack_a ? ", A packed per row block" : "");
+  } else if (G->kind == FG_CONV) {
+    fprintf(out, " %s %lld multiply-adds, direct loops over output planes", op_info[G->mm->op].name,
+            (long long)ss->conv.macs);
   } else {
     print_nest(out, "loops", &ss->loops);
     if (G->kind == FG_REDUCE && G->rowwise) print_nest(out, "per row", &ss->inner);

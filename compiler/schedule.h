@@ -47,6 +47,16 @@ typedef struct {
   bool pack_a;                  /* A's row block packed k-major before its micro-kernels */
 } GemmSchedule;
 
+/* How a convolution group (conv2d, conv2d_data, conv2d_filter) runs. */
+typedef enum {
+  CONV_LOOPS,      /* direct loops: each output plane accumulated tap by tap in scratch (any geometry) */
+} ConvMethod;
+
+typedef struct {
+  ConvMethod method;            /* which kernel */
+  int64_t macs;                 /* multiply-adds of the whole convolution */
+} ConvSchedule;
+
 typedef enum {
   SPLIT_SERIAL,    /* thread 0 runs the whole step */
   SPLIT_PARALLEL,  /* units shared out among the threads */
@@ -56,6 +66,7 @@ typedef struct {
   LoopNest loops;               /* the nest (row-wise reductions: the kept axes) */
   LoopNest inner;               /* row-wise reductions: the reduced axes */
   GemmSchedule gemm;            /* FG_MATMUL only */
+  ConvSchedule conv;            /* FG_CONV only */
   int64_t units;                /* pieces of the outermost loop (1: indivisible) */
   int64_t grain;                /* its iterations per unit (the last unit may be short) */
   SplitKind split;              /* serial or parallel */

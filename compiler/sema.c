@@ -198,6 +198,43 @@ static bool check_range(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, Lo
   return ok;
 }
 
+/* One integer of a pair argument, checked like an AT_INT. */
+static bool pair_item(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const AstNode *n, int *out) {
+  double v;
+  if (!sema_const_eval(n, &v) || v != floor(v)) {
+    sema_error(S, n->loc, "%s: %s must be an integer or [rows, columns] of integers", b->name, bp->name);
+    return false;
+  }
+  if (fabs(v) > SEMA_MAX_ELEMENTS) {
+    sema_error(S, n->loc, "%s: %s = %.0f is too large; a tensor may have at most 2^24 = %d elements", b->name,
+               bp->name, v, SEMA_MAX_ELEMENTS);
+    return false;
+  }
+  *out = (int)v;
+  return check_range(S, b, bp, n->loc, v);
+}
+
+/* AT_PAIR and AT_PAD: 3, [3, 2], and for padding "same" or "valid". */
+static bool pair_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const AstNode *n, ArgVal *v) {
+  if (bp->type == AT_PAD && n->kind == AST_STR) {
+    v->same = strcmp(n->str, "same") == 0;
+    if (v->same || strcmp(n->str, "valid") == 0) return true;
+    sema_error(S, n->loc, "%s: %s must be a number, [rows, columns], \"same\" or \"valid\", not \"%s\"", b->name,
+               bp->name, n->str);
+    return false;
+  }
+  if (n->kind != AST_LIST) {
+    if (!pair_item(S, b, bp, n, &v->pair[0])) return false;
+    v->pair[1] = v->pair[0];
+    return true;
+  }
+  if (n->nitems != 2) {
+    sema_error(S, n->loc, "%s: %s takes one number or two, [rows, columns]; got %d", b->name, bp->name, n->nitems);
+    return false;
+  }
+  return pair_item(S, b, bp, n->items[0], &v->pair[0]) && pair_item(S, b, bp, n->items[1], &v->pair[1]);
+}
+
 static bool convert_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const AstNode *n, ArgVal *v) {
   v->present = true;
   switch (bp->type) {
@@ -238,6 +275,9 @@ static bool convert_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, co
     return sema_shape(S, n, true, &v->shape, arena_printf(S->a, "%s: %s", b->name, bp->name));
   case AT_INIT:
     return sema_init(S, n, &v->init);
+  case AT_PAIR:
+  case AT_PAD:
+    return pair_arg(S, b, bp, n, v);
   }
   die("bad argument type");
 }
@@ -260,6 +300,10 @@ static void default_arg(const BuiltinParam *bp, Loc at, ArgVal *v) {
     break;
   case AT_INIT:
     v->init = (IrInit){.kind = (InitKind)builtin_find(bp->def)->tag};
+    break;
+  case AT_PAIR:
+  case AT_PAD:
+    v->pair[0] = v->pair[1] = (int)strtod(bp->def, NULL);
     break;
   case AT_TENSOR:
   case AT_SHAPE:

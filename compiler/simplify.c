@@ -165,7 +165,8 @@ static IrNode *simplify_node(IrGraph *g, const IrNode *n, IrNode *const *src) {
     return s_transpose(g, src[0], n->perm);
   case OPK_LEAF:
   case OPK_MATMUL:
-  case OPK_RAND: break;
+  case OPK_RAND:
+  case OPK_WINDOW: break;
   }
   return ir_rebuild(g, n, src);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fuse.h"
+#include "jitcmp.h"
 #include "grad.h"
 #include "ir.h"
 #include "jit.h"
@@ -19,94 +20,12 @@
 #include "pool.h"
 #include "target.h"
 
-#define ATOL 1e-5
-#define RTOL 1e-4
-
-/* Deterministic values in [lo, hi). */
-static double rnd(uint64_t *s, double lo, double hi) {
-  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-  return lo + (hi - lo) * (double)(*s >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static bool close_enough(double a, double b) {
-  if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
-  if (isinf(b)) return a == b;
-  return fabs(a - b) <= ATOL + RTOL * fabs(b);
-}
-
-typedef struct {
-  int bad;            /* elements out of tolerance */
-  char where[160];    /* the first one */
-} Cmp;
-
-static void cmp_vals(Cmp *c, const char *what, const float *got, const double *want, int64_t n) {
-  for (int64_t e = 0; e < n; e++)
-    if (!close_enough(got[e], want[e]) && c->bad++ == 0)
-      snprintf(c->where, sizeof c->where, "%s[%lld]: jit %.9g, eval %.9g", what, (long long)e, got[e], want[e]);
-}
-
-/* Runs g through the JIT `steps` times and the evaluator alongside (feeding
- * updates back), comparing outputs and updated leaves; leaf values come from
- * `seed` in [lo, hi).  Returns the number of mismatches (0 = pass). */
-typedef double (*FillFn)(const IrNode *leaf, int64_t e, uint64_t *seed);
-
 /* How every comparison compiles: the host and one thread unless a test
  * that walks the target families and thread counts says otherwise. */
 static JitOptions jit_opts = {.opt_level = 3};
 
 static Cmp run_and_compare_fill(IrGraph *g, uint64_t seed, double lo, double hi, int steps, FillFn fill) {
-  Cmp c = {0, ""};
-  char err[512];
-  JitGraph *j = jit_compile(g, &jit_opts, err, sizeof err);
-  ck_assert_msg(j != NULL, "jit_compile: %s", err);
-  int nl = jit_nleaves(j);
-  float **bufs = calloc((size_t)nl + 1, sizeof(float *));
-  double **vals = calloc((size_t)g->nodes.len + 1, sizeof(double *));
-  double **leafv = calloc((size_t)nl + 1, sizeof(double *));
-  for (int i = 0; i < nl; i++) {
-    const IrNode *x = jit_leaf(j, i);
-    int64_t n = shape_numel(x->shape);
-    bufs[i] = aligned_alloc(64, (size_t)(n + 16) / 16 * 64);
-    leafv[i] = calloc((size_t)n + 1, sizeof(double));
-    for (int64_t e = 0; e < n; e++) {
-      bufs[i][e] = (float)(fill ? fill(x, e, &seed) : rnd(&seed, lo, hi));
-      leafv[i][e] = bufs[i][e];
-    }
-    jit_bind(j, i, bufs[i]);
-  }
-  for (int step = 0; step < steps && c.bad == 0; step++) {
-    Arena *scratch = arena_new();
-    memset(vals, 0, sizeof(double *) * (size_t)(g->nodes.len + 1));
-    for (int i = 0; i < nl; i++) vals[jit_leaf(j, i)->id] = leafv[i];
-    ir_eval(g, vals, scratch);
-    jit_run(j);
-    for (int i = 0; i < g->outputs.len; i++) {
-      const IrOutput *o = g->outputs.items[i];
-      cmp_vals(&c, o->name, jit_output(j, o->name), vals[o->node->id], shape_numel(o->node->shape));
-    }
-    /* new leaf values: the evaluator's updates (as float, like the JIT's) */
-    double **next = calloc((size_t)nl + 1, sizeof(double *));
-    for (int i = 0; i < g->updates.len; i++) {
-      const IrUpdate *u = g->updates.items[i];
-      for (int k = 0; k < nl; k++) {
-        if (jit_leaf(j, k) != u->leaf) continue;
-        int64_t n = shape_numel(u->leaf->shape);
-        cmp_vals(&c, u->leaf->name, bufs[k], vals[u->value->id], n);
-        next[k] = calloc((size_t)n + 1, sizeof(double));
-        for (int64_t e = 0; e < n; e++) next[k][e] = bufs[k][e];
-      }
-    }
-    for (int k = 0; k < nl; k++)
-      if (next[k]) free(leafv[k]), leafv[k] = next[k];
-    free(next);
-    arena_free(scratch);
-  }
-  for (int i = 0; i < nl; i++) free(bufs[i]), free(leafv[i]);
-  free(bufs);
-  free(leafv);
-  free(vals);
-  jit_free(j);
-  return c;
+  return jitcmp_run(g, seed, lo, hi, steps, fill, &jit_opts);
 }
 
 static Cmp run_and_compare(IrGraph *g, uint64_t seed, double lo, double hi, int steps) {
@@ -303,7 +222,7 @@ typedef struct {
   int part;            /* current part, for unique leaf names */
 } RandGraph;
 
-static int pick(RandGraph *r, int n) { return (int)rnd(&r->seed, 0, n); }
+static int pick(RandGraph *r, int n) { return (int)jitcmp_rnd(&r->seed, 0, n); }
 static IrNode *any(RandGraph *r) { return r->pool[pick(r, r->n)]; }
 
 /* A shape whose axes are those of `full` or 1, with leading axes maybe dropped. */
@@ -477,7 +396,7 @@ static double mlp_fill(const IrNode *leaf, int64_t e, uint64_t *seed) {
     return e % k == (e / k) % k ? 1 : 0;
   }
   if (leaf->op == OP_STATE) return 0;
-  return leaf->op == OP_PARAM ? rnd(seed, -0.2, 0.2) : rnd(seed, 0, 1);
+  return leaf->op == OP_PARAM ? jitcmp_rnd(seed, -0.2, 0.2) : jitcmp_rnd(seed, 0, 1);
 }
 
 /* Forward, gradients and Adam updates of an MLP, three steps. */

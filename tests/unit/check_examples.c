@@ -233,7 +233,7 @@ END_TEST
 /* One test case per check, so each can be run alone (CK_RUN_CASE). */
 static void add_case(Suite *s, const char *name, const TTest *test) {
   TCase *tc = tcase_create(name);
-  tcase_set_timeout(tc, 120);
+  tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test);
   suite_add_tcase(s, tc);
 }

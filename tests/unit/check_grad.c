@@ -71,6 +71,13 @@ static const struct {
     {OP_TRANSPOSE, R_FD, {D_ANY}, {1}},
     {OP_MATMUL, R_FD, {D_ANY, D_ANY}, {1, 1}},
     {OP_RAND, R_FD, {D_COUNTER}, {0}},
+    {OP_CONV2D, R_FD, {D_ANY, D_ANY}, {1, 1}},
+    {OP_CONV2D_DATA, R_FD, {D_ANY, D_ANY}, {1, 1}},
+    {OP_CONV2D_FILTER, R_FD, {D_ANY, D_ANY}, {1, 1}},
+    {OP_MAX_POOL2D, R_FD, {D_ANY, D_ANY}, {0, 1}},
+    {OP_MAX_UNPOOL2D, R_FD, {D_ANY, D_ANY}, {0, 1}},
+    {OP_AVG_POOL2D, R_FD, {D_ANY}, {1}},
+    {OP_AVG_UNPOOL2D, R_FD, {D_ANY}, {1}},
 };
 
 /* One shape configuration of an op. */
@@ -80,6 +87,7 @@ typedef struct {
   unsigned axes;             /* REDUCE */
   int perm[IR_MAX_DIMS];     /* TRANSPOSE */
   bool ta, tb;               /* MATMUL */
+  IrWindow win;              /* WINDOW */
 } Variant;
 
 enum { MAX_VARIANTS = 8 };   /* shape variants per op at most */
@@ -87,6 +95,56 @@ enum { MAX_VARIANTS = 8 };   /* shape variants per op at most */
 static Shape S(int n, int a, int b, int c) {
   int d[3] = {a, b, c};
   return shape_of(n, d);
+}
+
+/* A window geometry: input [B,C,H,W], filter [O,C/groups,KH,KW] (O 0 for
+ * the pools, whose window is size), stride, padding, dilation, groups. */
+typedef struct {
+  int x[4], o, k[2], stride[2], pad[4], dil[2], groups;
+} WinCase;
+
+static const WinCase conv_cases[] = {
+    {{2, 3, 5, 5}, 4, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},   /* "same" 3x3 */
+    {{1, 4, 7, 6}, 6, {3, 2}, {2, 1}, {1, 0, 0, 1}, {1, 2}, 2},   /* strides, dilation, groups */
+    {{2, 2, 6, 6}, 2, {3, 3}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1},   /* stride 2, no padding */
+    {{1, 3, 4, 4}, 3, {2, 2}, {1, 1}, {0, 0, 1, 1}, {1, 1}, 3},   /* depthwise, even kernel padded after */
+    {{1, 2, 7, 7}, 2, {3, 3}, {3, 2}, {2, 1, 1, 2}, {2, 3}, 1},   /* large dilation, uneven padding */
+};
+static const WinCase pool_cases[] = {
+    {{2, 2, 4, 4}, 0, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},   /* the usual 2x2 */
+    {{1, 2, 5, 5}, 0, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},   /* overlapping, padded */
+    {{1, 1, 5, 7}, 0, {2, 3}, {1, 2}, {0, 1, 0, 1}, {1, 1}, 0},   /* stride below the size */
+};
+
+static IrWindow window_of(const WinCase *c) {
+  IrWindow w = {.groups = c->groups};
+  for (int i = 0; i < 2; i++) w.size[i] = c->k[i], w.stride[i] = c->stride[i], w.dilation[i] = c->dil[i];
+  for (int i = 0; i < 4; i++) w.pad[i] = c->pad[i];
+  return w;
+}
+
+/* The variants of a window op: its sources and result shape from each case. */
+static int window_variants(IrOp op, Variant *v) {
+  bool conv = op == OP_CONV2D || op == OP_CONV2D_DATA || op == OP_CONV2D_FILTER;
+  const WinCase *cs = conv ? conv_cases : pool_cases;
+  int n = conv ? (int)COUNT_OF(conv_cases) : (int)COUNT_OF(pool_cases);
+  for (int i = 0; i < n; i++) {
+    const WinCase *c = &cs[i];
+    Shape x = shape_of(4, c->x), y = x;
+    Shape w = shape_of(4, (int[]){c->o ? c->o : 1, c->groups ? c->x[1] / c->groups : 1, c->k[0], c->k[1]});
+    if (conv) y.dim[1] = c->o;
+    for (int a = 0; a < 2; a++)
+      y.dim[2 + a] = ir_window_count(x.dim[2 + a], c->k[a], c->stride[a], c->pad[a], c->pad[a + 2], c->dil[a]);
+    v[i].win = window_of(c);
+    Shape in[][2] = {[OP_CONV2D - OP_CONV2D] = {x, w},  [OP_CONV2D_DATA - OP_CONV2D] = {y, w},
+                     [OP_CONV2D_FILTER - OP_CONV2D] = {x, y}, [OP_MAX_POOL2D - OP_CONV2D] = {x, x},
+                     [OP_MAX_UNPOOL2D - OP_CONV2D] = {x, y}, [OP_AVG_POOL2D - OP_CONV2D] = {x},
+                     [OP_AVG_UNPOOL2D - OP_CONV2D] = {y}};
+    v[i].in[0] = in[op - OP_CONV2D][0];
+    v[i].in[1] = in[op - OP_CONV2D][1];
+    v[i].out = op == OP_CONV2D_FILTER ? w : x;   /* the given shape of the adjoints */
+  }
+  return n;
 }
 
 /* The shape variants of op; 0 when the test has none for it (a failure). */
@@ -151,6 +209,7 @@ static int variants(IrOp op, Variant *v) {
     v[0].in[0] = sc, v[0].out = m34;
     v[1].in[0] = sc, v[1].out = sc;
     return 2;
+  case OPK_WINDOW: return window_variants(op, v);
   }
   return 0;
 }
@@ -167,6 +226,7 @@ static IrNode *build(IrGraph *g, IrOp op, IrNode **s, const Variant *v) {
     return ir_transpose(g, s[0], v->perm);
   case OPK_MATMUL: return ir_matmul(g, s[0], s[1], v->ta, v->tb);
   case OPK_RAND: return ir_rand(g, s[0], v->out, 3);
+  case OPK_WINDOW: return ir_window(g, op, s[0], op_info[op].arity > 1 ? s[1] : NULL, v->win, v->out);
   case OPK_LEAF: break;
   }
   die("no builder for %s", op_info[op].name);

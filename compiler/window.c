@@ -1,0 +1,327 @@
+/* window: code for the sliding-window ops (docs/ir.md: conv2d and its
+ * adjoints, the pools and theirs).
+ *
+ * Pools are members of elementwise groups: at each point of their output
+ * they scan their window (or, for an unpool, the windows covering the
+ * point) with the window unrolled, reading their sources through their
+ * views; a position outside the input takes no part.  Sums run in the
+ * evaluator's order (an unpool's windows in increasing output position).
+ *
+ * Convolutions are producers of their own groups (FG_CONV), like matrix
+ * products: each unit of the schedule computes whole output planes into its
+ * scratch, then the group's elementwise epilogue (bias, activation, an
+ * optimizer update) runs over them.  Every output element is summed by one
+ * unit in one fixed order, whatever the thread count.
+ */
+#include "codegen.h"
+
+#include <math.h>
+
+static LLVMValueRef i64c(Cg *cg, int64_t v) { return cg_i64(cg, v); }
+static LLVMValueRef add(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(cg->b, a, b, ""); }
+static LLVMValueRef sub(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSub(cg->b, a, b, ""); }
+static LLVMValueRef mul(Cg *cg, LLVMValueRef a, int64_t k) { return LLVMBuildMul(cg->b, a, i64c(cg, k), ""); }
+static LLVMValueRef icmp(Cg *cg, LLVMIntPredicate p, LLVMValueRef a, int64_t k) {
+  return LLVMBuildICmp(cg->b, p, a, i64c(cg, k), "");
+}
+static LLVMValueRef and2(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAnd(cg->b, a, b, ""); }
+static LLVMValueRef sel(Cg *cg, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(cg->b, c, a, b, "");
+}
+static LLVMValueRef fmadd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+  LLVMValueRef args[3] = {a, b, c};
+  return cg_call_intrinsic(cg, "llvm.fmuladd", &cg->f32, 1, args, 3);
+}
+
+/* ---- pools ---- */
+
+/* A pool evaluated at one point: the input side is [B, C, H, W]. */
+typedef struct {
+  const IrNode *u;             /* the pool op */
+  const IrNode *a;             /* its first source */
+  int H, W, OH, OW;            /* input and output positions */
+  LLVMValueRef bc[2];          /* batch and channel coordinates */
+} Pool;
+
+/* Source s at (b, c, h, w): *inside says whether (h, w) is in the input; a
+ * position outside loads a clamped one and gives `fill`. */
+static LLVMValueRef tap(Cg *cg, const Pool *P, const IrNode *s, LLVMValueRef h, LLVMValueRef w, double fill,
+                        LLVMValueRef *inside) {
+  LLVMValueRef in_h = and2(cg, icmp(cg, LLVMIntSGE, h, 0), icmp(cg, LLVMIntSLT, h, P->H));
+  LLVMValueRef in_w = and2(cg, icmp(cg, LLVMIntSGE, w, 0), icmp(cg, LLVMIntSLT, w, P->W));
+  *inside = and2(cg, in_h, in_w);
+  LLVMValueRef co[4] = {P->bc[0], P->bc[1], cg_smin(cg, cg_smax(cg, h, i64c(cg, 0)), i64c(cg, P->H - 1)),
+                        cg_smin(cg, cg_smax(cg, w, i64c(cg, 0)), i64c(cg, P->W - 1))};
+  return sel(cg, *inside, cg_load_at(cg, s, co), cg_f32(cg, fill));
+}
+
+/* The window whose top left tap is at (top, left): the index of its first
+ * maximum of a (the first tap inside, unless a later one is larger or NaN),
+ * and v's value there when v is given. */
+static LLVMValueRef argmax(Cg *cg, const Pool *P, LLVMValueRef top, LLVMValueRef left, const IrNode *v,
+                           LLVMValueRef *vbest) {
+  const IrWindow *w = &P->u->win;
+  LLVMValueRef best = cg_f32(cg, -INFINITY), k = LLVMConstInt(cg->i32, (unsigned long long)-1, 1);
+  *vbest = cg_f32(cg, 0);
+  for (int p = 0; p < w->size[0]; p++)
+    for (int q = 0; q < w->size[1]; q++) {
+      LLVMValueRef inside, h = add(cg, top, i64c(cg, p)), x = add(cg, left, i64c(cg, q));
+      LLVMValueRef val = tap(cg, P, P->a, h, x, -INFINITY, &inside);
+      LLVMValueRef better = LLVMBuildOr(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, val, best, ""),
+                                        LLVMBuildFCmp(cg->b, LLVMRealUNO, val, val, ""), "");
+      LLVMValueRef first = LLVMBuildICmp(cg->b, LLVMIntSLT, k, LLVMConstInt(cg->i32, 0, 0), "");
+      LLVMValueRef take = and2(cg, inside, LLVMBuildOr(cg->b, first, better, ""));
+      best = sel(cg, take, val, best);
+      k = sel(cg, take, LLVMConstInt(cg->i32, (unsigned long long)(p * w->size[1] + q), 0), k);
+      if (v) {
+        LLVMValueRef vin, vv = v == P->a ? val : tap(cg, P, v, h, x, 0, &vin);
+        *vbest = sel(cg, take, vv, *vbest);
+      }
+    }
+  return k;
+}
+
+/* The pools: the window at (i, j) = the point's last two coordinates. */
+static LLVMValueRef pool_value(Cg *cg, const Pool *P, LLVMValueRef i, LLVMValueRef j) {
+  const IrWindow *w = &P->u->win;
+  LLVMValueRef top = sub(cg, mul(cg, i, w->stride[0]), i64c(cg, w->pad[0]));
+  LLVMValueRef left = sub(cg, mul(cg, j, w->stride[1]), i64c(cg, w->pad[1]));
+  if (P->u->op == OP_MAX_POOL2D) {
+    LLVMValueRef v;
+    argmax(cg, P, top, left, P->u->src[1], &v);
+    return v;
+  }
+  LLVMValueRef sum = cg_f32(cg, 0), inv = cg_f32(cg, 1.0 / (w->size[0] * w->size[1]));
+  for (int p = 0; p < w->size[0]; p++)
+    for (int q = 0; q < w->size[1]; q++) {
+      LLVMValueRef inside;
+      LLVMValueRef a = tap(cg, P, P->a, add(cg, top, i64c(cg, p)), add(cg, left, i64c(cg, q)), 0, &inside);
+      sum = fmadd(cg, a, inv, sum);
+    }
+  return sum;
+}
+
+/* Output position (*o) of the window whose tap t (of `size`, with `stride`
+ * and padding `pad`) lands on input position x, and whether that window
+ * exists among n of them. */
+static LLVMValueRef window_of_tap(Cg *cg, LLVMValueRef x, int t, int stride, int pad, int n, LLVMValueRef *o) {
+  LLVMValueRef num = add(cg, x, i64c(cg, pad - t));
+  LLVMValueRef ok = icmp(cg, LLVMIntSGE, num, 0);
+  LLVMValueRef safe = cg_smax(cg, num, i64c(cg, 0));
+  if (stride > 1) ok = and2(cg, ok, icmp(cg, LLVMIntEQ, LLVMBuildURem(cg->b, safe, i64c(cg, stride), ""), 0));
+  LLVMValueRef q = stride > 1 ? LLVMBuildUDiv(cg->b, safe, i64c(cg, stride), "") : safe;
+  *o = cg_smin(cg, q, i64c(cg, n - 1));
+  return and2(cg, ok, icmp(cg, LLVMIntSLT, q, n));
+}
+
+/* The unpools at input position (h, x): over the windows covering it, in
+ * increasing output position, the gradient of each window that gives it
+ * (every window for the average, the window's first maximum for the max). */
+static LLVMValueRef unpool_value(Cg *cg, const Pool *P, LLVMValueRef h, LLVMValueRef x) {
+  const IrWindow *w = &P->u->win;
+  bool max = P->u->op == OP_MAX_UNPOOL2D;
+  const IrNode *g = P->u->src[max ? 1 : 0];
+  LLVMValueRef sum = cg_f32(cg, 0), inv = cg_f32(cg, max ? 1.0 : 1.0 / (w->size[0] * w->size[1]));
+  for (int p = w->size[0] - 1; p >= 0; p--)
+    for (int q = w->size[1] - 1; q >= 0; q--) {
+      LLVMValueRef oi, oj, none;
+      LLVMValueRef ok = and2(cg, window_of_tap(cg, h, p, w->stride[0], w->pad[0], P->OH, &oi),
+                             window_of_tap(cg, x, q, w->stride[1], w->pad[1], P->OW, &oj));
+      if (max) {
+        LLVMValueRef k = argmax(cg, P, sub(cg, h, i64c(cg, p)), sub(cg, x, i64c(cg, q)), NULL, &none);
+        ok = and2(cg, ok, LLVMBuildICmp(cg->b, LLVMIntEQ, k,
+                                        LLVMConstInt(cg->i32, (unsigned long long)(p * w->size[1] + q), 0), ""));
+      }
+      LLVMValueRef co[4] = {P->bc[0], P->bc[1], oi, oj};
+      sum = sel(cg, ok, fmadd(cg, cg_load_at(cg, g, co), inv, sum), sum);
+    }
+  return sum;
+}
+
+LLVMValueRef window_member(Cg *cg, const IrNode *u, const CgPoint *p) {
+  const int *map = cg->fp->node[u->id].map;
+  LLVMValueRef co[4];
+  for (int k = 0; k < 4; k++) co[k] = map[k] >= 0 ? cg_coord(cg, p, map[k]) : i64c(cg, 0);
+  bool unpool = u->op == OP_MAX_UNPOOL2D || u->op == OP_AVG_UNPOOL2D;
+  Shape x = unpool ? u->shape : u->src[0]->shape, y = unpool ? u->src[u->nsrc - 1]->shape : u->shape;
+  Pool P = {u, u->src[0], x.dim[2], x.dim[3], y.dim[2], y.dim[3], {co[0], co[1]}};
+  if (u->op == OP_MAX_POOL2D || u->op == OP_AVG_POOL2D) return pool_value(cg, &P, co[2], co[3]);
+  if (unpool) return unpool_value(cg, &P, co[2], co[3]);
+  die("codegen: %s is not computed at a point", op_info[u->op].name);
+}
+
+/* ---- convolutions: direct loops ---- */
+
+/* The geometry of a convolution node: the input side [B, C, H, W], the
+ * output side [B, O, OH, OW], the filter [O, Cg, KH, KW]. */
+typedef struct {
+  const IrNode *n;             /* the convolution */
+  const IrWindow *w;           /* its window */
+  int B, C, H, W, O, OH, OW, KH, KW, Cg, Og;
+  const IrNode *x, *y, *f;     /* the sources: input, output-side gradient, filter (NULL: the result) */
+} Conv;
+
+static Conv conv_of(const IrNode *n) {
+  Conv c = {.n = n, .w = &n->win};
+  Shape xs, ys;
+  if (n->op == OP_CONV2D) xs = n->src[0]->shape, ys = n->shape, c.x = n->src[0], c.f = n->src[1];
+  else if (n->op == OP_CONV2D_DATA) xs = n->shape, ys = n->src[0]->shape, c.y = n->src[0], c.f = n->src[1];
+  else xs = n->src[0]->shape, ys = n->src[1]->shape, c.x = n->src[0], c.y = n->src[1];
+  c.B = xs.dim[0], c.C = xs.dim[1], c.H = xs.dim[2], c.W = xs.dim[3];
+  c.O = ys.dim[1], c.OH = ys.dim[2], c.OW = ys.dim[3];
+  c.KH = n->win.size[0], c.KW = n->win.size[1];
+  c.Cg = c.C / n->win.groups, c.Og = c.O / n->win.groups;
+  return c;
+}
+
+/* The output positions [lo, hi) along axis a whose tap t lands inside the input. */
+static void tap_range(Cg *cg, const Conv *c, int a, LLVMValueRef t, LLVMValueRef *lo, LLVMValueRef *hi) {
+  int s = c->w->stride[a], pad = c->w->pad[a], d = c->w->dilation[a], n = a ? c->W : c->H, out = a ? c->OW : c->OH;
+  LLVMValueRef td = mul(cg, t, d);
+  LLVMValueRef first = sub(cg, i64c(cg, pad), td);   /* o*s >= pad - t*d */
+  LLVMValueRef up = LLVMBuildSDiv(cg->b, add(cg, cg_smax(cg, first, i64c(cg, 0)), i64c(cg, s - 1)), i64c(cg, s), "");
+  *lo = up;
+  LLVMValueRef last = sub(cg, i64c(cg, n - 1 + pad), td);   /* o*s <= n - 1 + pad - t*d */
+  LLVMValueRef count = add(cg, LLVMBuildSDiv(cg->b, cg_smax(cg, last, i64c(cg, 0)), i64c(cg, s), ""), i64c(cg, 1));
+  *hi = sel(cg, icmp(cg, LLVMIntSLT, last, 0), i64c(cg, 0), cg_smin(cg, count, i64c(cg, out)));
+}
+
+/* The input position of output position o under tap t along axis a. */
+static LLVMValueRef in_pos(Cg *cg, const Conv *c, int a, LLVMValueRef o, LLVMValueRef t) {
+  return add(cg, sub(cg, mul(cg, o, c->w->stride[a]), i64c(cg, c->w->pad[a])), mul(cg, t, c->w->dilation[a]));
+}
+
+static LLVMValueRef filter_at(Cg *cg, const Conv *c, LLVMValueRef o, LLVMValueRef ci, LLVMValueRef p, LLVMValueRef q) {
+  LLVMValueRef co[4] = {o, ci, p, q};
+  return cg_load_at(cg, c->f, co);
+}
+
+/* plane[k] = 0 for k < n */
+static void zero(Cg *cg, LLVMValueRef plane, int64_t n) {
+  CgLoop l;
+  LLVMValueRef k = cg_loop_begin(cg, &l, i64c(cg, 0), i64c(cg, n), i64c(cg, 1));
+  cg_store(cg, plane, k, cg_f32(cg, 0));
+  cg_loop_end(cg, &l);
+}
+
+/* The epilogue over the unit's outputs: the point (u, i, j, k) for the
+ * scratch plane's [n1, n2, n3] values. */
+static void epilogue(Cg *cg, const Conv *c, LLVMValueRef u, LLVMValueRef plane) {
+  Shape s = c->n->shape;
+  CgLoop l[3];
+  CgPoint p = {4, {u}, {0, 1, 2, 3}};
+  for (int k = 0; k < 3; k++) p.idx[k + 1] = cg_loop_begin(cg, &l[k], i64c(cg, 0), i64c(cg, s.dim[k + 1]), i64c(cg, 1));
+  LLVMValueRef at = add(cg, mul(cg, add(cg, mul(cg, p.idx[1], s.dim[2]), p.idx[2]), s.dim[3]), p.idx[3]);
+  cg->mm = c->n;
+  cg->mm_value = cg_load(cg, plane, at);
+  cg_eval_store(cg, &p);
+  for (int k = 2; k >= 0; k--) cg_loop_end(cg, &l[k]);
+}
+
+/* conv2d of image b: plane[o][i][j] += w[o,c,p,q] * x[b, c of o's group, ...],
+ * summed over c, p, q in that order. */
+static void forward_image(Cg *cg, const Conv *c, LLVMValueRef b, LLVMValueRef plane) {
+  zero(cg, plane, (int64_t)c->O * c->OH * c->OW);
+  CgLoop lo, lc, lp, lq;
+  CgRange ri, rj;
+  LLVMValueRef o = cg_loop_begin(cg, &lo, i64c(cg, 0), i64c(cg, c->O), i64c(cg, 1));
+  LLVMValueRef c0 = mul(cg, LLVMBuildUDiv(cg->b, o, i64c(cg, c->Og), ""), c->Cg);
+  LLVMValueRef ci = cg_loop_begin(cg, &lc, i64c(cg, 0), i64c(cg, c->Cg), i64c(cg, 1));
+  LLVMValueRef p = cg_loop_begin(cg, &lp, i64c(cg, 0), i64c(cg, c->KH), i64c(cg, 1));
+  LLVMValueRef ilo, ihi, jlo, jhi;
+  tap_range(cg, c, 0, p, &ilo, &ihi);
+  LLVMValueRef q = cg_loop_begin(cg, &lq, i64c(cg, 0), i64c(cg, c->KW), i64c(cg, 1));
+  tap_range(cg, c, 1, q, &jlo, &jhi);
+  LLVMValueRef wv = filter_at(cg, c, o, ci, p, q);
+  LLVMValueRef i = cg_range_begin(cg, &ri, ilo, ihi);
+  LLVMValueRef row = mul(cg, add(cg, mul(cg, o, c->OH), i), c->OW);
+  LLVMValueRef h = in_pos(cg, c, 0, i, p);
+  LLVMValueRef j = cg_range_begin(cg, &rj, jlo, jhi);
+  LLVMValueRef xco[4] = {b, add(cg, c0, ci), h, in_pos(cg, c, 1, j, q)};
+  LLVMValueRef at = add(cg, row, j);
+  cg_store(cg, plane, at, fmadd(cg, wv, cg_load_at(cg, c->x, xco), cg_load(cg, plane, at)));
+  cg_range_end(cg, &rj);
+  cg_range_end(cg, &ri);
+  cg_loop_end(cg, &lq);
+  cg_loop_end(cg, &lp);
+  cg_loop_end(cg, &lc);
+  cg_loop_end(cg, &lo);
+}
+
+/* conv2d_data of image b: plane[ch][h][x] += w[o,c,p,q] * g[b,o,i,j] for the
+ * outputs o of ch's group, summed over o, p, q in that order. */
+static void data_image(Cg *cg, const Conv *c, LLVMValueRef b, LLVMValueRef plane) {
+  zero(cg, plane, (int64_t)c->C * c->H * c->W);
+  CgLoop lch, lo, lp, lq;
+  CgRange ri, rj;
+  LLVMValueRef ch = cg_loop_begin(cg, &lch, i64c(cg, 0), i64c(cg, c->C), i64c(cg, 1));
+  LLVMValueRef grp = LLVMBuildUDiv(cg->b, ch, i64c(cg, c->Cg), "");
+  LLVMValueRef ci = sub(cg, ch, mul(cg, grp, c->Cg));
+  LLVMValueRef oo = cg_loop_begin(cg, &lo, i64c(cg, 0), i64c(cg, c->Og), i64c(cg, 1));
+  LLVMValueRef o = add(cg, mul(cg, grp, c->Og), oo);
+  LLVMValueRef p = cg_loop_begin(cg, &lp, i64c(cg, 0), i64c(cg, c->KH), i64c(cg, 1));
+  LLVMValueRef ilo, ihi, jlo, jhi;
+  tap_range(cg, c, 0, p, &ilo, &ihi);
+  LLVMValueRef q = cg_loop_begin(cg, &lq, i64c(cg, 0), i64c(cg, c->KW), i64c(cg, 1));
+  tap_range(cg, c, 1, q, &jlo, &jhi);
+  LLVMValueRef wv = filter_at(cg, c, o, ci, p, q);
+  LLVMValueRef i = cg_range_begin(cg, &ri, ilo, ihi);
+  LLVMValueRef row = mul(cg, add(cg, mul(cg, ch, c->H), in_pos(cg, c, 0, i, p)), c->W);
+  LLVMValueRef j = cg_range_begin(cg, &rj, jlo, jhi);
+  LLVMValueRef gco[4] = {b, o, i, j};
+  LLVMValueRef at = add(cg, row, in_pos(cg, c, 1, j, q));
+  cg_store(cg, plane, at, fmadd(cg, wv, cg_load_at(cg, c->y, gco), cg_load(cg, plane, at)));
+  cg_range_end(cg, &rj);
+  cg_range_end(cg, &ri);
+  cg_loop_end(cg, &lq);
+  cg_loop_end(cg, &lp);
+  cg_loop_end(cg, &lo);
+  cg_loop_end(cg, &lch);
+}
+
+/* conv2d_filter of output channel o: plane[c][p][q] = the sum over images
+ * and positions of x[b, c of o's group, ...] * g[b, o, i, j], accumulated in
+ * acc (an entry-block slot, so it lives in a register). */
+static void filter_channel(Cg *cg, const Conv *c, LLVMValueRef o, LLVMValueRef plane, LLVMValueRef acc) {
+  CgLoop lc, lp, lq, lb;
+  CgRange ri, rj;
+  LLVMValueRef c0 = mul(cg, LLVMBuildUDiv(cg->b, o, i64c(cg, c->Og), ""), c->Cg);
+  LLVMValueRef ci = cg_loop_begin(cg, &lc, i64c(cg, 0), i64c(cg, c->Cg), i64c(cg, 1));
+  LLVMValueRef p = cg_loop_begin(cg, &lp, i64c(cg, 0), i64c(cg, c->KH), i64c(cg, 1));
+  LLVMValueRef ilo, ihi, jlo, jhi;
+  tap_range(cg, c, 0, p, &ilo, &ihi);
+  LLVMValueRef q = cg_loop_begin(cg, &lq, i64c(cg, 0), i64c(cg, c->KW), i64c(cg, 1));
+  tap_range(cg, c, 1, q, &jlo, &jhi);
+  LLVMBuildStore(cg->b, cg_f32(cg, 0), acc);
+  LLVMValueRef b = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, c->B), i64c(cg, 1));
+  LLVMValueRef i = cg_range_begin(cg, &ri, ilo, ihi);
+  LLVMValueRef h = in_pos(cg, c, 0, i, p);
+  LLVMValueRef j = cg_range_begin(cg, &rj, jlo, jhi);
+  LLVMValueRef xco[4] = {b, add(cg, c0, ci), h, in_pos(cg, c, 1, j, q)}, gco[4] = {b, o, i, j};
+  LLVMValueRef prod = LLVMBuildFMul(cg->b, cg_load_at(cg, c->x, xco), cg_load_at(cg, c->y, gco), "");
+  LLVMValueRef sum = LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, cg->f32, acc, ""), prod, "");
+  LLVMSetFastMathFlags(prod, LLVMFastMathAllowContract);
+  LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+  LLVMBuildStore(cg->b, sum, acc);
+  cg_range_end(cg, &rj);
+  cg_range_end(cg, &ri);
+  cg_loop_end(cg, &lb);
+  LLVMValueRef at = add(cg, mul(cg, add(cg, mul(cg, ci, c->KH), p), c->KW), q);
+  cg_store(cg, plane, at, LLVMBuildLoad2(cg->b, cg->f32, acc, ""));
+  cg_loop_end(cg, &lq);
+  cg_loop_end(cg, &lp);
+  cg_loop_end(cg, &lc);
+}
+
+void conv_emit(Cg *cg, const FuseGroup *G) {
+  Conv c = conv_of(G->mm);
+  LLVMValueRef acc = LLVMBuildAlloca(cg->b, cg->f32, "acc");
+  CgRange ru;
+  LLVMValueRef u = cg_range_begin(cg, &ru, cg->lo, cg->hi);
+  if (G->mm->op == OP_CONV2D) forward_image(cg, &c, u, cg->scratch);
+  else if (G->mm->op == OP_CONV2D_DATA) data_image(cg, &c, u, cg->scratch);
+  else filter_channel(cg, &c, u, cg->scratch, acc);
+  epilogue(cg, &c, u, cg->scratch);
+  cg_range_end(cg, &ru);
+  cg->mm = NULL;
+}

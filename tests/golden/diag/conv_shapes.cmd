@@ -1,0 +1,1 @@
+summary tests/golden/diag/conv_shapes.nn

@@ -1,0 +1,1 @@
+ir examples/fashion_cnn.nn --stage=fused

@@ -1,0 +1,1 @@
+grad examples/fashion_cnn.nn

@@ -1,0 +1,1 @@
+summary examples/fashion_cnn.nn

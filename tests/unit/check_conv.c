@@ -1,0 +1,252 @@
+/* check_conv: the generated code of convolutions and pools against the
+ * reference evaluator: every window op alone at several geometries (strides,
+ * padding, dilation, groups), with an epilogue fused in; a small CNN's
+ * train step (conv, pools, batch norm over channels, channel dropout, Adam)
+ * for every target family this host runs and for 1, 2 and 3 threads, whose
+ * weights must come out bit-identical; and what fusion makes of them.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuse.h"
+#include "jitcmp.h"
+#include "pipeline.h"
+#include "pool.h"
+#include "target.h"
+#include "testutil.h"
+
+#define EXPECT_MATCH(g, seed, steps, fill, opt)                                 \
+  do {                                                                           \
+    Cmp c_ = jitcmp_run((g), (seed), -1, 1, (steps), (fill), (opt));             \
+    ck_assert_msg(c_.bad == 0, "%d mismatches, first %s", c_.bad, c_.where);     \
+  } while (0)
+
+static const JitOptions host1 = {.opt_level = 3};
+
+/* A geometry: input [B,C,H,W], filter [O,C/groups,KH,KW] (pools: window
+ * size), stride, padding (top, left, bottom, right), dilation, groups. */
+typedef struct {
+  int x[4], o, k[2], stride[2], pad[4], dil[2], groups;
+} Geo;
+
+static const Geo conv_geos[] = {
+    {{2, 3, 9, 8}, 4, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+    {{3, 4, 11, 10}, 6, {3, 2}, {2, 1}, {1, 0, 0, 1}, {1, 2}, 2},
+    {{2, 2, 13, 12}, 5, {5, 5}, {3, 2}, {2, 2, 2, 2}, {1, 1}, 1},
+    {{1, 6, 7, 7}, 6, {3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 6},
+    {{4, 1, 6, 17}, 3, {1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1},
+    {{2, 32, 14, 14}, 64, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+};
+static const Geo pool_geos[] = {
+    {{2, 3, 8, 8}, 0, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
+    {{2, 2, 9, 7}, 0, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
+    {{1, 2, 5, 9}, 0, {2, 3}, {1, 2}, {0, 1, 1, 1}, {1, 1}, 0},
+};
+
+static IrWindow window_of(const Geo *c) {
+  IrWindow w = {.groups = c->groups};
+  for (int i = 0; i < 2; i++) w.size[i] = c->k[i], w.stride[i] = c->stride[i], w.dilation[i] = c->dil[i];
+  for (int i = 0; i < 4; i++) w.pad[i] = c->pad[i];
+  return w;
+}
+
+static Shape out_shape(const Geo *c, int channels) {
+  Shape y = shape_of(4, c->x);
+  y.dim[1] = channels;
+  for (int a = 0; a < 2; a++)
+    y.dim[2 + a] = ir_window_count(c->x[2 + a], c->k[a], c->stride[a], c->pad[a], c->pad[a + 2], c->dil[a]);
+  return y;
+}
+
+/* Each convolution of each geometry, with a bias and a ReLU fused after it
+ * (and a scale after the adjoints), against the evaluator. */
+START_TEST(convolutions_match_evaluator) {
+  for (size_t i = 0; i < COUNT_OF(conv_geos); i++) {
+    const Geo *c = &conv_geos[i];
+    Shape x = shape_of(4, c->x), y = out_shape(c, c->o);
+    Shape w = shape_of(4, (int[]){c->o, c->x[1] / c->groups, c->k[0], c->k[1]});
+    IrWindow win = window_of(c);
+    for (IrOp op = OP_CONV2D; op <= OP_CONV2D_FILTER; op++) {
+      Arena *a = arena_new();
+      IrGraph *g = ir_graph_new(a, "conv", 0);
+      Shape s0 = op == OP_CONV2D_DATA ? y : x, s1 = op == OP_CONV2D_FILTER ? y : w;
+      IrNode *in0 = ir_input(g, "a", s0), *in1 = ir_input(g, "b", s1);
+      IrNode *r = ir_window(g, op, in0, in1, win, op == OP_CONV2D_FILTER ? w : x);
+      IrNode *bias = ir_input(g, "bias", shape_of(3, (int[]){r->shape.dim[1], 1, 1}));
+      IrNode *e = ir_binary(g, OP_MAX, ir_binary(g, OP_ADD, r, bias), ir_const(g, 0));
+      ir_output(g, "r", op == OP_CONV2D ? e : ir_binary(g, OP_MUL, r, ir_const(g, 0.5)));
+      EXPECT_MATCH(g, 100 + i * 3 + (size_t)(op - OP_CONV2D), 1, NULL, &host1);
+      arena_free(a);
+    }
+  }
+}
+END_TEST
+
+/* Each pool and unpool of each geometry, the pool's source a product so the
+ * pool reads a buffer of another kernel, and an elementwise op after it. */
+START_TEST(pools_match_evaluator) {
+  for (size_t i = 0; i < COUNT_OF(pool_geos); i++) {
+    const Geo *c = &pool_geos[i];
+    Shape x = shape_of(4, c->x), y = out_shape(c, c->x[1]);
+    IrWindow win = window_of(c);
+    for (IrOp op = OP_MAX_POOL2D; op <= OP_AVG_UNPOOL2D; op++) {
+      Arena *a = arena_new();
+      IrGraph *g = ir_graph_new(a, "pool", 0);
+      IrNode *in0 = ir_input(g, "a", op == OP_AVG_UNPOOL2D ? y : x), *in1 = ir_input(g, "b", op == OP_MAX_POOL2D ? x : y);
+      IrNode *src = ir_binary(g, OP_MUL, in0, ir_const(g, 3));
+      IrNode *r = ir_window(g, op, src, op_info[op].arity > 1 ? in1 : NULL, win, x);
+      ir_output(g, "r", ir_unary(g, OP_TANH, r));
+      EXPECT_MATCH(g, 200 + i * 4 + (size_t)(op - OP_MAX_POOL2D), 1, NULL, &host1);
+      arena_free(a);
+    }
+  }
+}
+END_TEST
+
+/* ---- a small CNN's train step ---- */
+
+static const char *cnn_source =
+    "input x : [3, 9, 8]\n"
+    "target y : class(4)\n"
+    "a = relu(conv2d(x, 4, 3, padding = \"same\"))\n"
+    "b = max_pool2d(a, 2)\n"
+    "c = conv2d(b, 6, [3, 2], stride = [2, 1], padding = 1, dilation = [1, 2], groups = 2)\n"
+    "d = avg_pool2d(batch_norm(c), 2, stride = 1, padding = 1)\n"
+    "logits = dense(flatten(dropout(d, 0.25, channels = true)), 4) + dense(global_avg_pool(c), 4)\n"
+    "loss cross_entropy(logits, y)\n"
+    "optimizer adam(lr = 0.01)\n";
+
+/* Images in [0,1), one-hot targets, small weights, zero state. */
+static double cnn_fill(const IrNode *leaf, int64_t e, uint64_t *seed) {
+  if (strcmp(leaf->name, "y") == 0) return e % 4 == (e / 4) % 4 ? 1 : 0;
+  if (leaf->op == OP_STATE) return 0;
+  return leaf->op == OP_PARAM ? jitcmp_rnd(seed, -0.3, 0.3) : jitcmp_rnd(seed, 0, 1);
+}
+
+static IrGraph *cnn_step(Arena *a, int batch) {
+  return pipeline_graph(compile_model(a, cnn_source), a, PIPE_TRAIN, batch, false);
+}
+
+typedef struct {
+  const char *cpu;   /* x86-64 CPU, or NULL for the host */
+  int threads;       /* pool size */
+} Config;
+
+static const Config configs[] = {{NULL, 1}, {"x86-64-v3", 1}, {"x86-64", 1}, {NULL, 2}, {NULL, 3}};
+
+/* Three train steps against the evaluator, per target family and thread count. */
+START_TEST(cnn_train_step) {
+  const Config *cf = &configs[_i];
+  Target t;
+  char err[1024];
+  bool ok = cf->cpu ? target_resolve(&t, "x86_64-linux-gnu", cf->cpu, NULL, err, sizeof err)
+                    : target_host(&t, err, sizeof err);
+  ck_assert_msg(ok, "%s", err);
+  if (!t.host) {
+    fprintf(stderr, "cnn_train_step: this host cannot run %s code\n", target_family_name(t.family));
+    target_free(&t);
+    return;
+  }
+  Pool *pool = pool_new(cf->threads, err, sizeof err);
+  ck_assert_msg(pool != NULL, "%s", err);
+  Arena *a = arena_new();
+  JitOptions o = {.opt_level = 3, .target = &t, .pool = pool};
+  EXPECT_MATCH(cnn_step(a, 5), 7, 3, cnn_fill, &o);
+  arena_free(a);
+  pool_free(pool);
+  target_free(&t);
+}
+END_TEST
+
+/* Every leaf after three steps on `threads` threads (caller frees). */
+static float **train(IrGraph *g, int threads, JitGraph **jout) {
+  char err[512];
+  Pool *pool = pool_new(threads, err, sizeof err);
+  ck_assert_msg(pool != NULL, "%s", err);
+  JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3, .pool = pool}, err, sizeof err);
+  ck_assert_msg(j != NULL, "%s", err);
+  int n = jit_nleaves(j);
+  float **buf = calloc((size_t)n + 1, sizeof(float *));
+  uint64_t seed = 5;
+  for (int i = 0; i < n; i++) {
+    int64_t k = shape_numel(jit_leaf(j, i)->shape);
+    buf[i] = aligned_alloc(64, (size_t)(k + 16) / 16 * 64);
+    for (int64_t e = 0; e < k; e++) buf[i][e] = (float)cnn_fill(jit_leaf(j, i), e, &seed);
+    jit_bind(j, i, buf[i]);
+  }
+  for (int step = 0; step < 3; step++) jit_run(j);
+  pool_free(pool);
+  *jout = j;
+  return buf;
+}
+
+/* Threads share out convolutions by image and by filter: every weight and
+ * optimizer state is bit-identical for 1, 2 and 3 threads. */
+START_TEST(cnn_threads_bit_identical) {
+  Arena *a = arena_new();
+  IrGraph *g = cnn_step(a, 6);
+  JitGraph *j1;
+  float **one = train(g, 1, &j1);
+  for (int threads = 2; threads <= 3; threads++) {
+    JitGraph *jn;
+    float **many = train(g, threads, &jn);
+    for (int i = 0; i < jit_nleaves(j1); i++) {
+      const IrNode *leaf = jit_leaf(j1, i);
+      ck_assert_msg(memcmp(one[i], many[i], sizeof(float) * (size_t)shape_numel(leaf->shape)) == 0,
+                    "%s differs with %d threads", leaf->name, threads);
+      free(many[i]);
+    }
+    free(many);
+    jit_free(jn);
+  }
+  for (int i = 0; i < jit_nleaves(j1); i++) free(one[i]);
+  free(one);
+  jit_free(j1);
+  arena_free(a);
+}
+END_TEST
+
+/* Bias and ReLU run in the convolution's epilogue, Adam in the weight
+ * gradient's, the ReLU mask with the max unpool. */
+START_TEST(cnn_kernels) {
+  Arena *a = arena_new();
+  const Model *m = compile_model(a, "input x : [1, 8, 8]\ntarget y : class(3)\n"
+                                    "c = max_pool2d(relu(conv2d(x, 4, 3, padding = 1)), 2)\n"
+                                    "logits = dense(flatten(c), 3)\nloss cross_entropy(logits, y)\n"
+                                    "optimizer adam()\n");
+  FusePlan *fp = fuse_graph(pipeline_graph(m, a, PIPE_TRAIN, 4, false));
+  bool fwd = false, filter = false;
+  for (int i = 0; i < fp->ngroups; i++) {
+    const FuseGroup *G = &fp->groups[i];
+    if (G->kind != FG_CONV) continue;
+    bool relu = false, sub = false;
+    for (int k = 0; k < G->nmembers; k++) {
+      relu = relu || G->members[k]->op == OP_MAX;
+      sub = sub || G->members[k]->op == OP_SUB;
+    }
+    if (G->mm->op == OP_CONV2D) fwd = relu;
+    if (G->mm->op == OP_CONV2D_FILTER) filter = sub;
+  }
+  ck_assert_msg(fwd, "bias and ReLU not in the convolution's epilogue");
+  ck_assert_msg(filter, "Adam not in the weight gradient's epilogue");
+  fuse_free(fp);
+  arena_free(a);
+}
+END_TEST
+
+Suite *conv_suite(void) {
+  Suite *s = suite_create("conv");
+  TCase *ops = tcase_create("ops");
+  tcase_set_timeout(ops, 240);
+  tcase_add_test(ops, convolutions_match_evaluator);
+  tcase_add_test(ops, pools_match_evaluator);
+  tcase_add_test(ops, cnn_kernels);
+  suite_add_tcase(s, ops);
+  TCase *step = tcase_create("step");
+  tcase_set_timeout(step, 240);
+  tcase_add_loop_test(step, cnn_train_step, 0, (int)COUNT_OF(configs));
+  tcase_add_test(step, cnn_threads_bit_identical);
+  suite_add_tcase(s, step);
+  return s;
+}
