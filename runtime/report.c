@@ -62,9 +62,9 @@ static bool progress(Trainer *t, void *ctx) {
   int done = t->ep.next * t->batch < t->ntrain ? t->ep.next * t->batch : t->ntrain;
   char eta[32], l[32];
   format_eta((double)(t->ntrain - done) / rate, eta, sizeof eta);
-  printf("\r\033[Kepoch %lld/%d [%*d/%d] loss %s  %.0f samples/s  ETA %s", (long long)t->pos.epoch + 1,
+  printf("\r\033[Kepoch %lld/%d [%*d/%d] loss %s  %.0f %s/s  ETA %s", (long long)t->pos.epoch + 1,
          t->m->train.epochs, (int)snprintf(NULL, 0, "%d", t->steps_per_epoch), t->ep.next, t->steps_per_epoch,
-         session_loss_str(m->loss / (double)m->n, l), rate, eta);
+         session_loss_str(m->loss / (double)m->n, l), rate, t->has_batch ? "samples" : "steps", eta);
   fflush(stdout);
   r->drawn = true;
   return true;
@@ -76,7 +76,8 @@ static bool epoch_line(Trainer *t, void *ctx) {
   r->drawn = false;
   session_print_metrics("train", &t->last_train);
   if (t->data.has_val) session_print_metrics("val", &t->last_val);
-  printf("  %.0f samples/s  %.1f s\n", (double)t->epoch_samples / t->epoch_seconds, t->epoch_seconds);
+  printf("  %.0f %s/s  %.1f s\n", (double)t->epoch_samples / t->epoch_seconds, t->has_batch ? "samples" : "steps",
+         t->epoch_seconds);
   fflush(stdout);
   return true;
 }

@@ -195,7 +195,8 @@ static bool print_results(Trainer *t, const TrainArgs *a, Reporter *rep) {
     printf("\n");
   }
   if (!t->has_batch)
-    printf("final loss %.9g after %lld steps\n", jit_output(t->step->jit, "loss")[0], (long long)t->pos.step);
+    printf("final loss %.9g after %lld step%s\n", jit_output(t->step->jit, "loss")[0], (long long)t->pos.step,
+           t->pos.step == 1 ? "" : "s");
   const Store *st = &t->s.store;
   for (int i = 0; model_param_count(t->m) <= 16 && i < st->n; i++) {   /* a small model: its parameters are the result */
     if (st->t[i].op != OP_PARAM) continue;

@@ -3,7 +3,8 @@
 # redirected stream, --log starts afresh (--log-append adds) and carries the
 # learning rate, the wall time, the early stop with the best epoch and the
 # test metrics, --plot draws the run at its end, and resuming a run that
-# stopped early trains nothing.
+# stopped early trains nothing; header = true over numbers is warned about,
+# and train_loss is the mean over the epoch's samples.
 source "$(dirname "$0")/lib.sh"
 fm=/usr/share/datasets/fashion-mnist
 cat >es.nn <<NN
@@ -33,6 +34,10 @@ stop=$(grep '"event": "early_stop"' run.json) || fail "no early_stop event in th
 [[ $stop == *"\"epoch\": $epochs, \"best_epoch\": $((epochs - 2)), "*"\"restored\": true}" ]] || fail "early stop event: $stop"
 grep -q '^{"event": "test", "epoch": '"$epochs"', "test_loss": [0-9.]*, "test_accuracy": [0-9.]*, "test_samples": 10000' run.json ||
   fail "no test event: $(tail -1 run.json)"
+# docs/training.md documents every key of the log
+for key in $(grep -o '"[a-z_]*":' run.json | tr -d '":' | sort -u); do
+  grep -q "\`$key\`\|\"$key\":" "$ROOT/docs/training.md" || fail "docs/training.md does not document the log's key $key"
+done
 # a second run with the same --log starts it afresh; --log-append adds to it
 "$NNC" train es.nn --limit 400 --epochs 2 --log run.json --quiet >/dev/null
 [[ $(grep -c '^{"epoch"' run.json) -eq 2 ]] || fail "--log did not start afresh: $(wc -l <run.json) lines"
@@ -59,6 +64,28 @@ NN
 grep -qF "note: batch 64 is more than the 3 training samples: each step takes all of them (batch 3)" out.txt ||
   fail "batch larger than the data: $(cat out.txt)"
 grep -qF "training r: 2 parameters, 3 samples; batch 3; 1 epoch; compiled" out.txt || fail "start line: $(cat out.txt)"
+# header = true over a row of numbers warns that the row is skipped
+sed 's/csv("d.csv")/csv("d.csv", header = true)/' r.nn >hdr.nn
+"$NNC" train hdr.nn --epochs 1 >out.txt 2>err.txt
+grep -qF "warning: d.csv:1: header = true skips this row of numbers; if it is data, remove header = true" err.txt ||
+  fail "header = true over numbers: $(cat err.txt)"
+grep -qF "training r: 2 parameters, 2 samples;" out.txt || fail "header = true over numbers: $(cat out.txt)"
+# the epoch's train_loss is the mean over its samples (a partial last batch
+# weighs by its size): with the weights kept still it is the test loss on the
+# same data, 6 here, where a mean of the steps' means would be 8.5
+printf '1,2\n3,4\n5,9\n' >w.csv
+cat >w.nn <<'NN'
+model w
+input x : []
+target y : []
+p = dense(x, 1, init = 1)
+loss mse(p, y)
+optimizer sgd(lr = 1e-30)
+train { data = csv("w.csv"); test = csv("w.csv"); epochs = 1; batch = 2 }
+NN
+"$NNC" train w.nn --log w.json >/dev/null
+grep -q '^{"epoch": 1, "step": 2, "train_loss": 6, ' w.json || fail "train_loss is not the mean over samples: $(head -1 w.json)"
+grep -q '"test_loss": 6, ' w.json || fail "test loss: $(tail -1 w.json)"
 # override lines come before the error in one redirected stream
 sed 's/d.csv/missing.csv/' r.nn >missing.nn
 "$NNC" train missing.nn --epochs 2 >both.txt 2>&1 && fail "a missing file trained"
