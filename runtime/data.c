@@ -239,6 +239,37 @@ static bool idx_header(IdxFile *f, char *err, size_t errlen) {
   return true;
 }
 
+/* The error for a read that stopped inside item (got < 0: a read error). */
+static bool idx_short_read(IdxFile *f, int item, int got, uint64_t total, char *err, size_t errlen) {
+  if (got < 0)
+    return errorf(err, errlen, "%s: read error at item %d: %s", f->path, item, gz_reason(f->f, f->path));
+  return errorf(err, errlen, "%s: truncated: item %d is incomplete (the data ends at byte %llu of %llu)",
+                f->path, item, (unsigned long long)f->pos, (unsigned long long)total);
+}
+
+/* Reads n items of unsigned bytes as they are, in large reads with no work
+ * per element, and fills d's byte table; d->xb grows as the data arrives. */
+static bool idx_bytes(IdxFile *f, int n, double scale, Dataset *d, char *err, size_t errlen) {
+  size_t width = (size_t)f->per_item, want = (size_t)n * width, have = 0, cap = 0;
+  uint64_t total = 4 + 4 * (uint64_t)f->rank + (uint64_t)f->dim[0] * width;
+  while (have < want) {
+    size_t chunk = want - have < ((size_t)1 << 24) ? want - have : (size_t)1 << 24;
+    if (!reserve(&d->xb, &cap, have + chunk, 1, f->path, err, errlen)) return false;
+    int got;
+    if (!idx_read(f, d->xb + have, chunk, &got))
+      return idx_short_read(f, (int)((have + (got > 0 ? (size_t)got : 0)) / width), got, total, err, errlen);
+    have += chunk;
+  }
+  if (n > 0) d->xb = xrealloc(d->xb, want);   /* drop the slack */
+  for (int b = 0; b < 256; b++) d->byte_value[b] = (float)(b * scale);
+  if (fits_float(255 * scale)) return true;
+  for (size_t k = 0; k < want; k++)   /* name the first byte that overflows */
+    if (!fits_float(d->xb[k] * scale))
+      return errorf(err, errlen, "%s: item %zu, element %zu is %g after scaling, beyond float range (magnitude at most %g)",
+                    f->path, k / width, k % width, d->xb[k] * scale, FLT_MAX);
+  return true;
+}
+
 /* Reads n items of f->per_item elements each, as floats times scale, into a
  * growing *out (which the caller frees, also on failure). */
 static bool idx_items(IdxFile *f, int n, double scale, float **out, char *err, size_t errlen) {
@@ -251,11 +282,7 @@ static bool idx_items(IdxFile *f, int n, double scale, float **out, char *err, s
   for (int i = 0; i < n && ok; i++) {
     int got;
     if (!idx_read(f, raw, isize, &got)) {
-      if (got < 0)
-        ok = errorf(err, errlen, "%s: read error at item %d: %s", f->path, i, gz_reason(f->f, f->path));
-      else
-        ok = errorf(err, errlen, "%s: truncated: item %d is incomplete (the data ends at byte %llu of %llu)",
-                  f->path, i, (unsigned long long)f->pos, (unsigned long long)total);
+      ok = idx_short_read(f, i, got, total, err, errlen);
       break;
     }
     if (!reserve(out, &cap, (size_t)(i + 1) * width, sizeof(float), f->path, err, errlen)) {
@@ -338,7 +365,10 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   d->nfeat = nfeat;
   d->nclasses = nclasses;
   d->ntarget = nclasses > 0 ? nclasses : ntarget;
-  if (ok) ok = idx_items(&img, n, spec->scale, &d->x, err, errlen);
+  if (ok && img.type->code == 0x08)
+    ok = idx_bytes(&img, n, spec->scale, d, err, errlen);
+  else if (ok)
+    ok = idx_items(&img, n, spec->scale, &d->x, err, errlen);
   if (ok && labelled) ok = idx_items(&lab, n, 1.0, &tv, err, errlen);
   if (ok && nclasses > 0) {
     d->labels = xmalloc(sizeof(int) * (size_t)n);
@@ -640,15 +670,32 @@ bool data_load(const DataSpec *spec, int nfeat, int nclasses, int ntarget, Datas
 bool data_load_features(const DataSpec *spec, int nfeat, int label_cols, Dataset *out, char *err,
                         size_t errlen) {
   assert(nfeat > 0 && label_cols >= 0);
-  return load(spec, nfeat, 0, 0, label_cols, INT_MAX, out, err, errlen);
+  if (!load(spec, nfeat, 0, 0, label_cols, INT_MAX, out, err, errlen)) return false;
+  data_expand(out);   /* predictions are few; pictures read the floats */
+  return true;
 }
 
 void data_free(Dataset *d) {
   free(d->source);
   free(d->x);
+  free(d->xb);
   free(d->y);
   free(d->labels);
   memset(d, 0, sizeof *d);
+}
+
+void data_expand(Dataset *d) {
+  if (!d->xb) return;
+  size_t count = (size_t)d->n * (size_t)d->nfeat;
+  d->x = xmalloc(sizeof(float) * (count ? count : 1));
+  for (size_t k = 0; k < count; k++) d->x[k] = d->byte_value[d->xb[k]];
+  free(d->xb);
+  d->xb = NULL;
+}
+
+static float feature(const Dataset *d, int i, int k) {
+  size_t at = (size_t)i * (size_t)d->nfeat + (size_t)k;
+  return d->xb ? d->byte_value[d->xb[at]] : d->x[at];
 }
 
 /* Two passes in double: the mean first, then squared deviations from it,
@@ -659,11 +706,11 @@ void data_norm_fit(const Dataset *d, DataNorm *norm) {
   double *sum = xcalloc((size_t)nf, sizeof(double));
   double *sq = xcalloc((size_t)nf, sizeof(double));
   for (int i = 0; i < d->n; i++)
-    for (int k = 0; k < nf; k++) sum[k] += d->x[(size_t)i * (size_t)nf + (size_t)k];
+    for (int k = 0; k < nf; k++) sum[k] += feature(d, i, k);
   for (int k = 0; k < nf; k++) sum[k] /= d->n;
   for (int i = 0; i < d->n; i++)
     for (int k = 0; k < nf; k++) {
-      double dev = d->x[(size_t)i * (size_t)nf + (size_t)k] - sum[k];
+      double dev = feature(d, i, k) - sum[k];
       sq[k] += dev * dev;
     }
   norm->nfeat = nf;
@@ -691,6 +738,7 @@ bool data_norm_from_ckpt(const Checkpoint *c, int nfeat, DataNorm *norm) {
 
 void data_norm_apply(const DataNorm *norm, Dataset *d) {
   assert(norm->nfeat == d->nfeat);
+  data_expand(d);
   for (int i = 0; i < d->n; i++) {
     float *row = d->x + (size_t)i * (size_t)d->nfeat;
     for (int k = 0; k < d->nfeat; k++) {
@@ -709,11 +757,13 @@ void data_norm_free(DataNorm *norm) {
 /* Copies the samples with take[i] == want, in order, from src into dst's
  * buffers starting at sample 0.  dst may be src: samples only move down. */
 static int compact(const Dataset *src, const bool *take, bool want, Dataset *dst) {
-  size_t fx = (size_t)src->nfeat, fy = (size_t)src->ntarget;
+  size_t fx = (size_t)src->nfeat * (src->xb ? 1 : sizeof(float)), fy = (size_t)src->ntarget;
+  const char *sx = src->xb ? (const char *)src->xb : (const char *)src->x;
+  char *dx = dst->xb ? (char *)dst->xb : (char *)dst->x;
   int j = 0;
   for (int i = 0; i < src->n; i++) {
     if (take[i] != want) continue;
-    memmove(dst->x + (size_t)j * fx, src->x + (size_t)i * fx, fx * sizeof(float));
+    memmove(dx + (size_t)j * fx, sx + (size_t)i * fx, fx);
     memmove(dst->y + (size_t)j * fy, src->y + (size_t)i * fy, fy * sizeof(float));
     if (src->labels) dst->labels[j] = src->labels[i];
     j++;
@@ -738,12 +788,18 @@ bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *
   *val = *d;
   val->source = xstrdup(d->source);
   val->n = nval;
-  val->x = xmalloc(sizeof(float) * (size_t)nval * (size_t)d->nfeat);
+  size_t xsize = d->xb ? 1 : sizeof(float);
+  void *vx = xmalloc(xsize * (size_t)nval * (size_t)d->nfeat);
+  val->x = d->xb ? NULL : vx;
+  val->xb = d->xb ? vx : NULL;
   val->y = xmalloc(sizeof(float) * (size_t)nval * (size_t)d->ntarget);
   val->labels = d->labels ? xmalloc(sizeof(int) * (size_t)nval) : NULL;
   compact(d, is_val, true, val);
   d->n = compact(d, is_val, false, d);
-  d->x = xrealloc(d->x, sizeof(float) * (size_t)d->n * (size_t)d->nfeat);
+  if (d->xb)
+    d->xb = xrealloc(d->xb, (size_t)d->n * (size_t)d->nfeat);
+  else
+    d->x = xrealloc(d->x, sizeof(float) * (size_t)d->n * (size_t)d->nfeat);
   d->y = xrealloc(d->y, sizeof(float) * (size_t)d->n * (size_t)d->ntarget);
   if (d->labels) d->labels = xrealloc(d->labels, sizeof(int) * (size_t)d->n);
   free(perm);
@@ -755,7 +811,12 @@ void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y) {
   size_t fx = (size_t)d->nfeat, fy = (size_t)d->ntarget;
   for (int i = 0; i < n; i++) {
     assert(idx[i] >= 0 && idx[i] < d->n);
-    if (x) memcpy(x + (size_t)i * fx, d->x + (size_t)idx[i] * fx, fx * sizeof(float));
+    if (x && d->xb) {
+      const uint8_t *row = d->xb + (size_t)idx[i] * fx;
+      for (size_t k = 0; k < fx; k++) x[(size_t)i * fx + k] = d->byte_value[row[k]];
+    } else if (x) {
+      memcpy(x + (size_t)i * fx, d->x + (size_t)idx[i] * fx, fx * sizeof(float));
+    }
     if (y && d->y) memcpy(y + (size_t)i * fy, d->y + (size_t)idx[i] * fy, fy * sizeof(float));
   }
 }

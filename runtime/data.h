@@ -3,7 +3,10 @@
  * In: a DataSpec (config.h) and what the model expects per sample (feature
  * count, class count or target width).  Out: a Dataset whose x and y rows can
  * be copied straight into the compiled graph's input buffers: x holds nfeat
- * floats per sample (already multiplied by the spec's scale), y holds ntarget
+ * floats per sample (already multiplied by the spec's scale), or, for IDX
+ * files of unsigned bytes, xb holds the bytes themselves and byte_value the
+ * float each byte stands for (a quarter of the memory: Fashion-MNIST's
+ * training images are 47 MB as bytes, 188 MB as floats), y holds ntarget
  * floats per sample, and class targets are stored one-hot in y (the IR takes
  * them as [B, k] one-hot inputs) with the integer class also in labels.
  *
@@ -27,12 +30,14 @@ typedef struct {
   int nfeat;        /* floats per sample in x */
   int ntarget;      /* floats per sample in y (nclasses for class targets); 0: features only */
   int nclasses;     /* > 0: class targets, labels is set; 0: real-valued targets */
-  float *x;         /* n * nfeat features, row-major */
+  float *x;         /* n * nfeat features, row-major; NULL when xb holds them */
+  uint8_t *xb;      /* n * nfeat byte features (unsigned-byte IDX), or NULL */
+  float byte_value[256];   /* with xb: byte b stands for byte_value[b] (scale applied) */
   float *y;         /* n * ntarget targets (one-hot rows for classes), NULL when features only */
   int *labels;      /* n class indices in 0..nclasses-1, or NULL for real targets */
 } Dataset;
 
-/* Loads every sample of spec.  nclasses > 0: targets are class labels
+/* Loads every sample of spec (unsigned-byte IDX images as bytes: xb).  nclasses > 0: targets are class labels
  * 0..nclasses-1, y is one-hot of width nclasses and ntarget is not used;
  * nclasses == 0: ntarget real values per sample.  On failure returns false,
  * writes "FILE: reason" to err and leaves *out zeroed. */
@@ -53,6 +58,8 @@ bool data_load_first(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
 bool data_load_features(const DataSpec *spec, int nfeat, int label_cols, Dataset *out, char *err,
                         size_t errlen);
 void data_free(Dataset *d);   /* releases the buffers; zeroes *d */
+/* Features as floats in x (converting xb, which is freed); no-op for floats. */
+void data_expand(Dataset *d);
 
 /* Per-feature standardization.  Fit on the training set, apply the same
  * numbers to the training, validation and test sets. */
@@ -71,7 +78,8 @@ void data_norm_fit(const Dataset *d, DataNorm *norm);          /* d must have n 
 /* Fills *norm from a checkpoint's statistics; false (norm empty) when it has
  * none of nfeat values, as checkpoints written before they were saved. */
 bool data_norm_from_ckpt(const Checkpoint *c, int nfeat, DataNorm *norm);
-/* x = (x - mean) / std per feature; a feature with std 0 is only centered. */
+/* x = (x - mean) / std per feature; a feature with std 0 is only centered.
+ * Byte features are expanded to floats first. */
 void data_norm_apply(const DataNorm *norm, Dataset *d);
 void data_norm_free(DataNorm *norm);
 
@@ -82,7 +90,7 @@ bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *
                 size_t errlen);
 
 /* Copies samples idx[0..n) into contiguous batch buffers: x gets n * nfeat
- * floats, y gets n * ntarget (either may be NULL to skip it; y is left alone
+ * floats (byte features converted through byte_value), y gets n * ntarget (either may be NULL to skip it; y is left alone
  * for a features-only Dataset). */
 void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y);
 

@@ -291,6 +291,7 @@ static bool load_shown(const Evaluator *e, const DataSpec *spec, int n, Dataset 
   if (labelled) data_free(d);
   if (!load_eval_data(e, spec, !labelled, d)) return false;
   if (d->n > n) d->n = n;
+  data_expand(d);   /* the picture reads floats */
   return true;
 }
 

@@ -66,6 +66,10 @@ START_TEST(test_idx_fashion_slice) {
   ck_assert_str_eq(d.source, "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
   ck_assert_int_eq(d.labels[0], 9);   /* the first test image is an ankle boot */
   for (int k = 0; k < 10; k++) ck_assert(d.y[k] == (k == 9 ? 1.0f : 0.0f));
+  ck_assert(d.xb != NULL && d.x == NULL);   /* unsigned bytes stay bytes */
+  for (int b = 0; b < 256; b++) ck_assert(d.byte_value[b] == (float)(b * (1.0 / 255)));
+  data_expand(&d);
+  ck_assert(d.xb == NULL && d.x != NULL);
   float lo = 1, hi = 0;
   for (int i = 0; i < 100 * 784; i++) {
     lo = fminf(lo, d.x[i]);
@@ -77,9 +81,11 @@ START_TEST(test_idx_fashion_slice) {
 }
 END_TEST
 
-static void check_small(const Dataset *d, float scale) {
+static void check_small(Dataset *d, float scale) {
   ck_assert_int_eq(d->n, 3);
   ck_assert_int_eq(d->nfeat, 4);
+  ck_assert(d->xb[1] == 10 && d->xb[3] == 255 && d->byte_value[255] == 255 * scale);
+  data_expand(d);
   ck_assert(d->x[0] == 0 && d->x[1] == 10 * scale && d->x[3] == 255 * scale);
   ck_assert(d->x[11] == 100 * scale);
   ck_assert_int_eq(d->labels[0], 0);
@@ -270,6 +276,37 @@ START_TEST(test_idx_fuzz) {
       ck_assert_msg(strncmp(err, in_tmp("z-"), strlen(in_tmp("z-"))) == 0, "%s", err);
     }
   }
+}
+END_TEST
+
+/* Byte features split, standardize and gather exactly as their floats do. */
+START_TEST(test_idx_bytes_as_floats) {
+  char err[256] = "";
+  DataSpec spec = {.format = DATA_IDX, .path = "/usr/share/datasets/fashion-mnist/t10k", .scale = 1.0 / 255};
+  Dataset b, f, bval, fval;
+  ck_assert_msg(data_load_first(&spec, 784, 10, 10, 301, &b, err, sizeof err), "%s", err);
+  ck_assert_msg(data_load_first(&spec, 784, 10, 10, 301, &f, err, sizeof err), "%s", err);
+  data_expand(&f);
+  ck_assert(data_split(&b, 0.3, 7, &bval, err, sizeof err) && data_split(&f, 0.3, 7, &fval, err, sizeof err));
+  ck_assert(b.xb && bval.xb && b.n == f.n && bval.n == fval.n);
+  const int idx[5] = {0, b.n - 1, 17, 17, 60};
+  float xb[5 * 784], xf[5 * 784], yb[5 * 10], yf[5 * 10];
+  data_gather(&b, idx, 5, xb, yb);
+  data_gather(&f, idx, 5, xf, yf);
+  ck_assert(memcmp(xb, xf, sizeof xb) == 0 && memcmp(yb, yf, sizeof yb) == 0);
+  data_gather(&bval, idx + 2, 3, xb, yb);
+  data_gather(&fval, idx + 2, 3, xf, yf);
+  ck_assert(memcmp(xb, xf, 3 * 784 * sizeof(float)) == 0);
+  DataNorm nb, nf;
+  data_norm_fit(&b, &nb);
+  data_norm_fit(&f, &nf);
+  ck_assert(memcmp(nb.mean, nf.mean, 784 * sizeof(float)) == 0 && memcmp(nb.std, nf.std, 784 * sizeof(float)) == 0);
+  data_norm_apply(&nb, &b);   /* standardized features are floats */
+  data_norm_apply(&nf, &f);
+  ck_assert(b.xb == NULL && memcmp(b.x, f.x, sizeof(float) * 784 * (size_t)b.n) == 0);
+  data_norm_free(&nb);
+  data_norm_free(&nf);
+  data_free(&b), data_free(&f), data_free(&bval), data_free(&fval);
 }
 END_TEST
 
@@ -584,6 +621,7 @@ Suite *data_suite(void) {
   tcase_add_test(tc, test_idx_fashion_slice);
   tcase_add_test(tc, test_idx_plain_and_gz);
   tcase_add_test(tc, test_idx_float_and_real_targets);
+  tcase_add_test(tc, test_idx_bytes_as_floats);
   tcase_add_loop_test(tc, test_idx_errors, 0, (int)(sizeof idx_cases / sizeof idx_cases[0]));
   tcase_add_test(tc, test_idx_directory_and_bad_gzip);
   tcase_add_test(tc, test_idx_fuzz);
