@@ -61,14 +61,13 @@ static const char *put(const char *name, const uint8_t *p, size_t n, const Mode 
 /* What a loaded set must be, then the operations training applies to it. */
 static void exercise(Dataset *d, const Mode *m) {
   if (d->n < 1) fuzz_fail("a loaded data set without samples");
-  for (size_t i = 0; i < (size_t)d->n * (size_t)d->nfeat; i++)
+  if ((d->x == NULL) == (d->xb == NULL)) fuzz_fail("features neither floats nor bytes, or both");
+  for (size_t i = 0; d->x && i < (size_t)d->n * (size_t)d->nfeat; i++)
     if (!isfinite(d->x[i])) fuzz_fail("a feature that is not finite");
+  for (size_t i = 0; d->xb && i < (size_t)d->n * (size_t)d->nfeat; i++)
+    if (!isfinite(d->byte_value[d->xb[i]])) fuzz_fail("a byte feature that is not finite");
   for (int i = 0; d->labels && i < d->n; i++)
     if (d->labels[i] < 0 || d->labels[i] >= d->nclasses) fuzz_fail("a label out of range");
-  DataNorm norm;
-  data_norm_fit(d, &norm);
-  data_norm_apply(&norm, d);
-  data_norm_free(&norm);
   Dataset val;
   char err[512];
   if (m->kind != 2 && d->n >= 2 && data_split(d, 0.5, 7, &val, err, sizeof err)) data_free(&val);
@@ -77,6 +76,10 @@ static void exercise(Dataset *d, const Mode *m) {
   data_gather(d, idx, 2, x, y);
   free(x);
   free(y);
+  DataNorm norm;
+  data_norm_fit(d, &norm);
+  data_norm_apply(&norm, d);
+  data_norm_free(&norm);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
 #include <dirent.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +308,16 @@ START_TEST(test_idx_bytes_as_floats) {
   data_norm_free(&nb);
   data_norm_free(&nf);
   data_free(&b), data_free(&f), data_free(&bval), data_free(&fval);
+  /* a scale that takes a byte present in the file beyond float range */
+  write_bytes("o-images-idx3-ubyte", IMAGES, sizeof IMAGES, false);
+  write_bytes("o-labels-idx1-ubyte", LABELS, sizeof LABELS, false);
+  spec = idx_spec(in_tmp("o"), 1e37);
+  ck_assert(!data_load(&spec, 4, 3, 3, &b, err, sizeof err));
+  char want[512];
+  snprintf(want, sizeof want, "%s: item 0, element 3 is 2.55e+39 after scaling, beyond float range (magnitude at most %g)",
+           in_tmp("o-images-idx3-ubyte"), FLT_MAX);
+  ck_assert_str_eq(err, want);
+  ck_assert(b.xb == NULL && b.n == 0);
 }
 END_TEST
 
