@@ -6,7 +6,9 @@
 #    bit for bit);
 #  - a generic x86-64 build (no AVX-512) agrees within 1e-5 relative;
 #  - xor_init(1) + 500 xor_train_step calls reach the loss `nnc train` reaches
-#    (same seed, same code: bit for bit), which is below 0.01.
+#    (same seed, same code: bit for bit), which is below 0.01;
+#  - a CPU or feature set LLVM cannot build 64-bit code for is refused with
+#    LLVM's reason and leaves no file (bad.o, bad.o.tmp.PID).
 source "$(dirname "$0")/lib.sh"
 CC=${CC:-cc}
 EX=$ROOT/examples
@@ -67,4 +69,14 @@ less "$got_loss" 0.01 || fail "xor_train_step final loss $got_loss is not below 
 grep -q '^define .*@xor_forward(' xor.ll || fail "xor.ll has no xor_forward"
 "$NNC" compile "$EX/xor.nn" --emit-asm --output xor.s >/dev/null
 grep -q 'xor_train_step:' xor.s || fail "xor.s has no xor_train_step"
+# a target LLVM cannot build for is refused with its reason, leaving no file
+for bad in "--cpu i686:64-bit code requested" "--cpu pentium2:64-bit code requested" \
+           "--features -sse2:SSE2 register return with SSE2 disabled"; do
+  status=0
+  "$NNC" compile "$EX/xor.nn" ${bad%%:*} -o bad.o 2>err.txt || status=$?
+  [[ $status -eq 1 ]] || fail "compile ${bad%%:*}: exit status $status"
+  grep -qF "nnc compile: LLVM cannot generate code for " err.txt && grep -qF "${bad#*:}" err.txt ||
+    fail "compile ${bad%%:*}: $(cat err.txt)"
+  ls bad.* 2>/dev/null && fail "compile ${bad%%:*} left files behind"
+done
 echo "xor object: forward = nnc predict, train_step loss $got_loss = nnc train"
