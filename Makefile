@@ -48,11 +48,13 @@ vpath %.c compiler runtime tests/unit tests/fuzz $(B)/gen
 
 # Fuzzing (docs/reliability.md): each tests/fuzz/fuzz_NAME.c is a libFuzzer
 # harness.  `make fuzz` builds them with clang-19 (coverage, ASan, UBSan) and
-# runs each for FUZZ_SECONDS on a copy of its corpus; `make test` replays
-# every corpus through every harness with the sanitized build (replay.c), so
-# no clang is needed there.
-FUZZ_CC      ?= clang-19
-FUZZ_SECONDS ?= 60
+# runs each for FUZZ_SECONDS on a copy of its corpus (FUZZ_FINDINGS=report:
+# a crash found by fuzzing is reported, not a failure; tests/fuzz/run.sh);
+# `make test` replays every corpus through every harness with the sanitized
+# build (replay.c), so no clang is needed there.
+FUZZ_CC       ?= clang-19
+FUZZ_SECONDS  ?= 60
+FUZZ_FINDINGS ?= fail
 FUZZERS      := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS  := $(CSTD) $(WARN) -Wno-missing-field-initializers -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                 $(LLVM_CFLAGS) $(CAIRO_CFLAGS)
@@ -109,7 +111,7 @@ test: $(B)/san/nnc $(B)/san/unit_tests nnc $(REPLAYS)
 	@bash tests/run.sh $(B)/san/unit_tests $(B)/san/nnc
 
 fuzz: $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZERS))
-	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+	@FUZZ_FINDINGS=$(FUZZ_FINDINGS) bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 # Every end-to-end test with the release build under valgrind's memcheck
 # (slow: on request, not in CI).
