@@ -204,8 +204,8 @@ bool outfile_commit(OutFile *o, char *err, size_t errlen) {
     e = errno;
   }
   if (what) ok = errorf(err, errlen, "%s: %s: %s", o->path, what, strerror(e));
-  if (ok && o->durable) sync_dir(o->path);
-  else if (named) unlink(tmp);
+  if (!ok && named) unlink(tmp);
+  else if (ok && o->durable) sync_dir(o->path);
   free(tmp);
   free(o->path);
   *o = (OutFile){.fd = -1};
