@@ -1,10 +1,31 @@
-# A full file system (a 1 MiB tmpfs) and a read-only bind mount as the
-# output directory.  Every write fails with a clear error naming the file,
-# exit status 1; the old checkpoint stays byte-identical; no temporary file
-# or empty log is left.  Needs mount(2): skipped with a message where the
-# test may not mount (not root, or no CAP_SYS_ADMIN).
+# A file-size limit, a full file system (a 1 MiB tmpfs) and a read-only bind
+# mount as the output directory.  Every write fails with a clear error naming
+# the file, exit status 1; the old checkpoint stays byte-identical; no
+# temporary file or empty log is left.  The file-size limit needs no
+# privileges; the mounts need mount(2) and are skipped with a message where
+# the test may not mount (not root, or no CAP_SYS_ADMIN).
 source "$(dirname "$0")/lib.sh"
 xor=$ROOT/examples/xor.nn
+
+# ulimit -f with SIGXFSZ ignored: a write past 1 KiB fails with EFBIG
+limited() { (trap '' XFSZ; ulimit -f 1; "$@"); }
+"$NNC" train "$xor" --epochs 3 --quiet --no-cache --save lim.ckpt >/dev/null
+"$NNC" compile "$xor" -o lim.o >/dev/null
+cp lim.ckpt lim-before.ckpt
+cp lim.o lim-before.o
+expect_too_large() {
+  local status=0
+  limited "$@" >out.txt 2>err.txt || status=$?
+  [[ $status -eq 1 ]] || fail "$* under ulimit -f exited $status: $(cat err.txt)"
+  grep -qE "^nnc( compile)?: lim\.[a-z]+: cannot write: File too large$" err.txt ||
+    fail "$* under ulimit -f: $(cat err.txt)"
+}
+expect_too_large "$NNC" train "$xor" --epochs 6 --quiet --no-cache --save lim.ckpt
+cmp lim.ckpt lim-before.ckpt || fail "the old checkpoint changed under ulimit -f"
+expect_too_large "$NNC" compile "$xor" -o lim.o
+cmp lim.o lim-before.o || fail "the old object changed under ulimit -f"
+[[ -z $(find . -name '*.tmp.*') ]] || fail "temporary files left under ulimit -f: $(find . -name '*.tmp.*')"
+
 mkdir full ro
 if ! mount -t tmpfs -o size=1m nnc-full-test full 2>/dev/null; then
   echo "skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)"

@@ -42,16 +42,16 @@ expect_fail "$dev" "$NNC" compile "$xor" -o x.o --weights w.ckpt --weights-file 
 [[ -c /dev/full ]] || fail "/dev/full is no longer a device"
 
 # a directory as every output path
-mkdir d
+mkdir d d.png
 expect_fail "d: is a directory (give a file name)" "$NNC" train "$xor" --epochs 2 --quiet --save d
 expect_fail "d: is a directory (give a file name)" "$NNC" train "$xor" --epochs 2 --quiet --log d
+expect_fail "d.png: is a directory (give a file name)" "$NNC" train "$xor" --epochs 2 --quiet --plot d.png
 expect_fail "d: is a directory (give a file name)" "$NNC" predict "$xor" --weights w.ckpt --input "$csv" --output d
 expect_fail "d: is a directory (give a file name)" "$NNC" compile "$xor" -o d
 expect_fail "d: is a directory (give a file name)" "$NNC" compile "$xor" -o x.o --header d
 expect_fail "d: is a directory (give a file name)" "$NNC" compile "$xor" -o x.o --weights w.ckpt --weights-file d
 expect_fail "d/no/x.ckpt: cannot write into d/no: No such file or directory" \
   "$NNC" train "$xor" --epochs 2 --quiet --save d/no/x.ckpt
-mkdir d.png
 "$NNC" train "$xor" --epochs 2 --quiet --log plot.json >/dev/null
 expect_fail "d.png: is a directory (give a file name)" "$NNC" plot plot.json -o d.png
 
