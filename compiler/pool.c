@@ -69,10 +69,16 @@ static uint32_t wait_change(Word *w, uint32_t old) {
   }
 }
 
-/* Sets w->value (seq_cst, so a waiter that saw the old value is counted). */
+/* Wakes the sleepers of w after a seq_cst change of w->value (so a waiter
+ * that saw the old value is counted). */
+static void wake(Word *w) {
+  if (atomic_load(&w->sleepers) > 0) syscall(SYS_futex, &w->value, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Sets w->value and wakes its sleepers. */
 static void publish(Word *w, uint32_t v) {
   atomic_store(&w->value, v);
-  if (atomic_load(&w->sleepers) > 0) syscall(SYS_futex, &w->value, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+  wake(w);
 }
 
 static void *worker(void *arg) {
@@ -86,8 +92,10 @@ static void *worker(void *arg) {
     if (atomic_load(&p->quit)) return NULL;
     fesetenv(&p->env);
     p->fn(p->ctx, tid, p->n);
+    /* the increment is the publication: storing d again after it could
+     * overwrite the 0 the caller's next pool_run has already written */
     uint32_t d = atomic_fetch_add(&p->done.value, 1) + 1;
-    if ((int)d == p->n - 1) publish(&p->done, d);
+    if ((int)d == p->n - 1) wake(&p->done);
   }
 }
 
