@@ -580,6 +580,7 @@ static IrNode *lower_regularizer(LowerCtx *L, const Expr *e, IrNode *const *x) {
 #define X_P {"x", AT_TENSOR, NULL, R_ANY}
 #define NAME_P {"name", AT_STR, "", R_ANY}
 #define CLIP_P {"clip_value", AT_NUM, "0", R_NONNEG}, {"clip_norm", AT_NUM, "0", R_NONNEG}
+#define DECAY_P {"weight_decay", AT_NUM, "0", R_NONNEG}
 #define UNARY(nm, op, d) {nm, BK_MATH, 1, {X_P}, check_same, lower_unary, op, d}
 
 const Builtin builtin_table[] = {
@@ -668,19 +669,34 @@ const Builtin builtin_table[] = {
     {"glorot", BK_INITIALIZER, 0, {{NULL}}, NULL, NULL, INIT_XAVIER, "same as xavier"},
     {"kaiming", BK_INITIALIZER, 0, {{NULL}}, NULL, NULL, INIT_KAIMING, "N(0, 2/fan_in)"},
     {"he", BK_INITIALIZER, 0, {{NULL}}, NULL, NULL, INIT_KAIMING, "same as kaiming"},
-    {"sgd", BK_OPTIMIZER, 1, {{"lr", AT_NUM, "0.01", R_POS}, CLIP_P}, NULL, NULL, OPT_SGD, "w -= lr*g"},
+    {"sgd", BK_OPTIMIZER, 1, {{"lr", AT_NUM, "0.01", R_POS}, CLIP_P, DECAY_P}, NULL, NULL, OPT_SGD, "w -= lr*g"},
     {"momentum", BK_OPTIMIZER, 1,
-     {{"lr", AT_NUM, "0.01", R_POS}, {"gamma", AT_NUM, "0.9", R_UNIT}, {"nesterov", AT_BOOL, "false", R_ANY}, CLIP_P},
+     {{"lr", AT_NUM, "0.01", R_POS}, {"gamma", AT_NUM, "0.9", R_UNIT}, {"nesterov", AT_BOOL, "false", R_ANY}, CLIP_P,
+      DECAY_P},
      NULL, NULL, OPT_MOMENTUM, "v = gamma*v - lr*g; w += v (nesterov: w += gamma*v - lr*g)"},
-    {"adagrad", BK_OPTIMIZER, 1, {{"lr", AT_NUM, "0.01", R_POS}, {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P}, NULL, NULL,
+    {"adagrad", BK_OPTIMIZER, 1, {{"lr", AT_NUM, "0.01", R_POS}, {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P, DECAY_P}, NULL, NULL,
      OPT_ADAGRAD, "G += g^2; w -= lr*g/sqrt(G + eps)"},
     {"rmsprop", BK_OPTIMIZER, 1,
-     {{"lr", AT_NUM, "0.001", R_POS}, {"beta", AT_NUM, "0.9", R_UNIT}, {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P}, NULL,
+     {{"lr", AT_NUM, "0.001", R_POS}, {"beta", AT_NUM, "0.9", R_UNIT}, {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P, DECAY_P},
+     NULL,
      NULL, OPT_RMSPROP, "v = beta*v + (1-beta)*g^2; w -= lr*g/(sqrt(v) + eps)"},
     {"adam", BK_OPTIMIZER, 1,
      {{"lr", AT_NUM, "0.001", R_POS}, {"beta1", AT_NUM, "0.9", R_UNIT}, {"beta2", AT_NUM, "0.999", R_UNIT},
-      {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P},
+      {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P, DECAY_P},
      NULL, NULL, OPT_ADAM, "bias-corrected moments; w -= lr*mhat/(sqrt(vhat) + eps)"},
+    {"adamw", BK_OPTIMIZER, 1,
+     {{"lr", AT_NUM, "0.001", R_POS}, {"beta1", AT_NUM, "0.9", R_UNIT}, {"beta2", AT_NUM, "0.999", R_UNIT},
+      {"eps", AT_NUM, "1e-8", R_POS}, CLIP_P, {"weight_decay", AT_NUM, "0.01", R_NONNEG}},
+     NULL, NULL, OPT_ADAMW, "adam with decoupled weight decay: w *= 1 - lr*weight_decay, then the adam step"},
+    {"step", BK_SCHEDULE, 2, {{"every", AT_INT, NULL, R_POS}, {"gamma", AT_NUM, "0.1", R_POS}}, NULL, NULL,
+     SCHED_STEP, "lr * gamma^floor(epoch / every)"},
+    {"cosine", BK_SCHEDULE, 1, {{"warmup", AT_INT, "0", R_NONNEG}, {"min", AT_NUM, "0", R_NONNEG}}, NULL, NULL,
+     SCHED_COSINE, "linear warmup over `warmup` epochs, then a half cosine from lr down to min"},
+    {"exponential", BK_SCHEDULE, 1, {{"gamma", AT_NUM, NULL, R_POS}}, NULL, NULL, SCHED_EXPONENTIAL,
+     "lr * gamma^epoch"},
+    {"reduce_on_plateau", BK_SCHEDULE, 2,
+     {{"patience", AT_INT, "2", R_POS}, {"factor", AT_NUM, "0.1", R_UNIT}, {"min", AT_NUM, "0", R_NONNEG}}, NULL,
+     NULL, SCHED_PLATEAU, "lr * factor after `patience` epochs without a lower validation (else training) loss"},
     {"idx", BK_DATA, 1,
      {{"path", AT_STR, "", R_ANY}, {"scale", AT_NUM, "1", R_POS}, {"standardize", AT_BOOL, "false", R_ANY},
       {"images", AT_STR, "", R_ANY}, {"labels", AT_STR, "", R_ANY}},
@@ -736,7 +752,7 @@ const char *builtin_kind_name(BuiltinKind k) {
       [BK_MATH] = "math function",     [BK_ACTIVATION] = "activation", [BK_LAYER] = "layer",
       [BK_REDUCTION] = "reduction",    [BK_SHAPE] = "shape function",  [BK_LOSS] = "loss",
       [BK_REGULARIZER] = "regularizer", [BK_INITIALIZER] = "initializer", [BK_OPTIMIZER] = "optimizer",
-      [BK_DATA] = "data source",
+      [BK_DATA] = "data source",        [BK_SCHEDULE] = "learning-rate schedule",
   };
   return names[k];
 }

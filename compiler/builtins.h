@@ -27,6 +27,7 @@ typedef enum {
   BK_INITIALIZER,  /* param values: zeros, normal(...), ... */
   BK_OPTIMIZER,    /* the optimizer statement */
   BK_DATA,         /* data sources in the train block */
+  BK_SCHEDULE,     /* learning-rate schedules in the train block */
 } BuiltinKind;
 
 typedef enum {
@@ -86,7 +87,7 @@ struct Builtin {
   /* Lowering: x[i] is the IR value of tensor arg i (NULL for others). */
   IrNode *(*lower)(LowerCtx *L, const Expr *e, IrNode *const *x);
   int tag;                          /* entry-specific: the IrOp of simple math, reductions and regularizers,
-                                       the InitKind, OptimKind or DataFormat, NORM_LAYER/NORM_BATCH */
+                                       the InitKind, OptimKind, DataFormat or ScheduleKind, NORM_LAYER/NORM_BATCH */
   const char *doc;                  /* formula / one-line meaning (docs, --help) */
 };
 

@@ -45,8 +45,9 @@ bool cli_double(const Cli *c, const char *name, double *out) {
   return true;
 }
 
-/* --epochs/--batch/--lr/--seed change the checked model's settings; each
- * override is printed so a log shows what actually ran. */
+/* --epochs/--batch/--seed change the checked model's settings; --lr is kept
+ * aside for the runtime (the graphs do not depend on it); each override is
+ * printed so a log shows what actually ran. */
 static bool apply_overrides(Model *m, const Cli *c) {
   long long v;
   double d;
@@ -64,7 +65,7 @@ static bool apply_overrides(Model *m, const Cli *c) {
       fprintf(stderr, "nnc %s: --lr must be positive, got %g\n", c->command, d);
       return false;
     }
-    m->optim.lr = d;
+    m->train.lr_override = d;
   }
   if (cli_get(c, "seed")) {
     if (!cli_int(c, "seed", 0, (long long)(~0ULL >> 1), &v)) return false;

@@ -214,6 +214,14 @@ static LLVMValueRef inline_tanh(Cg *cg, LLVMValueRef x) {
   return sel(cg, lt(cg, a, cg_f32(cg, 0.55)), small, big);
 }
 
+/* 1 - a^b in double (see ops.c), rounded once to float. */
+static LLVMValueRef pow1m(Cg *cg, LLVMValueRef a, LLVMValueRef b) {
+  LLVMTypeRef f64 = LLVMDoubleTypeInContext(cg->ctx);
+  LLVMValueRef args[2] = {LLVMBuildFPExt(cg->b, a, f64, ""), LLVMBuildFPExt(cg->b, b, f64, "")};
+  LLVMValueRef p = cg_call_intrinsic(cg, "llvm.pow", &f64, 1, args, 2);
+  return LLVMBuildFPTrunc(cg->b, LLVMBuildFSub(cg->b, LLVMConstReal(f64, 1.0), p, ""), cg->f32, "");
+}
+
 static LLVMValueRef scalar_op(Cg *cg, IrOp op, LLVMValueRef *a) {
   switch (op) {
   case OP_NEG: return LLVMBuildFNeg(cg->b, a[0], "");
@@ -232,6 +240,7 @@ static LLVMValueRef scalar_op(Cg *cg, IrOp op, LLVMValueRef *a) {
   case OP_MUL: return arith(cg, LLVMFMul, a[0], a[1]);
   case OP_DIV: return arith(cg, LLVMFDiv, a[0], a[1]);
   case OP_POW: return cg_call_intrinsic(cg, "llvm.pow", &cg->f32, 1, a, 2);
+  case OP_POW1M: return pow1m(cg, a[0], a[1]);
   case OP_MAX: return sel(cg, lt(cg, a[1], a[0]), a[0], a[1]);
   case OP_MIN: return sel(cg, lt(cg, a[0], a[1]), a[0], a[1]);
   case OP_CMPLT: return sel(cg, lt(cg, a[0], a[1]), cg_f32(cg, 1), cg_f32(cg, 0));

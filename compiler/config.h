@@ -3,7 +3,9 @@
  * Plain data handed from the compiler (sema fills it from the `optimizer`
  * statement and the `train { }` block) to the runtime (data loading, training
  * loop) and to the optimizer lowering.  Command-line overrides (--epochs,
- * --batch, --lr, --seed) are applied to these structs before lowering.
+ * --batch, --seed) are applied to these structs before lowering; --lr only
+ * goes to lr_override, which the runtime writes into the learning-rate leaf,
+ * so the compiled code does not depend on it.
  */
 #ifndef NNC_CONFIG_H
 #define NNC_CONFIG_H
@@ -18,6 +20,7 @@ typedef enum {
   OPT_ADAGRAD,    /* G += g^2; w -= lr * g / sqrt(G + eps) */
   OPT_RMSPROP,    /* v = beta*v + (1-beta)*g^2; w -= lr * g / (sqrt(v) + eps) */
   OPT_ADAM,       /* bias-corrected moments, t counts from 1 */
+  OPT_ADAMW,      /* Adam with decoupled weight decay: w *= 1 - lr*weight_decay before the step */
 } OptimKind;
 
 typedef struct {
@@ -28,7 +31,8 @@ typedef struct {
   double beta;        /* RMSPROP: decay of the squared-gradient average (0.9) */
   double beta1;       /* ADAM: first-moment decay (0.9) */
   double beta2;       /* ADAM: second-moment decay (0.999) */
-  double eps;         /* ADAGRAD/RMSPROP/ADAM: denominator guard (1e-8) */
+  double eps;         /* ADAGRAD/RMSPROP/ADAM/ADAMW: denominator guard (1e-8) */
+  double weight_decay;  /* ADAMW: decoupled decay (0.01); others: g += weight_decay*w when > 0 */
   double clip_value;  /* > 0: clamp every gradient element to [-clip_value, clip_value] */
   double clip_norm;   /* > 0: scale all gradients so their global L2 norm is at most clip_norm */
   Loc loc;            /* the optimizer statement */
@@ -53,6 +57,26 @@ typedef struct {
   Loc loc;                /* where it was declared, for messages */
 } DataSpec;
 
+typedef enum {
+  SCHED_NONE,       /* the learning rate stays as it is */
+  SCHED_STEP,       /* lr * gamma^floor(epoch / every) */
+  SCHED_COSINE,     /* linear warmup, then a half cosine from lr down to min */
+  SCHED_EXPONENTIAL,/* lr * gamma^epoch */
+  SCHED_PLATEAU,    /* lr *= factor after `patience` epochs without improvement */
+} ScheduleKind;
+
+/* How the learning rate changes from epoch to epoch (epochs counted from 0). */
+typedef struct {
+  ScheduleKind kind;  /* which rule */
+  int every;          /* STEP: epochs per step */
+  double gamma;       /* STEP, EXPONENTIAL: factor per step or epoch */
+  int warmup;         /* COSINE: epochs of linear warmup */
+  double min;         /* COSINE: the last learning rate; PLATEAU: the lowest */
+  int patience;       /* PLATEAU: epochs without improvement before a cut */
+  double factor;      /* PLATEAU: the cut */
+  Loc loc;            /* the schedule setting */
+} ScheduleConfig;
+
 typedef struct {
   DataSpec data;            /* training data (required for `nnc train`) */
   DataSpec validation;      /* validation file, or format DATA_NONE */
@@ -63,6 +87,8 @@ typedef struct {
   bool shuffle;             /* reshuffle every epoch (default true) */
   unsigned long long seed;  /* seeds initializers, shuffling, dropout (default 42) */
   int patience;             /* early stopping: epochs without val-loss improvement (0 = off) */
+  ScheduleConfig schedule;  /* learning-rate schedule (SCHED_NONE by default) */
+  double lr_override;       /* --lr: the run's learning rate, set at run time (0: the file's) */
   Loc loc;                  /* the train block */
 } TrainConfig;
 

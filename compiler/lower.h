@@ -11,6 +11,16 @@
  *   lower_grad        forward (training mode) + "grad NAME" per parameter
  *   lower_train_step  forward (training mode) + gradients + clipping +
  *                     optimizer updates (optim.c); outputs "loss", "output"
+ * and the same train step split at the gradients, for runtimes that combine
+ * gradients between the halves (threads, ranks):
+ *   lower_grad_step   forward (training mode) + gradients, each written as
+ *                     the update of a STATE leaf "grad NAME" (the runtime binds
+ *                     it to its flat gradient buffer), + the forward's own
+ *                     updates (batch-norm statistics, the dropout counter)
+ *   lower_update_step clipping + optimizer updates reading the gradients as
+ *                     INPUT leaves "grad NAME" (no batch axis)
+ * Running the two halves one after the other computes what lower_train_step
+ * computes.
  * Every node carries provenance: the source place and the binding ("h1"),
  * "loss", "output", "clip" or "<optimizer> NAME" it came from.
  */
@@ -28,6 +38,14 @@ typedef struct LowerCtx LowerCtx;   /* builtins.h */
 IrGraph *lower_forward(const Model *m, Arena *a, int batch, bool training);
 IrGraph *lower_grad(const Model *m, Arena *a, int batch);
 IrGraph *lower_train_step(const Model *m, Arena *a, int batch);
+IrGraph *lower_grad_step(const Model *m, Arena *a, int batch);
+IrGraph *lower_update_step(const Model *m, Arena *a);
+/* "grad NAME": the leaf carrying parameter NAME's gradient between the halves. */
+const char *lower_grad_leaf(Arena *a, const char *param);
+/* "sgd", "adam", ...: the prefix of the optimizer's leaves ("adam.lr"). */
+const char *optim_name(OptimKind k);
+/* Whether leaf `name` is one of m's optimizer hyperparameters ("adam.lr"). */
+bool optim_is_hyper(const Model *m, const char *name);
 
 /* The forward graph named "<model>.<what>", leaving the lowering context in
  * *L (its params[] are the PARAM leaves), for the graphs built on top. */

@@ -131,6 +131,18 @@ static void grad_pow(GradCtx *G, IrNode *n, IrNode *g) {
 }
 #define RULES_POW s_pow, 0, grad_pow
 
+/* 1 - a^b: Adam's bias correction 1 - beta^t, whose cancellation a float
+ * pow followed by a float subtraction would turn into a relative error of
+ * 1e-5 (the code generator evaluates it in double).  d/da = -b a^(b-1),
+ * d/db = -ln(a) a^b = ln(a) (out - 1). */
+static double s_pow1m(double a, double b, double c) { (void)c; return 1 - pow(a, b); }
+static void grad_pow1m(GradCtx *G, IrNode *n, IrNode *g) {
+  IrNode *a = n->src[0], *b = n->src[1];
+  grad_accum(G, a, un(G, OP_NEG, mul(G, g, mul(G, b, bin(G, OP_POW, a, bin(G, OP_SUB, b, K(G, 1)))))));
+  grad_accum(G, b, mul(G, g, mul(G, un(G, OP_LOG, a), bin(G, OP_SUB, n, K(G, 1)))));
+}
+#define RULES_POW1M s_pow1m, 0, grad_pow1m
+
 /* max and min pass the gradient to the operand that won (a_wins: 1 where a
  * did), so on ties it goes to b */
 static void route_to_winner(GradCtx *G, IrNode *n, IrNode *g, IrNode *a_wins) {

@@ -486,9 +486,12 @@ static Expr *call_expr(SemaCtx *S, const AstNode *n) {
       [BK_INITIALIZER] = "use it as a param's value or a layer's init=",
       [BK_OPTIMIZER] = "use it in the optimizer statement",
       [BK_DATA] = "use it in the train block",
+      [BK_SCHEDULE] = "use it in the train block (schedule = ...)",
   };
   if (b->kind > BK_REGULARIZER) {
-    sema_error(S, n->str_loc, "'%s' is an %s; %s", n->str, builtin_kind_name(b->kind), where[b->kind]);
+    const char *kind = builtin_kind_name(b->kind);
+    sema_error(S, n->str_loc, "'%s' is %s %s; %s", n->str, strchr("aeiou", kind[0]) ? "an" : "a", kind,
+               where[b->kind]);
     return NULL;
   }
   Expr *e = sema_call(S, n, b);

@@ -28,7 +28,7 @@ void sema_optimizer(SemaCtx *S, const Stmt *st) {
   if (!b || b->kind != BK_OPTIMIZER) {
     const char *near = named && !b ? builtin_closest(n->str, BK_OPTIMIZER) : NULL;
     if (near) sema_error(S, n->loc, "unknown optimizer '%s'; did you mean '%s'?", n->str, near);
-    else sema_error(S, n ? n->loc : st->loc, "expected an optimizer: sgd, momentum, adagrad, rmsprop or adam");
+    else sema_error(S, n ? n->loc : st->loc, "expected an optimizer: sgd, momentum, adagrad, rmsprop, adam or adamw");
     return;
   }
   Expr *e = sema_call(S, n, b);
@@ -41,7 +41,7 @@ void sema_optimizer(SemaCtx *S, const Stmt *st) {
     double *field;      /* where its value goes */
   } fields[] = {{"lr", &o->lr},       {"gamma", &o->gamma}, {"beta", &o->beta},
                 {"beta1", &o->beta1}, {"beta2", &o->beta2}, {"eps", &o->eps},
-                {"clip_value", &o->clip_value}, {"clip_norm", &o->clip_norm}};
+                {"clip_value", &o->clip_value}, {"clip_norm", &o->clip_norm}, {"weight_decay", &o->weight_decay}};
   for (size_t i = 0; i < COUNT_OF(fields); i++)
     if (builtin_param_index(b, fields[i].name) >= 0) *fields[i].field = builtin_arg(e, fields[i].name)->num;
   if (builtin_param_index(b, "nesterov") >= 0) o->nesterov = builtin_arg(e, "nesterov")->num != 0;
@@ -84,8 +84,36 @@ static void data_source(SemaCtx *S, const AstArg *set, DataSpec *ds) {
   ds->target_first = strcmp(t->str, "first") == 0;
 }
 
+/* schedule = step(every = 5, gamma = 0.5), cosine(warmup = 2), ... */
+static void schedule(SemaCtx *S, const AstArg *set, ScheduleConfig *sc) {
+  const AstNode *n = set->value;
+  const Builtin *b = n->kind == AST_CALL || n->kind == AST_NAME ? builtin_find(n->str) : NULL;
+  if (!b || b->kind != BK_SCHEDULE) {
+    const char *near = (n->kind == AST_CALL || n->kind == AST_NAME) && !b ? builtin_closest(n->str, BK_SCHEDULE) : NULL;
+    if (near) sema_error(S, n->loc, "unknown schedule '%s'; did you mean '%s'?", n->str, near);
+    else sema_error(S, n->loc, "schedule must be step(...), cosine(...), exponential(...) or reduce_on_plateau(...)");
+    return;
+  }
+  Expr *e = sema_call(S, n, b);
+  if (!e) return;
+  *sc = (ScheduleConfig){.kind = (ScheduleKind)b->tag, .loc = n->loc};
+  for (int i = 0; i < BUILTIN_MAX_PARAMS && b->params[i].name; i++) {
+    const char *p = b->params[i].name;
+    double v = e->args[i].num;
+    if (strcmp(p, "every") == 0) sc->every = (int)v;
+    else if (strcmp(p, "gamma") == 0) sc->gamma = v;
+    else if (strcmp(p, "warmup") == 0) sc->warmup = (int)v;
+    else if (strcmp(p, "min") == 0) sc->min = v;
+    else if (strcmp(p, "patience") == 0) sc->patience = (int)v;
+    else sc->factor = v;
+  }
+  if (sc->kind == SCHED_PLATEAU && sc->factor == 0)
+    sema_error(S, builtin_arg(e, "factor")->loc, "reduce_on_plateau: factor must be in (0, 1), got 0");
+}
+
 typedef enum {
   SK_DATA,       /* a data source */
+  SK_SCHEDULE,   /* a learning-rate schedule */
   SK_FRACTION,   /* number in [0, 1) */
   SK_POS_INT,    /* integer >= 1 */
   SK_NAT,        /* integer >= 0 */
@@ -99,7 +127,7 @@ static const struct {
 } settings[] = {
     {"data", SK_DATA},   {"validation", SK_DATA}, {"validation_split", SK_FRACTION}, {"test", SK_DATA},
     {"epochs", SK_POS_INT}, {"batch", SK_POS_INT}, {"shuffle", SK_BOOL},           {"seed", SK_NAT},
-    {"patience", SK_NAT}, {"lr", SK_POS_NUM},
+    {"patience", SK_NAT}, {"lr", SK_POS_NUM}, {"schedule", SK_SCHEDULE},
 };
 
 /* Reads a non-data setting's value into *v; false after reporting. */
@@ -191,6 +219,10 @@ void sema_train(SemaCtx *S, const Stmt *st) {
     if (settings[k].kind == SK_DATA) {
       DataSpec *ds = k == 0 ? &t->data : k == 1 ? &t->validation : &t->test;
       data_source(S, set, ds);
+      continue;
+    }
+    if (settings[k].kind == SK_SCHEDULE) {
+      schedule(S, set, &t->schedule);
       continue;
     }
     if (!setting_value(S, set, settings[k].kind, &v)) continue;

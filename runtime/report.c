@@ -76,6 +76,7 @@ static bool epoch_line(Trainer *t, void *ctx) {
   r->drawn = false;
   session_print_metrics("train", &t->last_train);
   if (t->data.has_val) session_print_metrics("val", &t->last_val);
+  if (t->m->train.schedule.kind != SCHED_NONE) printf("  lr %.3g", t->lr);
   printf("  %.0f %s/s  %.1f s\n", (double)t->epoch_samples / t->epoch_seconds, t->has_batch ? "samples" : "steps",
          t->epoch_seconds);
   fflush(stdout);
@@ -129,7 +130,7 @@ static bool json_epoch(Trainer *t, void *ctx) {
   if (classes) add_number(&rec, "train_accuracy", t->last_train.accuracy);
   if (t->data.has_val) add_number(&rec, "val_loss", t->last_val.loss);
   if (t->data.has_val && classes) add_number(&rec, "val_accuracy", t->last_val.accuracy);
-  add_number(&rec, "lr", t->m->optim.lr);
+  add_number(&rec, "lr", t->lr);
   add_number(&rec, "seconds", t->epoch_seconds);
   add_number(&rec, "samples_per_second", (double)t->epoch_samples / t->epoch_seconds);
   add_number(&rec, "wall_seconds", now_seconds() - r->start);

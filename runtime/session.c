@@ -16,13 +16,14 @@
  * order the code generator lists them, and so the order `nnc compile` gives
  * its state block).  eval: g is an evaluation graph, whose state is part of
  * the model. */
-static void collect_leaves(Store *st, const IrGraph *g, bool eval) {
+static void collect_leaves(Store *st, const Model *m, const IrGraph *g, bool eval) {
   bool *live = ir_live(g);
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.items[i];
     if (!live[i] || (n->op != OP_PARAM && n->op != OP_STATE)) continue;
     Tensor *t = store_add(st, n);
     t->model_state |= eval && n->op == OP_STATE;
+    t->hyper = optim_is_hyper(m, n->name);
   }
   free(live);
 }
@@ -43,8 +44,8 @@ bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
   /* the train step first: its leaves come first in the store, as they always
    * have, so a seed draws the same weights as before */
   int batch = lower_has_batch(m) ? m->train.batch : 0;
-  collect_leaves(&s->store, pipeline_graph(m, s->arena, PIPE_TRAIN, batch, false), false);
-  collect_leaves(&s->store, pipeline_graph(m, s->arena, PIPE_FORWARD, batch, false), true);
+  collect_leaves(&s->store, m, pipeline_graph(m, s->arena, PIPE_TRAIN, batch, false), false);
+  collect_leaves(&s->store, m, pipeline_graph(m, s->arena, PIPE_FORWARD, batch, false), true);
   store_alloc(&s->store);
   return true;
 }
@@ -294,6 +295,7 @@ bool session_load(Session *s, const Checkpoint *c, const char *path, bool everyt
     const Tensor *t = &s->store.t[i];
     if (!everything && t->op == OP_STATE && !t->model_state) continue;
     const CkptTensor *ct = ckpt_find(c, t->name);
+    if (!ct && t->hyper) continue;   /* a version 1 file: the hyperparameters were the model's */
     if (!ct && strcmp(c->model, s->model->name) != 0) {
       fprintf(stderr, "nnc: %s: is a checkpoint of model '%s', not of '%s' (it has no tensor '%s')\n", path,
               c->model, s->model->name, t->name);

@@ -11,6 +11,7 @@
 #include "trainer.h"
 
 #include "lower.h"
+#include "lr_schedule.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -133,6 +134,8 @@ bool trainer_init(Trainer *t, const Model *m, const char *file, const TrainerOpt
   rng_seed(&init_rng, m->train.seed);
   rng_seed(&t->rng, m->train.seed ^ 0x5eed5eed5eedULL);
   store_init_values(&t->s.store, &init_rng);
+  t->lr_leaf = store_find(&t->s.store, arena_printf(t->s.arena, "%s.lr", optim_name(m->optim.kind)));
+  t->pos.base_lr = m->train.lr_override > 0 ? m->train.lr_override : m->optim.lr;
   t->perm = xmalloc(sizeof(int) * (size_t)t->ntrain);
   t->snapshot = store_snapshot_new(&t->s.store);
   if (m->train.patience > 0 && t->data.has_val) t->best = store_snapshot_new(&t->s.store);
@@ -213,6 +216,15 @@ bool trainer_step(Trainer *t) {
   return run_hooks(t, TRAINER_AFTER_STEP);
 }
 
+/* The schedule's rate for the epoch under way, written into the optimizer's
+ * learning-rate leaf (a model without parameters has none). */
+static void set_learning_rate(Trainer *t) {
+  const TrainConfig *tc = &t->m->train;
+  double lr = lr_schedule_rate(&tc->schedule, t->pos.base_lr, t->pos.epoch, tc->epochs, t->pos.lr_scale);
+  t->lr = lr;
+  if (t->lr_leaf) *store_data(&t->s.store, t->lr_leaf) = (float)lr;
+}
+
 /* A new epoch draws its order; a resumed one replays the order it had (the
  * checkpoint stored the generator from before its shuffle). */
 static void epoch_begin(Trainer *t) {
@@ -223,6 +235,7 @@ static void epoch_begin(Trainer *t) {
   if (!resuming) t->ep.m = (Metrics){0};
   t->ep.first = t->ep.next;
   t->ep.start = now_seconds();
+  set_learning_rate(t);
   store_snapshot_take(&t->s.store, t->snapshot);
 }
 
@@ -255,6 +268,7 @@ static bool epoch_end(Trainer *t) {
   t->last_val = (Metrics){.accuracy = NAN};
   if (t->data.has_val && !trainer_evaluate(t, &t->data.val, &t->last_val)) return false;
   if (t->best) early_stopping(t, &t->last_val);
+  lr_schedule_observe(&t->m->train.schedule, &t->pos, t->data.has_val ? t->last_val.loss : t->last_train.loss);
   return run_hooks(t, TRAINER_AFTER_EPOCH);
 }
 
@@ -356,6 +370,8 @@ static bool restore_best(Trainer *t, const Checkpoint *ck, const char *path) {
     float *base = t->best + (st->t[i].op == OP_PARAM ? 0 : st->param_floats);
     if (c && shape_eq(c->shape, st->t[i].shape)) {
       memcpy(base + st->t[i].offset, c->data, sizeof(float) * (size_t)st->t[i].numel);
+    } else if (!c && st->t[i].hyper) {   /* a version 1 file: the hyperparameters never changed */
+      memcpy(base + st->t[i].offset, store_data(st, &st->t[i]), sizeof(float) * (size_t)st->t[i].numel);
     } else if (isfinite(t->pos.best_val_loss)) {
       fprintf(stderr, "nnc: %s: records a best validation loss but has no tensor '%s' of shape %s\n", path, name,
               shape_str(st->t[i].shape, b));
@@ -374,9 +390,14 @@ bool trainer_restore(Trainer *t, const char *path, bool resume) {
   }
   bool ok = session_load(&t->s, &ck, path, resume);
   if (ok && resume) {
+    double base = t->pos.base_lr;
     t->pos = ck.pos;
+    /* the checkpoint's base rate continues its schedule, unless --lr says
+     * otherwise; a version 1 file has none (the model's) */
+    if (t->m->train.lr_override > 0 || t->pos.base_lr == 0) t->pos.base_lr = base;
     t->rng = ck.pos.rng;
     ok = restore_epoch(t, &ck, path) && restore_best(t, &ck, path);
+    t->pos.epoch_batch = t->pos.epoch_steps = t->pos.nsums = 0;   /* now in t->ep */
   }
   ckpt_free(&ck);
   return ok;

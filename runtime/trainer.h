@@ -75,6 +75,8 @@ struct Trainer {
   Compiled *step, *step_rem; /* the train step for full batches and for the last partial one */
   double compile_seconds;    /* time spent compiling them */
   Rng rng;                   /* the shuffling generator */
+  const Tensor *lr_leaf;     /* the optimizer's learning-rate leaf (NULL without parameters) */
+  double lr;                 /* the learning rate in force (the step reads it rounded to float) */
   CkptPosition pos;          /* epoch, step, early stopping, generator at the last epoch end */
   EpochState ep;             /* the epoch under way */
   int *perm;                 /* this epoch's sample order */

@@ -59,6 +59,7 @@ static const struct {
     {OP_MUL, R_FD, {D_ANY, D_ANY}, {1, 1}},
     {OP_DIV, R_FD, {D_ANY, D_NONZERO}, {1, 1}},
     {OP_POW, R_FD, {D_POS, D_ANY}, {1, 1}},
+    {OP_POW1M, R_FD, {D_POS, D_ANY}, {1, 1}},
     {OP_MAX, R_FD, {D_LOWFRAC, D_HIGHFRAC}, {1, 1}},
     {OP_MIN, R_FD, {D_HIGHFRAC, D_LOWFRAC}, {1, 1}},
     {OP_CMPLT, R_FD, {D_LOWFRAC, D_HIGHFRAC}, {0, 0}},

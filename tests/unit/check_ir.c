@@ -281,6 +281,7 @@ static const struct {
     {OP_SIN, 0, 0, 0, 0},            {OP_COS, 0, 0, 0, 1},           {OP_TANH, 0, 0, 0, 0},
     {OP_ADD, 2, 3, 0, 5},            {OP_SUB, 2, 3, 0, -1},          {OP_MUL, 2, 3, 0, 6},
     {OP_DIV, 3, 2, 0, 1.5},          {OP_POW, 2, 10, 0, 1024},       {OP_POW, -2, 3, 0, -8},
+    {OP_POW1M, 0.5, 2, 0, 0.75},     {OP_POW1M, 0.999, 1, 0, 0.001},
     {OP_MAX, 2, 3, 0, 3},            {OP_MAX, 3, 2, 0, 3},           {OP_MIN, 2, 3, 0, 2},
     {OP_MIN, 3, 2, 0, 2},            {OP_CMPLT, 2, 3, 0, 1},         {OP_CMPLT, 3, 3, 0, 0},
     {OP_WHERE, 1, 7, 8, 7},          {OP_WHERE, 0, 7, 8, 8},         {OP_WHERE, -0.5, 7, 8, 7},

@@ -5,11 +5,14 @@
  * XOR trained to a small loss. */
 #define _POSIX_C_SOURCE 200809L   /* open_memstream */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ast.h"
+#include "init.h"
+#include "jit.h"
 #include "lower.h"
 #include "sema.h"
 
@@ -510,13 +513,17 @@ static const struct {
   const char *decl;   /* optimizer statement */
   int kind;           /* OptimKind */
   bool nesterov;      /* momentum variant */
+  double wd;          /* weight decay (coupled, or adamw's decoupled) */
 } optimizers[] = {
-    {"optimizer sgd(lr = 0.1)", OPT_SGD, false},
-    {"optimizer momentum(lr = 0.1, gamma = 0.9)", OPT_MOMENTUM, false},
-    {"optimizer momentum(lr = 0.1, gamma = 0.9, nesterov = true)", OPT_MOMENTUM, true},
-    {"optimizer adagrad(lr = 0.1, eps = 1e-8)", OPT_ADAGRAD, false},
-    {"optimizer rmsprop(lr = 0.1, beta = 0.9, eps = 1e-8)", OPT_RMSPROP, false},
-    {"optimizer adam(lr = 0.1, beta1 = 0.9, beta2 = 0.999, eps = 1e-8)", OPT_ADAM, false},
+    {"optimizer sgd(lr = 0.1)", OPT_SGD, false, 0},
+    {"optimizer momentum(lr = 0.1, gamma = 0.9)", OPT_MOMENTUM, false, 0},
+    {"optimizer momentum(lr = 0.1, gamma = 0.9, nesterov = true)", OPT_MOMENTUM, true, 0},
+    {"optimizer adagrad(lr = 0.1, eps = 1e-8)", OPT_ADAGRAD, false, 0},
+    {"optimizer rmsprop(lr = 0.1, beta = 0.9, eps = 1e-8)", OPT_RMSPROP, false, 0},
+    {"optimizer adam(lr = 0.1, beta1 = 0.9, beta2 = 0.999, eps = 1e-8)", OPT_ADAM, false, 0},
+    {"optimizer sgd(lr = 0.1, weight_decay = 0.05)", OPT_SGD, false, 0.05},
+    {"optimizer adam(lr = 0.1, weight_decay = 0.05)", OPT_ADAM, false, 0.05},
+    {"optimizer adamw(lr = 0.1, weight_decay = 0.05)", OPT_ADAMW, false, 0.05},
 };
 
 START_TEST(test_optimizer_steps) {
@@ -526,9 +533,9 @@ START_TEST(test_optimizer_steps) {
   Model *m = compile(a, text);
   IrGraph *g = lower_train_step(m, a, 1);
   Store s = {.rng = 1};
-  double w = 1, v = 0, G = 0, mm = 0, vv = 0, lr = 0.1, eps = 1e-8;
+  double w = 1, v = 0, G = 0, mm = 0, vv = 0, lr = 0.1, eps = 1e-8, wd = optimizers[_i].wd;
   for (int t = 1; t <= 3; t++) {
-    double gr = 2 * (w - 3);
+    double loss_grad = 2 * (w - 3), gr = optimizers[_i].kind == OPT_ADAMW ? loss_grad : loss_grad + wd * w;
     switch (optimizers[_i].kind) {
     case OPT_SGD: w -= lr * gr; break;
     case OPT_MOMENTUM:
@@ -544,13 +551,15 @@ START_TEST(test_optimizer_steps) {
       w -= lr * gr / (sqrt(v) + eps);
       break;
     case OPT_ADAM:
+    case OPT_ADAMW:
       mm = 0.9 * mm + 0.1 * gr;
       vv = 0.999 * vv + 0.001 * gr * gr;
+      if (optimizers[_i].kind == OPT_ADAMW) w *= 1 - lr * wd;
       w -= lr * (mm / (1 - pow(0.9, t))) / (sqrt(vv / (1 - pow(0.999, t))) + eps);
       break;
     }
     Run r = run(g, &s);
-    ck_assert_double_eq_tol(out(&r, "loss")[0], gr * gr / 4, 1e-9);
+    ck_assert_double_eq_tol(out(&r, "loss")[0], loss_grad * loss_grad / 4, 1e-9);
     run_free(&r);
     ck_assert_msg(fabs(slot(&s, "w", NULL)[0] - w) < 1e-12, "%s step %d: w = %.15g, want %.15g", optimizers[_i].decl,
                   t, slot(&s, "w", NULL)[0], w);
@@ -577,6 +586,69 @@ START_TEST(test_optimizer_numbers) {
     }
     store_free(&s);
     arena_free(a);
+  }
+}
+END_TEST
+
+/* One float step of the compiled train step for a model without data: every
+ * leaf bound to a buffer started from its initializer. */
+typedef struct {
+  JitGraph *j;        /* the step */
+  float *buf[16];     /* per leaf */
+} Step;
+
+static Step compile_step(Arena *a, const char *text) {
+  IrGraph *g = ir_simplify(lower_train_step(compile(a, text), a, 0));
+  char err[512];
+  Step st = {jit_compile(g, NULL, err, sizeof err), {0}};
+  ck_assert_msg(st.j != NULL, "%s", err);
+  ck_assert_int_le(jit_nleaves(st.j), 16);
+  for (int i = 0; i < jit_nleaves(st.j); i++) {
+    const IrNode *leaf = jit_leaf(st.j, i);
+    st.buf[i] = aligned_alloc(64, 64);
+    init_fill(&leaf->init, leaf->shape, st.buf[i], NULL);
+    jit_bind(st.j, i, st.buf[i]);
+  }
+  return st;
+}
+
+static float *leaf_buf(Step *st, const char *name) {
+  for (int i = 0; i < jit_nleaves(st->j); i++)
+    if (strcmp(jit_leaf(st->j, i)->name, name) == 0) return st->buf[i];
+  ck_abort_msg("no leaf %s", name);
+  return NULL;
+}
+
+static void step_free(Step *st) {
+  for (int i = 0; i < jit_nleaves(st->j); i++) free(st->buf[i]);
+  jit_free(st->j);
+}
+
+/* Adam's bias corrections are exact to float rounding: with a constant
+ * gradient every step moves the weight by lr * g / (|g| + eps), so after t
+ * steps of loss 3a from a = 0, a = -0.1 t to a few ulp, for beta2 = 0.999
+ * and 0.9999 alike (a float 1 - beta2^t was 6.6e-6 short and 1e-4 long).
+ * The learning rate is a leaf: writing it changes the next step, no
+ * recompiling. */
+START_TEST(test_adam_exact_steps) {
+  const char *beta2[] = {"0.999", "0.9999"};
+  for (int k = 0; k < 2; k++) {
+    char text[128];
+    snprintf(text, sizeof text, "param a = 0\nloss 3 * a\noptimizer adam(lr = 0.1, beta2 = %s)\n", beta2[k]);
+    Arena *ar = arena_new();
+    Step st = compile_step(ar, text);
+    float *a = leaf_buf(&st, "a");
+    for (int t = 1; t <= 20; t++) {
+      jit_run(st.j);
+      double want = -0.1 * t, tol = 4 * t * FLT_EPSILON * 0.1;
+      ck_assert_msg(fabs(a[0] - want) <= tol, "beta2 %s, step %d: a = %.9g, want %.9g", beta2[k], t, a[0], want);
+    }
+    *leaf_buf(&st, "adam.lr") = 0.5f;
+    float before = a[0];
+    jit_run(st.j);
+    ck_assert_msg(fabs(a[0] - (before - 0.5f)) <= 4 * FLT_EPSILON * 2, "after lr 0.5: %.9g -> %.9g", before, a[0]);
+    step_free(&st);
+    arena_free(ar);
   }
 }
 END_TEST
@@ -718,6 +790,7 @@ Suite *lower_suite(void) {
   tc = tcase_create("optimizers");
   tcase_add_loop_test(tc, test_optimizer_steps, 0, (int)COUNT_OF(optimizers));
   tcase_add_test(tc, test_optimizer_numbers);
+  tcase_add_test(tc, test_adam_exact_steps);
   tcase_add_test(tc, test_clipping);
   suite_add_tcase(s, tc);
   return s;
