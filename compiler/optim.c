@@ -14,7 +14,8 @@
  *   momentum  v' = gamma*v - lr*g;  w' = w + v'  (nesterov: w' = w + gamma*v' - lr*g)
  *   adagrad   G' = G + g^2;  w' = w - lr*g / sqrt(G' + eps)
  *   rmsprop   v' = beta*v + (1-beta)*g^2;  w' = w - lr*g / (sqrt(v') + eps)
- *   adam      t' = t+1;  m' = b1*m + (1-b1)*g;  v' = b2*v + (1-b2)*g^2;
+ *   adam      t' = t+1;  m' = b1*m + (1-b1)*g;  v' = b2*v + (1-b2)*g^2
+ *             (moving averages as m + (g - m)*(1-b1), see lerp);
  *             w' = w - lr * (m'/(1-b1^t')) / (sqrt(v'/(1-b2^t')) + eps)
  *             (computed with per-step scalars, update_adam)
  *   adamw     adam with decoupled weight decay: w' = w*(1 - lr*wd) - lr * ...
@@ -106,6 +107,11 @@ static void clip(LowerCtx *L, IrNode **grads, int n) {
   }
 }
 
+/* a + (b - a) * c: a moving average b*a + (1-b)*x as PyTorch's lerp writes
+ * it, with one product, so no code generator can contract it two ways (an
+ * object file and the JIT must agree to the bit). */
+static IrNode *lerp(LowerCtx *L, IrNode *a, IrNode *b, IrNode *c) { return lower_add(L, a, lower_mul(L, lower_sub(L, b, a), c)); }
+
 /* Adam's and AdamW's step for w: moments, then
  *   w' = w - a * m' / (sqrt(v') + eps * sqrt(c2)),  a = lr * sqrt(c2) / c1,
  * with the per-step scalars c1 = 1-b1^t', c2 = 1-b2^t' (t1 is t+1): equal in
@@ -116,8 +122,8 @@ static void update_adam(LowerCtx *L, const Hyper *h, IrNode *w, IrNode *gr, IrNo
   IrGraph *g = L->g;
   IrNode *one = lower_num(L, 1);
   IrNode *m = state(L, "m", w), *v = state(L, "v", w);
-  IrNode *m1 = lower_add(L, lower_mul(L, h->beta1, m), lower_mul(L, lower_sub(L, one, h->beta1), gr));
-  IrNode *v1 = lower_add(L, lower_mul(L, h->beta2, v), lower_mul(L, lower_sub(L, one, h->beta2), lower_mul(L, gr, gr)));
+  IrNode *m1 = lerp(L, m, gr, lower_sub(L, one, h->beta1));
+  IrNode *v1 = lerp(L, v, lower_mul(L, gr, gr), lower_sub(L, one, h->beta2));
   ir_update(g, m, m1);
   ir_update(g, v, v1);
   IrNode *c1 = ir_binary(g, OP_POW1M, h->beta1, t1), *c2 = ir_binary(g, OP_POW1M, h->beta2, t1);
@@ -156,7 +162,7 @@ static void update(LowerCtx *L, const Hyper *h, IrNode *w, IrNode *gr, IrNode *t
   case OPT_RMSPROP: {
     IrNode *v = state(L, "v", w);
     IrNode *decay = lower_sub(L, lower_num(L, 1), h->beta);
-    IrNode *v1 = lower_add(L, lower_mul(L, h->beta, v), lower_mul(L, decay, lower_mul(L, gr, gr)));
+    IrNode *v1 = lerp(L, v, lower_mul(L, gr, gr), decay);
     ir_update(g, v, v1);
     ir_update(g, w, lower_sub(L, w, lower_div(L, step, lower_add(L, ir_unary(g, OP_SQRT, v1), h->eps))));
     return;
