@@ -58,6 +58,7 @@ struct JitGraph {
   double *step_seconds;                 /* profiling: time per step over all runs, or NULL */
   long long runs;                       /* profiling: runs timed */
   Adapt adapt;                          /* one thread or all, measured as the runs go */
+  bool always_pool;                     /* JitOptions.always_pool */
 };
 
 static const char ENTRY[] = "nnc_entry";
@@ -215,6 +216,7 @@ JitGraph *jit_compile(const IrGraph *g, const JitOptions *options, char *err, si
   JitGraph *j = xcalloc(1, sizeof *j);
   j->g = g;
   j->pool = opt.pool;
+  j->always_pool = opt.always_pool;
   j->t = opt.target;
   if (!j->t) {
     if (!target_host(&j->host, err, errlen)) {
@@ -287,7 +289,7 @@ static void run_steps(void *ctx, int tid, int nthreads) {
   bool timed = j->step_seconds && tid == 0;
   for (int si = 0; si < s->mp->nsteps; si++) {
     double t0 = timed ? thread_seconds() : 0;
-    if (j->barrier[si]) pool_barrier(j->pool);
+    if (j->barrier[si] && nthreads > 1) pool_barrier(j->pool);
     int64_t lo, hi;
     schedule_range(s, si, tid, nthreads, &lo, &hi);
     if (lo < hi) j->steps[si](j->leaves, j->workspace, scratch, lo, hi);
@@ -329,7 +331,9 @@ void jit_run(JitGraph *j) {
   for (int i = 0; i < j->plan->mp->nleaves; i++)
     if (!j->leaves[i]) die("jit_run: leaf %s is not bound", j->plan->mp->leaves[i]->name);
   if (j->step_seconds) j->runs++;
-  if (pool_threads(j->pool) > 1)
+  if (pool_threads(j->pool) > 1 && j->always_pool)
+    pool_run(j->pool, run_steps, j);
+  else if (pool_threads(j->pool) > 1)
     run_adaptive(j);
   else
     run_single(j);

@@ -35,6 +35,8 @@ typedef struct {
   const Target *target;   /* NULL: the host; must be one the host can run */
   Pool *pool;             /* NULL: one thread */
   bool no_cache;          /* compile even when the cache holds the code */
+  bool always_pool;       /* every run on all the pool's threads, never adapted
+                           * to one (tests: the split must be exercised) */
 } JitOptions;
 
 /* NULL + message on failure (opt may be NULL: defaults). */

@@ -28,4 +28,23 @@ cmp threads1.ckpt threads2.ckpt || fail "2 threads differ from 1"
 cmp threads1.ckpt threads3.ckpt || fail "3 threads differ from 1"
 untimed() { sed -E 's/"[a-z_]*(seconds|second|time)[a-z_]*": [^,}]*//g' "$1"; }
 diff <(untimed threads1.json) <(untimed threads3.json) || fail "the logs of 1 and 3 threads differ"
-echo "cache hit, miss and unusable cache; 1, 2 and 3 threads bit-identical"
+# --profile on two threads times every kernel and trains to the same bytes
+timeout 120 "$NNC" train "$ROOT/examples/fashion_features.nn" --quiet --epochs 2 --limit 700 --batch 50 --threads 2 \
+  --save profiled.ckpt --profile 2>profile.err || fail "--profile on 2 threads failed or hung: $(tail -3 profile.err)"
+grep -q "runs, .* us per run (2 threads" profile.err || fail "no profile: $(cat profile.err)"
+cmp threads1.ckpt profiled.ckpt || fail "--profile on 2 threads trained differently"
+
+# an existing cache directory on a read-only file system: one note, same result
+mkdir -p ro/nnc && chmod 700 ro/nnc
+if mount --bind "$PWD/ro" ro 2>/dev/null && mount -o remount,bind,ro ro 2>/dev/null; then
+  XDG_CACHE_HOME=$PWD/ro "$NNC" train "$model" --quiet --epochs 3 --save rofs.ckpt 2>rofs.err
+  rc=$?
+  umount ro
+  ((rc == 0)) || fail "a read-only cache stopped training: $(cat rofs.err)"
+  [[ $(grep -c "^nnc: note: .*compile cache" rofs.err) == 1 ]] || fail "expected one note: $(cat rofs.err)"
+  cmp cold.ckpt rofs.ckpt || fail "training with a read-only cache differs"
+else
+  umount ro 2>/dev/null
+  echo "read-only cache skipped: cannot bind-mount here (needs root with CAP_SYS_ADMIN)" >&2
+fi
+echo "cache hit, miss, unusable and read-only cache; 1, 2 and 3 threads and --profile bit-identical"

@@ -445,6 +445,7 @@ START_TEST(families_and_threads) {
   ck_assert_msg(pool != NULL, "%s", err);
   jit_opts.target = &t;
   jit_opts.pool = pool;
+  jit_opts.always_pool = true;
   static const int sizes[][3] = {{7, 13, 5}, {65, 129, 33}, {9, 1, 33}, {70, 64, 100}};
   for (size_t k = 0; k < COUNT_OF(sizes); k++)
     for (int tr = 0; tr < 4; tr++) check_matmul(sizes[k][0], sizes[k][1], sizes[k][2], tr & 1, tr >> 1);
@@ -455,6 +456,7 @@ START_TEST(families_and_threads) {
   arena_free(a);
   jit_opts.target = NULL;
   jit_opts.pool = NULL;
+  jit_opts.always_pool = false;
   pool_free(pool);
   target_free(&t);
 }
@@ -471,7 +473,7 @@ static Trained train_with_threads(IrGraph *g, int threads) {
   char err[512];
   Pool *pool = pool_new(threads, err, sizeof err);
   ck_assert_msg(pool != NULL, "%s", err);
-  JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3, .pool = pool}, err, sizeof err);
+  JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3, .pool = pool, .always_pool = true}, err, sizeof err);
   ck_assert_msg(j != NULL, "%s", err);
   Trained t = {jit_nleaves(j), NULL, NULL};
   t.leaf = calloc((size_t)t.n + 1, sizeof(IrNode *));

@@ -151,7 +151,7 @@ START_TEST(cnn_train_step) {
   Pool *pool = pool_new(cf->threads, err, sizeof err);
   ck_assert_msg(pool != NULL, "%s", err);
   Arena *a = arena_new();
-  JitOptions o = {.opt_level = 3, .target = &t, .pool = pool};
+  JitOptions o = {.opt_level = 3, .target = &t, .pool = pool, .always_pool = true};
   EXPECT_MATCH(cnn_step(a, 5), 7, 3, cnn_fill, &o);
   arena_free(a);
   pool_free(pool);
@@ -164,7 +164,7 @@ static float **train(IrGraph *g, int threads, JitGraph **jout) {
   char err[512];
   Pool *pool = pool_new(threads, err, sizeof err);
   ck_assert_msg(pool != NULL, "%s", err);
-  JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3, .pool = pool}, err, sizeof err);
+  JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3, .pool = pool, .always_pool = true}, err, sizeof err);
   ck_assert_msg(j != NULL, "%s", err);
   int n = jit_nleaves(j);
   float **buf = calloc((size_t)n + 1, sizeof(float *));
