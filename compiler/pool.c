@@ -13,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
 
-/* Spins before sleeping: a few tens of microseconds, about the gap between
- * two training steps, so workers stay awake through a run of steps. */
-enum { SPINS = 20000 };
+/* Spins before sleeping for 0.1 ms, more than the gap between two training
+ * steps, so workers stay awake through a run of steps.  Bounded by time, not
+ * by count: a pause takes from about 10 to 140 cycles, depending on the CPU.
+ * The clock is read every SPIN_CHECK pauses. */
+enum { SPIN_NS = 100000, SPIN_CHECK = 64 };
 
 /* A word threads wait on until it changes, and how many sleep on it. */
 typedef struct {
@@ -53,11 +56,23 @@ static void cpu_relax(void) {
 #endif
 }
 
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Waits until w->value != old; returns the new value. */
 static uint32_t wait_change(Word *w, uint32_t old) {
-  for (int i = 0; i < SPINS; i++) {
+  int64_t until = 0;
+  for (unsigned i = 0;; i++) {
     uint32_t v = atomic_load_explicit(&w->value, memory_order_acquire);
     if (v != old) return v;
+    if (i % SPIN_CHECK == 0) {
+      int64_t t = now_ns();
+      if (until == 0) until = t + SPIN_NS;
+      else if (t >= until) break;
+    }
     cpu_relax();
   }
   for (;;) {
@@ -99,7 +114,7 @@ static void *worker(void *arg) {
   }
 }
 
-Pool *pool_new(int threads, char *err, unsigned long errlen) {
+Pool *pool_new(int threads, char *err, size_t errlen) {
   Pool *p = xcalloc(1, sizeof *p);
   p->n = threads < 1 ? 1 : threads;
   p->workers = xcalloc((size_t)p->n, sizeof(pthread_t));
