@@ -51,6 +51,9 @@ static bool is_arch(const char *triple, const char *arch) {
   return strncmp(triple, arch, n) == 0 && triple[n] == '-';
 }
 
+/* LLVM spells AArch64 both ways (arm64 on Apple's triples). */
+static bool is_aarch64(const char *triple) { return is_arch(triple, "aarch64") || is_arch(triple, "arm64"); }
+
 /* Fills the fields that follow from the family. */
 static void set_family(Target *t, TargetFamily f) {
   const FamilyInfo *fi = &families[f];
@@ -65,13 +68,22 @@ static void set_family(Target *t, TargetFamily f) {
   t->tile_rows = rows < TILE_MAX_ROWS ? rows : TILE_MAX_ROWS;
 }
 
+/* Whether the comma-separated list enables feature `name` (whole entries:
+ * "+fma" is not "+fma4"). */
+static bool enables(const char *features, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = features; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+    if (p[0] == '+' && strncmp(p + 1, name, n) == 0 && (p[1 + n] == ',' || p[1 + n] == '\0')) return true;
+  return false;
+}
+
 /* The family the host's own feature list implies. */
 static TargetFamily family_of_features(const char *triple, const char *features) {
-  if (is_arch(triple, "aarch64")) return FAMILY_NEON;
+  if (is_aarch64(triple)) return FAMILY_NEON;
   if (!is_arch(triple, "x86_64")) return FAMILY_GENERIC;
-  if (strstr(features, "+avx512f")) return FAMILY_AVX512;
-  if (strstr(features, "+avx2") && strstr(features, "+fma")) return FAMILY_AVX2;
-  if (strstr(features, "+avx,") || strstr(features, "+avx2")) return FAMILY_AVX;
+  if (enables(features, "avx512f")) return FAMILY_AVX512;
+  if (enables(features, "avx2") && enables(features, "fma")) return FAMILY_AVX2;
+  if (enables(features, "avx")) return FAMILY_AVX;
   return FAMILY_SSE2;
 }
 
@@ -250,7 +262,7 @@ static bool run_probe(const Target *t, int *bits, bool *fma, char *err, size_t e
 }
 
 static TargetFamily family_of_probe(const char *triple, int bits, bool fma) {
-  if (is_arch(triple, "aarch64")) return FAMILY_NEON;
+  if (is_aarch64(triple)) return FAMILY_NEON;
   if (!is_arch(triple, "x86_64")) return FAMILY_GENERIC;
   if (bits >= 512) return FAMILY_AVX512;
   if (bits == 256) return fma ? FAMILY_AVX2 : FAMILY_AVX;

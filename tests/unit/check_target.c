@@ -33,6 +33,7 @@ static const Family families[] = {
   {"x86_64-linux-gnu", "x86-64-v3", FAMILY_AVX2, 8, 16, 5, "ymm"},
   {"x86_64-linux-gnu", "x86-64", FAMILY_SSE2, 4, 16, 4, "xmm"},
   {"aarch64-linux-gnu", NULL, FAMILY_NEON, 4, 32, 8, ".4s"},
+  {"arm64-linux-gnu", NULL, FAMILY_NEON, 4, 32, 8, ".4s"},   /* LLVM's other spelling */
 };
 
 static Target resolve(const Family *f) {
