@@ -119,8 +119,6 @@ static void note(const char *fmt, ...) {
   va_end(ap);
 }
 
-const char *cache_dir(void) { return dir; }
-
 static int mkdir_parents(char *path) {
   for (char *p = path + 1; *p; p++) {
     if (*p != '/') continue;

@@ -51,7 +51,4 @@ bool cache_load(const CacheKey *key, void **data, size_t *len);
 /* Stores an object under key; failures are noted once, never fatal. */
 void cache_store(const CacheKey *key, const void *data, size_t len);
 
-/* The directory in use ("" when there is none), for messages and tests. */
-const char *cache_dir(void);
-
 #endif

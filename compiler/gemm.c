@@ -54,7 +54,6 @@ static LLVMValueRef gep(Cg *cg, LLVMValueRef base, LLVMValueRef off) {
 /* ---- control flow with possibly empty ranges ---- */
 
 typedef struct {
-  CgLoop loop;              /* the loop, when entered */
   LLVMBasicBlockRef after;  /* where the skip and the exit meet */
 } Guard;
 
@@ -69,21 +68,6 @@ static void guard_begin(Cg *cg, Guard *gd, LLVMValueRef cond) {
 static void guard_end(Cg *cg, Guard *gd) {
   LLVMBuildBr(cg->b, gd->after);
   LLVMPositionBuilderAtEnd(cg->b, gd->after);
-}
-
-/* for (i = start; i < end; i += step), skipped when start >= end. */
-static LLVMValueRef range_begin(Cg *cg, Guard *gd, LLVMValueRef start, LLVMValueRef end, int64_t step) {
-  guard_begin(cg, gd, LLVMBuildICmp(cg->b, LLVMIntSLT, start, end, ""));
-  return cg_loop_begin(cg, &gd->loop, start, end, cg_i64(cg, step));
-}
-
-static void range_end(Cg *cg, Guard *gd) {
-  cg_loop_end(cg, &gd->loop);
-  guard_end(cg, gd);
-}
-
-static LLVMValueRef smin(Cg *cg, LLVMValueRef a, LLVMValueRef b) {
-  return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, b, ""), a, b, "");
 }
 
 /* ---- packing ---- */
@@ -289,10 +273,11 @@ static void rows_outside(Cg *cg, Gemm *g) {
   pack_b_all(cg, g);
   int64_t full = g->s->M / g->mr;
   int tail = (int)(g->s->M % g->mr);
+  CgRange r;
   Guard gd;
-  LLVMValueRef b = range_begin(cg, &gd, cg->lo, smin(cg, cg->hi, cg_i64(cg, full)), 1);
+  LLVMValueRef b = cg_range_begin(cg, &r, cg->lo, cg_smin(cg, cg->hi, cg_i64(cg, full)));
   row_block(cg, g, mul(cg, b, g->mr), g->mr);
-  range_end(cg, &gd);
+  cg_range_end(cg, &r);
   if (tail > 0) {
     guard_begin(cg, &gd, LLVMBuildICmp(cg->b, LLVMIntSGT, cg->hi, cg_i64(cg, full), ""));
     row_block(cg, g, cg_i64(cg, full * g->mr), tail);
@@ -318,10 +303,11 @@ static void panel(Cg *cg, Gemm *g, LLVMValueRef j0, int ncols) {
 static void panels_outside(Cg *cg, Gemm *g) {
   int64_t full = g->s->N / g->nr;
   int tail = (int)(g->s->N % g->nr);
+  CgRange r;
   Guard gd;
-  LLVMValueRef p = range_begin(cg, &gd, cg->lo, smin(cg, cg->hi, cg_i64(cg, full)), 1);
+  LLVMValueRef p = cg_range_begin(cg, &r, cg->lo, cg_smin(cg, cg->hi, cg_i64(cg, full)));
   panel(cg, g, mul(cg, p, g->nr), g->nr);
-  range_end(cg, &gd);
+  cg_range_end(cg, &r);
   if (tail > 0) {
     guard_begin(cg, &gd, LLVMBuildICmp(cg->b, LLVMIntSGT, cg->hi, cg_i64(cg, full), ""));
     panel(cg, g, cg_i64(cg, full * g->nr), tail);

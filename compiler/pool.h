@@ -11,12 +11,14 @@
 #ifndef NNC_POOL_H
 #define NNC_POOL_H
 
+#include <stddef.h>
+
 typedef struct Pool Pool;
 typedef void (*PoolFn)(void *ctx, int tid, int nthreads);
 
 /* A pool of `threads` threads (the caller and threads-1 workers).  NULL +
  * message when a thread cannot be started. */
-Pool *pool_new(int threads, char *err, unsigned long errlen);
+Pool *pool_new(int threads, char *err, size_t errlen);
 int pool_threads(const Pool *p);
 void pool_run(Pool *p, PoolFn fn, void *ctx);
 void pool_barrier(Pool *p);
