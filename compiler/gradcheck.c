@@ -10,6 +10,7 @@
 #include "grad.h"
 #include "init.h"
 #include "lower.h"
+#include "pipeline.h"
 #include "rng.h"
 
 double gradcheck_rel_error(double a, double b) {
@@ -251,7 +252,7 @@ int cmd_check(const Cli *c) {
   }
   const Model *m = f.model;
   int b = m->ninputs + m->ntargets > 0 ? (int)batch : 0;
-  IrGraph *g = lower_grad(m, f.arena, b);
+  IrGraph *g = pipeline_graph(m, f.arena, PIPE_GRAD, b, true);   /* as written: finite differences check the rules */
   IrNode *loss = ir_find_output(g, "loss");
   double **leaves = gradcheck_leaf_values(g, m, (uint64_t)seed, f.arena);
   Arena *scratch = arena_new();
