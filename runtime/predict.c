@@ -311,7 +311,7 @@ static bool show_predictions(const Cli *c, Evaluator *e, const DataSpec *spec) {
   }
   const ModelValue *x = &m->inputs[0];
   if (!show_image_shape(x->shape.dim, x->shape.ndim, &h, &w)) {
-    fprintf(stderr, "nnc predict: --show draws image inputs; %s is %s, not [H, W] or a square number of values\n",
+    fprintf(stderr, "nnc predict: --show draws image inputs; %s is %s, not [H, W], [1, H, W] or a square number of values\n",
             x->name, shape_str(x->shape, (char[96]){0}));
     return false;
   }

@@ -13,6 +13,7 @@ enum { CELL = 128, IMAGE = 96, CAPTION = 30, TITLE_H = 34, MAX_COLUMNS = 10 };
 enum { COLOR_TEXT = 0x222222, COLOR_WRONG = 0xd62728 };
 
 bool show_image_shape(const int *dims, int ndim, int *h, int *w) {
+  if (ndim == 3 && dims[0] == 1) dims++, ndim--;   /* one channel, as conv2d takes it */
   if (ndim == 2) {
     *h = dims[0];
     *w = dims[1];

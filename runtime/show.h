@@ -27,8 +27,8 @@ typedef struct {
   const MetricSpec *metric; /* how outputs are read */
 } ShowGrid;
 
-/* Whether a per-sample input shape is an image: [H, W], or [n] with n a
- * square; fills *h and *w. */
+/* Whether a per-sample input shape is an image: [H, W], [1, H, W] (one
+ * channel), or [n] with n a square; fills *h and *w. */
 bool show_image_shape(const int *dims, int ndim, int *h, int *w);
 
 /* Draws the grid into path (.png, .svg or .pdf) under title; false with

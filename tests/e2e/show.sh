@@ -36,5 +36,5 @@ grep -qF -- "--show draws a picture: give its name with -o NAME.png" err.txt || 
 if "$NNC" predict "$ROOT/examples/xor.nn" --weights xor.ckpt --input "$ROOT/examples/data/xor.csv" --show 4 -o x.png 2>err.txt; then
   fail "--show on a [2] input"
 fi
-grep -qF -- "--show draws image inputs; x is [2], not [H, W] or a square number of values" err.txt || fail "$(cat err.txt)"
+grep -qF -- "--show draws image inputs; x is [2], not [H, W], [1, H, W] or a square number of values" err.txt || fail "$(cat err.txt)"
 echo "shown: grid.png $(png_size grid.png), ae.png $(png_size ae.png)"

@@ -175,6 +175,7 @@ START_TEST(test_show_grid) {
   ck_assert(show_image_shape((int[]){784}, 1, &h, &w) && h == 28 && w == 28);
   ck_assert(show_image_shape((int[]){3, 5}, 2, &h, &w) && h == 3 && w == 5);
   ck_assert(!show_image_shape((int[]){10}, 1, &h, &w));
+  ck_assert(show_image_shape((int[]){1, 28, 20}, 3, &h, &w) && h == 28 && w == 20);
   ck_assert(!show_image_shape((int[]){2, 3, 4}, 3, &h, &w));
 }
 END_TEST
