@@ -179,10 +179,43 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
   ss->scratch = g->rows_outer ? round_up(g->N, nr) * (g->K + g->rows) + (g->pack_a ? g->rows * g->K : 0) : nr * g->K;
 }
 
+/* Whether source s can be read as vectors along its rows: a buffer (or a
+ * view of one) whose last axis is contiguous. */
+static bool rows_contiguous(const FusePlan *fp, const IrNode *s) {
+  const FuseNode *f = &fp->node[s->id];
+  bool buffer = f->role == ROLE_LEAF || f->role == ROLE_VIEW || (f->role == ROLE_MEMBER && f->stored);
+  return buffer && (s->shape.dim[3] == 1 || f->stride[3] == 1);
+}
+
+/* The tiled kernel when the geometry allows: rows of the input side read as
+ * vectors need a column stride of 1 (conv2d_data: both strides, since its
+ * taps then walk the gradient at whole positions). */
+static void tile_conv(const FusePlan *fp, const IrNode *c, const Target *t, ConvSchedule *cs) {
+  const IrWindow *w = &c->win;
+  int regs = t->vector_regs, vw = t->vector_floats;
+  bool data = c->op == OP_CONV2D_DATA, filter = c->op == OP_CONV2D_FILTER;
+  /* the filter of conv2d and conv2d_data is read a number at a time */
+  bool ok = w->stride[1] == 1 && (!data || w->stride[0] == 1) && rows_contiguous(fp, c->src[0]) &&
+            (!filter || rows_contiguous(fp, c->src[1]));
+  int taps = w->size[0] * w->size[1];
+  if (!ok || (filter && taps > regs - 3)) return;
+  cs->method = CONV_TILED;
+  cs->vw = vw;
+  if (filter) {
+    int cg = c->shape.dim[1];
+    cs->chans = (regs - 3) / taps < cg ? (regs - 3) / taps : cg;
+    return;
+  }
+  int cols = c->shape.dim[3], per_group = c->shape.dim[1] / w->groups;
+  cs->vectors = (cols + vw - 1) / vw < 4 ? (cols + vw - 1) / vw : 4;
+  int rows = (regs - cs->vectors - 2) / cs->vectors;
+  cs->rows = rows < per_group ? (rows > 0 ? rows : 1) : per_group;
+}
+
 /* A convolution: conv2d and conv2d_data split by image (each unit makes
  * whole output planes), conv2d_filter by filter; every output element is
  * summed by one unit, so the split never changes a sum. */
-static void schedule_conv(const FuseGroup *G, StepSchedule *ss) {
+static void schedule_conv(const FusePlan *fp, const FuseGroup *G, const Target *t, StepSchedule *ss) {
   const IrNode *c = G->mm;
   const IrWindow *w = &c->win;
   Shape x = c->op == OP_CONV2D_DATA ? c->shape : c->src[0]->shape;
@@ -190,6 +223,7 @@ static void schedule_conv(const FuseGroup *G, StepSchedule *ss) {
   int64_t per_out = (int64_t)x.dim[1] / w->groups * w->size[0] * w->size[1];
   ss->conv.method = CONV_LOOPS;
   ss->conv.macs = shape_numel(y) * per_out;
+  tile_conv(fp, c, t, &ss->conv);
   ss->work = 2 * ss->conv.macs + shape_numel(G->space) * G->nmembers;
   /* units: the output's first axis (images; a filter's output channels),
    * each computed whole in a scratch plane */
@@ -208,7 +242,7 @@ static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedu
   } else if (G->kind == FG_MATMUL) {
     schedule_gemm(fp, G, t, ss);
   } else if (G->kind == FG_CONV) {
-    schedule_conv(G, ss);
+    schedule_conv(fp, G, t, ss);
   } else if (G->kind == FG_COPY) {
     ss->loops = copy_nest(fp, G->root->src[0], false);
     ss->work = shape_numel(G->root->shape);
@@ -326,8 +360,13 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
               g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
               g->pack_a ? ", A packed per row block" : "");
   } else if (G->kind == FG_CONV) {
-    fprintf(out, " %s %lld multiply-adds, direct loops over output planes", op_info[G->mm->op].name,
-            (long long)ss->conv.macs);
+    const ConvSchedule *cs = &ss->conv;
+    fprintf(out, " %s %lld multiply-adds, ", op_info[G->mm->op].name, (long long)cs->macs);
+    if (cs->method == CONV_LOOPS) fprintf(out, "direct loops over output planes");
+    else if (G->mm->op == OP_CONV2D_FILTER) fprintf(out, "tiles of %d input channels' taps (%d floats/vector)", cs->chans, cs->vw);
+    else
+      fprintf(out, "tiles of %d channels x %d vector%s of a row (%d floats/vector)", cs->rows, cs->vectors,
+              cs->vectors == 1 ? "" : "s", cs->vw);
   } else {
     print_nest(out, "loops", &ss->loops);
     if (G->kind == FG_REDUCE && G->rowwise) print_nest(out, "per row", &ss->inner);

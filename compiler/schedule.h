@@ -50,11 +50,18 @@ typedef struct {
 /* How a convolution group (conv2d, conv2d_data, conv2d_filter) runs. */
 typedef enum {
   CONV_LOOPS,      /* direct loops: each output plane accumulated tap by tap in scratch (any geometry) */
+  CONV_TILED,      /* register tiles reading input rows as vectors (column stride 1, row-contiguous sources) */
 } ConvMethod;
 
+/* CONV_TILED, conv2d and conv2d_data: a tile is `rows` output channels by
+ * `vectors` vectors of one output row, summed in registers over the input
+ * channels and taps.  conv2d_filter: a tile is `chans` input channels'
+ * taps of one filter, each a vector summed over images and positions. */
 typedef struct {
   ConvMethod method;            /* which kernel */
   int64_t macs;                 /* multiply-adds of the whole convolution */
+  int rows, vectors, vw;        /* CONV_TILED conv2d/conv2d_data tile; floats per vector */
+  int chans;                    /* CONV_TILED conv2d_filter: input channels per tile */
 } ConvSchedule;
 
 typedef enum {

@@ -32,6 +32,10 @@ static LLVMValueRef fmadd(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c
   LLVMValueRef args[3] = {a, b, c};
   return cg_call_intrinsic(cg, "llvm.fmuladd", &cg->f32, 1, args, 3);
 }
+static LLVMValueRef fmadd_vec(Cg *cg, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+  LLVMValueRef args[3] = {a, b, c};
+  return cg_call_intrinsic(cg, "llvm.fmuladd", &cg->vec, 1, args, 3);
+}
 
 /* ---- pools ---- */
 
@@ -138,6 +142,35 @@ static LLVMValueRef unpool_value(Cg *cg, const Pool *P, LLVMValueRef h, LLVMValu
   return sum;
 }
 
+/* The unpools when windows do not overlap (stride >= size on both axes,
+ * the usual 2x2 pool): input position (h, x) lies in at most one window,
+ * found by division, whose first maximum is found once. */
+static LLVMValueRef unpool_disjoint(Cg *cg, const Pool *P, LLVMValueRef h, LLVMValueRef x) {
+  const IrWindow *w = &P->u->win;
+  bool max = P->u->op == OP_MAX_UNPOOL2D;
+  LLVMValueRef pos[2] = {h, x}, o[2], t[2], ok = NULL;
+  int n[2] = {P->OH, P->OW};
+  for (int a = 0; a < 2; a++) {
+    LLVMValueRef num = add(cg, pos[a], i64c(cg, w->pad[a]));
+    LLVMValueRef q = LLVMBuildUDiv(cg->b, num, i64c(cg, w->stride[a]), "");
+    t[a] = sub(cg, num, mul(cg, q, w->stride[a]));
+    LLVMValueRef in = and2(cg, icmp(cg, LLVMIntSLT, t[a], w->size[a]), icmp(cg, LLVMIntSLT, q, n[a]));
+    ok = ok ? and2(cg, ok, in) : in;
+    o[a] = cg_smin(cg, q, i64c(cg, n[a] - 1));
+  }
+  if (max) {
+    LLVMValueRef none, top = sub(cg, mul(cg, o[0], w->stride[0]), i64c(cg, w->pad[0]));
+    LLVMValueRef left = sub(cg, mul(cg, o[1], w->stride[1]), i64c(cg, w->pad[1]));
+    LLVMValueRef k = argmax(cg, P, top, left, NULL, &none);
+    LLVMValueRef tap = LLVMBuildTrunc(cg->b, add(cg, mul(cg, t[0], w->size[1]), t[1]), cg->i32, "");
+    ok = and2(cg, ok, LLVMBuildICmp(cg->b, LLVMIntEQ, k, tap, ""));
+  }
+  LLVMValueRef co[4] = {P->bc[0], P->bc[1], o[0], o[1]};
+  LLVMValueRef g = cg_load_at(cg, P->u->src[max ? 1 : 0], co);
+  if (!max) g = LLVMBuildFMul(cg->b, g, cg_f32(cg, 1.0 / (w->size[0] * w->size[1])), "");
+  return sel(cg, ok, g, cg_f32(cg, 0));
+}
+
 LLVMValueRef window_member(Cg *cg, const IrNode *u, const CgPoint *p) {
   const int *map = cg->fp->node[u->id].map;
   LLVMValueRef co[4];
@@ -146,6 +179,8 @@ LLVMValueRef window_member(Cg *cg, const IrNode *u, const CgPoint *p) {
   Shape x = unpool ? u->shape : u->src[0]->shape, y = unpool ? u->src[u->nsrc - 1]->shape : u->shape;
   Pool P = {u, u->src[0], x.dim[2], x.dim[3], y.dim[2], y.dim[3], {co[0], co[1]}};
   if (u->op == OP_MAX_POOL2D || u->op == OP_AVG_POOL2D) return pool_value(cg, &P, co[2], co[3]);
+  bool disjoint = u->win.stride[0] >= u->win.size[0] && u->win.stride[1] >= u->win.size[1];
+  if (unpool && disjoint) return unpool_disjoint(cg, &P, co[2], co[3]);
   if (unpool) return unpool_value(cg, &P, co[2], co[3]);
   die("codegen: %s is not computed at a point", op_info[u->op].name);
 }
@@ -313,12 +348,218 @@ static void filter_channel(Cg *cg, const Conv *c, LLVMValueRef o, LLVMValueRef p
   cg_loop_end(cg, &lc);
 }
 
+/* ---- convolutions: register tiles (CONV_TILED) ---- */
+
+enum { MAX_ACC = 64 };   /* accumulators of a tile at most (the schedule keeps within the registers) */
+
+/* Lanes lo <= l < hi of a vector (compile-time), and'ed with the i1 `on`. */
+static LLVMValueRef lane_mask(Cg *cg, int vw, int lo, int hi, LLVMValueRef on) {
+  LLVMTypeRef i1 = LLVMInt1TypeInContext(cg->ctx), mt = LLVMVectorType(i1, (unsigned)vw);
+  LLVMValueRef bits[64];
+  for (int l = 0; l < vw; l++) bits[l] = LLVMConstInt(i1, l >= lo && l < hi, 0);
+  LLVMValueRef m = LLVMConstVector(bits, (unsigned)vw);
+  if (!on) return m;
+  LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(mt), on, i64c(cg, 0), "");
+  v = LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(mt), LLVMConstNull(LLVMVectorType(cg->i32, (unsigned)vw)), "");
+  return and2(cg, m, v);
+}
+
+/* A vector at ptr + off, lanes outside mask 0 (and never touched). */
+static LLVMValueRef vload(Cg *cg, LLVMValueRef ptr, int off, LLVMValueRef mask) {
+  LLVMValueRef o = i64c(cg, off);
+  LLVMValueRef args[4] = {LLVMBuildGEP2(cg->b, cg->f32, ptr, &o, 1, ""), LLVMConstInt(cg->i32, 4, 0), mask,
+                          LLVMConstNull(cg->vec)};
+  LLVMTypeRef over[2] = {cg->vec, cg->ptr};
+  return cg_call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+}
+
+static void vstore(Cg *cg, LLVMValueRef v, LLVMValueRef ptr, LLVMValueRef mask) {
+  LLVMValueRef args[4] = {v, ptr, LLVMConstInt(cg->i32, 4, 0), mask};
+  LLVMTypeRef over[2] = {cg->vec, cg->ptr};
+  cg_call_intrinsic(cg, "llvm.masked.store", over, 2, args, 4);
+}
+
+static LLVMValueRef splat(Cg *cg, LLVMValueRef x, int vw) {
+  LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(cg->vec), x, i64c(cg, 0), "");
+  return LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(cg->vec), LLVMConstNull(LLVMVectorType(cg->i32, (unsigned)vw)),
+                                "");
+}
+
+/* Row (b, ch, h) of source s, column 0 (h may lie outside: then never read). */
+static LLVMValueRef row_ptr(Cg *cg, const IrNode *s, LLVMValueRef b, LLVMValueRef ch, LLVMValueRef h) {
+  CgPoint p = {3, {b, ch, h}, {0, 1, 2}};
+  LLVMValueRef off = cg_offset(cg, &p, cg->fp->node[s->id].stride);
+  return LLVMBuildGEP2(cg->b, cg->f32, cg->bufptr[plan_buf_of_view(cg->mp, s)], &off, 1, "");
+}
+
+/* acc[k] += a * b, the accumulators being entry-block slots (registers after SROA). */
+static void acc_fma(Cg *cg, LLVMValueRef slot, LLVMValueRef a, LLVMValueRef b) {
+  LLVMBuildStore(cg->b, fmadd_vec(cg, a, b, LLVMBuildLoad2(cg->b, cg->vec, slot, "")), slot);
+}
+
+/* conv2d, and conv2d_data as a convolution of g with the transposed,
+ * flipped filter: out[oc, i, j] = sum over ic, p, q of
+ * W(oc, ic, p, q) * in[b, grp*IC + ic, i*s0 - pad0 + p*d0, j - pad1 + q*d1]. */
+typedef struct {
+  const Conv *c;
+  const ConvSchedule *cs;
+  bool data;                   /* conv2d_data: W(oc, ic, p, q) = w[grp*IC + ic, oc - grp*OG, KH-1-p, KW-1-q] */
+  const IrNode *in;            /* x, or g */
+  int IC, IH, IW, OH, OW, OG;  /* input channels per group, input and output planes, outputs per group */
+  int s0, pad0, pad1, d0, d1;
+  LLVMValueRef *acc;           /* the tile's accumulator slots */
+} Tile;
+
+static Tile tile_of(const Conv *c, const ConvSchedule *cs, LLVMValueRef *acc) {
+  const IrWindow *w = c->w;
+  if (c->n->op == OP_CONV2D)
+    return (Tile){c, cs, false, c->x, c->Cg, c->H, c->W, c->OH, c->OW, c->Og, w->stride[0], w->pad[0], w->pad[1],
+                  w->dilation[0], w->dilation[1], acc};
+  return (Tile){c, cs, true, c->y, c->Og, c->OH, c->OW, c->H, c->W, c->Cg, 1, w->dilation[0] * (c->KH - 1) - w->pad[0],
+                w->dilation[1] * (c->KW - 1) - w->pad[1], w->dilation[0], w->dilation[1], acc};
+}
+
+static LLVMValueRef tile_weight(Cg *cg, const Tile *T, LLVMValueRef grp, LLVMValueRef oc, LLVMValueRef ic, int p,
+                                int q) {
+  if (!T->data) return filter_at(cg, T->c, oc, ic, i64c(cg, p), i64c(cg, q));
+  return filter_at(cg, T->c, add(cg, mul(cg, grp, T->IC), ic), sub(cg, oc, mul(cg, grp, T->OG)),
+                   i64c(cg, T->c->KH - 1 - p), i64c(cg, T->c->KW - 1 - q));
+}
+
+/* The taps of input channel ic for `rows` outputs from oc0 and nv vectors
+ * of output row i from column j0. */
+static void tile_taps(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
+                      LLVMValueRef i, LLVMValueRef ic, int j0, int nv) {
+  int vw = T->cs->vw;
+  LLVMValueRef chan = add(cg, mul(cg, grp, T->IC), ic);
+  for (int p = 0; p < T->c->KH; p++) {
+    LLVMValueRef h = add(cg, mul(cg, i, T->s0), i64c(cg, p * T->d0 - T->pad0));
+    LLVMValueRef inside = and2(cg, icmp(cg, LLVMIntSGE, h, 0), icmp(cg, LLVMIntSLT, h, T->IH));
+    LLVMValueRef row = row_ptr(cg, T->in, b, chan, h);
+    for (int q = 0; q < T->c->KW; q++) {
+      LLVMValueRef xv[4] = {NULL};
+      for (int v = 0; v < nv; v++) {
+        int col = j0 + v * vw + q * T->d1 - T->pad1, lo = col < 0 ? -col : 0;
+        int hi = T->IW - col < T->OW - j0 - v * vw ? T->IW - col : T->OW - j0 - v * vw;
+        if (hi > vw) hi = vw;
+        if (hi > lo) xv[v] = vload(cg, row, col, lane_mask(cg, vw, lo, hi, inside));
+      }
+      for (int r = 0; r < rows; r++) {
+        LLVMValueRef wv = NULL;
+        for (int v = 0; v < nv; v++) {
+          if (!xv[v]) continue;
+          if (!wv) wv = splat(cg, tile_weight(cg, T, grp, add(cg, oc0, i64c(cg, r)), ic, p, q), vw);
+          acc_fma(cg, T->acc[r * nv + v], wv, xv[v]);
+        }
+      }
+    }
+  }
+}
+
+/* Output channels oc0 .. oc0 + rows of image b, row by row, into plane. */
+static void tile_block(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
+                       LLVMValueRef plane) {
+  int vw = T->cs->vw, step = T->cs->vectors * vw;
+  CgLoop li, lc;
+  LLVMValueRef i = cg_loop_begin(cg, &li, i64c(cg, 0), i64c(cg, T->OH), i64c(cg, 1));
+  for (int j0 = 0; j0 < T->OW; j0 += step) {
+    int nv = (T->OW - j0 + vw - 1) / vw < T->cs->vectors ? (T->OW - j0 + vw - 1) / vw : T->cs->vectors;
+    for (int k = 0; k < rows * nv; k++) LLVMBuildStore(cg->b, LLVMConstNull(cg->vec), T->acc[k]);
+    LLVMValueRef ic = cg_loop_begin(cg, &lc, i64c(cg, 0), i64c(cg, T->IC), i64c(cg, 1));
+    tile_taps(cg, T, b, grp, oc0, rows, i, ic, j0, nv);
+    cg_loop_end(cg, &lc);
+    for (int r = 0; r < rows; r++)
+      for (int v = 0; v < nv; v++) {
+        LLVMValueRef at = add(cg, mul(cg, add(cg, mul(cg, add(cg, oc0, i64c(cg, r)), T->OH), i), T->OW),
+                              i64c(cg, j0 + v * vw));
+        LLVMValueRef mask = lane_mask(cg, vw, 0, T->OW - j0 - v * vw, NULL);
+        vstore(cg, LLVMBuildLoad2(cg->b, cg->vec, T->acc[r * nv + v], ""),
+               LLVMBuildGEP2(cg->b, cg->f32, plane, &at, 1, ""), mask);
+      }
+  }
+  cg_loop_end(cg, &li);
+}
+
+/* Every output plane of image b: per group, blocks of the tile's rows of
+ * output channels and one shorter block for the rest. */
+static void tile_image(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef plane) {
+  int rows = T->cs->rows, full = T->OG / rows, rest = T->OG % rows;
+  CgLoop lg, lb;
+  LLVMValueRef grp = cg_loop_begin(cg, &lg, i64c(cg, 0), i64c(cg, T->c->w->groups), i64c(cg, 1));
+  LLVMValueRef first = mul(cg, grp, T->OG);
+  if (full > 0) {
+    LLVMValueRef blk = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, full), i64c(cg, 1));
+    tile_block(cg, T, b, grp, add(cg, first, mul(cg, blk, rows)), rows, plane);
+    cg_loop_end(cg, &lb);
+  }
+  if (rest > 0) tile_block(cg, T, b, grp, add(cg, first, i64c(cg, full * rows)), rest, plane);
+  cg_loop_end(cg, &lg);
+}
+
+/* conv2d_filter of output channel o, input channels ic0 .. ic0 + n of its
+ * group: each tap a vector summed over images, rows and columns, reduced at
+ * the end into plane[ic][p][q]. */
+static void filter_block(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o, LLVMValueRef ic0, int n,
+                         LLVMValueRef plane, LLVMValueRef *acc) {
+  int vw = cs->vw, taps = c->KH * c->KW;
+  const IrWindow *w = c->w;
+  LLVMValueRef c0 = mul(cg, LLVMBuildUDiv(cg->b, o, i64c(cg, c->Og), ""), c->Cg);
+  for (int k = 0; k < n * taps; k++) LLVMBuildStore(cg->b, LLVMConstNull(cg->vec), acc[k]);
+  CgLoop lb, li;
+  LLVMValueRef b = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, c->B), i64c(cg, 1));
+  LLVMValueRef i = cg_loop_begin(cg, &li, i64c(cg, 0), i64c(cg, c->OH), i64c(cg, 1));
+  LLVMValueRef grow = row_ptr(cg, c->y, b, o, i);
+  for (int j0 = 0; j0 < c->OW; j0 += vw) {
+    LLVMValueRef gv = vload(cg, grow, j0, lane_mask(cg, vw, 0, c->OW - j0, NULL));
+    for (int ch = 0; ch < n; ch++)
+      for (int p = 0; p < c->KH; p++) {
+        LLVMValueRef h = add(cg, mul(cg, i, w->stride[0]), i64c(cg, p * w->dilation[0] - w->pad[0]));
+        LLVMValueRef inside = and2(cg, icmp(cg, LLVMIntSGE, h, 0), icmp(cg, LLVMIntSLT, h, c->H));
+        LLVMValueRef row = row_ptr(cg, c->x, b, add(cg, c0, add(cg, ic0, i64c(cg, ch))), h);
+        for (int q = 0; q < c->KW; q++) {
+          int col = j0 + q * w->dilation[1] - w->pad[1], lo = col < 0 ? -col : 0;
+          int hi = c->W - col < c->OW - j0 ? c->W - col : c->OW - j0;
+          if (hi > vw) hi = vw;
+          if (hi > lo) acc_fma(cg, acc[ch * taps + p * c->KW + q], gv, vload(cg, row, col, lane_mask(cg, vw, lo, hi, inside)));
+        }
+      }
+  }
+  cg_loop_end(cg, &li);
+  cg_loop_end(cg, &lb);
+  for (int k = 0; k < n * taps; k++) {
+    LLVMValueRef args[2] = {cg_f32(cg, -0.0), LLVMBuildLoad2(cg->b, cg->vec, acc[k], "")};
+    LLVMValueRef sum = cg_call_intrinsic(cg, "llvm.vector.reduce.fadd", &cg->vec, 1, args, 2);
+    LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc);
+    cg_store(cg, plane, add(cg, mul(cg, ic0, taps), i64c(cg, k)), sum);
+  }
+}
+
+static void filter_tiled(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o, LLVMValueRef plane,
+                         LLVMValueRef *acc) {
+  int full = c->Cg / cs->chans, rest = c->Cg % cs->chans;
+  if (full > 0) {
+    CgLoop lk;
+    LLVMValueRef k = cg_loop_begin(cg, &lk, i64c(cg, 0), i64c(cg, full), i64c(cg, 1));
+    filter_block(cg, c, cs, o, mul(cg, k, cs->chans), cs->chans, plane, acc);
+    cg_loop_end(cg, &lk);
+  }
+  if (rest > 0) filter_block(cg, c, cs, o, i64c(cg, full * cs->chans), rest, plane, acc);
+}
+
 void conv_emit(Cg *cg, const FuseGroup *G) {
   Conv c = conv_of(G->mm);
-  LLVMValueRef acc = LLVMBuildAlloca(cg->b, cg->f32, "acc");
+  const ConvSchedule *cs = &cg->step->conv;
+  LLVMValueRef acc = LLVMBuildAlloca(cg->b, cg->f32, "acc"), slots[MAX_ACC];
+  int nslots = cs->method != CONV_TILED ? 0 : G->mm->op == OP_CONV2D_FILTER ? cs->chans * c.KH * c.KW
+                                                                           : cs->rows * cs->vectors;
+  if (nslots > MAX_ACC) die("codegen: a convolution tile of %d accumulators", nslots);
+  for (int k = 0; k < nslots; k++) slots[k] = LLVMBuildAlloca(cg->b, cg->vec, "tile");
+  Tile T = tile_of(&c, cs, slots);
   CgRange ru;
   LLVMValueRef u = cg_range_begin(cg, &ru, cg->lo, cg->hi);
-  if (G->mm->op == OP_CONV2D) forward_image(cg, &c, u, cg->scratch);
+  if (cs->method == CONV_TILED && G->mm->op == OP_CONV2D_FILTER) filter_tiled(cg, &c, cs, u, cg->scratch, slots);
+  else if (cs->method == CONV_TILED) tile_image(cg, &T, u, cg->scratch);
+  else if (G->mm->op == OP_CONV2D) forward_image(cg, &c, u, cg->scratch);
   else if (G->mm->op == OP_CONV2D_DATA) data_image(cg, &c, u, cg->scratch);
   else filter_channel(cg, &c, u, cg->scratch, acc);
   epilogue(cg, &c, u, cg->scratch);

@@ -37,6 +37,9 @@ static const Geo conv_geos[] = {
     {{1, 6, 7, 7}, 6, {3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 6},
     {{4, 1, 6, 17}, 3, {1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1},
     {{2, 32, 14, 14}, 64, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+    {{1, 2, 4, 70}, 3, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},    /* rows of more vectors than a tile */
+    {{1, 3, 6, 3}, 4, {2, 5}, {2, 1}, {0, 2, 1, 2}, {2, 1}, 1},     /* taps reaching past both sides */
+    {{2, 4, 7, 9}, 6, {3, 2}, {1, 1}, {0, 1, 2, 0}, {2, 3}, 2},     /* stride 1, uneven padding, dilation, groups */
 };
 static const Geo pool_geos[] = {
     {{2, 3, 8, 8}, 0, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
@@ -59,9 +62,32 @@ static Shape out_shape(const Geo *c, int channels) {
   return y;
 }
 
+typedef struct {
+  const char *cpu;   /* x86-64 CPU, or NULL for the host */
+  int threads;       /* pool size */
+} Config;
+
+/* The host, and the narrower vector families it can run. */
+static const Config configs[] = {{NULL, 1}, {"x86-64-v3", 1}, {"x86-64", 1}, {NULL, 2}, {NULL, 3}};
+
+/* Resolves cf's target; false (after a note) when this host cannot run it. */
+static bool config_target(const Config *cf, Target *t) {
+  char err[1024];
+  bool ok = cf->cpu ? target_resolve(t, "x86_64-linux-gnu", cf->cpu, NULL, err, sizeof err) : target_host(t, err, sizeof err);
+  ck_assert_msg(ok, "%s", err);
+  if (t->host) return true;
+  fprintf(stderr, "check_conv: this host cannot run %s code\n", target_family_name(t->family));
+  target_free(t);
+  return false;
+}
+
 /* Each convolution of each geometry, with a bias and a ReLU fused after it
- * (and a scale after the adjoints), against the evaluator. */
+ * (and a scale after the adjoints), against the evaluator, for the host's
+ * vector family and the narrower ones (other tile shapes, other tails). */
 START_TEST(convolutions_match_evaluator) {
+  Target t;
+  if (!config_target(&configs[_i], &t)) return;
+  JitOptions o = {.opt_level = 3, .target = &t};
   for (size_t i = 0; i < COUNT_OF(conv_geos); i++) {
     const Geo *c = &conv_geos[i];
     Shape x = shape_of(4, c->x), y = out_shape(c, c->o);
@@ -76,10 +102,11 @@ START_TEST(convolutions_match_evaluator) {
       IrNode *bias = ir_input(g, "bias", shape_of(3, (int[]){r->shape.dim[1], 1, 1}));
       IrNode *e = ir_binary(g, OP_MAX, ir_binary(g, OP_ADD, r, bias), ir_const(g, 0));
       ir_output(g, "r", op == OP_CONV2D ? e : ir_binary(g, OP_MUL, r, ir_const(g, 0.5)));
-      EXPECT_MATCH(g, 100 + i * 3 + (size_t)(op - OP_CONV2D), 1, NULL, &host1);
+      EXPECT_MATCH(g, 100 + i * 3 + (size_t)(op - OP_CONV2D), 1, NULL, &o);
       arena_free(a);
     }
   }
+  target_free(&t);
 }
 END_TEST
 
@@ -128,26 +155,12 @@ static IrGraph *cnn_step(Arena *a, int batch) {
   return pipeline_graph(compile_model(a, cnn_source), a, PIPE_TRAIN, batch, false);
 }
 
-typedef struct {
-  const char *cpu;   /* x86-64 CPU, or NULL for the host */
-  int threads;       /* pool size */
-} Config;
-
-static const Config configs[] = {{NULL, 1}, {"x86-64-v3", 1}, {"x86-64", 1}, {NULL, 2}, {NULL, 3}};
-
 /* Three train steps against the evaluator, per target family and thread count. */
 START_TEST(cnn_train_step) {
   const Config *cf = &configs[_i];
   Target t;
   char err[1024];
-  bool ok = cf->cpu ? target_resolve(&t, "x86_64-linux-gnu", cf->cpu, NULL, err, sizeof err)
-                    : target_host(&t, err, sizeof err);
-  ck_assert_msg(ok, "%s", err);
-  if (!t.host) {
-    fprintf(stderr, "cnn_train_step: this host cannot run %s code\n", target_family_name(t.family));
-    target_free(&t);
-    return;
-  }
+  if (!config_target(cf, &t)) return;
   Pool *pool = pool_new(cf->threads, err, sizeof err);
   ck_assert_msg(pool != NULL, "%s", err);
   Arena *a = arena_new();
@@ -239,7 +252,7 @@ Suite *conv_suite(void) {
   Suite *s = suite_create("conv");
   TCase *ops = tcase_create("ops");
   tcase_set_timeout(ops, 240);
-  tcase_add_test(ops, convolutions_match_evaluator);
+  tcase_add_loop_test(ops, convolutions_match_evaluator, 0, 3);   /* the vector families */
   tcase_add_test(ops, pools_match_evaluator);
   tcase_add_test(ops, cnn_kernels);
   suite_add_tcase(s, ops);
