@@ -45,12 +45,17 @@ typedef struct {
   const IrNode *a;             /* its first source */
   int H, W, OH, OW;            /* input and output positions */
   LLVMValueRef bc[2];          /* batch and channel coordinates */
+  bool inside;                 /* every window lies inside the input (no padding reached) */
 } Pool;
 
 /* Source s at (b, c, h, w): *inside says whether (h, w) is in the input; a
  * position outside loads a clamped one and gives `fill`. */
 static LLVMValueRef tap(Cg *cg, const Pool *P, const IrNode *s, LLVMValueRef h, LLVMValueRef w, double fill,
                         LLVMValueRef *inside) {
+  if (P->inside) {
+    *inside = LLVMConstInt(LLVMInt1TypeInContext(cg->ctx), 1, 0);
+    return cg_load_at(cg, s, (LLVMValueRef[]){P->bc[0], P->bc[1], h, w});
+  }
   LLVMValueRef in_h = and2(cg, icmp(cg, LLVMIntSGE, h, 0), icmp(cg, LLVMIntSLT, h, P->H));
   LLVMValueRef in_w = and2(cg, icmp(cg, LLVMIntSGE, w, 0), icmp(cg, LLVMIntSLT, w, P->W));
   *inside = and2(cg, in_h, in_w);
@@ -177,10 +182,14 @@ LLVMValueRef window_member(Cg *cg, const IrNode *u, const CgPoint *p) {
   for (int k = 0; k < 4; k++) co[k] = map[k] >= 0 ? cg_coord(cg, p, map[k]) : i64c(cg, 0);
   bool unpool = u->op == OP_MAX_UNPOOL2D || u->op == OP_AVG_UNPOOL2D;
   Shape x = unpool ? u->shape : u->src[0]->shape, y = unpool ? u->src[u->nsrc - 1]->shape : u->shape;
-  Pool P = {u, u->src[0], x.dim[2], x.dim[3], y.dim[2], y.dim[3], {co[0], co[1]}};
+  Pool P = {u, u->src[0], x.dim[2], x.dim[3], y.dim[2], y.dim[3], {co[0], co[1]}, true};
+  for (int a = 0; a < 2; a++)
+    P.inside = P.inside && u->win.pad[a] == 0 &&
+               (int64_t)(y.dim[2 + a] - 1) * u->win.stride[a] + u->win.size[a] <= x.dim[2 + a];
   if (u->op == OP_MAX_POOL2D || u->op == OP_AVG_POOL2D) return pool_value(cg, &P, co[2], co[3]);
   bool disjoint = u->win.stride[0] >= u->win.size[0] && u->win.stride[1] >= u->win.size[1];
   if (unpool && disjoint) return unpool_disjoint(cg, &P, co[2], co[3]);
+  P.inside = false;   /* it also visits windows that do not exist */
   if (unpool) return unpool_value(cg, &P, co[2], co[3]);
   die("codegen: %s is not computed at a point", op_info[u->op].name);
 }
