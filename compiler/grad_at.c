@@ -134,8 +134,8 @@ static Shape value_shape(const IrNode *leaf) {
   return s;
 }
 
-/* "NAME [shape] = v1 v2 ..." (a summary past 16 elements), no newline. */
-static void print_values(FILE *out, const char *what, Shape s, const double *v) {
+/* "NAME [shape] = v1 v2 ..." (a summary past 16 elements unless all), no newline. */
+static void print_values(FILE *out, const char *what, Shape s, const double *v, bool all) {
   int64_t numel = shape_numel(s);
   char sh[96];
   if (s.ndim == 0 || numel == 1) {
@@ -143,7 +143,7 @@ static void print_values(FILE *out, const char *what, Shape s, const double *v) 
     return;
   }
   fprintf(out, "%s %s =", what, shape_str(s, sh));
-  if (numel <= 16) {
+  if (numel <= 16 || all) {
     for (int64_t i = 0; i < numel; i++) fprintf(out, " %.9g", v[i]);
     return;
   }
@@ -157,7 +157,7 @@ static void print_values(FILE *out, const char *what, Shape s, const double *v) 
 }
 
 /* One line per leaf the loss reads: its value and where the value came from. */
-static void print_point(const Model *m, const IrGraph *g, double **leaves, const bool *given) {
+static void print_point(const Model *m, const IrGraph *g, double **leaves, const bool *given, bool all) {
   for (int i = 0; i < g->nodes.len; i++) {
     const IrNode *n = g->nodes.items[i];
     if (n->op != OP_INPUT && n->op != OP_PARAM) continue;
@@ -168,7 +168,7 @@ static void print_point(const Model *m, const IrGraph *g, double **leaves, const
       if (v[j] == 1 && hot < 0) hot = j;
       else if (v[j] != 0) hot = -2;
     if (hot >= 0) printf("%s = class %lld of %lld", n->name, (long long)hot, (long long)k);
-    else print_values(stdout, n->name, value_shape(n), v);
+    else print_values(stdout, n->name, value_shape(n), v, all);
     const char *from = given[i]                     ? "--at"
                        : n->op == OP_INPUT && ct    ? "random class"
                        : n->op == OP_INPUT          ? "random in [0,1)"
@@ -222,7 +222,8 @@ int cmd_grad_at(const Cli *c, Front *f) {
     }
     given[leaf->id] = true;
   }
-  print_point(m, g, leaves, given);
+  bool all = cli_flag(c, "all");
+  print_point(m, g, leaves, given, all);
   Arena *scratch = arena_new();
   double **vals = NEW_ARRAY(scratch, double *, g->nodes.len);
   for (int i = 0; i < g->nodes.len; i++) vals[i] = leaves[i];
@@ -231,7 +232,7 @@ int cmd_grad_at(const Cli *c, Front *f) {
     IrOutput *o = g->outputs.items[i];
     if (strcmp(o->name, "loss") != 0 && strncmp(o->name, "grad ", 5) != 0) continue;
     IrNode *leaf = strncmp(o->name, "grad ", 5) == 0 ? ir_find_leaf(g, OP_INPUT, o->name + 5) : NULL;
-    print_values(stdout, o->name, leaf ? value_shape(leaf) : o->node->shape, vals[o->node->id]);
+    print_values(stdout, o->name, leaf ? value_shape(leaf) : o->node->shape, vals[o->node->id], all);
     putchar('\n');
   }
   arena_free(scratch);
