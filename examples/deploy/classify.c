@@ -6,13 +6,21 @@
  *     ./classify t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
  * The IDX files are the uncompressed ones (gunzip -k first).  Pixels are
  * scaled by 1/255, as the model's train block says; the weights are embedded
- * in the object, so there is nothing else to load.
+ * in the object, so there is nothing else to load.  Another model of 28x28
+ * images and 10 classes is named at compile time (build.sh does this):
+ *     cc -DMODEL_HEADER='"fashion_cnn.h"' -D'MODEL(f)=fashion_cnn_##f' \
+ *        -D'MODEL_CONST(c)=FASHION_CNN_##c' ... classify.c fashion_cnn.o -lm
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fashion_mlp.h"
+#ifndef MODEL_HEADER
+#define MODEL_HEADER "fashion_mlp.h"
+#define MODEL(f) fashion_mlp_##f
+#define MODEL_CONST(c) FASHION_MLP_##c
+#endif
+#include MODEL_HEADER
 
 static const char *const NAMES[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
@@ -49,9 +57,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: classify IMAGES LABELS (uncompressed IDX files)\n");
     return 2;
   }
-  int bad = fashion_mlp_selftest();
+  int bad = MODEL(selftest)();
   if (bad != 0) {
-    fprintf(stderr, "classify: fashion_mlp_selftest failed (%d outputs differ): broken build?\n", bad);
+    fprintf(stderr, "classify: selftest failed (%d outputs differ): broken build?\n", bad);
     return 1;
   }
   uint32_t n = 0, nlabels = 0;
@@ -61,19 +69,19 @@ int main(int argc, char **argv) {
     fprintf(stderr, "classify: cannot read %s and %s as IDX images and labels\n", argv[1], argv[2]);
     return 1;
   }
-  void *state = aligned_alloc(FASHION_MLP_STATE_ALIGN, FASHION_MLP_STATE_BYTES);
-  if (!state || fashion_mlp_init(state, 0) != 0) return 1;
-  static float x[FASHION_MLP_INPUT_FLOATS], out[FASHION_MLP_OUTPUT_FLOATS];
+  void *state = aligned_alloc(MODEL_CONST(STATE_ALIGN), MODEL_CONST(STATE_BYTES));
+  if (!state || MODEL(init)(state, 0) != 0) return 1;
+  static float x[MODEL_CONST(INPUT_FLOATS)], out[MODEL_CONST(OUTPUT_FLOATS)];
   uint32_t correct = 0;
-  for (uint32_t start = 0; start < n; start += FASHION_MLP_BATCH) {
-    int b = n - start < FASHION_MLP_BATCH ? (int)(n - start) : FASHION_MLP_BATCH;
-    for (int64_t i = 0; i < (int64_t)b * FASHION_MLP_SAMPLE_FLOATS; i++)
-      x[i] = images[(int64_t)start * FASHION_MLP_SAMPLE_FLOATS + i] * (1.0f / 255);
-    fashion_mlp_forward(state, x, b, out);
+  for (uint32_t start = 0; start < n; start += MODEL_CONST(BATCH)) {
+    int b = n - start < MODEL_CONST(BATCH) ? (int)(n - start) : MODEL_CONST(BATCH);
+    for (int64_t i = 0; i < (int64_t)b * MODEL_CONST(SAMPLE_FLOATS); i++)
+      x[i] = images[(int64_t)start * MODEL_CONST(SAMPLE_FLOATS) + i] * (1.0f / 255);
+    MODEL(forward)(state, x, b, out);
     for (int r = 0; r < b; r++) {
-      const float *logits = out + r * FASHION_MLP_OUTPUT_WIDTH;
+      const float *logits = out + r * MODEL_CONST(OUTPUT_WIDTH);
       int best = 0;
-      for (int k = 1; k < FASHION_MLP_OUTPUT_WIDTH; k++)
+      for (int k = 1; k < MODEL_CONST(OUTPUT_WIDTH); k++)
         if (logits[k] > logits[best]) best = k;
       correct += best == labels[start + r];
       if (start + r < 5) printf("image %u: %-11s (label %s)\n", start + r, NAMES[best], NAMES[labels[start + r]]);
