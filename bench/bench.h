@@ -1,6 +1,6 @@
 /* bench.h: the state `make bench` fills (bench.c) and the workloads that
  * fill it: model.c (what the train graphs compute), mlp.c (W1, W2, W3 and
- * peak memory), tools.c (W4, W5 and the GEMM rows). */
+ * peak memory), tools.c (W4, W5 and the GEMM rows), cnn.c (W6). */
 #ifndef BENCH_BENCH_H
 #define BENCH_BENCH_H
 
@@ -27,7 +27,7 @@ enum {
  * default 4) for fewer than QUIET_CPUS CPUs to be busy with other jobs. */
 #define QUIET_CPUS 0.5
 
-enum { SECTION_MLP = 1, SECTION_XOR = 2, SECTION_START = 4, SECTION_GEMM = 8, SECTION_ALL = 15 };
+enum { SECTION_MLP = 1, SECTION_XOR = 2, SECTION_START = 4, SECTION_GEMM = 8, SECTION_CNN = 16, SECTION_ALL = 31 };
 
 typedef struct {
   int m, n, k;          /* C[m,n] = A[m,k] B[k,n] */
@@ -100,8 +100,11 @@ const char *python(void);
 
 /* model.c: info[] of every workload; false (said) when nnc cannot read one. */
 bool models_load(Bench *b);
-/* mlp.c */
+/* mlp.c; log_rate: the last samples_per_second of an `nnc train --log` file (NAN if none) */
 void bench_mlps(Bench *b);
+double log_rate(const char *path);
+/* cnn.c */
+void bench_cnn(Bench *b);
 /* tools.c */
 void bench_xor(Bench *b);
 void bench_start(Bench *b);

@@ -34,7 +34,7 @@ typedef struct {
   double params, samples;
 } NncRun;
 
-static double log_rate(const char *path) {
+double log_rate(const char *path) {
   FILE *f = fopen(path, "r");
   char line[1024];
   double rate = NAN;
