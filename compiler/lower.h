@@ -41,6 +41,7 @@ IrGraph *lower_train_step(const Model *m, Arena *a, int batch);
 IrGraph *lower_grad_step(const Model *m, Arena *a, int batch);
 IrGraph *lower_update_step(const Model *m, Arena *a);
 /* "grad NAME": the leaf carrying parameter NAME's gradient between the halves. */
+#define LOWER_GRAD_PREFIX "grad "
 const char *lower_grad_leaf(Arena *a, const char *param);
 /* "sgd", "adam", ...: the prefix of the optimizer's leaves ("adam.lr"). */
 const char *optim_name(OptimKind k);

@@ -216,14 +216,14 @@ IrGraph *lower_train_step(const Model *m, Arena *a, int batch) {
   return g;
 }
 
-const char *lower_grad_leaf(Arena *a, const char *param) { return arena_printf(a, "grad %s", param); }
+const char *lower_grad_leaf(Arena *a, const char *param) { return arena_printf(a, LOWER_GRAD_PREFIX "%s", param); }
 
 IrGraph *lower_grad_step(const Model *m, Arena *a, int batch) {
   LowerCtx L;
   IrGraph *g = lower_model(m, a, batch, true, "grad_step", &L);
   IrNode **grads = grad_build(g, ir_find_output(g, "loss"), m->nparams, L.params);
   for (int i = 0; i < m->nparams; i++) {
-    g->cur_label = arena_printf(a, "grad %s", m->params[i].name);
+    g->cur_label = lower_grad_leaf(a, m->params[i].name);
     IrNode *leaf = ir_state(g, lower_grad_leaf(a, m->params[i].name), L.params[i]->shape, (IrInit){.kind = INIT_ZEROS});
     ir_update(g, leaf, grads[i]);
   }

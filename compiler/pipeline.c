@@ -37,9 +37,11 @@ void pipeline_print_times(FILE *out) {
 
 IrGraph *pipeline_graph(const Model *m, Arena *a, PipeGraph what, int batch, bool raw) {
   double t0 = pipeline_clock();
-  IrGraph *g = what == PIPE_TRAIN  ? lower_train_step(m, a, batch)
-               : what == PIPE_GRAD ? lower_grad(m, a, batch)
-                                   : lower_forward(m, a, batch, false);
+  IrGraph *g = what == PIPE_TRAIN       ? lower_train_step(m, a, batch)
+               : what == PIPE_GRAD      ? lower_grad(m, a, batch)
+               : what == PIPE_GRAD_STEP ? lower_grad_step(m, a, batch)
+               : what == PIPE_UPDATE    ? lower_update_step(m, a)
+                                        : lower_forward(m, a, batch, false);
   double t1 = pipeline_clock();
   pipeline_account(STAGE_LOWER, t1 - t0);
   if (raw) return g;

@@ -24,6 +24,8 @@ typedef enum {
   PIPE_FORWARD,   /* evaluation mode: "loss", "output" */
   PIPE_GRAD,      /* training-mode forward + "grad NAME" per parameter */
   PIPE_TRAIN,     /* forward + gradients + clipping + optimizer updates: one train step */
+  PIPE_GRAD_STEP, /* PIPE_TRAIN's first half: forward + gradients into "grad NAME" STATE leaves */
+  PIPE_UPDATE,    /* its second half: clipping + updates from "grad NAME" INPUT leaves (batch ignored) */
 } PipeGraph;
 
 /* The graph, simplified unless raw (in arena a). */

@@ -72,14 +72,29 @@ static bool is_target(const Model *m, const char *name) {
   return false;
 }
 
-/* The buffer leaf reads: its tensor in the store, or (INPUT) a feed of the
+/* The gradient a "grad NAME" leaf of a split train step carries
+ * (lower_grad_leaf): NAME's place in store.grad.  NULL for any other leaf
+ * (names in the language have no spaces). */
+static float *grad_buffer(const Session *s, const IrNode *leaf) {
+  size_t len = strlen(LOWER_GRAD_PREFIX);
+  if (strncmp(leaf->name, LOWER_GRAD_PREFIX, len) != 0) return NULL;
+  Tensor *t = store_find(&s->store, leaf->name + len);
+  return t && t->op == OP_PARAM ? store_grad(&s->store, t) : NULL;
+}
+
+/* Where a PARAM, STATE or gradient leaf lives in the store. */
+static float *store_leaf(const Session *s, const IrNode *leaf) {
+  float *grad = grad_buffer(s, leaf);
+  if (grad) return grad;
+  Tensor *t = store_find(&s->store, leaf->name);
+  if (!t) die("session: leaf %s is not in the store", leaf->name);
+  return store_data(&s->store, t);
+}
+
+/* The buffer leaf reads: its place in the store, or (INPUT) a feed of the
  * graph, created on first sight. */
 static float *leaf_buffer(Session *s, Compiled *c, const IrNode *leaf) {
-  if (leaf->op != OP_INPUT) {
-    Tensor *t = store_find(&s->store, leaf->name);
-    if (!t) die("session: leaf %s is not in the store", leaf->name);
-    return store_data(&s->store, t);
-  }
+  if (leaf->op != OP_INPUT || grad_buffer(s, leaf)) return store_leaf(s, leaf);
   c->feeds = xrealloc(c->feeds, sizeof(Feed) * (size_t)(c->nfeeds + 1));
   Feed *f = &c->feeds[c->nfeeds++];
   int64_t numel = shape_numel(leaf->shape);
@@ -117,6 +132,10 @@ static Compiled *add_graph(Session *s, GraphKind kind, IrGraph *g, JitGraph *j) 
   return c;
 }
 
+static const PipeGraph pipe_of[] = {
+    [GRAPH_TRAIN] = PIPE_TRAIN, [GRAPH_EVAL] = PIPE_FORWARD, [GRAPH_GRAD_STEP] = PIPE_GRAD_STEP,
+    [GRAPH_UPDATE] = PIPE_UPDATE};
+
 /* One graph to compile, on whichever thread takes it. */
 typedef struct {
   GraphKind kind;
@@ -151,8 +170,7 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
     if (seen) continue;
     CompileJob *job = &w.jobs[w.njobs++];
     job->kind = want[i].kind;
-    job->g = pipeline_graph(s->model, s->arena, want[i].kind == GRAPH_TRAIN ? PIPE_TRAIN : PIPE_FORWARD,
-                            want[i].batch, false);
+    job->g = pipeline_graph(s->model, s->arena, pipe_of[want[i].kind], want[i].batch, false);
   }
   int helpers = (s->threads < w.njobs ? s->threads : w.njobs) - 1;
   pthread_t *tid = xcalloc((size_t)(helpers > 0 ? helpers : 0) + 1, sizeof(pthread_t));
@@ -247,7 +265,7 @@ static bool all_finite(const double *v, int64_t n) {
 
 /* The floats leaf n of c reads: its feed or its store tensor. */
 static const float *leaf_values(Session *s, const Compiled *c, const IrNode *n) {
-  if (n->op != OP_INPUT) return store_data(&s->store, store_find(&s->store, n->name));
+  if (n->op != OP_INPUT || grad_buffer(s, n)) return store_leaf(s, n);
   for (int k = 0; k < c->nfeeds; k++)
     if (strcmp(c->feeds[k].name, n->name) == 0) return c->feeds[k].buf;
   die("session: no feed for input %s", n->name);

@@ -6,6 +6,14 @@
  * tensors are known before any graph is compiled: session_init lowers the
  * train step and the evaluation graph once and collects their leaves.
  *
+ * The train step also comes split at the gradients: GRAPH_GRAD_STEP writes
+ * every parameter's gradient (the mean over its batch) into store.grad, at the
+ * parameter's offset; GRAPH_UPDATE reads them from there, clips them and
+ * updates the parameters and optimizer state.  Between the two runs a caller
+ * may change store.grad (sum the gradients of several shards or ranks, then
+ * scale them back to a mean); left alone, the two runs give the bits one
+ * GRAPH_TRAIN run gives.
+ *
  * Graphs are compiled on demand per (kind, batch size): training needs the
  * full batch and the last partial batch; evaluation needs whatever remainders
  * the validation and test sets leave.  Each compiled graph binds its INPUT
@@ -29,8 +37,10 @@
 #include "store.h"
 
 typedef enum {
-  GRAPH_TRAIN,   /* the fused train step: forward, gradients, update */
-  GRAPH_EVAL,    /* evaluation forward: dropout off, running statistics */
+  GRAPH_TRAIN,       /* the fused train step: forward, gradients, update */
+  GRAPH_EVAL,        /* evaluation forward: dropout off, running statistics */
+  GRAPH_GRAD_STEP,   /* the train step's first half: forward and gradients into store.grad */
+  GRAPH_UPDATE,      /* its second half: clipping and the update from store.grad (batch 0) */
 } GraphKind;
 
 /* An INPUT leaf of a compiled graph and the batch buffer bound to it. */

@@ -255,7 +255,7 @@ int cmd_train(const Cli *c) {
   if (!report_open(&rep, &ro)) goto done;
   print_overrides(c);
   TrainerOptions opt = {.limit = a.limit, .stop = &interrupted, .threads = (int)a.threads,
-                        .no_cache = cli_flag(c, "no-cache")};
+                        .no_cache = cli_flag(c, "no-cache"), .split = cli_flag(c, "split-step")};
   if (!trainer_init(&t, f.model, a.file, &opt) || !restore(&t, &a)) goto done;
   if (cli_flag(c, "timings")) {
     fprintf(stderr, "compile stages: ");

@@ -100,17 +100,23 @@ static bool plan_epochs(Trainer *t, const char *file) {
   return true;
 }
 
-/* The train steps (full and last partial batch), and the evaluation graph
- * (compiled now so that compile time is reported in one figure). */
+/* The train steps (full and last partial batch, each fused or split), and
+ * the evaluation graph (compiled now so that compile time is reported in one
+ * figure). */
 static bool compile_steps(Trainer *t) {
   char err[1024];
   double t0 = now_seconds();
   int rem = t->has_batch ? t->used % t->batch : 0;
-  GraphWant want[3] = {{GRAPH_TRAIN, t->batch}, {GRAPH_EVAL, t->batch}, {GRAPH_TRAIN, rem}};
-  bool ok = session_compile(&t->s, want, rem ? 3 : t->has_batch ? 2 : 1, err, sizeof err);
+  GraphKind kind = t->opt.split ? GRAPH_GRAD_STEP : GRAPH_TRAIN;
+  GraphWant want[4] = {{kind, t->batch}, {GRAPH_UPDATE, 0}};
+  int n = t->opt.split ? 2 : 1;
+  if (t->has_batch) want[n++] = (GraphWant){GRAPH_EVAL, t->batch};
+  if (rem) want[n++] = (GraphWant){kind, rem};
+  bool ok = session_compile(&t->s, want, n, err, sizeof err);
   if (ok) {
-    t->step = session_graph(&t->s, GRAPH_TRAIN, t->batch, err, sizeof err);
-    if (rem) t->step_rem = session_graph(&t->s, GRAPH_TRAIN, rem, err, sizeof err);
+    t->step = session_graph(&t->s, kind, t->batch, err, sizeof err);
+    if (rem) t->step_rem = session_graph(&t->s, kind, rem, err, sizeof err);
+    if (t->opt.split) t->update = session_graph(&t->s, GRAPH_UPDATE, 0, err, sizeof err);
   }
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
   t->compile_seconds = now_seconds() - t0;
@@ -156,6 +162,7 @@ void trainer_free(Trainer *t) {
 
 void trainer_hook(Trainer *t, TrainerHookPoint at, TrainerHookFn fn, void *ctx) {
   if (t->nhooks[at] == TRAINER_MAX_HOOKS) die("trainer: too many hooks");
+  if (at == TRAINER_BEFORE_UPDATE && !t->update) die("trainer: a before-update hook needs a split train step");
   t->hooks[at][t->nhooks[at]].fn = fn;
   t->hooks[at][t->nhooks[at]++].ctx = ctx;
 }
@@ -179,13 +186,24 @@ static Compiled *graph_for(const Trainer *t, int n) { return n == t->batch ? t->
 
 static const Dataset *train_set(const Trainer *t) { return t->has_batch ? &t->data.train : NULL; }
 
+/* Step k's batch through the train step g: fused, or split with the
+ * before-update hooks (when `hooks`) between the halves. */
+static bool run_step(Trainer *t, Compiled *g, int k, bool hooks) {
+  int start, n = batch_at(t, k, &start);
+  session_run(g, train_set(t), t->perm + start, n);
+  if (!t->update) return true;
+  if (hooks && !run_hooks(t, TRAINER_BEFORE_UPDATE)) return false;
+  jit_run(t->update->jit);
+  return true;
+}
+
 /* After a non-finite loss at step k: back to the epoch's first weights, the
  * steps before k again, and the failing step's IR evaluated from its inputs. */
 static void explain_nonfinite(Trainer *t, int k, float loss) {
   store_snapshot_restore(&t->s.store, t->snapshot);
   for (int j = t->ep.first; j < k; j++) {
     int start, n = batch_at(t, j, &start);
-    session_run(graph_for(t, n), train_set(t), t->perm + start, n);
+    run_step(t, graph_for(t, n), j, false);
   }
   int start, n = batch_at(t, k, &start);
   Compiled *g = graph_for(t, n);
@@ -204,7 +222,7 @@ static void explain_nonfinite(Trainer *t, int k, float loss) {
 bool trainer_step(Trainer *t) {
   int k = t->ep.next, start, n = batch_at(t, k, &start);
   Compiled *g = graph_for(t, n);
-  session_run(g, train_set(t), t->perm + start, n);
+  if (!run_step(t, g, k, true)) return false;
   session_accumulate(&t->s, g, train_set(t), t->perm + start, n, &t->ep.m);
   t->pos.step++;
   t->ep.next++;

@@ -6,10 +6,22 @@
  * shuffle, the steps, validation, early stopping), trainer_evaluate and
  * trainer_checkpoint.  Later stages plug in through hooks instead of editing
  * the loop:
+ *   TRAINER_BEFORE_UPDATE  with a step's gradients in hand, before clipping
+ *                        and the update read them: the mean gradient of the
+ *                        step's batch of every parameter sits in
+ *                        t->s.store.grad at the parameter's offset (store.h),
+ *                        so combining shards or ranks is one call over one
+ *                        buffer.  Only for a trainer made with opt.split.
  *   TRAINER_AFTER_STEP   after every optimizer step (progress lines)
  *   TRAINER_AFTER_EPOCH  after an epoch's metrics, validation and early
  *                        stopping (epoch lines, JSON logs, periodic saves)
  * A hook returns false to stop training with an error it has reported.
+ *
+ * The train step is one fused graph (GRAPH_TRAIN) unless opt.split asks for
+ * the two halves (GRAPH_GRAD_STEP, GRAPH_UPDATE; session.h) with the
+ * before-update hooks between them.  Without hooks that change the
+ * gradients, both give the same bits.  Replaying steps to explain a
+ * non-finite loss runs the halves without the hooks.
  *
  * Same seed, same numbers: all randomness comes from the trainer's Rng
  * (shuffling) and from the graph's counter-based dropout stream, and both
@@ -28,7 +40,7 @@
 
 typedef struct Trainer Trainer;
 
-typedef enum { TRAINER_AFTER_STEP, TRAINER_AFTER_EPOCH, TRAINER_HOOKS } TrainerHookPoint;
+typedef enum { TRAINER_BEFORE_UPDATE, TRAINER_AFTER_STEP, TRAINER_AFTER_EPOCH, TRAINER_HOOKS } TrainerHookPoint;
 typedef bool (*TrainerHookFn)(Trainer *t, void *ctx);
 
 enum { TRAINER_MAX_HOOKS = 8 };   /* per hook point */
@@ -45,6 +57,7 @@ typedef struct {
   volatile sig_atomic_t *stop;     /* set (by a signal handler) to stop after the current step; may be NULL */
   int threads;                     /* > 0: threads to run on (else every CPU this process may use) */
   bool no_cache;                   /* compile afresh (no compile cache) */
+  bool split;                      /* run the train step split at the gradients (TRAINER_BEFORE_UPDATE hooks) */
 } TrainerOptions;
 
 /* The loaded data: training, validation and test sets. */
@@ -72,7 +85,9 @@ struct Trainer {
   int ntrain;                /* training samples (1 for a model without inputs) */
   int used;                  /* samples an epoch trains on (batch norm may leave one out) */
   int steps_per_epoch;       /* optimizer steps per epoch */
-  Compiled *step, *step_rem; /* the train step for full batches and for the last partial one */
+  Compiled *step, *step_rem; /* the train step for full batches and for the last partial one
+                                (with opt.split, its first half: forward and gradients) */
+  Compiled *update;          /* with opt.split, the second half: clipping and the update (else NULL) */
   double compile_seconds;    /* time spent compiling them */
   Rng rng;                   /* the shuffling generator */
   const Tensor *lr_leaf;     /* the optimizer's learning-rate leaf (NULL without parameters) */
@@ -103,6 +118,8 @@ struct Trainer {
 bool trainer_init(Trainer *t, const Model *m, const char *file, const TrainerOptions *opt);
 void trainer_free(Trainer *t);
 
+/* Adds a hook; hooks at one point run in the order they were added.
+ * TRAINER_BEFORE_UPDATE needs a trainer made with opt.split. */
 void trainer_hook(Trainer *t, TrainerHookPoint at, TrainerHookFn fn, void *ctx);
 
 /* Continues from a checkpoint (resume: everything, exactly; else the weights

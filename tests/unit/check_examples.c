@@ -200,6 +200,83 @@ START_TEST(gradients_match_finite_differences_on_every_example) {
 }
 END_TEST
 
+/* Named float buffers standing in for the runtime's store: the graphs of one
+ * run share a leaf's buffer by its name. */
+typedef struct {
+  const char *name[256];
+  float *buf[256];
+  int n;
+} Buffers;
+
+static float *buffer_for(Buffers *b, const IrNode *leaf) {
+  for (int i = 0; i < b->n; i++)
+    if (strcmp(b->name[i], leaf->name) == 0) return b->buf[i];
+  ck_assert_int_lt(b->n, 256);
+  size_t bytes = (size_t)(shape_numel(leaf->shape) + 16) / 16 * 64;
+  b->name[b->n] = leaf->name;
+  b->buf[b->n] = aligned_alloc(64, bytes);
+  memset(b->buf[b->n], 0, bytes);
+  return b->buf[b->n++];
+}
+
+static JitGraph *compile_bound(IrGraph *g, Buffers *b, const char *path) {
+  char err[512];
+  JitGraph *j = jit_compile(g, &(JitOptions){.opt_level = 3}, err, sizeof err);
+  ck_assert_msg(j != NULL, "%s: %s", path, err);
+  for (int i = 0; i < jit_nleaves(j); i++) jit_bind(j, i, buffer_for(b, jit_leaf(j, i)));
+  return j;
+}
+
+/* Three train steps of an example, fused and split at the gradients, from
+ * the same floats: every parameter, state and the loss agree bit for bit. */
+static void check_split(const char *path) {
+  Arena *a = arena_new();
+  Source src;
+  Model *m = load(path, a, &src);
+  int batch = lower_has_batch(m) ? 3 : 0;
+  IrGraph *fused = ir_simplify(lower_train_step(m, a, batch));
+  double **start = gradcheck_leaf_values(fused, m, 17, a);
+  Buffers one = {0}, two = {0};
+  JitGraph *step = compile_bound(fused, &one, path);
+  JitGraph *grad = compile_bound(ir_simplify(lower_grad_step(m, a, batch)), &two, path);
+  JitGraph *update = compile_bound(ir_simplify(lower_update_step(m, a)), &two, path);
+  for (int i = 0; i < fused->nodes.len; i++) {
+    const IrNode *n = fused->nodes.items[i];
+    if (!start[i] || (n->op != OP_INPUT && n->op != OP_PARAM && n->op != OP_STATE)) continue;
+    float *x = buffer_for(&one, n), *y = buffer_for(&two, n);
+    for (int64_t k = 0; k < shape_numel(n->shape); k++) x[k] = y[k] = (float)start[i][k];
+  }
+  for (int s = 0; s < 3; s++) {
+    jit_run(step);
+    jit_run(grad);
+    jit_run(update);
+    ck_assert_msg(memcmp(jit_output(step, "loss"), jit_output(grad, "loss"), sizeof(float)) == 0,
+                  "%s: step %d: the split step's loss differs", path, s + 1);
+  }
+  for (int i = 0; i < one.n; i++) {
+    const IrNode *leaf = NULL;
+    for (int k = 0; k < jit_nleaves(step) && !leaf; k++)
+      if (strcmp(jit_leaf(step, k)->name, one.name[i]) == 0) leaf = jit_leaf(step, k);
+    float *y = buffer_for(&two, leaf);
+    ck_assert_msg(memcmp(one.buf[i], y, sizeof(float) * (size_t)shape_numel(leaf->shape)) == 0,
+                  "%s: %s differs between the fused and the split train step", path, one.name[i]);
+  }
+  jit_free(step);
+  jit_free(grad);
+  jit_free(update);
+  for (int i = 0; i < one.n; i++) free(one.buf[i]);
+  for (int i = 0; i < two.n; i++) free(two.buf[i]);
+  free((char *)src.text);
+  arena_free(a);
+}
+
+START_TEST(split_step_matches_fused_on_every_example) {
+  char names[MAX_EXAMPLES][256];
+  int n = list_examples(names);
+  for (int i = 0; i < n; i++) check_split(names[i]);
+}
+END_TEST
+
 /* A deliberately wrong rule (every mul's adjoint doubled) is found: the
  * checker names a mul node. */
 static IrNode **broken_adjoint(IrGraph *g, IrNode *loss, int n, IrNode *const *wrt) {
@@ -244,5 +321,6 @@ Suite *examples_suite(void) {
   add_case(s, "simplify", simplify_preserves_every_example);
   add_case(s, "gradients", gradients_match_finite_differences_on_every_example);
   add_case(s, "localize", localize_names_a_wrong_rule);
+  add_case(s, "split", split_step_matches_fused_on_every_example);
   return s;
 }
