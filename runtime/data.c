@@ -658,7 +658,7 @@ static bool load(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int
 
 bool data_load_first(const DataSpec *spec, int nfeat, int nclasses, int ntarget, int max_samples,
                      Dataset *out, char *err, size_t errlen) {
-  assert(nfeat > 0 && max_samples > 0 && (nclasses > 0 || ntarget > 0));
+  assert(nfeat > 0 && max_samples > 0);
   return load(spec, nfeat, nclasses, ntarget, 0, max_samples, out, err, errlen);
 }
 

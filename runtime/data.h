@@ -39,7 +39,9 @@ typedef struct {
 
 /* Loads every sample of spec (unsigned-byte IDX images as bytes: xb).  nclasses > 0: targets are class labels
  * 0..nclasses-1, y is one-hot of width nclasses and ntarget is not used;
- * nclasses == 0: ntarget real values per sample.  On failure returns false,
+ * nclasses == 0: ntarget real values per sample; both 0: the features alone
+ * (a model without a target, such as an autoencoder), read as
+ * data_load_features reads an unlabelled file.  On failure returns false,
  * writes "FILE: reason" to err and leaves *out zeroed. */
 bool data_load(const DataSpec *spec, int nfeat, int nclasses, int ntarget, Dataset *out,
                char *err, size_t errlen);

@@ -46,8 +46,8 @@ static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
   *a = (TrainArgs){.file = c->pos[0], .save = cli_get(c, "save"), .resume = cli_get(c, "resume"),
                    .init = cli_get(c, "init"), .plot = cli_get(c, "plot"), .quiet = cli_flag(c, "quiet")};
   bool has_batch = m->ninputs + m->ntargets > 0;
-  if (has_batch && (m->ninputs != 1 || m->ntargets != 1)) {
-    fprintf(stderr, "%s: error: nnc train feeds one input and one target from the data; %s has %d input%s and %d target%s\n",
+  if (has_batch && (m->ninputs != 1 || m->ntargets > 1)) {
+    fprintf(stderr, "%s: error: nnc train feeds one input and at most one target from the data; %s has %d input%s and %d target%s\n",
             a->file, m->name, m->ninputs, m->ninputs == 1 ? "" : "s", m->ntargets, m->ntargets == 1 ? "" : "s");
     return false;
   }
