@@ -248,14 +248,6 @@ static const char *command_line(const Cli *c, Arena *a) {
   return s;
 }
 
-/* Whether two paths name the same file (the same path, or the same existing
- * file under two names). */
-static bool same_file(const char *a, const char *b) {
-  if (strcmp(a, b) == 0) return true;
-  struct stat sa, sb;
-  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 int cmd_compile(const Cli *c) {
   Front f;
   int status = 1;
@@ -306,7 +298,7 @@ int cmd_compile(const Cli *c) {
   const char *paths[4] = {c->pos[0], out, header, image_path};
   for (int i = 0; i < 4; i++)
     for (int k = i + 1; k < 4; k++)
-      if (paths[i] && paths[k] && same_file(paths[i], paths[k])) {
+      if (paths[i] && paths[k] && outfile_same(paths[i], paths[k])) {
         fprintf(stderr, "nnc compile: %s would be written twice (or over the model); give each output its own path\n",
                 paths[k]);
         goto done;

@@ -301,6 +301,12 @@ void outfile_unlock(OutLock *l) {
   *l = (OutLock){.fd = -1};
 }
 
+bool outfile_same(const char *a, const char *b) {
+  if (strcmp(a, b) == 0) return true;
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* ---- appended logs and streams ---- */
 
 static bool outlog_open_as(OutLog *l, const char *path, const char *mode, char *err, size_t errlen) {
@@ -308,6 +314,12 @@ static bool outlog_open_as(OutLog *l, const char *path, const char *mode, char *
   struct stat st;
   bool existed = stat(path, &st) == 0;
   if (existed && S_ISDIR(st.st_mode)) return errorf(err, errlen, "%s: is a directory (give a file name)", path);
+  /* starting afresh truncates: never through a link (a link planted in a
+   * shared directory would empty its target) nor into a pipe, which would
+   * block; a device such as /dev/full is not harmed by truncation */
+  if (mode[0] == 'w' && lstat(path, &st) == 0 && (S_ISLNK(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+    return errorf(err, errlen, "%s: is a %s; nnc starts a log afresh only in a regular file (or give --log-append to add "
+                  "to it)", path, S_ISLNK(st.st_mode) ? "symbolic link" : S_ISFIFO(st.st_mode) ? "pipe" : "socket");
   FILE *f = fopen(path, mode);
   if (!f) return errorf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   setvbuf(f, NULL, _IOFBF, 1 << 16);   /* a record reaches the file only at a flush, whole */

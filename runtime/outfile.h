@@ -32,6 +32,9 @@
  * path is missing or a regular file.  Commands check their outputs with
  * this before any long work, so a bad path fails at once. */
 bool outfile_check(const char *path, char *err, size_t errlen);
+/* Whether two paths name the same file: the same path, or one existing file
+ * under two names (links, "./x" and "x"). */
+bool outfile_same(const char *a, const char *b);
 
 /* A replacement in two steps, so several files can be written first and
  * put in place together.  outfile_stage writes data[0..len) to a synced

@@ -351,6 +351,12 @@ int cmd_predict(const Cli *c) {
     goto done;
   }
   DataSpec spec = file_spec(m, cli_get(c, "input"));
+  const char *read[] = {c->pos[0], cli_get(c, "weights"), spec.path, spec.images, spec.labels};
+  for (size_t i = 0; output && i < COUNT_OF(read); i++)
+    if (read[i] && outfile_same(output, read[i])) {
+      fprintf(stderr, "nnc predict: --output %s would replace %s, which it reads; give it another name\n", output, read[i]);
+      goto done;
+    }
   if (cli_get(c, "show")) {
     status = show_predictions(c, &e, &spec) ? 0 : 1;
     goto done;

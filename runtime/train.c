@@ -41,6 +41,61 @@ typedef struct {
   bool quiet;               /* --quiet */
 } TrainArgs;
 
+/* Files a run reads: the model, every data file and the checkpoint it
+ * starts from (an IDX prefix stands for its images and labels files). */
+typedef struct {
+  int n;
+  char path[20][4096];
+} ReadFiles;
+
+static void add_read(ReadFiles *r, const char *path) {
+  if (path && r->n < (int)COUNT_OF(r->path)) snprintf(r->path[r->n++], sizeof r->path[0], "%s", path);
+}
+
+static void add_data(ReadFiles *r, const DataSpec *d) {
+  add_read(r, d->images);
+  add_read(r, d->labels);
+  if (d->format != DATA_IDX || !d->path) {
+    add_read(r, d->path);
+    return;
+  }
+  static const char *const stems[] = {"-images-idx3-ubyte", "-images-idx3-ubyte.gz", "-labels-idx1-ubyte",
+                                      "-labels-idx1-ubyte.gz", ""};
+  for (size_t i = 0; i < COUNT_OF(stems) && r->n < (int)COUNT_OF(r->path); i++)
+    snprintf(r->path[r->n++], sizeof r->path[0], "%s%s", d->path, stems[i]);
+}
+
+/* No output may replace a file the run reads, nor another output (--save
+ * over the checkpoint it resumes from is how a run continues, and allowed). */
+static bool outputs_distinct(const Model *m, const TrainArgs *a, const char *log) {
+  ReadFiles r = {0};
+  add_read(&r, a->file);
+  add_read(&r, a->init);
+  add_data(&r, &m->train.data);
+  add_data(&r, &m->train.validation);
+  add_data(&r, &m->train.test);
+  const char *out[3] = {a->save, log, a->plot}, *flag[3] = {"--save", "--log", "--plot"};
+  for (int i = 0; i < 3; i++) {
+    for (int k = 0; out[i] && k < r.n; k++)
+      if (outfile_same(out[i], r.path[k])) {
+        fprintf(stderr, "nnc train: %s %s would replace %s, which this run reads; give it another name\n", flag[i],
+                out[i], r.path[k]);
+        return false;
+      }
+    for (int k = i + 1; out[i] && k < 3; k++)
+      if (out[k] && outfile_same(out[i], out[k])) {
+        fprintf(stderr, "nnc train: %s and %s both name %s; give each its own file\n", flag[i], flag[k], out[k]);
+        return false;
+      }
+    if (i > 0 && out[i] && a->resume && outfile_same(out[i], a->resume)) {
+      fprintf(stderr, "nnc train: %s %s would replace the checkpoint this run resumes from; give it another name\n",
+              flag[i], out[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
 /* The options and what the model needs, checked before anything is loaded. */
 static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
   *a = (TrainArgs){.file = c->pos[0], .save = cli_get(c, "save"), .resume = cli_get(c, "resume"),
@@ -75,7 +130,7 @@ static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
-  return true;
+  return outputs_distinct(m, a, cli_get(c, "log"));
 }
 
 static void print_overrides(const Cli *c) {

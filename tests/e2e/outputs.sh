@@ -79,5 +79,28 @@ wait $first || status=$?
 [[ ! -e shared.ckpt.lock ]] || fail "the lock file was left behind"
 "$NNC" train "$xor" --epochs 1 --quiet --resume shared.ckpt >/dev/null 2>err.txt ||
   fail "the first trainer's checkpoint does not resume: $(cat err.txt)"
+
+# an output never replaces what the run reads, nor another output
+cp "$xor" model.nn
+mkdir -p data && cp "$csv" data/xor.csv
+sum=$(cat model.nn data/xor.csv w.ckpt | md5sum)
+expect_fail "--save model.nn would replace model.nn, which this run reads" "$NNC" train model.nn --save model.nn
+expect_fail "--log ./model.nn would replace model.nn" "$NNC" train model.nn --log ./model.nn
+expect_fail "--save data/xor.csv would replace data/xor.csv" "$NNC" train model.nn --save data/xor.csv
+expect_fail "--log w.ckpt would replace the checkpoint this run resumes from" \
+  "$NNC" train model.nn --resume w.ckpt --log w.ckpt
+expect_fail "--save and --log both name b.ckpt" "$NNC" train model.nn --save b.ckpt --log b.ckpt
+expect_fail "--output data/xor.csv would replace data/xor.csv" \
+  "$NNC" predict model.nn --weights w.ckpt --input data/xor.csv --output data/xor.csv
+[[ $(cat model.nn data/xor.csv w.ckpt | md5sum) == "$sum" ]] || fail "an input was replaced"
+cp w.ckpt again.ckpt
+"$NNC" train model.nn --quiet --epochs 3 --resume again.ckpt --save again.ckpt >/dev/null ||
+  fail "saving over the checkpoint a run resumes from is refused"
+# a log started afresh is never truncated through a link
+echo precious >victim && ln -s victim loglink
+expect_fail "loglink: is a symbolic link; nnc starts a log afresh only in a regular file" \
+  "$NNC" train model.nn --quiet --log loglink
+[[ $(cat victim) == precious ]] || fail "the link's target was truncated"
+
 ls ./*.tmp.* 2>/dev/null && fail "temporary files left behind"
 echo "every output path fails cleanly"
