@@ -24,9 +24,14 @@ for name in "$@"; do
   mkdir -p "$work"
   dict=()
   [[ -f tests/fuzz/$name.dict ]] && dict=(-dict="tests/fuzz/$name.dict")
+  # git keeps no empty directory: a harness with no crasher yet has none.
+  seeds=()
+  for dir in "tests/fuzz/corpus/$name" "tests/fuzz/crashers/$name"; do
+    [[ -d $dir ]] && seeds+=("$dir")
+  done
   log=$fuzz/$name.log
   touch "$fuzz/.start-$name"   # what this run finds is newer than this
-  "$fuzz/fuzz_$name" "$work" "tests/fuzz/corpus/$name" "tests/fuzz/crashers/$name" "${dict[@]}" \
+  "$fuzz/fuzz_$name" "$work" "${seeds[@]}" "${dict[@]}" \
     -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$fuzz/$name-" >"$log" 2>&1
   rc=$?
