@@ -306,7 +306,8 @@ int cmd_train(const Cli *c) {
     fprintf(stderr, "nnc: %s\n", err);
     goto done;
   }
-  ReportOptions ro = {a.quiet, cli_get(c, "log"), cli_flag(c, "log-append"), a.plot != NULL};
+  /* a resumed run continues its log rather than wiping the epochs before it */
+  ReportOptions ro = {a.quiet, cli_get(c, "log"), cli_flag(c, "log-append") || a.resume, a.plot != NULL};
   if (!report_open(&rep, &ro)) goto done;
   print_overrides(c);
   TrainerOptions opt = {.limit = a.limit, .stop = &interrupted, .threads = (int)a.threads,

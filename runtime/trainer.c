@@ -216,7 +216,7 @@ static void explain_nonfinite(Trainer *t, int k, float loss) {
    * step's initial weights) point at the step size */
   if (t->pos.step > 1 && (!culprit || culprit->op != OP_INPUT))
     fprintf(stderr, "nnc: a diverging run usually needs a smaller learning rate (it is %g: try --lr %g) or clipped "
-            "gradients (clip_norm = 1 in the optimizer)\n", t->m->optim.lr, t->m->optim.lr / 10);
+            "gradients (clip_norm = 1 in the optimizer)\n", t->lr, t->lr / 10);
 }
 
 bool trainer_step(Trainer *t) {

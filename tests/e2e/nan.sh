@@ -3,7 +3,7 @@ source "$(dirname "$0")/lib.sh"
 # expect_stop FILE: training FILE must stop with status 1; its messages land in err.txt
 expect_stop() {
   local status=0
-  "$NNC" train "$1" --quiet >out.txt 2>err.txt || status=$?
+  "$NNC" train "$@" --quiet >out.txt 2>err.txt || status=$?
   cat err.txt
   [[ $status -eq 1 ]] || fail "$1: exit status $status, expected 1"
 }
@@ -29,6 +29,9 @@ grep -q "the loss is infinite at epoch" err.txt || fail "no message about the lo
 grep -q "first non-finite value: mul of 'loss' at m.nn:6" err.txt || fail "the message does not name the overflowing value"
 grep -qF "a diverging run usually needs a smaller learning rate (it is 10: try --lr 1) or clipped gradients" err.txt ||
   fail "no advice for the diverging run"
+# the advice names the rate in force, which --lr set, not the file's
+expect_stop m.nn --lr 20
+grep -qF "(it is 20: try --lr 2)" err.txt || fail "the advice does not name the rate given with --lr"
 # a NaN from the first step: log of a negative number, named with its line
 cat >n.nn <<'NN'
 model lognan
