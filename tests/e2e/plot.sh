@@ -16,5 +16,14 @@ if "$NNC" plot run.json -o curves.jpg 2>err.txt; then fail "a .jpg name was acce
 grep -qF "curves.jpg: the picture's name must end in .png, .svg or .pdf" err.txt || fail "$(cat err.txt)"
 if "$NNC" plot run.json 2>err.txt; then fail "plot without -o was accepted"; fi
 grep -qF "nnc plot: -o FILE is required" err.txt || fail "$(cat err.txt)"
+# a scheduled learning rate is logged each epoch and drawn in a third panel
+sed 's/^  epochs = 10$/  epochs = 10\n  schedule = step(every = 1, gamma = 0.5)/' "$ROOT/examples/fashion_mlp.nn" >sched.nn
+grep -q schedule sched.nn || fail "could not add a schedule to fashion_mlp.nn"
+"$NNC" train sched.nn --limit 600 --epochs 3 --quiet --log sched.json >/dev/null
+[[ $(grep -o '"lr": [0-9.e-]*' sched.json | cut -d' ' -f2 | tr '\n' ' ') == "0.001 0.0005 0.00025 " ]] ||
+  fail "the logged rates are not halved each epoch: $(grep -o '"lr": [0-9.e-]*' sched.json | tr '\n' ' ')"
+"$NNC" plot sched.json -o sched.png
+swidth=$(od -An -tu1 -j16 -N4 sched.png | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+[[ $swidth == 1320 ]] || fail "sched.png is $swidth pixels wide, expected three 440-pixel panels"
 ls ./*.tmp.* 2>/dev/null && fail "a temporary picture was left behind"
-echo "plotted ${width}x$height"
+echo "plotted ${width}x$height, with a learning-rate panel ${swidth}x$height"
