@@ -310,19 +310,29 @@ static bool idx_items(IdxFile *f, int n, double scale, float **out, char *err, s
   return ok;
 }
 
-/* A path that names an existing file is the images file itself
- * (idx("dir/train-images-idx3-ubyte.gz")), not a prefix; its labels file is
- * the same name with labels-idx1 for images-idx3.  *labels is heap or NULL
- * (no such name: labels = "..." must say it). */
-static void idx_files(const DataSpec *spec, const char **images, char **labels) {
-  *images = spec->images;
+/* A path that names an existing file, or one whose .gz exists, is the images
+ * file itself (idx("dir/train-images-idx3-ubyte[.gz]")), not a prefix; its
+ * labels file is the same name with labels-idx1 for images-idx3.  *images is
+ * heap or NULL (a prefix); *labels is heap or NULL (no such name: labels =
+ * "..." must say it). */
+static void idx_files(const DataSpec *spec, char **images, char **labels) {
+  *images = spec->images ? xstrdup(spec->images) : NULL;
   *labels = spec->labels ? xstrdup(spec->labels) : NULL;
-  if (*images || !spec->path || access(spec->path, F_OK) != 0) return;
-  *images = spec->path;
-  const char *base = strrchr(spec->path, '/'), *at = strstr(base ? base : spec->path, "images-idx3");
+  if (*images || !spec->path) return;
+  if (access(spec->path, F_OK) == 0) {
+    *images = xstrdup(spec->path);
+  } else {
+    size_t n = strlen(spec->path);
+    char *gz = xmalloc(n + 4);
+    snprintf(gz, n + 4, "%s.gz", spec->path);
+    if (strstr(spec->path, "images-idx3") && access(gz, F_OK) == 0) *images = gz;
+    else free(gz);
+    if (!*images) return;
+  }
+  const char *base = strrchr(*images, '/'), *at = strstr(base ? base : *images, "images-idx3");
   if (*labels || !at) return;
-  *labels = xstrdup(spec->path);
-  memcpy(*labels + (at - spec->path), "labels-idx1", 11);
+  *labels = xstrdup(*images);
+  memcpy(*labels + (at - *images), "labels-idx1", 11);
 }
 
 /* Without targets (nclasses == 0 && ntarget == 0) only the images file is
@@ -333,13 +343,20 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   char s1[128], s2[128];
   float *tv = NULL;
   bool labelled = nclasses > 0 || ntarget > 0;
-  const char *images;
-  char *labels;
+  char *images, *labels;
   idx_files(spec, &images, &labels);
-  if (labelled && images == spec->path && !labels)
+  if (labelled && images && !spec->images && !labels) {
+    free(images);
+    const char *base = strrchr(spec->path, '/');
+    if (strstr(base ? base : spec->path, "labels-idx1"))
+      return errorf(err, errlen, "%s: is a labels file; name the images file (its images-idx3 twin) or the files' "
+                    "common prefix, or give both with idx(images = \"...\", labels = \"...\")", spec->path);
     return errorf(err, errlen, "%s: is an images file whose name does not say where its labels are; "
                   "give them with idx(images = \"...\", labels = \"...\")", spec->path);
-  if (!idx_open_file(&img, images, spec->path, "images-idx3-ubyte", err, errlen)) {
+  }
+  bool opened = idx_open_file(&img, images, spec->path, "images-idx3-ubyte", err, errlen);
+  free(images);
+  if (!opened) {
     free(labels);
     return false;
   }

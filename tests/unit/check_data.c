@@ -118,6 +118,16 @@ START_TEST(test_idx_plain_and_gz) {
   ck_assert_msg(data_load(&spec, 4, 3, 3, &d, err, sizeof err), "%s", err);
   check_small(&d, 1);
   data_free(&d);
+  /* the same name without its .gz, when only the .gz exists */
+  spec = idx_spec(in_tmp("g-images-idx3-ubyte"), 1);
+  ck_assert_msg(data_load(&spec, 4, 3, 3, &d, err, sizeof err), "%s", err);
+  check_small(&d, 1);
+  ck_assert_str_eq(d.source, in_tmp("g-images-idx3-ubyte.gz"));
+  data_free(&d);
+  /* the labels file given where the images belong */
+  spec = idx_spec(in_tmp("g-labels-idx1-ubyte.gz"), 1);
+  ck_assert(!data_load(&spec, 4, 3, 3, &d, err, sizeof err));
+  ck_assert_msg(strstr(err, "g-labels-idx1-ubyte.gz: is a labels file; name the images file"), "%s", err);
   /* a gzipped file without the .gz name, through explicit paths */
   write_bytes("imgs", IMAGES, sizeof IMAGES, true);
   spec = (DataSpec){.format = DATA_IDX, .images = in_tmp("imgs"), .labels = in_tmp("p-labels-idx1-ubyte"), .scale = 1};
