@@ -1,0 +1,1 @@
+summary tests/golden/diag/warn_csv_target_first_differs.nn
