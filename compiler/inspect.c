@@ -111,6 +111,13 @@ int cmd_grad(const Cli *c) {
     status = cmd_grad_at(c, &f);
     goto done;
   }
+  static const char *const at_only[] = {"input-grads", "all", "seed"};
+  for (size_t i = 0; i < COUNT_OF(at_only); i++)
+    if (cli_get(c, at_only[i])) {
+      fprintf(stderr, "nnc grad: --%s works with --at, which evaluates the gradients at one point "
+              "(--at NAME=VALUE,...); without it nnc grad prints the graph\n", at_only[i]);
+      goto done;
+    }
   IrGraph *g = pipeline_graph(f.model, f.arena, PIPE_GRAD, batch, cli_flag(c, "raw"));
   if (cli_flag(c, "dot")) ir_print_dot(stdout, g);
   else ir_print(stdout, g);

@@ -80,6 +80,7 @@ static const Command commands[] = {
     {"at", "NAME=VALUE,...", "evaluate loss and gradients at one sample: a=3,x=[1,2],y=2 (a class number)"},
     {"input-grads", NULL, "with --at: also the gradient with respect to every input"},
     {"all", NULL, "with --at: print every element, not a summary of tensors past 16 elements"},
+    {"seed", "N", "with --at: seed of the values not given (default: the train block's seed)"},
     {"raw", NULL, "print the gradient graph before simplification"},
     {NULL, NULL, NULL}}},
   {"plot", cmd_plot, "LOG", "draw the curves of a training log (nnc train --log) as PNG, SVG or PDF",

@@ -1,0 +1,1 @@
+grad examples/xor.nn --at x=[1,0],y=1 --seed 3

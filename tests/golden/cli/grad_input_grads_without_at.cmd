@@ -1,0 +1,1 @@
+grad examples/xor.nn --input-grads
