@@ -140,6 +140,22 @@ static void print_overrides(const Cli *c) {
   fflush(stdout);   /* before any error about the run, also when both go to one file */
 }
 
+/* A resumed run with no epoch left to train says so, before any start line. */
+static bool finished_already(const Trainer *t) {
+  if (t->pos.epoch >= t->m->train.epochs) {
+    fprintf(stderr, "nnc: the checkpoint has already trained %lld epoch%s; nothing to do for --epochs %d\n",
+            (long long)t->pos.epoch, t->pos.epoch == 1 ? "" : "s", t->m->train.epochs);
+    return true;
+  }
+  if (t->best && t->pos.bad_epochs >= t->m->train.patience) {
+    fprintf(stderr, "nnc: the checkpoint's run already stopped early at epoch %lld (no validation improvement for "
+            "%lld epochs); nothing to do (a larger patience continues it)\n",
+            (long long)t->pos.epoch, (long long)t->pos.bad_epochs);
+    return true;
+  }
+  return false;
+}
+
 /* --resume or --init, said aloud. */
 static bool restore(Trainer *t, const TrainArgs *a) {
   const char *path = a->resume ? a->resume : a->init;
@@ -318,20 +334,11 @@ int cmd_train(const Cli *c) {
     pipeline_print_times(stderr);
     trainer_hook(&t, TRAINER_AFTER_STEP, show_first_step, &times);
   }
+  if (finished_already(&t)) {
+    status = 0;
+    goto done;
+  }
   if (!a.quiet) print_start(&t);
-  if (t.pos.epoch >= t.m->train.epochs) {
-    fprintf(stderr, "nnc: the checkpoint has already trained %lld epoch%s; nothing to do for --epochs %d\n",
-            (long long)t.pos.epoch, t.pos.epoch == 1 ? "" : "s", t.m->train.epochs);
-    status = 0;
-    goto done;
-  }
-  if (t.best && t.pos.bad_epochs >= t.m->train.patience) {
-    fprintf(stderr, "nnc: the checkpoint's run already stopped early at epoch %lld (no validation improvement for "
-            "%lld epochs); nothing to do (a larger patience continues it)\n",
-            (long long)t.pos.epoch, (long long)t.pos.bad_epochs);
-    status = 0;
-    goto done;
-  }
   report_attach(&rep, &t);
   PeriodicSave ps = {a.save, a.save_every};
   if (a.save_every) trainer_hook(&t, TRAINER_AFTER_EPOCH, save_periodically, &ps);

@@ -50,6 +50,7 @@ status=0
 grep -qF "the checkpoint's run already stopped early at epoch $epochs (no validation improvement for 2 epochs); nothing to do" err.txt ||
   fail "resume after early stop: $(cat err.txt)"
 grep -q "^epoch " out.txt && fail "resume after early stop trained: $(cat out.txt)"
+grep -q "^training " out.txt && fail "resume after early stop printed a start line: $(cat out.txt)"
 # a batch larger than the data is said, with singular and plural right
 printf '1,2\n3,4\n5,6\n' >d.csv
 cat >r.nn <<'NN'
