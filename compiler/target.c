@@ -208,6 +208,17 @@ static NORETURN void probe_child(const Target *t) {
   _exit(0);
 }
 
+/* What to write instead, for the x86-64 refusals users meet. */
+static const char *probe_hint(const char *msg) {
+  if (strstr(msg, "64-bit code requested"))
+    return "; that CPU is 32-bit: for x86-64 give --cpu x86-64 (any x86-64), x86-64-v2, x86-64-v3 (AVX2 + FMA), "
+           "x86-64-v4 (AVX-512) or a 64-bit CPU's name (znver3, skylake-avx512)";
+  if (strstr(msg, "SSE2"))
+    return "; every x86-64 CPU has SSE2 and the x86-64 calling convention returns floats in its registers: "
+           "leave it on (--cpu x86-64 is the smallest target)";
+  return "";
+}
+
 /* Runs the probe in a child; fills *bits and *fma, or false + LLVM's words. */
 static bool run_probe(const Target *t, int *bits, bool *fma, char *err, size_t errlen) {
   int fd[2];
@@ -256,9 +267,11 @@ static bool run_probe(const Target *t, int *bits, bool *fma, char *err, size_t e
   msg[strcspn(msg, "\n")] = 0;
   char *ignoring = strstr(msg, " (ignoring");
   if (ignoring) *ignoring = 0;
+  size_t len = strlen(msg);
+  while (len > 0 && (msg[len - 1] == '!' || msg[len - 1] == ' ')) msg[--len] = 0;
   if (!*msg) msg = WIFSIGNALED(status) ? "LLVM crashed" : "LLVM produced no code";
-  return errorf(err, errlen, "LLVM cannot generate code for %s, cpu '%s'%s%s: %s", t->triple, t->cpu,
-                *t->features ? ", features " : "", t->features, msg);
+  return errorf(err, errlen, "LLVM cannot generate code for %s, cpu '%s'%s%s: %s%s", t->triple, t->cpu,
+                *t->features ? ", features " : "", t->features, msg, probe_hint(msg));
 }
 
 static TargetFamily family_of_probe(const char *triple, int bits, bool fma) {
