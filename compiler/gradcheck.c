@@ -294,8 +294,9 @@ int cmd_check(const Cli *c) {
     printf("PASS\n");
     status = 0;
   } else if (worst <= CHECK_RESOLUTION) {
-    printf("FAIL\nevery error is below %g, the resolution of finite differences: rounding noise, not a wrong "
-           "gradient rule (use --tol %g or more)\n", CHECK_RESOLUTION, CHECK_RESOLUTION);
+    printf("NOT CHECKED to --tol %g: finite differences resolve relative errors down to about %g, and every error "
+           "is below that: rounding noise, no sign of a wrong gradient rule (use --tol %g or more)\n",
+           tol, CHECK_RESOLUTION, CHECK_RESOLUTION);
   } else {
     printf("FAIL\n");
     IrNode *bad = gradcheck_localize(g, loss, leaves, NULL, tol, scratch);
