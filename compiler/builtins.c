@@ -4,9 +4,9 @@
  * Shape rules see per-sample types; lowering sees IR values that carry an
  * explicit leading batch axis when their type is batched (LowerCtx helpers
  * keep the two views aligned).  Numerical choices live here: relu = max(x, 0),
- * sigmoid through tanh, elu with its exp guarded, softmax and the
- * cross-entropies through logsumexp, inverted dropout, batch norm with
- * PyTorch's momentum convention.
+ * sigmoid through tanh, elu and selu through a guarded expm1, gelu through
+ * erfc, softmax and the cross-entropies through logsumexp, inverted dropout,
+ * batch norm with PyTorch's momentum convention.
  */
 #include "builtins.h"
 
@@ -33,6 +33,17 @@ static bool check_same(SemaCtx *S, Expr *e) {
   e->type = arg_type(e, 0);
   e->type.nclasses = 0;
   return true;
+}
+
+/* gelu: approximate is "none" (the exact erf form) or "tanh". */
+static bool check_gelu(SemaCtx *S, Expr *e) {
+  const ArgVal *ap = builtin_arg(e, "approximate");
+  if (strcmp(ap->str, "none") != 0 && strcmp(ap->str, "tanh") != 0) {
+    sema_error(S, ap->ast ? ap->ast->loc : ap->loc, "gelu: approximate must be \"none\" (exact, x * Phi(x) through erf) or \"tanh\", got \"%s\"",
+               ap->str);
+    return false;
+  }
+  return check_same(S, e);
 }
 
 static bool check_vector_like(SemaCtx *S, Expr *e) {
@@ -363,14 +374,57 @@ static IrNode *lower_leaky_relu(LowerCtx *L, const Expr *e, IrNode *const *x) {
   return ir_where(L->g, ir_binary(L->g, OP_CMPLT, x[0], lower_num(L, 0)), ax, x[0]);
 }
 
-/* elu: the negative branch takes exp(min(x, 0)) so the unused branch never
- * overflows (an inf there would turn the select's gradient into NaN). */
-static IrNode *lower_elu(LowerCtx *L, const Expr *e, IrNode *const *x) {
-  double alpha = builtin_arg(e, "alpha")->num;
+/* scale * (x if x >= 0 else alpha*(e^x - 1)): the negative branch takes
+ * expm1(min(x, 0)), so the unused branch never overflows (an inf there would
+ * turn the select's gradient into NaN) and small negative x keep their
+ * relative accuracy. */
+static IrNode *elu_of(LowerCtx *L, IrNode *x, double alpha, double scale) {
   IrNode *zero = lower_num(L, 0);
-  IrNode *ex = ir_unary(L->g, OP_EXP, ir_binary(L->g, OP_MIN, x[0], zero));
-  IrNode *neg = lower_mul(L, lower_sub(L, ex, lower_num(L, 1)), lower_num(L, alpha));
-  return ir_where(L->g, ir_binary(L->g, OP_CMPLT, x[0], zero), neg, x[0]);
+  IrNode *em1 = ir_unary(L->g, OP_EXPM1, ir_binary(L->g, OP_MIN, x, zero));
+  IrNode *neg = lower_mul(L, em1, lower_num(L, alpha * scale));
+  return ir_where(L->g, ir_binary(L->g, OP_CMPLT, x, zero), neg, scale == 1 ? x : lower_mul(L, x, lower_num(L, scale)));
+}
+
+static IrNode *lower_elu(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  return elu_of(L, x[0], builtin_arg(e, "alpha")->num, 1);
+}
+
+/* selu: elu with the self-normalizing constants of Klambauer et al. (2017),
+ * as PyTorch and Keras spell them. */
+static IrNode *lower_selu(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  (void)e;
+  return elu_of(L, x[0], 1.6732632423543772848170429916717, 1.0507009873554804934193349852946);
+}
+
+/* softplus(x, beta) = log(1 + e^(beta*x)) / beta, through the stable op. */
+static IrNode *lower_softplus(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  double beta = builtin_arg(e, "beta")->num;
+  if (beta == 1) return ir_unary(L->g, OP_SOFTPLUS, x[0]);
+  return lower_mul(L, ir_unary(L->g, OP_SOFTPLUS, lower_mul(L, x[0], lower_num(L, beta))), lower_num(L, 1 / beta));
+}
+
+/* silu(x) = swish(x) = x * sigmoid(x). */
+static IrNode *lower_silu(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  return lower_mul(L, x[0], lower_sigmoid(L, e, x));
+}
+
+/* gelu(x) = x * Phi(x), Phi the standard normal CDF.  Exact (PyTorch's
+ * default): Phi(x) = erfc(-x/sqrt 2)/2, through erfc rather than 1 + erf so
+ * the left tail, where Phi is tiny, keeps its relative accuracy.  "tanh":
+ * Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))/2, PyTorch's
+ * approximate = "tanh". */
+static IrNode *lower_gelu(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  IrNode *phi;
+  if (strcmp(builtin_arg(e, "approximate")->str, "tanh") == 0) {
+    IrNode *cube = lower_mul(L, lower_mul(L, x[0], x[0]), x[0]);
+    IrNode *u = lower_mul(L, lower_add(L, x[0], lower_mul(L, cube, lower_num(L, 0.044715))),
+                          lower_num(L, 0.79788456080286535588));
+    phi = lower_add(L, lower_mul(L, ir_unary(L->g, OP_TANH, u), lower_num(L, 0.5)), lower_num(L, 0.5));
+  } else {
+    IrNode *c = ir_unary(L->g, OP_ERFC, lower_mul(L, x[0], lower_num(L, -0.70710678118654752440)));
+    phi = lower_mul(L, c, lower_num(L, 0.5));
+  }
+  return lower_mul(L, x[0], phi);
 }
 
 /* logsumexp over the last per-sample axis, kept with size 1. */
@@ -604,6 +658,14 @@ const Builtin builtin_table[] = {
      "max(x, alpha*x) (alpha <= 1); x if x >= 0 else alpha*x"},
     {"elu", BK_ACTIVATION, 2, {X_P, {"alpha", AT_NUM, "1", R_NONNEG}}, check_same, lower_elu, 0,
      "x if x >= 0 else alpha*(e^x - 1)"},
+    {"selu", BK_ACTIVATION, 1, {X_P}, check_same, lower_selu, 0,
+     "scale * elu(x, alpha), alpha = 1.6732632423543772848, scale = 1.0507009873554804934"},
+    {"softplus", BK_ACTIVATION, 2, {X_P, {"beta", AT_NUM, "1", R_POS}}, check_same, lower_softplus, 0,
+     "log(1 + e^(beta*x)) / beta, computed stably"},
+    {"gelu", BK_ACTIVATION, 2, {X_P, {"approximate", AT_STR, "none", R_ANY}}, check_gelu, lower_gelu, 0,
+     "x * Phi(x) = x * erfc(-x/sqrt 2) / 2; approximate = \"tanh\": x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2"},
+    {"silu", BK_ACTIVATION, 1, {X_P}, check_same, lower_silu, 0, "x * sigmoid(x)"},
+    {"swish", BK_ACTIVATION, 1, {X_P}, check_same, lower_silu, 0, "same as silu: x * sigmoid(x)"},
     {"softmax", BK_ACTIVATION, 1, {X_P}, check_vector_like, lower_softmax, 0,
      "exp(x - logsumexp(x)) over the last axis"},
     {"log_softmax", BK_ACTIVATION, 1, {X_P}, check_vector_like, lower_log_softmax, 0,

@@ -13,9 +13,9 @@
  *
  * Numerics: float32 throughout; multiplies and adds may contract to FMA; the
  * reduction accumulators may reassociate (so the vectorizer can split sums);
- * nothing else is relaxed.  exp and tanh are inline polynomials (below), so
- * loops using them still vectorize; log/sin/cos/pow go through LLVM
- * intrinsics (libm calls): all within a few ulp.
+ * nothing else is relaxed.  exp, expm1, tanh, softplus and erfc are inline
+ * polynomials (below), so loops using them still vectorize; log/sin/cos/pow
+ * go through LLVM intrinsics (libm calls): all within a few ulp.
  *
  * codegen_optimize (at the end) runs the -O pipeline with a target machine
  * made from the same Target; the JIT and the object-file writer share it.
@@ -198,6 +198,17 @@ static LLVMValueRef inline_exp(Cg *cg, LLVMValueRef x) {
   return sel(cg, LLVMBuildFCmp(cg->b, LLVMRealUNO, x, x, ""), x, y);
 }
 
+/* e^x - 1: the Taylor polynomial to x^9 for |x| < 0.5 (truncation < 3e-9
+ * relative), where e^x - 1 would cancel; elsewhere e^x - 1 loses at most a
+ * bit. */
+static LLVMValueRef inline_expm1(Cg *cg, LLVMValueRef x) {
+  static const double taylor[] = {1, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
+                                  1.0 / 362880};
+  LLVMValueRef small = LLVMBuildFMul(cg->b, x, horner(cg, x, taylor, 9), "");
+  LLVMValueRef big = LLVMBuildFSub(cg->b, inline_exp(cg, x), cg_f32(cg, 1), "");
+  return sel(cg, lt(cg, unary_f32(cg, "llvm.fabs", x), cg_f32(cg, 0.5)), small, big);
+}
+
 /* tanh: odd Taylor polynomial to x^15 for |x| < 0.55 (truncation < 3e-8
  * relative), else sign(x) (1 - 2 / (e^{2|x|} + 1)), which has no
  * cancellation there (the result is above 0.5). */
@@ -214,6 +225,42 @@ static LLVMValueRef inline_tanh(Cg *cg, LLVMValueRef x) {
   return sel(cg, lt(cg, a, cg_f32(cg, 0.55)), small, big);
 }
 
+/* softplus: max(x, 0) + log1p(e^-|x|).  With t = e^-|x| in (0, 1],
+ * log1p(t) = 2 atanh(s) for s = t / (2 + t) <= 1/3, whose odd series to s^17
+ * is exact to float rounding (truncation < 2e-9); no cancellation anywhere,
+ * so the result is accurate relative to itself even where it is e^x << 1. */
+static LLVMValueRef inline_softplus(Cg *cg, LLVMValueRef x) {
+  static const double odd[] = {2.0, 2.0 / 3, 2.0 / 5, 2.0 / 7, 2.0 / 9, 2.0 / 11, 2.0 / 13, 2.0 / 15, 2.0 / 17};
+  LLVMValueRef t = inline_exp(cg, LLVMBuildFNeg(cg->b, unary_f32(cg, "llvm.fabs", x), ""));
+  LLVMValueRef s = LLVMBuildFDiv(cg->b, t, LLVMBuildFAdd(cg->b, t, cg_f32(cg, 2), ""), "");
+  LLVMValueRef l = LLVMBuildFMul(cg->b, s, horner(cg, LLVMBuildFMul(cg->b, s, s, ""), odd, 9), "");
+  return LLVMBuildFAdd(cg->b, sel(cg, lt(cg, cg_f32(cg, 0), x), x, cg_f32(cg, 0)), l, "");
+}
+
+/* erfc: for z = |x|, erfc z = t e^(-z^2 + p(2t - 1)) with t = 1/(1 + z/2) and
+ * p a degree-11 polynomial fitted by least squares to log(erfc(z)/t) + z^2
+ * on t in [0.02, 1]; e^-z^2 is taken as e^-hi e^-lo with z^2 = hi + lo
+ * split exactly by an FMA, so the tail keeps its relative accuracy (within
+ * 5e-7 wherever erfc z is a normal float).  erfc(-z) = 2 - erfc z.  z is
+ * clamped at 11, where erfc is below the smallest float, so an infinite x
+ * gives 0 or 2; NaN passes through. */
+static LLVMValueRef inline_erfc(Cg *cg, LLVMValueRef x) {
+  static const double p[] = {-0.67179409122256162,   0.67264315057830848,    0.047343858750274061,
+                             -0.046893537091888489,  -0.0098797363812869743, 0.0088081253561450457,
+                             0.0017931148157596132,  -0.0022868617549673697, -0.00022662491876041674,
+                             0.00057152908365341686, 7.3995507006142062e-06, -8.6336826433496041e-05};
+  LLVMValueRef z = bin_intrinsic(cg, "llvm.minnum", unary_f32(cg, "llvm.fabs", x), cg_f32(cg, 11));
+  LLVMValueRef t = LLVMBuildFDiv(cg->b, cg_f32(cg, 1), fma3(cg, z, cg_f32(cg, 0.5), cg_f32(cg, 1)), "");
+  LLVMValueRef poly = horner(cg, fma3(cg, t, cg_f32(cg, 2), cg_f32(cg, -1)), p, (int)COUNT_OF(p));
+  LLVMValueRef hi = LLVMBuildFMul(cg->b, z, z, "");
+  LLVMValueRef lo = fma3(cg, z, z, LLVMBuildFNeg(cg->b, hi, ""));
+  LLVMValueRef tail = LLVMBuildFMul(cg->b, inline_exp(cg, LLVMBuildFNeg(cg->b, hi, "")),
+                                    inline_exp(cg, LLVMBuildFSub(cg->b, poly, lo, "")), "");
+  LLVMValueRef r = LLVMBuildFMul(cg->b, t, tail, "");
+  LLVMValueRef y = sel(cg, lt(cg, x, cg_f32(cg, 0)), LLVMBuildFSub(cg->b, cg_f32(cg, 2), r, ""), r);
+  return sel(cg, LLVMBuildFCmp(cg->b, LLVMRealUNO, x, x, ""), x, y);
+}
+
 /* 1 - a^b in double (see ops.c), rounded once to float. */
 static LLVMValueRef pow1m(Cg *cg, LLVMValueRef a, LLVMValueRef b) {
   LLVMTypeRef f64 = LLVMDoubleTypeInContext(cg->ctx);
@@ -226,12 +273,15 @@ static LLVMValueRef scalar_op(Cg *cg, IrOp op, LLVMValueRef *a) {
   switch (op) {
   case OP_NEG: return LLVMBuildFNeg(cg->b, a[0], "");
   case OP_EXP: return inline_exp(cg, a[0]);
+  case OP_EXPM1: return inline_expm1(cg, a[0]);
   case OP_LOG: return unary_f32(cg, "llvm.log", a[0]);
   case OP_SQRT: return unary_f32(cg, "llvm.sqrt", a[0]);
   case OP_ABS: return unary_f32(cg, "llvm.fabs", a[0]);
   case OP_SIN: return unary_f32(cg, "llvm.sin", a[0]);
   case OP_COS: return unary_f32(cg, "llvm.cos", a[0]);
   case OP_TANH: return inline_tanh(cg, a[0]);
+  case OP_SOFTPLUS: return inline_softplus(cg, a[0]);
+  case OP_ERFC: return inline_erfc(cg, a[0]);
   case OP_SIGN:
     return sel(cg, lt(cg, a[0], cg_f32(cg, 0)), cg_f32(cg, -1),
                sel(cg, lt(cg, cg_f32(cg, 0), a[0]), cg_f32(cg, 1), cg_f32(cg, 0)));

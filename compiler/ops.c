@@ -10,7 +10,7 @@
  * n's shape) and hand each source's contribution to grad_accum, which undoes
  * broadcasting; so rules never worry about shapes of broadcast operands.
  * Rules reuse n itself where the derivative is a function of the output
- * (exp, sqrt, tanh, div, pow, logsumexp) so hash-consing shares the value.
+ * (exp, expm1, sqrt, tanh, softplus, div, pow, logsumexp) so hash-consing shares the value.
  * Ops whose derivative is zero almost everywhere (sign, cmplt, rand) have a
  * rule that contributes nothing; only leaves have no rule at all.
  */
@@ -53,6 +53,13 @@ static double s_exp(double a, double b, double c) { (void)b, (void)c; return exp
 static void grad_exp(GradCtx *G, IrNode *n, IrNode *g) { grad_accum(G, n->src[0], mul(G, g, n)); }
 #define RULES_EXP s_exp, 0, grad_exp
 
+static double s_expm1(double a, double b, double c) { (void)b, (void)c; return expm1(a); }
+/* d (e^a - 1) = e^a = out + 1 */
+static void grad_expm1(GradCtx *G, IrNode *n, IrNode *g) {
+  grad_accum(G, n->src[0], mul(G, g, bin(G, OP_ADD, n, K(G, 1))));
+}
+#define RULES_EXPM1 s_expm1, 0, grad_expm1
+
 static double s_log(double a, double b, double c) { (void)b, (void)c; return log(a); }
 static void grad_log(GradCtx *G, IrNode *n, IrNode *g) { grad_accum(G, n->src[0], bin(G, OP_DIV, g, n->src[0])); }
 #define RULES_LOG s_log, 0, grad_log
@@ -89,6 +96,25 @@ static void grad_tanh(GradCtx *G, IrNode *n, IrNode *g) {
   grad_accum(G, n->src[0], mul(G, g, bin(G, OP_SUB, K(G, 1), mul(G, n, n))));
 }
 #define RULES_TANH s_tanh, 0, grad_tanh
+
+static double s_softplus(double a, double b, double c) {
+  (void)b, (void)c;
+  return fmax(a, 0) + log1p(exp(-fabs(a)));
+}
+/* d softplus a = sigmoid a = e^(a - softplus a): reuse the output (exact
+ * in both tails: a - out is -log1p(e^-a) for large a and a for very negative a) */
+static void grad_softplus(GradCtx *G, IrNode *n, IrNode *g) {
+  grad_accum(G, n->src[0], mul(G, g, un(G, OP_EXP, bin(G, OP_SUB, n->src[0], n))));
+}
+#define RULES_SOFTPLUS s_softplus, 0, grad_softplus
+
+static double s_erfc(double a, double b, double c) { (void)b, (void)c; return erfc(a); }
+/* d erfc a = -(2/sqrt pi) e^(-a^2) */
+static void grad_erfc(GradCtx *G, IrNode *n, IrNode *g) {
+  IrNode *a = n->src[0], *bell = un(G, OP_EXP, un(G, OP_NEG, mul(G, a, a)));
+  grad_accum(G, a, mul(G, g, mul(G, bell, K(G, -1.1283791670955126))));
+}
+#define RULES_ERFC s_erfc, 0, grad_erfc
 
 /* ---- elementwise binary ---- */
 

@@ -285,6 +285,9 @@ static const struct {
     {OP_MAX, 2, 3, 0, 3},            {OP_MAX, 3, 2, 0, 3},           {OP_MIN, 2, 3, 0, 2},
     {OP_MIN, 3, 2, 0, 2},            {OP_CMPLT, 2, 3, 0, 1},         {OP_CMPLT, 3, 3, 0, 0},
     {OP_WHERE, 1, 7, 8, 7},          {OP_WHERE, 0, 7, 8, 8},         {OP_WHERE, -0.5, 7, 8, 7},
+    {OP_EXPM1, 1, 0, 0, 1.718281828459045},    {OP_SOFTPLUS, 0, 0, 0, 0.6931471805599453},
+    {OP_SOFTPLUS, 800, 0, 0, 800},             {OP_ERFC, 1, 0, 0, 0.15729920705028513},
+    {OP_ERFC, -1, 0, 0, 1.8427007929497148},
 };
 
 START_TEST(test_eval_scalar_ops) {

@@ -339,6 +339,36 @@ START_TEST(test_activations) {
 }
 END_TEST
 
+/* softplus, gelu (both forms), silu/swish and selu against their formulas,
+ * values and derivatives, in both tails and at 0. */
+START_TEST(test_smooth_activations) {
+  Arena *a = arena_new();
+  Model *m = compile(a, "param x : [7] = [0, 1, -1, 3, -3, 30, -30]\n"
+                        "s = softplus(x) + softplus(x, beta = 2)\ng = gelu(x) + gelu(x, approximate = \"tanh\")\n"
+                        "w = silu(x) + swish(x) + selu(x)\nloss sum(s) + sum(g) + sum(w)\n");
+  Store st = {.rng = 1};
+  Run r = run(lower_grad(m, a, 1), &st);
+  const double xs[] = {0, 1, -1, 3, -3, 30, -30}, k = sqrt(2 / M_PI), c = 0.044715;
+  const double al = 1.6732632423543772848170429916717, sc = 1.0507009873554804934193349852946;
+  double want = 0, dwant[7];
+  for (int i = 0; i < 7; i++) {
+    double x = xs[i], sg = 1 / (1 + exp(-x)), sg2 = 1 / (1 + exp(-2 * x));
+    double phi = 0.5 * erfc(-x / sqrt(2)), dens = exp(-x * x / 2) / sqrt(2 * M_PI);
+    double t = tanh(k * (x + c * x * x * x));
+    want += log1p(exp(x)) + log1p(exp(2 * x)) / 2 + x * phi + 0.5 * x * (1 + t) + 2 * x * sg +
+            sc * (x >= 0 ? x : al * expm1(x));
+    dwant[i] = sg + sg2 + phi + x * dens + 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * c * x * x) +
+               2 * (sg + x * sg * (1 - sg)) + sc * (x >= 0 ? 1 : al * exp(x));
+  }
+  ck_assert_double_eq_tol(out(&r, "loss")[0], want, 1e-9);
+  const double *g = out(&r, "grad x");
+  for (int i = 0; i < 7; i++) ck_assert_msg(fabs(g[i] - dwant[i]) < 1e-9, "d/dx at %g: %.12g, want %.12g", xs[i], g[i], dwant[i]);
+  run_free(&r);
+  store_free(&st);
+  arena_free(a);
+}
+END_TEST
+
 /* ---- dropout and the normalizations ---- */
 
 START_TEST(test_dropout) {
@@ -717,6 +747,9 @@ static const char *const grad_models[] = {
     "input x : [2, 3]\ntarget y : [3]\nparam W : [3, 3] = normal(1)\nparam V : [2, 2] = uniform(-1, 1)\n"
     "m = mean(x, axis = 0) + max(V @ x, axis = 0) + sum(x) / 4\nz = m @ W\n"
     "loss cross_entropy(z, y) + sum(softmax(z) * log_softmax(z)) + mean(flatten(x) * sqrt(abs(sum(W)) + 1))\n",
+    "input x : [4]\ntarget y : class(3)\nh = gelu(dense(x, 5)) + silu(dense(x, 5)) - selu(dense(x, 5))\n"
+    "u = softplus(dense(h, 4), beta = 3) * gelu(dense(h, 4), approximate = \"tanh\") + swish(dense(h, 4))\n"
+    "loss cross_entropy(dense(u, 3), y)\n",
 };
 
 START_TEST(test_gradients_match_finite_differences) {
@@ -779,6 +812,7 @@ Suite *lower_suite(void) {
   tcase_add_test(tc, test_cross_entropy);
   tcase_add_test(tc, test_pointwise_losses);
   tcase_add_test(tc, test_activations);
+  tcase_add_test(tc, test_smooth_activations);
   tcase_add_test(tc, test_dropout);
   tcase_add_test(tc, test_batch_norm);
   tcase_add_test(tc, test_layer_norm);

@@ -1,0 +1,1 @@
+check tests/golden/diag/activation_args.nn
