@@ -206,6 +206,141 @@ static bool check_reduce(SemaCtx *S, Expr *e) {
   return true;
 }
 
+/* The per-sample axis k of x (negative counts from the end) as 0..r-1, or
+ * -1 after an error at `at` naming x's shape. */
+static int axis_of(SemaCtx *S, const Expr *e, Loc at, int k, Type x, const char *xname) {
+  char b1[OPERAND_LEN];
+  int r = x.shape.ndim;
+  if (k >= -r && k < r) return k < 0 ? k + r : k;
+  sema_error(S, at, "%s: axis %d is out of range for %s, which has %d ax%s: use 0..%d, or -%d..-1 from the end",
+             e->fn->name, k, operand_str(x, xname, b1), r, r == 1 ? "is" : "es", r - 1, r);
+  return -1;
+}
+
+/* Where a numeric argument was written: its value when given, else the call. */
+static Loc value_loc(const ArgVal *v) { return v->ast ? v->ast->loc : v->loc; }
+
+enum { CONCAT_MAX = 8 };   /* operands of one concat */
+
+/* concat: operands of one rank whose sizes agree on every axis but `axis`,
+ * which adds up.  When two operands differ on exactly one other axis and
+ * agree on `axis`, the message suggests that axis instead. */
+static bool check_concat(SemaCtx *S, Expr *e) {
+  char b1[OPERAND_LEN], b2[OPERAND_LEN];
+  Type t = arg_type(e, 0);
+  const char *first = arg_name(&e->args[0]);
+  const ArgVal *ax = builtin_arg(e, "axis");
+  if (t.shape.ndim == 0) {
+    sema_error(S, e->args[0].loc, "concat joins along an axis, but %s is a scalar; use reshape(%s, [1]) for a vector",
+               operand_str(t, first, b1), sema_arg_text(S, &e->args[0]));
+    return false;
+  }
+  int k = axis_of(S, e, value_loc(ax), (int)ax->num, t, first);
+  if (k < 0) return false;
+  Type first_t = t;
+  for (int i = 1; i < CONCAT_MAX; i++) {
+    if (!e->args[i].present) continue;
+    Type u = arg_type(e, i);
+    int other = -1, ndiff = 0;
+    bool rank = u.shape.ndim == t.shape.ndim;
+    for (int d = 0; rank && d < t.shape.ndim; d++)
+      if (d != k && u.shape.dim[d] != first_t.shape.dim[d]) other = d, ndiff++;
+    if (!rank || ndiff) {
+      operand_str(u, arg_name(&e->args[i]), b1);
+      operand_str(first_t, first, b2);
+      if (u.shape.ndim == 0)
+        sema_error(S, e->args[i].loc, "concat: operand %d ('%s') is a scalar []; the axis is given by name: "
+                   "concat(..., axis = %s)", i + 1, sema_arg_text(S, &e->args[i]), sema_arg_text(S, &e->args[i]));
+      else if (!rank)
+        sema_error(S, e->args[i].loc, "concat: %s and %s have different ranks; every operand needs %d axes", b1, b2,
+                   first_t.shape.ndim);
+      else if (ndiff == 1 && u.shape.dim[k] == first_t.shape.dim[k])
+        sema_error(S, e->args[i].loc,
+                   "concat along axis %d: %s and %s differ on axis %d (%d and %d), and only the concat axis may "
+                   "differ; did you mean axis = %d?",
+                   k, b1, b2, other, u.shape.dim[other], first_t.shape.dim[other], other);
+      else
+        sema_error(S, e->args[i].loc,
+                   "concat along axis %d: %s and %s differ on axis %d (%d and %d); only the concat axis may differ",
+                   k, b1, b2, other, u.shape.dim[other], first_t.shape.dim[other]);
+      return false;
+    }
+    t.shape.dim[k] += u.shape.dim[k];
+    t.batched = t.batched || u.batched;
+  }
+  t.nclasses = 0;
+  e->type = t;
+  return true;
+}
+
+/* slice(x, start, end, axis): [start, end) of one axis, negative counting
+ * from the end as in Python; never empty, never past the axis. */
+static bool check_slice(SemaCtx *S, Expr *e) {
+  char b1[OPERAND_LEN];
+  Type x = arg_type(e, 0);
+  const char *xn = arg_name(&e->args[0]);
+  const ArgVal *ax = builtin_arg(e, "axis"), *sv = builtin_arg(e, "start"), *ev = builtin_arg(e, "end");
+  if (x.shape.ndim == 0) {
+    sema_error(S, e->args[0].loc, "slice: %s is a scalar, with no axis to slice", operand_str(x, xn, b1));
+    return false;
+  }
+  int k = axis_of(S, e, value_loc(ax), (int)ax->num, x, xn);
+  if (k < 0) return false;
+  int n = x.shape.dim[k], start = (int)sv->num, end = ev->present ? (int)ev->num : n;
+  int s0 = start < 0 ? start + n : start, e0 = end < 0 ? end + n : end;
+  if (s0 < 0 || s0 >= n) {
+    sema_error(S, value_loc(sv), "slice: start %d is outside axis %d of %s, which has %d elements: use 0..%d, or -%d..-1 "
+               "from the end", start, k, operand_str(x, xn, b1), n, n - 1, n);
+    return false;
+  }
+  if (e0 <= s0 || e0 > n) {
+    sema_error(S, value_loc(ev), "slice: end %d is outside axis %d of %s: after start %d it must be in %d..%d (the "
+               "range [start, end) holds at least one element and the axis has %d)", end, k, operand_str(x, xn, b1),
+               start, s0 + 1, n, n);
+    return false;
+  }
+  e->type = x;
+  e->type.nclasses = 0;
+  e->type.shape.dim[k] = e0 - s0;
+  return true;
+}
+
+/* transpose(x): the axes reversed; transpose(x, perm): out axis i is x's
+ * axis perm[i] (per-sample axes; the batch stays first). */
+static bool check_transpose(SemaCtx *S, Expr *e) {
+  char b1[OPERAND_LEN];
+  Type x = arg_type(e, 0);
+  const char *xn = arg_name(&e->args[0]);
+  const ArgVal *pv = builtin_arg(e, "perm");
+  int r = x.shape.ndim;
+  if (!pv->present && r < 2) {
+    sema_error(S, e->loc, "transpose: %s has %s; transpose(x) reverses the axes of a matrix or more", operand_str(x, xn, b1),
+               r ? "one axis" : "no axes");
+    return false;
+  }
+  Shape p = pv->shape;
+  if (pv->present && p.ndim != r) {
+    sema_error(S, value_loc(pv), "transpose: perm lists %d ax%s, but %s has %d: it must name each axis 0..%d once",
+               p.ndim, p.ndim == 1 ? "is" : "es", operand_str(x, xn, b1), r, r - 1);
+    return false;
+  }
+  unsigned seen = 0;
+  e->type = x;
+  e->type.nclasses = 0;
+  for (int i = 0; i < r; i++) {
+    int a = pv->present ? p.dim[i] : r - 1 - i;
+    if (a < 0) a += r;
+    if (a < 0 || a >= r || (seen >> a & 1u)) {
+      sema_error(S, value_loc(pv), "transpose: perm must name each axis of %s once (0..%d, or negative from the end); "
+                 "axis %d is %s", operand_str(x, xn, b1), r - 1, p.dim[i], a < 0 || a >= r ? "out of range" : "repeated");
+      return false;
+    }
+    seen |= 1u << a;
+    e->type.shape.dim[i] = x.shape.dim[a];
+  }
+  return true;
+}
+
 static bool check_flatten(SemaCtx *S, Expr *e) {
   (void)S;
   Type x = arg_type(e, 0);
@@ -544,16 +679,60 @@ static unsigned reduce_axes(const Expr *e) {
 }
 
 static IrNode *lower_reduce_call(LowerCtx *L, const Expr *e, IrNode *const *x) {
-  if (strcmp(e->fn->name, "min") == 0) {  /* min(x) = -max(-x) */
-    IrNode *r = lower_reduce(L, OP_RMAX, ir_unary(L->g, OP_NEG, x[0]), arg_type(e, 0), reduce_axes(e), false);
-    return ir_unary(L->g, OP_NEG, r);
-  }
   IrNode *r = lower_reduce(L, (IrOp)e->fn->tag, x[0], arg_type(e, 0), reduce_axes(e), false);
   if (strcmp(e->fn->name, "mean") != 0) return r;
   return lower_mul(L, r, lower_num(L, (double)shape_numel(e->type.shape) / (double)shape_numel(arg_type(e, 0).shape)));
 }
 
 static IrNode *lower_reshape_call(LowerCtx *L, const Expr *e, IrNode *const *x) { return to_type(L, x[0], e->type); }
+
+/* The IR axis of per-sample axis k of a value of type t. */
+static int ir_axis(const LowerCtx *L, Type t, int k) { return lower_ir_shape(L, t).ndim - t.shape.ndim + k; }
+
+static int axis_arg(const Expr *e, int r) {
+  int k = (int)builtin_arg(e, "axis")->num;
+  return k < 0 ? k + r : k;
+}
+
+/* concat: each operand padded with zeros to the result's size along the
+ * axis, at its place, and the pads summed (their gradients are slices). */
+static IrNode *lower_concat(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  Shape out = lower_ir_shape(L, e->type);
+  int k = ir_axis(L, e->type, axis_arg(e, e->type.shape.ndim)), at = 0;
+  IrNode *sum = NULL;
+  for (int i = 0; i < CONCAT_MAX; i++) {
+    if (!e->args[i].present) continue;
+    IrNode *v = x[i];
+    if (v->shape.ndim < out.ndim) {   /* an unbatched operand, seen once per sample */
+      Shape s = out;
+      s.dim[k] = v->shape.dim[k - 1];
+      v = ir_expand(L->g, v, s);
+    }
+    IrNode *p = ir_pad(L->g, v, k, at, out.dim[k]);
+    at += v->shape.dim[k];
+    sum = sum ? lower_add(L, sum, p) : p;
+  }
+  return sum;
+}
+
+static IrNode *lower_slice(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  Type t = arg_type(e, 0);
+  int k = axis_arg(e, t.shape.ndim), start = (int)builtin_arg(e, "start")->num;
+  if (start < 0) start += t.shape.dim[k];
+  return ir_slice(L->g, x[0], ir_axis(L, t, k), start, e->type.shape.dim[k]);
+}
+
+static IrNode *lower_transpose(LowerCtx *L, const Expr *e, IrNode *const *x) {
+  Type t = arg_type(e, 0);
+  const ArgVal *pv = builtin_arg(e, "perm");
+  int r = t.shape.ndim, off = ir_axis(L, t, 0), perm[IR_MAX_DIMS];
+  for (int d = 0; d < off; d++) perm[d] = d;
+  for (int i = 0; i < r; i++) {
+    int a = pv->present ? pv->shape.dim[i] : r - 1 - i;
+    perm[off + i] = off + (a < 0 ? a + r : a);
+  }
+  return ir_transpose(L->g, x[0], perm);
+}
 
 /* Prediction and target brought to one IR layout (one-element shapes differ). */
 static IrNode *target_like(LowerCtx *L, const Expr *e, IrNode *t) {
@@ -705,11 +884,21 @@ const Builtin builtin_table[] = {
      "mean over all per-sample axes, or over axis"},
     {"max", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_RMAX,
      "max over all per-sample axes, or over axis"},
-    {"min", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_RMAX,
-     "min over all per-sample axes, or over axis (-max(-x))"},
+    {"min", BK_REDUCTION, 2, {X_P, {"axis", AT_INT, "", R_ANY}}, check_reduce, lower_reduce_call, OP_RMIN,
+     "min over all per-sample axes, or over axis"},
     {"flatten", BK_SHAPE, 1, {X_P}, check_flatten, lower_reshape_call, 0, "the per-sample value as a vector"},
     {"reshape", BK_SHAPE, 2, {X_P, {"shape", AT_SHAPE, NULL, R_ANY}}, check_reshape, lower_reshape_call, 0,
      "same elements, new per-sample shape (one size may be -1)"},
+    {"concat", BK_SHAPE, CONCAT_MAX,
+     {{"a", AT_TENSOR, NULL, R_ANY}, {"b", AT_TENSOR, NULL, R_ANY}, {"c", AT_TENSOR, "", R_ANY},
+      {"d", AT_TENSOR, "", R_ANY}, {"e", AT_TENSOR, "", R_ANY}, {"f", AT_TENSOR, "", R_ANY}, {"g", AT_TENSOR, "", R_ANY},
+      {"h", AT_TENSOR, "", R_ANY}, {"axis", AT_INT, "0", R_ANY}},
+     check_concat, lower_concat, 0, "2 to 8 values joined along axis; sizes on the other axes agree"},
+    {"slice", BK_SHAPE, 3,
+     {X_P, {"start", AT_INT, NULL, R_ANY}, {"end", AT_INT, "", R_ANY}, {"axis", AT_INT, "0", R_ANY}}, check_slice,
+     lower_slice, 0, "elements [start, end) of axis (end: the axis's size; negative counts from the end)"},
+    {"transpose", BK_SHAPE, 2, {X_P, {"perm", AT_AXES, "", R_ANY}}, check_transpose, lower_transpose, 0,
+     "the axes reversed, or out axis i = x's axis perm[i]"},
     {"mse", BK_LOSS, 2, {{"pred", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}}, check_pointwise_loss,
      lower_mse, 0, "mean((pred - target)^2)"},
     {"mae", BK_LOSS, 2, {{"pred", AT_TENSOR, NULL, R_ANY}, {"target", AT_TENSOR, NULL, R_ANY}}, check_pointwise_loss,

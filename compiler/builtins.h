@@ -20,8 +20,8 @@ typedef enum {
   BK_MATH,         /* elementwise math and matmul */
   BK_ACTIVATION,   /* elementwise or per-sample nonlinearity */
   BK_LAYER,        /* creates parameters or state (dense, batch_norm, ...) */
-  BK_REDUCTION,    /* sum/mean/max over per-sample axes */
-  BK_SHAPE,        /* flatten, reshape */
+  BK_REDUCTION,    /* sum/mean/max/min over per-sample axes */
+  BK_SHAPE,        /* flatten, reshape, concat, slice, transpose */
   BK_LOSS,         /* per-sample loss */
   BK_REGULARIZER,  /* scalar penalty over the weight matrices */
   BK_INITIALIZER,  /* param values: zeros, normal(...), ... */
@@ -40,6 +40,7 @@ typedef enum {
   AT_INIT,     /* initializer: name, call or number */
   AT_PAIR,     /* constant integer for both spatial axes, or [rows, columns] */
   AT_PAD,      /* an AT_PAIR, or "same" (keep the size) or "valid" (no padding) */
+  AT_AXES,     /* list of constant integers (axes, negative from the end), kept in `shape` */
 } ArgType;
 
 typedef enum {
@@ -67,7 +68,7 @@ struct ArgVal {
   Expr *x;               /* AT_TENSOR */
   double num;            /* AT_NUM, AT_INT, AT_BOOL (0/1) */
   const char *str;       /* AT_STR */
-  Shape shape;           /* AT_SHAPE */
+  Shape shape;           /* AT_SHAPE; AT_AXES (ndim = how many, dim = the axes) */
   IrInit init;           /* AT_INIT (fan_in/fan_out filled by the layer) */
   int pair[2];           /* AT_PAIR, AT_PAD: rows, columns */
   bool same;             /* AT_PAD: "same" was given (pair is then 0, 0) */

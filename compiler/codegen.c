@@ -345,6 +345,25 @@ LLVMValueRef cg_load_at(Cg *cg, const IrNode *s, LLVMValueRef const *co) {
   return cg_load(cg, cg->bufptr[plan_buf_of_view(cg->mp, s)], cg_offset(cg, &p, f->stride));
 }
 
+/* slice and pad at a point: the source element at the point's coordinates
+ * moved along the axis (pad: 0 where that falls outside the source).  The
+ * source has a buffer of its own: it never joins its reader's loop. */
+static LLVMValueRef range_member(Cg *cg, const IrNode *u, const CgPoint *p) {
+  const int *map = cg->fp->node[u->id].map;
+  const IrNode *s = u->src[0];
+  int ax = u->range.axis;
+  LLVMValueRef co[IR_MAX_DIMS];
+  for (int k = 0; k < u->shape.ndim; k++) co[k] = map[k] >= 0 ? cg_coord(cg, p, map[k]) : cg_i64(cg, 0);
+  if (u->op == OP_SLICE) {
+    co[ax] = LLVMBuildAdd(cg->b, co[ax], cg_i64(cg, u->range.start), "");
+    return cg_load_at(cg, s, co);
+  }
+  LLVMValueRef j = LLVMBuildSub(cg->b, co[ax], cg_i64(cg, u->range.start), "");
+  LLVMValueRef inside = LLVMBuildICmp(cg->b, LLVMIntULT, j, cg_i64(cg, s->shape.dim[ax]), "");
+  co[ax] = LLVMBuildSelect(cg->b, inside, j, cg_i64(cg, 0), "");
+  return sel(cg, inside, cg_load_at(cg, s, co), cg_f32(cg, 0));
+}
+
 static LLVMValueRef member(Cg *cg, const IrNode *u, const CgPoint *p) {
   if (u == cg->mm) return cg->mm_value;
   if (cg->memo[u->id]) return cg->memo[u->id];
@@ -374,6 +393,7 @@ static LLVMValueRef member(Cg *cg, const IrNode *u, const CgPoint *p) {
     v = scalar_op(cg, u->op, a);
     break;
   case OPK_WINDOW: v = window_member(cg, u, p); break;
+  case OPK_RANGE: v = range_member(cg, u, p); break;
   default: die("codegen: %s inside an elementwise loop", op_info[u->op].name);
   }
   cg->memo[u->id] = v;
@@ -429,14 +449,23 @@ static void emit_elemwise(Cg *cg) {
   loops_end(cg, &cg->step->loops, &p, lp);
 }
 
-/* A sum or max whose innermost axis is kept (column sums, bias gradients):
+/* A reduction's starting value and its step (the sums' `reassoc` aside). */
+static LLVMValueRef reduce_identity(Cg *cg, IrOp op) {
+  return cg_f32(cg, op == OP_SUM ? 0.0 : op == OP_RMIN ? INFINITY : -INFINITY);
+}
+
+static LLVMValueRef reduce_step(Cg *cg, IrOp op, LLVMValueRef acc, LLVMValueRef v) {
+  return bin_intrinsic(cg, op == OP_RMIN ? "llvm.minnum" : "llvm.maxnum", acc, v);
+}
+
+/* A sum, max or min whose innermost axis is kept (column sums, bias gradients):
  * the output starts at the identity and every point of the space, in memory
  * order, combines into its output element, so the inner loop runs along
  * contiguous outputs and vectorizes. */
 static void emit_reduce_in_memory(Cg *cg, const FuseGroup *G) {
   const IrNode *r = G->root;
   LLVMValueRef out = cg->bufptr[cg->mp->buf_of[r->id]];
-  LLVMValueRef identity = cg_f32(cg, r->op == OP_SUM ? 0.0 : -INFINITY);
+  LLVMValueRef identity = reduce_identity(cg, r->op);
   CgLoop li;
   LLVMValueRef e = cg_loop_begin(cg, &li, cg_i64(cg, 0), cg_i64(cg, shape_numel(r->shape)), cg_i64(cg, 1));
   cg_store(cg, out, e, identity);
@@ -453,9 +482,8 @@ static void emit_reduce_in_memory(Cg *cg, const FuseGroup *G) {
   int64_t st[IR_MAX_DIMS];
   own_strides(cg, r, st);
   LLVMValueRef off = cg_offset(cg, &p, st);
-  LLVMValueRef a = cg_load(cg, out, off), args[2] = {a, v};
-  cg_store(cg, out, off,
-           r->op == OP_SUM ? arith(cg, LLVMFAdd, a, v) : cg_call_intrinsic(cg, "llvm.maxnum", &cg->f32, 1, args, 2));
+  LLVMValueRef a = cg_load(cg, out, off);
+  cg_store(cg, out, off, r->op == OP_SUM ? arith(cg, LLVMFAdd, a, v) : reduce_step(cg, r->op, a, v));
   loops_end(cg, L, &p, lp);
 }
 
@@ -503,7 +531,7 @@ static void row_pass(Cg *cg, const FuseGroup *G, Rows *w, const LoopNest *R, CgP
     const IrNode *u = G->members[i];
     if (op_info[u->op].kind != OPK_REDUCE || w->stage[u->id] != s) continue;
     if (sumexp && u->op == OP_LOGSUMEXP) LLVMBuildStore(cg->b, cg_f32(cg, 0.0), w->sum[u->id]);
-    if (!sumexp) LLVMBuildStore(cg->b, cg_f32(cg, u->op == OP_SUM ? 0.0 : -INFINITY), w->slot[u->id]);
+    if (!sumexp) LLVMBuildStore(cg->b, reduce_identity(cg, u->op), w->slot[u->id]);
   }
   CgLoop lp[IR_MAX_DIMS];
   loops_begin(cg, R, p, lp, false);
@@ -522,7 +550,7 @@ static void row_pass(Cg *cg, const FuseGroup *G, Rows *w, const LoopNest *R, CgP
         r = LLVMBuildFAdd(cg->b, a, v, "");
         LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
       } else {
-        r = bin_intrinsic(cg, "llvm.maxnum", a, v);
+        r = reduce_step(cg, u->op, a, v);
       }
       LLVMBuildStore(cg->b, r, slot);
     } else if (!w->at_row[u->id] && cg->fp->node[u->id].stored && w->stage[u->id] == store) {

@@ -203,6 +203,22 @@ static uint32_t rand_counter(double v) {
   return (uint32_t)m;
 }
 
+/* slice and pad: every element of the smaller side and its place in the larger. */
+static void eval_range(const IrNode *n, double **vals, double *out) {
+  bool pad = n->op == OP_PAD;
+  Shape small = pad ? n->src[0]->shape : n->shape, big = pad ? n->shape : n->src[0]->shape;
+  const double *a = vals[n->src[0]->id];
+  int64_t st[IR_MAX_DIMS], s = 1;
+  for (int k = big.ndim - 1; k >= 0; k--) st[k] = s, s *= big.dim[k];
+  for (int64_t e = 0; pad && e < s; e++) out[e] = 0;
+  int c[IR_MAX_DIMS] = {0};
+  for (int64_t e = 0; e < shape_numel(small); e++, next_coord(c, small)) {
+    int64_t b = at(st, c, big.ndim) + st[n->range.axis] * n->range.start;
+    if (pad) out[b] = a[e];
+    else out[e] = a[b];
+  }
+}
+
 static void eval_node(const IrNode *n, double **vals, double *out) {
   int64_t total = shape_numel(n->shape);
   switch (op_info[n->op].kind) {
@@ -228,6 +244,7 @@ static void eval_node(const IrNode *n, double **vals, double *out) {
     if (n->op == OP_CONV2D || n->op == OP_CONV2D_DATA || n->op == OP_CONV2D_FILTER) eval_conv(n, vals, out);
     else eval_pool(n, vals, out);
     return;
+  case OPK_RANGE: eval_range(n, vals, out); return;
   case OPK_RAND: {
     uint32_t counter = rand_counter(vals[n->src[0]->id][0]);
     for (int64_t e = 0; e < total; e++) out[e] = ir_rand_uniform(n->seed, counter, (uint32_t)e);

@@ -80,7 +80,8 @@ void fuse_src_map(const IrNode *u, const int *umap, int k, int *out) {
     return;
   case OPK_MATMUL:
   case OPK_WINDOW:
-  case OPK_RAND:                    /* operands, windows and counters are not indexed by the space */
+  case OPK_RANGE:
+  case OPK_RAND:                    /* operands, windows, ranges and counters are not indexed by the space */
     for (int d = 0; d < s->shape.ndim; d++) out[d] = -1;
     return;
   default:
@@ -180,7 +181,8 @@ static bool can_join(const FusePlan *fp, Builder *b, const Users *us, const IrNo
       *outside = true;
       continue;
     }
-    if (u->op == OP_MATMUL || u->op == OP_RAND || op_info[u->op].kind == OPK_WINDOW) return false;
+    if (u->op == OP_MATMUL || u->op == OP_RAND || op_info[u->op].kind == OPK_WINDOW || op_info[u->op].kind == OPK_RANGE)
+      return false;
     for (int k = 0; k < u->nsrc; k++) {
       if (u->src[k] != n) continue;
       int m[IR_MAX_DIMS];
@@ -205,9 +207,9 @@ static bool can_join(const FusePlan *fp, Builder *b, const Users *us, const IrNo
         memcmp(id, map, sizeof(int) * (size_t)n->shape.ndim) != 0)
       return false;
   }
-  /* a pool finds its window from the point's coordinates, which only
-   * elementwise loops and epilogues give it */
-  if (op_info[n->op].kind == OPK_WINDOW && G->kind == FG_REDUCE) return false;
+  /* a pool finds its window, a slice or pad its source element, from the
+   * point's coordinates, which only elementwise loops and epilogues give it */
+  if ((op_info[n->op].kind == OPK_WINDOW || op_info[n->op].kind == OPK_RANGE) && G->kind == FG_REDUCE) return false;
   return true;
 }
 
@@ -501,7 +503,7 @@ void fuse_group_reads(const FusePlan *fp, int gi, FuseReadFn fn, void *ctx) {
       const IrNode *s = u->src[k];
       const FuseNode *fs = &fp->node[s->id];
       if ((fs->role == ROLE_MEMBER && fs->group == gi) || fs->role == ROLE_CONST) continue;
-      if (u->op == OP_MATMUL || op_info[u->op].kind == OPK_WINDOW) {   /* read in any order */
+      if (u->op == OP_MATMUL || op_info[u->op].kind == OPK_WINDOW || op_info[u->op].kind == OPK_RANGE) {   /* any order */
         fn(ctx, s, fs->base, NULL);
         continue;
       }

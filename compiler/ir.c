@@ -265,6 +265,15 @@ static Shape rule_shape(const IrNode *t) {
     if (t->src[0]->shape.ndim != 0) die("rand: counter must be a scalar, got %s", shape_str(t->src[0]->shape, b1));
     break;
   case OPK_WINDOW: want = window_shape(t); break;
+  case OPK_RANGE: {
+    Shape a = t->src[0]->shape, small = t->op == OP_PAD ? a : s, big = t->op == OP_PAD ? s : a;
+    int ax = t->range.axis, st = t->range.start;
+    bool ok = ax >= 0 && ax < a.ndim && s.ndim == a.ndim && st >= 0 && small.dim[ax] >= 1 &&
+              st + small.dim[ax] <= big.dim[ax];
+    for (int d = 0; ok && d < a.ndim; d++) ok = d == ax || a.dim[d] == s.dim[d];
+    if (!ok) die("%s: axis %d from %d, %s to %s", kind_name(t->op), ax, st, shape_str(a, b1), shape_str(s, b2));
+    break;
+  }
   }
   return want;
 }
@@ -439,6 +448,19 @@ IrNode *ir_window(IrGraph *g, IrOp op, IrNode *a, IrNode *b, IrWindow win, Shape
   t.shape = rule_shape(&t);
   return make(g, &t);
 }
+
+static IrNode *range_op(IrGraph *g, IrOp op, IrNode *a, int axis, int start, int n) {
+  IrNode t = tmpl(op, a, NULL, NULL);
+  t.range.axis = axis;
+  t.range.start = start;
+  t.shape = a->shape;
+  if (axis >= 0 && axis < a->shape.ndim) t.shape.dim[axis] = n;
+  return make(g, &t);
+}
+
+IrNode *ir_slice(IrGraph *g, IrNode *a, int axis, int start, int n) { return range_op(g, OP_SLICE, a, axis, start, n); }
+
+IrNode *ir_pad(IrGraph *g, IrNode *a, int axis, int start, int n) { return range_op(g, OP_PAD, a, axis, start, n); }
 
 IrNode *ir_rebuild(IrGraph *g, const IrNode *n, IrNode *const *src) {
   IrNode t = tmpl(n->op, NULL, NULL, NULL);

@@ -44,6 +44,7 @@ typedef enum {
   OPK_MATMUL,    /* 2-D matrix product with optional transposes */
   OPK_RAND,      /* counter-based uniform random numbers */
   OPK_WINDOW,    /* convolutions and pools: sliding windows over the last two axes of [B,C,H,W] */
+  OPK_RANGE,     /* slice / pad: the range [start, start + n) of one axis of the larger side */
 } OpKind;
 
 typedef enum {
@@ -107,6 +108,9 @@ struct IrNode {
     };
     uint32_t seed;          /* RAND: stream id, distinct per dropout site */
     IrWindow win;           /* WINDOW: convolution and pool geometry */
+    struct {
+      int32_t axis, start;  /* RANGE: the axis, and where the smaller side starts along it in the larger */
+    } range;
   };
   const char *name;       /* INPUT/PARAM/STATE: unique name ("h1.w", "adam.m/h1.w") */
   IrInit init;            /* PARAM/STATE: initializer */
@@ -209,6 +213,11 @@ IrNode *ir_rand(IrGraph *g, IrNode *counter, Shape s, uint32_t seed);
  * (conv2d_data, conv2d_filter, the unpools), ignored otherwise; a
  * convolution's win.size is taken from its filter. */
 IrNode *ir_window(IrGraph *g, IrOp op, IrNode *a, IrNode *b, IrWindow win, Shape s);
+/* slice: a's elements [start, start + n) along axis.  pad: a placed at
+ * [start, start + a's size) along an axis of n elements, 0 elsewhere.  Each
+ * is the other's adjoint; concat is a sum of pads. */
+IrNode *ir_slice(IrGraph *g, IrNode *a, int axis, int start, int n);
+IrNode *ir_pad(IrGraph *g, IrNode *a, int axis, int start, int n);
 /* Positions of a window along an axis of n elements (0 when none fits). */
 int ir_window_count(int n, int size, int stride, int pad_lo, int pad_hi, int dilation);
 /* Rebuilds node n (any op) with new sources in graph g, same attributes.

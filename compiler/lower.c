@@ -115,7 +115,7 @@ static IrNode *lower_expr(LowerCtx *L, const Expr *e) {
   case EX_CALL: {
     IrNode *x[BUILTIN_MAX_PARAMS] = {0};
     for (int i = 0; i < BUILTIN_MAX_PARAMS && e->fn->params[i].name; i++)
-      if (e->fn->params[i].type == AT_TENSOR) x[i] = lower_expr(L, e->args[i].x);
+      if (e->fn->params[i].type == AT_TENSOR && e->args[i].present) x[i] = lower_expr(L, e->args[i].x);
     L->g->cur_loc = e->loc;
     return e->fn->lower(L, e, x);
   }

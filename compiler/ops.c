@@ -222,6 +222,14 @@ static void grad_rmax(GradCtx *G, IrNode *n, IrNode *g) {
 }
 #define RULES_RMAX s_rmax, -INFINITY, grad_rmax
 
+static double s_rmin(double acc, double x, double c) { (void)c; return fmin(acc, x); }
+/* like reduce_max: g goes to every element equal to the minimum */
+static void grad_rmin(GradCtx *G, IrNode *n, IrNode *g) {
+  IrNode *a = n->src[0];
+  grad_accum(G, a, sel(G, bin(G, OP_CMPLT, n, a), K(G, 0), g));
+}
+#define RULES_RMIN s_rmin, INFINITY, grad_rmin
+
 /* log(e^acc + e^x) without overflow: max + log1p(e^-|acc-x|) */
 static double s_logsumexp(double acc, double x, double c) {
   (void)c;
@@ -254,6 +262,20 @@ static void grad_transpose(GradCtx *G, IrNode *n, IrNode *g) {
   grad_accum(G, n->src[0], ir_transpose(G->g, g, inv));
 }
 #define RULES_TRANSPOSE NULL, 0, grad_transpose
+
+/* ---- ranges: slice and pad are each other's adjoints ---- */
+
+static void grad_slice(GradCtx *G, IrNode *n, IrNode *g) {
+  IrNode *a = n->src[0];
+  grad_accum(G, a, ir_pad(G->g, g, n->range.axis, n->range.start, a->shape.dim[n->range.axis]));
+}
+#define RULES_SLICE NULL, 0, grad_slice
+
+static void grad_pad(GradCtx *G, IrNode *n, IrNode *g) {
+  IrNode *a = n->src[0];
+  grad_accum(G, a, ir_slice(G->g, g, n->range.axis, n->range.start, a->shape.dim[n->range.axis]));
+}
+#define RULES_PAD NULL, 0, grad_pad
 
 /* ---- contraction ----
  * out = A B with A = a or a^T, B = b or b^T.  dA = g B^T and dB = A^T g; when a
@@ -337,6 +359,8 @@ static const AttrField attrs_value[] = {FIELD("value", AF_NUMBER, value, 0), {0}
 static const AttrField attrs_axes[] = {FIELD("axes", AF_AXES, axes, 0), {0}};
 static const AttrField attrs_perm[] = {FIELD("perm", AF_INTS, perm, 0), {0}};
 static const AttrField attrs_matmul[] = {FIELD("ta", AF_FLAG, ta, 0), FIELD("tb", AF_FLAG, tb, 0), {0}};
+static const AttrField attrs_range[] = {FIELD("axis", AF_UINT, range.axis, 0), FIELD("start", AF_UINT, range.start, 0),
+                                        {0}};
 static const AttrField attrs_seed[] = {FIELD("seed", AF_UINT, seed, 0), {0}};
 static const AttrField attrs_conv[] = {FIELD("stride", AF_INTS, win.stride, 2), FIELD("pad", AF_INTS, win.pad, 4),
                                        FIELD("dilation", AF_INTS, win.dilation, 2),

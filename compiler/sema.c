@@ -235,6 +235,24 @@ static bool pair_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const
   return pair_item(S, b, bp, n->items[0], &v->pair[0]) && pair_item(S, b, bp, n->items[1], &v->pair[1]);
 }
 
+/* AT_AXES: [1, 0, 2], constant integers (the callee checks them against its operand). */
+static bool axes_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const AstNode *n, ArgVal *v) {
+  if (n->kind != AST_LIST || n->nitems > IR_MAX_DIMS - 1) {
+    sema_error(S, n->loc, "%s: %s must be a list of at most %d axes like [1, 0]", b->name, bp->name, IR_MAX_DIMS - 1);
+    return false;
+  }
+  v->shape.ndim = n->nitems;
+  for (int i = 0; i < n->nitems; i++) {
+    double a;
+    if (!sema_const_eval(n->items[i], &a) || a != floor(a) || fabs(a) > IR_MAX_DIMS) {
+      sema_error(S, n->items[i]->loc, "%s: %s must hold axis numbers (integers)", b->name, bp->name);
+      return false;
+    }
+    v->shape.dim[i] = (int)a;
+  }
+  return true;
+}
+
 static bool convert_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const AstNode *n, ArgVal *v) {
   v->present = true;
   switch (bp->type) {
@@ -273,6 +291,8 @@ static bool convert_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, co
     return true;
   case AT_SHAPE:
     return sema_shape(S, n, true, &v->shape, arena_printf(S->a, "%s: %s", b->name, bp->name));
+  case AT_AXES:
+    return axes_arg(S, b, bp, n, v);
   case AT_INIT:
     return sema_init(S, n, &v->init);
   case AT_PAIR:
@@ -307,6 +327,7 @@ static void default_arg(const BuiltinParam *bp, Loc at, ArgVal *v) {
     break;
   case AT_TENSOR:
   case AT_SHAPE:
+  case AT_AXES:
     die("tensor/shape parameter %s with a default", bp->name);
   }
 }

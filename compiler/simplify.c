@@ -115,7 +115,7 @@ static IrNode *s_reduce(IrGraph *g, const IrNode *n, IrNode *a) {
   }
   /* the max of equal elements is any one of them; sums of a splat are not
    * folded because n*c need not round like the evaluator's running sum */
-  if (k && n->op == OP_RMAX) return splat_of(g, oi->scalar(oi->identity, v, 0), n->shape);
+  if (k && (n->op == OP_RMAX || n->op == OP_RMIN)) return splat_of(g, oi->scalar(oi->identity, v, 0), n->shape);
   return ir_reduce(g, n->op, a, n->axes);
 }
 
@@ -153,6 +153,23 @@ static IrNode *s_transpose(IrGraph *g, IrNode *a, const int *perm) {
   return ir_transpose(g, a, p);
 }
 
+/* A whole axis is the value itself; a slice of a splat is a splat, and a
+ * slice of a pad along the same axis is the padded value where it covers it
+ * exactly and zeros where it misses it (concat followed by a slice). */
+static IrNode *s_range(IrGraph *g, const IrNode *n, IrNode *a) {
+  int ax = n->range.axis, st = n->range.start, len = n->shape.dim[ax];
+  double v = 0;
+  if (shape_eq(a->shape, n->shape)) return a;
+  if (n->op == OP_PAD) return ir_pad(g, a, ax, st, len);
+  if (splat(a, &v)) return splat_of(g, v, n->shape);
+  if (a->op == OP_PAD && a->range.axis == ax) {
+    int from = a->range.start, to = from + a->src[0]->shape.dim[ax];
+    if (st == from && st + len == to) return a->src[0];
+    if (st + len <= from || st >= to) return splat_of(g, 0, n->shape);
+  }
+  return ir_slice(g, a, ax, st, len);
+}
+
 static IrNode *simplify_node(IrGraph *g, const IrNode *n, IrNode *const *src) {
   switch (op_info[n->op].kind) {
   case OPK_UNARY: return s_unary(g, n->op, src[0]);
@@ -163,6 +180,7 @@ static IrNode *simplify_node(IrGraph *g, const IrNode *n, IrNode *const *src) {
     if (n->op == OP_RESHAPE) return s_reshape(g, src[0], n->shape);
     if (n->op == OP_EXPAND) return s_expand(g, src[0], n->shape);
     return s_transpose(g, src[0], n->perm);
+  case OPK_RANGE: return s_range(g, n, src[0]);
   case OPK_LEAF:
   case OPK_MATMUL:
   case OPK_RAND:

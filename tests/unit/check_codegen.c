@@ -136,7 +136,7 @@ END_TEST
 /* Every reduction over every axis set of a [3,4,5] input, with an
  * elementwise producer fused in. */
 START_TEST(reductions_all_axes) {
-  static const IrOp ops[] = {OP_SUM, OP_RMAX, OP_LOGSUMEXP};
+  static const IrOp ops[] = {OP_SUM, OP_RMAX, OP_RMIN, OP_LOGSUMEXP};
   for (size_t o = 0; o < COUNT_OF(ops); o++)
     for (unsigned axes = 1; axes < 8; axes++) {
       Arena *a;
@@ -185,6 +185,46 @@ START_TEST(movement_ops) {
   arena_free(a);
 }
 END_TEST
+
+/* Slices and pads: in elementwise loops, alone (a copy), of a transposed
+ * view and of a constant, in a product's epilogue and around reductions;
+ * concat as a sum of pads.  Then the same on two threads. */
+static IrGraph *ranges_graph(Arena **a) {
+  IrGraph *g = graph(a);
+  IrNode *x = ir_input(g, "x", shape_of(3, (int[]){4, 6, 5}));
+  ir_output(g, "s", ir_slice(g, x, 1, 2, 3));
+  ir_output(g, "es", ir_binary(g, OP_MUL, ir_unary(g, OP_EXP, ir_slice(g, x, 2, 1, 4)), ir_const(g, 2)));
+  IrNode *b = ir_slice(g, x, 1, 0, 3);
+  IrNode *cat = ir_binary(g, OP_ADD, ir_pad(g, ir_unary(g, OP_TANH, x), 1, 0, 9), ir_pad(g, b, 1, 6, 9));
+  ir_output(g, "cat", ir_binary(g, OP_MUL, cat, ir_const(g, 3)));
+  IrNode *k = ir_expand(g, ir_const(g, 3), shape_of(3, (int[]){4, 2, 5}));
+  ir_output(g, "pk", ir_binary(g, OP_ADD, ir_pad(g, k, 1, 3, 6), x));
+  ir_output(g, "st", ir_slice(g, ir_transpose(g, x, (int[]){2, 0, 1}), 0, 1, 3));
+  ir_output(g, "rs", ir_reduce(g, OP_SUM, ir_pad(g, x, 2, 2, 8), 4));
+  ir_output(g, "ps", ir_pad(g, ir_reduce(g, OP_RMIN, x, 4), 2, 1, 3));
+  IrNode *p = ir_input(g, "p", shape_2(7, 5)), *q = ir_input(g, "q", shape_2(5, 8)), *r = ir_input(g, "r", shape_2(7, 10));
+  ir_output(g, "mm", ir_binary(g, OP_ADD, ir_matmul(g, p, q, false, false), ir_slice(g, r, 1, 2, 8)));
+  ir_output(g, "pm", ir_pad(g, ir_matmul(g, p, q, false, false), 0, 1, 9));
+  return g;
+}
+
+START_TEST(slices_and_pads) {
+  Arena *a;
+  IrGraph *g = ranges_graph(&a);
+  EXPECT_MATCH(g, 11, -2, 2, 1);
+  arena_free(a);
+}
+END_TEST
+
+/* The inline transcendentals over a range where they are all finite and
+ * not tiny, for the target families test. */
+static IrGraph *smooth_graph(Arena **a) {
+  IrGraph *g = graph(a);
+  IrNode *x = ir_input(g, "x", shape_2(33, 37));
+  static const IrOp ops[] = {OP_EXPM1, OP_SOFTPLUS, OP_ERFC, OP_TANH, OP_EXP};
+  for (size_t i = 0; i < COUNT_OF(ops); i++) ir_output(g, op_info[ops[i]].name, ir_unary(g, ops[i], x));
+  return g;
+}
 
 /* Dropout-style masks: the same bits as ir_rand_uniform, counter from a state. */
 START_TEST(rand_matches_evaluator) {
@@ -463,6 +503,13 @@ START_TEST(families_and_threads) {
   Cmp c = run_and_compare_fill(ir_simplify(build_mlp(a, 16, small, 3)), 11, 0, 1, 3, mlp_fill);
   ck_assert_msg(c.bad == 0, "%s, %d threads: %d mismatches, first %s", t.cpu, cf->threads, c.bad, c.where);
   arena_free(a);
+  IrGraph *(*const more[])(Arena **) = {ranges_graph, smooth_graph};
+  for (size_t k = 0; k < COUNT_OF(more); k++) {
+    c = run_and_compare(more[k](&a), 13 + k, -3, 3, 1);
+    ck_assert_msg(c.bad == 0, "%s, %d threads, graph %zu: %d mismatches, first %s", t.cpu, cf->threads, k, c.bad,
+                  c.where);
+    arena_free(a);
+  }
   jit_opts.target = NULL;
   jit_opts.pool = NULL;
   jit_opts.always_pool = false;
@@ -754,6 +801,7 @@ Suite *codegen_suite(void) {
   tcase_add_test(ops, reductions_all_axes);
   tcase_add_test(ops, logsumexp_infinities);
   tcase_add_test(ops, movement_ops);
+  tcase_add_test(ops, slices_and_pads);
   tcase_add_test(ops, rand_matches_evaluator);
   tcase_add_test(ops, updates_ordering);
   tcase_add_test(ops, vectorized_ir);

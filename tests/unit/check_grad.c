@@ -69,10 +69,13 @@ static const struct {
     {OP_WHERE, R_FD, {D_MASK, D_ANY, D_ANY}, {0, 1, 1}},
     {OP_SUM, R_FD, {D_ANY}, {1}},
     {OP_RMAX, R_FD, {D_ANY}, {1}},
+    {OP_RMIN, R_FD, {D_ANY}, {1}},
     {OP_LOGSUMEXP, R_FD, {D_ANY}, {1}},
     {OP_RESHAPE, R_FD, {D_ANY}, {1}},
     {OP_EXPAND, R_FD, {D_ANY}, {1}},
     {OP_TRANSPOSE, R_FD, {D_ANY}, {1}},
+    {OP_SLICE, R_FD, {D_ANY}, {1}},
+    {OP_PAD, R_FD, {D_ANY}, {1}},
     {OP_MATMUL, R_FD, {D_ANY, D_ANY}, {1, 1}},
     {OP_RAND, R_FD, {D_COUNTER}, {0}},
     {OP_CONV2D, R_FD, {D_ANY, D_ANY}, {1, 1}},
@@ -92,6 +95,7 @@ typedef struct {
   int perm[IR_MAX_DIMS];     /* TRANSPOSE */
   bool ta, tb;               /* MATMUL */
   IrWindow win;              /* WINDOW */
+  int axis, start;           /* RANGE (out: the result shape) */
 } Variant;
 
 enum { MAX_VARIANTS = 8 };   /* shape variants per op at most */
@@ -214,6 +218,20 @@ static int variants(IrOp op, Variant *v) {
     v[1].in[0] = sc, v[1].out = sc;
     return 2;
   case OPK_WINDOW: return window_variants(op, v);
+  case OPK_RANGE: {
+    /* the larger side, the axis, where the smaller starts, its length */
+    static const struct { int n, d[3], axis, start, len; } r[] = {
+        {2, {3, 4}, 1, 1, 2}, {2, {3, 4}, 0, 0, 1}, {3, {2, 3, 4}, 2, 3, 1}, {3, {2, 3, 4}, 0, 1, 1},
+        {1, {5}, 0, 2, 3},    {3, {2, 5, 2}, 1, 0, 5}};
+    for (int i = 0; i < (int)COUNT_OF(r); i++) {
+      Shape big = shape_of(r[i].n, r[i].d), small = big;
+      small.dim[r[i].axis] = r[i].len;
+      v[i].in[0] = op == OP_SLICE ? big : small;
+      v[i].out = op == OP_SLICE ? small : big;
+      v[i].axis = r[i].axis, v[i].start = r[i].start;
+    }
+    return (int)COUNT_OF(r);
+  }
   }
   return 0;
 }
@@ -231,6 +249,8 @@ static IrNode *build(IrGraph *g, IrOp op, IrNode **s, const Variant *v) {
   case OPK_MATMUL: return ir_matmul(g, s[0], s[1], v->ta, v->tb);
   case OPK_RAND: return ir_rand(g, s[0], v->out, 3);
   case OPK_WINDOW: return ir_window(g, op, s[0], op_info[op].arity > 1 ? s[1] : NULL, v->win, v->out);
+  case OPK_RANGE:
+    return (op == OP_SLICE ? ir_slice : ir_pad)(g, s[0], v->axis, v->start, v->out.dim[v->axis]);
   case OPK_LEAF: break;
   }
   die("no builder for %s", op_info[op].name);

@@ -516,6 +516,40 @@ START_TEST(test_maxout_and_reductions) {
 }
 END_TEST
 
+/* concat, slice, transpose and min on known values, batched and not. */
+START_TEST(test_structural_ops) {
+  Store t = {.rng = 1};
+  double v[] = {1, 2, 3, 4, 5, 6}, u[] = {7, 8}, w[] = {-1, 9, 0, 2, 4, -3};
+  set(&t, "v", v, 6);
+  set(&t, "u", u, 2);
+  set(&t, "W", w, 6);
+  const char *decl = "input v : [2, 3]\ninput u : [2]\nparam W : [2, 3] = [[-1, 9, 0], [2, 4, -3]]\nloss sum(v) + sum(u)\n";
+  static const struct {
+    const char *expr;
+    double want[12];
+    int n;
+  } cases[] = {
+      {"concat(v, W)", {1, 2, 3, 4, 5, 6, -1, 9, 0, 2, 4, -3}, 12},
+      {"concat(v, W, axis = -1)", {1, 2, 3, -1, 9, 0, 4, 5, 6, 2, 4, -3}, 12},
+      {"concat(u, flatten(W), u)", {7, 8, -1, 9, 0, 2, 4, -3, 7, 8}, 10},
+      {"slice(v, 1, axis = 1)", {2, 3, 5, 6}, 4},
+      {"slice(v, -1)", {4, 5, 6}, 3},
+      {"slice(W, 0, 2, axis = -1)", {-1, 9, 2, 4}, 4},
+      {"transpose(v)", {1, 4, 2, 5, 3, 6}, 6},
+      {"transpose(W, [1, 0])", {-1, 2, 9, 4, 0, -3}, 6},
+      {"min(W)", {-3}, 1},
+      {"min(v, axis = 0)", {1, 2, 3}, 3},
+      {"min(W, axis = -1)", {-1, -3}, 2},
+  };
+  for (size_t i = 0; i < COUNT_OF(cases); i++) {
+    char text[300];
+    snprintf(text, sizeof text, "%so = %s\noutput o\n", decl, cases[i].expr);
+    check_output(text, 1, &t, cases[i].want, cases[i].n);
+  }
+  store_free(&t);
+}
+END_TEST
+
 /* l2 = lambda * sum W^2 (no 1/2), l1 = lambda * sum |W|, only weight matrices
  * (rank >= 2, not normalization scales). */
 START_TEST(test_regularizers) {
@@ -750,6 +784,9 @@ static const char *const grad_models[] = {
     "input x : [4]\ntarget y : class(3)\nh = gelu(dense(x, 5)) + silu(dense(x, 5)) - selu(dense(x, 5))\n"
     "u = softplus(dense(h, 4), beta = 3) * gelu(dense(h, 4), approximate = \"tanh\") + swish(dense(h, 4))\n"
     "loss cross_entropy(dense(u, 3), y)\n",
+    "input x : [2, 3]\ntarget y : [4]\nparam P : [3, 2] = normal(1)\nh = concat(transpose(x), P, axis = 1) * 2\n"
+    "s = slice(h, 1, axis = 0) - min(h, axis = 0)\nz = concat(flatten(s), slice(min(x, axis = 0), -2, -1))\n"
+    "loss mse(dense(z, 4), y) + 0.1 * sum(concat(P, P, axis = 1))\n",
 };
 
 START_TEST(test_gradients_match_finite_differences) {
@@ -813,6 +850,7 @@ Suite *lower_suite(void) {
   tcase_add_test(tc, test_pointwise_losses);
   tcase_add_test(tc, test_activations);
   tcase_add_test(tc, test_smooth_activations);
+  tcase_add_test(tc, test_structural_ops);
   tcase_add_test(tc, test_dropout);
   tcase_add_test(tc, test_batch_norm);
   tcase_add_test(tc, test_layer_norm);

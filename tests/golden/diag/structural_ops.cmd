@@ -1,0 +1,1 @@
+check tests/golden/diag/structural_ops.nn
