@@ -72,6 +72,8 @@ static IrWindow call_window(const Expr *e, Type x) {
 
 static const char *const axis_names[2] = {"rows", "columns"};
 
+static int gcd_int(int a, int b) { return b == 0 ? a : gcd_int(b, a % b); }
+
 /* Pool windows are unrolled in the generated code (an unpool's even twice
  * over), so their size is bounded. */
 enum { POOL_MAX_TAPS = 25 };
@@ -93,9 +95,10 @@ static bool check_window(SemaCtx *S, const Expr *e, Type x) {
     int64_t d = dil ? dil->pair[i] : 1, extent = d * (size->pair[i] - 1) + 1, p = pad->pair[i];
     if (conv && !pad->same && p >= extent) {
       sema_error(S, pad->loc,
-                 "%s: padding %lld is larger than the kernel (%lld %s); at most %lld, or padding = \"same\" to keep "
+                 "%s: padding %lld is %s the kernel (%lld %s); at most %lld, or padding = \"same\" to keep "
                  "the size",
-                 layer_name(e), (long long)p, (long long)extent, axis_names[i], (long long)extent - 1);
+                 layer_name(e), (long long)p, p == extent ? "as large as" : "larger than", (long long)extent,
+                 axis_names[i], (long long)extent - 1);
       return false;
     }
     if (!conv && !pad->same && 2 * p > size->pair[i]) {
@@ -125,9 +128,13 @@ bool builtin_check_conv2d(SemaCtx *S, Expr *e) {
   int filters = (int)builtin_arg(e, "filters")->num, groups = (int)builtin_arg(e, "groups")->num;
   int C = x.shape.dim[0];
   if (C % groups != 0 || filters % groups != 0) {
+    int common = gcd_int(C, filters);
+    char fix[64];
+    if (common == 1) snprintf(fix, sizeof fix, "only groups = 1 divides both");
+    else snprintf(fix, sizeof fix, "groups = %d, or a divisor of it, divides both", common);
     sema_error(S, builtin_arg(e, "groups")->loc,
-               "%s: groups = %d must divide both the input's %d channels and the %d filters", layer_name(e), groups,
-               C, filters);
+               "%s: groups = %d must divide both the input's %d channel%s and the %d filter%s; %s", layer_name(e),
+               groups, C, C == 1 ? "" : "s", filters, filters == 1 ? "" : "s", fix);
     return false;
   }
   IrWindow w = call_window(e, x);

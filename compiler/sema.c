@@ -223,6 +223,11 @@ static bool pair_arg(SemaCtx *S, const Builtin *b, const BuiltinParam *bp, const
                bp->name, n->str);
     return false;
   }
+  if (bp->type == AT_PAD && n->kind == AST_NAME && (strcmp(n->str, "same") == 0 || strcmp(n->str, "valid") == 0)) {
+    sema_error(S, n->loc, "%s: %s = %s names nothing; the mode is a string: %s = \"%s\"", b->name, bp->name, n->str,
+               bp->name, n->str);
+    return false;
+  }
   if (n->kind != AST_LIST) {
     if (!pair_item(S, b, bp, n, &v->pair[0])) return false;
     v->pair[1] = v->pair[0];
