@@ -248,6 +248,52 @@ START_TEST(cnn_kernels) {
 }
 END_TEST
 
+/* In evaluation, batch norm is its inference form, a per-channel scale and
+ * shift from the running statistics: it joins the bias and the ReLU in the
+ * convolution's epilogue, leaving no pass over the feature map of its own,
+ * and the fused code matches the evaluator on every target family this host
+ * runs. */
+static double inference_fill(const IrNode *leaf, int64_t e, uint64_t *seed) {
+  if (strstr(leaf->name, "running_var")) return jitcmp_rnd(seed, 0.5, 2);
+  if (leaf->op == OP_STATE || leaf->op == OP_PARAM) return jitcmp_rnd(seed, -0.5, 0.5);
+  (void)e;
+  return jitcmp_rnd(seed, 0, 1);
+}
+
+START_TEST(cnn_inference_epilogue) {
+  const Config *cf = &configs[_i];
+  Target t;
+  if (!config_target(cf, &t)) return;
+  Arena *a = arena_new();
+  const Model *m = compile_model(a, "input x : [3, 9, 8]\ntarget y : class(4)\n"
+                                    "c = relu(batch_norm(conv2d(x, 4, 3, padding = \"same\")))\n"
+                                    "logits = dense(flatten(max_pool2d(c, 2)), 4)\nloss cross_entropy(logits, y)\n");
+  IrGraph *g = pipeline_graph(m, a, PIPE_FORWARD, 5, false);
+  FusePlan *fp = fuse_graph(g);
+  int conv = -1;
+  for (int i = 0; i < fp->ngroups; i++)
+    if (fp->groups[i].kind == FG_CONV) conv = i;
+  ck_assert_int_ge(conv, 0);
+  bool relu = false;
+  for (int k = 0; k < fp->groups[conv].nmembers; k++) relu = relu || fp->groups[conv].members[k]->op == OP_MAX;
+  ck_assert_msg(relu, "the ReLU is outside the convolution's epilogue");
+  /* the running statistics become a per-channel scale and shift (a loop over
+   * 4 channels); nothing else loops over the convolution's output */
+  for (int i = 0; i < fp->ngroups; i++)
+    ck_assert_msg(i == conv || !shape_eq(fp->groups[i].space, fp->groups[conv].space),
+                  "kernel %d loops over the convolution's output: batch norm is not in its epilogue", i);
+  fuse_free(fp);
+  Pool *pool = NULL;
+  char err[512];
+  if (cf->threads > 1) ck_assert_msg((pool = pool_new(cf->threads, err, sizeof err)) != NULL, "%s", err);
+  JitOptions o = {.opt_level = 3, .target = &t, .pool = pool, .always_pool = pool != NULL};
+  EXPECT_MATCH(g, 31, 1, inference_fill, &o);
+  if (pool) pool_free(pool);
+  arena_free(a);
+  target_free(&t);
+}
+END_TEST
+
 Suite *conv_suite(void) {
   Suite *s = suite_create("conv");
   TCase *ops = tcase_create("ops");
@@ -260,6 +306,7 @@ Suite *conv_suite(void) {
   tcase_set_timeout(step, 240);
   tcase_add_loop_test(step, cnn_train_step, 0, (int)COUNT_OF(configs));
   tcase_add_test(step, cnn_threads_bit_identical);
+  tcase_add_loop_test(step, cnn_inference_epilogue, 0, (int)COUNT_OF(configs));
   suite_add_tcase(s, step);
   return s;
 }
