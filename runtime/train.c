@@ -346,10 +346,12 @@ int cmd_train(const Cli *c) {
   times.ready_cpu = cpu_seconds();
   bool profile = cli_flag(c, "profile") && t.step;
   if (profile) jit_profile(t.step->jit, true);
+  if (profile && t.update) jit_profile(t.update->jit, true);
   TrainStatus st = run_caught(&t);
   if (cli_flag(c, "timings")) show_training_time(&t, &times);
   status = finish(&t, &a, &rep, st);
   if (profile) jit_print_profile(stderr, t.step->jit);
+  if (profile && t.update) jit_print_profile(stderr, t.update->jit);
 done:
   if (!report_close(&rep) && status == 0) status = 1;
   outfile_unlock(&lock);
