@@ -178,14 +178,6 @@ static void warn_prepared_differently(SemaCtx *S, const TrainConfig *t) {
                    others[i].name, o->scale, data->scale);
       sema_note(S, data->loc, "data is read here");
     }
-    if (o->format == DATA_CSV && data->format == DATA_CSV && o->target_first != data->target_first) {
-      sema_warning(S, o->loc,
-                   "%s reads its targets from the %s columns but data from the %s, so the model would be evaluated "
-                   "on columns in another order than it trains on; give both targets = \"%s\"",
-                   others[i].name, o->target_first ? "first" : "last", data->target_first ? "first" : "last",
-                   data->target_first ? "first" : "last");
-      sema_note(S, data->loc, "data is read here");
-    }
     if (o->standardize && !data->standardize)
       sema_warning(S, o->loc,
                    "standardize = true on %s has no effect: every source is standardized with the training data's "

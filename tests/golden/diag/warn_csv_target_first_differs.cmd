@@ -1,1 +1,0 @@
-summary tests/golden/diag/warn_csv_target_first_differs.nn
