@@ -100,19 +100,23 @@ static void draw_axes(Canvas *c, const Panel *p, Range r, double fx, double fy, 
   canvas_text(c, fx + fw / 2, fy + fh + 34, 12, 0.5, "epoch");
 }
 
-/* One series as a line with a dot per epoch (a lone value is a dot). */
+/* One series as a line with a dot per epoch (a lone value is a dot).  An
+ * epoch not after the one before starts a new run (--log-append, a resume from
+ * an earlier checkpoint): the line breaks there rather than draw back. */
 static void draw_series(Canvas *c, const Panel *p, const Series *s, const double *x, int n, Range r, double fx,
                         double fy, double fw, double fh) {
   cairo_t *cr = c->cr;
   canvas_color(c, s->color);
   cairo_set_line_width(cr, 2);
   bool pen = false;
+  double last = -INFINITY;
   for (int i = 0; i < n; i++) {
     if (!usable(p, s->y[i]) || !isfinite(x[i])) continue;
     double px = fx + (x[i] - r.x0) / (r.x1 - r.x0) * fw, py = fy + fh - (axis_y(p, s->y[i]) - r.y0) / (r.y1 - r.y0) * fh;
-    if (pen) cairo_line_to(cr, px, py);
+    if (pen && x[i] > last) cairo_line_to(cr, px, py);
     else cairo_move_to(cr, px, py);
     pen = true;
+    last = x[i];
   }
   cairo_stroke(cr);
   for (int i = 0; i < n && n <= 100; i++) {
@@ -207,9 +211,12 @@ static int log_panels(const TrainLog *log, Panel *panels) {
   loss.log_y = hi > 100 * lo;
   if (loss.n) panels[np++] = loss;
   if (acc.n) panels[np++] = acc;
-  const double *v = lr.n ? lr.s[0].y : NULL;
+  /* the rate gets a panel when it changes within a run (a schedule), not
+   * merely between the runs of an appended log */
+  const double *v = lr.n ? lr.s[0].y : NULL, *ep = trainlog_column(log, "epoch");
   bool changes = false;
-  for (int i = 1; v && i < log->nlines; i++) changes |= isfinite(v[i]) && isfinite(v[0]) && v[i] != v[0];
+  for (int i = 1; v && i < log->nlines; i++)
+    changes |= isfinite(v[i]) && isfinite(v[i - 1]) && v[i] != v[i - 1] && (!ep || ep[i] > ep[i - 1]);
   if (changes) panels[np++] = lr;
   return np;
 }

@@ -25,5 +25,12 @@ grep -q schedule sched.nn || fail "could not add a schedule to fashion_mlp.nn"
 "$NNC" plot sched.json -o sched.png
 swidth=$(od -An -tu1 -j16 -N4 sched.png | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
 [[ $swidth == 1320 ]] || fail "sched.png is $swidth pixels wide, expected three 440-pixel panels"
+# two runs at two constant rates in one log: no learning-rate panel (the rate
+# changes between the runs, not within one)
+"$NNC" train "$ROOT/examples/fashion_mlp.nn" --limit 600 --epochs 2 --quiet --log two.json >/dev/null
+"$NNC" train "$ROOT/examples/fashion_mlp.nn" --limit 600 --epochs 2 --quiet --log two.json --log-append --lr 0.002 >/dev/null
+"$NNC" plot two.json -o two.png
+twidth=$(od -An -tu1 -j16 -N4 two.png | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+[[ $twidth == 880 ]] || fail "two.png is $twidth pixels wide: a rate that differs only between runs got a panel"
 ls ./*.tmp.* 2>/dev/null && fail "a temporary picture was left behind"
 echo "plotted ${width}x$height, with a learning-rate panel ${swidth}x$height"
