@@ -214,9 +214,14 @@ static void explain_nonfinite(Trainer *t, int k, float loss) {
           isnan(loss) ? "NaN" : "infinite", (long long)t->pos.epoch + 1, (long long)t->pos.step, why);
   /* after some steps, weights that ran away (not the data, not the first
    * step's initial weights) point at the step size */
-  if (t->pos.step > 1 && (!culprit || culprit->op != OP_INPUT))
-    fprintf(stderr, "nnc: a diverging run usually needs a smaller learning rate (it is %g: try --lr %g) or clipped "
-            "gradients (clip_norm = 1 in the optimizer)\n", t->lr, t->lr / 10);
+  if (t->pos.step > 1 && (!culprit || culprit->op != OP_INPUT)) {
+    /* --lr sets the base rate, which a schedule then scales */
+    char rate[96];
+    if (t->lr != t->pos.base_lr) snprintf(rate, sizeof rate, "%g in force, from a base of %g", t->lr, t->pos.base_lr);
+    else snprintf(rate, sizeof rate, "%g", t->lr);
+    fprintf(stderr, "nnc: a diverging run usually needs a smaller learning rate (it is %s: try --lr %g) or clipped "
+            "gradients (clip_norm = 1 in the optimizer)\n", rate, t->pos.base_lr / 10);
+  }
 }
 
 bool trainer_step(Trainer *t) {

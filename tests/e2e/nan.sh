@@ -32,6 +32,10 @@ grep -qF "a diverging run usually needs a smaller learning rate (it is 10: try -
 # the advice names the rate in force, which --lr set, not the file's
 expect_stop m.nn --lr 20
 grep -qF "(it is 20: try --lr 2)" err.txt || fail "the advice does not name the rate given with --lr"
+# under a growing schedule the advice scales the base rate, which --lr sets
+sed 's/batch = 3 }/batch = 3\n        schedule = step(every = 1, gamma = 3) }/; s/lr = 10/lr = 0.1/' m.nn >sched.nn
+expect_stop sched.nn
+grep -qF "in force, from a base of 0.1: try --lr 0.01)" err.txt || fail "the advice under a schedule: $(cat err.txt)"
 # a NaN from the first step: log of a negative number, named with its line
 cat >n.nn <<'NN'
 model lognan
