@@ -250,8 +250,9 @@ static void print_early_stop(const Trainer *t) {
            pat == 1 ? "" : "s");
 }
 
-/* The test metrics, or the last epoch's, and a small model's parameters. */
-static bool print_results(Trainer *t, const TrainArgs *a, Reporter *rep) {
+/* The test metrics, or the last epoch's (after early stopping: the restored
+ * weights' validation metrics), and a small model's parameters. */
+static bool print_results(Trainer *t, const TrainArgs *a, Reporter *rep, bool restored) {
   if (t->data.has_test) {
     Metrics te;
     if (!trainer_evaluate(t, &t->data.test, &te)) return false;
@@ -259,6 +260,12 @@ static bool print_results(Trainer *t, const TrainArgs *a, Reporter *rep) {
     printf("test");
     session_print_metrics("", &te);
     printf("  (%lld sample%s)\n", (long long)te.n, te.n == 1 ? "" : "s");
+  } else if (restored && t->data.has_val) {
+    Metrics va;
+    if (!trainer_evaluate(t, &t->data.val, &va)) return false;
+    printf("final (the restored weights)");
+    session_print_metrics("val", &va);
+    printf("\n");
   } else if (t->has_batch && t->last_train.n) {
     printf("final");
     session_print_metrics("train", &t->last_train);
@@ -294,7 +301,8 @@ static int finish(Trainer *t, const TrainArgs *a, Reporter *rep, TrainStatus st)
     return 130;
   }
   if (st == TRAIN_STOPPED_EARLY) print_early_stop(t);
-  if (!print_results(t, a, rep)) return 1;
+  bool restored = st == TRAIN_STOPPED_EARLY && isfinite(t->pos.best_val_loss);
+  if (!print_results(t, a, rep, restored)) return 1;
   if (a->save) {
     if (!trainer_checkpoint(t, a->save)) return 1;
     if (!a->quiet) printf("saved %s\n", a->save);

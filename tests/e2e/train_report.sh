@@ -34,6 +34,13 @@ stop=$(grep '"event": "early_stop"' run.json) || fail "no early_stop event in th
 [[ $stop == *"\"epoch\": $epochs, \"best_epoch\": $((epochs - 2)), "*"\"restored\": true}" ]] || fail "early stop event: $stop"
 grep -q '^{"event": "test", "epoch": '"$epochs"', "test_loss": [0-9.]*, "test_accuracy": [0-9.]*, "test_samples": 10000' run.json ||
   fail "no test event: $(tail -1 run.json)"
+# without a test set, the closing line gives the restored weights' validation
+# metrics, the best epoch's, not the last epoch's
+grep -v '^  test ' es.nn >es_notest.nn
+"$NNC" train es_notest.nn --limit 400 >out2.txt
+best=$(sed -n 's/.*restored the weights of the best epoch (validation loss \([0-9.]*\)).*/\1/p' out2.txt)
+final=$(sed -n 's/^final (the restored weights)  *val loss \([0-9.]*\).*/\1/p' out2.txt)
+[[ -n $best && $best == "$final" ]] || fail "final line after early stopping: $(tail -3 out2.txt)"
 # docs/training.md documents every key of the log
 for key in $(grep -o '"[a-z_]*":' run.json | tr -d '":' | sort -u); do
   grep -q "\`$key\`\|\"$key\":" "$ROOT/docs/training.md" || fail "docs/training.md does not document the log's key $key"
