@@ -250,6 +250,21 @@ static void print_early_stop(const Trainer *t) {
            pat == 1 ? "" : "s");
 }
 
+/* An input-less model's loss at its final parameters (the train step's own
+ * output is the loss before its update). */
+static bool print_final_loss(Trainer *t) {
+  char err[1024];
+  Compiled *ev = session_graph(&t->s, GRAPH_EVAL, 0, err, sizeof err);
+  if (!ev) {
+    fprintf(stderr, "nnc: %s\n", err);
+    return false;
+  }
+  session_run(ev, NULL, NULL, 0);
+  printf("final loss %.9g after %lld step%s\n", jit_output(ev->jit, "loss")[0], (long long)t->pos.step,
+         t->pos.step == 1 ? "" : "s");
+  return true;
+}
+
 /* The test metrics, or the last epoch's (after early stopping: the restored
  * weights' validation metrics), and a small model's parameters. */
 static bool print_results(Trainer *t, const TrainArgs *a, Reporter *rep, bool restored) {
@@ -272,9 +287,7 @@ static bool print_results(Trainer *t, const TrainArgs *a, Reporter *rep, bool re
     if (t->data.has_val) session_print_metrics("val", &t->last_val);
     printf("\n");
   }
-  if (!t->has_batch)
-    printf("final loss %.9g after %lld step%s\n", jit_output(t->step->jit, "loss")[0], (long long)t->pos.step,
-           t->pos.step == 1 ? "" : "s");
+  if (!t->has_batch && !print_final_loss(t)) return false;
   const Store *st = &t->s.store;
   for (int i = 0; model_param_count(t->m) <= 16 && i < st->n; i++) {   /* a small model: its parameters are the result */
     if (st->t[i].op != OP_PARAM) continue;
