@@ -325,8 +325,11 @@ static void idx_files(const DataSpec *spec, char **images, char **labels) {
     size_t n = strlen(spec->path);
     char *gz = xmalloc(n + 4);
     snprintf(gz, n + 4, "%s.gz", spec->path);
-    if (strstr(spec->path, "images-idx3") && access(gz, F_OK) == 0) *images = gz;
+    const char *base = strrchr(spec->path, '/');
+    bool named = strstr(base ? base : spec->path, "images-idx3") != NULL;
+    if (named && access(gz, F_OK) == 0) *images = gz;
     else free(gz);
+    if (named && !*images) *images = xstrdup(spec->path);   /* a file's name, not a prefix: say it is missing */
     if (!*images) return;
   }
   const char *base = strrchr(*images, '/'), *at = strstr(base ? base : *images, "images-idx3");

@@ -124,6 +124,12 @@ START_TEST(test_idx_plain_and_gz) {
   check_small(&d, 1);
   ck_assert_str_eq(d.source, in_tmp("g-images-idx3-ubyte.gz"));
   data_free(&d);
+  /* a misspelled images file is named as written, not taken for a prefix */
+  spec = idx_spec(in_tmp("gx-images-idx3-ubyte.gz"), 1);
+  ck_assert(!data_load(&spec, 4, 3, 3, &d, err, sizeof err));
+  char missing[512];
+  snprintf(missing, sizeof missing, "%s: cannot open: No such file or directory", in_tmp("gx-images-idx3-ubyte.gz"));
+  ck_assert_str_eq(err, missing);
   /* the labels file given where the images belong */
   spec = idx_spec(in_tmp("g-labels-idx1-ubyte.gz"), 1);
   ck_assert(!data_load(&spec, 4, 3, 3, &d, err, sizeof err));
