@@ -213,9 +213,12 @@ static const char *probe_hint(const char *msg) {
   if (strstr(msg, "64-bit code requested"))
     return "; that CPU is 32-bit: for x86-64 give --cpu x86-64 (any x86-64), x86-64-v2, x86-64-v3 (AVX2 + FMA), "
            "x86-64-v4 (AVX-512) or a 64-bit CPU's name (znver3, skylake-avx512)";
-  if (strstr(msg, "SSE2"))
-    return "; every x86-64 CPU has SSE2 and the x86-64 calling convention returns floats in its registers: "
-           "leave it on (--cpu x86-64 is the smallest target)";
+  if (strstr(msg, "SSE register return") || strstr(msg, "SSE2 register return"))
+    return "; every x86-64 CPU has SSE and SSE2 and the x86-64 calling convention returns floats in their "
+           "registers: leave them on (--cpu x86-64 is the smallest target)";
+  if (strstr(msg, "not a recognized processor"))
+    return "; give a name as clang's -march takes it: x86-64, x86-64-v2, x86-64-v3, x86-64-v4, znver3, znver4, "
+           "skylake-avx512, ... (`nnc target` prints this machine's)";
   return "";
 }
 

@@ -72,7 +72,9 @@ grep -q 'xor_train_step:' xor.s || fail "xor.s has no xor_train_step"
 # a target LLVM cannot build for is refused with its reason, leaving no file
 for bad in "--cpu i686:that CPU is 32-bit: for x86-64 give --cpu x86-64" \
            "--cpu pentium2:that CPU is 32-bit: for x86-64 give --cpu x86-64" \
-           "--features -sse2:SSE2 register return with SSE2 disabled; every x86-64 CPU has SSE2"; do
+           "--features -sse2:SSE2 register return with SSE2 disabled; every x86-64 CPU has SSE and SSE2" \
+           "--features -sse:SSE register return with SSE disabled; every x86-64 CPU has SSE and SSE2" \
+           "--cpu nonsense:give a name as clang's -march takes it"; do
   status=0
   "$NNC" compile "$EX/xor.nn" ${bad%%:*} -o bad.o 2>err.txt || status=$?
   [[ $status -eq 1 ]] || fail "compile ${bad%%:*}: exit status $status"
