@@ -9,6 +9,7 @@
  * tensor: every element), a bracketed list with one number per element, or
  * for a class target the class number.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,10 @@ static bool parse_at(const char *spec, Arena *a, AtList *out, char *err, size_t 
     p = eq + 1;
     if (!parse_value(&p, v, cap))
       return errorf(err, errlen, "the value of '%s' is not a number or a [list] of numbers", v->name);
+    for (int k = 0; k < v->n; k++)   /* nnc trains in float32: a value it cannot hold means nothing there */
+      if (fabs(v->v[k]) > FLT_MAX)
+        return errorf(err, errlen, "the value %g of '%s' is beyond float range (magnitude at most %g)", v->v[k],
+                      v->name, FLT_MAX);
     if (*p && *p != ',') return errorf(err, errlen, "unexpected '%s' after the value of '%s'", p, v->name);
     if (*p) p++;
   }

@@ -1,0 +1,1 @@
+grad examples/xor.nn --at x=[1e40,0]
