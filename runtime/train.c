@@ -355,8 +355,9 @@ int cmd_train(const Cli *c) {
     pipeline_print_times(stderr);
     trainer_hook(&t, TRAINER_AFTER_STEP, show_first_step, &times);
   }
-  if (finished_already(&t)) {
-    status = 0;
+  if (finished_already(&t)) {   /* --save still gets the checkpoint asked for */
+    status = a.save && !trainer_checkpoint(&t, a.save) ? 1 : 0;
+    if (a.save && status == 0 && !a.quiet) printf("saved %s\n", a.save);
     goto done;
   }
   if (!a.quiet) print_start(&t);

@@ -52,12 +52,13 @@ done
 [[ $(grep -c '^{"epoch"' run.json) -eq 4 ]] || fail "--log-append did not add: $(wc -l <run.json) lines"
 # resuming the early-stopped run has nothing to do
 status=0
-"$NNC" train es.nn --limit 400 --resume es.ckpt >out.txt 2>err.txt || status=$?
+"$NNC" train es.nn --limit 400 --resume es.ckpt --save again.ckpt >out.txt 2>err.txt || status=$?
 [[ $status -eq 0 ]] || fail "resume after early stop: exit $status"
 grep -qF "the checkpoint's run already stopped early at epoch $epochs (no validation improvement for 2 epochs); nothing to do" err.txt ||
   fail "resume after early stop: $(cat err.txt)"
 grep -q "^epoch " out.txt && fail "resume after early stop trained: $(cat out.txt)"
 grep -q "^training " out.txt && fail "resume after early stop printed a start line: $(cat out.txt)"
+cmp -s es.ckpt again.ckpt || fail "resume after early stop did not save the checkpoint --save asked for"
 # a batch larger than the data is said, with singular and plural right
 printf '1,2\n3,4\n5,6\n' >d.csv
 cat >r.nn <<'NN'
