@@ -419,7 +419,7 @@ static void warn_squashed_twice(SemaCtx *S, const Expr *e, const char *squash) {
                "training stalls: pass %s(%s, %s) (`nnc predict --probs` prints probabilities)",
                e->fn->name, squash, via ? "'" : "", via ? via : "this prediction", via ? "'" : "", squash, squash,
                e->fn->name, sema_arg_text(S, &x->args[0]), sema_arg_text(S, &e->args[1]));
-  if (via) sema_note(S, x->loc, "'%s' applies %s here", via, squash);
+  if (via) sema_note(S, x->loc, "the %s is applied here", squash);
 }
 
 /* binary_cross_entropy: one 0/1 target per logit.  A class(2) target is a
