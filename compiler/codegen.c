@@ -757,7 +757,9 @@ static LLVMValueRef emit_step(Cg *cg, int si, const bool *used) {
     const FuseGroup *G = &cg->fp->groups[s->group];
     cg->group = s->group;
     switch (G->kind) {
-    case FG_ELEMWISE: emit_elemwise(cg); break;
+    case FG_ELEMWISE:
+      if (!window_unpool_alone(cg, G)) emit_elemwise(cg);
+      break;
     case FG_REDUCE: emit_reduce(cg, G); break;
     case FG_MATMUL: gemm_emit(cg, G); break;
     case FG_CONV: conv_emit(cg, G); break;

@@ -575,3 +575,154 @@ void conv_emit(Cg *cg, const FuseGroup *G) {
   cg_range_end(cg, &ru);
   cg->mm = NULL;
 }
+
+/* ---- the max unpool alone: window rows in vectors ---- */
+
+/* A max unpool that is its group's only member, with disjoint windows and
+ * no padding (the usual 2x2 pool's gradient), computed a band of input rows
+ * at a time (the rows of one row of windows) instead of point by point:
+ * each window's first maximum is found once, vw windows to a vector (the
+ * taps gathered), and the band's rows are then written with whole vectors,
+ * each lane picking its window's gradient or 0 by a constant shuffle.  The
+ * units still cut the flat output: a band cut by a unit boundary is
+ * computed by both units, each storing only its own points. */
+
+static LLVMTypeRef ivec(Cg *cg, int vw) { return LLVMVectorType(cg->i32, (unsigned)vw); }
+
+static LLVMValueRef ivec_const(Cg *cg, int vw, const int *v) {
+  LLVMValueRef e[64];
+  for (int l = 0; l < vw; l++) e[l] = LLVMConstInt(cg->i32, (unsigned long long)(int64_t)v[l], 1);
+  return LLVMConstVector(e, (unsigned)vw);
+}
+
+static LLVMValueRef splat_of(Cg *cg, LLVMValueRef x, LLVMTypeRef vt, int vw) {
+  LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(vt), x, i64c(cg, 0), "");
+  return LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(vt), LLVMConstNull(ivec(cg, vw)), "");
+}
+
+/* Lanes of row (b, c, h) of s at columns col[l] (its own stride), 0 where on[l] is off. */
+static LLVMValueRef gather_row(Cg *cg, const IrNode *s, LLVMValueRef b, LLVMValueRef c, LLVMValueRef h,
+                               const int *col, const bool *on, int vw) {
+  CgPoint p = {3, {b, c, h}, {0, 1, 2}};
+  const int64_t *st = cg->fp->node[s->id].stride;
+  LLVMValueRef off = cg_offset(cg, &p, st);
+  LLVMValueRef base = LLVMBuildGEP2(cg->b, cg->f32, cg->bufptr[plan_buf_of_view(cg->mp, s)], &off, 1, "");
+  int idx[64];
+  LLVMTypeRef i1 = LLVMInt1TypeInContext(cg->ctx);
+  LLVMValueRef bits[64];
+  for (int l = 0; l < vw; l++) idx[l] = on[l] ? (int)(col[l] * st[3]) : 0, bits[l] = LLVMConstInt(i1, on[l], 0);
+  LLVMValueRef iv = ivec_const(cg, vw, idx);
+  LLVMValueRef ptrs = LLVMBuildGEP2(cg->b, cg->f32, base, &iv, 1, "");
+  LLVMValueRef args[4] = {ptrs, LLVMConstInt(cg->i32, 4, 0), LLVMConstVector(bits, (unsigned)vw),
+                          LLVMConstNull(cg->vec)};
+  LLVMTypeRef over[2] = {cg->vec, LLVMVectorType(cg->ptr, (unsigned)vw)};
+  return cg_call_intrinsic(cg, "llvm.masked.gather", over, 2, args, 4);
+}
+
+/* Lanes l of the chunked vectors v[] at window index w[l] (any lane where w[l] < 0). */
+static LLVMValueRef pick(Cg *cg, LLVMValueRef *v, int nchunks, const int *w, int vw) {
+  int lo = -1;
+  for (int l = 0; l < vw; l++)
+    if (w[l] >= 0 && (lo < 0 || w[l] / vw < lo)) lo = w[l] / vw;
+  if (lo < 0) lo = 0;
+  int hi = lo + 1 < nchunks ? lo + 1 : lo, m[64];
+  for (int l = 0; l < vw; l++) m[l] = w[l] < 0 ? 0 : w[l] / vw == lo ? w[l] % vw : vw + w[l] % vw;
+  return LLVMBuildShuffleVector(cg->b, v[lo], v[hi], ivec_const(cg, vw, m), "");
+}
+
+bool window_unpool_alone(Cg *cg, const FuseGroup *G) {
+  const IrNode *u = G->root;
+  const IrWindow *w = &u->win;
+  const StepSchedule *ss = cg->step;
+  int vw = cg->t->vector_floats;
+  if (G->nmembers != 1 || u->op != OP_MAX_UNPOOL2D || vw > 64) return false;
+  Shape xs = u->shape, ys = u->src[1]->shape;
+  int B = xs.dim[0], C = xs.dim[1], H = xs.dim[2], W = xs.dim[3], OH = ys.dim[2], OW = ys.dim[3];
+  int64_t total = (int64_t)B * C * H * W;
+  for (int a = 0; a < 4; a++)
+    if (w->pad[a] != 0) return false;
+  for (int a = 0; a < 2; a++)
+    if (w->stride[a] < w->size[a]) return false;
+  if (ss->loops.n != 1 || ss->loops.size[0] != total || W > 64 * vw) return false;
+  for (int k = 0; k < 2; k++)
+    if (cg->fp->node[u->src[k]->id].role == ROLE_CONST) return false;
+  int s0 = w->stride[0], s1 = w->stride[1], NB = (H + s0 - 1) / s0, nch = (OW + vw - 1) / vw;
+  int64_t HW = (int64_t)H * W, band = (int64_t)s0 * W;
+
+  /* the bands meeting this unit's points [s, e) */
+  LLVMValueRef grain = i64c(cg, ss->grain);
+  LLVMValueRef s = LLVMBuildMul(cg->b, cg->lo, grain, ""), e = cg_smin(cg, LLVMBuildMul(cg->b, cg->hi, grain, ""), i64c(cg, total));
+  LLVMValueRef e1 = sub(cg, e, i64c(cg, 1));
+  LLVMValueRef first = add(cg, mul(cg, LLVMBuildSDiv(cg->b, s, i64c(cg, HW), ""), NB),
+                           LLVMBuildSDiv(cg->b, LLVMBuildSRem(cg->b, s, i64c(cg, HW), ""), i64c(cg, band), ""));
+  LLVMValueRef last = add(cg, mul(cg, LLVMBuildSDiv(cg->b, e1, i64c(cg, HW), ""), NB),
+                          add(cg, LLVMBuildSDiv(cg->b, LLVMBuildSRem(cg->b, e1, i64c(cg, HW), ""), i64c(cg, band), ""),
+                              i64c(cg, 1)));
+  last = sel(cg, LLVMBuildICmp(cg->b, LLVMIntSGT, e, s, ""), last, first);
+  LLVMTypeRef lvec = LLVMVectorType(cg->i64, (unsigned)vw);
+  LLVMValueRef s_v = splat_of(cg, s, lvec, vw), e_v = splat_of(cg, e, lvec, vw);
+  LLVMValueRef out = cg->bufptr[cg->mp->buf_of[u->id]];
+
+  CgRange rb;
+  LLVMValueRef gb = cg_range_begin(cg, &rb, first, last);
+  LLVMValueRef pl = LLVMBuildUDiv(cg->b, gb, i64c(cg, NB), ""), t = LLVMBuildURem(cg->b, gb, i64c(cg, NB), "");
+  LLVMValueRef bi = LLVMBuildUDiv(cg->b, pl, i64c(cg, C), ""), ci = LLVMBuildURem(cg->b, pl, i64c(cg, C), "");
+  LLVMValueRef windows = icmp(cg, LLVMIntSLT, t, OH), to = cg_smin(cg, t, i64c(cg, OH - 1));
+
+  /* per chunk of vw windows: the tap of the first maximum and the gradient */
+  LLVMValueRef kv[64], gv[64];
+  for (int ch = 0; ch < nch; ch++) {
+    int col[64];
+    bool on[64];
+    for (int l = 0; l < vw; l++) on[l] = ch * vw + l < OW;
+    LLVMValueRef best = NULL, k = NULL;
+    for (int p = 0; p < w->size[0]; p++) {
+      LLVMValueRef h = add(cg, mul(cg, to, s0), i64c(cg, p));
+      for (int q = 0; q < w->size[1]; q++) {
+        for (int l = 0; l < vw; l++) col[l] = (ch * vw + l) * s1 + q;
+        LLVMValueRef val = gather_row(cg, u->src[0], bi, ci, h, col, on, vw);
+        int tap[64];
+        for (int l = 0; l < vw; l++) tap[l] = p * w->size[1] + q;
+        if (!best) {
+          best = val, k = ivec_const(cg, vw, tap);
+          continue;
+        }
+        LLVMValueRef better = LLVMBuildOr(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, val, best, ""),
+                                          LLVMBuildFCmp(cg->b, LLVMRealUNO, val, val, ""), "");
+        best = sel(cg, better, val, best);
+        k = sel(cg, better, ivec_const(cg, vw, tap), k);
+      }
+    }
+    for (int l = 0; l < vw; l++) col[l] = ch * vw + l;
+    kv[ch] = k;
+    gv[ch] = gather_row(cg, u->src[1], bi, ci, to, col, on, vw);
+  }
+
+  /* the band's rows: each lane its window's gradient where its tap is the maximum */
+  LLVMValueRef zero_f = LLVMConstNull(cg->vec), win_v = splat_of(cg, windows, LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)vw), vw);
+  for (int p = 0; p < s0; p++) {
+    LLVMValueRef h = add(cg, mul(cg, t, s0), i64c(cg, p));
+    LLVMValueRef row0 = add(cg, mul(cg, pl, HW), mul(cg, h, W));
+    LLVMValueRef hin = splat_of(cg, icmp(cg, LLVMIntSLT, h, H), LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)vw), vw);
+    for (int x0 = 0; x0 < W; x0 += vw) {
+      int wi[64], tap[64], iota[64];
+      for (int l = 0; l < vw; l++) {
+        int x = x0 + l, oj = x / s1, q = x % s1;
+        bool ok = p < w->size[0] && x < W && q < w->size[1] && oj < OW;
+        wi[l] = ok ? oj : -1, tap[l] = ok ? p * w->size[1] + q : -1, iota[l] = l;
+      }
+      LLVMValueRef v = zero_f;
+      if (p < w->size[0]) {
+        LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, pick(cg, kv, nch, wi, vw), ivec_const(cg, vw, tap), "");
+        v = sel(cg, and2(cg, hit, win_v), pick(cg, gv, nch, wi, vw), zero_f);
+      }
+      LLVMValueRef at = add(cg, row0, i64c(cg, x0));
+      LLVMValueRef flat = add(cg, splat_of(cg, at, lvec, vw), LLVMBuildSExt(cg->b, ivec_const(cg, vw, iota), lvec, ""));
+      LLVMValueRef mask = and2(cg, LLVMBuildICmp(cg->b, LLVMIntSGE, flat, s_v, ""), LLVMBuildICmp(cg->b, LLVMIntSLT, flat, e_v, ""));
+      mask = and2(cg, and2(cg, mask, hin), lane_mask(cg, vw, 0, W - x0, NULL));
+      vstore(cg, v, LLVMBuildGEP2(cg->b, cg->f32, out, &at, 1, ""), mask);
+    }
+  }
+  cg_range_end(cg, &rb);
+  return true;
+}

@@ -131,6 +131,45 @@ START_TEST(pools_match_evaluator) {
 }
 END_TEST
 
+/* A max unpool alone in its kernel (its window rows in vectors) at disjoint
+ * geometries: rows and columns left over, gaps between windows, rows of
+ * several vectors; for each vector family and with units cut mid-plane. */
+static const Geo unpool_geos[] = {
+    {{3, 5, 8, 8}, 0, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
+    {{2, 3, 9, 7}, 0, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
+    {{2, 2, 11, 13}, 0, {2, 2}, {3, 3}, {0, 0, 0, 0}, {1, 1}, 0},
+    {{1, 3, 5, 70}, 0, {1, 3}, {2, 3}, {0, 0, 0, 0}, {1, 1}, 0},
+    {{2, 2, 6, 40}, 0, {3, 2}, {3, 2}, {0, 0, 0, 0}, {1, 1}, 0},
+};
+
+START_TEST(max_unpool_alone_matches_evaluator) {
+  const Config *cf = &configs[_i];
+  Target t;
+  char err[1024];
+  if (!config_target(cf, &t)) return;
+  Pool *pool = pool_new(cf->threads, err, sizeof err);
+  ck_assert_msg(pool != NULL, "%s", err);
+  JitOptions o = {.opt_level = 3, .target = &t, .pool = pool, .always_pool = true};
+  for (size_t i = 0; i < COUNT_OF(unpool_geos); i++) {
+    const Geo *c = &unpool_geos[i];
+    Shape x = shape_of(4, c->x), y = out_shape(c, c->x[1]);
+    Arena *a = arena_new();
+    IrGraph *g = ir_graph_new(a, "unpool", 0);
+    IrNode *r = ir_window(g, OP_MAX_UNPOOL2D, ir_input(g, "a", x), ir_input(g, "b", y), window_of(c), x);
+    ir_output(g, "r", r);
+    FusePlan *fp = fuse_graph(g);
+    bool alone = false;
+    for (int k = 0; k < fp->ngroups; k++) alone = alone || (fp->groups[k].root == r && fp->groups[k].nmembers == 1);
+    fuse_free(fp);
+    ck_assert_msg(alone, "the unpool is not alone in its kernel");
+    EXPECT_MATCH(g, 300 + i, 1, NULL, &o);
+    arena_free(a);
+  }
+  pool_free(pool);
+  target_free(&t);
+}
+END_TEST
+
 /* ---- a small CNN's train step ---- */
 
 static const char *cnn_source =
@@ -300,6 +339,7 @@ Suite *conv_suite(void) {
   tcase_set_timeout(ops, 240);
   tcase_add_loop_test(ops, convolutions_match_evaluator, 0, 3);   /* the vector families */
   tcase_add_test(ops, pools_match_evaluator);
+  tcase_add_loop_test(ops, max_unpool_alone_matches_evaluator, 0, (int)COUNT_OF(configs));
   tcase_add_test(ops, cnn_kernels);
   suite_add_tcase(s, ops);
   TCase *step = tcase_create("step");
