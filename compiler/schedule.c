@@ -202,8 +202,12 @@ static void tile_conv(const FusePlan *fp, const IrNode *c, const Target *t, Conv
   cs->method = CONV_TILED;
   cs->vw = vw;
   if (filter) {
-    int cg = c->shape.dim[1];
-    cs->chans = (regs - 3) / taps < cg ? (regs - 3) / taps : cg;
+    /* rows of output channels (one group's) share each vector of input
+     * loaded; their gradient vectors and one of input sit beside the taps */
+    int cg = c->shape.dim[1], og = c->shape.dim[0] / w->groups;
+    cs->rows = 1;
+    while (w->groups == 1 && cs->rows < og && (cs->rows + 1) * (taps + 1) + 2 <= regs) cs->rows++;
+    cs->chans = cs->rows > 1 ? 1 : (regs - 3) / taps < cg ? (regs - 3) / taps : cg;
     return;
   }
   int cols = c->shape.dim[3], per_group = c->shape.dim[1] / w->groups;
@@ -225,11 +229,12 @@ static void schedule_conv(const FusePlan *fp, const FuseGroup *G, const Target *
   ss->conv.macs = shape_numel(y) * per_out;
   tile_conv(fp, c, t, &ss->conv);
   ss->work = 2 * ss->conv.macs + shape_numel(G->space) * G->nmembers;
-  /* units: the output's first axis (images; a filter's output channels),
-   * each computed whole in a scratch plane */
+  /* units: the output's first axis (images; a filter's output channels,
+   * or its tile's rows of them), each computed whole in a scratch plane */
+  int rows = c->op == OP_CONV2D_FILTER && ss->conv.method == CONV_TILED ? ss->conv.rows : 1;
   ss->grain = 1;
-  ss->units = c->shape.dim[0];
-  ss->scratch = shape_numel(c->shape) / c->shape.dim[0];
+  ss->units = (c->shape.dim[0] + rows - 1) / rows;
+  ss->scratch = shape_numel(c->shape) / c->shape.dim[0] * rows;
 }
 
 static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedule *ss) {
@@ -363,7 +368,9 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
     const ConvSchedule *cs = &ss->conv;
     fprintf(out, " %s %lld multiply-adds, ", op_info[G->mm->op].name, (long long)cs->macs);
     if (cs->method == CONV_LOOPS) fprintf(out, "direct loops over output planes");
-    else if (G->mm->op == OP_CONV2D_FILTER) fprintf(out, "tiles of %d input channels' taps (%d floats/vector)", cs->chans, cs->vw);
+    else if (G->mm->op == OP_CONV2D_FILTER)
+      fprintf(out, "tiles of %d filter%s x %d input channels' taps (%d floats/vector)", cs->rows,
+              cs->rows == 1 ? "" : "s", cs->chans, cs->vw);
     else
       fprintf(out, "tiles of %d channels x %d vector%s of a row (%d floats/vector)", cs->rows, cs->vectors,
               cs->vectors == 1 ? "" : "s", cs->vw);

@@ -60,7 +60,7 @@ typedef enum {
 typedef struct {
   ConvMethod method;            /* which kernel */
   int64_t macs;                 /* multiply-adds of the whole convolution */
-  int rows, vectors, vw;        /* CONV_TILED conv2d/conv2d_data tile; floats per vector */
+  int rows, vectors, vw;        /* CONV_TILED tile (conv2d_filter: rows = filters per unit); floats per vector */
   int chans;                    /* CONV_TILED conv2d_filter: input channels per tile */
 } ConvSchedule;
 

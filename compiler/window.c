@@ -505,21 +505,24 @@ static void tile_image(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef plane
   cg_loop_end(cg, &lg);
 }
 
-/* conv2d_filter of output channel o, input channels ic0 .. ic0 + n of its
- * group: each tap a vector summed over images, rows and columns, reduced at
- * the end into plane[ic][p][q]. */
-static void filter_block(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o, LLVMValueRef ic0, int n,
-                         LLVMValueRef plane, LLVMValueRef *acc) {
-  int vw = cs->vw, taps = c->KH * c->KW;
+/* conv2d_filter of `rows` output channels from o0 (of one group), input
+ * channels ic0 .. ic0 + n of it: each tap a vector summed over images, rows
+ * and columns, reduced at the end into plane[r][ic][p][q].  Each vector of
+ * input loaded serves every row. */
+static void filter_block(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o0, int rows, LLVMValueRef ic0,
+                         int n, LLVMValueRef plane, LLVMValueRef *acc) {
+  int vw = cs->vw, taps = c->KH * c->KW, per = c->Cg * taps;
   const IrWindow *w = c->w;
-  LLVMValueRef c0 = mul(cg, LLVMBuildUDiv(cg->b, o, i64c(cg, c->Og), ""), c->Cg);
-  for (int k = 0; k < n * taps; k++) LLVMBuildStore(cg->b, LLVMConstNull(cg->vec), acc[k]);
+  LLVMValueRef c0 = mul(cg, LLVMBuildUDiv(cg->b, o0, i64c(cg, c->Og), ""), c->Cg);
+  for (int k = 0; k < rows * n * taps; k++) LLVMBuildStore(cg->b, LLVMConstNull(cg->vec), acc[k]);
   CgLoop lb, li;
   LLVMValueRef b = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, c->B), i64c(cg, 1));
   LLVMValueRef i = cg_loop_begin(cg, &li, i64c(cg, 0), i64c(cg, c->OH), i64c(cg, 1));
-  LLVMValueRef grow = row_ptr(cg, c->y, b, o, i);
+  LLVMValueRef grow[MAX_ACC];
+  for (int r = 0; r < rows; r++) grow[r] = row_ptr(cg, c->y, b, add(cg, o0, i64c(cg, r)), i);
   for (int j0 = 0; j0 < c->OW; j0 += vw) {
-    LLVMValueRef gv = vload(cg, grow, j0, lane_mask(cg, vw, 0, c->OW - j0, NULL));
+    LLVMValueRef gv[MAX_ACC];
+    for (int r = 0; r < rows; r++) gv[r] = vload(cg, grow[r], j0, lane_mask(cg, vw, 0, c->OW - j0, NULL));
     for (int ch = 0; ch < n; ch++)
       for (int p = 0; p < c->KH; p++) {
         LLVMValueRef h = add(cg, mul(cg, i, w->stride[0]), i64c(cg, p * w->dilation[0] - w->pad[0]));
@@ -529,37 +532,68 @@ static void filter_block(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValu
           int col = j0 + q * w->dilation[1] - w->pad[1], lo = col < 0 ? -col : 0;
           int hi = c->W - col < c->OW - j0 ? c->W - col : c->OW - j0;
           if (hi > vw) hi = vw;
-          if (hi > lo) acc_fma(cg, acc[ch * taps + p * c->KW + q], gv, vload(cg, row, col, lane_mask(cg, vw, lo, hi, inside)));
+          if (hi <= lo) continue;
+          LLVMValueRef xv = vload(cg, row, col, lane_mask(cg, vw, lo, hi, inside));
+          for (int r = 0; r < rows; r++) acc_fma(cg, acc[(r * n + ch) * taps + p * c->KW + q], gv[r], xv);
         }
       }
   }
   cg_loop_end(cg, &li);
   cg_loop_end(cg, &lb);
-  for (int k = 0; k < n * taps; k++) {
-    LLVMValueRef args[2] = {cg_f32(cg, -0.0), LLVMBuildLoad2(cg->b, cg->vec, acc[k], "")};
-    LLVMValueRef sum = cg_call_intrinsic(cg, "llvm.vector.reduce.fadd", &cg->vec, 1, args, 2);
-    LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc);
-    cg_store(cg, plane, add(cg, mul(cg, ic0, taps), i64c(cg, k)), sum);
-  }
+  for (int r = 0; r < rows; r++)
+    for (int k = 0; k < n * taps; k++) {
+      LLVMValueRef args[2] = {cg_f32(cg, -0.0), LLVMBuildLoad2(cg->b, cg->vec, acc[r * n * taps + k], "")};
+      LLVMValueRef sum = cg_call_intrinsic(cg, "llvm.vector.reduce.fadd", &cg->vec, 1, args, 2);
+      LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc);
+      cg_store(cg, plane, add(cg, mul(cg, ic0, taps), i64c(cg, r * per + k)), sum);
+    }
 }
 
-static void filter_tiled(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o, LLVMValueRef plane,
-                         LLVMValueRef *acc) {
+/* conv2d_filter of `rows` output channels from o0 into plane[r], then the
+ * epilogue over each of their planes. */
+static void filter_rows(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o0, int rows, LLVMValueRef plane,
+                        LLVMValueRef *acc) {
   int full = c->Cg / cs->chans, rest = c->Cg % cs->chans;
   if (full > 0) {
     CgLoop lk;
     LLVMValueRef k = cg_loop_begin(cg, &lk, i64c(cg, 0), i64c(cg, full), i64c(cg, 1));
-    filter_block(cg, c, cs, o, mul(cg, k, cs->chans), cs->chans, plane, acc);
+    filter_block(cg, c, cs, o0, rows, mul(cg, k, cs->chans), cs->chans, plane, acc);
     cg_loop_end(cg, &lk);
   }
-  if (rest > 0) filter_block(cg, c, cs, o, i64c(cg, full * cs->chans), rest, plane, acc);
+  if (rest > 0) filter_block(cg, c, cs, o0, rows, i64c(cg, full * cs->chans), rest, plane, acc);
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef off = i64c(cg, (int64_t)r * c->Cg * c->KH * c->KW);
+    epilogue(cg, c, add(cg, o0, i64c(cg, r)), LLVMBuildGEP2(cg->b, cg->f32, plane, &off, 1, ""));
+  }
+}
+
+/* Unit u's filters: a whole tile's rows, or the last unit's rest. */
+static void filter_tiled(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef u, LLVMValueRef plane,
+                         LLVMValueRef *acc) {
+  int full = c->O / cs->rows, rest = c->O % cs->rows;
+  LLVMValueRef o0 = mul(cg, u, cs->rows);
+  if (rest == 0) {
+    filter_rows(cg, c, cs, o0, cs->rows, plane, acc);
+    return;
+  }
+  LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "whole");
+  LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "last");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "done");
+  LLVMBuildCondBr(cg->b, icmp(cg, LLVMIntSLT, u, full), whole, last);
+  LLVMPositionBuilderAtEnd(cg->b, whole);
+  filter_rows(cg, c, cs, o0, cs->rows, plane, acc);
+  LLVMBuildBr(cg->b, done);
+  LLVMPositionBuilderAtEnd(cg->b, last);
+  filter_rows(cg, c, cs, o0, rest, plane, acc);
+  LLVMBuildBr(cg->b, done);
+  LLVMPositionBuilderAtEnd(cg->b, done);
 }
 
 void conv_emit(Cg *cg, const FuseGroup *G) {
   Conv c = conv_of(G->mm);
   const ConvSchedule *cs = &cg->step->conv;
   LLVMValueRef acc = LLVMBuildAlloca(cg->b, cg->f32, "acc"), slots[MAX_ACC];
-  int nslots = cs->method != CONV_TILED ? 0 : G->mm->op == OP_CONV2D_FILTER ? cs->chans * c.KH * c.KW
+  int nslots = cs->method != CONV_TILED ? 0 : G->mm->op == OP_CONV2D_FILTER ? cs->rows * cs->chans * c.KH * c.KW
                                                                            : cs->rows * cs->vectors;
   if (nslots > MAX_ACC) die("codegen: a convolution tile of %d accumulators", nslots);
   for (int k = 0; k < nslots; k++) slots[k] = LLVMBuildAlloca(cg->b, cg->vec, "tile");
@@ -567,11 +601,13 @@ void conv_emit(Cg *cg, const FuseGroup *G) {
   CgRange ru;
   LLVMValueRef u = cg_range_begin(cg, &ru, cg->lo, cg->hi);
   if (cs->method == CONV_TILED && G->mm->op == OP_CONV2D_FILTER) filter_tiled(cg, &c, cs, u, cg->scratch, slots);
-  else if (cs->method == CONV_TILED) tile_image(cg, &T, u, cg->scratch);
-  else if (G->mm->op == OP_CONV2D) forward_image(cg, &c, u, cg->scratch);
-  else if (G->mm->op == OP_CONV2D_DATA) data_image(cg, &c, u, cg->scratch);
-  else filter_channel(cg, &c, u, cg->scratch, acc);
-  epilogue(cg, &c, u, cg->scratch);
+  else {
+    if (cs->method == CONV_TILED) tile_image(cg, &T, u, cg->scratch);
+    else if (G->mm->op == OP_CONV2D) forward_image(cg, &c, u, cg->scratch);
+    else if (G->mm->op == OP_CONV2D_DATA) data_image(cg, &c, u, cg->scratch);
+    else filter_channel(cg, &c, u, cg->scratch, acc);
+    epilogue(cg, &c, u, cg->scratch);
+  }
   cg_range_end(cg, &ru);
   cg->mm = NULL;
 }
