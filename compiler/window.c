@@ -618,7 +618,8 @@ void conv_emit(Cg *cg, const FuseGroup *G) {
  * no padding (the usual 2x2 pool's gradient), computed a band of input rows
  * at a time (the rows of one row of windows) instead of point by point:
  * each window's first maximum is found once, vw windows to a vector (the
- * taps gathered), and the band's rows are then written with whole vectors,
+ * taps deinterleaved from a window row's loads when the stride is at most
+ * 2, else gathered), and the band's rows are then written with whole vectors,
  * each lane picking its window's gradient or 0 by a constant shuffle.  The
  * units still cut the flat output: a band cut by a unit boundary is
  * computed by both units, each storing only its own points. */
@@ -636,14 +637,27 @@ static LLVMValueRef splat_of(Cg *cg, LLVMValueRef x, LLVMTypeRef vt, int vw) {
   return LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(vt), LLVMConstNull(ivec(cg, vw)), "");
 }
 
-/* Lanes of row (b, c, h) of s at columns col[l] (its own stride), 0 where on[l] is off. */
-static LLVMValueRef gather_row(Cg *cg, const IrNode *s, LLVMValueRef b, LLVMValueRef c, LLVMValueRef h,
-                               const int *col, const bool *on, int vw) {
+/* Lanes of row (b, c, h) of s at columns col[l] where on[l] (other lanes
+ * undefined): when the row is contiguous and the columns lie within two
+ * vectors from column `from`, two masked loads and a constant shuffle (the
+ * same loads for every tap of a window row, so they are shared), else a
+ * gather. */
+static LLVMValueRef row_lanes(Cg *cg, const IrNode *s, LLVMValueRef b, LLVMValueRef c, LLVMValueRef h, int from,
+                              const int *col, const bool *on, int vw) {
   CgPoint p = {3, {b, c, h}, {0, 1, 2}};
   const int64_t *st = cg->fp->node[s->id].stride;
   LLVMValueRef off = cg_offset(cg, &p, st);
   LLVMValueRef base = LLVMBuildGEP2(cg->b, cg->f32, cg->bufptr[plan_buf_of_view(cg->mp, s)], &off, 1, "");
-  int idx[64];
+  int n = s->shape.dim[3], idx[64];
+  bool near = st[3] == 1 || n == 1;
+  for (int l = 0; l < vw; l++)
+    if (on[l] && (col[l] < from || col[l] >= from + 2 * vw)) near = false;
+  if (near) {
+    LLVMValueRef v0 = vload(cg, base, from, lane_mask(cg, vw, 0, n - from, NULL));
+    LLVMValueRef v1 = vload(cg, base, from + vw, lane_mask(cg, vw, 0, n - from - vw, NULL));
+    for (int l = 0; l < vw; l++) idx[l] = on[l] ? col[l] - from : 0;
+    return LLVMBuildShuffleVector(cg->b, v0, v1, ivec_const(cg, vw, idx), "");
+  }
   LLVMTypeRef i1 = LLVMInt1TypeInContext(cg->ctx);
   LLVMValueRef bits[64];
   for (int l = 0; l < vw; l++) idx[l] = on[l] ? (int)(col[l] * st[3]) : 0, bits[l] = LLVMConstInt(i1, on[l], 0);
@@ -716,7 +730,7 @@ bool window_unpool_alone(Cg *cg, const FuseGroup *G) {
       LLVMValueRef h = add(cg, mul(cg, to, s0), i64c(cg, p));
       for (int q = 0; q < w->size[1]; q++) {
         for (int l = 0; l < vw; l++) col[l] = (ch * vw + l) * s1 + q;
-        LLVMValueRef val = gather_row(cg, u->src[0], bi, ci, h, col, on, vw);
+        LLVMValueRef val = row_lanes(cg, u->src[0], bi, ci, h, ch * vw * s1, col, on, vw);
         int tap[64];
         for (int l = 0; l < vw; l++) tap[l] = p * w->size[1] + q;
         if (!best) {
@@ -731,7 +745,7 @@ bool window_unpool_alone(Cg *cg, const FuseGroup *G) {
     }
     for (int l = 0; l < vw; l++) col[l] = ch * vw + l;
     kv[ch] = k;
-    gv[ch] = gather_row(cg, u->src[1], bi, ci, to, col, on, vw);
+    gv[ch] = row_lanes(cg, u->src[1], bi, ci, to, ch * vw, col, on, vw);
   }
 
   /* the band's rows: each lane its window's gradient where its tap is the maximum */
