@@ -758,7 +758,7 @@ static LLVMValueRef emit_step(Cg *cg, int si, const bool *used) {
     cg->group = s->group;
     switch (G->kind) {
     case FG_ELEMWISE:
-      if (!window_unpool_alone(cg, G)) emit_elemwise(cg);
+      if (!window_alone(cg, G)) emit_elemwise(cg);
       break;
     case FG_REDUCE: emit_reduce(cg, G); break;
     case FG_MATMUL: gemm_emit(cg, G); break;

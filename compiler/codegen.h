@@ -112,8 +112,9 @@ LLVMValueRef cg_load_at(Cg *cg, const IrNode *s, LLVMValueRef const *co);
  * and the body of an FG_CONV kernel. */
 LLVMValueRef window_member(Cg *cg, const IrNode *u, const CgPoint *p);
 void conv_emit(Cg *cg, const FuseGroup *G);
-/* The body of an elementwise kernel whose only member is a max unpool of
- * disjoint windows without padding; false (nothing emitted) otherwise. */
-bool window_unpool_alone(Cg *cg, const FuseGroup *G);
+/* The body of an elementwise kernel whose only member is a max pool or
+ * unpool of disjoint windows without padding; false (nothing emitted)
+ * otherwise. */
+bool window_alone(Cg *cg, const FuseGroup *G);
 
 #endif

@@ -612,17 +612,19 @@ void conv_emit(Cg *cg, const FuseGroup *G) {
   cg->mm = NULL;
 }
 
-/* ---- the max unpool alone: window rows in vectors ---- */
+/* ---- a max pool or unpool alone: window rows in vectors ---- */
 
-/* A max unpool that is its group's only member, with disjoint windows and
- * no padding (the usual 2x2 pool's gradient), computed a band of input rows
- * at a time (the rows of one row of windows) instead of point by point:
- * each window's first maximum is found once, vw windows to a vector (the
- * taps deinterleaved from a window row's loads when the stride is at most
- * 2, else gathered), and the band's rows are then written with whole vectors,
- * each lane picking its window's gradient or 0 by a constant shuffle.  The
- * units still cut the flat output: a band cut by a unit boundary is
- * computed by both units, each storing only its own points. */
+/* A max pool or max unpool that is its group's only member, with disjoint
+ * windows and no padding (the usual 2x2 pool and its gradient), runs a row
+ * of windows at a time instead of point by point (which decoded four
+ * coordinates per lane and gathered every tap): each window's first maximum
+ * is found once, vw windows to a vector (the taps deinterleaved from a
+ * window row's loads when the stride is at most 2, else gathered).  The pool
+ * stores the vector; the unpool writes the band of input rows under the
+ * windows in whole vectors, each lane picking its window's gradient or 0 by
+ * a constant shuffle.  The units still cut the flat output: a row or band
+ * cut by a unit boundary is computed by both units, each storing only its
+ * own points. */
 
 static LLVMTypeRef ivec(Cg *cg, int vw) { return LLVMVectorType(cg->i32, (unsigned)vw); }
 
@@ -680,28 +682,95 @@ static LLVMValueRef pick(Cg *cg, LLVMValueRef *v, int nchunks, const int *w, int
   return LLVMBuildShuffleVector(cg->b, v[lo], v[hi], ivec_const(cg, vw, m), "");
 }
 
-bool window_unpool_alone(Cg *cg, const FuseGroup *G) {
-  const IrNode *u = G->root;
-  const IrWindow *w = &u->win;
-  const StepSchedule *ss = cg->step;
-  int vw = cg->t->vector_floats;
-  if (G->nmembers != 1 || u->op != OP_MAX_UNPOOL2D || vw > 64) return false;
-  Shape xs = u->shape, ys = u->src[1]->shape;
-  int B = xs.dim[0], C = xs.dim[1], H = xs.dim[2], W = xs.dim[3], OH = ys.dim[2], OW = ys.dim[3];
-  int64_t total = (int64_t)B * C * H * W;
+/* Whether u's windows are disjoint, without padding. */
+static bool disjoint_unpadded(const IrWindow *w) {
   for (int a = 0; a < 4; a++)
     if (w->pad[a] != 0) return false;
-  for (int a = 0; a < 2; a++)
-    if (w->stride[a] < w->size[a]) return false;
-  if (ss->loops.n != 1 || ss->loops.size[0] != total || W > 64 * vw) return false;
-  for (int k = 0; k < 2; k++)
-    if (cg->fp->node[u->src[k]->id].role == ROLE_CONST) return false;
-  int s0 = w->stride[0], s1 = w->stride[1], NB = (H + s0 - 1) / s0, nch = (OW + vw - 1) / vw;
-  int64_t HW = (int64_t)H * W, band = (int64_t)s0 * W;
+  return w->stride[0] >= w->size[0] && w->stride[1] >= w->size[1];
+}
 
-  /* the bands meeting this unit's points [s, e) */
-  LLVMValueRef grain = i64c(cg, ss->grain);
-  LLVMValueRef s = LLVMBuildMul(cg->b, cg->lo, grain, ""), e = cg_smin(cg, LLVMBuildMul(cg->b, cg->hi, grain, ""), i64c(cg, total));
+/* Windows ch*vw .. ch*vw + vw - 1 (of ow) of window row `to` of plane (b, c)
+ * of u's input a = u->src[0]: the tap of each one's first maximum (the
+ * first tap, unless a later one is larger or NaN), and, when v is given,
+ * v's value there in *vbest. */
+static LLVMValueRef window_max(Cg *cg, const IrNode *u, LLVMValueRef b, LLVMValueRef c, LLVMValueRef to, int ch,
+                               int ow, const IrNode *v, LLVMValueRef *vbest) {
+  const IrWindow *w = &u->win;
+  int vw = cg->t->vector_floats, s1 = w->stride[1], col[64], tap[64];
+  bool on[64];
+  for (int l = 0; l < vw; l++) on[l] = ch * vw + l < ow;
+  LLVMValueRef best = NULL, k = NULL;
+  for (int p = 0; p < w->size[0]; p++) {
+    LLVMValueRef h = add(cg, mul(cg, to, w->stride[0]), i64c(cg, p));
+    for (int q = 0; q < w->size[1]; q++) {
+      for (int l = 0; l < vw; l++) col[l] = (ch * vw + l) * s1 + q, tap[l] = p * w->size[1] + q;
+      LLVMValueRef val = row_lanes(cg, u->src[0], b, c, h, ch * vw * s1, col, on, vw);
+      LLVMValueRef vv = v && v != u->src[0] ? row_lanes(cg, v, b, c, h, ch * vw * s1, col, on, vw) : val;
+      if (!best) {
+        best = val, k = ivec_const(cg, vw, tap);
+        if (v) *vbest = vv;
+        continue;
+      }
+      LLVMValueRef better = LLVMBuildOr(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, val, best, ""),
+                                        LLVMBuildFCmp(cg->b, LLVMRealUNO, val, val, ""), "");
+      best = sel(cg, better, val, best);
+      k = sel(cg, better, ivec_const(cg, vw, tap), k);
+      if (v) *vbest = sel(cg, better, vv, *vbest);
+    }
+  }
+  return k;
+}
+
+/* The unit's flat points [*s, *e) of a flat loop over `total` points. */
+static void unit_points(Cg *cg, int64_t total, LLVMValueRef *s, LLVMValueRef *e) {
+  LLVMValueRef grain = i64c(cg, cg->step->grain);
+  *s = LLVMBuildMul(cg->b, cg->lo, grain, "");
+  *e = cg_smin(cg, LLVMBuildMul(cg->b, cg->hi, grain, ""), i64c(cg, total));
+}
+
+/* Stores v at out + at, lanes l < n whose flat index at + l lies in [s, e) and where `on`. */
+static void store_points(Cg *cg, LLVMValueRef out, LLVMValueRef at, LLVMValueRef v, int n, LLVMValueRef s,
+                         LLVMValueRef e, LLVMValueRef on) {
+  int vw = cg->t->vector_floats, iota[64];
+  LLVMTypeRef lvec = LLVMVectorType(cg->i64, (unsigned)vw);
+  for (int l = 0; l < vw; l++) iota[l] = l;
+  LLVMValueRef flat = add(cg, splat_of(cg, at, lvec, vw), LLVMBuildSExt(cg->b, ivec_const(cg, vw, iota), lvec, ""));
+  LLVMValueRef mask = and2(cg, LLVMBuildICmp(cg->b, LLVMIntSGE, flat, splat_of(cg, s, lvec, vw), ""),
+                           LLVMBuildICmp(cg->b, LLVMIntSLT, flat, splat_of(cg, e, lvec, vw), ""));
+  mask = and2(cg, mask, lane_mask(cg, vw, 0, n, on));
+  vstore(cg, v, LLVMBuildGEP2(cg->b, cg->f32, out, &at, 1, ""), mask);
+}
+
+/* The max pool: per row of output, a vector of windows at a time. */
+static void pool_rows(Cg *cg, const IrNode *u, int C, int OH, int OW, int64_t total) {
+  int vw = cg->t->vector_floats, nch = (OW + vw - 1) / vw;
+  LLVMValueRef s, e;
+  unit_points(cg, total, &s, &e);
+  LLVMValueRef first = LLVMBuildSDiv(cg->b, s, i64c(cg, OW), "");
+  LLVMValueRef last = add(cg, LLVMBuildSDiv(cg->b, sub(cg, e, i64c(cg, 1)), i64c(cg, OW), ""), i64c(cg, 1));
+  last = sel(cg, LLVMBuildICmp(cg->b, LLVMIntSGT, e, s, ""), last, first);
+  LLVMValueRef out = cg->bufptr[cg->mp->buf_of[u->id]];
+  CgRange rr;
+  LLVMValueRef r = cg_range_begin(cg, &rr, first, last);
+  LLVMValueRef pl = LLVMBuildUDiv(cg->b, r, i64c(cg, OH), ""), oi = LLVMBuildURem(cg->b, r, i64c(cg, OH), "");
+  LLVMValueRef bi = LLVMBuildUDiv(cg->b, pl, i64c(cg, C), ""), ci = LLVMBuildURem(cg->b, pl, i64c(cg, C), "");
+  for (int ch = 0; ch < nch; ch++) {
+    LLVMValueRef v;
+    window_max(cg, u, bi, ci, oi, ch, OW, u->src[1], &v);
+    store_points(cg, out, add(cg, mul(cg, r, OW), i64c(cg, ch * vw)), v, OW - ch * vw, s, e, NULL);
+  }
+  cg_range_end(cg, &rr);
+}
+
+/* The max unpool: per band of input rows (one row of windows), each
+ * window's tap and gradient, then the band's rows in whole vectors. */
+static void unpool_bands(Cg *cg, const IrNode *u, int C, int H, int W, int OH, int OW, int64_t total) {
+  const IrWindow *w = &u->win;
+  int vw = cg->t->vector_floats, s0 = w->stride[0], s1 = w->stride[1], NB = (H + s0 - 1) / s0;
+  int nch = (OW + vw - 1) / vw;
+  int64_t HW = (int64_t)H * W, band = (int64_t)s0 * W;
+  LLVMValueRef s, e;
+  unit_points(cg, total, &s, &e);
   LLVMValueRef e1 = sub(cg, e, i64c(cg, 1));
   LLVMValueRef first = add(cg, mul(cg, LLVMBuildSDiv(cg->b, s, i64c(cg, HW), ""), NB),
                            LLVMBuildSDiv(cg->b, LLVMBuildSRem(cg->b, s, i64c(cg, HW), ""), i64c(cg, band), ""));
@@ -709,8 +778,6 @@ bool window_unpool_alone(Cg *cg, const FuseGroup *G) {
                           add(cg, LLVMBuildSDiv(cg->b, LLVMBuildSRem(cg->b, e1, i64c(cg, HW), ""), i64c(cg, band), ""),
                               i64c(cg, 1)));
   last = sel(cg, LLVMBuildICmp(cg->b, LLVMIntSGT, e, s, ""), last, first);
-  LLVMTypeRef lvec = LLVMVectorType(cg->i64, (unsigned)vw);
-  LLVMValueRef s_v = splat_of(cg, s, lvec, vw), e_v = splat_of(cg, e, lvec, vw);
   LLVMValueRef out = cg->bufptr[cg->mp->buf_of[u->id]];
 
   CgRange rb;
@@ -724,55 +791,52 @@ bool window_unpool_alone(Cg *cg, const FuseGroup *G) {
   for (int ch = 0; ch < nch; ch++) {
     int col[64];
     bool on[64];
-    for (int l = 0; l < vw; l++) on[l] = ch * vw + l < OW;
-    LLVMValueRef best = NULL, k = NULL;
-    for (int p = 0; p < w->size[0]; p++) {
-      LLVMValueRef h = add(cg, mul(cg, to, s0), i64c(cg, p));
-      for (int q = 0; q < w->size[1]; q++) {
-        for (int l = 0; l < vw; l++) col[l] = (ch * vw + l) * s1 + q;
-        LLVMValueRef val = row_lanes(cg, u->src[0], bi, ci, h, ch * vw * s1, col, on, vw);
-        int tap[64];
-        for (int l = 0; l < vw; l++) tap[l] = p * w->size[1] + q;
-        if (!best) {
-          best = val, k = ivec_const(cg, vw, tap);
-          continue;
-        }
-        LLVMValueRef better = LLVMBuildOr(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGT, val, best, ""),
-                                          LLVMBuildFCmp(cg->b, LLVMRealUNO, val, val, ""), "");
-        best = sel(cg, better, val, best);
-        k = sel(cg, better, ivec_const(cg, vw, tap), k);
-      }
-    }
-    for (int l = 0; l < vw; l++) col[l] = ch * vw + l;
-    kv[ch] = k;
+    for (int l = 0; l < vw; l++) on[l] = ch * vw + l < OW, col[l] = ch * vw + l;
+    kv[ch] = window_max(cg, u, bi, ci, to, ch, OW, NULL, NULL);
     gv[ch] = row_lanes(cg, u->src[1], bi, ci, to, ch * vw, col, on, vw);
   }
 
   /* the band's rows: each lane its window's gradient where its tap is the maximum */
-  LLVMValueRef zero_f = LLVMConstNull(cg->vec), win_v = splat_of(cg, windows, LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)vw), vw);
+  LLVMValueRef zero_f = LLVMConstNull(cg->vec);
+  LLVMTypeRef mvec = LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)vw);
+  LLVMValueRef win_v = splat_of(cg, windows, mvec, vw);
   for (int p = 0; p < s0; p++) {
     LLVMValueRef h = add(cg, mul(cg, t, s0), i64c(cg, p));
     LLVMValueRef row0 = add(cg, mul(cg, pl, HW), mul(cg, h, W));
-    LLVMValueRef hin = splat_of(cg, icmp(cg, LLVMIntSLT, h, H), LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)vw), vw);
+    LLVMValueRef hin = icmp(cg, LLVMIntSLT, h, H);
     for (int x0 = 0; x0 < W; x0 += vw) {
-      int wi[64], tap[64], iota[64];
+      int wi[64], tap[64];
       for (int l = 0; l < vw; l++) {
         int x = x0 + l, oj = x / s1, q = x % s1;
         bool ok = p < w->size[0] && x < W && q < w->size[1] && oj < OW;
-        wi[l] = ok ? oj : -1, tap[l] = ok ? p * w->size[1] + q : -1, iota[l] = l;
+        wi[l] = ok ? oj : -1, tap[l] = ok ? p * w->size[1] + q : -1;
       }
       LLVMValueRef v = zero_f;
       if (p < w->size[0]) {
         LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, pick(cg, kv, nch, wi, vw), ivec_const(cg, vw, tap), "");
         v = sel(cg, and2(cg, hit, win_v), pick(cg, gv, nch, wi, vw), zero_f);
       }
-      LLVMValueRef at = add(cg, row0, i64c(cg, x0));
-      LLVMValueRef flat = add(cg, splat_of(cg, at, lvec, vw), LLVMBuildSExt(cg->b, ivec_const(cg, vw, iota), lvec, ""));
-      LLVMValueRef mask = and2(cg, LLVMBuildICmp(cg->b, LLVMIntSGE, flat, s_v, ""), LLVMBuildICmp(cg->b, LLVMIntSLT, flat, e_v, ""));
-      mask = and2(cg, and2(cg, mask, hin), lane_mask(cg, vw, 0, W - x0, NULL));
-      vstore(cg, v, LLVMBuildGEP2(cg->b, cg->f32, out, &at, 1, ""), mask);
+      store_points(cg, out, add(cg, row0, i64c(cg, x0)), v, W - x0, s, e, hin);
     }
   }
   cg_range_end(cg, &rb);
+}
+
+bool window_alone(Cg *cg, const FuseGroup *G) {
+  const IrNode *u = G->root;
+  int vw = cg->t->vector_floats;
+  if (G->nmembers != 1 || (u->op != OP_MAX_UNPOOL2D && u->op != OP_MAX_POOL2D) || vw > 64 ||
+      !disjoint_unpadded(&u->win))
+    return false;
+  bool unpool = u->op == OP_MAX_UNPOOL2D;
+  Shape xs = unpool ? u->shape : u->src[0]->shape, ys = unpool ? u->src[1]->shape : u->shape;
+  int C = xs.dim[1], H = xs.dim[2], W = xs.dim[3], OH = ys.dim[2], OW = ys.dim[3];
+  int64_t total = shape_numel(u->shape);
+  const LoopNest *L = &cg->step->loops;
+  if (L->n != 1 || L->size[0] != total || W > 64 * vw) return false;
+  for (int k = 0; k < 2; k++)
+    if (cg->fp->node[u->src[k]->id].role == ROLE_CONST) return false;
+  if (unpool) unpool_bands(cg, u, C, H, W, OH, OW, total);
+  else pool_rows(cg, u, C, OH, OW, total);
   return true;
 }

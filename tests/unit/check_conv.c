@@ -131,10 +131,11 @@ START_TEST(pools_match_evaluator) {
 }
 END_TEST
 
-/* A max unpool alone in its kernel (its window rows in vectors) at disjoint
+/* A max pool (of a separate value source, and of its own input) and a max
+ * unpool alone in their kernels (rows of windows in vectors) at disjoint
  * geometries: rows and columns left over, gaps between windows, rows of
  * several vectors; for each vector family and with units cut mid-plane. */
-static const Geo unpool_geos[] = {
+static const Geo alone_geos[] = {
     {{3, 5, 8, 8}, 0, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
     {{2, 3, 9, 7}, 0, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
     {{2, 2, 11, 13}, 0, {2, 2}, {3, 3}, {0, 0, 0, 0}, {1, 1}, 0},
@@ -142,7 +143,7 @@ static const Geo unpool_geos[] = {
     {{2, 2, 6, 40}, 0, {3, 2}, {3, 2}, {0, 0, 0, 0}, {1, 1}, 0},
 };
 
-START_TEST(max_unpool_alone_matches_evaluator) {
+START_TEST(max_pools_alone_match_evaluator) {
   const Config *cf = &configs[_i];
   Target t;
   char err[1024];
@@ -150,20 +151,24 @@ START_TEST(max_unpool_alone_matches_evaluator) {
   Pool *pool = pool_new(cf->threads, err, sizeof err);
   ck_assert_msg(pool != NULL, "%s", err);
   JitOptions o = {.opt_level = 3, .target = &t, .pool = pool, .always_pool = true};
-  for (size_t i = 0; i < COUNT_OF(unpool_geos); i++) {
-    const Geo *c = &unpool_geos[i];
+  for (size_t i = 0; i < COUNT_OF(alone_geos); i++) {
+    const Geo *c = &alone_geos[i];
     Shape x = shape_of(4, c->x), y = out_shape(c, c->x[1]);
-    Arena *a = arena_new();
-    IrGraph *g = ir_graph_new(a, "unpool", 0);
-    IrNode *r = ir_window(g, OP_MAX_UNPOOL2D, ir_input(g, "a", x), ir_input(g, "b", y), window_of(c), x);
-    ir_output(g, "r", r);
-    FusePlan *fp = fuse_graph(g);
-    bool alone = false;
-    for (int k = 0; k < fp->ngroups; k++) alone = alone || (fp->groups[k].root == r && fp->groups[k].nmembers == 1);
-    fuse_free(fp);
-    ck_assert_msg(alone, "the unpool is not alone in its kernel");
-    EXPECT_MATCH(g, 300 + i, 1, NULL, &o);
-    arena_free(a);
+    for (int kind = 0; kind < 3; kind++) {
+      Arena *a = arena_new();
+      IrGraph *g = ir_graph_new(a, "pools", 0);
+      IrNode *in = ir_input(g, "a", x), *r;
+      if (kind == 0) r = ir_window(g, OP_MAX_UNPOOL2D, in, ir_input(g, "b", y), window_of(c), x);
+      else r = ir_window(g, OP_MAX_POOL2D, in, kind == 1 ? in : ir_input(g, "v", x), window_of(c), x);
+      ir_output(g, "r", r);
+      FusePlan *fp = fuse_graph(g);
+      bool alone = false;
+      for (int k = 0; k < fp->ngroups; k++) alone = alone || (fp->groups[k].root == r && fp->groups[k].nmembers == 1);
+      fuse_free(fp);
+      ck_assert_msg(alone, "the pool is not alone in its kernel");
+      EXPECT_MATCH(g, 300 + i * 3 + (size_t)kind, 1, NULL, &o);
+      arena_free(a);
+    }
   }
   pool_free(pool);
   target_free(&t);
@@ -339,7 +344,7 @@ Suite *conv_suite(void) {
   tcase_set_timeout(ops, 240);
   tcase_add_loop_test(ops, convolutions_match_evaluator, 0, 3);   /* the vector families */
   tcase_add_test(ops, pools_match_evaluator);
-  tcase_add_loop_test(ops, max_unpool_alone_matches_evaluator, 0, (int)COUNT_OF(configs));
+  tcase_add_loop_test(ops, max_pools_alone_match_evaluator, 0, (int)COUNT_OF(configs));
   tcase_add_test(ops, cnn_kernels);
   suite_add_tcase(s, ops);
   TCase *step = tcase_create("step");
