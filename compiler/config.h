@@ -44,6 +44,19 @@ typedef enum {
   DATA_CSV,       /* comma-separated numbers, one sample per row */
 } DataFormat;
 
+/* Which file (IDX) or columns (CSV) feed one input or target: the source's
+ * argument named after it, `image = "train-images.gz"` or `image =
+ * columns("p0", "p783")`. */
+typedef struct {
+  const char *name;       /* the input or target fed */
+  const char *file;       /* IDX: the file */
+  const char **cols;      /* CSV: columns by name (ncols of them), or NULL */
+  int ncols;              /* CSV: how many names in cols */
+  const char *from, *to;  /* CSV: columns("a", "b"), from a to b by the header, or NULL */
+  int first, last;        /* CSV: columns(i, j) or a single index: i..j (both included, 0-based); -1: not given */
+  Loc loc;                /* the argument, for messages */
+} DataBind;
+
 typedef struct {
   DataFormat format;      /* which reader */
   const char *path;       /* IDX: prefix "dir/train" meaning dir/train-images-idx3-ubyte[.gz]
@@ -54,6 +67,8 @@ typedef struct {
   bool standardize;       /* features standardized with the training set's per-feature mean/std */
   bool header;            /* CSV: skip the first row */
   bool target_first;      /* CSV: target column(s) come first (default: last) */
+  DataBind *binds;        /* what feeds each input and target, or NULL: one input and one target */
+  int nbinds;             /* how many */
   Loc loc;                /* where it was declared, for messages */
 } DataSpec;
 

@@ -167,14 +167,18 @@ IrGraph *lower_model(const Model *m, Arena *a, int batch, bool training, const c
   g->cur_loc = m->loss_loc;
   g->cur_label = "loss";
   ir_output(g, "loss", batch_mean(L, lower_expr(L, m->loss), m->loss->type));
-  if (m->output) {
-    g->cur_loc = m->output->loc;
-    g->cur_label = m->output_name;
-    ir_output(g, "output", lower_expr(L, m->output));
+  for (int i = 0; i < m->noutputs; i++) {
+    g->cur_loc = m->outputs[i].value->loc;
+    g->cur_label = m->outputs[i].name;
+    ir_output(g, lower_output_name(m, i, a), lower_expr(L, m->outputs[i].value));
   }
   g->cur_label = NULL;
   g->cur_loc = (Loc){0};
   return g;
+}
+
+const char *lower_output_name(const Model *m, int i, Arena *a) {
+  return i == 0 ? "output" : arena_printf(a, "output %s", m->outputs[i].name);
 }
 
 IrGraph *lower_forward(const Model *m, Arena *a, int batch, bool training) {

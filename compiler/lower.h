@@ -7,7 +7,9 @@
  * have no batch axis at all (batch 0) and their loss is the expression itself.
  *
  * Graphs and their outputs:
- *   lower_forward     "loss", "output" (the prediction [B, ...], if any)
+ *   lower_forward     "loss", "output" (the prediction [B, ...], if any) and,
+ *                     for a model of several heads, "output NAME" for each
+ *                     other head (lower_output_name)
  *   lower_grad        forward (training mode) + "grad NAME" per parameter
  *   lower_train_step  forward (training mode) + gradients + clipping +
  *                     optimizer updates (optim.c); outputs "loss", "output"
@@ -40,6 +42,8 @@ IrGraph *lower_grad(const Model *m, Arena *a, int batch);
 IrGraph *lower_train_step(const Model *m, Arena *a, int batch);
 IrGraph *lower_grad_step(const Model *m, Arena *a, int batch);
 IrGraph *lower_update_step(const Model *m, Arena *a);
+/* The graph output of m's output i: "output" for the first, "output NAME". */
+const char *lower_output_name(const Model *m, int i, Arena *a);
 /* "grad NAME": the leaf carrying parameter NAME's gradient between the halves. */
 #define LOWER_GRAD_PREFIX "grad "
 const char *lower_grad_leaf(Arena *a, const char *param);

@@ -759,6 +759,50 @@ static void default_output(SemaCtx *S) {
   m->output_name = sym->name;
 }
 
+/* The first call under n comparing a binding with target t (`f(p, t)`):
+ * the binding's name node, or NULL. */
+static const AstNode *head_of(const AstNode *n, const char *t, int depth) {
+  if (!n || depth > AST_MAX_DEPTH) return NULL;
+  if (n->kind == AST_BINARY) {
+    const AstNode *h = head_of(n->lhs, t, depth + 1);
+    return h ? h : head_of(n->rhs, t, depth + 1);
+  }
+  if (n->kind == AST_NEG) return head_of(n->lhs, t, depth + 1);
+  if (n->kind != AST_CALL) return NULL;
+  if (n->nargs >= 2 && !n->args[0].name && !n->args[1].name && n->args[0].value->kind == AST_NAME &&
+      n->args[1].value->kind == AST_NAME && strcmp(n->args[1].value->str, t) == 0)
+    return n->args[0].value;
+  for (int i = 0; i < n->nargs; i++) {
+    const AstNode *h = head_of(n->args[i].value, t, depth + 1);
+    if (h) return h;
+  }
+  return NULL;
+}
+
+/* With several targets, each target's head (the binding its loss term
+ * compares with it) is an output, in target order; otherwise the output. */
+static void collect_outputs(SemaCtx *S) {
+  Model *m = S->m;
+  m->outputs = NEW_ARRAY(S->a, ModelOutput, m->ntargets + 1);
+  if (m->ntargets < 2) {
+    if (m->output) m->outputs[m->noutputs++] = (ModelOutput){m->output_name, m->output, m->ntargets ? 0 : -1};
+    return;
+  }
+  const AstNode *loss = NULL;
+  for (int i = 0; i < S->p->nstmts; i++)
+    if (S->p->stmts[i].kind == ST_LOSS) loss = S->p->stmts[i].value;
+  for (int t = 0; t < m->ntargets; t++) {
+    const AstNode *h = head_of(loss, m->targets[t].name, 0);
+    Symbol *sym = h ? find_sym(S, h->str) : NULL;
+    Expr *v = sym && sym->kind == SYM_LET ? name_expr(S, h) : NULL;
+    if (v) m->outputs[m->noutputs++] = (ModelOutput){sym->name, v, t};
+  }
+  if (m->noutputs) {
+    m->output = m->outputs[0].value;
+    m->output_name = m->outputs[0].name;
+  }
+}
+
 static void collect_symbols(SemaCtx *S) {
   static const SymKind kinds[] = {[ST_INPUT] = SYM_INPUT, [ST_TARGET] = SYM_TARGET, [ST_PARAM] = SYM_PARAM,
                                   [ST_LET] = SYM_LET};
@@ -866,6 +910,7 @@ Model *sema_check(const AstProgram *p, Arena *a, Diag *d) {
   default_output(S);
   FREEZE(S, S->inputs, ModelValue, m->inputs, m->ninputs);
   FREEZE(S, S->targets, ModelValue, m->targets, m->ntargets);
+  if (diag_errors(d) == errors0) collect_outputs(S);
   FREEZE(S, S->params, ModelParam, m->params, m->nparams);
   FREEZE(S, S->bindings, ModelBinding, m->bindings, m->nbindings);
   m->ndropout = S->ndropout;

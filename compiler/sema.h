@@ -88,6 +88,14 @@ typedef struct {
   Loc loc;            /* the statement */
 } ModelBinding;
 
+/* A prediction the model reports: `output NAME`, or with several targets
+ * one per target, the value its loss term compares with it. */
+typedef struct {
+  const char *name;   /* the binding it is */
+  Expr *value;        /* its expression */
+  int target;         /* the target it predicts, or -1 */
+} ModelOutput;
+
 typedef struct Model {
   const char *name;           /* `model NAME`, else the file's base name without .nn */
   ModelValue *inputs;         /* input statements in order */
@@ -103,6 +111,8 @@ typedef struct Model {
   Loc loss_loc;               /* the loss statement */
   Expr *output;               /* the prediction, or NULL */
   const char *output_name;    /* the name it was given by, or NULL */
+  ModelOutput *outputs;       /* every output, output first (several heads: one per target) */
+  int noutputs;               /* how many (0: no output) */
   int ndropout;               /* dropout sites (each gets its own random stream) */
   OptimConfig optim;          /* optimizer (default sgd, lr 0.01, when absent) */
   TrainConfig train;          /* training settings with defaults filled in */

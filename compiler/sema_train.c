@@ -55,7 +55,169 @@ static const char *data_path(SemaCtx *S, const char *path) {
   return arena_printf(S->a, "%.*s/%s", (int)(slash - file), file, path);
 }
 
-/* data = idx("dir/train", scale = 1/255) or csv("file.csv", header = true, targets = "first") */
+/* The input or target named name, or NULL. */
+static const Symbol *fed_symbol(const SemaCtx *S, const char *name) {
+  for (int i = 0; i < S->nsyms; i++)
+    if ((S->syms[i].kind == SYM_INPUT || S->syms[i].kind == SYM_TARGET) && strcmp(S->syms[i].name, name) == 0)
+      return &S->syms[i];
+  return NULL;
+}
+
+/* Columns a value takes in a CSV row (a class label is one), or -1 while
+ * its declaration is unchecked or wrong. */
+static int64_t fed_columns(const SemaCtx *S, const Symbol *sym) {
+  if (!sym->defined || sym->poisoned) return -1;
+  const ModelValue *v = (sym->kind == SYM_INPUT ? S->inputs : S->targets).items[sym->index];
+  return v->nclasses > 0 ? 1 : shape_numel(v->shape);
+}
+
+/* columns(0, 783) or columns("p0", "p783"); false after reporting. */
+static bool csv_range(SemaCtx *S, const AstNode *v, DataBind *b) {
+  bool names = v->nargs == 2 && !v->args[0].name && !v->args[1].name && v->args[0].value->kind == AST_STR &&
+               v->args[1].value->kind == AST_STR;
+  double i = 0, j = 0;
+  bool nums = v->nargs == 2 && !v->args[0].name && !v->args[1].name && sema_const_eval(v->args[0].value, &i) &&
+              sema_const_eval(v->args[1].value, &j);
+  if (names) {
+    b->from = v->args[0].value->str;
+    b->to = v->args[1].value->str;
+    return true;
+  }
+  if (nums && i == floor(i) && j == floor(j) && i >= 0 && j >= i && j < 1e7) {
+    b->first = (int)i;
+    b->last = (int)j;
+    return true;
+  }
+  sema_error(S, v->loc, "columns takes the first and the last column, both names (columns(\"p0\", \"p783\")) or "
+                        "indices from 0 with first <= last (columns(0, 783))");
+  return false;
+}
+
+/* The columns of one CSV binding: "name", 5, ["a", "b"], columns(...). */
+static bool csv_bind(SemaCtx *S, const AstNode *v, DataBind *b) {
+  double i;
+  b->first = b->last = -1;
+  if (v->kind == AST_STR) {
+    b->cols = NEW_ARRAY(S->a, const char *, 1);
+    b->cols[b->ncols++] = v->str;
+    return true;
+  }
+  if (v->kind == AST_CALL && strcmp(v->str, "columns") == 0) return csv_range(S, v, b);
+  if (v->kind == AST_LIST && v->nitems > 0) {
+    b->cols = NEW_ARRAY(S->a, const char *, v->nitems);
+    for (int k = 0; k < v->nitems; k++) {
+      if (v->items[k]->kind != AST_STR) {
+        sema_error(S, v->items[k]->loc, "a list of columns holds their names in quotes");
+        return false;
+      }
+      b->cols[b->ncols++] = v->items[k]->str;
+    }
+    return true;
+  }
+  if (sema_const_eval(v, &i) && i == floor(i) && i >= 0 && i < 1e7) {
+    b->first = b->last = (int)i;
+    return true;
+  }
+  sema_error(S, v->loc, "%s: csv columns are a name (\"y\"), an index from 0, a list of names ([\"a\", \"b\"]) or a "
+                        "range (columns(\"p0\", \"p783\"), columns(0, 783))", b->name);
+  return false;
+}
+
+/* CSV columns the binding names (-1: a range of names, counted when the header is read). */
+static int64_t bind_count(const DataBind *b) {
+  if (b->cols) return b->ncols;
+  return b->from ? -1 : (int64_t)b->last - b->first + 1;
+}
+
+/* A source argument named after an input or target: `image = "f.gz"`
+ * (IDX), `image = columns("p0", "p783")` (CSV), or the name of another
+ * value the source feeds (`y = x`: the same file or columns).  False after
+ * reporting. */
+static bool data_bind(SemaCtx *S, const Builtin *b, const AstArg *arg, DataSpec *ds) {
+  const Symbol *sym = fed_symbol(S, arg->name);
+  if (!sym) {
+    const char *names[BUILTIN_MAX_PARAMS + 64];
+    int n = 0;
+    for (int k = 0; k < BUILTIN_MAX_PARAMS && b->params[k].name; k++) names[n++] = b->params[k].name;
+    for (int k = 0; k < S->nsyms && n < (int)COUNT_OF(names); k++)
+      if (S->syms[k].kind == SYM_INPUT || S->syms[k].kind == SYM_TARGET) names[n++] = S->syms[k].name;
+    const char *near = closest_name(arg->name, names, n);
+    if (near) sema_error(S, arg->loc, "%s: '%s' is no parameter of %s and no input or target of the model; did you mean '%s'?",
+                         b->name, arg->name, b->name, near);
+    else sema_error(S, arg->loc, "%s: '%s' is no parameter of %s and no input or target of the model", b->name,
+                    arg->name, b->name);
+    return false;
+  }
+  for (int k = 0; k < ds->nbinds; k++)
+    if (strcmp(ds->binds[k].name, sym->name) == 0) {
+      sema_error(S, arg->loc, "%s: '%s' is fed twice", b->name, sym->name);
+      return false;
+    }
+  DataBind *d = &ds->binds[ds->nbinds];
+  *d = (DataBind){.name = sym->name, .loc = arg->loc, .first = -1, .last = -1};
+  const AstNode *v = arg->value;
+  if (v->kind == AST_NAME) {   /* the same data as another input or target */
+    for (int k = 0; k < ds->nbinds; k++)
+      if (strcmp(ds->binds[k].name, v->str) == 0) {
+        *d = ds->binds[k];
+        d->name = sym->name;
+        d->loc = arg->loc;
+        ds->nbinds++;
+        return true;
+      }
+    sema_error(S, v->loc, "%s: '%s' names no input or target fed earlier in this source", b->name, v->str);
+    return false;
+  }
+  if (b->tag == DATA_IDX) {
+    if (v->kind != AST_STR) {
+      sema_error(S, v->loc, "idx: %s must be a file name in quotes (one IDX file per input or target)", sym->name);
+      return false;
+    }
+    d->file = data_path(S, v->str);
+  } else if (!csv_bind(S, v, d)) {
+    return false;
+  }
+  int64_t want = fed_columns(S, sym), have = b->tag == DATA_CSV ? bind_count(d) : -1;
+  if (want >= 0 && have >= 0 && want != have) {
+    sema_error(S, v->loc, "csv: %s takes %lld column%s%s, but %lld %s given", sym->name, (long long)want,
+               want == 1 ? "" : "s", sym->kind == SYM_TARGET && want == 1 ? " (a label or one value)" : "",
+               (long long)have, have == 1 ? "is" : "are");
+    diag_note(S->d, sym->loc, "%s is declared here", sym->name);
+    return false;
+  }
+  ds->nbinds++;
+  return true;
+}
+
+/* With bindings, every input and target must be fed; without, the source
+ * feeds the model's one input and one target as it always has. */
+static void data_fed(SemaCtx *S, const AstNode *n, const DataSpec *ds) {
+  int ninputs = 0, ntargets = 0;
+  for (int i = 0; i < S->nsyms; i++) {
+    const Symbol *sym = &S->syms[i];
+    if (sym->kind != SYM_INPUT && sym->kind != SYM_TARGET) continue;
+    if (sym->kind == SYM_INPUT) ninputs++;
+    else ntargets++;
+    bool fed = false;
+    for (int k = 0; k < ds->nbinds && !fed; k++) fed = strcmp(ds->binds[k].name, sym->name) == 0;
+    if (fed || !ds->nbinds) continue;
+    const char *kind = sym->kind == SYM_INPUT ? "input" : "target";
+    if (ds->format == DATA_IDX)
+      sema_error(S, n->loc, "idx(...) leaves %s '%s' unfed; name its file: %s = \"FILE\"", kind, sym->name, sym->name);
+    else
+      sema_error(S, n->loc, "csv(...) leaves %s '%s' unfed; name its columns: %s = \"NAME\", [\"A\", \"B\"] or "
+                 "columns(FIRST, LAST)", kind, sym->name, sym->name);
+    diag_note(S->d, sym->loc, "%s is declared here", sym->name);
+  }
+  if (!ds->nbinds && (ninputs > 1 || ntargets > 1))
+    sema_error(S, n->loc, "the model has %d input%s and %d target%s: say what feeds each, e.g. %s", ninputs,
+               ninputs == 1 ? "" : "s", ntargets, ntargets == 1 ? "" : "s",
+               ds->format == DATA_IDX ? "idx(image = \"images.gz\", label = \"labels.gz\", ...)"
+                                      : "csv(\"f.csv\", image = columns(0, 783), label = \"y\", ...)");
+}
+
+/* data = idx("dir/train", scale = 1/255) or csv("file.csv", header = true, targets = "first"),
+ * with arguments named after inputs and targets saying what feeds each. */
 static void data_source(SemaCtx *S, const AstArg *set, DataSpec *ds) {
   const AstNode *n = set->value;
   const Builtin *b = n->kind == AST_CALL ? builtin_find(n->str) : NULL;
@@ -65,15 +227,30 @@ static void data_source(SemaCtx *S, const AstArg *set, DataSpec *ds) {
     else sema_error(S, n->loc, "%s must be a data source: idx(...) or csv(...)", set->name);
     return;
   }
-  Expr *e = sema_call(S, n, b);
-  if (!e) return;
+  AstNode call = *n;   /* the source's own parameters; the rest feed inputs and targets */
+  call.args = NEW_ARRAY(S->a, AstArg, n->nargs + 1);
+  call.nargs = 0;
+  DataSpec fed = {.format = (DataFormat)b->tag, .binds = NEW_ARRAY(S->a, DataBind, n->nargs + 1)};
+  bool ok = true;
+  for (int i = 0; i < n->nargs; i++) {
+    const AstArg *arg = &n->args[i];
+    if (!arg->name || builtin_param_index(b, arg->name) >= 0) call.args[call.nargs++] = *arg;
+    else ok &= data_bind(S, b, arg, &fed);
+  }
+  Expr *e = sema_call(S, &call, b);
+  if (!e || !ok) return;
   *ds = (DataSpec){.format = (DataFormat)b->tag, .loc = n->loc, .scale = builtin_arg(e, "scale")->num,
                    .standardize = builtin_arg(e, "standardize")->num != 0,
-                   .path = data_path(S, builtin_arg(e, "path")->str)};
+                   .path = data_path(S, builtin_arg(e, "path")->str), .binds = fed.nbinds ? fed.binds : NULL,
+                   .nbinds = fed.nbinds};
+  data_fed(S, n, ds);
   if (b->tag == DATA_IDX) {
     ds->images = data_path(S, builtin_arg(e, "images")->str);
     ds->labels = data_path(S, builtin_arg(e, "labels")->str);
-    if (!ds->path && !(ds->images && ds->labels))
+    if (ds->nbinds && ((ds->path && ds->path[0]) || ds->images || ds->labels))
+      sema_error(S, n->loc, "idx: give either a path (or images = and labels =) or one file per input and target, "
+                            "not both");
+    else if (!ds->nbinds && !ds->path && !(ds->images && ds->labels))
       sema_error(S, n->loc, "idx needs a path prefix or both images= and labels=");
     return;
   }
@@ -82,6 +259,8 @@ static void data_source(SemaCtx *S, const AstArg *set, DataSpec *ds) {
   if (strcmp(t->str, "first") != 0 && strcmp(t->str, "last") != 0)
     sema_error(S, t->ast->loc, "csv: targets must be \"last\" or \"first\", got \"%s\"", t->str);
   ds->target_first = strcmp(t->str, "first") == 0;
+  if (ds->nbinds && t->given)
+    sema_error(S, t->loc, "csv: targets = \"%s\" has no meaning when each input and target names its columns", t->str);
 }
 
 /* schedule = step(every = 5, gamma = 0.5), cosine(warmup = 2), ... */

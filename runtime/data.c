@@ -657,6 +657,322 @@ static bool load_csv(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   return ok;
 }
 
+/* ---- sources that name what feeds each input and target ---- */
+
+static const DataBind *bind_of(const DataSpec *spec, const char *name) {
+  for (int i = 0; i < spec->nbinds; i++)
+    if (strcmp(spec->binds[i].name, name) == 0) return &spec->binds[i];
+  return NULL;
+}
+
+static const char *column_kind(const DataColumn *c) { return c->target ? "target" : "input"; }
+
+/* Values per sample in the file or columns feeding c (a class label is one). */
+static int column_values(const DataColumn *c) { return c->nclasses > 0 ? 1 : c->width; }
+
+/* The Dataset's shape: the x and y rows the columns make up. */
+static void columns_shape(Dataset *d, const DataColumn *cols, int ncols, bool features_only, const char *source) {
+  d->source = xstrdup(source);
+  d->cols = xmalloc(sizeof(DataColumn) * (size_t)(ncols ? ncols : 1));
+  for (int i = 0; i < ncols; i++) {
+    if (features_only && cols[i].target) continue;
+    d->cols[d->ncols++] = cols[i];
+    if (cols[i].target) d->ntarget += cols[i].width;
+    else d->nfeat += cols[i].width;
+  }
+}
+
+/* Sample i's value k of column c: a label, checked and set one-hot, or a number. */
+static bool put_value(Dataset *d, const DataColumn *c, int i, int k, double v, char *msg, size_t len) {
+  if (c->nclasses > 0) {
+    if (!label_ok(v, c->nclasses, msg, len)) return false;
+    float *row = d->y + (size_t)i * (size_t)d->ntarget + c->offset;
+    for (int j = 0; j < c->width; j++) row[j] = 0.0f;
+    row[(int)v] = 1.0f;
+  } else if (c->target) {
+    d->y[(size_t)i * (size_t)d->ntarget + (size_t)(c->offset + k)] = (float)v;
+  } else {
+    d->x[(size_t)i * (size_t)d->nfeat + (size_t)(c->offset + k)] = (float)v;
+  }
+  return true;
+}
+
+/* With one class target, labels as data_load keeps them (accuracy, --show). */
+static void single_labels(Dataset *d) {
+  const DataColumn *t = NULL;
+  for (int i = 0; i < d->ncols; i++)
+    if (d->cols[i].target) {
+      if (t) return;
+      t = &d->cols[i];
+    }
+  if (!t || t->nclasses == 0 || d->ntarget != t->width) return;
+  d->nclasses = t->nclasses;
+  d->labels = xmalloc(sizeof(int) * (size_t)(d->n ? d->n : 1));
+  for (int i = 0; i < d->n; i++) {
+    const float *row = d->y + (size_t)i * (size_t)d->ntarget;
+    int k = 0;
+    while (k < d->ntarget - 1 && row[k] != 1.0f) k++;
+    d->labels[i] = k;
+  }
+}
+
+/* Opens the IDX file that feeds column c and checks its shape. */
+static bool idx_column_open(const DataSpec *spec, const DataColumn *c, IdxFile *f, char *err, size_t errlen) {
+  const DataBind *b = bind_of(spec, c->name);
+  if (!b || !b->file) return errorf(err, errlen, "%s:%d: idx(...) names no file for %s '%s'",
+                                    spec->loc.file ? spec->loc.file : "model", spec->loc.line, column_kind(c), c->name);
+  if (!idx_open_file(f, b->file, NULL, "", err, errlen) || !idx_header(f, err, errlen)) return false;
+  char s1[128], s2[128];
+  if (f->per_item != column_values(c))
+    return errorf(err, errlen, "%s: shape %s gives %s = %lld value%s per sample, but %s '%s' takes %d%s", f->path,
+                  idx_shape(f, 0, s1, sizeof s1), idx_shape(f, 1, s2, sizeof s2), (long long)f->per_item,
+                  f->per_item == 1 ? "" : "s", column_kind(c), c->name, column_values(c),
+                  c->nclasses > 0 ? " (a class label)" : "");
+  return true;
+}
+
+/* Copies the values read for column c (bytes through their table, or
+ * floats) into d's rows. */
+static bool idx_column_put(Dataset *d, const DataColumn *c, const IdxFile *f, const Dataset *bytes, const float *v,
+                           char *err, size_t errlen) {
+  int w = column_values(c);
+  char msg[96];
+  for (int i = 0; i < d->n; i++)
+    for (int k = 0; k < w; k++) {
+      size_t at = (size_t)i * (size_t)w + (size_t)k;
+      if (!c->target && d->xb) d->xb[(size_t)i * (size_t)d->nfeat + (size_t)(c->offset + k)] = bytes->xb[at];
+      else if (!put_value(d, c, i, k, bytes->xb ? bytes->byte_value[bytes->xb[at]] : v[at], msg, sizeof msg))
+        return errorf(err, errlen, "%s: %s at item %d", f->path, msg, i);
+    }
+  return true;
+}
+
+/* One IDX file per input and target, all with the same number of items.
+ * When every input's file holds unsigned bytes, x stays bytes. */
+static bool load_idx_columns(const DataSpec *spec, int max_samples, Dataset *d, char *err, size_t errlen) {
+  int nc = d->ncols;
+  IdxFile *f = xcalloc((size_t)nc, sizeof(IdxFile));
+  Dataset *bytes = xcalloc((size_t)nc, sizeof(Dataset));
+  float **v = xcalloc((size_t)nc, sizeof(float *));
+  bool ok = true, all_bytes = true;
+  for (int c = 0; c < nc && ok; c++) {
+    ok = idx_column_open(spec, &d->cols[c], &f[c], err, errlen);
+    if (ok && c > 0 && f[c].dim[0] != f[0].dim[0])
+      ok = errorf(err, errlen, "%s: %u items, but %s has %u", f[c].path, f[c].dim[0], f[0].path, f[0].dim[0]);
+  }
+  d->n = ok ? (f[0].dim[0] < (uint32_t)max_samples ? (int)f[0].dim[0] : max_samples) : 0;
+  for (int c = 0; c < nc && ok; c++) {
+    bool in = !d->cols[c].target, byte = in && f[c].type->code == 0x08;
+    all_bytes &= !in || byte;
+    ok = byte ? idx_bytes(&f[c], d->n, spec->scale, &bytes[c], err, errlen)
+              : idx_items(&f[c], d->n, in ? spec->scale : 1.0, &v[c], err, errlen);
+  }
+  if (ok) {
+    size_t n = (size_t)(d->n ? d->n : 1);
+    if (all_bytes) d->xb = xcalloc(n * (size_t)d->nfeat + 1, 1);
+    else d->x = xcalloc(n * (size_t)d->nfeat + 1, sizeof(float));
+    d->y = d->ntarget ? xcalloc(n * (size_t)d->ntarget, sizeof(float)) : NULL;
+    for (int c = 0; c < nc && ok; c++) {
+      if (all_bytes && !d->cols[c].target) memcpy(d->byte_value, bytes[c].byte_value, sizeof d->byte_value);
+      ok = idx_column_put(d, &d->cols[c], &f[c], &bytes[c], v[c], err, errlen);
+    }
+  }
+  for (int c = 0; c < nc; c++) {
+    idx_close(&f[c]);
+    data_free(&bytes[c]);
+    free(v[c]);
+  }
+  free(f);
+  free(bytes);
+  free(v);
+  return ok;
+}
+
+/* One CSV row cut into fields: [start[k], end[k]). */
+typedef struct {
+  int n, cap;
+  const char **start, **end;
+} CsvFields;
+
+static void csv_split(CsvFields *r, const char *s, const char *e) {
+  r->n = 0;
+  for (;;) {
+    const char *f = memchr(s, ',', (size_t)(e - s));
+    if (r->n == r->cap) {
+      r->cap = r->cap ? 2 * r->cap : 64;
+      r->start = xrealloc(r->start, sizeof(char *) * (size_t)r->cap);
+      r->end = xrealloc(r->end, sizeof(char *) * (size_t)r->cap);
+    }
+    r->start[r->n] = s;
+    r->end[r->n++] = f ? f : e;
+    if (!f) return;
+    s = f + 1;
+  }
+}
+
+/* Position of the column called name in the header row, or -1. */
+static int csv_find(const CsvFields *h, const char *name) {
+  size_t len = strlen(name);
+  for (int k = 0; k < h->n; k++) {
+    const char *s = h->start[k], *e = h->end[k];
+    while (s < e && (*s == ' ' || *s == '\t')) s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+    if ((size_t)(e - s) == len && memcmp(s, name, len) == 0) return k;
+  }
+  return -1;
+}
+
+/* The file columns feeding column c, in order, into map (column_values(c)
+ * entries), from its binding and the header row h (NULL: none). */
+static bool csv_column_map(const DataSpec *spec, const DataColumn *c, const CsvFields *h, int *map, char *err,
+                           size_t errlen) {
+  const DataBind *b = bind_of(spec, c->name);
+  const char *p = spec->path;
+  if (!b) return errorf(err, errlen, "%s: csv(...) names no columns for %s '%s'", p, column_kind(c), c->name);
+  if ((b->cols || b->from) && !h)
+    return errorf(err, errlen, "%s: %s '%s' takes columns by name, but the file has no header row of names", p,
+                  column_kind(c), c->name);
+  int want = column_values(c), first = b->first, last = b->last;
+  for (int k = 0; b->cols && k < b->ncols; k++)
+    if ((map[k] = csv_find(h, b->cols[k])) < 0)
+      return errorf(err, errlen, "%s:1: no column named '%s' (for %s '%s')", p, b->cols[k], column_kind(c), c->name);
+  if (b->cols) return true;   /* the count was checked with the model */
+  if (b->from) {
+    first = csv_find(h, b->from);
+    last = csv_find(h, b->to);
+    const char *missing = first < 0 ? b->from : last < 0 ? b->to : NULL;
+    if (missing) return errorf(err, errlen, "%s:1: no column named '%s' (for %s '%s')", p, missing, column_kind(c), c->name);
+    if (last - first + 1 != want)
+      return errorf(err, errlen, "%s: columns(\"%s\", \"%s\") are %d column%s, but %s '%s' takes %d", p, b->from, b->to,
+                    last - first + 1 > 0 ? last - first + 1 : 0, last - first == 0 ? "" : "s", column_kind(c),
+                    c->name, want);
+  }
+  for (int k = 0; k < want; k++) map[k] = first + k;
+  return true;
+}
+
+/* Parses row r (line at) into sample d->n through the column maps. */
+static bool csv_bound_row(Dataset *d, const CsvPos *at, const CsvFields *r, int *const *map, double scale, char *err,
+                          size_t errlen) {
+  for (int c = 0; c < d->ncols; c++) {
+    const DataColumn *col = &d->cols[c];
+    for (int k = 0; k < column_values(col); k++) {
+      int f = map[c][k], cn;
+      double v;
+      if (!csv_number(at, r->start[f], r->end[f], &v, &cn, err, errlen)) return false;
+      if (!col->target) v *= scale;
+      char msg[96];
+      if (!fits_float(v)) return errorf(err, errlen, "%s:%d:%d: %g after scaling is beyond float range", at->path, at->line, cn, v);
+      if (!put_value(d, col, d->n, k, v, msg, sizeof msg)) return errorf(err, errlen, "%s:%d:%d: %s", at->path, at->line, cn, msg);
+    }
+  }
+  d->n++;
+  return true;
+}
+
+/* The first row: names (header = true, or no field a number) or data.
+ * Maps every column and checks its indices against the row's width. */
+static bool csv_first_row(const DataSpec *spec, Dataset *d, const CsvPos *at, const char *lend, CsvFields *r,
+                          CsvFields *h, int **map, bool *header, char *err, size_t errlen) {
+  int cols, numeric = csv_numeric_fields(at->bol, lend, &cols);
+  *header = spec->header || numeric == 0;
+  if (spec->header && numeric == cols)
+    fprintf(stderr, "nnc: warning: %s:%d: header = true skips this row of numbers; if it is data, remove header = true\n",
+            at->path, at->line);
+  if (*header) {
+    CsvFields t = *h;
+    *h = *r;
+    *r = t;
+  }
+  for (int c = 0; c < d->ncols; c++) {
+    const DataColumn *col = &d->cols[c];
+    if (!csv_column_map(spec, col, *header ? h : NULL, map[c], err, errlen)) return false;
+    for (int k = 0; k < column_values(col); k++)
+      if (map[c][k] >= cols)
+        return errorf(err, errlen, "%s:%d: %d column%s, but %s '%s' takes column %d (columns count from 0)", at->path,
+                      at->line, cols, cols == 1 ? "" : "s", column_kind(col), col->name, map[c][k]);
+  }
+  return true;
+}
+
+/* Rows of any number of columns; each input and target takes the columns
+ * its binding names (by name from the header row, or by index). */
+static bool load_csv_columns(const DataSpec *spec, int max_samples, Dataset *d, char *err, size_t errlen) {
+  size_t len, xcap = 0, ycap = 0;
+  char *text = slurp(spec->path, &len, err, errlen);
+  if (!text) return false;
+  CsvFields r = {0}, h = {0};
+  int **map = xcalloc((size_t)d->ncols + 1, sizeof(int *)), width = -1;
+  for (int c = 0; c < d->ncols; c++) map[c] = xmalloc(sizeof(int) * (size_t)column_values(&d->cols[c]));
+  static const char bom[] = "\xEF\xBB\xBF";
+  const char *p = len >= 3 && memcmp(text, bom, 3) == 0 ? text + 3 : text, *end = text + len;
+  CsvPos at = {spec->path, 0, p, false};
+  bool ok = true;
+  while (ok && p < end && d->n < max_samples) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol) eol = end;
+    at.line++;
+    at.bol = p;
+    const char *lend = eol > p && eol[-1] == '\r' ? eol - 1 : eol, *q = p;
+    p = eol + 1;
+    while (q < lend && (*q == ' ' || *q == '\t')) q++;
+    if (q == lend) continue;
+    csv_split(&r, at.bol, lend);
+    if (width < 0) {
+      bool header;
+      width = r.n;
+      ok = csv_first_row(spec, d, &at, lend, &r, &h, map, &header, err, errlen);
+      if (header || !ok) continue;
+    }
+    if (r.n != width)
+      ok = errorf(err, errlen, "%s:%d: %d column%s, expected %d like the first row", at.path, at.line, r.n,
+                  r.n == 1 ? "" : "s", width);
+    ok = ok && reserve(&d->x, &xcap, (size_t)(d->n + 1) * (size_t)d->nfeat + 1, sizeof(float), at.path, err, errlen) &&
+         reserve(&d->y, &ycap, (size_t)(d->n + 1) * (size_t)d->ntarget + 1, sizeof(float), at.path, err, errlen) &&
+         csv_bound_row(d, &at, &r, map, spec->scale, err, errlen);
+  }
+  if (ok && d->n == 0) ok = errorf(err, errlen, len == 0 ? "%s: empty file" : "%s: no data rows", spec->path);
+  for (int c = 0; c < d->ncols; c++) free(map[c]);
+  free(map);
+  free(r.start);
+  free(r.end);
+  free(h.start);
+  free(h.end);
+  free(text);
+  return ok;
+}
+
+bool data_load_columns(const DataSpec *spec, const DataColumn *cols, int ncols, bool features_only, int max_samples,
+                       Dataset *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  const char *source = spec->path && spec->path[0] ? spec->path : spec->nbinds ? spec->binds[0].file : "data";
+  columns_shape(out, cols, ncols, features_only, source ? source : "data");
+  bool ok = spec->format == DATA_IDX ? load_idx_columns(spec, max_samples, out, err, errlen)
+                                     : load_csv_columns(spec, max_samples, out, err, errlen);
+  if (ok) single_labels(out);
+  else data_free(out);
+  return ok;
+}
+
+const DataColumn *data_column(const Dataset *d, const char *name) {
+  for (int i = 0; i < d->ncols; i++)
+    if (strcmp(d->cols[i].name, name) == 0) return &d->cols[i];
+  return NULL;
+}
+
+void data_gather_column(const Dataset *d, const DataColumn *c, const int *idx, int n, float *buf) {
+  size_t w = (size_t)c->width, row = (size_t)(c->target ? d->ntarget : d->nfeat);
+  for (int i = 0; i < n; i++) {
+    assert(idx[i] >= 0 && idx[i] < d->n);
+    size_t at = (size_t)idx[i] * row + (size_t)c->offset;
+    float *dst = buf + (size_t)i * w;
+    if (c->target) memcpy(dst, d->y + at, w * sizeof(float));
+    else if (d->xb)
+      for (size_t k = 0; k < w; k++) dst[k] = d->byte_value[d->xb[at + k]];
+    else memcpy(dst, d->x + at, w * sizeof(float));
+  }
+}
+
 /* ---- public entry points ---- */
 
 /* The one loader behind the entry points; nclasses == 0 && ntarget == 0 asks
@@ -701,6 +1017,7 @@ void data_free(Dataset *d) {
   free(d->xb);
   free(d->y);
   free(d->labels);
+  free(d->cols);
   memset(d, 0, sizeof *d);
 }
 
@@ -814,6 +1131,10 @@ bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *
   val->xb = d->xb ? vx : NULL;
   val->y = xmalloc(sizeof(float) * (size_t)nval * (size_t)d->ntarget);
   val->labels = d->labels ? xmalloc(sizeof(int) * (size_t)nval) : NULL;
+  if (d->cols) {
+    val->cols = xmalloc(sizeof(DataColumn) * (size_t)d->ncols);
+    memcpy(val->cols, d->cols, sizeof(DataColumn) * (size_t)d->ncols);
+  }
   compact(d, is_val, true, val);
   d->n = compact(d, is_val, false, d);
   if (d->xb)

@@ -24,6 +24,17 @@
 #include "ckpt.h"
 #include "config.h"
 
+/* Where one input's or target's values sit in a sample: a slice of the x
+ * row (inputs) or of the y row (targets).  Several inputs lie side by side
+ * in x, in the model's order, and several targets in y. */
+typedef struct {
+  const char *name;   /* the input or target it feeds */
+  bool target;        /* a slice of y, else of x */
+  int offset;         /* its first float in the row */
+  int width;          /* floats per sample (k for a class(k) target: one-hot) */
+  int nclasses;       /* > 0: class labels 0..k-1, one-hot in y */
+} DataColumn;
+
 typedef struct {
   char *source;     /* file the features came from (heap), for messages */
   int n;            /* number of samples */
@@ -35,6 +46,8 @@ typedef struct {
   float byte_value[256];   /* with xb: byte b stands for byte_value[b] (scale applied) */
   float *y;         /* n * ntarget targets (one-hot rows for classes), NULL when features only */
   int *labels;      /* n class indices in 0..nclasses-1, or NULL for real targets */
+  DataColumn *cols; /* the slices of x and y by name (heap), from a source that names them; else NULL */
+  int ncols;        /* how many */
 } Dataset;
 
 /* Loads every sample of spec (unsigned-byte IDX images as bytes: xb).  nclasses > 0: targets are class labels
@@ -59,6 +72,18 @@ bool data_load_first(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
  * without column names both read. */
 bool data_load_features(const DataSpec *spec, int nfeat, int label_cols, Dataset *out, char *err,
                         size_t errlen);
+/* Loads a source whose arguments name what feeds each input and target
+ * (spec->binds: an IDX file or CSV columns for each), for a model whose
+ * values cols lists (inputs then targets, offsets into the x and y rows).
+ * features_only: the inputs alone (prediction data).  The Dataset keeps a
+ * copy of cols; with a single class target nclasses and labels are set as
+ * data_load sets them.  Failures as data_load's. */
+bool data_load_columns(const DataSpec *spec, const DataColumn *cols, int ncols, bool features_only, int max_samples,
+                       Dataset *out, char *err, size_t errlen);
+/* The column of d that feeds name, or NULL. */
+const DataColumn *data_column(const Dataset *d, const char *name);
+/* Copies column c of samples idx[0..n) into buf (n * c->width floats). */
+void data_gather_column(const Dataset *d, const DataColumn *c, const int *idx, int n, float *buf);
 void data_free(Dataset *d);   /* releases the buffers; zeroes *d */
 /* Features as floats in x (converting xb, which is freed); no-op for floats. */
 void data_expand(Dataset *d);

@@ -8,21 +8,22 @@
 #include "builtins.h"
 
 /* The first cross_entropy or binary_cross_entropy call of the loss whose
- * target argument is a model target, looking through bindings; NULL if none. */
-static const Expr *judged_loss(const Model *m, const Expr *e, int depth) {
+ * target argument is model target t (-1: any), looking through bindings;
+ * NULL if none. */
+static const Expr *judged_loss(const Model *m, const Expr *e, int t, int depth) {
   if (!e || depth > AST_MAX_DEPTH) return NULL;
   switch (e->kind) {
-  case EX_LET: return judged_loss(m, m->bindings[e->ref].value, depth + 1);
-  case EX_NEG: return judged_loss(m, e->lhs, depth + 1);
+  case EX_LET: return judged_loss(m, m->bindings[e->ref].value, t, depth + 1);
+  case EX_NEG: return judged_loss(m, e->lhs, t, depth + 1);
   case EX_BINARY: {
-    const Expr *l = judged_loss(m, e->lhs, depth + 1);
-    return l ? l : judged_loss(m, e->rhs, depth + 1);
+    const Expr *l = judged_loss(m, e->lhs, t, depth + 1);
+    return l ? l : judged_loss(m, e->rhs, t, depth + 1);
   }
   case EX_CALL: {
     bool ce = strcmp(e->fn->name, "cross_entropy") == 0, bce = strcmp(e->fn->name, "binary_cross_entropy") == 0;
-    if ((ce || bce) && e->args[1].x && e->args[1].x->kind == EX_TARGET) return e;
+    if ((ce || bce) && e->args[1].x && e->args[1].x->kind == EX_TARGET && (t < 0 || e->args[1].x->ref == t)) return e;
     for (int i = 0; i < BUILTIN_MAX_PARAMS && e->fn->params[i].name; i++) {
-      const Expr *l = e->fn->params[i].type == AT_TENSOR ? judged_loss(m, e->args[i].x, depth + 1) : NULL;
+      const Expr *l = e->fn->params[i].type == AT_TENSOR ? judged_loss(m, e->args[i].x, t, depth + 1) : NULL;
       if (l) return l;
     }
     return NULL;
@@ -32,11 +33,20 @@ static const Expr *judged_loss(const Model *m, const Expr *e, int depth) {
 }
 
 MetricSpec metrics_spec(const Model *m) {
+  return m->noutputs > 1 ? metrics_output_spec(m, 0) : metrics_judge(m, m->output, -1);
+}
+
+MetricSpec metrics_output_spec(const Model *m, int i) {
+  return m->outputs[i].target >= 0 ? metrics_judge(m, m->outputs[i].value, m->outputs[i].target)
+                                   : (MetricSpec){.kind = METRIC_NONE};
+}
+
+MetricSpec metrics_judge(const Model *m, const Expr *output, int target) {
   MetricSpec s = {.kind = METRIC_NONE};
-  const Expr *l = m->output ? judged_loss(m, m->loss, 0) : NULL;
+  const Expr *l = output ? judged_loss(m, m->loss, target, 0) : NULL;
   if (!l) return s;
   const ModelValue *t = &m->targets[l->args[1].x->ref];
-  s.width = (int)shape_numel(m->output->type.shape);
+  s.width = (int)shape_numel(output->type.shape);
   if (s.width != shape_numel(l->args[0].x->type.shape)) return (MetricSpec){.kind = METRIC_NONE};
   if (strcmp(l->fn->name, "binary_cross_entropy") == 0) {
     s.kind = METRIC_BINARY;

@@ -37,6 +37,11 @@ typedef struct {
 
 /* How m's output is judged (METRIC_NONE without an output or such a loss). */
 MetricSpec metrics_spec(const Model *m);
+/* How output i of m (m->outputs) is judged against its target. */
+MetricSpec metrics_output_spec(const Model *m, int i);
+/* How the value output is judged by the loss's first such call on target
+ * (-1: any target). */
+MetricSpec metrics_judge(const Model *m, const Expr *output, int target);
 
 /* Judgement j of one sample: the predicted class from its output row, and
  * the true class from its target row (or label, for class targets). */

@@ -31,7 +31,7 @@ static bool open_norm(Evaluator *e, const Checkpoint *ck, const char *path) {
   fprintf(stderr, "nnc: note: %s has no standardization statistics; computing them from the training data\n", path);
   Dataset train;
   char err[1024];
-  if (!data_load(&m->train.data, e->s.nfeat, e->s.nclasses, e->s.ntarget, &train, err, sizeof err)) {
+  if (!session_load_data(&e->s, &m->train.data, false, INT_MAX, &train, err, sizeof err)) {
     fprintf(stderr, "nnc: %s (needed for its standardization statistics)\n", err);
     return false;
   }
@@ -89,9 +89,7 @@ static void evaluator_close(Evaluator *e) {
 static bool load_eval_data(const Evaluator *e, const DataSpec *spec, bool features_only, Dataset *out) {
   const Session *s = &e->s;
   char err[1024];
-  int label_cols = s->nclasses > 0 ? 1 : s->ntarget;
-  bool ok = features_only ? data_load_features(spec, s->nfeat, label_cols, out, err, sizeof err)
-                          : data_load(spec, s->nfeat, s->nclasses, s->ntarget, out, err, sizeof err);
+  bool ok = session_load_data(s, spec, features_only, INT_MAX, out, err, sizeof err);
   if (!ok) {
     fprintf(stderr, "nnc: %s\n", err);
     return false;
@@ -122,21 +120,34 @@ static bool apply_limit(const Cli *c, Dataset *d) {
 }
 
 /* "test loss L  accuracy A  (N samples)" and, for a classifier, the
- * confusion matrix with per-class precision, recall and F1. */
+ * confusion matrix with per-class precision, recall and F1; for a model of
+ * several outputs, each judged output's accuracy and matrix under its
+ * target's name. */
 static bool evaluate_and_print(Session *s, const char *what, const Dataset *d, int batch) {
   Metrics r;
-  Confusion conf = {0};
-  if (s->metric.kind != METRIC_NONE) confusion_init(&conf, s->metric.nclasses);
+  int nh = s->nheads > 1 ? s->nheads : 1;
+  Confusion *conf = xcalloc((size_t)nh, sizeof(Confusion));
+  bool any = false;
+  for (int h = 0; h < nh; h++) {
+    const MetricSpec *ms = s->nheads > 1 ? &s->heads[h].metric : &s->metric;
+    if (ms->kind != METRIC_NONE) confusion_init(&conf[h], ms->nclasses);
+    any |= conf[h].k > 0;
+  }
   char err[1024];
-  bool ok = session_evaluate(s, d, batch, &r, conf.k ? &conf : NULL, err, sizeof err);
+  bool ok = session_evaluate(s, d, batch, &r, any ? conf : NULL, err, sizeof err);
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
   if (ok) {
     printf("%s", what);
     session_print_metrics("", &r);
     printf("  (%lld sample%s)\n", (long long)r.n, r.n == 1 ? "" : "s");
-    if (conf.k) confusion_print(stdout, &conf, &s->metric);
   }
-  confusion_free(&conf);
+  for (int h = 0; h < nh; h++) {
+    const SessionHead *hd = &s->heads[h];
+    if (ok && conf[h].k && s->nheads > 1) printf("\n%s (output %s):\n", hd->target ? hd->target : hd->name, hd->name);
+    if (ok && conf[h].k) confusion_print(stdout, &conf[h], s->nheads > 1 ? &hd->metric : &s->metric);
+    confusion_free(&conf[h]);
+  }
+  free(conf);
   return ok;
 }
 

@@ -28,25 +28,50 @@ static void collect_leaves(Store *st, const Model *m, const IrGraph *g, bool eva
   free(live);
 }
 
-bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
-  *s = (Session){.model = m, .arena = arena_new(), .threads = pool_default_threads()};
-  if (m->ninputs > 1 || m->ntargets > 1) {
-    snprintf(err, errlen, "%s: the runtime feeds one input and one target; this model has %d inputs and %d targets",
-             m->name, m->ninputs, m->ntargets);
-    return false;
+/* Where each input and target sits in a Dataset row, and the outputs the
+ * session judges. */
+static void session_layout(Session *s, const Model *m) {
+  s->cols = xcalloc((size_t)(m->ninputs + m->ntargets) + 1, sizeof(DataColumn));
+  for (int i = 0; i < m->ninputs + m->ntargets; i++) {
+    bool target = i >= m->ninputs;
+    const ModelValue *v = target ? &m->targets[i - m->ninputs] : &m->inputs[i];
+    int width = v->nclasses > 0 ? v->nclasses : (int)shape_numel(v->shape), *at = target ? &s->ntarget : &s->nfeat;
+    s->cols[s->ncols++] = (DataColumn){.name = v->name, .target = target, .offset = *at, .width = width,
+                                       .nclasses = v->nclasses};
+    *at += width;
   }
-  if (m->ninputs == 1) s->nfeat = (int)shape_numel(m->inputs[0].shape);
-  if (m->ntargets == 1) {
-    s->nclasses = m->targets[0].nclasses;
-    s->ntarget = s->nclasses > 0 ? s->nclasses : (int)shape_numel(m->targets[0].shape);
-  }
+  if (m->ntargets == 1) s->nclasses = m->targets[0].nclasses;
   s->metric = metrics_spec(m);
+  s->heads = xcalloc((size_t)m->noutputs + 1, sizeof(SessionHead));
+  for (int i = 0; i < m->noutputs && i < SESSION_MAX_HEADS; i++) {
+    const ModelOutput *o = &m->outputs[i];
+    s->heads[s->nheads++] = (SessionHead){.output = lower_output_name(m, i, s->arena), .name = o->name,
+                                          .target = o->target >= 0 ? m->targets[o->target].name : NULL,
+                                          .metric = i == 0 ? s->metric : metrics_output_spec(m, i)};
+  }
+}
+
+bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  *s = (Session){.model = m, .arena = arena_new(), .threads = pool_default_threads()};
+  session_layout(s, m);
   /* the train step first: its leaves come first in the store, as they always
    * have, so a seed draws the same weights as before */
   int batch = lower_has_batch(m) ? m->train.batch : 0;
   collect_leaves(&s->store, m, pipeline_graph(m, s->arena, PIPE_TRAIN, batch, false), false);
   collect_leaves(&s->store, m, pipeline_graph(m, s->arena, PIPE_FORWARD, batch, false), true);
   store_alloc(&s->store);
+  return true;
+}
+
+bool session_load_data(const Session *s, const DataSpec *spec, bool features_only, int max_samples, Dataset *out,
+                       char *err, size_t errlen) {
+  if (spec->nbinds)
+    return data_load_columns(spec, s->cols, s->ncols, features_only, max_samples, out, err, errlen);
+  if (!features_only) return data_load_first(spec, s->nfeat, s->nclasses, s->ntarget, max_samples, out, err, errlen);
+  if (!data_load_features(spec, s->nfeat, s->nclasses > 0 ? 1 : s->ntarget, out, err, errlen)) return false;
+  if (max_samples < out->n) out->n = max_samples;
   return true;
 }
 
@@ -59,6 +84,8 @@ void session_free(Session *s) {
     free(c);
   }
   free(s->graphs);
+  free(s->cols);
+  free(s->heads);
   store_free(&s->store);
   pool_free(s->pool);
   target_free(&s->target);
@@ -198,6 +225,13 @@ Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t
 
 void session_gather(Compiled *c, const Dataset *d, const int *idx, int n) {
   if (!d || n <= 0) return;
+  if (d->cols) {   /* each feed from the column of its name */
+    for (int k = 0; k < c->nfeeds; k++) {
+      const DataColumn *col = data_column(d, c->feeds[k].name);
+      if (col) data_gather_column(d, col, idx, n, c->feeds[k].buf);
+    }
+    return;
+  }
   float *x = NULL, *y = NULL;
   for (int k = 0; k < c->nfeeds; k++) {
     if (c->feeds[k].target) y = c->feeds[k].buf;
@@ -211,22 +245,35 @@ void session_run(Compiled *c, const Dataset *d, const int *idx, int n) {
   jit_run(c->jit);
 }
 
+/* Adds head h's judgements of the batch's outputs out to *m. */
+static void judge_head(const Session *s, int h, const float *out, const Dataset *d, const int *idx, int n,
+                       Metrics *m) {
+  const MetricSpec *ms = &s->heads[h].metric;
+  const DataColumn *col = d->cols && s->heads[h].target ? data_column(d, s->heads[h].target) : NULL;
+  int offset = col ? col->offset : 0;
+  if (d->cols && !col) return;   /* prediction data without this target */
+  Confusion *conf = m->confusion ? &m->confusion[h] : NULL;
+  int64_t *correct = h == 0 ? &m->correct : &m->head_correct[h];
+  for (int r = 0; r < n; r++) {
+    const float *row = out + (int64_t)r * ms->width, *y = d->y + (int64_t)idx[r] * d->ntarget + offset;
+    int label = d->labels ? d->labels[idx[r]] : ms->kind == METRIC_CLASS ? metrics_predicted(ms, y, 0) : 0;
+    for (int j = 0; j < ms->per_sample; j++) {
+      int truth = metrics_truth(ms, y, label, j), predicted = metrics_predicted(ms, row, j);
+      *correct += truth == predicted;
+      if (conf && conf->k) conf->count[truth * conf->k + predicted]++;
+    }
+  }
+}
+
 void session_accumulate(const Session *s, const Compiled *c, const Dataset *d, const int *idx, int n,
                         Metrics *m) {
   const float *loss = jit_output(c->jit, "loss");
   m->loss += (double)loss[0] * (n > 0 ? n : 1);
   m->n += n > 0 ? n : 1;
-  const float *out = jit_output(c->jit, "output");
-  const MetricSpec *ms = &s->metric;
-  if (ms->kind == METRIC_NONE || !out || !d || !d->y) return;
-  for (int r = 0; r < n; r++) {
-    const float *row = out + (int64_t)r * ms->width, *y = d->y + (int64_t)idx[r] * d->ntarget;
-    int label = d->labels ? d->labels[idx[r]] : 0;
-    for (int j = 0; j < ms->per_sample; j++) {
-      int truth = metrics_truth(ms, y, label, j), predicted = metrics_predicted(ms, row, j);
-      m->correct += truth == predicted;
-      if (m->confusion) m->confusion->count[truth * m->confusion->k + predicted]++;
-    }
+  if (!d || !d->y) return;
+  for (int h = 0; h < s->nheads; h++) {
+    const float *out = jit_output(c->jit, s->heads[h].output);
+    if (s->heads[h].metric.kind != METRIC_NONE && out) judge_head(s, h, out, d, idx, n, m);
   }
 }
 
@@ -234,6 +281,13 @@ void session_finish_metrics(const Session *s, Metrics *m) {
   if (m->n) m->loss /= (double)m->n;
   bool judged = s->metric.kind != METRIC_NONE && m->n;
   m->accuracy = judged ? (double)m->correct / ((double)m->n * s->metric.per_sample) : NAN;
+  m->nheads = s->nheads > 1 ? s->nheads : 0;
+  for (int h = 0; h < m->nheads; h++) {
+    const MetricSpec *ms = &s->heads[h].metric;
+    m->head[h] = s->heads[h].target ? s->heads[h].target : s->heads[h].name;
+    if (h == 0) m->head_correct[h] = m->correct;
+    m->head_accuracy[h] = ms->kind != METRIC_NONE && m->n ? (double)m->head_correct[h] / ((double)m->n * ms->per_sample) : NAN;
+  }
 }
 
 bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, Confusion *confusion, char *err,
@@ -354,5 +408,7 @@ const char *session_loss_str(double v, char *buf) {
 void session_print_metrics(const char *what, const Metrics *m) {
   char l[32];
   printf("%s%s loss %s", *what ? "  " : "", what, session_loss_str(m->loss, l));
-  if (!isnan(m->accuracy)) printf("  accuracy %.4f", m->accuracy);
+  if (m->nheads == 0 && !isnan(m->accuracy)) printf("  accuracy %.4f", m->accuracy);
+  for (int h = 0; h < m->nheads; h++)
+    if (!isnan(m->head_accuracy[h])) printf("  %s accuracy %.4f", m->head[h], m->head_accuracy[h]);
 }

@@ -60,16 +60,31 @@ typedef struct {
   int nfeeds;         /* count */
 } Compiled;
 
+/* An output the session judges: the graph output, the name it is shown by
+ * and how accuracy reads it against its target's column. */
+typedef struct {
+  const char *output;   /* graph output ("output", "output NAME") */
+  const char *name;     /* the binding it is ("logits") */
+  const char *target;   /* the target it predicts, or NULL */
+  MetricSpec metric;    /* how accuracy reads it (METRIC_NONE: no accuracy) */
+} SessionHead;
+
+enum { SESSION_MAX_HEADS = 16 };   /* outputs whose accuracy is reported */
+
 typedef struct {
   const Model *model;   /* checked model */
   Arena *arena;         /* IR graphs */
   Store store;          /* PARAM/STATE tensors in flat buffers */
   Compiled **graphs;    /* compiled so far (stable addresses) */
   int ngraphs;          /* number compiled */
-  int nfeat;            /* floats per input sample (0: model without inputs) */
-  int ntarget;          /* floats per target sample */
-  int nclasses;         /* > 0 for a class target */
-  MetricSpec metric;    /* how accuracy reads the output (metrics.h) */
+  int nfeat;            /* floats per input sample, every input's side by side (0: model without inputs) */
+  int ntarget;          /* floats per target sample, every target's side by side */
+  int nclasses;         /* > 0 for a model of one class target */
+  MetricSpec metric;    /* how accuracy reads the first output (metrics.h) */
+  DataColumn *cols;     /* every input, then every target: where each sits in a Dataset row */
+  int ncols;            /* ninputs + ntargets */
+  SessionHead *heads;   /* every output, the first as metric says */
+  int nheads;           /* how many (0: no output) */
   int threads;          /* threads graphs run on (default: every CPU this process may use) */
   bool no_cache;        /* compile afresh, neither reading nor filling the compile cache */
   Target target;        /* the host, resolved at the first compile */
@@ -81,6 +96,13 @@ typedef struct {
  * does not fit the runtime. */
 bool session_init(Session *s, const Model *m, char *err, size_t errlen);
 void session_free(Session *s);
+/* Loads a data source for the session's model: the features and targets
+ * (features_only: the inputs alone), at most max_samples (> 0) samples.
+ * A source that names what feeds each input and target is read by those
+ * names (data_load_columns), any other as a model of one input and one
+ * target reads it.  false with "FILE: reason" in err. */
+bool session_load_data(const Session *s, const DataSpec *spec, bool features_only, int max_samples, Dataset *out,
+                       char *err, size_t errlen);
 /* Takes --threads and --no-cache from the command line (false: error printed). */
 bool session_options(Session *s, const Cli *c);
 
@@ -109,10 +131,14 @@ void session_run(Compiled *c, const Dataset *d, const int *idx, int n);
  * (session_evaluate, which also fills confusion when it is not NULL). */
 typedef struct {
   double loss;        /* mean loss per sample (a sum while accumulating) */
-  double accuracy;    /* fraction of judgements correct, or NAN when the model has no accuracy (metrics.h) */
+  double accuracy;    /* the first output's fraction of judgements correct, or NAN when it has no accuracy (metrics.h) */
   int64_t n;          /* samples seen */
   int64_t correct;    /* correct judgements (one per sample, or per column for binary targets) */
-  Confusion *confusion;   /* when set, every judgement is also counted here */
+  Confusion *confusion;   /* when set, every judgement is also counted here (one per head: confusion[h]) */
+  int nheads;         /* > 1: a model of several outputs, each judged on its own: */
+  const char *head[SESSION_MAX_HEADS];       /* its name */
+  int64_t head_correct[SESSION_MAX_HEADS];   /* its correct judgements */
+  double head_accuracy[SESSION_MAX_HEADS];   /* its accuracy, or NAN */
 } Metrics;
 bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, Confusion *confusion, char *err,
                       size_t errlen);
@@ -127,7 +153,8 @@ void session_finish_metrics(const Session *s, Metrics *m);
 /* A loss as people read it: four decimals, or three significant digits below
  * 0.01 and from 1e5 on.  buf has room for 32 bytes. */
 const char *session_loss_str(double v, char *buf);
-/* "  WHAT loss L  accuracy A" (accuracy only for class targets), no newline. */
+/* "  WHAT loss L  accuracy A" (accuracy only for class targets; with
+ * several outputs "NAME accuracy A" for each judged one), no newline. */
 void session_print_metrics(const char *what, const Metrics *m);
 
 /* After a non-finite loss: evaluates the graph's IR in double from the current

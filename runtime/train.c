@@ -101,9 +101,9 @@ static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
   *a = (TrainArgs){.file = c->pos[0], .save = cli_get(c, "save"), .resume = cli_get(c, "resume"),
                    .init = cli_get(c, "init"), .plot = cli_get(c, "plot"), .quiet = cli_flag(c, "quiet")};
   bool has_batch = m->ninputs + m->ntargets > 0;
-  if (has_batch && (m->ninputs != 1 || m->ntargets > 1)) {
-    fprintf(stderr, "%s: error: nnc train feeds one input and at most one target from the data; %s has %d input%s and %d target%s\n",
-            a->file, m->name, m->ninputs, m->ninputs == 1 ? "" : "s", m->ntargets, m->ntargets == 1 ? "" : "s");
+  if (has_batch && m->ninputs == 0) {
+    fprintf(stderr, "%s: error: nnc train feeds the model's inputs from the data, but %s has no input\n", a->file,
+            m->name);
     return false;
   }
   if (has_batch && (!m->has_train || m->train.data.format == DATA_NONE)) {

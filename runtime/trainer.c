@@ -13,6 +13,7 @@
 #include "lower.h"
 #include "lr_schedule.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +41,7 @@ static void flush_denormals(void) {
 
 static bool load_one(const Session *s, const DataSpec *spec, long long limit, Dataset *out) {
   char err[1024];
-  bool ok = limit > 0 ? data_load_first(spec, s->nfeat, s->nclasses, s->ntarget, (int)limit, out, err, sizeof err)
-                      : data_load(spec, s->nfeat, s->nclasses, s->ntarget, out, err, sizeof err);
+  bool ok = session_load_data(s, spec, false, limit > 0 ? (int)limit : INT_MAX, out, err, sizeof err);
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
   return ok;
 }
