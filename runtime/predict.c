@@ -98,17 +98,62 @@ static bool load_eval_data(const Evaluator *e, const DataSpec *spec, bool featur
   return true;
 }
 
-/* The data a command reads besides the train block: a CSV file (gzipped or
- * not) by its name, else IDX (an images file or a prefix, as data.c reads
- * idx paths), with the training data's scale and target placement. */
-static DataSpec file_spec(const Model *m, const char *path) {
-  DataSpec spec = m->train.data;
-  spec.images = spec.labels = NULL;
-  spec.path = path;
+/* NAME=FILE,NAME=FILE: one IDX file per input (and target, with targets),
+ * for a model whose source names them.  false with a message printed. */
+static bool pairs_spec(const Evaluator *e, const char *opt, const char *arg, bool targets, DataSpec *spec) {
+  const Model *m = e->f.model;
+  char *list = arena_strndup(e->f.arena, arg, strlen(arg));
+  spec->binds = NEW_ARRAY(e->f.arena, DataBind, m->ninputs + m->ntargets + 1);
+  spec->nbinds = 0;
+  for (char *item = strtok(list, ","); item; item = strtok(NULL, ",")) {
+    char *eq = strchr(item, '=');
+    const DataColumn *col = NULL;
+    if (eq) *eq = '\0';
+    for (int i = 0; eq && i < e->s.ncols; i++)
+      if (strcmp(e->s.cols[i].name, item) == 0) col = &e->s.cols[i];
+    if (!col || !eq[1]) {
+      fprintf(stderr, "nnc %s: --%s takes NAME=FILE pairs naming the model's inputs%s; '%s' is not one\n",
+              targets ? "eval" : "predict", opt, targets ? " and targets" : "", item);
+      return false;
+    }
+    spec->binds[spec->nbinds++] = (DataBind){.name = col->name, .file = eq + 1, .first = -1, .last = -1};
+  }
+  for (int i = 0; i < e->s.ncols; i++) {
+    bool fed = false;
+    for (int k = 0; k < spec->nbinds; k++) fed |= strcmp(spec->binds[k].name, e->s.cols[i].name) == 0;
+    if (!fed && (targets || !e->s.cols[i].target)) {
+      fprintf(stderr, "nnc %s: --%s names no file for %s '%s' (NAME=FILE,NAME=FILE...)\n", targets ? "eval" : "predict", opt,
+              e->s.cols[i].target ? "target" : "input", e->s.cols[i].name);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* The data a command reads besides the train block (--data, --input): a
+ * CSV file (gzipped or not) by its name, else IDX (an images file or a
+ * prefix, as data.c reads idx paths), with the training data's scale and
+ * target placement.  A model whose training source names what feeds each
+ * input and target reads a CSV file by the same columns, and IDX files as
+ * NAME=FILE pairs.  false with a message printed. */
+static bool file_spec(const Evaluator *e, const char *opt, const char *path, bool targets, DataSpec *spec) {
+  const Model *m = e->f.model;
+  *spec = m->train.data;
+  spec->images = spec->labels = NULL;
+  spec->path = path;
   size_t n = strlen(path);
   bool csv = (n >= 4 && strcmp(path + n - 4, ".csv") == 0) || (n >= 7 && strcmp(path + n - 7, ".csv.gz") == 0);
-  spec.format = csv ? DATA_CSV : DATA_IDX;
-  return spec;
+  spec->format = csv ? DATA_CSV : DATA_IDX;
+  if (strchr(path, '=')) {
+    spec->format = DATA_IDX;
+    spec->path = "";
+    return pairs_spec(e, opt, path, targets, spec);
+  }
+  if (!m->train.data.nbinds || (csv && m->train.data.format == DATA_CSV)) return true;
+  fprintf(stderr, "nnc %s: %s reads one IDX file per input%s: give --%s NAME=FILE,NAME=FILE... (%s)\n",
+          targets ? "eval" : "predict", m->name,
+          targets ? " and target" : "", opt, csv ? "its training source is IDX, so a CSV file names no columns" : path);
+  return false;
 }
 
 /* --limit N keeps the first N samples (all of them without the option). */
@@ -166,7 +211,8 @@ int cmd_eval(const Cli *c) {
             "file with --data FILE\n", c->pos[0]);
     goto done;
   }
-  DataSpec spec = data ? file_spec(m, data) : m->train.test;
+  DataSpec spec = m->train.test;
+  if (data && !file_spec(&e, "data", data, true, &spec)) goto done;
   if (!load_eval_data(&e, &spec, false, &test) || !apply_limit(c, &test)) goto done;
   status = evaluate_and_print(&e.s, data ? arena_printf(e.f.arena, "%s:", data) : "test", &test, (int)batch) ? 0 : 1;
 done:
@@ -188,33 +234,31 @@ static void probabilities(const MetricSpec *ms, const float *row, double *p) {
   for (int k = 0; k < ms->width; k++) p[k] /= sum;
 }
 
-/* One sample's line: the class (and its name) of a classifier, then with
- * probs every class's probability; 0/1 and the probability per column of a
- * binary model; the output values of anything else. */
+/* One output of one sample: the class (and its name) of a classifier, then
+ * with probs every class's probability; 0/1 and the probability per column
+ * of a binary model; the output values of anything else.  No line end. */
 static void print_prediction(FILE *out, const MetricSpec *ms, const float *row, int64_t width, bool probs) {
   double p[4096];
   if (ms->kind == METRIC_NONE || width > (int64_t)COUNT_OF(p)) {
     for (int64_t k = 0; k < width; k++) fprintf(out, k ? ",%.9g" : "%.9g", row[k]);
-    fputc('\n', out);
     return;
   }
   probabilities(ms, row, p);
   if (ms->kind == METRIC_BINARY) {
     for (int k = 0; k < ms->width; k++) fprintf(out, k ? ",%d" : "%d", metrics_predicted(ms, row, k));
     for (int k = 0; k < ms->width; k++) fprintf(out, ",%.6g", p[k]);
-    fputc('\n', out);
     return;
   }
   int best = metrics_predicted(ms, row, 0);
   fprintf(out, "%d", best);
   if (ms->names) fprintf(out, ",%s", ms->names[best]);
   for (int k = 0; probs && k < ms->width; k++) fprintf(out, ",%.6g", p[k]);
-  fputc('\n', out);
 }
 
-/* Runs the evaluation graph over d, handing each batch's output rows to the
- * caller; false (message printed) if a graph fails to compile. */
-typedef void (*RowsFn)(void *ctx, const float *rows, int n, int64_t width, int first);
+/* Runs the evaluation graph over d, handing each batch's graph (its
+ * outputs) to the caller; false (message printed) if a graph fails to
+ * compile. */
+typedef void (*RowsFn)(void *ctx, const Compiled *g, int n, int first);
 
 static bool run_outputs(Session *s, const Dataset *d, int B, RowsFn fn, void *ctx) {
   int *idx = xmalloc(sizeof(int) * (size_t)B);
@@ -229,22 +273,42 @@ static bool run_outputs(Session *s, const Dataset *d, int B, RowsFn fn, void *ct
     }
     for (int i = 0; i < n; i++) idx[i] = start + i;
     session_run(g, d, idx, n);
-    fn(ctx, jit_output(g->jit, "output"), n, shape_numel(ir_find_output(g->ir, "output")->shape) / n, start);
+    fn(ctx, g, n, start);
   }
   free(idx);
   return ok;
 }
 
+/* Graph output name's rows and their width (floats per sample). */
+static const float *output_rows(const Compiled *g, const char *name, int n, int64_t *width) {
+  *width = shape_numel(ir_find_output(g->ir, name)->shape) / n;
+  return jit_output(g->jit, name);
+}
+
 typedef struct {
   FILE *out;                  /* where the lines go */
-  MetricSpec metric;          /* how to read a row (METRIC_NONE with --raw) */
+  const Session *s;           /* the outputs */
+  bool raw;                   /* --raw: the values, not classes */
   bool probs;                 /* --probs */
 } LineWriter;
 
-static void write_lines(void *ctx, const float *rows, int n, int64_t width, int first) {
+/* A line per sample: every output's prediction, outputs separated by ';'. */
+static void write_lines(void *ctx, const Compiled *g, int n, int first) {
   (void)first;
   LineWriter *w = ctx;
-  for (int r = 0; r < n; r++) print_prediction(w->out, &w->metric, rows + r * width, width, w->probs);
+  const Session *s = w->s;
+  int nh = s->nheads > 1 ? s->nheads : 1;
+  for (int r = 0; r < n; r++) {
+    for (int h = 0; h < nh; h++) {
+      int64_t width;
+      const float *rows = output_rows(g, s->nheads > 1 ? s->heads[h].output : "output", n, &width);
+      MetricSpec ms = s->nheads > 1 ? s->heads[h].metric : s->metric;
+      if (w->raw) ms.kind = METRIC_NONE;
+      if (h) fputc(';', w->out);
+      print_prediction(w->out, &ms, rows + r * width, width, w->probs);
+    }
+    fputc('\n', w->out);
+  }
 }
 
 /* What predict needs before any work: an input, an output to predict, and
@@ -277,8 +341,10 @@ typedef struct {
   int64_t width;      /* floats per row */
 } Collected;
 
-static void collect_rows(void *ctx, const float *rows, int n, int64_t width, int first) {
+static void collect_rows(void *ctx, const Compiled *g, int n, int first) {
   Collected *c = ctx;
+  int64_t width;
+  const float *rows = output_rows(g, "output", n, &width);
   c->rows = xrealloc(c->rows, sizeof(float) * (size_t)width * (size_t)(first + n));
   memcpy(c->rows + (size_t)first * (size_t)width, rows, sizeof(float) * (size_t)width * (size_t)n);
   c->width = width;
@@ -361,21 +427,23 @@ int cmd_predict(const Cli *c) {
     fprintf(stderr, "nnc: %s\n", err);
     goto done;
   }
-  DataSpec spec = file_spec(m, cli_get(c, "input"));
+  DataSpec spec;
+  if (!file_spec(&e, "input", cli_get(c, "input"), false, &spec)) goto done;
   const char *read[] = {c->pos[0], cli_get(c, "weights"), spec.path, spec.images, spec.labels};
-  for (size_t i = 0; output && i < COUNT_OF(read); i++)
-    if (read[i] && outfile_same(output, read[i])) {
-      fprintf(stderr, "nnc predict: --output %s would replace %s, which it reads; give it another name\n", output, read[i]);
+  for (int i = 0; output && i < (int)COUNT_OF(read) + spec.nbinds; i++) {
+    const char *r = i < (int)COUNT_OF(read) ? read[i] : spec.binds[i - (int)COUNT_OF(read)].file;
+    if (r && outfile_same(output, r)) {
+      fprintf(stderr, "nnc predict: --output %s would replace %s, which it reads; give it another name\n", output, r);
       goto done;
     }
+  }
   if (cli_get(c, "show")) {
     status = show_predictions(c, &e, &spec) ? 0 : 1;
     goto done;
   }
   if (!load_eval_data(&e, &spec, true, &in) || !apply_limit(c, &in)) goto done;
   if (output && !(out = open_memstream(&text, &text_len))) die("open_memstream failed");
-  LineWriter w = {out, e.s.metric, cli_flag(c, "probs")};
-  if (cli_flag(c, "raw")) w.metric.kind = METRIC_NONE;
+  LineWriter w = {out, &e.s, cli_flag(c, "raw"), cli_flag(c, "probs")};
   if (run_outputs(&e.s, &in, m->train.batch, write_lines, &w)) status = 0;
 done:
   if (out != stdout) {
