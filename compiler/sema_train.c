@@ -71,6 +71,11 @@ static int64_t fed_columns(const SemaCtx *S, const Symbol *sym) {
   return v->nclasses > 0 ? 1 : shape_numel(v->shape);
 }
 
+static bool fed_class(const SemaCtx *S, const Symbol *sym) {
+  return sym->kind == SYM_TARGET && sym->defined && !sym->poisoned &&
+         ((const ModelValue *)S->targets.items[sym->index])->nclasses > 0;
+}
+
 /* columns(0, 783) or columns("p0", "p783"); false after reporting. */
 static bool csv_range(SemaCtx *S, const AstNode *v, DataBind *b) {
   bool names = v->nargs == 2 && !v->args[0].name && !v->args[1].name && v->args[0].value->kind == AST_STR &&
@@ -180,7 +185,7 @@ static bool data_bind(SemaCtx *S, const Builtin *b, const AstArg *arg, DataSpec 
   int64_t want = fed_columns(S, sym), have = b->tag == DATA_CSV ? bind_count(d) : -1;
   if (want >= 0 && have >= 0 && want != have) {
     sema_error(S, v->loc, "csv: %s takes %lld column%s%s, but %lld %s given", sym->name, (long long)want,
-               want == 1 ? "" : "s", sym->kind == SYM_TARGET && want == 1 ? " (a label or one value)" : "",
+               want == 1 ? "" : "s", fed_class(S, sym) ? " (the class label)" : "",
                (long long)have, have == 1 ? "is" : "are");
     diag_note(S->d, sym->loc, "%s is declared here", sym->name);
     return false;

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -641,6 +642,181 @@ START_TEST(test_gather) {
 }
 END_TEST
 
+/* ---- sources naming what feeds each input and target ---- */
+
+/* Two inputs (a 2x2 image, 2 numbers) and two targets (a class of 3, a real). */
+static const DataColumn COLS[] = {
+    {.name = "img", .offset = 0, .width = 4},
+    {.name = "m", .offset = 4, .width = 2},
+    {.name = "lab", .target = true, .offset = 0, .width = 3, .nclasses = 3},
+    {.name = "r", .target = true, .offset = 3, .width = 1},
+};
+static const unsigned char META[] = {0, 0, 8, 2, 0, 0, 0, 3, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6};
+static const unsigned char REAL[] = {0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9};
+
+static DataBind bind_file(const char *name, const char *file) {
+  return (DataBind){.name = name, .file = in_tmp(file), .first = -1, .last = -1};
+}
+
+START_TEST(test_columns_idx) {
+  write_bytes("img.idx", IMAGES, sizeof IMAGES, false);
+  write_bytes("m.idx.gz", META, sizeof META, true);
+  write_bytes("lab.idx", LABELS, sizeof LABELS, false);
+  write_bytes("r.idx", REAL, sizeof REAL, false);
+  DataBind b[4];
+  b[0] = bind_file("r", "r.idx");   /* in any order */
+  b[1] = bind_file("img", "img.idx");
+  b[2] = bind_file("lab", "lab.idx");
+  b[3] = bind_file("m", "m.idx.gz");
+  for (int i = 0; i < 4; i++) b[i].file = xstrdup(b[i].file);
+  DataSpec spec = {.format = DATA_IDX, .path = "", .scale = 0.5, .binds = b, .nbinds = 4};
+  Dataset d;
+  char err[256] = "";
+  ck_assert_msg(data_load_columns(&spec, COLS, 4, false, INT_MAX, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 3);
+  ck_assert_int_eq(d.nfeat, 6);
+  ck_assert_int_eq(d.ntarget, 4);
+  ck_assert(d.xb != NULL);   /* every input is bytes: x stays bytes */
+  ck_assert_int_eq(d.nclasses, 0);   /* two targets: the labels are in y alone */
+  const int idx[2] = {2, 0};
+  float img[8], m[4], lab[6], r[2];
+  data_gather_column(&d, data_column(&d, "img"), idx, 2, img);
+  data_gather_column(&d, data_column(&d, "m"), idx, 2, m);
+  data_gather_column(&d, data_column(&d, "lab"), idx, 2, lab);
+  data_gather_column(&d, data_column(&d, "r"), idx, 2, r);
+  static const float wimg[8] = {50, 50, 50, 50, 0, 5, 10, 127.5f}, wm[4] = {2.5f, 3, 0.5f, 1},
+                     wlab[6] = {0, 1, 0, 1, 0, 0}, wr[2] = {9, 7};   /* targets are not scaled */
+  ck_assert(memcmp(img, wimg, sizeof img) == 0);
+  ck_assert(memcmp(m, wm, sizeof m) == 0);
+  ck_assert(memcmp(lab, wlab, sizeof lab) == 0);
+  ck_assert(memcmp(r, wr, sizeof r) == 0);
+  ck_assert_ptr_null(data_column(&d, "nothing"));
+  Dataset val;
+  ck_assert_msg(data_split(&d, 0.34, 3, &val, err, sizeof err), "%s", err);
+  ck_assert_int_eq(val.ncols, 4);
+  ck_assert_ptr_nonnull(data_column(&val, "m"));
+  data_free(&val);
+  data_free(&d);
+  /* the inputs alone, with one class target left: labels as data_load keeps them */
+  ck_assert_msg(data_load_columns(&spec, COLS, 3, false, INT_MAX, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.nclasses, 3);
+  ck_assert(d.labels[0] == 0 && d.labels[1] == 2 && d.labels[2] == 1);
+  data_free(&d);
+  ck_assert_msg(data_load_columns(&spec, COLS, 4, true, 2, &d, err, sizeof err), "%s", err);
+  ck_assert(d.n == 2 && d.ntarget == 0 && d.ncols == 2 && d.y == NULL);
+  data_free(&d);
+  for (int i = 0; i < 4; i++) free((char *)b[i].file);
+}
+END_TEST
+
+START_TEST(test_columns_idx_floats_and_errors) {
+  static const unsigned char FMETA[] = {0, 0, 0x0D, 2, 0, 0, 0, 3, 0, 0, 0, 2,
+                                        0x3f, 0x80, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  write_bytes("img.idx", IMAGES, sizeof IMAGES, false);
+  write_bytes("m.idx", FMETA, sizeof FMETA, false);
+  write_bytes("m2.idx", LABELS, sizeof LABELS, false);   /* [3]: one value per item, m takes 2 */
+  write_bytes("short.idx", REAL, sizeof REAL - 1, false);
+  write_bytes("lab.idx", LABELS, sizeof LABELS, false);
+  char f_img[512], f_m[512], f_m2[512], f_lab[512], f_short[512];
+  snprintf(f_img, sizeof f_img, "%s", in_tmp("img.idx"));
+  snprintf(f_m, sizeof f_m, "%s", in_tmp("m.idx"));
+  snprintf(f_m2, sizeof f_m2, "%s", in_tmp("m2.idx"));
+  snprintf(f_lab, sizeof f_lab, "%s", in_tmp("lab.idx"));
+  snprintf(f_short, sizeof f_short, "%s", in_tmp("short.idx"));
+  DataBind b[3] = {{.name = "img", .file = f_img}, {.name = "m", .file = f_m}, {.name = "lab", .file = f_lab}};
+  DataSpec spec = {.format = DATA_IDX, .path = "", .scale = 1, .binds = b, .nbinds = 3, .loc = {.file = "f.nn", .line = 4}};
+  Dataset d;
+  char err[256] = "", want[1024];
+  ck_assert_msg(data_load_columns(&spec, COLS, 3, false, INT_MAX, &d, err, sizeof err), "%s", err);
+  ck_assert(d.xb == NULL && d.x != NULL);   /* a float input: x is floats, the bytes converted */
+  ck_assert(d.x[3] == 255.0f && d.x[4] == 1.0f && d.x[5] == 2.0f && d.x[6] == 1.0f && d.x[10] == 0.0f);
+  data_free(&d);
+  b[1].file = f_m2;
+  ck_assert(!data_load_columns(&spec, COLS, 3, false, INT_MAX, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s: shape [3] gives [] = 1 value per sample, but input 'm' takes 2", f_m2);
+  ck_assert_str_eq(err, want);
+  b[1].file = f_m;
+  b[2].file = f_short;
+  ck_assert(!data_load_columns(&spec, COLS, 3, false, INT_MAX, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s: truncated: item 2 is incomplete (the data ends at byte 10 of 11)", f_short);
+  ck_assert_str_eq(err, want);
+  spec.nbinds = 2;
+  ck_assert(!data_load_columns(&spec, COLS, 3, false, INT_MAX, &d, err, sizeof err));
+  ck_assert_str_eq(err, "f.nn:4: idx(...) names no file for target 'lab'");
+  b[1].file = f_img;   /* 3 images of 4 values: m takes 2 */
+  b[2].file = f_lab;
+  spec.nbinds = 3;
+  static const unsigned char FOUR[] = {0, 0, 8, 1, 0, 0, 0, 4, 0, 1, 2, 0};
+  write_bytes("four.idx", FOUR, sizeof FOUR, false);
+  b[1].file = f_m;
+  b[2].file = xstrdup(in_tmp("four.idx"));
+  ck_assert(!data_load_columns(&spec, COLS, 3, false, INT_MAX, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s: 4 items, but %s has 3", b[2].file, f_img);
+  ck_assert_str_eq(err, want);
+  free((char *)b[2].file);
+}
+END_TEST
+
+static DataBind bind_cols(const char *name, const char **cols, int n, const char *from, const char *to, int first,
+                          int last) {
+  return (DataBind){.name = name, .cols = cols, .ncols = n, .from = from, .to = to, .first = first, .last = last};
+}
+
+START_TEST(test_columns_csv) {
+  write_text("c.csv", "id,p0,p1,p2,p3,a,b,lab,r\n"
+                      "x,1,2,3,4,5,6,2,0.5\n"
+                      "y,7,8,9,10,11,12,0,-1\n");
+  static const char *ab[] = {"b", "a"}, *lab[] = {"lab"};
+  DataBind b[4] = {bind_cols("img", NULL, 0, "p0", "p3", -1, -1), bind_cols("m", ab, 2, NULL, NULL, -1, -1),
+                   bind_cols("lab", lab, 1, NULL, NULL, -1, -1), bind_cols("r", NULL, 0, NULL, NULL, 8, 8)};
+  char path[512];
+  snprintf(path, sizeof path, "%s", in_tmp("c.csv"));
+  DataSpec spec = {.format = DATA_CSV, .path = path, .scale = 2, .binds = b, .nbinds = 4};
+  Dataset d;
+  char err[256] = "", want[1024];
+  ck_assert_msg(data_load_columns(&spec, COLS, 4, false, INT_MAX, &d, err, sizeof err), "%s", err);
+  ck_assert_int_eq(d.n, 2);
+  static const float wx[12] = {2, 4, 6, 8, 12, 10, 14, 16, 18, 20, 24, 22}, wy[8] = {0, 0, 1, 0.5f, 1, 0, 0, -1};
+  ck_assert(memcmp(d.x, wx, sizeof wx) == 0);
+  ck_assert(memcmp(d.y, wy, sizeof wy) == 0);
+  data_free(&d);
+  b[0] = bind_cols("img", NULL, 0, NULL, NULL, 1, 4);   /* by index: the same */
+  ck_assert_msg(data_load_columns(&spec, COLS, 4, false, INT_MAX, &d, err, sizeof err), "%s", err);
+  ck_assert(memcmp(d.x, wx, sizeof wx) == 0);
+  data_free(&d);
+  b[0] = bind_cols("img", NULL, 0, "p0", "p2", -1, -1);
+  ck_assert(!data_load_columns(&spec, COLS, 4, false, INT_MAX, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s: columns(\"p0\", \"p2\") are 3 columns, but input 'img' takes 4", path);
+  ck_assert_str_eq(err, want);
+  b[0] = bind_cols("img", NULL, 0, "p0", "p9", -1, -1);
+  ck_assert(!data_load_columns(&spec, COLS, 4, false, INT_MAX, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s:1: no column named 'p9' (for input 'img')", path);
+  ck_assert_str_eq(err, want);
+  b[0] = bind_cols("img", NULL, 0, NULL, NULL, 6, 9);
+  ck_assert(!data_load_columns(&spec, COLS, 4, false, INT_MAX, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s:1: 9 columns, but input 'img' takes column 9 (columns count from 0)", path);
+  ck_assert_str_eq(err, want);
+  b[0] = bind_cols("img", NULL, 0, NULL, NULL, 1, 4);
+  write_text("c.csv", "1,2,3,4,5,6,2,0.5,9\n1,2,3,4,5,6,7,0.5,9\n");   /* no header: names cannot be found */
+  ck_assert(!data_load_columns(&spec, COLS, 4, false, INT_MAX, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s: input 'm' takes columns by name, but the file has no header row of names", path);
+  ck_assert_str_eq(err, want);
+  write_text("c.csv", "id,p0,p1,p2,p3,a,b,lab,r\nx,1,2,3,4,5,6,3,0.5\n");
+  ck_assert(!data_load_columns(&spec, COLS, 4, false, INT_MAX, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s:2:15: label 3 out of range 0..2", path);
+  ck_assert_str_eq(err, want);
+  write_text("c.csv", "id,p0,p1,p2,p3,a,b,lab,r\nx,1,2,3,4,5,6,2,0.5\nx,1,2,3,4,5,6,2\n");
+  ck_assert(!data_load_columns(&spec, COLS, 4, false, INT_MAX, &d, err, sizeof err));
+  snprintf(want, sizeof want, "%s:3: 8 columns, expected 9 like the first row", path);
+  ck_assert_str_eq(err, want);
+  /* prediction data: the inputs' columns alone are read, whatever the others hold */
+  write_text("c.csv", "id,p0,p1,p2,p3,a,b,lab,r\nx,1,2,3,4,5,6,?,?\n");
+  ck_assert_msg(data_load_columns(&spec, COLS, 4, true, INT_MAX, &d, err, sizeof err), "%s", err);
+  ck_assert(d.n == 1 && d.nfeat == 6 && d.ntarget == 0);
+  data_free(&d);
+}
+END_TEST
+
 Suite *data_suite(void) {
   Suite *s = suite_create("data");
   TCase *tc = tcase_create("idx");
@@ -670,5 +846,11 @@ Suite *data_suite(void) {
   tcase_add_test(tp, test_split_errors);
   tcase_add_test(tp, test_gather);
   suite_add_tcase(s, tp);
+  TCase *tcol = tcase_create("columns");
+  tcase_add_checked_fixture(tcol, tmpdir_setup, tmpdir_teardown);
+  tcase_add_test(tcol, test_columns_idx);
+  tcase_add_test(tcol, test_columns_idx_floats_and_errors);
+  tcase_add_test(tcol, test_columns_csv);
+  suite_add_tcase(s, tcol);
   return s;
 }

@@ -1,0 +1,1 @@
+check tests/golden/diag/multi_idx.nn
