@@ -22,6 +22,7 @@
 
 #include "ckpt.h"
 #include "codegen.h"
+#include "lower.h"
 
 static int64_t round_up(int64_t bytes) { return (bytes + ABI_ALIGN - 1) / ABI_ALIGN * ABI_ALIGN; }
 
@@ -55,6 +56,34 @@ static int64_t output_offset(const AbiLayout *L, const MemPlan *mp, const char *
   die("abi: graph %s has no output %s", g->name, name);
 }
 
+/* The input and target buffers after the tensors (inputs, then targets, in
+ * the model's order) and the outputs forward writes. */
+static void add_feeds(AbiLayout *L, Arena *a, const Model *m, int64_t *off) {
+  L->feeds = NEW_ARRAY(a, AbiFeed, m->ninputs + m->ntargets + 1);
+  for (int i = 0; i < m->ninputs + m->ntargets; i++) {
+    bool target = i >= m->ninputs;
+    const ModelValue *v = target ? &m->targets[i - m->ninputs] : &m->inputs[i];
+    int64_t floats = (int64_t)L->batch * shape_numel(v->shape);
+    L->feeds[L->nfeeds++] = (AbiFeed){v->name, target, v->shape, v->nclasses, *off, floats};
+    *off += round_up(floats * (int64_t)sizeof(float));
+    if (!target) L->in_total += floats;
+  }
+  L->ninputs = m->ninputs;
+  L->x_off = L->feeds[0].off;
+  L->x_floats = L->feeds[0].floats;
+  L->y_off = m->ntargets ? L->feeds[m->ninputs].off : *off;
+  L->y_floats = m->ntargets ? L->feeds[m->ninputs].floats : 0;
+  L->outs = NEW_ARRAY(a, AbiOut, m->noutputs + 1);
+  for (int i = 0; i < m->noutputs; i++) {
+    const char *graph = lower_output_name(m, i, a);
+    Shape s = ir_find_output(L->fwd->fp->g, graph)->shape;
+    L->outs[L->nouts++] = (AbiOut){graph, m->outputs[i].name, s, shape_numel(s)};
+    L->out_total += shape_numel(s);
+  }
+  L->out_floats = L->outs[0].floats;
+  L->multi = m->ninputs > 1 || m->ntargets > 1 || m->noutputs > 1;
+}
+
 void abi_layout(AbiLayout *L, Arena *a, const Model *m, const char *prefix, int batch, const Schedule *fwd_sched,
                 const Schedule *train_sched) {
   const MemPlan *fwd = fwd_sched->mp, *train = train_sched->mp;
@@ -66,16 +95,7 @@ void abi_layout(AbiLayout *L, Arena *a, const Model *m, const char *prefix, int 
   add_slots(L, train, &off);
   add_slots(L, fwd, &off);
   L->tensor_bytes = off;
-  L->x_off = off;
-  L->x_floats = (int64_t)batch * shape_numel(m->inputs[0].shape);
-  off += round_up(L->x_floats * (int64_t)sizeof(float));
-  L->y_off = off;
-  if (m->ntargets == 1) {
-    int nc = m->targets[0].nclasses;
-    L->y_floats = (int64_t)batch * (nc > 0 ? nc : shape_numel(m->targets[0].shape));
-  }
-  off += round_up(L->y_floats * (int64_t)sizeof(float));
-  L->out_floats = shape_numel(ir_find_output(fwd->fp->g, "output")->shape);
+  add_feeds(L, a, m, &off);
   L->ws_off = off;
   /* one thread: the object runs single-threaded */
   int64_t ws_fwd = schedule_workspace(fwd_sched, 1), ws_train = schedule_workspace(train_sched, 1);
@@ -90,7 +110,8 @@ void abi_layout(AbiLayout *L, Arena *a, const Model *m, const char *prefix, int 
 }
 
 int64_t abi_leaf_offset(const AbiLayout *L, const IrNode *leaf) {
-  if (leaf->op == OP_INPUT) return strcmp(leaf->name, L->m->inputs[0].name) == 0 ? L->x_off : L->y_off;
+  for (int i = 0; leaf->op == OP_INPUT && i < L->nfeeds; i++)
+    if (strcmp(leaf->name, L->feeds[i].name) == 0) return L->feeds[i].off;
   int i = slot_index(L, leaf->name);
   if (i < 0) die("abi: no slot for leaf %s", leaf->name);
   return L->slots[i].offset;
@@ -438,44 +459,59 @@ static void run_graph(Ab *A, LLVMValueRef state, const MemPlan *mp, LLVMValueRef
   call(A, entry, args, 2);
 }
 
-/* int PREFIX_forward(void *state, const float *x, int n, float *out) */
+/* int PREFIX_forward(void *state, const float *x, int n, float *out), with
+ * one pointer per input before n and one per output after it. */
 static LLVMValueRef build_forward(Ab *A, LLVMValueRef entry) {
   const AbiLayout *L = A->L;
-  LLVMTypeRef params[4] = {A->ptr, A->ptr, A->i32, A->ptr};
-  LLVMValueRef fn = begin_fn(A, "forward", true, A->i32, params, 4);
-  LLVMValueRef state = LLVMGetParam(fn, 0), x = LLVMGetParam(fn, 1), n32 = LLVMGetParam(fn, 2);
-  LLVMValueRef out = LLVMGetParam(fn, 3);
+  int ni = L->ninputs, np = ni + 2 + L->nouts;
+  LLVMTypeRef *params = xcalloc((size_t)np, sizeof(LLVMTypeRef));
+  for (int i = 0; i < np; i++) params[i] = i == ni + 1 ? A->i32 : A->ptr;
+  LLVMValueRef fn = begin_fn(A, "forward", true, A->i32, params, (unsigned)np);
+  free(params);
+  LLVMValueRef state = LLVMGetParam(fn, 0), n32 = LLVMGetParam(fn, (unsigned)ni + 1);
+  LLVMValueRef *ptrs = xcalloc((size_t)np, sizeof(LLVMValueRef));
+  int nptrs = 0;
+  for (int i = 1; i < np; i++)
+    if (i != ni + 1) ptrs[nptrs++] = LLVMGetParam(fn, (unsigned)i);
   return_if(A, misaligned(A, state), ci32(A, -1));
-  return_if(A, any_null(A, (LLVMValueRef[]){x, out}, 2), ci32(A, -1));
+  return_if(A, any_null(A, ptrs, nptrs), ci32(A, -1));
+  free(ptrs);
   LLVMValueRef bad = LLVMBuildOr(A->b, LLVMBuildICmp(A->b, LLVMIntSLT, n32, ci32(A, 1), ""),
                                  LLVMBuildICmp(A->b, LLVMIntSGT, n32, ci32(A, L->batch), ""), "");
   return_if(A, bad, ci32(A, -1));
   LLVMValueRef n = LLVMBuildSExt(A->b, n32, A->i64, "");
-  int64_t xrow = L->x_floats / L->batch * (int64_t)sizeof(float);
-  int64_t orow = L->out_floats / L->batch * (int64_t)sizeof(float);
-  LLVMValueRef xbytes = LLVMBuildMul(A->b, n, ci64(A, xrow), "");
-  copy(A, at(A, state, L->x_off), x, xbytes);
-  /* rows past n are zeros (samples are independent in evaluation mode) */
-  LLVMValueRef rest = LLVMBuildGEP2(A->b, A->i8, at(A, state, L->x_off), &xbytes, 1, "");
-  LLVMBuildMemSet(A->b, rest, LLVMConstInt(A->i8, 0, 0), LLVMBuildSub(A->b, ci64(A, L->x_floats * 4), xbytes, ""),
-                  1);
+  for (int i = 0; i < ni; i++) {
+    const AbiFeed *f = &L->feeds[i];
+    LLVMValueRef bytes = LLVMBuildMul(A->b, n, ci64(A, f->floats / L->batch * (int64_t)sizeof(float)), "");
+    copy(A, at(A, state, f->off), LLVMGetParam(fn, (unsigned)i + 1), bytes);
+    /* rows past n are zeros (samples are independent in evaluation mode) */
+    LLVMValueRef rest = LLVMBuildGEP2(A->b, A->i8, at(A, state, f->off), &bytes, 1, "");
+    LLVMBuildMemSet(A->b, rest, LLVMConstInt(A->i8, 0, 0), LLVMBuildSub(A->b, ci64(A, f->floats * 4), bytes, ""), 1);
+  }
   run_graph(A, state, L->fwd, entry);
-  copy(A, out, at(A, state, output_offset(L, L->fwd, "output")), LLVMBuildMul(A->b, n, ci64(A, orow), ""));
+  for (int o = 0; o < L->nouts; o++) {
+    int64_t row = L->outs[o].floats / L->batch * (int64_t)sizeof(float);
+    copy(A, LLVMGetParam(fn, (unsigned)(ni + 2 + o)), at(A, state, output_offset(L, L->fwd, L->outs[o].graph)),
+         LLVMBuildMul(A->b, n, ci64(A, row), ""));
+  }
   LLVMBuildRet(A->b, ci32(A, 0));
   return fn;
 }
 
-/* float PREFIX_train_step(void *state, const float *x, const float *y) */
+/* float PREFIX_train_step(void *state, const float *x, const float *y):
+ * one pointer per input, then one per target (y is there, unused, for a
+ * model of one input and no target). */
 static void build_train_step(Ab *A, LLVMValueRef entry) {
   const AbiLayout *L = A->L;
-  LLVMTypeRef params[3] = {A->ptr, A->ptr, A->ptr};
-  LLVMValueRef fn = begin_fn(A, "train_step", true, A->f32, params, 3);
-  LLVMValueRef state = LLVMGetParam(fn, 0);
+  int nptr = L->nfeeds > 1 || L->multi ? L->nfeeds : 2;
+  LLVMTypeRef params[1 + ABI_MAX_FEEDS];
+  for (int i = 0; i <= nptr; i++) params[i] = A->ptr;
+  LLVMValueRef fn = begin_fn(A, "train_step", true, A->f32, params, (unsigned)nptr + 1);
+  LLVMValueRef state = LLVMGetParam(fn, 0), ptrs[ABI_MAX_FEEDS];
+  for (int i = 0; i < L->nfeeds; i++) ptrs[i] = LLVMGetParam(fn, (unsigned)i + 1);
   return_if(A, misaligned(A, state), cf32(A, NAN));
-  return_if(A, any_null(A, (LLVMValueRef[]){LLVMGetParam(fn, 1), LLVMGetParam(fn, 2)}, L->y_floats ? 2 : 1),
-            cf32(A, NAN));
-  copy(A, at(A, state, L->x_off), LLVMGetParam(fn, 1), ci64(A, L->x_floats * 4));
-  if (L->y_floats) copy(A, at(A, state, L->y_off), LLVMGetParam(fn, 2), ci64(A, L->y_floats * 4));
+  return_if(A, any_null(A, ptrs, L->nfeeds), cf32(A, NAN));
+  for (int i = 0; i < L->nfeeds; i++) copy(A, at(A, state, L->feeds[i].off), ptrs[i], ci64(A, L->feeds[i].floats * 4));
   run_graph(A, state, L->train, entry);
   LLVMBuildRet(A->b, LLVMBuildLoad2(A->b, A->f32, at(A, state, output_offset(L, L->train, "loss")), ""));
 }
@@ -516,13 +552,13 @@ static void build_accessor(Ab *A, bool set) {
 static void build_selftest(Ab *A, const AbiData *d, LLVMValueRef init, LLVMValueRef forward) {
   const AbiLayout *L = A->L;
   LLVMValueRef fn = begin_fn(A, "selftest", true, A->i32, NULL, 0);
-  LLVMValueRef tx = blob(A, "nnc_test_x", d->test_x, sizeof(float) * (size_t)L->x_floats);
-  LLVMValueRef tout = blob(A, "nnc_test_out", d->test_out, sizeof(float) * (size_t)L->out_floats);
+  LLVMValueRef tx = blob(A, "nnc_test_x", d->test_x, sizeof(float) * (size_t)L->in_total);
+  LLVMValueRef tout = blob(A, "nnc_test_out", d->test_out, sizeof(float) * (size_t)L->out_total);
   LLVMTypeRef ap[2] = {A->i64, A->i64};
   LLVMValueRef alloc = ext(A, "aligned_alloc", A->ptr, ap, 2), free_fn = ext(A, "free", A->void_t, &A->ptr, 1);
   LLVMValueRef args[4] = {ci64(A, ABI_ALIGN), ci64(A, L->state_bytes)};
   LLVMValueRef state = call(A, alloc, args, 2);
-  args[1] = ci64(A, round_up(L->out_floats * 4));
+  args[1] = ci64(A, round_up(L->out_total * 4));
   LLVMValueRef out = call(A, alloc, args, 2);
   LLVMValueRef null = LLVMConstNull(A->ptr);
   LLVMValueRef oom = LLVMBuildOr(A->b, LLVMBuildICmp(A->b, LLVMIntEQ, state, null, ""),
@@ -540,8 +576,14 @@ static void build_selftest(Ab *A, const AbiData *d, LLVMValueRef init, LLVMValue
   args[0] = state;
   args[1] = LLVMConstInt(A->i64, d->test_seed, 0);
   call(A, init, args, 2);
-  LLVMValueRef fargs[4] = {state, tx, ci32(A, L->batch), out};
-  call(A, forward, fargs, 4);
+  LLVMValueRef fargs[2 + 2 * ABI_MAX_FEEDS];   /* state, each input, n, each output */
+  int na = 0;
+  int64_t at_in = 0, at_out = 0;
+  fargs[na++] = state;
+  for (int i = 0; i < L->ninputs; i++, at_in += L->feeds[i - 1].floats) fargs[na++] = float_at(A, tx, ci64(A, at_in));
+  fargs[na++] = ci32(A, L->batch);
+  for (int o = 0; o < L->nouts; o++, at_out += L->outs[o - 1].floats) fargs[na++] = float_at(A, out, ci64(A, at_out));
+  call(A, forward, fargs, (unsigned)na);
   Loop l;
   loop_begin(A, &l);
   LLVMValueRef got = LLVMBuildLoad2(A->b, A->f32, float_at(A, out, l.i), "");
@@ -554,7 +596,7 @@ static void build_selftest(Ab *A, const AbiData *d, LLVMValueRef init, LLVMValue
   tol = LLVMBuildFAdd(A->b, cf32(A, 1e-4f), LLVMBuildFMul(A->b, cf32(A, 1e-4f), tol, ""), "");
   LLVMValueRef off = LLVMBuildZExt(A->b, LLVMBuildFCmp(A->b, LLVMRealUGT, diff, tol, ""), A->i32, "");
   LLVMBuildStore(A->b, LLVMBuildAdd(A->b, LLVMBuildLoad2(A->b, A->i32, bad, ""), off, ""), bad);
-  loop_end(A, &l, L->out_floats);
+  loop_end(A, &l, L->out_total);
   call(A, free_fn, &state, 1);
   call(A, free_fn, &out, 1);
   LLVMBuildRet(A->b, LLVMBuildLoad2(A->b, A->i32, bad, ""));
@@ -595,8 +637,8 @@ LLVMModuleRef abi_module(LLVMContextRef ctx, const AbiLayout *L, const AbiData *
   build_accessor(&A, true);
   build_selftest(&A, d, init, forward);
   if (d->input_mean) {
-    export_floats(&A, "input_mean", d->input_mean, L->x_floats / L->batch);
-    export_floats(&A, "input_std", d->input_std, L->x_floats / L->batch);
+    export_floats(&A, "input_mean", d->input_mean, L->in_total / L->batch);
+    export_floats(&A, "input_std", d->input_std, L->in_total / L->batch);
   }
   LLVMDisposeBuilder(A.b);
   return A.mod;

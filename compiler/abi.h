@@ -34,6 +34,7 @@ enum {
   ABI_VERSION = 1,        /* bump on any change to the entry points or layouts */
   ABI_ALIGN = 64,         /* bytes: state block and every buffer in it */
   ABI_IMAGE_HEADER = 24,  /* bytes before a weight image's payload */
+  ABI_MAX_FEEDS = 32,     /* inputs + targets, and outputs, of a compiled model */
 };
 
 typedef struct {
@@ -44,6 +45,24 @@ typedef struct {
   int64_t offset;     /* bytes from the state block's start, multiple of ABI_ALIGN */
   int64_t numel;      /* floats */
 } AbiSlot;
+
+/* An input or target batch buffer in the state block. */
+typedef struct {
+  const char *name;         /* the input or target */
+  bool target;              /* a target (train_step only) */
+  Shape shape;              /* per sample ([k] for a class(k) target: one-hot) */
+  int nclasses;             /* > 0: a class target */
+  int64_t off;              /* bytes from the state block's start */
+  int64_t floats;           /* batch * floats per sample */
+} AbiFeed;
+
+/* An output forward writes. */
+typedef struct {
+  const char *graph;        /* the evaluation graph's output ("output", "output NAME") */
+  const char *name;         /* the binding it is ("logits") */
+  Shape shape;              /* per call ([batch, ...]) */
+  int64_t floats;           /* batch * floats per sample */
+} AbiOut;
 
 typedef struct {
   const Model *m;           /* the model */
@@ -56,11 +75,18 @@ typedef struct {
   int nslots;               /* PARAM/STATE tensors */
   AbiSlot *slots;           /* in state order */
   int64_t tensor_bytes;     /* bytes of the tensor region (slots and padding) */
-  int64_t x_off;            /* bytes: input batch buffer */
+  AbiFeed *feeds;           /* every input, then every target: one pointer each in the entry points */
+  int nfeeds, ninputs;      /* how many, how many of them inputs */
+  AbiOut *outs;             /* every output: one pointer each in forward */
+  int nouts;                /* how many */
+  bool multi;               /* several inputs, targets or outputs: entry points name each */
+  int64_t x_off;            /* bytes: the (first) input's batch buffer */
   int64_t x_floats;         /* batch * floats per sample */
-  int64_t y_off;            /* bytes: target batch buffer (one-hot for classes) */
+  int64_t y_off;            /* bytes: the (first) target's batch buffer (one-hot for classes) */
   int64_t y_floats;         /* batch * target floats per sample (0: no target) */
-  int64_t out_floats;       /* floats forward writes (batch * output width) */
+  int64_t out_floats;       /* floats forward writes for the (first) output (batch * output width) */
+  int64_t in_total;         /* floats of every input's batch, side by side (selftest data) */
+  int64_t out_total;        /* floats of every output, side by side */
   int64_t ws_off;           /* bytes: shared workspace */
   int64_t ws_bytes;         /* its size */
   int64_t state_bytes;      /* the whole block, multiple of ABI_ALIGN */
@@ -71,11 +97,11 @@ typedef struct {
 typedef struct {
   const unsigned char *image;   /* weight image loaded by PREFIX_init, or NULL (initializers run) */
   int64_t image_bytes;          /* its size */
-  const float *test_x;          /* selftest input, x_floats */
-  const float *test_out;        /* the output recorded for it, out_floats */
+  const float *test_x;          /* selftest inputs, in_total: each input's batch in turn */
+  const float *test_out;        /* the outputs recorded for them, out_total: each output in turn */
   uint64_t test_seed;           /* seed PREFIX_selftest passes to PREFIX_init */
   const float *input_mean;      /* standardized models: the training set's per-feature mean, */
-  const float *input_std;       /* and std (sample floats each), exported; NULL otherwise */
+  const float *input_std;       /* and std (in_total / batch floats each, inputs in order), exported; NULL otherwise */
 } AbiData;
 
 /* The layout of m's state block.  The model must have one input and an

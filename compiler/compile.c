@@ -64,7 +64,7 @@ static bool load_weights(const AbiLayout *L, const char *path, unsigned char *re
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
-  if (L->m->train.data.standardize) data_norm_from_ckpt(&ck, (int)(L->x_floats / L->batch), norm);
+  if (L->m->train.data.standardize) data_norm_from_ckpt(&ck, (int)(L->in_total / L->batch), norm);
   bool ok = true;
   for (int i = 0; i < L->nslots && ok; i++) {
     const AbiSlot *s = &L->slots[i];
@@ -87,8 +87,8 @@ static bool load_weights(const AbiLayout *L, const char *path, unsigned char *re
   return ok;
 }
 
-/* Runs the evaluation graph in the JIT on x with the given tensor region;
- * the "output" goes to out (L->out_floats). */
+/* Runs the evaluation graph in the JIT on x (every input's batch in turn)
+ * with the given tensor region; every output goes to out, in turn. */
 static bool reference_output(const AbiLayout *L, const unsigned char *region, const float *x, float *out) {
   char err[1024];
   JitGraph *j = jit_compile(L->fwd->fp->g, NULL, err, sizeof err);
@@ -98,10 +98,12 @@ static bool reference_output(const AbiLayout *L, const unsigned char *region, co
   }
   unsigned char *state = (unsigned char *)aligned_floats(L->state_bytes);
   memcpy(state, region, (size_t)L->tensor_bytes);
-  memcpy(state + L->x_off, x, sizeof(float) * (size_t)L->x_floats);
+  for (int i = 0; i < L->ninputs; x += L->feeds[i++].floats)
+    memcpy(state + L->feeds[i].off, x, sizeof(float) * (size_t)L->feeds[i].floats);
   for (int i = 0; i < jit_nleaves(j); i++) jit_bind(j, i, (float *)(state + abi_leaf_offset(L, jit_leaf(j, i))));
   jit_run(j);
-  memcpy(out, jit_output(j, "output"), sizeof(float) * (size_t)L->out_floats);
+  for (int o = 0; o < L->nouts; out += L->outs[o++].floats)
+    memcpy(out, jit_output(j, L->outs[o].graph), sizeof(float) * (size_t)L->outs[o].floats);
   jit_free(j);
   free(state);
   return true;
@@ -132,6 +134,78 @@ typedef struct {
   const Target *t;         /* what the object is for */
 } HeaderInfo;
 
+/* The signature lines of a model of several inputs, targets or outputs:
+ * every buffer by its name. */
+static void header_signature_multi(FILE *h, const AbiLayout *L) {
+  const char *p = L->prefix;
+  char s1[96];
+  fprintf(h, " *   %s_forward:   ", p);
+  for (int i = 0; i < L->ninputs; i++)
+    fprintf(h, "%s %s %s", i ? "," : "", L->feeds[i].name, batch_shape(L->batch, L->feeds[i].shape, s1));
+  fprintf(h, " ->");
+  for (int o = 0; o < L->nouts; o++) fprintf(h, "%s %s %s", o ? "," : "", L->outs[o].name, shape_str(L->outs[o].shape, s1));
+  fprintf(h, "\n *   %s_train_step:", p);
+  for (int i = 0; i < L->nfeeds; i++)
+    fprintf(h, "%s %s %s%s", i ? "," : "", L->feeds[i].name, batch_shape(L->batch, L->feeds[i].shape, s1),
+            L->feeds[i].nclasses ? " (one-hot)" : "");
+  fprintf(h, " -> loss (scalar, mean over the batch)\n");
+}
+
+static void header_buffers_multi(FILE *h, const AbiLayout *L, const char *P) {
+  char U[128];
+  for (int i = 0; i < L->nfeeds; i++) {
+    upper(U, L->feeds[i].name, sizeof U);
+    fprintf(h, " *   %-6s %14lld  4 (%s_%s_%s_FLOATS floats)\n", L->feeds[i].name, (long long)L->feeds[i].floats * 4, P,
+            L->feeds[i].target ? "TARGET" : "IN", U);
+  }
+  for (int o = 0; o < L->nouts; o++) {
+    upper(U, L->outs[o].name, sizeof U);
+    fprintf(h, " *   %-6s %14lld  4 (%s_OUT_%s_FLOATS floats)\n", L->outs[o].name, (long long)L->outs[o].floats * 4, P, U);
+  }
+}
+
+static void header_defines_multi(FILE *h, const AbiLayout *L, const char *P) {
+  char U[128], name[192];
+  int B = L->batch;
+  for (int i = 0; i < L->nfeeds; i++) {
+    const AbiFeed *f = &L->feeds[i];
+    upper(U, f->name, sizeof U);
+    const char *kind = f->target ? "TARGET" : "IN";
+    snprintf(name, sizeof name, "%s_%s_SAMPLE", kind, U);
+    fprintf(h, "#define %s_%-16s %lld   /* per sample */\n", P, name, (long long)(f->floats / B));
+    snprintf(name, sizeof name, "%s_%s_FLOATS", kind, U);
+    fprintf(h, "#define %s_%-16s %lld   /* per call */\n", P, name, (long long)f->floats);
+    snprintf(name, sizeof name, "TARGET_%s_CLASSES", U);
+    if (f->target) fprintf(h, "#define %s_%-16s %d\n", P, name, f->nclasses);
+  }
+  for (int o = 0; o < L->nouts; o++) {
+    upper(U, L->outs[o].name, sizeof U);
+    snprintf(name, sizeof name, "OUT_%s_WIDTH", U);
+    fprintf(h, "#define %s_%-16s %lld   /* per sample */\n", P, name, (long long)(L->outs[o].floats / B));
+    snprintf(name, sizeof name, "OUT_%s_FLOATS", U);
+    fprintf(h, "#define %s_%-16s %lld\n", P, name, (long long)L->outs[o].floats);
+  }
+  fprintf(h, "#define %s_%-16s %lld   /* every input's, side by side */\n", P, "SAMPLE_FLOATS",
+          (long long)(L->in_total / B));
+}
+
+/* forward and train_step of a model of several inputs, targets or outputs. */
+static void header_entries_multi(FILE *h, const AbiLayout *L, const char *P) {
+  const char *p = L->prefix;
+  fprintf(h, "/* Evaluation mode on n <= %s_BATCH samples: each input holds n rows of its sample floats\n"
+             " * (%s_IN_NAME_SAMPLE), each output receives n rows (%s_OUT_NAME_WIDTH).  0, or -1 for\n"
+             " * a bad n or a misaligned state. */\nint %s_forward(void *state", P, P, P, p);
+  for (int i = 0; i < L->ninputs; i++) fprintf(h, ", const float *%s", L->feeds[i].name);
+  fprintf(h, ", int n");
+  for (int o = 0; o < L->nouts; o++) fprintf(h, ", float *%s", L->outs[o].name);
+  fprintf(h, ");\n/* One optimizer step on a full batch of every input and target (%s_IN_NAME_FLOATS,\n"
+             " * %s_TARGET_NAME_FLOATS floats; one-hot rows for class targets): forward, backward,\n"
+             " * update.  Returns the loss before the update (NaN if misaligned). */\nfloat %s_train_step(void *state",
+          P, P, p);
+  for (int i = 0; i < L->nfeeds; i++) fprintf(h, ", const float *%s", L->feeds[i].name);
+  fprintf(h, ");\n");
+}
+
 static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
   const Model *m = L->m;
   const char *p = L->prefix;
@@ -149,13 +223,17 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
           obj ? obj + 1 : hi->object);
   fprintf(h, " * Compiled for batch %d (%s_BATCH), target %s, cpu %s.\n", B, P, hi->t->triple, hi->t->cpu);
   fprintf(h, " * Logical signature (float32, row-major, one batch per call):\n");
-  fprintf(h, " *   %s_forward:    %s %s -> output %s  (%s)\n", p, x->name, batch_shape(B, x->shape, s1),
-          shape_str(out_shape, s2), m->output_name ? m->output_name : "output");
-  fprintf(h, " *   %s_train_step: %s %s", p, x->name, batch_shape(B, x->shape, s1));
-  if (y)
-    fprintf(h, ", %s %s%s", y->name, batch_shape(B, y->shape, s2),
-            y->nclasses ? " (one-hot class labels)" : "");
-  fprintf(h, " -> loss (scalar, mean over the batch)\n");
+  if (L->multi) {
+    header_signature_multi(h, L);
+  } else {
+    fprintf(h, " *   %s_forward:    %s %s -> output %s  (%s)\n", p, x->name, batch_shape(B, x->shape, s1),
+            shape_str(out_shape, s2), m->output_name ? m->output_name : "output");
+    fprintf(h, " *   %s_train_step: %s %s", p, x->name, batch_shape(B, x->shape, s1));
+    if (y)
+      fprintf(h, ", %s %s%s", y->name, batch_shape(B, y->shape, s2),
+              y->nclasses ? " (one-hot class labels)" : "");
+    fprintf(h, " -> loss (scalar, mean over the batch)\n");
+  }
   if (m->train.data.scale != 1)
     fprintf(h, " * Inputs: the model was trained on features multiplied by %.9g; scale yours alike.\n",
             m->train.data.scale);
@@ -166,9 +244,13 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
   fprintf(h, " *\n * Buffers                 bytes  alignment\n");
   fprintf(h, " *   state  %14lld  %d (caller-owned, one per instance: %s_STATE_BYTES)\n",
           (long long)L->state_bytes, ABI_ALIGN, P);
-  fprintf(h, " *   x      %14lld  4 (%s_INPUT_FLOATS floats)\n", (long long)L->x_floats * 4, P);
-  if (L->y_floats) fprintf(h, " *   y      %14lld  4 (%s_TARGET_FLOATS floats)\n", (long long)L->y_floats * 4, P);
-  fprintf(h, " *   out    %14lld  4 (%s_OUTPUT_FLOATS floats)\n", (long long)L->out_floats * 4, P);
+  if (L->multi) {
+    header_buffers_multi(h, L, P);
+  } else {
+    fprintf(h, " *   x      %14lld  4 (%s_INPUT_FLOATS floats)\n", (long long)L->x_floats * 4, P);
+    if (L->y_floats) fprintf(h, " *   y      %14lld  4 (%s_TARGET_FLOATS floats)\n", (long long)L->y_floats * 4, P);
+    fprintf(h, " *   out    %14lld  4 (%s_OUTPUT_FLOATS floats)\n", (long long)L->out_floats * 4, P);
+  }
   fprintf(h, " *\n * Tensors in the state block (byte offsets; %s_get/%s_set by name):\n", p, p);
   fprintf(h, " *   %-24s %-6s %-14s %10s %10s\n", "name", "kind", "shape", "offset", "floats");
   for (int i = 0; i < L->nslots; i++) {
@@ -176,8 +258,14 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
     fprintf(h, " *   %-24s %-6s %-14s %10lld %10lld\n", s->name, s->op == OP_PARAM ? "param" : "state",
             shape_str(s->shape, s1), (long long)s->offset, (long long)s->numel);
   }
-  fprintf(h, " *   (input batch at %lld, target batch at %lld, workspace at %lld)\n *\n", (long long)L->x_off,
-          (long long)L->y_off, (long long)L->ws_off);
+  if (L->multi)
+    for (int i = 0; i < L->nfeeds; i++)
+      fprintf(h, " *   (%s batch at %lld)\n", L->feeds[i].name, (long long)L->feeds[i].off);
+  if (L->multi)
+    fprintf(h, " *   (workspace at %lld)\n *\n", (long long)L->ws_off);
+  else
+    fprintf(h, " *   (input batch at %lld, target batch at %lld, workspace at %lld)\n *\n", (long long)L->x_off,
+            (long long)L->y_off, (long long)L->ws_off);
   if (hi->embedded)
     fprintf(h, " * Weights: embedded from %s; %s_init loads them (its seed is unused).\n", hi->weights, p);
   else if (hi->image)
@@ -200,7 +288,10 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
     {"NTENSORS", L->nslots}, {"IMAGE_BYTES", ABI_IMAGE_HEADER + L->tensor_bytes},
     {"WEIGHTS_EMBEDDED", hi->embedded},
   };
-  for (size_t i = 0; i < COUNT_OF(defs); i++) fprintf(h, "#define %s_%-16s %lld\n", P, defs[i].name, defs[i].v);
+  for (size_t i = 0; i < COUNT_OF(defs); i++) {
+    if (L->multi && i == 4) header_defines_multi(h, L, P);
+    if (!L->multi || i < 4 || i > 9) fprintf(h, "#define %s_%-16s %lld\n", P, defs[i].name, defs[i].v);
+  }
   fprintf(h, "#define %s_%-16s 0x%016llxull\n\n", P, "LAYOUT_HASH", (unsigned long long)L->layout_hash);
   fprintf(h,
           "/* Fills the state (%s_STATE_BYTES, %d-byte aligned): zeros, then the embedded weights or\n"
@@ -208,13 +299,20 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
           "int %s_init(void *state, uint64_t seed);\n"
           "/* Loads a weight image (%s_IMAGE_BYTES bytes, e.g. a --weights-file). 0, or -1 if it\n"
           " * does not belong to this model or ABI version, or state is misaligned. */\n"
-          "int %s_load(void *state, const void *image, size_t bytes);\n"
-          "/* Evaluation mode on n <= %s_BATCH samples: x is n * %s_SAMPLE_FLOATS floats, out\n"
-          " * receives n * %s_OUTPUT_WIDTH.  0, or -1 for a bad n or a misaligned state. */\n"
-          "int %s_forward(void *state, const float *x, int n, float *out);\n"
-          "/* One optimizer step on a full batch (x: %s_INPUT_FLOATS, y: %s_TARGET_FLOATS floats):\n"
-          " * forward, backward, update.  Returns the loss before the update (NaN if misaligned). */\n"
-          "float %s_train_step(void *state, const float *x, const float *y);\n"
+          "int %s_load(void *state, const void *image, size_t bytes);\n",
+          P, ABI_ALIGN, p, P, p);
+  if (L->multi)
+    header_entries_multi(h, L, P);
+  else
+    fprintf(h,
+            "/* Evaluation mode on n <= %s_BATCH samples: x is n * %s_SAMPLE_FLOATS floats, out\n"
+            " * receives n * %s_OUTPUT_WIDTH.  0, or -1 for a bad n or a misaligned state. */\n"
+            "int %s_forward(void *state, const float *x, int n, float *out);\n"
+            "/* One optimizer step on a full batch (x: %s_INPUT_FLOATS, y: %s_TARGET_FLOATS floats):\n"
+            " * forward, backward, update.  Returns the loss before the update (NaN if misaligned). */\n"
+            "float %s_train_step(void *state, const float *x, const float *y);\n",
+            P, P, P, p, P, P, p);
+  fprintf(h,
           "/* Copy a tensor of the table above out of / into the state; count must be its number of\n"
           " * floats.  0, or -1 for an unknown name or a wrong count. */\n"
           "int %s_get(const void *state, const char *name, float *out, size_t count);\n"
@@ -223,7 +321,7 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
           " * computed at compile time (|diff| <= 1e-4 + 1e-4 |expected|).  Returns the number of\n"
           " * outputs that differ (0: the build is sound), -1 when out of memory. */\n"
           "int %s_selftest(void);\n\n",
-          P, ABI_ALIGN, p, P, p, P, P, P, p, P, P, p, p, p, p, m->train.seed, p);
+          p, p, p, m->train.seed, p);
   if (m->train.data.standardize)
     fprintf(h, "/* The training set's per-feature mean and standard deviation (see above). */\n"
                "extern const float %s_input_mean[%s_SAMPLE_FLOATS];\n"
@@ -263,10 +361,10 @@ int cmd_compile(const Cli *c) {
   OutFile staged[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};   /* object, header, image */
   if (!front_load(&f, c->pos[0], c)) goto done;
   const Model *m = f.model;
-  if (m->ninputs != 1 || m->ntargets > 1 || !m->output) {
-    fprintf(stderr, "%s: error: nnc compile needs one input, at most one target and an output (this model has %d "
-                    "input(s), %d target(s)%s)\n",
-            c->pos[0], m->ninputs, m->ntargets, m->output ? "" : ", no output");
+  if (m->ninputs < 1 || !m->noutputs || m->ninputs + m->ntargets > ABI_MAX_FEEDS) {
+    fprintf(stderr, "%s: error: nnc compile needs an input, an output and at most %d inputs and targets (this model "
+                    "has %d input(s), %d target(s)%s)\n",
+            c->pos[0], ABI_MAX_FEEDS, m->ninputs, m->ntargets, m->noutputs ? "" : ", no output");
     goto done;
   }
   long long batch = m->train.batch;
@@ -322,15 +420,20 @@ int cmd_compile(const Cli *c) {
   memcpy(region + ABI_IMAGE_HEADER, initial, (size_t)L.tensor_bytes);
   if (weights && !load_weights(&L, weights, region + ABI_IMAGE_HEADER, &norm)) goto done;
   bool embedded = weights && !image_path;
-  test_x = aligned_floats(L.x_floats * 4);
-  test_out = aligned_floats(L.out_floats * 4);
+  test_x = aligned_floats(L.in_total * 4);
+  test_out = aligned_floats(L.out_total * 4);
   Rng rng;
   rng_seed(&rng, SELFTEST_INPUT_SEED);
-  for (int64_t i = 0; i < L.x_floats; i++) test_x[i] = rng_float(&rng);
+  for (int64_t i = 0; i < L.in_total; i++) test_x[i] = rng_float(&rng);
   if (!reference_output(&L, embedded ? region + ABI_IMAGE_HEADER : initial, test_x, test_out)) goto done;
 
   AbiData d = {.image = embedded ? region : NULL, .image_bytes = ABI_IMAGE_HEADER + L.tensor_bytes,
                .test_x = test_x, .test_out = test_out, .test_seed = m->train.seed};
+  if (m->train.data.standardize && !norm.nfeat && m->train.data.nbinds) {
+    fprintf(stderr, "nnc compile: %s standardizes inputs its source names one by one; give --weights CKPT, whose "
+                    "checkpoint holds the statistics\n", m->name);
+    goto done;
+  }
   if (m->train.data.standardize && !norm.nfeat) {
     /* no checkpoint with them: the statistics nnc train computes from the training data */
     int nclasses = m->ntargets ? m->targets[0].nclasses : 0;

@@ -386,6 +386,11 @@ static bool show_predictions(const Cli *c, Evaluator *e, const DataSpec *spec) {
     fprintf(stderr, "nnc predict: --show draws a picture: give its name with -o NAME.png (or .svg, .pdf)\n");
     return false;
   }
+  if (m->ninputs > 1 || s->nheads > 1) {
+    fprintf(stderr, "nnc predict: --show draws models of one input and one output; %s has %d inputs and %d outputs\n",
+            m->name, m->ninputs, s->nheads);
+    return false;
+  }
   const ModelValue *x = &m->inputs[0];
   if (!show_image_shape(x->shape.dim, x->shape.ndim, &h, &w)) {
     fprintf(stderr, "nnc predict: --show draws image inputs; %s is %s, not [H, W], [1, H, W] or a square number of values\n",
