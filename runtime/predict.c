@@ -364,7 +364,7 @@ static int *true_classes(const MetricSpec *ms, const Dataset *d) {
 static bool load_shown(const Evaluator *e, const DataSpec *spec, int n, Dataset *d) {
   const Session *s = &e->s;
   char err[1024];
-  bool labelled = s->ntarget > 0 && data_load_first(spec, s->nfeat, s->nclasses, s->ntarget, n, d, err, sizeof err);
+  bool labelled = s->ntarget > 0 && session_load_data(s, spec, false, n, d, err, sizeof err);
   if (labelled) data_free(d);
   if (!load_eval_data(e, spec, !labelled, d)) return false;
   if (d->n > n) d->n = n;

@@ -384,6 +384,50 @@ START_TEST(test_docs_cover_builtins) {
 }
 END_TEST
 
+/* Several inputs and targets: each target's head is an output, and the data
+ * source's arguments named after values say what feeds them. */
+START_TEST(test_several_inputs_and_targets) {
+  Checked c = check_text("dir/m.nn", "input a : [4]\ninput b : [2]\ntarget t : class(3)\ntarget r : [2]\n"
+                                     "h = relu(dense(a, 8) + dense(b, 8))\nz = dense(h, 3)\np = dense(h, 2)\n"
+                                     "loss 0.5 * mse(p, r) + cross_entropy(z, t)\n"
+                                     "train {\n  data = csv(\"d.csv\", a = columns(\"p0\", \"p3\"), b = [\"x\", \"y\"],"
+                                     " t = 7, r = b)\n"
+                                     "  test = idx(a = \"ta.idx\", b = \"tb.idx\", t = \"tt.idx\", r = \"/abs/tr.idx\","
+                                     " scale = 0.5)\n}\n");
+  ck_assert_msg(c.m != NULL, "%s", c.diag);
+  ck_assert_int_eq(c.m->noutputs, 2);
+  ck_assert_str_eq(c.m->outputs[0].name, "z");   /* target order, not loss order */
+  ck_assert_int_eq(c.m->outputs[0].target, 0);
+  ck_assert_str_eq(c.m->outputs[1].name, "p");
+  ck_assert_int_eq(c.m->outputs[1].target, 1);
+  ck_assert_str_eq(c.m->output_name, "z");
+  const DataSpec *d = &c.m->train.data;
+  ck_assert_int_eq(d->nbinds, 4);
+  ck_assert_str_eq(d->binds[0].name, "a");
+  ck_assert_str_eq(d->binds[0].from, "p0");
+  ck_assert_str_eq(d->binds[0].to, "p3");
+  ck_assert_int_eq(d->binds[1].ncols, 2);
+  ck_assert_str_eq(d->binds[1].cols[1], "y");
+  ck_assert(d->binds[2].first == 7 && d->binds[2].last == 7 && !d->binds[2].cols);
+  ck_assert_str_eq(d->binds[3].name, "r");   /* r = b: b's columns */
+  ck_assert(d->binds[3].ncols == 2 && strcmp(d->binds[3].cols[0], "x") == 0);
+  const DataSpec *t = &c.m->train.test;
+  ck_assert_int_eq(t->nbinds, 4);
+  ck_assert_str_eq(t->binds[0].file, "dir/ta.idx");   /* relative to the model */
+  ck_assert_str_eq(t->binds[3].file, "/abs/tr.idx");
+  ck_assert_double_eq(t->scale, 0.5);
+  checked_free(&c);
+  /* one input and one target: the sources need not name them, but may */
+  c = check_text("m.nn", "input x : [2]\ntarget y : [1]\np = dense(x, 1)\nloss mse(p, y)\n"
+                         "train {\n  data = csv(\"d.csv\")\n  test = csv(\"e.csv\", x = columns(0, 1), y = 2)\n}\n");
+  ck_assert_msg(c.m != NULL, "%s", c.diag);
+  ck_assert_int_eq(c.m->train.data.nbinds, 0);
+  ck_assert_int_eq(c.m->train.test.nbinds, 2);
+  ck_assert_int_eq(c.m->noutputs, 1);
+  checked_free(&c);
+}
+END_TEST
+
 Suite *sema_suite(void) {
   Suite *s = suite_create("sema");
   TCase *tc = tcase_create("errors");
@@ -399,6 +443,7 @@ Suite *sema_suite(void) {
   tcase_add_test(tc, test_defaults_and_overrides);
   tcase_add_test(tc, test_param_naming);
   tcase_add_test(tc, test_param_statements);
+  tcase_add_test(tc, test_several_inputs_and_targets);
   tcase_add_test(tc, test_docs_cover_builtins);
   suite_add_tcase(s, tc);
   return s;
