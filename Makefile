@@ -23,13 +23,23 @@ CHECK_LIBS   := $(shell pkg-config --libs check)
 CAIRO_CFLAGS := $(shell pkg-config --cflags cairo)
 CAIRO_LIBS   := $(shell pkg-config --libs cairo)
 
+# MPI (data-parallel training, docs/distributed.md): on when mpicc (Debian's
+# libopenmpi-dev) is found; `make MPI=0` builds an nnc without it, which
+# refuses to run under mpirun.  Only dist.c sees mpi.h; a change of MPI
+# rebuilds it (build/gen/mpi.flag).
+MPI ?= $(if $(shell command -v mpicc),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DNNC_MPI $(shell mpicc --showme:compile)
+MPI_LIBS   := $(shell mpicc --showme:link)
+endif
+
 WARN     := -Wall -Wextra -Werror
 CPPFLAGS := -Icompiler -Iruntime -I$(B)/gen
 CSTD     := -std=c11
 REL_CFLAGS := $(CSTD) $(WARN) -O2 -g $(LLVM_CFLAGS) $(CAIRO_CFLAGS)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN_FLAGS) $(LLVM_CFLAGS) $(CAIRO_CFLAGS)
-LDLIBS     := $(LLVM_LIBS) $(CAIRO_LIBS) -lz -lm -lpthread
+LDLIBS     := $(LLVM_LIBS) $(CAIRO_LIBS) $(MPI_LIBS) -lz -lm -lpthread
 
 LIB_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c runtime/*.c))
 GEN_SRC := $(B)/gen/lex.c $(B)/gen/parse.c
@@ -83,6 +93,14 @@ $(B)/rel/%.o: %.c $(HEADERS) | $(B)/rel
 	$(CC) $(REL_CFLAGS) $(CPPFLAGS) -c -o $@ $<
 $(B)/san/%.o: %.c $(HEADERS) $(B)/gen/suites.h | $(B)/san
 	$(CC) $(SAN_CFLAGS) $(CPPFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(B)/rel/dist.o $(B)/san/dist.o $(B)/fuzz/dist.o: $(B)/gen/mpi.flag
+$(B)/rel/dist.o: REL_CFLAGS += $(MPI_CFLAGS)
+$(B)/san/dist.o: SAN_CFLAGS += $(MPI_CFLAGS)
+$(B)/fuzz/dist.o: FUZZ_CFLAGS += $(MPI_CFLAGS)
+$(B)/gen/mpi.flag: FORCE | $(B)/gen
+	@echo 'MPI=$(MPI)' | cmp -s - $@ || echo 'MPI=$(MPI)' > $@
+.PHONY: FORCE
 
 # Generated sources live in build/gen, never in git.
 $(B)/gen/lex.c: compiler/lex.re $(B)/gen/parse.h | $(B)/gen

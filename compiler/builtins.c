@@ -619,7 +619,9 @@ static IrNode *lower_dropout(LowerCtx *L, const Expr *e, IrNode *const *x) {
   Shape ms = x[0]->shape;
   if (builtin_arg(e, "channels")->num != 0)
     for (int d = ms.ndim - arg_type(e, 0).shape.ndim + 1; d < ms.ndim; d++) ms.dim[d] = 1;
-  IrNode *r = ir_rand(L->g, L->step, ms, site_seed(L, e->site));
+  /* a shard's samples draw the numbers they have in the whole batch */
+  int64_t per_sample = arg_type(e, 0).batched && L->batch ? shape_numel(ms) / L->batch : 0;
+  IrNode *r = ir_rand_from(L->g, L->step, ms, site_seed(L, e->site), (uint32_t)(per_sample * L->first));
   IrNode *keep = ir_binary(L->g, OP_CMPLT, r, lower_num(L, 1 - p));
   return lower_mul(L, x[0], lower_mul(L, keep, lower_num(L, 1 / (1 - p))));
 }

@@ -143,6 +143,8 @@ struct LowerCtx {
   IrGraph *g;            /* where nodes go */
   bool training;         /* dropout active, batch_norm on batch statistics */
   int batch;             /* B, or 0 when the model has no batch axis */
+  int first;             /* the batch is samples first.. of a larger batch it is a shard of
+                            (dropout draws the numbers of the larger batch); else 0 */
   IrNode **params;       /* IR leaf of each Model param */
   IrNode **inputs;       /* IR leaf of each Model input */
   IrNode **targets;      /* IR leaf of each Model target */

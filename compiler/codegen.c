@@ -299,14 +299,14 @@ static LLVMValueRef scalar_op(Cg *cg, IrOp op, LLVMValueRef *a) {
   }
 }
 
-/* ir_rand_uniform(seed, counter, index) in i32 arithmetic. */
-static LLVMValueRef rand_value(Cg *cg, uint32_t seed, LLVMValueRef counter_f, LLVMValueRef index64) {
+/* ir_rand_uniform(seed, counter, first + index) in i32 arithmetic. */
+static LLVMValueRef rand_value(Cg *cg, uint32_t seed, uint32_t first, LLVMValueRef counter_f, LLVMValueRef index64) {
   LLVMTypeRef sat[2] = {cg->i64, cg->f32};
   LLVMValueRef fl = unary_f32(cg, "llvm.floor", counter_f);
   LLVMValueRef c64 = cg_call_intrinsic(cg, "llvm.fptosi.sat", sat, 2, &fl, 1);
   LLVMValueRef c = LLVMBuildTrunc(cg->b, c64, cg->i32, "");
-  LLVMValueRef i = LLVMBuildTrunc(cg->b, index64, cg->i32, "");
 #define K32(x) LLVMConstInt(cg->i32, (x), 0)
+  LLVMValueRef i = LLVMBuildAdd(cg->b, LLVMBuildTrunc(cg->b, index64, cg->i32, ""), K32(first), "");
   LLVMValueRef h = LLVMBuildXor(cg->b, K32(seed * 0x9E3779B1u), LLVMBuildMul(cg->b, c, K32(0x85EBCA77u), ""), "");
   h = LLVMBuildXor(cg->b, h, LLVMBuildMul(cg->b, i, K32(0xC2B2AE3Du), ""), "");
   h = LLVMBuildXor(cg->b, h, LLVMBuildLShr(cg->b, h, K32(16), ""), "");
@@ -380,7 +380,7 @@ static LLVMValueRef member(Cg *cg, const IrNode *u, const CgPoint *p) {
     int64_t st[IR_MAX_DIMS];
     fuse_src_map(u, map, 0, m);
     own_strides(cg, u, st);
-    v = rand_value(cg, u->seed, value(cg, u->src[0], m, p), cg_offset(cg, p, st));
+    v = rand_value(cg, u->seed, u->first, value(cg, u->src[0], m, p), cg_offset(cg, p, st));
     break;
   }
   case OPK_UNARY:

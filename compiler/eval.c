@@ -247,7 +247,7 @@ static void eval_node(const IrNode *n, double **vals, double *out) {
   case OPK_RANGE: eval_range(n, vals, out); return;
   case OPK_RAND: {
     uint32_t counter = rand_counter(vals[n->src[0]->id][0]);
-    for (int64_t e = 0; e < total; e++) out[e] = ir_rand_uniform(n->seed, counter, (uint32_t)e);
+    for (int64_t e = 0; e < total; e++) out[e] = ir_rand_uniform(n->seed, counter, n->first + (uint32_t)e);
     return;
   }
   }

@@ -427,12 +427,15 @@ IrNode *ir_matmul(IrGraph *g, IrNode *a, IrNode *b, bool ta, bool tb) {
   return make(g, &t);
 }
 
-IrNode *ir_rand(IrGraph *g, IrNode *counter, Shape s, uint32_t seed) {
+IrNode *ir_rand_from(IrGraph *g, IrNode *counter, Shape s, uint32_t seed, uint32_t first) {
   IrNode t = tmpl(OP_RAND, counter, NULL, NULL);
   t.shape = s;
   t.seed = seed;
+  t.first = first;
   return make(g, &t);
 }
+
+IrNode *ir_rand(IrGraph *g, IrNode *counter, Shape s, uint32_t seed) { return ir_rand_from(g, counter, s, seed, 0); }
 
 IrNode *ir_window(IrGraph *g, IrOp op, IrNode *a, IrNode *b, IrWindow win, Shape s) {
   if (op_info[op].kind != OPK_WINDOW) die("ir_window with %s", kind_name(op));

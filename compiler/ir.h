@@ -106,7 +106,11 @@ struct IrNode {
     struct {
       bool ta, tb;          /* MATMUL: transpose a, transpose b */
     };
-    uint32_t seed;          /* RAND: stream id, distinct per dropout site */
+    struct {
+      uint32_t seed;        /* RAND: stream id, distinct per dropout site */
+      uint32_t first;       /* RAND: the index of element 0 (a shard of a batch draws the
+                               numbers its samples have in the whole batch) */
+    };
     IrWindow win;           /* WINDOW: convolution and pool geometry */
     struct {
       int32_t axis, start;  /* RANGE: the axis, and where the smaller side starts along it in the larger */
@@ -156,6 +160,7 @@ typedef enum {
   AF_INTS,       /* count ints, printed name=[1,2] (count 0: as many as the node's axes) */
   AF_FLAG,       /* a bool, printed as its name when set */
   AF_UINT,       /* an unsigned int, printed name=N */
+  AF_UINT_NZ,    /* an unsigned int, printed name=N unless it is 0 */
 } AttrFormat;
 
 typedef struct {
@@ -208,6 +213,8 @@ IrNode *ir_expand(IrGraph *g, IrNode *a, Shape s);
 IrNode *ir_transpose(IrGraph *g, IrNode *a, const int *perm);
 IrNode *ir_matmul(IrGraph *g, IrNode *a, IrNode *b, bool ta, bool tb);
 IrNode *ir_rand(IrGraph *g, IrNode *counter, Shape s, uint32_t seed);
+/* ir_rand whose element i draws number first + i of the stream. */
+IrNode *ir_rand_from(IrGraph *g, IrNode *counter, Shape s, uint32_t seed, uint32_t first);
 /* A window op (OPK_WINDOW) on a and b (b NULL for the one-source pools).
  * s is the result shape of the ops whose shape the sources do not fix
  * (conv2d_data, conv2d_filter, the unpools), ignored otherwise; a

@@ -78,6 +78,9 @@ static int print_attrs(FILE *out, const IrNode *n) {
       if (*(const bool *)at) w += fprintf(out, " %s", f->name);
       break;
     case AF_UINT: w += fprintf(out, " %s=%u", f->name, *(const unsigned *)at); break;
+    case AF_UINT_NZ:
+      if (*(const unsigned *)at) w += fprintf(out, " %s=%u", f->name, *(const unsigned *)at);
+      break;
     case AF_END: break;
     }
   }

@@ -133,10 +133,15 @@ static IrNode *batch_mean(LowerCtx *L, IrNode *loss, Type t) {
 }
 
 IrGraph *lower_model(const Model *m, Arena *a, int batch, bool training, const char *what, LowerCtx *L) {
+  return lower_model_shard(m, a, batch, 0, training, what, L);
+}
+
+IrGraph *lower_model_shard(const Model *m, Arena *a, int batch, int first, bool training, const char *what,
+                           LowerCtx *L) {
   if (!lower_has_batch(m)) batch = 0;
   else if (batch <= 0) die("lowering %s with batch %d", m->name, batch);
   IrGraph *g = ir_graph_new(a, arena_printf(a, "%s.%s", m->name, what), batch);
-  *L = (LowerCtx){.m = m, .g = g, .training = training, .batch = batch,
+  *L = (LowerCtx){.m = m, .g = g, .training = training, .batch = batch, .first = batch ? first : 0,
                   .params = NEW_ARRAY(a, IrNode *, m->nparams + 1),
                   .inputs = NEW_ARRAY(a, IrNode *, m->ninputs + 1),
                   .targets = NEW_ARRAY(a, IrNode *, m->ntargets + 1),

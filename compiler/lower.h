@@ -40,7 +40,9 @@ typedef struct LowerCtx LowerCtx;   /* builtins.h */
 IrGraph *lower_forward(const Model *m, Arena *a, int batch, bool training);
 IrGraph *lower_grad(const Model *m, Arena *a, int batch);
 IrGraph *lower_train_step(const Model *m, Arena *a, int batch);
-IrGraph *lower_grad_step(const Model *m, Arena *a, int batch);
+/* first > 0: the batch is samples first..first+batch-1 of a larger batch (a
+ * rank's shard), whose dropout masks it draws. */
+IrGraph *lower_grad_step(const Model *m, Arena *a, int batch, int first);
 IrGraph *lower_update_step(const Model *m, Arena *a);
 /* The graph output of m's output i: "output" for the first, "output NAME". */
 const char *lower_output_name(const Model *m, int i, Arena *a);
@@ -55,6 +57,9 @@ bool optim_is_hyper(const Model *m, const char *name);
 /* The forward graph named "<model>.<what>", leaving the lowering context in
  * *L (its params[] are the PARAM leaves), for the graphs built on top. */
 IrGraph *lower_model(const Model *m, Arena *a, int batch, bool training, const char *what, LowerCtx *L);
+/* lower_model of a shard of a larger batch that starts at sample `first`. */
+IrGraph *lower_model_shard(const Model *m, Arena *a, int batch, int first, bool training, const char *what,
+                           LowerCtx *L);
 /* Whether the model's values have a batch axis (it has inputs or targets). */
 bool lower_has_batch(const Model *m);
 

@@ -51,6 +51,7 @@ static const Command commands[] = {
     {"timings", NULL, "print the time each compiler stage took (standard error)"},
     {"profile", NULL, "time every kernel of the train step; print the slowest first (standard error)"},
     {"split-step", NULL, "run each train step as two graphs split at the gradients (same results)"},
+    {"mpi", NULL, "train as one rank of an MPI job (implied when started by mpirun; docs/distributed.md)"},
     {NULL, NULL, NULL}}},
   {"eval", cmd_eval, "FILE", "print test metrics of saved weights (and a classifier's confusion matrix)",
    {{"weights", "CKPT", "checkpoint to evaluate (required)"}, {"batch", "N", "evaluation batch size"},

@@ -361,7 +361,7 @@ static const AttrField attrs_perm[] = {FIELD("perm", AF_INTS, perm, 0), {0}};
 static const AttrField attrs_matmul[] = {FIELD("ta", AF_FLAG, ta, 0), FIELD("tb", AF_FLAG, tb, 0), {0}};
 static const AttrField attrs_range[] = {FIELD("axis", AF_UINT, range.axis, 0), FIELD("start", AF_UINT, range.start, 0),
                                         {0}};
-static const AttrField attrs_seed[] = {FIELD("seed", AF_UINT, seed, 0), {0}};
+static const AttrField attrs_seed[] = {FIELD("seed", AF_UINT, seed, 0), FIELD("first", AF_UINT_NZ, first, 0), {0}};
 static const AttrField attrs_conv[] = {FIELD("stride", AF_INTS, win.stride, 2), FIELD("pad", AF_INTS, win.pad, 4),
                                        FIELD("dilation", AF_INTS, win.dilation, 2),
                                        FIELD("groups", AF_UINT, win.groups, 0), {0}};

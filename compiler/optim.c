@@ -218,9 +218,9 @@ IrGraph *lower_train_step(const Model *m, Arena *a, int batch) {
 
 const char *lower_grad_leaf(Arena *a, const char *param) { return arena_printf(a, LOWER_GRAD_PREFIX "%s", param); }
 
-IrGraph *lower_grad_step(const Model *m, Arena *a, int batch) {
+IrGraph *lower_grad_step(const Model *m, Arena *a, int batch, int first) {
   LowerCtx L;
-  IrGraph *g = lower_model(m, a, batch, true, "grad_step", &L);
+  IrGraph *g = lower_model_shard(m, a, batch, first, true, "grad_step", &L);
   IrNode **grads = grad_build(g, ir_find_output(g, "loss"), m->nparams, L.params);
   for (int i = 0; i < m->nparams; i++) {
     g->cur_label = lower_grad_leaf(a, m->params[i].name);

@@ -30,6 +30,10 @@ typedef enum {
 
 /* The graph, simplified unless raw (in arena a). */
 IrGraph *pipeline_graph(const Model *m, Arena *a, PipeGraph what, int batch, bool raw);
+/* PIPE_GRAD_STEP for a shard of a larger batch: samples first.. of it (the
+ * dropout masks are those of the larger batch's samples); other graphs
+ * ignore first. */
+IrGraph *pipeline_shard_graph(const Model *m, Arena *a, PipeGraph what, int batch, int first, bool raw);
 
 /* A graph's kernels, buffers and schedule for target t. */
 typedef struct {

@@ -145,16 +145,17 @@ static bool session_machine(Session *s, char *err, size_t errlen) {
   return true;
 }
 
-static Compiled *find_graph(const Session *s, GraphKind kind, int batch) {
+static Compiled *find_graph(const Session *s, GraphWant w) {
   for (int i = 0; i < s->ngraphs; i++)
-    if (s->graphs[i]->kind == kind && s->graphs[i]->batch == batch) return s->graphs[i];
+    if (s->graphs[i]->kind == w.kind && s->graphs[i]->batch == w.batch && s->graphs[i]->first == w.first)
+      return s->graphs[i];
   return NULL;
 }
 
-static Compiled *add_graph(Session *s, GraphKind kind, IrGraph *g, JitGraph *j) {
+static Compiled *add_graph(Session *s, GraphWant w, IrGraph *g, JitGraph *j) {
   s->graphs = xrealloc(s->graphs, sizeof(Compiled *) * (size_t)(s->ngraphs + 1));
   Compiled *c = s->graphs[s->ngraphs++] = xmalloc(sizeof(Compiled));
-  *c = (Compiled){.kind = kind, .batch = g->batch, .ir = g, .jit = j};
+  *c = (Compiled){.kind = w.kind, .batch = g->batch, .first = w.first, .ir = g, .jit = j};
   for (int i = 0; i < jit_nleaves(j); i++) jit_bind(j, i, leaf_buffer(s, c, jit_leaf(j, i)));
   return c;
 }
@@ -165,7 +166,7 @@ static const PipeGraph pipe_of[] = {
 
 /* One graph to compile, on whichever thread takes it. */
 typedef struct {
-  GraphKind kind;
+  GraphWant want;
   IrGraph *g;          /* lowered on the calling thread (the arena is not shared) */
   JitGraph *j;         /* the result, or NULL ... */
   char err[1024];      /* ... and why */
@@ -192,12 +193,14 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
   if (!session_machine(s, err, errlen)) return false;
   CompileWork w = {.s = s, .jobs = xcalloc((size_t)n + 1, sizeof(CompileJob))};
   for (int i = 0; i < n; i++) {
-    bool seen = find_graph(s, want[i].kind, want[i].batch) != NULL;
-    for (int k = 0; k < i && !seen; k++) seen = want[k].kind == want[i].kind && want[k].batch == want[i].batch;
+    GraphWant wi = want[i];
+    if (wi.kind != GRAPH_GRAD_STEP) wi.first = 0;
+    bool seen = find_graph(s, wi) != NULL;
+    for (int k = 0; k < i && !seen; k++) seen = memcmp(&w.jobs[k].want, &wi, sizeof wi) == 0;
     if (seen) continue;
     CompileJob *job = &w.jobs[w.njobs++];
-    job->kind = want[i].kind;
-    job->g = pipeline_graph(s->model, s->arena, pipe_of[want[i].kind], want[i].batch, false);
+    job->want = wi;
+    job->g = pipeline_shard_graph(s->model, s->arena, pipe_of[wi.kind], wi.batch, wi.first, false);
   }
   int helpers = (s->threads < w.njobs ? s->threads : w.njobs) - 1;
   pthread_t *tid = xcalloc((size_t)(helpers > 0 ? helpers : 0) + 1, sizeof(pthread_t));
@@ -209,7 +212,7 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
   bool ok = true;
   for (int i = 0; i < w.njobs; i++) {
     if (w.jobs[i].j)
-      add_graph(s, w.jobs[i].kind, w.jobs[i].g, w.jobs[i].j);
+      add_graph(s, w.jobs[i].want, w.jobs[i].g, w.jobs[i].j);
     else if (ok)
       ok = errorf(err, errlen, "%s", w.jobs[i].err);
   }
@@ -217,10 +220,14 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
   return ok;
 }
 
+Compiled *session_shard_graph(Session *s, GraphKind kind, int batch, int first, char *err, size_t errlen) {
+  GraphWant want = {kind, batch, kind == GRAPH_GRAD_STEP ? first : 0};
+  if (!find_graph(s, want) && !session_compile(s, &want, 1, err, errlen)) return NULL;
+  return find_graph(s, want);
+}
+
 Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen) {
-  GraphWant want = {kind, batch};
-  if (!find_graph(s, kind, batch) && !session_compile(s, &want, 1, err, errlen)) return NULL;
-  return find_graph(s, kind, batch);
+  return session_shard_graph(s, kind, batch, 0, err, errlen);
 }
 
 void session_gather(Compiled *c, const Dataset *d, const int *idx, int n) {
@@ -293,10 +300,17 @@ void session_finish_metrics(const Session *s, Metrics *m) {
 bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, Confusion *confusion, char *err,
                       size_t errlen) {
   *out = (Metrics){.confusion = confusion};
+  bool ok = session_evaluate_range(s, d, 0, d->n, batch, out, err, errlen);
+  session_finish_metrics(s, out);
+  return ok;
+}
+
+bool session_evaluate_range(Session *s, const Dataset *d, int lo, int hi, int batch, Metrics *out, char *err,
+                            size_t errlen) {
   int *idx = xmalloc(sizeof(int) * (size_t)(batch > 0 ? batch : 1));
   bool ok = true;
-  for (int start = 0; start < d->n && ok; start += batch) {
-    int n = d->n - start < batch ? d->n - start : batch;
+  for (int start = lo; start < hi && ok; start += batch) {
+    int n = hi - start < batch ? hi - start : batch;
     Compiled *c = session_graph(s, GRAPH_EVAL, n, err, errlen);
     ok = c != NULL;
     if (!ok) break;
@@ -305,7 +319,6 @@ bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, Con
     session_accumulate(s, c, d, idx, n, out);
   }
   free(idx);
-  session_finish_metrics(s, out);
   return ok;
 }
 

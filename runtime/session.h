@@ -54,6 +54,8 @@ typedef struct {
 typedef struct {
   GraphKind kind;     /* what it computes */
   int batch;          /* batch size it was compiled for (0: no batch axis) */
+  int first;          /* GRAPH_GRAD_STEP of a rank's shard: the shard's first sample in the
+                         global batch (its dropout masks are the global batch's); else 0 */
   IrGraph *ir;        /* the simplified IR it was compiled from */
   JitGraph *jit;      /* the compiled code */
   Feed *feeds;        /* its INPUT leaves */
@@ -110,6 +112,7 @@ bool session_options(Session *s, const Cli *c);
 typedef struct {
   GraphKind kind;
   int batch;
+  int first;   /* Compiled.first */
 } GraphWant;
 
 /* Compiles every wanted graph not compiled yet, several at once (up to the
@@ -120,6 +123,8 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
 /* The compiled graph of that kind and batch size, compiling it the first
  * time.  NULL with a message on failure. */
 Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen);
+/* The same for a GRAPH_GRAD_STEP of a shard starting at sample `first` of the global batch. */
+Compiled *session_shard_graph(Session *s, GraphKind kind, int batch, int first, char *err, size_t errlen);
 
 /* Copies samples idx[0..n) of d into the graph's feeds. */
 void session_gather(Compiled *c, const Dataset *d, const int *idx, int n);
@@ -142,6 +147,10 @@ typedef struct {
 } Metrics;
 bool session_evaluate(Session *s, const Dataset *d, int batch, Metrics *out, Confusion *confusion, char *err,
                       size_t errlen);
+/* The sums (loss summed, not a mean) of samples lo..hi-1 of d, in batches
+ * starting at lo; session_finish_metrics turns them into means. */
+bool session_evaluate_range(Session *s, const Dataset *d, int lo, int hi, int batch, Metrics *out, char *err,
+                            size_t errlen);
 
 /* Adds to *m the loss and the correct judgements of the batch the graph
  * just ran. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "draw.h"
 #include "lower.h"
 #include "outfile.h"
@@ -39,6 +40,7 @@ typedef struct {
   const char *init;         /* --init, or NULL */
   const char *plot;         /* --plot, or NULL */
   bool quiet;               /* --quiet */
+  TrainerRanks ranks;       /* under MPI: this rank and the run's size (else 0 of 0) */
 } TrainArgs;
 
 /* Files a run reads: the model, every data file and the checkpoint it
@@ -99,8 +101,14 @@ static bool outputs_distinct(const Model *m, const TrainArgs *a, const char *log
 /* The options and what the model needs, checked before anything is loaded. */
 static bool check_args(const Cli *c, const Model *m, TrainArgs *a) {
   *a = (TrainArgs){.file = c->pos[0], .save = cli_get(c, "save"), .resume = cli_get(c, "resume"),
-                   .init = cli_get(c, "init"), .plot = cli_get(c, "plot"), .quiet = cli_flag(c, "quiet")};
+                   .init = cli_get(c, "init"), .plot = cli_get(c, "plot"), .quiet = cli_flag(c, "quiet"),
+                   .ranks = a->ranks};
   bool has_batch = m->ninputs + m->ntargets > 0;
+  if (!has_batch && a->ranks.size) {
+    fprintf(stderr, "%s: error: %s has no inputs, so no batch to spread over MPI ranks; train it in one process\n",
+            a->file, m->name);
+    return false;
+  }
   if (has_batch && m->ninputs == 0) {
     fprintf(stderr, "%s: error: nnc train feeds the model's inputs from the data, but %s has no input\n", a->file,
             m->name);
@@ -227,14 +235,17 @@ static bool save_periodically(Trainer *t, void *ctx) {
   return trainer_checkpoint(t, p->path);
 }
 
-/* Runs with SIGINT caught: it sets the stop flag the trainer polls. */
-static TrainStatus run_caught(Trainer *t) {
-  struct sigaction sa = {.sa_handler = on_sigint}, old;
+/* Runs with SIGINT caught: it sets the stop flag the trainer polls.  Under
+ * MPI also SIGTERM, which is what mpirun sends every rank on Ctrl-C. */
+static TrainStatus run_caught(Trainer *t, bool dist) {
+  struct sigaction sa = {.sa_handler = on_sigint}, old, old_term;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
+  if (dist) sigaction(SIGTERM, &sa, &old_term);
   interrupted = 0;
   TrainStatus st = trainer_run(t);
   sigaction(SIGINT, &old, NULL);
+  if (dist) sigaction(SIGTERM, &old_term, NULL);
   return st;
 }
 
@@ -310,7 +321,7 @@ static int finish(Trainer *t, const TrainArgs *a, Reporter *rep, TrainStatus st)
     char fallback[512];
     snprintf(fallback, sizeof fallback, "%s.interrupted.ckpt", t->m->name);
     const char *path = a->save ? a->save : fallback;
-    if (trainer_checkpoint(t, path)) fprintf(stderr, "nnc: interrupted; saved %s (resume with --resume %s)\n", path, path);
+    if (trainer_checkpoint(t, path) && a->ranks.rank == 0) fprintf(stderr, "nnc: interrupted; saved %s (resume with --resume %s)\n", path, path);
     return 130;
   }
   if (st == TRAIN_STOPPED_EARLY) print_early_stop(t);
@@ -327,29 +338,53 @@ static int finish(Trainer *t, const TrainArgs *a, Reporter *rep, TrainStatus st)
   return 0;
 }
 
+/* Under MPI (--mpi, or started by mpirun): joins the job; a rank other than
+ * 0 prints nothing on standard output and writes no file. */
+static bool join_ranks(const Cli *c, TrainArgs *a) {
+  *a = (TrainArgs){0};
+  if (!cli_flag(c, "mpi") && !dist_launched()) return true;
+  if (!dist_start(&a->ranks)) return false;
+  if (a->ranks.rank != 0 && !freopen("/dev/null", "w", stdout)) return false;
+  return true;
+}
+
+/* What a rank other than 0 leaves to rank 0: the log, the plot, the lock. */
+static void silence_rank(TrainArgs *a, ReportOptions *ro) {
+  if (a->ranks.rank == 0) return;
+  ro->log = NULL;
+  ro->keep = false;
+  a->plot = NULL;
+}
+
 int cmd_train(const Cli *c) {
   Timings times = {.start = pipeline_clock()};
-  Front f;
+  Front f = {0};
   Trainer t = {0};
   Reporter rep = {0};
   TrainArgs a;
   OutLock lock = {.fd = -1};   /* on the --save path, for the whole run */
   int status = 1;
   char err[1024];
+  if (!join_ranks(c, &a)) return 1;
+  bool dist = a.ranks.size > 0;
   if (!front_load(&f, c->pos[0], c) || !check_args(c, f.model, &a) ||
       !front_check_batch(&f, lower_has_batch(f.model) ? f.model->train.batch : 0))
     goto done;
-  if (a.save && !(outfile_check(a.save, err, sizeof err) && outfile_lock(&lock, a.save, err, sizeof err))) {
+  if (a.save && a.ranks.rank == 0 &&
+      !(outfile_check(a.save, err, sizeof err) && outfile_lock(&lock, a.save, err, sizeof err))) {
     fprintf(stderr, "nnc: %s\n", err);
     goto done;
   }
   /* a resumed run continues its log rather than wiping the epochs before it */
   ReportOptions ro = {a.quiet, cli_get(c, "log"), cli_flag(c, "log-append") || a.resume, a.plot != NULL};
+  silence_rank(&a, &ro);
   if (!report_open(&rep, &ro)) goto done;
   print_overrides(c);
   TrainerOptions opt = {.limit = a.limit, .stop = &interrupted, .threads = (int)a.threads,
-                        .no_cache = cli_flag(c, "no-cache"), .split = cli_flag(c, "split-step")};
+                        .no_cache = cli_flag(c, "no-cache"), .split = cli_flag(c, "split-step") || dist,
+                        .ranks = a.ranks};
   if (!trainer_init(&t, f.model, a.file, &opt) || !restore(&t, &a)) goto done;
+  if (dist) dist_attach(&t, &interrupted);
   if (cli_flag(c, "timings")) {
     fprintf(stderr, "compile stages: ");
     pipeline_print_times(stderr);
@@ -369,8 +404,9 @@ int cmd_train(const Cli *c) {
   bool profile = cli_flag(c, "profile") && t.step;
   if (profile) jit_profile(t.step->jit, true);
   if (profile && t.update) jit_profile(t.update->jit, true);
-  TrainStatus st = run_caught(&t);
+  TrainStatus st = run_caught(&t, dist);
   if (cli_flag(c, "timings")) show_training_time(&t, &times);
+  if (cli_flag(c, "timings") && dist) dist_print_timings(stderr);
   status = finish(&t, &a, &rep, st);
   if (profile) jit_print_profile(stderr, t.step->jit);
   if (profile && t.update) jit_print_profile(stderr, t.update->jit);
@@ -379,5 +415,7 @@ done:
   outfile_unlock(&lock);
   trainer_free(&t);
   front_free(&f);
+  if (dist && status != 0 && status != 130) dist_abort(status);
+  if (dist) dist_finish();
   return status;
 }

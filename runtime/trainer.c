@@ -83,19 +83,32 @@ static bool uses_batch_norm(const Model *m) {
   return false;
 }
 
+static int nranks(const Trainer *t) { return t->opt.ranks.size > 1 ? t->opt.ranks.size : 1; }
+
+/* This rank's shard of a global batch of n samples: positions *lo.. of it,
+ * the return value many (rank r of R takes [n*r/R, n*(r+1)/R)). */
+static int shard_of(const Trainer *t, int n, int *lo) {
+  int64_t r = t->opt.ranks.rank, size = nranks(t);
+  *lo = (int)(n * r / size);
+  return (int)(n * (r + 1) / size) - *lo;
+}
+
 /* Batch size, samples per epoch and steps per epoch from the data. */
 static bool plan_epochs(Trainer *t, const char *file) {
   const Model *m = t->m;
   t->ntrain = t->has_batch ? t->data.train.n : 1;
   t->batch = t->has_batch ? (m->train.batch < t->ntrain ? m->train.batch : t->ntrain) : 0;
-  if (uses_batch_norm(m) && t->batch < 2) {
-    fprintf(stderr, "%s: error: batch_norm needs at least 2 samples per batch to estimate a variance; batch is %d\n",
-            file, t->batch);
+  int per_rank = t->batch / nranks(t);   /* the smallest shard */
+  if (uses_batch_norm(m) && per_rank < 2) {
+    fprintf(stderr, "%s: error: batch_norm needs at least 2 samples per batch%s to estimate a variance; batch is %d\n",
+            file, nranks(t) > 1 ? " and rank" : "", t->batch);
     return false;
   }
-  /* a last batch of one sample would teach batch_norm a zero variance: each
-   * epoch leaves out one (shuffled, so a different) sample instead */
-  t->used = uses_batch_norm(m) && t->ntrain % t->batch == 1 ? t->ntrain - 1 : t->ntrain;
+  /* a last batch with a shard of one sample would teach batch_norm a zero
+   * variance: each epoch leaves out that remainder (shuffled, so different
+   * samples) instead */
+  int rem = t->has_batch ? t->ntrain % t->batch : 0;
+  t->used = uses_batch_norm(m) && rem && rem / nranks(t) < 2 ? t->ntrain - rem : t->ntrain;
   t->steps_per_epoch = t->has_batch ? (t->used + t->batch - 1) / t->batch : 1;
   return true;
 }
@@ -106,16 +119,18 @@ static bool plan_epochs(Trainer *t, const char *file) {
 static bool compile_steps(Trainer *t) {
   char err[1024];
   double t0 = now_seconds();
-  int rem = t->has_batch ? t->used % t->batch : 0;
+  int rem = t->has_batch ? t->used % t->batch : 0, lo = 0, lo_rem = 0;
+  int full = t->has_batch ? shard_of(t, t->batch, &lo) : 0, part = shard_of(t, rem, &lo_rem);
   GraphKind kind = t->opt.split ? GRAPH_GRAD_STEP : GRAPH_TRAIN;
-  GraphWant want[4] = {{kind, t->batch}, {GRAPH_UPDATE, 0}};
-  int n = t->opt.split ? 2 : 1;
-  if (t->has_batch) want[n++] = (GraphWant){GRAPH_EVAL, t->batch};
-  if (rem) want[n++] = (GraphWant){kind, rem};
+  GraphWant want[4] = {{GRAPH_UPDATE, 0, 0}};
+  int n = t->opt.split ? 1 : 0;
+  if (full || !t->has_batch) want[n++] = (GraphWant){kind, full, lo};
+  if (t->has_batch) want[n++] = (GraphWant){GRAPH_EVAL, t->batch, 0};
+  if (part) want[n++] = (GraphWant){kind, part, lo_rem};
   bool ok = session_compile(&t->s, want, n, err, sizeof err);
   if (ok) {
-    t->step = session_graph(&t->s, kind, t->batch, err, sizeof err);
-    if (rem) t->step_rem = session_graph(&t->s, kind, rem, err, sizeof err);
+    if (full || !t->has_batch) t->step = session_shard_graph(&t->s, kind, full, lo, err, sizeof err);
+    if (part) t->step_rem = session_shard_graph(&t->s, kind, part, lo_rem, err, sizeof err);
     if (t->opt.split) t->update = session_graph(&t->s, GRAPH_UPDATE, 0, err, sizeof err);
   }
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
@@ -186,11 +201,15 @@ static Compiled *graph_for(const Trainer *t, int n) { return n == t->batch ? t->
 
 static const Dataset *train_set(const Trainer *t) { return t->has_batch ? &t->data.train : NULL; }
 
-/* Step k's batch through the train step g: fused, or split with the
- * before-update hooks (when `hooks`) between the halves. */
+/* Step k's batch (this rank's shard of it) through the train step g: fused,
+ * or split with the before-update hooks (when `hooks`) between the halves.
+ * A rank whose shard is empty contributes zero gradients. */
 static bool run_step(Trainer *t, Compiled *g, int k, bool hooks) {
-  int start, n = batch_at(t, k, &start);
-  session_run(g, train_set(t), t->perm + start, n);
+  int start, n = batch_at(t, k, &start), lo = 0;
+  t->step_n = n;
+  t->shard_n = t->has_batch ? shard_of(t, n, &lo) : n;
+  if (g) session_run(g, train_set(t), t->perm + start + lo, t->shard_n);
+  else memset(t->s.store.grad, 0, sizeof(float) * (size_t)t->s.store.param_floats);
   if (!t->update) return true;
   if (hooks && !run_hooks(t, TRAINER_BEFORE_UPDATE)) return false;
   jit_run(t->update->jit);
@@ -200,6 +219,12 @@ static bool run_step(Trainer *t, Compiled *g, int k, bool hooks) {
 /* After a non-finite loss at step k: back to the epoch's first weights, the
  * steps before k again, and the failing step's IR evaluated from its inputs. */
 static void explain_nonfinite(Trainer *t, int k, float loss) {
+  if (nranks(t) > 1) {   /* replaying would need every rank */
+    fprintf(stderr, "nnc: rank %d: training stopped: the loss of its shard is %s at epoch %lld, step %lld (one "
+            "process explains where it comes from)\n", t->opt.ranks.rank, isnan(loss) ? "NaN" : "infinite",
+            (long long)t->pos.epoch + 1, (long long)t->pos.step);
+    return;
+  }
   store_snapshot_restore(&t->s.store, t->snapshot);
   for (int j = t->ep.first; j < k; j++) {
     int start, n = batch_at(t, j, &start);
@@ -225,13 +250,14 @@ static void explain_nonfinite(Trainer *t, int k, float loss) {
 }
 
 bool trainer_step(Trainer *t) {
-  int k = t->ep.next, start, n = batch_at(t, k, &start);
+  int k = t->ep.next, start, n = batch_at(t, k, &start), lo = 0;
   Compiled *g = graph_for(t, n);
   if (!run_step(t, g, k, true)) return false;
-  session_accumulate(&t->s, g, train_set(t), t->perm + start, n, &t->ep.m);
+  if (t->has_batch) shard_of(t, n, &lo);
+  if (g) session_accumulate(&t->s, g, train_set(t), t->perm + start + lo, t->shard_n, &t->ep.m);
   t->pos.step++;
   t->ep.next++;
-  float loss = jit_output(g->jit, "loss")[0];
+  float loss = g ? jit_output(g->jit, "loss")[0] : 0;
   if (!isfinite(loss)) {
     explain_nonfinite(t, k, loss);
     return false;
@@ -277,6 +303,16 @@ static void early_stopping(Trainer *t, const Metrics *vm) {
   if (isfinite(p->best_val_loss)) store_snapshot_restore(&t->s.store, t->best);
 }
 
+/* Metric sums over the ranks: loss, samples and correct judgements. */
+static void sum_metrics(const Trainer *t, Metrics *m) {
+  if (nranks(t) == 1) return;
+  double v[3] = {m->loss, (double)m->n, (double)m->correct};
+  t->opt.ranks.sum(v, 3, t->opt.ranks.ctx);
+  m->loss = v[0];
+  m->n = (int64_t)v[1];
+  m->correct = (int64_t)v[2];
+}
+
 /* Metrics, validation, early stopping and the after-epoch hooks. */
 static bool epoch_end(Trainer *t) {
   t->epoch_seconds = now_seconds() - t->ep.start;
@@ -286,6 +322,7 @@ static bool epoch_end(Trainer *t) {
   t->pos.epoch++;
   t->pos.rng = t->rng;
   t->last_train = t->ep.m;
+  sum_metrics(t, &t->last_train);
   session_finish_metrics(&t->s, &t->last_train);
   t->ep = (EpochState){0};
   t->last_val = (Metrics){.accuracy = NAN};
@@ -315,8 +352,14 @@ TrainStatus trainer_run(Trainer *t) {
 
 bool trainer_evaluate(Trainer *t, const Dataset *d, Metrics *out) {
   char err[1024];
-  bool ok = session_evaluate(&t->s, d, t->batch, out, NULL, err, sizeof err);
+  /* whole batches per rank: each batch is the batch one process runs */
+  int64_t batches = (d->n + t->batch - 1) / t->batch, r = t->opt.ranks.rank, size = nranks(t);
+  int lo = (int)(batches * r / size) * t->batch, hi = (int)(batches * (r + 1) / size) * t->batch;
+  *out = (Metrics){0};
+  bool ok = session_evaluate_range(&t->s, d, lo, hi < d->n ? hi : d->n, t->batch, out, err, sizeof err);
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
+  sum_metrics(t, out);
+  session_finish_metrics(&t->s, out);
   return ok;
 }
 
@@ -330,16 +373,21 @@ static int ncorrect(const Trainer *t) { return t->s.metric.kind != METRIC_NONE ?
  * stopped: metric sums [loss, samples, correct...].  All zero between epochs. */
 static void epoch_position(const Trainer *t, CkptPosition *p) {
   if (t->ep.next == 0) return;
+  Metrics m = t->ep.m;
+  sum_metrics(t, &m);
   p->rng = t->ep.rng;   /* resuming replays the epoch's order */
   p->epoch_batch = t->batch;
   p->epoch_steps = t->ep.next;
   p->nsums = 2 + ncorrect(t);
-  p->sums[0] = t->ep.m.loss;
-  p->sums[1] = (double)t->ep.m.n;
-  if (ncorrect(t)) p->sums[2] = (double)t->ep.m.correct;
+  p->sums[0] = m.loss;
+  p->sums[1] = (double)m.n;
+  if (ncorrect(t)) p->sums[2] = (double)m.correct;
 }
 
 bool trainer_checkpoint(Trainer *t, const char *path) {
+  CkptPosition pos = t->pos;
+  epoch_position(t, &pos);   /* first: with ranks, every rank takes part */
+  if (t->opt.ranks.rank != 0) return true;
   const Store *st = &t->s.store;
   CkptTensor *l = xcalloc((size_t)st->n * 2 + 2, sizeof(CkptTensor));
   int n = 0;
@@ -357,8 +405,6 @@ bool trainer_checkpoint(Trainer *t, const char *path) {
     float *base = t->best + (x->op == OP_PARAM ? 0 : st->param_floats);
     l[n++] = (CkptTensor){arena_printf(names, "best:%s", x->name), CKPT_STATE, x->shape, base + x->offset};
   }
-  CkptPosition pos = t->pos;
-  epoch_position(t, &pos);
   char err[1024];
   bool ok = ckpt_write(path, t->m->name, &pos, l, n, err, sizeof err);
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
@@ -378,6 +424,7 @@ static bool restore_epoch(Trainer *t, const Checkpoint *ck, const char *path) {
   }
   t->ep.next = at.steps;
   t->ep.m = (Metrics){.loss = at.sums[0], .n = (int64_t)at.sums[1], .correct = at.nsums > 2 ? (int64_t)at.sums[2] : 0};
+  if (t->opt.ranks.rank != 0) t->ep.m = (Metrics){0};   /* the sums of every rank: rank 0 carries them */
   return true;
 }
 

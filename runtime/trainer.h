@@ -52,12 +52,25 @@ typedef enum {
   TRAIN_FAILED,         /* a non-finite loss, a hook or a compile error (reported) */
 } TrainStatus;
 
+/* The ranks a data-parallel run is spread over (dist.h, docs/distributed.md).
+ * Every rank runs the same trainer: it takes its fixed shard of each global
+ * batch, a before-update hook sums the gradients, and metrics are summed
+ * through `sum`.  A trainer alone is rank 0 of 1 (size 0 means the same). */
+typedef struct {
+  int rank, size;
+  /* Sums n doubles over the ranks in place, every rank getting the same bits;
+   * every rank calls it at the same point of the run. */
+  void (*sum)(double *v, int n, void *ctx);
+  void *ctx;
+} TrainerRanks;
+
 typedef struct {
   long long limit;                 /* > 0: train on the first `limit` samples only */
   volatile sig_atomic_t *stop;     /* set (by a signal handler) to stop after the current step; may be NULL */
   int threads;                     /* > 0: threads to run on (else every CPU this process may use) */
   bool no_cache;                   /* compile afresh (no compile cache) */
   bool split;                      /* run the train step split at the gradients (TRAINER_BEFORE_UPDATE hooks) */
+  TrainerRanks ranks;              /* several ranks: needs split and a hook that sums the gradients */
 } TrainerOptions;
 
 /* The loaded data: training, validation and test sets. */
@@ -86,7 +99,10 @@ struct Trainer {
   int used;                  /* samples an epoch trains on (batch norm may leave one out) */
   int steps_per_epoch;       /* optimizer steps per epoch */
   Compiled *step, *step_rem; /* the train step for full batches and for the last partial one
-                                (with opt.split, its first half: forward and gradients) */
+                                (with opt.split, its first half: forward and gradients); of
+                                this rank's shard of them, NULL when the shard is empty */
+  int step_n, shard_n;       /* the step under way: samples in the global batch, and in this
+                                rank's shard of it (its gradients are the shard's mean) */
   Compiled *update;          /* with opt.split, the second half: clipping and the update (else NULL) */
   double compile_seconds;    /* time spent compiling them */
   Rng rng;                   /* the shuffling generator */
@@ -135,10 +151,13 @@ TrainStatus trainer_epoch(Trainer *t);
 /* Epochs until m->train.epochs, an early stop, an interruption or a failure. */
 TrainStatus trainer_run(Trainer *t);
 
-/* Loss and accuracy of the current weights on d, in evaluation mode. */
+/* Loss and accuracy of the current weights on d, in evaluation mode (each
+ * rank evaluates its shard of whole batches; the sums are combined). */
 bool trainer_evaluate(Trainer *t, const Dataset *d, Metrics *out);
 /* Writes a checkpoint (atomically): the store, the position, the epoch under
- * way and the early-stopping copy.  false with a message printed. */
+ * way and the early-stopping copy.  false with a message printed.  With
+ * ranks, every rank calls it (the epoch's metric sums are combined) and rank
+ * 0 writes. */
 bool trainer_checkpoint(Trainer *t, const char *path);
 
 #endif

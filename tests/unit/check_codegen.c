@@ -234,6 +234,7 @@ START_TEST(rand_matches_evaluator) {
   IrNode *x = ir_input(g, "x", shape_2(7, 33));
   IrNode *r = ir_rand(g, step, shape_2(7, 33), 1234);
   ir_output(g, "r", r);
+  ir_output(g, "shard", ir_rand_from(g, step, shape_2(3, 33), 1234, 4 * 33));   /* rows 4..6 of a [7, 33] draw */
   ir_output(g, "drop", ir_where(g, ir_binary(g, OP_CMPLT, r, ir_const(g, 0.5)), ir_binary(g, OP_MUL, x, ir_const(g, 2)), ir_const(g, 0)));
   ir_update(g, step, ir_binary(g, OP_ADD, step, ir_const(g, 1)));
   EXPECT_MATCH(g, 9, 0, 100, 3);

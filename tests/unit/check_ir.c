@@ -398,6 +398,11 @@ START_TEST(test_eval_move_matmul_rand) {
     ck_assert(u[i] == (double)ir_rand_uniform(11, 5, (uint32_t)i));
   }
   ck_assert(u[0] != u[1]);
+  /* a shard starting at element 2 draws the numbers 2.. of the whole */
+  double *w = eval_with(g, ir_rand_from(g, cnt, shape_1(3), 11, 2), 3, leaves, bufs);
+  ck_assert(w[0] == u[2]);
+  ck_assert(w[2] == (double)ir_rand_uniform(11, 5, 4));
+  ck_assert_ptr_ne(ir_rand_from(g, cnt, shape_1(3), 11, 2), ir_rand(g, cnt, shape_1(3), 11));
   arena_free(A);
 }
 END_TEST

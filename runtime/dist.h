@@ -1,0 +1,45 @@
+/* dist: data-parallel training over MPI (docs/distributed.md).
+ *
+ * `mpirun -np N nnc train model.nn` runs N ranks of the same trainer.  Each
+ * takes its fixed shard of every global batch (trainer.h, TrainerRanks); a
+ * before-update hook sums the flat gradient buffer over the ranks with
+ * MPI_Allreduce, after scaling each rank's shard mean by its share of the
+ * global batch, so clipping and the update see the global batch's mean
+ * gradient and run identically on every rank: the weights stay the same
+ * without ever being broadcast.  After each step the ranks agree on
+ * stopping (a signal seen by any rank stops all at the same step) and
+ * average batch-norm running statistics; after each epoch they check that
+ * their parameters and state are still the same bits.
+ *
+ * A rank that fails reports why, then dist_abort stops every rank (Open MPI
+ * also ends the job when a rank dies), so a run never hangs on a missing
+ * rank.  Built without MPI (make MPI=0), dist_start refuses with a clear
+ * message.
+ */
+#ifndef NNC_DIST_H
+#define NNC_DIST_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "trainer.h"
+
+/* Whether this process was started by an MPI launcher (mpirun sets
+ * OMPI_COMM_WORLD_SIZE, Hydra PMI_SIZE, PMIx PMIX_RANK). */
+bool dist_launched(void);
+
+/* Joins the MPI job and fills *r (rank, size, the metric sum).  false with
+ * a message printed (also in a build without MPI). */
+bool dist_start(TrainerRanks *r);
+/* Adds the gradient sum, the stop agreement, the running-statistics average
+ * and the weight check to t; stop is the flag a signal sets. */
+void dist_attach(Trainer *t, volatile sig_atomic_t *stop);
+/* Says this rank failed and stops every rank (does not return). */
+void dist_abort(int status);
+/* Leaves the MPI job (a run that ended the same way on every rank). */
+void dist_finish(void);
+/* Time spent summing gradients and the steps that did, for --timings. */
+void dist_print_timings(FILE *out);
+
+#endif
