@@ -24,19 +24,19 @@ less() {
 }
 
 # mpi_setup NAME: skips the test (exit 0) unless mpirun is installed and $NNC
-# was built with MPI; then `mpi N ARGS...` runs N ranks on this machine: as
-# root too, more ranks than cores allowed, shared memory only (no network).
+# was built with MPI.  Then `mpi N ARGS...` runs N ranks on this machine (as
+# root too, more ranks than cores allowed, shared memory only: no network),
+# ended after 5 minutes should it hang.  Open MPI leaks process-wide tables:
+# `mpi` runs the sanitized build without leak checks, `mpi_leakcheck` with
+# them, its leaks suppressed by library (tests/lsan.supp), which takes its
+# plugins kept loaded and full stacks (slow: for one small run).
 mpi_setup() {
   if ! command -v mpirun >/dev/null; then
     echo "$1: skipped: no mpirun (apt-get install openmpi-bin libopenmpi-dev)"
     exit 0
   fi
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader
-  export OMPI_MCA_rmaps_base_oversubscribe=1
-  # the sanitized build: Open MPI's own leaks are suppressed by library
-  # (tests/lsan.supp), which needs its plugins loaded and full stacks
-  export OMPI_MCA_mca_base_component_disable_dlclose=1
-  export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+  export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mca_base_component_disable_dlclose=1
   if mpi 1 "$NNC" train /dev/null 2>&1 | grep -q "built without MPI"; then
     echo "$1: skipped: $NNC was built without MPI (make MPI=0)"
     exit 0
@@ -46,5 +46,11 @@ mpi_setup() {
 mpi() {
   local n=$1
   shift
-  mpirun -np "$n" "$@"
+  ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" timeout 300 mpirun -np "$n" "$@"
+}
+
+mpi_leakcheck() {
+  local n=$1
+  shift
+  ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" timeout 300 mpirun -np "$n" "$@"
 }

@@ -8,7 +8,8 @@
 #    Adam this run is chaotic near that checkpoint, where noise of 2e-7 alone
 #    moves the end by percents; docs/distributed.md);
 #  - a model with dropout draws the same masks at 1 and 2 ranks (to 1e-5),
-#    and two runs with 2 ranks give the same checkpoint bytes;
+#    and two runs with 2 ranks give the same checkpoint bytes (the second
+#    with leak checks in the sanitized build);
 #  - fashion_features (batch norm, validation, clipping, early stopping)
 #    trains at 2 ranks, and the ranks' weights stay identical (checked after
 #    every epoch by the run itself).
@@ -59,7 +60,8 @@ NN
 mpi 2 "$NNC" train drop.nn --limit 1000 --quiet --log d2.log --save d2.ckpt >/dev/null
 close_logs d1.log d2.log || fail "dropout: 2 ranks give other losses"
 python3 "$ROOT/tests/e2e/ckpt_close.py" d1.ckpt d2.ckpt 1e-5 || fail "dropout: 2 ranks draw other masks"
-mpi 2 "$NNC" train drop.nn --limit 1000 --quiet --save again.ckpt >/dev/null
+mpi_leakcheck 2 "$NNC" train drop.nn --limit 1000 --quiet --save again.ckpt >/dev/null ||
+  fail "dropout at 2 ranks, leaks checked (sanitized build)"
 cmp d2.ckpt again.ckpt || fail "two runs with 2 ranks differ"
 
 mpi 2 "$NNC" train "$ROOT/examples/fashion_features.nn" --limit 2000 --epochs 2 --quiet >ff.out ||
