@@ -141,7 +141,7 @@ valgrind: nnc
 # xor_loop links the object `nnc compile` writes; bench runs them all.
 BENCH_RUNS ?= 3
 BENCH_TOOLS := $(BB)/bench $(BB)/peak $(BB)/gemm $(BB)/xor_loop
-BENCH_DRIVER := bench/bench.c bench/model.c bench/mlp.c bench/tools.c bench/proc.c bench/table.c bench/cnn.c
+BENCH_DRIVER := bench/bench.c bench/model.c bench/mlp.c bench/tools.c bench/proc.c bench/table.c bench/cnn.c bench/dist.c
 
 bench: nnc $(BENCH_TOOLS)
 	@$(BB)/bench --runs $(BENCH_RUNS) $(if $(BENCH_ONLY),--only $(BENCH_ONLY))

@@ -1,6 +1,6 @@
 /* bench: `make bench`, the measuring instrument of issue-7's targets.
  *
- *   build/bench/bench [--runs N] [--only mlp,xor,start,gemm,cnn]
+ *   build/bench/bench [--runs N] [--only mlp,xor,start,gemm,cnn,mpi]
  *
  * Run from the repository root after `make bench` built nnc and the tools in
  * build/bench/.  It measures this CPU's FMA peak (peak.c), then:
@@ -13,7 +13,10 @@
  *   W5      nnc train from start to its first step, cold and warm cache;
  *   GEMM    every matrix product of W1 and W3 against OpenBLAS (gemm.c);
  *   W6      the CNN of examples/fashion_cnn.nn, 1 and 2 threads, against
- *           PyTorch (../shared/bench/torch_cnn.py) (cnn.c).
+ *           PyTorch (../shared/bench/torch_cnn.py) (cnn.c);
+ *   W7      W3 on 2 MPI ranks of 1 thread against 1 process, the all-reduce's
+ *           share, and a simulated slow link against the step-time model
+ *           (dist.c).
  * Each figure is the best of N runs, nnc and its reference alternating in
  * the same run.  A table goes to standard output, progress to standard
  * error, and everything (with every run's figure) to
@@ -222,7 +225,7 @@ static void find_references(Bench *b) {
 /* ---- the command line and the report ---- */
 
 static unsigned parse_sections(const char *list) {
-  static const char *names[] = {"mlp", "xor", "start", "gemm", "cnn"};
+  static const char *names[] = {"mlp", "xor", "start", "gemm", "cnn", "mpi"};
   unsigned s = 0;
   char buf[128];
   snprintf(buf, sizeof buf, "%s", list);
@@ -247,7 +250,7 @@ static bool parse_args(Bench *b, int argc, char **argv) {
     else b->runs = 0;
   }
   if (argc % 2 == 0 || b->runs < 1 || b->runs > ROW_MAX_RUNS || b->sections == 0) {
-    fprintf(stderr, "usage: bench [--runs N (1-%d; default $BENCH_RUNS or 3)] [--only mlp,xor,start,gemm,cnn]\n",
+    fprintf(stderr, "usage: bench [--runs N (1-%d; default $BENCH_RUNS or 3)] [--only mlp,xor,start,gemm,cnn,mpi]\n",
             ROW_MAX_RUNS);
     return false;
   }
@@ -342,6 +345,7 @@ int main(int argc, char **argv) {
   if (b.sections & SECTION_START) bench_start(&b);
   if (b.sections & SECTION_GEMM) bench_gemm(&b);
   if (b.sections & SECTION_CNN) bench_cnn(&b);
+  if (b.sections & SECTION_MPI) bench_dist(&b);
   b.load_after = load_average();
   remove_tree(b.tmp);
   print_report(&b, stdout);

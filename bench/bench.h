@@ -1,6 +1,6 @@
 /* bench.h: the state `make bench` fills (bench.c) and the workloads that
  * fill it: model.c (what the train graphs compute), mlp.c (W1, W2, W3 and
- * peak memory), tools.c (W4, W5 and the GEMM rows), cnn.c (W6). */
+ * peak memory), tools.c (W4, W5 and the GEMM rows), cnn.c (W6), dist.c (W7). */
 #ifndef BENCH_BENCH_H
 #define BENCH_BENCH_H
 
@@ -27,7 +27,8 @@ enum {
  * default 4) for fewer than QUIET_CPUS CPUs to be busy with other jobs. */
 #define QUIET_CPUS 0.5
 
-enum { SECTION_MLP = 1, SECTION_XOR = 2, SECTION_START = 4, SECTION_GEMM = 8, SECTION_CNN = 16, SECTION_ALL = 31 };
+enum { SECTION_MLP = 1, SECTION_XOR = 2, SECTION_START = 4, SECTION_GEMM = 8, SECTION_CNN = 16, SECTION_MPI = 32,
+       SECTION_ALL = 63 };
 
 typedef struct {
   int m, n, k;          /* C[m,n] = A[m,k] B[k,n] */
@@ -105,6 +106,8 @@ void bench_mlps(Bench *b);
 double log_rate(const char *path);
 /* cnn.c */
 void bench_cnn(Bench *b);
+/* dist.c: W7, W3 over 2 MPI ranks */
+void bench_dist(Bench *b);
 /* tools.c */
 void bench_xor(Bench *b);
 void bench_start(Bench *b);

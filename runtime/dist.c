@@ -43,6 +43,62 @@ static void sum_doubles(double *v, int n, void *ctx) {
   check(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (metrics)");
 }
 
+/* A simulated link between the ranks, for measuring the step-time model
+ * (NNC_TEST_LINK="MB/s,microseconds", docs/distributed.md; `make bench`):
+ * the gradient sum becomes a ring all-reduce of MPI_Sendrecv messages, each
+ * followed by the time it would take on that link.  Chunk k's sum is made
+ * once, on one rank, and copied to the others, so every rank still gets the
+ * same bits. */
+static struct {
+  double bytes_per_second, latency;   /* 0: no simulated link */
+} link_sim;
+
+static void read_link(void) {
+  const char *s = getenv("NNC_TEST_LINK");
+  double mbps, us;
+  if (s && sscanf(s, "%lf,%lf", &mbps, &us) == 2 && mbps > 0 && us >= 0)
+    link_sim.bytes_per_second = mbps * 1e6, link_sim.latency = us * 1e-6;
+}
+
+/* The time a message of n bytes takes on the simulated link. */
+static void link_delay(int64_t n) {
+  double s = link_sim.latency + (double)n / link_sim.bytes_per_second;
+  struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+  while (nanosleep(&ts, &ts) != 0) {}
+}
+
+static int64_t chunk_start(int64_t n, int k) { return n * k / D.size; }
+
+/* Sends chunk `send` to the next rank while receiving chunk `recv` from the
+ * previous one into buf (n floats in all). */
+static void ring_step(float *v, int64_t n, int send, int recv, float *buf) {
+  int64_t s0 = chunk_start(n, send), r0 = chunk_start(n, recv);
+  int next = (D.rank + 1) % D.size, prev = (D.rank + D.size - 1) % D.size;
+  check(MPI_Sendrecv(v + s0, (int)(chunk_start(n, send + 1) - s0), MPI_FLOAT, next, 0, buf,
+                     (int)(chunk_start(n, recv + 1) - r0), MPI_FLOAT, prev, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        "MPI_Sendrecv (simulated link)");
+  link_delay((int64_t)sizeof(float) * (chunk_start(n, send + 1) - s0));
+}
+
+/* Reduce-scatter then all-gather around the ring: 2(size-1) messages of
+ * n/size floats each. */
+static void ring_allreduce(float *v, int64_t n) {
+  int R = D.size, r = D.rank;
+  float *buf = malloc(sizeof(float) * (size_t)(n / R + 1));
+  if (!buf) die("out of memory");
+  for (int s = 0; s < R - 1; s++) {
+    int recv = (r + 2 * R - s - 1) % R;
+    ring_step(v, n, (r + R - s) % R, recv, buf);
+    for (int64_t i = chunk_start(n, recv); i < chunk_start(n, recv + 1); i++) v[i] += buf[i - chunk_start(n, recv)];
+  }
+  for (int s = 0; s < R - 1; s++) {
+    int recv = (r + R - s) % R;
+    ring_step(v, n, (r + 1 + R - s) % R, recv, buf);
+    memcpy(v + chunk_start(n, recv), buf, sizeof(float) * (size_t)(chunk_start(n, recv + 1) - chunk_start(n, recv)));
+  }
+  free(buf);
+}
+
 bool dist_start(TrainerRanks *r) {
   int provided;
   /* only the main thread calls MPI; the thread pool never does */
@@ -53,6 +109,7 @@ bool dist_start(TrainerRanks *r) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &D.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &D.size);
+  read_link();
   *r = (TrainerRanks){.rank = D.rank, .size = D.size, .sum = sum_doubles};
   return true;
 }
@@ -66,8 +123,11 @@ static bool sum_gradients(Trainer *t, void *ctx) {
   if (share != 1.0f)
     for (int64_t i = 0; i < st->param_floats; i++) st->grad[i] *= share;
   double t0 = clock_seconds();
-  check(MPI_Allreduce(MPI_IN_PLACE, st->grad, (int)st->param_floats, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-        "MPI_Allreduce (gradients)");
+  if (link_sim.bytes_per_second > 0)
+    ring_allreduce(st->grad, st->param_floats);
+  else
+    check(MPI_Allreduce(MPI_IN_PLACE, st->grad, (int)st->param_floats, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+          "MPI_Allreduce (gradients)");
   D.reduce_seconds += clock_seconds() - t0;
   D.reduces++;
   D.bytes = (long long)sizeof(float) * st->param_floats;
