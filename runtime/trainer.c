@@ -303,14 +303,18 @@ static void early_stopping(Trainer *t, const Metrics *vm) {
   if (isfinite(p->best_val_loss)) store_snapshot_restore(&t->s.store, t->best);
 }
 
-/* Metric sums over the ranks: loss, samples and correct judgements. */
+/* Metric sums over the ranks: loss, samples and correct judgements, the
+ * whole model's and each head's. */
 static void sum_metrics(const Trainer *t, Metrics *m) {
   if (nranks(t) == 1) return;
-  double v[3] = {m->loss, (double)m->n, (double)m->correct};
-  t->opt.ranks.sum(v, 3, t->opt.ranks.ctx);
+  int heads = t->s.nheads;   /* the sums are not yet finished: m->nheads is still 0 */
+  double v[3 + SESSION_MAX_HEADS] = {m->loss, (double)m->n, (double)m->correct};
+  for (int h = 0; h < heads; h++) v[3 + h] = (double)m->head_correct[h];
+  t->opt.ranks.sum(v, 3 + heads, t->opt.ranks.ctx);
   m->loss = v[0];
   m->n = (int64_t)v[1];
   m->correct = (int64_t)v[2];
+  for (int h = 0; h < heads; h++) m->head_correct[h] = (int64_t)v[3 + h];
 }
 
 /* Metrics, validation, early stopping and the after-epoch hooks. */

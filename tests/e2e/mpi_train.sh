@@ -10,6 +10,8 @@
 #  - a model with dropout draws the same masks at 1 and 2 ranks (to 1e-5),
 #    and two runs with 2 ranks give the same checkpoint bytes (the second
 #    with leak checks in the sanitized build);
+#  - a model of two heads gets the same test line (each head's accuracy
+#    combined over the ranks);
 #  - fashion_features (batch norm, validation, clipping, early stopping)
 #    trains at 2 ranks, and the ranks' weights stay identical (checked after
 #    every epoch by the run itself).
@@ -35,6 +37,13 @@ close_logs one.log two.log || fail "2 ranks give other losses than one process"
 python3 "$ROOT/tests/e2e/ckpt_close.py" one.ckpt two.ckpt 1e-5 || fail "2 ranks end with other weights"
 grep -q "test loss" two.out || fail "rank 0 prints the results: $(cat two.out)"
 [[ $(grep -c "test loss" two.out) == 1 ]] || fail "only rank 0 prints: $(cat two.out)"
+
+# a model of two heads: each head's accuracy is summed over the ranks too
+H=$ROOT/examples/fashion_two_heads.nn
+"$NNC" train "$H" --limit 1200 --epochs 1 --quiet --threads 1 >heads_one.out
+mpi 2 "$NNC" train "$H" --limit 1200 --epochs 1 --quiet --threads 1 >heads_two.out
+diff <(grep "test loss" heads_one.out) <(grep "test loss" heads_two.out) ||
+  fail "2 ranks give other test metrics for a model of two heads"
 
 sed 's/adam(lr = 0.001)/sgd(lr = 0.1)/' "$M" >sgd.nn
 "$NNC" train sgd.nn "${opts[@]}" --save straight.ckpt >/dev/null
