@@ -11,9 +11,11 @@
  * group's reductions (logsumexp: a max pass, then a sum of exp(x - max)),
  * then the row's elementwise results (softmax, cross-entropy, normalization).
  *
- * Numerics: float32 throughout; multiplies and adds may contract to FMA; the
- * reduction accumulators may reassociate (so the vectorizer can split sums);
- * nothing else is relaxed.  exp, expm1, tanh, softplus and erfc are inline
+ * Numerics: float32 throughout; FMAs only where written (GEMM, polynomials),
+ * never contracted by LLVM, so a value rounds the same whether an operand is
+ * computed in the kernel or loaded (docs/backend.md, Numerics); the reduction
+ * accumulators may reassociate (so the vectorizer can split sums); nothing
+ * else is relaxed.  exp, expm1, tanh, softplus and erfc are inline
  * polynomials (below), so loops using them still vectorize; log/sin/cos/pow
  * go through LLVM intrinsics (libm calls): all within a few ulp.
  *
@@ -135,9 +137,7 @@ static const IrNode *const_leaf(const IrNode *n) {
 }
 
 static LLVMValueRef arith(Cg *cg, LLVMOpcode op, LLVMValueRef a, LLVMValueRef b) {
-  LLVMValueRef v = LLVMBuildBinOp(cg->b, op, a, b, "");
-  if (LLVMIsAInstruction(v)) LLVMSetFastMathFlags(v, LLVMFastMathAllowContract);
-  return v;
+  return LLVMBuildBinOp(cg->b, op, a, b, "");
 }
 
 static LLVMValueRef unary_f32(Cg *cg, const char *intrinsic, LLVMValueRef a) {
@@ -548,7 +548,7 @@ static void row_pass(Cg *cg, const FuseGroup *G, Rows *w, const LoopNest *R, CgP
       if (u->op == OP_SUM || sumexp) {
         if (sumexp) v = inline_exp(cg, LLVMBuildFSub(cg->b, v, w->shift[u->id], ""));
         r = LLVMBuildFAdd(cg->b, a, v, "");
-        LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+        LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
       } else {
         r = reduce_step(cg, u->op, a, v);
       }
