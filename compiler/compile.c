@@ -189,20 +189,56 @@ static void header_defines_multi(FILE *h, const AbiLayout *L, const char *P) {
           (long long)(L->in_total / B));
 }
 
-/* forward and train_step of a model of several inputs, targets or outputs. */
+static bool is_tensor_name(const AbiLayout *L, const char *name) {
+  for (int i = 0; i < L->nfeeds; i++)
+    if (!strcmp(L->feeds[i].name, name)) return true;
+  for (int o = 0; o < L->nouts; o++)
+    if (!strcmp(L->outs[o].name, name)) return true;
+  return false;
+}
+
+/* Names a tensor's pointer may not take in a prototype: the entries' own
+ * parameters and C's keywords. */
+static bool is_reserved(const char *name) {
+  static const char *const reserved[] = {
+      "state", "n", "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+      "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+      "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+      "volatile", "while", "bool", "true", "false"};
+  for (size_t i = 0; i < COUNT_OF(reserved); i++)
+    if (!strcmp(name, reserved[i])) return true;
+  return false;
+}
+
+/* The parameter name of tensor `name` in a prototype: the name itself, or,
+ * when it is reserved, with '_' appended until it is neither reserved nor
+ * another tensor's name. */
+static const char *param_name(const AbiLayout *L, const char *name, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", name);
+  if (!is_reserved(buf)) return buf;
+  do strncat(buf, "_", cap - strlen(buf) - 1);
+  while (is_reserved(buf) || is_tensor_name(L, buf));
+  return buf;
+}
+
+/* forward and train_step of a model of several inputs, targets or outputs;
+ * every pointer is named after its tensor. */
 static void header_entries_multi(FILE *h, const AbiLayout *L, const char *P) {
   const char *p = L->prefix;
+  char name[160];
   fprintf(h, "/* Evaluation mode on n <= %s_BATCH samples: each input holds n rows of its sample floats\n"
              " * (%s_IN_NAME_SAMPLE), each output receives n rows (%s_OUT_NAME_WIDTH).  0, or -1 for\n"
              " * a bad n or a misaligned state. */\nint %s_forward(void *state", P, P, P, p);
-  for (int i = 0; i < L->ninputs; i++) fprintf(h, ", const float *%s", L->feeds[i].name);
+  for (int i = 0; i < L->ninputs; i++)
+    fprintf(h, ", const float *%s", param_name(L, L->feeds[i].name, name, sizeof name));
   fprintf(h, ", int n");
-  for (int o = 0; o < L->nouts; o++) fprintf(h, ", float *%s", L->outs[o].name);
+  for (int o = 0; o < L->nouts; o++) fprintf(h, ", float *%s", param_name(L, L->outs[o].name, name, sizeof name));
   fprintf(h, ");\n/* One optimizer step on a full batch of every input and target (%s_IN_NAME_FLOATS,\n"
              " * %s_TARGET_NAME_FLOATS floats; one-hot rows for class targets): forward, backward,\n"
              " * update.  Returns the loss before the update (NaN if misaligned). */\nfloat %s_train_step(void *state",
           P, P, p);
-  for (int i = 0; i < L->nfeeds; i++) fprintf(h, ", const float *%s", L->feeds[i].name);
+  for (int i = 0; i < L->nfeeds; i++)
+    fprintf(h, ", const float *%s", param_name(L, L->feeds[i].name, name, sizeof name));
   fprintf(h, ");\n");
 }
 
