@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "abi.h"
@@ -382,6 +383,34 @@ static const char *command_line(const Cli *c, Arena *a) {
   return s;
 }
 
+/* Whether two of n values differ only in case: the header's macros spell
+ * them in upper case (FASHION_IN_IMAGE_FLOATS), so they would define one
+ * macro twice. */
+static bool case_clash(Front *f, const ModelValue *v, int n, const char *what) {
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < i; k++)
+      if (!strcasecmp(v[i].name, v[k].name)) {
+        diag_error(&f->diag, v[i].loc,
+                   "%s '%s' and '%s' differ only in case, and the C header names its macros after them in upper "
+                   "case: rename one to compile this model",
+                   what, v[k].name, v[i].name);
+        return true;
+      }
+  return false;
+}
+
+/* Whether the model has what the C interface needs, and names it can carry. */
+static bool fits_abi(Front *f, const char *path) {
+  const Model *m = f->model;
+  if (m->ninputs < 1 || !m->noutputs || m->ninputs + m->ntargets > ABI_MAX_FEEDS) {
+    fprintf(stderr, "%s: error: nnc compile needs an input, an output and at most %d inputs and targets (this model "
+                    "has %d input(s), %d target(s)%s)\n",
+            path, ABI_MAX_FEEDS, m->ninputs, m->ntargets, m->noutputs ? "" : ", no output");
+    return false;
+  }
+  return !case_clash(f, m->inputs, m->ninputs, "inputs") && !case_clash(f, m->targets, m->ntargets, "targets");
+}
+
 int cmd_compile(const Cli *c) {
   Front f;
   int status = 1;
@@ -397,12 +426,7 @@ int cmd_compile(const Cli *c) {
   OutFile staged[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};   /* object, header, image */
   if (!front_load(&f, c->pos[0], c)) goto done;
   const Model *m = f.model;
-  if (m->ninputs < 1 || !m->noutputs || m->ninputs + m->ntargets > ABI_MAX_FEEDS) {
-    fprintf(stderr, "%s: error: nnc compile needs an input, an output and at most %d inputs and targets (this model "
-                    "has %d input(s), %d target(s)%s)\n",
-            c->pos[0], ABI_MAX_FEEDS, m->ninputs, m->ntargets, m->noutputs ? "" : ", no output");
-    goto done;
-  }
+  if (!fits_abi(&f, c->pos[0])) goto done;
   long long batch = m->train.batch;
   if (!cli_int(c, "batch", 1, 1 << 20, &batch) || !front_check_batch(&f, (int)batch)) goto done;
   bool emit_llvm = cli_flag(c, "emit-llvm"), emit_asm = cli_flag(c, "emit-asm");

@@ -1,0 +1,1 @@
+compile tests/golden/cli/compile_case_clash.nn -o /nonexistent/x.o
