@@ -120,6 +120,19 @@ static bool emit(Reporter *r, Record *rec) {
   return false;
 }
 
+/* "SET_accuracy" (the first output's, when it has one) and, for a model of
+ * several judged outputs, "SET_accuracy_TARGET" for each. */
+static void add_accuracy(Record *rec, const char *set, const Metrics *m, bool first_judged) {
+  char key[160];
+  snprintf(key, sizeof key, "%s_accuracy", set);
+  if (first_judged) add_number(rec, key, m->accuracy);
+  for (int h = 0; m->nheads > 1 && h < m->nheads; h++) {
+    if (isnan(m->head_accuracy[h])) continue;
+    snprintf(key, sizeof key, "%s_accuracy_%s", set, m->head[h]);
+    add_number(rec, key, m->head_accuracy[h]);
+  }
+}
+
 /* The epoch's record, and the early stop's when it ended the run. */
 static bool json_epoch(Trainer *t, void *ctx) {
   Reporter *r = ctx;
@@ -127,9 +140,9 @@ static bool json_epoch(Trainer *t, void *ctx) {
   Record rec = {.len = 0};
   add(&rec, "{\"epoch\": %lld, \"step\": %lld", (long long)t->pos.epoch, (long long)t->pos.step);
   add_number(&rec, "train_loss", t->last_train.loss);
-  if (classes) add_number(&rec, "train_accuracy", t->last_train.accuracy);
+  add_accuracy(&rec, "train", &t->last_train, classes);
   if (t->data.has_val) add_number(&rec, "val_loss", t->last_val.loss);
-  if (t->data.has_val && classes) add_number(&rec, "val_accuracy", t->last_val.accuracy);
+  if (t->data.has_val) add_accuracy(&rec, "val", &t->last_val, classes);
   add_number(&rec, "lr", t->lr);
   add_number(&rec, "seconds", t->epoch_seconds);
   add_number(&rec, "samples_per_second", (double)t->epoch_samples / t->epoch_seconds);
@@ -150,7 +163,7 @@ bool report_test(Reporter *r, const Trainer *t, const Metrics *m) {
   Record rec = {.len = 0};
   add(&rec, "{\"event\": \"test\", \"epoch\": %lld", (long long)t->pos.epoch);
   add_number(&rec, "test_loss", m->loss);
-  if (t->s.metric.kind != METRIC_NONE) add_number(&rec, "test_accuracy", m->accuracy);
+  add_accuracy(&rec, "test", m, t->s.metric.kind != METRIC_NONE);
   add(&rec, ", \"test_samples\": %lld", (long long)m->n);
   add_number(&rec, "wall_seconds", now_seconds() - r->start);
   return emit(r, &rec);

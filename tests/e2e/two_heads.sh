@@ -17,6 +17,10 @@ kind_acc=$(sed 's/.*kind accuracy \([0-9.]*\).*/\1/' <<<"$test_line")
 label_acc=$(sed 's/.*label accuracy \([0-9.]*\).*/\1/' <<<"$test_line")
 less 0.9 "$kind_acc" || fail "kind accuracy $kind_acc after 2 epochs"
 less 0.7 "$label_acc" || fail "label accuracy $label_acc after 2 epochs"
+# the log carries every target's accuracy, as the test line does
+[[ $(json_field two.json test_accuracy_kind) == "$kind_acc" && $(json_field two.json test_accuracy_label) == "$label_acc" ]] ||
+  fail "the log's test accuracies: $(tail -1 two.json)"
+grep -q '"train_accuracy_label": 0\.[0-9]*, "train_accuracy_kind": 0\.[0-9]*' two.json || fail "the log's epochs: $(head -1 two.json)"
 
 # eval: the same test figures, and a confusion matrix per target
 "$NNC" eval "$model" --weights two.ckpt >eval.out
