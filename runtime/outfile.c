@@ -323,7 +323,7 @@ static bool outlog_open_as(OutLog *l, const char *path, const char *mode, char *
   FILE *f = fopen(path, mode);
   if (!f) return errorf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   setvbuf(f, NULL, _IOFBF, 1 << 16);   /* a record reaches the file only at a flush, whole */
-  *l = (OutLog){f, xstrdup(path), !existed};
+  *l = (OutLog){.f = f, .path = xstrdup(path), .created = !existed};
   return true;
 }
 
@@ -342,11 +342,15 @@ static bool flush_checked(FILE *f, const char *name, char *err, size_t errlen) {
   return errorf(err, errlen, "%s: cannot write: %s", name, errno ? strerror(errno) : "write error");
 }
 
-bool outlog_flush(OutLog *l, char *err, size_t errlen) { return flush_checked(l->f, l->path, err, errlen); }
+bool outlog_flush(OutLog *l, char *err, size_t errlen) {
+  if (!flush_checked(l->f, l->path, err, errlen)) l->failed = true;
+  return !l->failed;
+}
 
 bool outlog_close(OutLog *l, char *err, size_t errlen) {
   if (!l->f) return true;
-  bool ok = flush_checked(l->f, l->path, err, errlen);
+  if (errlen) err[0] = 0;
+  bool ok = l->failed ? false : flush_checked(l->f, l->path, err, errlen);
   struct stat st;
   bool empty = fstat(fileno(l->f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
   if (fclose(l->f) != 0 && ok) ok = errorf(err, errlen, "%s: cannot write: %s", l->path, strerror(errno));

@@ -74,6 +74,7 @@ typedef struct {
   FILE *f;        /* the stream, fully buffered */
   char *path;     /* for messages (heap) */
   bool created;   /* this run created it: removed at close if nothing reached it */
+  bool failed;    /* a flush failed and said why: closing fails without saying it again */
 } OutLog;
 
 bool outlog_open(OutLog *l, const char *path, char *err, size_t errlen);
@@ -81,7 +82,8 @@ bool outlog_open(OutLog *l, const char *path, char *err, size_t errlen);
 bool outlog_start(OutLog *l, const char *path, char *err, size_t errlen);
 /* Pushes the records written since the last flush to the file. */
 bool outlog_flush(OutLog *l, char *err, size_t errlen);
-/* Flushes and closes; no-op on a zeroed OutLog. */
+/* Flushes and closes; no-op on a zeroed OutLog.  After a failed flush it
+ * returns false with err empty (the reason was given then). */
 bool outlog_close(OutLog *l, char *err, size_t errlen);
 
 /* Flushes and closes a stream nnc did not open (standard output), naming

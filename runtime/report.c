@@ -31,7 +31,7 @@ bool report_open(Reporter *r, const ReportOptions *o) {
 bool report_close(Reporter *r) {
   char err[1024];
   bool ok = outlog_close(&r->log, err, sizeof err);
-  if (!ok) fprintf(stderr, "nnc: %s\n", err);
+  if (!ok && err[0]) fprintf(stderr, "nnc: %s\n", err);
   if (r->mem) fclose(r->mem);
   free(r->records);
   r->mem = NULL;

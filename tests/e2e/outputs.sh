@@ -31,6 +31,7 @@ grep -qF "$full" err.txt || fail "no reason for standard output: $(cat err.txt)"
 
 # the log: a device is appended to, so the write itself must fail
 expect_fail "nnc: /dev/full: cannot write: No space left on device" "$NNC" train "$xor" --epochs 2 --quiet --log /dev/full
+[[ $(wc -l <err.txt) -eq 1 ]] || fail "--log /dev/full: the failure is said more than once: $(cat err.txt)"
 
 # replaced outputs refuse a device before any work
 dev="/dev/full: is a character device, not a regular file; nnc replaces output files whole and would remove it"
