@@ -411,145 +411,189 @@ static bool fits_abi(Front *f, const char *path) {
   return !case_clash(f, m->inputs, m->ninputs, "inputs") && !case_clash(f, m->targets, m->ntargets, "targets");
 }
 
-int cmd_compile(const Cli *c) {
+/* One `nnc compile`: what it was asked, what it built, and what it owns
+ * (freed by job_free whatever step stopped it). */
+typedef struct {
+  const Cli *c;
   Front f;
-  int status = 1;
-  Target t = {0};
-  LLVMContextRef ctx = NULL;
-  unsigned char *region = NULL, *initial = NULL;
-  float *test_x = NULL, *test_out = NULL;
-  Planned *plan[2] = {NULL, NULL};
-  Dataset train = {0};
-  DataNorm norm = {0};
-  char *bytes[2] = {NULL, NULL};    /* the object and the header, in memory */
-  size_t lens[2] = {0, 0};
-  OutFile staged[3] = {{.fd = -1}, {.fd = -1}, {.fd = -1}};   /* object, header, image */
-  if (!front_load(&f, c->pos[0], c)) goto done;
-  const Model *m = f.model;
-  if (!fits_abi(&f, c->pos[0])) goto done;
+  Target t;
+  int batch;
+  EmitKind kind;
+  const char *prefix;       /* of every C name: the model's name, made an identifier */
+  const char *out, *header; /* the object (or .s/.ll) and the header */
+  const char *weights;      /* --weights CHECKPOINT, or NULL */
+  const char *image_path;   /* --weights-file FILE, or NULL */
+  bool embedded;            /* the weights go into the object */
+  Planned *plan[2];         /* forward, train step */
+  AbiLayout L;
+  unsigned char *initial;   /* the tensor region as the initializers draw it */
+  unsigned char *region;    /* the weight image: its header, then the tensors */
+  float *test_x, *test_out; /* the self-test's input and expected output */
+  Dataset train;            /* training data, when only it has the standardization statistics */
+  DataNorm norm;
+  LLVMContextRef ctx;
+  char *bytes[2];           /* the object and the header, in memory */
+  size_t lens[2];
+  OutFile staged[3];        /* object, header, image */
+  char err[1024];
+} CompileJob;
+
+static bool job_fail(CompileJob *j) {
+  fprintf(stderr, "nnc compile: %s\n", j->err);
+  return false;
+}
+
+/* Options, target and output paths, all checked before any work. */
+static bool job_options(CompileJob *j) {
+  const Cli *c = j->c;
+  const Model *m = j->f.model;
   long long batch = m->train.batch;
-  if (!cli_int(c, "batch", 1, 1 << 20, &batch) || !front_check_batch(&f, (int)batch)) goto done;
+  if (!cli_int(c, "batch", 1, 1 << 20, &batch) || !front_check_batch(&j->f, (int)batch)) return false;
+  j->batch = (int)batch;
   bool emit_llvm = cli_flag(c, "emit-llvm"), emit_asm = cli_flag(c, "emit-asm");
   if (emit_llvm && emit_asm) {
     fprintf(stderr, "nnc compile: --emit-llvm and --emit-asm exclude each other\n");
-    goto done;
+    return false;
   }
-  const char *weights = cli_get(c, "weights"), *image_path = cli_get(c, "weights-file");
-  if (image_path && !weights) {
+  j->kind = emit_llvm ? EMIT_LLVM : emit_asm ? EMIT_ASM : EMIT_OBJECT;
+  j->weights = cli_get(c, "weights");
+  j->image_path = cli_get(c, "weights-file");
+  if (j->image_path && !j->weights) {
     fprintf(stderr, "nnc compile: --weights-file FILE writes the weights of --weights CHECKPOINT; give both\n");
-    goto done;
+    return false;
   }
-  char err[1024];
-  if (!target_resolve(&t, cli_get(c, "target"), cli_get(c, "cpu"), cli_get(c, "features"), err, sizeof err)) {
-    fprintf(stderr, "nnc compile: %s\n", err);
-    goto done;
+  j->embedded = j->weights && !j->image_path;
+  if (!target_resolve(&j->t, cli_get(c, "target"), cli_get(c, "cpu"), cli_get(c, "features"), j->err, sizeof j->err))
+    return job_fail(j);
+  if (!j->t.lp64_le) {
+    fprintf(stderr, "nnc compile: target %s: only 64-bit little-endian targets are supported\n", j->t.triple);
+    return false;
   }
-  if (!t.lp64_le) {
-    fprintf(stderr, "nnc compile: target %s: only 64-bit little-endian targets are supported\n", t.triple);
-    goto done;
-  }
-  EmitKind kind = emit_llvm ? EMIT_LLVM : emit_asm ? EMIT_ASM : EMIT_OBJECT;
-  const char *prefix = c_prefix(f.arena, m->name);
-  const char *out = cli_get(c, "output");
-  if (!out) out = arena_printf(f.arena, "%s%s", prefix, emit_llvm ? ".ll" : emit_asm ? ".s" : ".o");
-  const char *header = cli_get(c, "header") ? cli_get(c, "header") : swap_ext(f.arena, out, ".h");
-  const char *paths[4] = {c->pos[0], out, header, image_path};
+  j->prefix = c_prefix(j->f.arena, m->name);
+  j->out = cli_get(c, "output");
+  if (!j->out) j->out = arena_printf(j->f.arena, "%s%s", j->prefix, emit_llvm ? ".ll" : emit_asm ? ".s" : ".o");
+  j->header = cli_get(c, "header") ? cli_get(c, "header") : swap_ext(j->f.arena, j->out, ".h");
+  const char *paths[4] = {c->pos[0], j->out, j->header, j->image_path};
   for (int i = 0; i < 4; i++)
     for (int k = i + 1; k < 4; k++)
       if (paths[i] && paths[k] && outfile_same(paths[i], paths[k])) {
         fprintf(stderr, "nnc compile: %s would be written twice (or over the model); give each output its own path\n",
                 paths[k]);
-        goto done;
+        return false;
       }
   for (int i = 1; i < 4; i++)   /* a bad output path fails now, not after the compile */
-    if (paths[i] && !outfile_check(paths[i], err, sizeof err)) {
-      fprintf(stderr, "nnc compile: %s\n", err);
-      goto done;
-    }
+    if (paths[i] && !outfile_check(paths[i], j->err, sizeof j->err)) return job_fail(j);
+  return true;
+}
 
-  plan[0] = pipeline_plan(pipeline_graph(m, f.arena, PIPE_FORWARD, (int)batch, false), &t);
-  plan[1] = pipeline_plan(pipeline_graph(m, f.arena, PIPE_TRAIN, (int)batch, false), &t);
-  AbiLayout L;
-  abi_layout(&L, f.arena, m, prefix, (int)batch, plan[0]->sched, plan[1]->sched);
-
-  /* the tensor region: initializers, then the checkpoint's values */
-  initial = (unsigned char *)aligned_floats(L.tensor_bytes);
-  fill_initial(&L, initial);
-  region = (unsigned char *)aligned_floats(ABI_IMAGE_HEADER + L.tensor_bytes);
-  abi_image_header(&L, region);
-  memcpy(region + ABI_IMAGE_HEADER, initial, (size_t)L.tensor_bytes);
-  if (weights && !load_weights(&L, weights, region + ABI_IMAGE_HEADER, &norm)) goto done;
-  bool embedded = weights && !image_path;
-  test_x = aligned_floats(L.in_total * 4);
-  test_out = aligned_floats(L.out_total * 4);
+/* The tensor region (initializers, then the checkpoint's values), and the
+ * self-test: a seeded input and the reference output the object must give. */
+static bool job_tensors(CompileJob *j) {
+  const AbiLayout *L = &j->L;
+  j->initial = (unsigned char *)aligned_floats(L->tensor_bytes);
+  fill_initial(L, j->initial);
+  j->region = (unsigned char *)aligned_floats(ABI_IMAGE_HEADER + L->tensor_bytes);
+  abi_image_header(L, j->region);
+  memcpy(j->region + ABI_IMAGE_HEADER, j->initial, (size_t)L->tensor_bytes);
+  if (j->weights && !load_weights(L, j->weights, j->region + ABI_IMAGE_HEADER, &j->norm)) return false;
+  j->test_x = aligned_floats(L->in_total * 4);
+  j->test_out = aligned_floats(L->out_total * 4);
   Rng rng;
   rng_seed(&rng, SELFTEST_INPUT_SEED);
-  for (int64_t i = 0; i < L.in_total; i++) test_x[i] = rng_float(&rng);
-  if (!reference_output(&L, embedded ? region + ABI_IMAGE_HEADER : initial, test_x, test_out)) goto done;
+  for (int64_t i = 0; i < L->in_total; i++) j->test_x[i] = rng_float(&rng);
+  return reference_output(L, j->embedded ? j->region + ABI_IMAGE_HEADER : j->initial, j->test_x, j->test_out);
+}
 
-  AbiData d = {.image = embedded ? region : NULL, .image_bytes = ABI_IMAGE_HEADER + L.tensor_bytes,
-               .test_x = test_x, .test_out = test_out, .test_seed = m->train.seed};
-  if (m->train.data.standardize && !norm.nfeat && m->train.data.nbinds) {
+/* The standardization statistics of a model that standardizes its inputs:
+ * the checkpoint's, or else computed from the training data as nnc train
+ * would. */
+static bool job_norm(CompileJob *j) {
+  const Model *m = j->f.model;
+  if (!m->train.data.standardize || j->norm.nfeat) return true;
+  if (m->train.data.nbinds) {
     fprintf(stderr, "nnc compile: %s standardizes inputs its source names one by one; give --weights CKPT, whose "
                     "checkpoint holds the statistics\n", m->name);
-    goto done;
+    return false;
   }
-  if (m->train.data.standardize && !norm.nfeat) {
-    /* no checkpoint with them: the statistics nnc train computes from the training data */
-    int nclasses = m->ntargets ? m->targets[0].nclasses : 0;
-    int ntarget = !m->ntargets ? 0 : nclasses ? nclasses : (int)shape_numel(m->targets[0].shape);
-    if (!data_load(&m->train.data, (int)(L.x_floats / L.batch), nclasses, ntarget, &train, err, sizeof err)) {
-      fprintf(stderr, "nnc compile: %s (needed for its standardization statistics)\n", err);
-      goto done;
-    }
-    data_norm_fit(&train, &norm);
+  int nclasses = m->ntargets ? m->targets[0].nclasses : 0;
+  int ntarget = !m->ntargets ? 0 : nclasses ? nclasses : (int)shape_numel(m->targets[0].shape);
+  if (!data_load(&m->train.data, (int)(j->L.x_floats / j->L.batch), nclasses, ntarget, &j->train, j->err,
+                 sizeof j->err)) {
+    fprintf(stderr, "nnc compile: %s (needed for its standardization statistics)\n", j->err);
+    return false;
   }
-  d.input_mean = norm.mean;
-  d.input_std = norm.std;
-  ctx = LLVMContextCreate();
-  LLVMModuleRef mod = abi_module(ctx, &L, &d);
-  bool ok = emit_module(mod, &t, kind, &bytes[0], &lens[0], err, sizeof err);
+  data_norm_fit(&j->train, &j->norm);
+  return true;
+}
+
+/* The object (or assembly, or LLVM IR) and the header, into memory. */
+static bool job_emit(CompileJob *j) {
+  const Model *m = j->f.model;
+  AbiData d = {.image = j->embedded ? j->region : NULL, .image_bytes = ABI_IMAGE_HEADER + j->L.tensor_bytes,
+               .test_x = j->test_x, .test_out = j->test_out, .test_seed = m->train.seed,
+               .input_mean = j->norm.mean, .input_std = j->norm.std};
+  j->ctx = LLVMContextCreate();
+  LLVMModuleRef mod = abi_module(j->ctx, &j->L, &d);
+  bool ok = emit_module(mod, &j->t, j->kind, &j->bytes[0], &j->lens[0], j->err, sizeof j->err);
   LLVMDisposeModule(mod);
-  if (!ok) {
-    fprintf(stderr, "nnc compile: %s\n", err);
-    goto done;
-  }
-  FILE *h = open_memstream(&bytes[1], &lens[1]);
+  if (!ok) return job_fail(j);
+  FILE *h = open_memstream(&j->bytes[1], &j->lens[1]);
   if (!h) die("open_memstream failed");
-  write_header(h, &L, &(HeaderInfo){c->pos[0], command_line(c, f.arena), header, out, weights, embedded, image_path, &t});
+  write_header(h, &j->L,
+               &(HeaderInfo){j->c->pos[0], command_line(j->c, j->f.arena), j->header, j->out, j->weights,
+                             j->embedded, j->image_path, &j->t});
   fclose(h);
-  /* every file is staged whole beside its target, then all are put in
-   * place, so a failure (a full disk) leaves no half-set of outputs and no
-   * old file replaced by a broken one */
-  const char *finals[3] = {out, header, image_path};
-  const void *data[3] = {bytes[0], bytes[1], region};   /* the image: its header, then the tensors */
-  size_t sizes[3] = {lens[0], lens[1], (size_t)(ABI_IMAGE_HEADER + L.tensor_bytes)};
+  return true;
+}
+
+/* Every file is staged whole beside its target, then all are put in place,
+ * so a failure (a full disk) leaves no half-set of outputs and no old file
+ * replaced by a broken one. */
+static bool job_write(CompileJob *j) {
+  const char *finals[3] = {j->out, j->header, j->image_path};
+  const void *data[3] = {j->bytes[0], j->bytes[1], j->region};
+  size_t sizes[3] = {j->lens[0], j->lens[1], (size_t)(ABI_IMAGE_HEADER + j->L.tensor_bytes)};
   for (int i = 0; i < 3; i++)
-    if (finals[i] && !outfile_stage(&staged[i], finals[i], data[i], sizes[i], err, sizeof err)) {
-      fprintf(stderr, "nnc compile: %s\n", err);
-      goto done;
-    }
+    if (finals[i] && !outfile_stage(&j->staged[i], finals[i], data[i], sizes[i], j->err, sizeof j->err))
+      return job_fail(j);
   for (int i = 0; i < 3; i++)
-    if (finals[i] && !outfile_commit(&staged[i], err, sizeof err)) {
-      fprintf(stderr, "nnc compile: %s\n", err);
-      goto done;
-    }
-  printf("wrote %s and %s%s%s: %s_* for batch %d, state block %lld bytes\n", out, header,
-         image_path ? " and " : "", image_path ? image_path : "", prefix, (int)batch, (long long)L.state_bytes);
-  status = 0;
-done:
-  for (int i = 0; i < 3; i++) outfile_discard(&staged[i]);   /* nothing left after a failure */
-  free(bytes[0]);
-  free(bytes[1]);
-  data_norm_free(&norm);
-  data_free(&train);
-  if (ctx) LLVMContextDispose(ctx);
-  for (int i = 0; i < 2; i++) pipeline_plan_free(plan[i]);
-  free(test_x);
-  free(test_out);
-  free(region);
-  free(initial);
-  target_free(&t);
-  front_free(&f);
-  return status;
+    if (finals[i] && !outfile_commit(&j->staged[i], j->err, sizeof j->err)) return job_fail(j);
+  return true;
+}
+
+static void job_free(CompileJob *j) {
+  for (int i = 0; i < 3; i++) outfile_discard(&j->staged[i]);   /* nothing left after a failure */
+  free(j->bytes[0]);
+  free(j->bytes[1]);
+  data_norm_free(&j->norm);
+  data_free(&j->train);
+  if (j->ctx) LLVMContextDispose(j->ctx);
+  for (int i = 0; i < 2; i++) pipeline_plan_free(j->plan[i]);
+  free(j->test_x);
+  free(j->test_out);
+  free(j->region);
+  free(j->initial);
+  target_free(&j->t);
+  front_free(&j->f);
+}
+
+int cmd_compile(const Cli *c) {
+  CompileJob *j = xcalloc(1, sizeof *j);
+  j->c = c;
+  for (int i = 0; i < 3; i++) j->staged[i].fd = -1;
+  bool ok = front_load(&j->f, c->pos[0], c) && fits_abi(&j->f, c->pos[0]) && job_options(j);
+  if (ok) {
+    const Model *m = j->f.model;
+    j->plan[0] = pipeline_plan(pipeline_graph(m, j->f.arena, PIPE_FORWARD, j->batch, false), &j->t);
+    j->plan[1] = pipeline_plan(pipeline_graph(m, j->f.arena, PIPE_TRAIN, j->batch, false), &j->t);
+    abi_layout(&j->L, j->f.arena, m, j->prefix, j->batch, j->plan[0]->sched, j->plan[1]->sched);
+    ok = job_tensors(j) && job_norm(j) && job_emit(j) && job_write(j);
+  }
+  if (ok)
+    printf("wrote %s and %s%s%s: %s_* for batch %d, state block %lld bytes\n", j->out, j->header,
+           j->image_path ? " and " : "", j->image_path ? j->image_path : "", j->prefix, j->batch,
+           (long long)j->L.state_bytes);
+  job_free(j);
+  free(j);
+  return ok ? 0 : 1;
 }
