@@ -243,11 +243,12 @@ static void header_entries_multi(FILE *h, const AbiLayout *L, const char *P) {
   fprintf(h, ");\n");
 }
 
-static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
+/* The header's opening comment: where it came from, the signature, buffers,
+ * the state block's tensors, and where the weights come from. */
+static void header_comment(FILE *h, const AbiLayout *L, const HeaderInfo *hi, const char *P) {
   const Model *m = L->m;
   const char *p = L->prefix;
-  char P[128], s1[96], s2[96];
-  upper(P, p, sizeof P);
+  char s1[96], s2[96];
   int B = L->batch;
   const ModelValue *x = &m->inputs[0];
   const ModelValue *y = m->ntargets ? &m->targets[0] : NULL;
@@ -313,6 +314,14 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
                " * `nnc train` uses for this model).\n", p, m->train.seed);
   fprintf(h, " * Denormals: the caller's floating-point environment is used as is (nnc train\n"
              " * flushes denormals to zero for speed; do the same if training is slow).\n */\n");
+}
+
+/* The declarations: the macros and the entry points' prototypes. */
+static void header_api(FILE *h, const AbiLayout *L, const HeaderInfo *hi, const char *P) {
+  const Model *m = L->m;
+  const char *p = L->prefix;
+  int B = L->batch;
+  const ModelValue *y = m->ntargets ? &m->targets[0] : NULL;
   fprintf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", P, P);
   fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
   struct {
@@ -364,6 +373,13 @@ static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
                "extern const float %s_input_mean[%s_SAMPLE_FLOATS];\n"
                "extern const float %s_input_std[%s_SAMPLE_FLOATS];\n\n", p, P, p, P);
   fprintf(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
+}
+
+static void write_header(FILE *h, const AbiLayout *L, const HeaderInfo *hi) {
+  char P[128];
+  upper(P, L->prefix, sizeof P);
+  header_comment(h, L, hi, P);
+  header_api(h, L, hi, P);
 }
 
 /* path with its extension (if any) replaced by ext. */
