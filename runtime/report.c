@@ -85,51 +85,73 @@ static bool epoch_line(Trainer *t, void *ctx) {
 
 /* ---- the JSON records ---- */
 
-/* A record being built: one line of JSON, at most a few hundred bytes. */
+/* A record being built: one line of JSON, as long as it needs to be (a
+ * model of many outputs has a key per output). */
 typedef struct {
-  char text[1024];
-  size_t len;
+  char *text;   /* heap; NULL until the first add */
+  size_t len, cap;
 } Record;
 
 static void add(Record *rec, const char *fmt, ...) PRINTF_LIKE(2, 3);
 static void add(Record *rec, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(rec->text + rec->len, sizeof rec->text - rec->len, fmt, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n > 0) rec->len = rec->len + (size_t)n < sizeof rec->text ? rec->len + (size_t)n : sizeof rec->text - 1;
+  if (n < 0) die("report: cannot format a log record");
+  if (rec->len + (size_t)n + 1 > rec->cap) {
+    rec->cap = 2 * (rec->len + (size_t)n + 1);
+    rec->text = xrealloc(rec->text, rec->cap);
+  }
+  va_start(ap, fmt);
+  vsnprintf(rec->text + rec->len, rec->cap - rec->len, fmt, ap);
+  va_end(ap);
+  rec->len += (size_t)n;
 }
 
 /* JSON has no NaN or infinity: such a value is written as null. */
-static void add_number(Record *rec, const char *key, double v) {
-  if (isfinite(v)) add(rec, ", \"%s\": %.9g", key, v);
-  else add(rec, ", \"%s\": null", key);
+static void add_value(Record *rec, double v) {
+  if (isfinite(v)) add(rec, "%.9g", v);
+  else add(rec, "null");
 }
 
-/* Ends the record and writes it to the log and the in-memory copy; a
- * record that cannot reach the log stops the run (false, said). */
+static void add_number(Record *rec, const char *key, double v) {
+  add(rec, ", \"%s\": ", key);
+  add_value(rec, v);
+}
+
+/* Ends the record, writes it to the log and the in-memory copy, and
+ * empties it; a record that cannot reach the log stops the run (false,
+ * said). */
 static bool emit(Reporter *r, Record *rec) {
   add(rec, "}\n");
+  bool ok = true;
   if (r->mem) fputs(rec->text, r->mem);
-  if (!r->log.f) return true;
-  fputs(rec->text, r->log.f);
-  char err[1024];
-  if (outlog_flush(&r->log, err, sizeof err)) return true;
-  report_break_line(r);
-  fprintf(stderr, "nnc: %s\n", err);
-  return false;
+  if (r->log.f) {
+    fputs(rec->text, r->log.f);
+    char err[1024];
+    if (!(ok = outlog_flush(&r->log, err, sizeof err))) {
+      report_break_line(r);
+      fprintf(stderr, "nnc: %s\n", err);
+    }
+  }
+  free(rec->text);
+  *rec = (Record){0};
+  return ok;
 }
 
-/* "SET_accuracy" (the first output's, when it has one) and, for a model of
- * several judged outputs, "SET_accuracy_TARGET" for each. */
-static void add_accuracy(Record *rec, const char *set, const Metrics *m, bool first_judged) {
-  char key[160];
-  snprintf(key, sizeof key, "%s_accuracy", set);
-  if (first_judged) add_number(rec, key, m->accuracy);
+/* "SET_accuracy": the first output's, when the model has an accuracy; and,
+ * for a model of several outputs, "SET_accuracy_TARGET" for each output
+ * that has one (a regression output has none). */
+static void add_accuracy(Record *rec, const char *set, const Metrics *m, bool has_accuracy) {
+  if (has_accuracy) {
+    add(rec, ", \"%s_accuracy\": ", set);
+    add_value(rec, m->accuracy);
+  }
   for (int h = 0; m->nheads > 1 && h < m->nheads; h++) {
     if (isnan(m->head_accuracy[h])) continue;
-    snprintf(key, sizeof key, "%s_accuracy_%s", set, m->head[h]);
-    add_number(rec, key, m->head_accuracy[h]);
+    add(rec, ", \"%s_accuracy_%s\": ", set, m->head[h]);
+    add_value(rec, m->head_accuracy[h]);
   }
 }
 
@@ -137,7 +159,7 @@ static void add_accuracy(Record *rec, const char *set, const Metrics *m, bool fi
 static bool json_epoch(Trainer *t, void *ctx) {
   Reporter *r = ctx;
   bool classes = t->s.metric.kind != METRIC_NONE;
-  Record rec = {.len = 0};
+  Record rec = {0};
   add(&rec, "{\"epoch\": %lld, \"step\": %lld", (long long)t->pos.epoch, (long long)t->pos.step);
   add_number(&rec, "train_loss", t->last_train.loss);
   add_accuracy(&rec, "train", &t->last_train, classes);
@@ -149,7 +171,6 @@ static bool json_epoch(Trainer *t, void *ctx) {
   add_number(&rec, "wall_seconds", now_seconds() - r->start);
   if (!emit(r, &rec)) return false;
   if (!t->stopped_early) return true;
-  rec.len = 0;
   bool restored = isfinite(t->pos.best_val_loss);
   add(&rec, "{\"event\": \"early_stop\", \"epoch\": %lld", (long long)t->pos.epoch);
   if (restored) add(&rec, ", \"best_epoch\": %lld", (long long)(t->pos.epoch - t->pos.bad_epochs));
@@ -160,7 +181,7 @@ static bool json_epoch(Trainer *t, void *ctx) {
 
 bool report_test(Reporter *r, const Trainer *t, const Metrics *m) {
   if (!r->log.f && !r->mem) return true;
-  Record rec = {.len = 0};
+  Record rec = {0};
   add(&rec, "{\"event\": \"test\", \"epoch\": %lld", (long long)t->pos.epoch);
   add_number(&rec, "test_loss", m->loss);
   add_accuracy(&rec, "test", m, t->s.metric.kind != METRIC_NONE);

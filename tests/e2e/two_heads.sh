@@ -18,7 +18,8 @@ label_acc=$(sed 's/.*label accuracy \([0-9.]*\).*/\1/' <<<"$test_line")
 less 0.9 "$kind_acc" || fail "kind accuracy $kind_acc after 2 epochs"
 less 0.7 "$label_acc" || fail "label accuracy $label_acc after 2 epochs"
 # the log carries every target's accuracy, as the test line does
-[[ $(json_field two.json test_accuracy_kind) == "$kind_acc" && $(json_field two.json test_accuracy_label) == "$label_acc" ]] ||
+same() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a == b) }'; }
+same "$(json_field two.json test_accuracy_kind)" "$kind_acc" && same "$(json_field two.json test_accuracy_label)" "$label_acc" ||
   fail "the log's test accuracies: $(tail -1 two.json)"
 grep -q '"train_accuracy_label": 0\.[0-9]*, "train_accuracy_kind": 0\.[0-9]*' two.json || fail "the log's epochs: $(head -1 two.json)"
 
@@ -73,4 +74,24 @@ awk -F';' '{ exit !(NF == 3 && $1 ~ /^[0-3]$/) }' mixp.out || fail "CSV predict:
 sed 's/^id,a,/id,q,/' mix.csv >renamed.csv
 "$NNC" eval mix.nn --weights mix.ckpt --data renamed.csv 2>err.out && fail "a CSV without column a"
 grep -q "^nnc: renamed.csv:1: no column named 'a' (for input 'pos')$" err.out || fail "missing column: $(cat err.out)"
-echo "two heads: $test_line; CSV model: validation accuracy $cls_acc"
+# twelve class heads with long names: every accuracy in the log, each line whole
+{
+  for i in $(seq -w 1 12); do echo "target the_head_with_a_rather_long_name_$i : class(4)"; done
+  echo "input  pos : [2]"
+  echo "h = tanh(dense(pos, 8))"
+  for i in $(seq -w 1 12); do echo "z$i = dense(h, 4)"; done
+  printf 'loss cross_entropy(z01, the_head_with_a_rather_long_name_01)'
+  for i in $(seq -w 2 12); do printf ' + cross_entropy(z%s, the_head_with_a_rather_long_name_%s)' "$i" "$i"; done
+  echo
+  printf 'train {\n  data = csv("mix.csv", pos = columns("a", "b")'
+  for i in $(seq -w 1 12); do printf ', the_head_with_a_rather_long_name_%s = "cls"' "$i"; done
+  printf ')\n  validation_split = 0.25\n  epochs = 2\n}\n'
+} >many.nn
+"$NNC" train many.nn --log many.json --quiet >/dev/null
+[[ $(wc -l <many.json) -eq 2 ]] || fail "the log of twelve heads: $(wc -l <many.json) lines"
+for set in train val; do
+  [[ $(grep -o "\"${set}_accuracy_the_head_with_a_rather_long_name_[0-9]*\": 0\.[0-9]*" many.json | sort -u | wc -l) -ge 12 ]] ||
+    fail "the log lacks a head's $set accuracy: $(cat many.json)"
+done
+"$NNC" plot many.json -o many.png || fail "nnc plot of the twelve heads' log"
+echo "two heads: $test_line; CSV model: validation accuracy $cls_acc; a log of twelve heads"
