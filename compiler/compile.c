@@ -28,6 +28,10 @@
 #include "outfile.h"
 #include "pipeline.h"
 
+/* The longest input, target or output name a header spells (in macros, in
+ * upper case, and in prototypes). */
+#define ABI_NAME_MAX 96
+
 /* Seed of the selftest's stored input batch (uniform in [0, 1)). */
 enum { SELFTEST_INPUT_SEED = 7919 };
 
@@ -198,27 +202,46 @@ static bool is_tensor_name(const AbiLayout *L, const char *name) {
   return false;
 }
 
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && !strcmp(s + n - k, suffix);
+}
+
 /* Names a tensor's pointer may not take in a prototype: the entries' own
- * parameters and C's keywords. */
+ * parameters; the keywords of C (to C23), GNU C and C++ (the header declares
+ * for both); and the object-like macros of the headers it includes (NULL,
+ * SIZE_MAX, INT32_MIN, ...). */
 static bool is_reserved(const char *name) {
   static const char *const reserved[] = {
-      "state", "n", "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-      "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
-      "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-      "volatile", "while", "bool", "true", "false"};
+      "state", "n", "NULL",
+      "alignas", "alignof", "asm", "auto", "bool", "break", "case", "char", "const", "constexpr", "continue",
+      "default", "do", "double", "else", "enum", "extern", "false", "float", "for", "goto", "if", "inline", "int",
+      "long", "nullptr", "register", "restrict", "return", "short", "signed", "sizeof", "static",
+      "static_assert", "struct", "switch", "thread_local", "true", "typedef", "typeof", "typeof_unqual", "union",
+      "unsigned", "void", "volatile", "while",
+      "and", "and_eq", "bitand", "bitor", "catch", "char8_t", "char16_t", "char32_t", "class", "compl", "concept",
+      "const_cast", "consteval", "constinit", "co_await", "co_return", "co_yield", "decltype", "delete",
+      "dynamic_cast", "explicit", "export", "friend", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
+      "operator", "or", "or_eq", "private", "protected", "public", "reinterpret_cast", "requires", "static_cast",
+      "template", "this", "throw", "try", "typeid", "typename", "using", "virtual", "wchar_t", "xor", "xor_eq"};
+  if (!strpbrk(name, "abcdefghijklmnopqrstuvwxyz") &&
+      (ends_with(name, "_MIN") || ends_with(name, "_MAX") || ends_with(name, "_WIDTH")))
+    return true;
   for (size_t i = 0; i < COUNT_OF(reserved); i++)
     if (!strcmp(name, reserved[i])) return true;
   return false;
 }
 
-/* The parameter name of tensor `name` in a prototype: the name itself, or,
- * when it is reserved, with '_' appended until it is neither reserved nor
- * another tensor's name. */
+/* The parameter name of tensor `name` in a prototype: the name itself; a
+ * name C keeps for the implementation everywhere (__x, _X) with a 'p' in
+ * front; a reserved one with '_' appended; either until it is neither
+ * reserved nor another tensor's name.  Names are at most ABI_NAME_MAX
+ * characters (fits_abi), so buf holds the result. */
 static const char *param_name(const AbiLayout *L, const char *name, char *buf, size_t cap) {
-  snprintf(buf, cap, "%s", name);
-  if (!is_reserved(buf)) return buf;
-  do strncat(buf, "_", cap - strlen(buf) - 1);
-  while (is_reserved(buf) || is_tensor_name(L, buf));
+  bool implementations = name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z'));
+  if (!implementations && !is_reserved(name)) return name;
+  snprintf(buf, cap, "%s%s", implementations ? "p" : "", name);
+  while (is_reserved(buf) || is_tensor_name(L, buf)) strncat(buf, "_", cap - strlen(buf) - 1);
   return buf;
 }
 
@@ -226,7 +249,7 @@ static const char *param_name(const AbiLayout *L, const char *name, char *buf, s
  * every pointer is named after its tensor. */
 static void header_entries_multi(FILE *h, const AbiLayout *L, const char *P) {
   const char *p = L->prefix;
-  char name[160];
+  char name[ABI_NAME_MAX + 2 * ABI_MAX_FEEDS + 8];
   fprintf(h, "/* Evaluation mode on n <= %s_BATCH samples: each input holds n rows of its sample floats\n"
              " * (%s_IN_NAME_SAMPLE), each output receives n rows (%s_OUT_NAME_WIDTH).  0, or -1 for\n"
              " * a bad n or a misaligned state. */\nint %s_forward(void *state", P, P, P, p);
@@ -399,11 +422,26 @@ static const char *command_line(const Cli *c, Arena *a) {
   return s;
 }
 
-/* Whether two of n values differ only in case: the header's macros spell
+/* A name the header spells in macros and prototypes, and where it was
+ * declared. */
+typedef struct {
+  const char *name;
+  Loc loc;
+} HeaderName;
+
+/* Whether one of n names (one kind: inputs, targets or outputs) is too long
+ * for the header, or two differ only in case: the header's macros spell
  * them in upper case (FASHION_IN_IMAGE_FLOATS), so they would define one
  * macro twice. */
-static bool case_clash(Front *f, const ModelValue *v, int n, const char *what) {
-  for (int i = 0; i < n; i++)
+static bool bad_names(Front *f, const HeaderName *v, int n, const char *what) {
+  for (int i = 0; i < n; i++) {
+    if (strlen(v[i].name) > ABI_NAME_MAX) {
+      diag_error(&f->diag, v[i].loc,
+                 "'%.20s...' is %zu characters long; nnc compile names the C header's macros and parameters after %s "
+                 "in at most %d: shorten it to compile this model",
+                 v[i].name, strlen(v[i].name), what, ABI_NAME_MAX);
+      return true;
+    }
     for (int k = 0; k < i; k++)
       if (!strcasecmp(v[i].name, v[k].name)) {
         diag_error(&f->diag, v[i].loc,
@@ -412,19 +450,33 @@ static bool case_clash(Front *f, const ModelValue *v, int n, const char *what) {
                    what, v[k].name, v[i].name);
         return true;
       }
+  }
   return false;
+}
+
+/* Where output o was declared: its binding, else the loss statement. */
+static Loc output_loc(const Model *m, int o) {
+  for (int i = 0; i < m->nbindings; i++)
+    if (!strcmp(m->bindings[i].name, m->outputs[o].name)) return m->bindings[i].loc;
+  return m->loss_loc;
 }
 
 /* Whether the model has what the C interface needs, and names it can carry. */
 static bool fits_abi(Front *f, const char *path) {
   const Model *m = f->model;
-  if (m->ninputs < 1 || !m->noutputs || m->ninputs + m->ntargets > ABI_MAX_FEEDS) {
+  if (m->ninputs < 1 || !m->noutputs || m->ninputs + m->ntargets > ABI_MAX_FEEDS || m->noutputs > ABI_MAX_FEEDS) {
     fprintf(stderr, "%s: error: nnc compile needs an input, an output and at most %d inputs and targets (this model "
                     "has %d input(s), %d target(s)%s)\n",
             path, ABI_MAX_FEEDS, m->ninputs, m->ntargets, m->noutputs ? "" : ", no output");
     return false;
   }
-  return !case_clash(f, m->inputs, m->ninputs, "inputs") && !case_clash(f, m->targets, m->ntargets, "targets");
+  if (m->ninputs == 1 && m->ntargets <= 1 && m->noutputs == 1) return true;   /* x, y and out: no names */
+  HeaderName in[ABI_MAX_FEEDS], tg[ABI_MAX_FEEDS], out[ABI_MAX_FEEDS];
+  for (int i = 0; i < m->ninputs; i++) in[i] = (HeaderName){m->inputs[i].name, m->inputs[i].loc};
+  for (int i = 0; i < m->ntargets; i++) tg[i] = (HeaderName){m->targets[i].name, m->targets[i].loc};
+  for (int o = 0; o < m->noutputs; o++) out[o] = (HeaderName){m->outputs[o].name, output_loc(m, o)};
+  return !bad_names(f, in, m->ninputs, "inputs") && !bad_names(f, tg, m->ntargets, "targets") &&
+         !bad_names(f, out, m->noutputs, "outputs");
 }
 
 /* One `nnc compile`: what it was asked, what it built, and what it owns
@@ -594,9 +646,7 @@ static void job_free(CompileJob *j) {
 }
 
 int cmd_compile(const Cli *c) {
-  CompileJob *j = xcalloc(1, sizeof *j);
-  j->c = c;
-  for (int i = 0; i < 3; i++) j->staged[i].fd = -1;
+  CompileJob job = {.c = c, .staged = {{.fd = -1}, {.fd = -1}, {.fd = -1}}}, *j = &job;
   bool ok = front_load(&j->f, c->pos[0], c) && fits_abi(&j->f, c->pos[0]) && job_options(j);
   if (ok) {
     const Model *m = j->f.model;
@@ -610,6 +660,5 @@ int cmd_compile(const Cli *c) {
            j->image_path ? " and " : "", j->image_path ? j->image_path : "", j->prefix, j->batch,
            (long long)j->L.state_bytes);
   job_free(j);
-  free(j);
   return ok ? 0 : 1;
 }

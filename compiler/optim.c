@@ -108,8 +108,7 @@ static void clip(LowerCtx *L, IrNode **grads, int n) {
 }
 
 /* a + (b - a) * c: a moving average b*a + (1-b)*x as PyTorch's lerp writes
- * it, with one product, so no code generator can contract it two ways (an
- * object file and the JIT must agree to the bit). */
+ * it, with one product and one rounding fewer. */
 static IrNode *lerp(LowerCtx *L, IrNode *a, IrNode *b, IrNode *c) { return lower_add(L, a, lower_mul(L, lower_sub(L, b, a), c)); }
 
 /* Adam's and AdamW's step for w: moments, then

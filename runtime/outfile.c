@@ -343,8 +343,9 @@ static bool flush_checked(FILE *f, const char *name, char *err, size_t errlen) {
 }
 
 bool outlog_flush(OutLog *l, char *err, size_t errlen) {
-  if (!flush_checked(l->f, l->path, err, errlen)) l->failed = true;
-  return !l->failed;
+  bool ok = flush_checked(l->f, l->path, err, errlen);
+  if (!ok) l->failed = true;
+  return ok;
 }
 
 bool outlog_close(OutLog *l, char *err, size_t errlen) {

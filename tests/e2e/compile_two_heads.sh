@@ -29,20 +29,4 @@ diff <("$NNC" predict "$model" --weights two.ckpt --input "$pairs" --limit 5 --r
                       k = 1; for (i = 2; i <= 4; i++) if (b[i] > b[k]) k = i; printf "image %d: %d,%d\n", NR - 1, c - 1, k - 1 }') \
      <(grep '^image' two.out) >/dev/null || fail "first predictions differ from nnc predict: $(grep '^image' two.out | tr '\n' ' ')"
 grep -q '^train loss' two.out || fail "no training"
-
-# Tensors named like the entries' own parameters or C keywords get a '_'.
-cat >clash.nn <<'EOF'
-input  state : [3]
-input  n : [2]
-input  n_ : [1]
-target int : []
-pred = dense(state, 1) + dense(n, 1) + dense(n_, 1)
-loss mse(pred, int)
-optimizer sgd(lr = 0.01)
-EOF
-"$NNC" compile clash.nn -o clash.o >/dev/null
-grep -q '^int clash_forward(void \*state, const float \*state_, const float \*n__, const float \*n_, int n, float \*pred);$' \
-  clash.h || fail "forward's prototype: $(grep '_forward(' clash.h)"
-echo '#include "clash.h"' >clash.c
-cc -std=c11 -Wall -Wextra -Werror -I. -c clash.c -o clash_test.o || fail "clash.h does not compile"
 echo "fashion_two_heads object: $got (= nnc eval), $(grep '^train loss' two.out)"

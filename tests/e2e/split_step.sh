@@ -15,8 +15,9 @@ same_step() {
   diff fused.out split.out || fail "$1: the split train step prints other results"
 }
 
-optimizers=("adam(lr = 0.01)" "adam(lr = 0.01, clip_norm = 0.5, weight_decay = 0.01)" "adamw(lr = 0.01)"
-  "momentum(lr = 0.05, nesterov = true, clip_value = 0.2)" "rmsprop(lr = 0.01)" "adagrad(lr = 0.05)")
+optimizers=("sgd(lr = 0.05)" "adam(lr = 0.01)" "adam(lr = 0.01, clip_norm = 0.5, weight_decay = 0.01)"
+  "adamw(lr = 0.01)" "momentum(lr = 0.05, nesterov = true, clip_value = 0.2)" "rmsprop(lr = 0.01)"
+  "adagrad(lr = 0.05)")
 for optimizer in "${optimizers[@]}"; do
   cat >shared.nn <<EOF
 input  x : [3]

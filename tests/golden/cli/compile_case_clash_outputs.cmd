@@ -1,0 +1,1 @@
+compile tests/golden/cli/compile_case_clash_outputs.nn -o /nonexistent/x.o

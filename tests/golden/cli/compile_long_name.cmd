@@ -1,0 +1,1 @@
+compile tests/golden/cli/compile_long_name.nn -o /nonexistent/x.o
