@@ -14,9 +14,8 @@
  * Numerics: float32 throughout; FMAs only where written (GEMM, convolution,
  * polynomials), never contracted by LLVM, so a value rounds the same whether
  * an operand is computed in the kernel or loaded (docs/backend.md, Numerics);
- * the reduction
- * accumulators may reassociate (so the vectorizer can split sums); nothing
- * else is relaxed.  exp, expm1, tanh, softplus and erfc are inline
+ * the reduction accumulators may reassociate (so the vectorizer can split
+ * sums); nothing else is relaxed.  exp, expm1, tanh, softplus and erfc are inline
  * polynomials (below), so loops using them still vectorize; log/sin/cos/pow
  * go through LLVM intrinsics (libm calls): all within a few ulp.
  *
