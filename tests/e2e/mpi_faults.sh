@@ -12,7 +12,7 @@
 #    and 22 samples) ends within 1e-5 of a straight run.
 source "$(dirname "$0")/lib.sh"
 mpi_setup mpi_faults
-sed 's/adam(lr = 0.001)/sgd(lr = 0.1)/' "$ROOT/examples/fashion_mlp.nn" >sgd.nn
+sed 's/adam(lr = 0.001)/sgd(lr = 0.1)/; s/relu(/tanh(/' "$ROOT/examples/fashion_mlp.nn" >sgd.nn   # smooth: mpi_train.sh
 opts=(--limit 6000 --quiet --threads 1)
 
 # rank_pid PID RANK: the process of that rank among PID's descendants
@@ -63,9 +63,9 @@ mpi 1 "$NNC" train d0/m.nn --quiet : -np 1 "$NNC" train d1/m.nn --quiet >bad.out
 grep -q "d1/data/regression.csv:5:5: not a number" bad.err || fail "bad data: the place is not named: $(cat bad.err)"
 grep -q "rank 1 of 2 failed; stopping every rank" bad.err || fail "bad data: rank 1 is not named: $(cat bad.err)"
 
-# SIGINT at 2 ranks once the first epoch is logged (so in the second, very
-# likely mid-epoch)
-long=(--limit 12000 --epochs 2 --quiet --threads 1)
+# SIGINT at 2 ranks once the first epoch is logged (so mid-run: three epochs
+# remain, time enough for the signal on a loaded machine)
+long=(--limit 12000 --epochs 4 --quiet --threads 1)
 mpi 2 "$NNC" train sgd.nn "${long[@]}" --save straight.ckpt >/dev/null || fail "2 ranks"
 ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" mpirun -np 2 "$NNC" train sgd.nn "${long[@]}" \
   --log int.log --save int.ckpt >int.out 2>int.err &
