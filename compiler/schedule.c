@@ -219,7 +219,8 @@ static void tile_conv(const FusePlan *fp, const IrNode *c, const Target *t, Conv
 /* A convolution: conv2d and conv2d_data split by image (each unit makes
  * whole output planes), conv2d_filter by filter; every output element is
  * summed by one unit, so the split never changes a sum. */
-static void schedule_conv(const FusePlan *fp, const FuseGroup *G, const Target *t, StepSchedule *ss) {
+static void schedule_conv(const FusePlan *fp, int gi, const Target *t, StepSchedule *ss) {
+  const FuseGroup *G = &fp->groups[gi];
   const IrNode *c = G->mm;
   const IrWindow *w = &c->win;
   Shape x = c->op == OP_CONV2D_DATA ? c->shape : c->src[0]->shape;
@@ -231,10 +232,17 @@ static void schedule_conv(const FusePlan *fp, const FuseGroup *G, const Target *
   ss->work = 2 * ss->conv.macs + shape_numel(G->space) * G->nmembers;
   /* units: the output's first axis (images; a filter's output channels,
    * or its tile's rows of them), each computed whole in a scratch plane */
-  int rows = c->op == OP_CONV2D_FILTER && ss->conv.method == CONV_TILED ? ss->conv.rows : 1;
+  /* the epilogue's loops over a unit's plane: axes the accesses see as one
+   * merged (a row of 28 then vectorizes as 784 points, not 16 + 12) */
+  ss->loops = group_nest(fp, gi, ~1u);
+  bool tiled_filter = c->op == OP_CONV2D_FILTER && ss->conv.method == CONV_TILED;
+  int rows = tiled_filter ? ss->conv.rows : 1;
   ss->grain = 1;
   ss->units = (c->shape.dim[0] + rows - 1) / rows;
   ss->scratch = shape_numel(c->shape) / c->shape.dim[0] * rows;
+  /* conv2d_filter's tiles keep a vector of sums per filter element beside it */
+  if (tiled_filter)
+    ss->scratch = round_up(ss->scratch, t->vector_floats) + ss->scratch * t->vector_floats;
 }
 
 static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedule *ss) {
@@ -247,7 +255,7 @@ static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedu
   } else if (G->kind == FG_MATMUL) {
     schedule_gemm(fp, G, t, ss);
   } else if (G->kind == FG_CONV) {
-    schedule_conv(fp, G, t, ss);
+    schedule_conv(fp, s->group, t, ss);
   } else if (G->kind == FG_COPY) {
     ss->loops = copy_nest(fp, G->root->src[0], false);
     ss->work = shape_numel(G->root->shape);

@@ -248,18 +248,21 @@ static void zero(Cg *cg, LLVMValueRef plane, int64_t n) {
   cg_loop_end(cg, &l);
 }
 
-/* The epilogue over the unit's outputs: the point (u, i, j, k) for the
- * scratch plane's [n1, n2, n3] values. */
+/* The epilogue over unit u's outputs, the scratch plane holding them
+ * contiguously, in the schedule's loops over the space's other axes. */
 static void epilogue(Cg *cg, const Conv *c, LLVMValueRef u, LLVMValueRef plane) {
-  Shape s = c->n->shape;
-  CgLoop l[3];
-  CgPoint p = {4, {u}, {0, 1, 2, 3}};
-  for (int k = 0; k < 3; k++) p.idx[k + 1] = cg_loop_begin(cg, &l[k], i64c(cg, 0), i64c(cg, s.dim[k + 1]), i64c(cg, 1));
-  LLVMValueRef at = add(cg, mul(cg, add(cg, mul(cg, p.idx[1], s.dim[2]), p.idx[2]), s.dim[3]), p.idx[3]);
+  const LoopNest *L = &cg->step->loops;
+  CgLoop l[IR_MAX_DIMS];
+  CgPoint p = {1, {u}, {0}};
+  for (int k = 0; k < L->n; k++, p.n++)
+    p.idx[p.n] = cg_loop_begin(cg, &l[k], i64c(cg, 0), i64c(cg, L->size[k]), i64c(cg, 1)), p.dim[p.n] = L->hi[k];
+  int64_t st[IR_MAX_DIMS];
+  fuse_contig_strides(c->n->shape, st);
+  st[0] = 0;
   cg->mm = c->n;
-  cg->mm_value = cg_load(cg, plane, at);
+  cg->mm_value = cg_load(cg, plane, cg_offset(cg, &p, st));
   cg_eval_store(cg, &p);
-  for (int k = 2; k >= 0; k--) cg_loop_end(cg, &l[k]);
+  for (int k = L->n - 1; k >= 0; k--) cg_loop_end(cg, &l[k]);
 }
 
 /* conv2d of image b: plane[o][i][j] += w[o,c,p,q] * x[b, c of o's group, ...],
@@ -505,47 +508,106 @@ static void tile_image(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef plane
   cg_loop_end(cg, &lg);
 }
 
-/* conv2d_filter of `rows` output channels from o0 (of one group), input
- * channels ic0 .. ic0 + n of it: each tap a vector summed over images, rows
- * and columns, reduced at the end into plane[r][ic][p][q].  Each vector of
- * input loaded serves every row. */
-static void filter_block(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o0, int rows, LLVMValueRef ic0,
-                         int n, LLVMValueRef plane, LLVMValueRef *acc) {
-  int vw = cs->vw, taps = c->KH * c->KW, per = c->Cg * taps;
+/* The output rows [lo, hi) whose every tap's input row lies inside the
+ * input (s: stride, pad, d: dilation along it); the rows before and after
+ * test each tap's row, the ones between need no test (a runtime lane mask
+ * costs mask instructions on the ports the multiply-adds use). */
+typedef struct { int lo, hi; } Interior;
+
+static Interior interior_rows(int out, int in, int k, int s, int pad, int d) {
+  int lo = (pad + s - 1) / s, last = in - 1 + pad - (k - 1) * d;
+  if (lo > out) lo = out;
+  int hi = last < 0 ? lo : last / s + 1;
+  return (Interior){lo, hi < lo ? lo : hi > out ? out : hi};
+}
+
+/* Loops i over [0, out) in the three parts of r, calling body(i, check)
+ * with check false in the interior; i increases, so sums keep their order. */
+typedef void RowBody(Cg *cg, LLVMValueRef i, bool check, const void *ctx);
+
+static void rows_in_parts(Cg *cg, int out, Interior r, RowBody *body, const void *ctx) {
+  int from[3] = {0, r.lo, r.hi}, to[3] = {r.lo, r.hi, out};
+  for (int k = 0; k < 3; k++) {
+    if (from[k] >= to[k]) continue;
+    CgLoop l;
+    LLVMValueRef i = cg_loop_begin(cg, &l, i64c(cg, from[k]), i64c(cg, to[k]), i64c(cg, 1));
+    body(cg, i, k != 1, ctx);
+    cg_loop_end(cg, &l);
+  }
+}
+
+/* Whether input row h exists, or NULL (known to) when not checked. */
+static LLVMValueRef row_inside(Cg *cg, LLVMValueRef h, int n, bool check) {
+  return check ? and2(cg, icmp(cg, LLVMIntSGE, h, 0), icmp(cg, LLVMIntSLT, h, n)) : NULL;
+}
+
+/* conv2d_filter of `rows` output channels from o0 (of one group): each
+ * (filter, input channel, tap) a vector of sums over images, rows and
+ * columns in acc[] of the scratch (plane: the sums; sums: those vectors),
+ * reduced at the end into plane[r][ic][p][q].  Images run outermost, so
+ * the unit streams each image's input planes once, contiguously, instead
+ * of one plane of every image per input channel; a block of `chans` input
+ * channels' vectors sits in registers over the rows of one image.  Each
+ * vector of input loaded serves every filter. */
+typedef struct {
+  const Conv *c;
+  const ConvSchedule *cs;
+  LLVMValueRef b, o0, c0, ic0, *acc;
+  int rows, n;
+} FilterBlock;
+
+/* Output row i of image b into the block's accumulators. */
+static void filter_row(Cg *cg, LLVMValueRef i, bool check, const void *ctx) {
+  const FilterBlock *F = ctx;
+  const Conv *c = F->c;
   const IrWindow *w = c->w;
-  LLVMValueRef c0 = mul(cg, LLVMBuildUDiv(cg->b, o0, i64c(cg, c->Og), ""), c->Cg);
-  for (int k = 0; k < rows * n * taps; k++) LLVMBuildStore(cg->b, LLVMConstNull(cg->vec), acc[k]);
-  CgLoop lb, li;
-  LLVMValueRef b = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, c->B), i64c(cg, 1));
-  LLVMValueRef i = cg_loop_begin(cg, &li, i64c(cg, 0), i64c(cg, c->OH), i64c(cg, 1));
+  int vw = F->cs->vw, taps = c->KH * c->KW;
   LLVMValueRef grow[MAX_ACC];
-  for (int r = 0; r < rows; r++) grow[r] = row_ptr(cg, c->y, b, add(cg, o0, i64c(cg, r)), i);
+  for (int r = 0; r < F->rows; r++) grow[r] = row_ptr(cg, c->y, F->b, add(cg, F->o0, i64c(cg, r)), i);
   for (int j0 = 0; j0 < c->OW; j0 += vw) {
     LLVMValueRef gv[MAX_ACC];
-    for (int r = 0; r < rows; r++) gv[r] = vload(cg, grow[r], j0, lane_mask(cg, vw, 0, c->OW - j0, NULL));
-    for (int ch = 0; ch < n; ch++)
+    for (int r = 0; r < F->rows; r++) gv[r] = vload(cg, grow[r], j0, lane_mask(cg, vw, 0, c->OW - j0, NULL));
+    for (int ch = 0; ch < F->n; ch++)
       for (int p = 0; p < c->KH; p++) {
         LLVMValueRef h = add(cg, mul(cg, i, w->stride[0]), i64c(cg, p * w->dilation[0] - w->pad[0]));
-        LLVMValueRef inside = and2(cg, icmp(cg, LLVMIntSGE, h, 0), icmp(cg, LLVMIntSLT, h, c->H));
-        LLVMValueRef row = row_ptr(cg, c->x, b, add(cg, c0, add(cg, ic0, i64c(cg, ch))), h);
+        LLVMValueRef inside = row_inside(cg, h, c->H, check);
+        LLVMValueRef row = row_ptr(cg, c->x, F->b, add(cg, F->c0, add(cg, F->ic0, i64c(cg, ch))), h);
         for (int q = 0; q < c->KW; q++) {
           int col = j0 + q * w->dilation[1] - w->pad[1], lo = col < 0 ? -col : 0;
           int hi = c->W - col < c->OW - j0 ? c->W - col : c->OW - j0;
           if (hi > vw) hi = vw;
           if (hi <= lo) continue;
           LLVMValueRef xv = vload(cg, row, col, lane_mask(cg, vw, lo, hi, inside));
-          for (int r = 0; r < rows; r++) acc_fma(cg, acc[(r * n + ch) * taps + p * c->KW + q], gv[r], xv);
+          for (int r = 0; r < F->rows; r++)
+            acc_fma(cg, F->acc[(r * F->n + ch) * taps + p * c->KW + q], gv[r], xv);
         }
       }
   }
-  cg_loop_end(cg, &li);
-  cg_loop_end(cg, &lb);
-  for (int r = 0; r < rows; r++)
-    for (int k = 0; k < n * taps; k++) {
-      LLVMValueRef args[2] = {cg_f32(cg, -0.0), LLVMBuildLoad2(cg->b, cg->vec, acc[r * n * taps + k], "")};
-      LLVMValueRef sum = cg_call_intrinsic(cg, "llvm.vector.reduce.fadd", &cg->vec, 1, args, 2);
-      LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc);
-      cg_store(cg, plane, add(cg, mul(cg, ic0, taps), i64c(cg, r * per + k)), sum);
+}
+
+/* The vector of sums of filter r, input channel ic, tap t. */
+static LLVMValueRef sums_at(Cg *cg, const Conv *c, LLVMValueRef sums, int r, LLVMValueRef ic, int t, int vw) {
+  int taps = c->KH * c->KW;
+  LLVMValueRef k = mul(cg, add(cg, mul(cg, ic, taps), i64c(cg, (r * c->Cg) * taps + t)), vw);
+  return LLVMBuildGEP2(cg->b, cg->f32, sums, &k, 1, "");
+}
+
+/* Input channels ic0 .. ic0 + n of image b, added to their sums. */
+static void filter_block(Cg *cg, FilterBlock *F, LLVMValueRef sums) {
+  const Conv *c = F->c;
+  const IrWindow *w = c->w;
+  int taps = c->KH * c->KW, vw = F->cs->vw;
+  for (int r = 0; r < F->rows; r++)
+    for (int k = 0; k < F->n * taps; k++) {
+      LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->vec, sums_at(cg, c, sums, r, F->ic0, k, vw), "");
+      LLVMSetAlignment(v, 4);
+      LLVMBuildStore(cg->b, v, F->acc[r * F->n * taps + k]);
+    }
+  rows_in_parts(cg, c->OH, interior_rows(c->OH, c->H, c->KH, w->stride[0], w->pad[0], w->dilation[0]), filter_row, F);
+  for (int r = 0; r < F->rows; r++)
+    for (int k = 0; k < F->n * taps; k++) {
+      LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->vec, F->acc[r * F->n * taps + k], "");
+      LLVMSetAlignment(LLVMBuildStore(cg->b, v, sums_at(cg, c, sums, r, F->ic0, k, vw)), 4);
     }
 }
 
@@ -553,14 +615,30 @@ static void filter_block(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValu
  * epilogue over each of their planes. */
 static void filter_rows(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o0, int rows, LLVMValueRef plane,
                         LLVMValueRef *acc) {
-  int full = c->Cg / cs->chans, rest = c->Cg % cs->chans;
+  int full = c->Cg / cs->chans, rest = c->Cg % cs->chans, vw = cs->vw;
+  int64_t n = (int64_t)rows * c->Cg * c->KH * c->KW, at = (n + vw - 1) / vw * vw;
+  LLVMValueRef sums = LLVMBuildGEP2(cg->b, cg->f32, plane, (LLVMValueRef[]){i64c(cg, at)}, 1, "");
+  zero(cg, sums, n * vw);
+  CgLoop lb, lk, lr;
+  FilterBlock F = {c, cs, NULL, o0, mul(cg, LLVMBuildUDiv(cg->b, o0, i64c(cg, c->Og), ""), c->Cg), NULL, acc, rows, 0};
+  F.b = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, c->B), i64c(cg, 1));
   if (full > 0) {
-    CgLoop lk;
     LLVMValueRef k = cg_loop_begin(cg, &lk, i64c(cg, 0), i64c(cg, full), i64c(cg, 1));
-    filter_block(cg, c, cs, o0, rows, mul(cg, k, cs->chans), cs->chans, plane, acc);
+    F.ic0 = mul(cg, k, cs->chans), F.n = cs->chans;
+    filter_block(cg, &F, sums);
     cg_loop_end(cg, &lk);
   }
-  if (rest > 0) filter_block(cg, c, cs, o0, rows, i64c(cg, full * cs->chans), rest, plane, acc);
+  if (rest > 0) F.ic0 = i64c(cg, full * cs->chans), F.n = rest, filter_block(cg, &F, sums);
+  cg_loop_end(cg, &lb);
+  LLVMValueRef k = cg_loop_begin(cg, &lr, i64c(cg, 0), i64c(cg, n), i64c(cg, 1));
+  LLVMValueRef kv = mul(cg, k, vw);
+  LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->vec, LLVMBuildGEP2(cg->b, cg->f32, sums, &kv, 1, ""), "");
+  LLVMSetAlignment(v, 4);
+  LLVMValueRef args[2] = {cg_f32(cg, -0.0), v};
+  LLVMValueRef sum = cg_call_intrinsic(cg, "llvm.vector.reduce.fadd", &cg->vec, 1, args, 2);
+  LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc);
+  cg_store(cg, plane, k, sum);
+  cg_loop_end(cg, &lr);
   for (int r = 0; r < rows; r++) {
     LLVMValueRef off = i64c(cg, (int64_t)r * c->Cg * c->KH * c->KW);
     epilogue(cg, c, add(cg, o0, i64c(cg, r)), LLVMBuildGEP2(cg->b, cg->f32, plane, &off, 1, ""));
