@@ -210,10 +210,15 @@ static void tile_conv(const FusePlan *fp, const IrNode *c, const Target *t, Conv
     cs->chans = cs->rows > 1 ? 1 : (regs - 3) / taps < cg ? (regs - 3) / taps : cg;
     return;
   }
+  /* each broadcast filter value feeds every vector of the tile: rows that
+   * fit in one vector take two output rows, halving the broadcasts per
+   * multiply-add (a tile of one vector did a broadcast per multiply-add) */
   int cols = c->shape.dim[3], per_group = c->shape.dim[1] / w->groups;
   cs->vectors = (cols + vw - 1) / vw < 4 ? (cols + vw - 1) / vw : 4;
-  int rows = (regs - cs->vectors - 2) / cs->vectors;
-  cs->rows = rows < per_group ? (rows > 0 ? rows : 1) : per_group;
+  cs->lines = cs->vectors == 1 && c->shape.dim[2] > 1 ? 2 : 1;
+  int n = cs->vectors * cs->lines, most = (regs - n - 2) / n > 0 ? (regs - n - 2) / n : 1;
+  int blocks = (per_group + most - 1) / most;
+  cs->rows = (per_group + blocks - 1) / blocks;   /* blocks of equal height */
 }
 
 /* A convolution: conv2d and conv2d_data split by image (each unit makes
@@ -380,8 +385,8 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
       fprintf(out, "tiles of %d filter%s x %d input channels' taps (%d floats/vector)", cs->rows,
               cs->rows == 1 ? "" : "s", cs->chans, cs->vw);
     else
-      fprintf(out, "tiles of %d channels x %d vector%s of a row (%d floats/vector)", cs->rows, cs->vectors,
-              cs->vectors == 1 ? "" : "s", cs->vw);
+      fprintf(out, "tiles of %d channels x %d vector%s of %d row%s (%d floats/vector)", cs->rows, cs->vectors,
+              cs->vectors == 1 ? "" : "s", cs->lines, cs->lines == 1 ? "" : "s", cs->vw);
   } else {
     print_nest(out, "loops", &ss->loops);
     if (G->kind == FG_REDUCE && G->rowwise) print_nest(out, "per row", &ss->inner);

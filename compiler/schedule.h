@@ -54,13 +54,15 @@ typedef enum {
 } ConvMethod;
 
 /* CONV_TILED, conv2d and conv2d_data: a tile is `rows` output channels by
- * `vectors` vectors of one output row, summed in registers over the input
- * channels and taps.  conv2d_filter: a tile is `chans` input channels'
- * taps of one filter, each a vector summed over images and positions. */
+ * `vectors` vectors of each of `lines` output rows, summed in registers over
+ * the input channels and taps.  conv2d_filter: a tile is `chans` input
+ * channels' taps of `rows` filters, each a vector summed over images and
+ * positions. */
 typedef struct {
   ConvMethod method;            /* which kernel */
   int64_t macs;                 /* multiply-adds of the whole convolution */
   int rows, vectors, vw;        /* CONV_TILED tile (conv2d_filter: rows = filters per unit); floats per vector */
+  int lines;                    /* CONV_TILED conv2d, conv2d_data: output rows per tile */
   int chans;                    /* CONV_TILED conv2d_filter: input channels per tile */
 } ConvSchedule;
 

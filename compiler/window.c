@@ -409,105 +409,6 @@ static void acc_fma(Cg *cg, LLVMValueRef slot, LLVMValueRef a, LLVMValueRef b) {
   LLVMBuildStore(cg->b, fmadd_vec(cg, a, b, LLVMBuildLoad2(cg->b, cg->vec, slot, "")), slot);
 }
 
-/* conv2d, and conv2d_data as a convolution of g with the transposed,
- * flipped filter: out[oc, i, j] = sum over ic, p, q of
- * W(oc, ic, p, q) * in[b, grp*IC + ic, i*s0 - pad0 + p*d0, j - pad1 + q*d1]. */
-typedef struct {
-  const Conv *c;
-  const ConvSchedule *cs;
-  bool data;                   /* conv2d_data: W(oc, ic, p, q) = w[grp*IC + ic, oc - grp*OG, KH-1-p, KW-1-q] */
-  const IrNode *in;            /* x, or g */
-  int IC, IH, IW, OH, OW, OG;  /* input channels per group, input and output planes, outputs per group */
-  int s0, pad0, pad1, d0, d1;
-  LLVMValueRef *acc;           /* the tile's accumulator slots */
-} Tile;
-
-static Tile tile_of(const Conv *c, const ConvSchedule *cs, LLVMValueRef *acc) {
-  const IrWindow *w = c->w;
-  if (c->n->op == OP_CONV2D)
-    return (Tile){c, cs, false, c->x, c->Cg, c->H, c->W, c->OH, c->OW, c->Og, w->stride[0], w->pad[0], w->pad[1],
-                  w->dilation[0], w->dilation[1], acc};
-  return (Tile){c, cs, true, c->y, c->Og, c->OH, c->OW, c->H, c->W, c->Cg, 1, w->dilation[0] * (c->KH - 1) - w->pad[0],
-                w->dilation[1] * (c->KW - 1) - w->pad[1], w->dilation[0], w->dilation[1], acc};
-}
-
-static LLVMValueRef tile_weight(Cg *cg, const Tile *T, LLVMValueRef grp, LLVMValueRef oc, LLVMValueRef ic, int p,
-                                int q) {
-  if (!T->data) return filter_at(cg, T->c, oc, ic, i64c(cg, p), i64c(cg, q));
-  return filter_at(cg, T->c, add(cg, mul(cg, grp, T->IC), ic), sub(cg, oc, mul(cg, grp, T->OG)),
-                   i64c(cg, T->c->KH - 1 - p), i64c(cg, T->c->KW - 1 - q));
-}
-
-/* The taps of input channel ic for `rows` outputs from oc0 and nv vectors
- * of output row i from column j0. */
-static void tile_taps(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
-                      LLVMValueRef i, LLVMValueRef ic, int j0, int nv) {
-  int vw = T->cs->vw;
-  LLVMValueRef chan = add(cg, mul(cg, grp, T->IC), ic);
-  for (int p = 0; p < T->c->KH; p++) {
-    LLVMValueRef h = add(cg, mul(cg, i, T->s0), i64c(cg, p * T->d0 - T->pad0));
-    LLVMValueRef inside = and2(cg, icmp(cg, LLVMIntSGE, h, 0), icmp(cg, LLVMIntSLT, h, T->IH));
-    LLVMValueRef row = row_ptr(cg, T->in, b, chan, h);
-    for (int q = 0; q < T->c->KW; q++) {
-      LLVMValueRef xv[4] = {NULL};
-      for (int v = 0; v < nv; v++) {
-        int col = j0 + v * vw + q * T->d1 - T->pad1, lo = col < 0 ? -col : 0;
-        int hi = T->IW - col < T->OW - j0 - v * vw ? T->IW - col : T->OW - j0 - v * vw;
-        if (hi > vw) hi = vw;
-        if (hi > lo) xv[v] = vload(cg, row, col, lane_mask(cg, vw, lo, hi, inside));
-      }
-      for (int r = 0; r < rows; r++) {
-        LLVMValueRef wv = NULL;
-        for (int v = 0; v < nv; v++) {
-          if (!xv[v]) continue;
-          if (!wv) wv = splat(cg, tile_weight(cg, T, grp, add(cg, oc0, i64c(cg, r)), ic, p, q), vw);
-          acc_fma(cg, T->acc[r * nv + v], wv, xv[v]);
-        }
-      }
-    }
-  }
-}
-
-/* Output channels oc0 .. oc0 + rows of image b, row by row, into plane. */
-static void tile_block(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
-                       LLVMValueRef plane) {
-  int vw = T->cs->vw, step = T->cs->vectors * vw;
-  CgLoop li, lc;
-  LLVMValueRef i = cg_loop_begin(cg, &li, i64c(cg, 0), i64c(cg, T->OH), i64c(cg, 1));
-  for (int j0 = 0; j0 < T->OW; j0 += step) {
-    int nv = (T->OW - j0 + vw - 1) / vw < T->cs->vectors ? (T->OW - j0 + vw - 1) / vw : T->cs->vectors;
-    for (int k = 0; k < rows * nv; k++) LLVMBuildStore(cg->b, LLVMConstNull(cg->vec), T->acc[k]);
-    LLVMValueRef ic = cg_loop_begin(cg, &lc, i64c(cg, 0), i64c(cg, T->IC), i64c(cg, 1));
-    tile_taps(cg, T, b, grp, oc0, rows, i, ic, j0, nv);
-    cg_loop_end(cg, &lc);
-    for (int r = 0; r < rows; r++)
-      for (int v = 0; v < nv; v++) {
-        LLVMValueRef at = add(cg, mul(cg, add(cg, mul(cg, add(cg, oc0, i64c(cg, r)), T->OH), i), T->OW),
-                              i64c(cg, j0 + v * vw));
-        LLVMValueRef mask = lane_mask(cg, vw, 0, T->OW - j0 - v * vw, NULL);
-        vstore(cg, LLVMBuildLoad2(cg->b, cg->vec, T->acc[r * nv + v], ""),
-               LLVMBuildGEP2(cg->b, cg->f32, plane, &at, 1, ""), mask);
-      }
-  }
-  cg_loop_end(cg, &li);
-}
-
-/* Every output plane of image b: per group, blocks of the tile's rows of
- * output channels and one shorter block for the rest. */
-static void tile_image(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef plane) {
-  int rows = T->cs->rows, full = T->OG / rows, rest = T->OG % rows;
-  CgLoop lg, lb;
-  LLVMValueRef grp = cg_loop_begin(cg, &lg, i64c(cg, 0), i64c(cg, T->c->w->groups), i64c(cg, 1));
-  LLVMValueRef first = mul(cg, grp, T->OG);
-  if (full > 0) {
-    LLVMValueRef blk = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, full), i64c(cg, 1));
-    tile_block(cg, T, b, grp, add(cg, first, mul(cg, blk, rows)), rows, plane);
-    cg_loop_end(cg, &lb);
-  }
-  if (rest > 0) tile_block(cg, T, b, grp, add(cg, first, i64c(cg, full * rows)), rest, plane);
-  cg_loop_end(cg, &lg);
-}
-
 /* The output rows [lo, hi) whose every tap's input row lies inside the
  * input (s: stride, pad, d: dilation along it); the rows before and after
  * test each tap's row, the ones between need no test (a runtime lane mask
@@ -539,6 +440,123 @@ static void rows_in_parts(Cg *cg, int out, Interior r, RowBody *body, const void
 /* Whether input row h exists, or NULL (known to) when not checked. */
 static LLVMValueRef row_inside(Cg *cg, LLVMValueRef h, int n, bool check) {
   return check ? and2(cg, icmp(cg, LLVMIntSGE, h, 0), icmp(cg, LLVMIntSLT, h, n)) : NULL;
+}
+
+/* conv2d, and conv2d_data as a convolution of g with the transposed,
+ * flipped filter: out[oc, i, j] = sum over ic, p, q of
+ * W(oc, ic, p, q) * in[b, grp*IC + ic, i*s0 - pad0 + p*d0, j - pad1 + q*d1]. */
+typedef struct {
+  const Conv *c;
+  const ConvSchedule *cs;
+  bool data;                   /* conv2d_data: W(oc, ic, p, q) = w[grp*IC + ic, oc - grp*OG, KH-1-p, KW-1-q] */
+  const IrNode *in;            /* x, or g */
+  int IC, IH, IW, OH, OW, OG;  /* input channels per group, input and output planes, outputs per group */
+  int s0, pad0, pad1, d0, d1;
+  LLVMValueRef *acc;           /* the tile's accumulator slots */
+} Tile;
+
+static Tile tile_of(const Conv *c, const ConvSchedule *cs, LLVMValueRef *acc) {
+  const IrWindow *w = c->w;
+  if (c->n->op == OP_CONV2D)
+    return (Tile){c, cs, false, c->x, c->Cg, c->H, c->W, c->OH, c->OW, c->Og, w->stride[0], w->pad[0], w->pad[1],
+                  w->dilation[0], w->dilation[1], acc};
+  return (Tile){c, cs, true, c->y, c->Og, c->OH, c->OW, c->H, c->W, c->Cg, 1, w->dilation[0] * (c->KH - 1) - w->pad[0],
+                w->dilation[1] * (c->KW - 1) - w->pad[1], w->dilation[0], w->dilation[1], acc};
+}
+
+static LLVMValueRef tile_weight(Cg *cg, const Tile *T, LLVMValueRef grp, LLVMValueRef oc, LLVMValueRef ic, int p,
+                                int q) {
+  if (!T->data) return filter_at(cg, T->c, oc, ic, i64c(cg, p), i64c(cg, q));
+  return filter_at(cg, T->c, add(cg, mul(cg, grp, T->IC), ic), sub(cg, oc, mul(cg, grp, T->OG)),
+                   i64c(cg, T->c->KH - 1 - p), i64c(cg, T->c->KW - 1 - q));
+}
+
+/* The taps of input channel ic for `rows` outputs from oc0 and nv vectors
+ * of output rows i0 .. i0 + nl from column j0; each broadcast filter value
+ * feeds all nl x nv vectors. */
+static void tile_taps(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
+                      LLVMValueRef i0, int nl, LLVMValueRef ic, int j0, int nv) {
+  int vw = T->cs->vw, n = nl * nv;
+  LLVMValueRef chan = add(cg, mul(cg, grp, T->IC), ic);
+  for (int p = 0; p < T->c->KH; p++) {
+    LLVMValueRef row[4], inside[4];
+    for (int l = 0; l < nl; l++) {
+      LLVMValueRef h = add(cg, mul(cg, add(cg, i0, i64c(cg, l)), T->s0), i64c(cg, p * T->d0 - T->pad0));
+      inside[l] = row_inside(cg, h, T->IH, true);
+      row[l] = row_ptr(cg, T->in, b, chan, h);
+    }
+    for (int q = 0; q < T->c->KW; q++) {
+      LLVMValueRef xv[16] = {NULL};
+      for (int l = 0; l < nl; l++)
+        for (int v = 0; v < nv; v++) {
+          int col = j0 + v * vw + q * T->d1 - T->pad1, lo = col < 0 ? -col : 0;
+          int hi = T->IW - col < T->OW - j0 - v * vw ? T->IW - col : T->OW - j0 - v * vw;
+          if (hi > vw) hi = vw;
+          if (hi > lo) xv[l * nv + v] = vload(cg, row[l], col, lane_mask(cg, vw, lo, hi, inside[l]));
+        }
+      for (int r = 0; r < rows; r++) {
+        LLVMValueRef wv = NULL;
+        for (int k = 0; k < n; k++) {
+          if (!xv[k]) continue;
+          if (!wv) wv = splat(cg, tile_weight(cg, T, grp, add(cg, oc0, i64c(cg, r)), ic, p, q), vw);
+          acc_fma(cg, T->acc[r * n + k], wv, xv[k]);
+        }
+      }
+    }
+  }
+}
+
+/* Output channels oc0 .. oc0 + rows of image b, output rows i0 .. i0 + nl,
+ * into plane. */
+static void tile_lines(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
+                       LLVMValueRef i0, int nl, LLVMValueRef plane) {
+  int vw = T->cs->vw, step = T->cs->vectors * vw;
+  CgLoop lc;
+  for (int j0 = 0; j0 < T->OW; j0 += step) {
+    int nv = (T->OW - j0 + vw - 1) / vw < T->cs->vectors ? (T->OW - j0 + vw - 1) / vw : T->cs->vectors;
+    for (int k = 0; k < rows * nl * nv; k++) LLVMBuildStore(cg->b, LLVMConstNull(cg->vec), T->acc[k]);
+    LLVMValueRef ic = cg_loop_begin(cg, &lc, i64c(cg, 0), i64c(cg, T->IC), i64c(cg, 1));
+    tile_taps(cg, T, b, grp, oc0, rows, i0, nl, ic, j0, nv);
+    cg_loop_end(cg, &lc);
+    for (int r = 0; r < rows; r++)
+      for (int l = 0; l < nl; l++)
+        for (int v = 0; v < nv; v++) {
+          LLVMValueRef i = add(cg, i0, i64c(cg, l));
+          LLVMValueRef at = add(cg, mul(cg, add(cg, mul(cg, add(cg, oc0, i64c(cg, r)), T->OH), i), T->OW),
+                                i64c(cg, j0 + v * vw));
+          LLVMValueRef mask = lane_mask(cg, vw, 0, T->OW - j0 - v * vw, NULL);
+          vstore(cg, LLVMBuildLoad2(cg->b, cg->vec, T->acc[(r * nl + l) * nv + v], ""),
+                 LLVMBuildGEP2(cg->b, cg->f32, plane, &at, 1, ""), mask);
+        }
+  }
+}
+
+/* Output channels oc0 .. oc0 + rows of image b, the tile's lines of output
+ * rows at a time and one shorter block for the rest, into plane. */
+static void tile_block(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
+                       LLVMValueRef plane) {
+  int nl = T->cs->lines, full = T->OH / nl, rest = T->OH % nl;
+  CgLoop li;
+  LLVMValueRef k = cg_loop_begin(cg, &li, i64c(cg, 0), i64c(cg, full), i64c(cg, 1));
+  tile_lines(cg, T, b, grp, oc0, rows, mul(cg, k, nl), nl, plane);
+  cg_loop_end(cg, &li);
+  if (rest > 0) tile_lines(cg, T, b, grp, oc0, rows, i64c(cg, full * nl), rest, plane);
+}
+
+/* Every output plane of image b: per group, blocks of the tile's rows of
+ * output channels and one shorter block for the rest. */
+static void tile_image(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef plane) {
+  int rows = T->cs->rows, full = T->OG / rows, rest = T->OG % rows;
+  CgLoop lg, lb;
+  LLVMValueRef grp = cg_loop_begin(cg, &lg, i64c(cg, 0), i64c(cg, T->c->w->groups), i64c(cg, 1));
+  LLVMValueRef first = mul(cg, grp, T->OG);
+  if (full > 0) {
+    LLVMValueRef blk = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, full), i64c(cg, 1));
+    tile_block(cg, T, b, grp, add(cg, first, mul(cg, blk, rows)), rows, plane);
+    cg_loop_end(cg, &lb);
+  }
+  if (rest > 0) tile_block(cg, T, b, grp, add(cg, first, i64c(cg, full * rows)), rest, plane);
+  cg_loop_end(cg, &lg);
 }
 
 /* conv2d_filter of `rows` output channels from o0 (of one group): each
@@ -672,7 +690,7 @@ void conv_emit(Cg *cg, const FuseGroup *G) {
   const ConvSchedule *cs = &cg->step->conv;
   LLVMValueRef acc = LLVMBuildAlloca(cg->b, cg->f32, "acc"), slots[MAX_ACC];
   int nslots = cs->method != CONV_TILED ? 0 : G->mm->op == OP_CONV2D_FILTER ? cs->rows * cs->chans * c.KH * c.KW
-                                                                           : cs->rows * cs->vectors;
+                                                                           : cs->rows * cs->vectors * cs->lines;
   if (nslots > MAX_ACC) die("codegen: a convolution tile of %d accumulators", nslots);
   for (int k = 0; k < nslots; k++) slots[k] = LLVMBuildAlloca(cg->b, cg->vec, "tile");
   Tile T = tile_of(&c, cs, slots);
