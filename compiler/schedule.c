@@ -201,10 +201,25 @@ static void tile_conv(const FusePlan *fp, const IrNode *c, const Target *t, Conv
   if (!ok || (filter && taps > regs - 3)) return;
   cs->method = CONV_TILED;
   cs->vw = vw;
+  int cg = c->shape.dim[1], o = c->shape.dim[0];
+  if (filter && w->groups == 1 && o >= vw && cg * taps >= 4 * vw && taps + 2 <= regs) {
+    /* filters in the lanes: each image's gradient transposed so a position's
+     * filters are whole aligned vectors, each input value broadcast from a
+     * zero-padded copy of its plane (no masks, no horizontal sums); the
+     * transposes cost a few per cent when a filter has many inputs */
+    int nvec = (o + vw - 1) / vw, most = (regs - 1) / (taps + 1), blocks = (nvec + most - 1) / most;
+    cs->method = CONV_LANES;
+    cs->vw = vw;
+    cs->vectors = (nvec + blocks - 1) / blocks;
+    cs->rows = cs->vectors * vw < o ? cs->vectors * vw : o;
+    const Shape *g = &c->src[1]->shape;
+    for (int a = 0; a < 2; a++) cs->padded[a] = (g->dim[2 + a] - 1) * w->stride[a] + (w->size[a] - 1) * w->dilation[a] + 1;
+    return;
+  }
   if (filter) {
     /* rows of output channels (one group's) share each vector of input
      * loaded; their gradient vectors and one of input sit beside the taps */
-    int cg = c->shape.dim[1], og = c->shape.dim[0] / w->groups;
+    int og = o / w->groups;
     cs->rows = 1;
     while (w->groups == 1 && cs->rows < og && (cs->rows + 1) * (taps + 1) + 2 <= regs) cs->rows++;
     cs->chans = cs->rows > 1 ? 1 : (regs - 3) / taps < cg ? (regs - 3) / taps : cg;
@@ -241,13 +256,19 @@ static void schedule_conv(const FusePlan *fp, int gi, const Target *t, StepSched
    * merged (a row of 28 then vectorizes as 784 points, not 16 + 12) */
   ss->loops = group_nest(fp, gi, ~1u);
   bool tiled_filter = c->op == OP_CONV2D_FILTER && ss->conv.method == CONV_TILED;
-  int rows = tiled_filter ? ss->conv.rows : 1;
+  int rows = c->op == OP_CONV2D_FILTER && ss->conv.method != CONV_LOOPS ? ss->conv.rows : 1;
   ss->grain = 1;
   ss->units = (c->shape.dim[0] + rows - 1) / rows;
   ss->scratch = shape_numel(c->shape) / c->shape.dim[0] * rows;
   /* conv2d_filter's tiles keep a vector of sums per filter element beside it */
   if (tiled_filter)
     ss->scratch = round_up(ss->scratch, t->vector_floats) + ss->scratch * t->vector_floats;
+  if (ss->conv.method == CONV_LANES) {
+    /* the planes, their sums (a vector of filters each), the transposed gradient, the padded input */
+    int64_t per = shape_numel(c->shape) / c->shape.dim[0], lanes = ss->conv.vectors * t->vector_floats;
+    ss->scratch = round_up(per * rows, t->vector_floats) + per * lanes + (int64_t)y.dim[2] * y.dim[3] * lanes +
+                  (int64_t)x.dim[1] * ss->conv.padded[0] * ss->conv.padded[1];
+  }
 }
 
 static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedule *ss) {
@@ -381,6 +402,9 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
     const ConvSchedule *cs = &ss->conv;
     fprintf(out, " %s %lld multiply-adds, ", op_info[G->mm->op].name, (long long)cs->macs);
     if (cs->method == CONV_LOOPS) fprintf(out, "direct loops over output planes");
+    else if (cs->method == CONV_LANES)
+      fprintf(out, "filters in lanes, %d per unit, tiles of %d vector%s x one input channel's taps (%d floats/vector)",
+              cs->rows, cs->vectors, cs->vectors == 1 ? "" : "s", cs->vw);
     else if (G->mm->op == OP_CONV2D_FILTER)
       fprintf(out, "tiles of %d filter%s x %d input channels' taps (%d floats/vector)", cs->rows,
               cs->rows == 1 ? "" : "s", cs->chans, cs->vw);

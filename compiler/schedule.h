@@ -51,19 +51,22 @@ typedef struct {
 typedef enum {
   CONV_LOOPS,      /* direct loops: each output plane accumulated tap by tap in scratch (any geometry) */
   CONV_TILED,      /* register tiles reading input rows as vectors (column stride 1, row-contiguous sources) */
+  CONV_LANES,      /* conv2d_filter, one group: filters in vector lanes, the input broadcast from a padded copy */
 } ConvMethod;
 
 /* CONV_TILED, conv2d and conv2d_data: a tile is `rows` output channels by
  * `vectors` vectors of each of `lines` output rows, summed in registers over
  * the input channels and taps.  conv2d_filter: a tile is `chans` input
  * channels' taps of `rows` filters, each a vector summed over images and
- * positions. */
+ * positions.  CONV_LANES: a unit is `rows` filters, a tile `vectors`
+ * vectors of them by one input channel's taps, summed over an image. */
 typedef struct {
   ConvMethod method;            /* which kernel */
   int64_t macs;                 /* multiply-adds of the whole convolution */
   int rows, vectors, vw;        /* CONV_TILED tile (conv2d_filter: rows = filters per unit); floats per vector */
   int lines;                    /* CONV_TILED conv2d, conv2d_data: output rows per tile */
   int chans;                    /* CONV_TILED conv2d_filter: input channels per tile */
+  int padded[2];                /* CONV_LANES: rows and columns of the zero-padded copy of an input plane */
 } ConvSchedule;
 
 typedef enum {

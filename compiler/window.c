@@ -663,13 +663,136 @@ static void filter_rows(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValue
   }
 }
 
-/* Unit u's filters: a whole tile's rows, or the last unit's rest. */
-static void filter_tiled(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef u, LLVMValueRef plane,
-                         LLVMValueRef *acc) {
+/* ---- conv2d_filter with filters in the lanes (CONV_LANES) ---- */
+
+/* nf filters from o0 (one group) of a unit: per image, the gradient planes
+ * are transposed into gt[position][filter] (lanes past nf stay 0) and the
+ * input planes copied into the zero-padded xp; then per input channel a
+ * tile of the unit's vectors of filters by the channel's taps is summed in
+ * registers over the positions, each input value broadcast, and added to
+ * sums[channel][tap][filter].  Every sum runs over images, rows and
+ * columns in order, whatever the unit. */
+typedef struct {
+  const Conv *c;
+  const ConvSchedule *cs;
+  int nf, lanes;                      /* filters of the unit; lanes of its vectors */
+  LLVMValueRef o0, b, sums, gt, xp, *acc;
+} Lanes;
+
+static LLVMValueRef at_float(Cg *cg, LLVMValueRef base, LLVMValueRef k) {
+  return LLVMBuildGEP2(cg->b, cg->f32, base, &k, 1, "");
+}
+
+static void lanes_transpose(Cg *cg, const Lanes *L) {
+  const Conv *c = L->c;
+  CgLoop lr, li, lj;
+  LLVMValueRef r = cg_loop_begin(cg, &lr, i64c(cg, 0), i64c(cg, L->nf), i64c(cg, 1));
+  LLVMValueRef i = cg_loop_begin(cg, &li, i64c(cg, 0), i64c(cg, c->OH), i64c(cg, 1));
+  LLVMValueRef row = row_ptr(cg, c->y, L->b, add(cg, L->o0, r), i);
+  LLVMValueRef j = cg_loop_begin(cg, &lj, i64c(cg, 0), i64c(cg, c->OW), i64c(cg, 1));
+  LLVMValueRef k = add(cg, mul(cg, add(cg, mul(cg, i, c->OW), j), L->lanes), r);
+  cg_store(cg, L->gt, k, cg_load(cg, row, j));
+  cg_loop_end(cg, &lj);
+  cg_loop_end(cg, &li);
+  cg_loop_end(cg, &lr);
+}
+
+/* xp[ch][h + pad0][w + pad1] = x[b, ch, h, w] where it lies in the copy. */
+static void lanes_copy(Cg *cg, const Lanes *L) {
+  const Conv *c = L->c;
+  int vw = L->cs->vw, ph = L->cs->padded[0], pw = L->cs->padded[1], t = c->w->pad[0], l = c->w->pad[1];
+  int h0 = t < 0 ? -t : 0, h1 = c->H < ph - t ? c->H : ph - t, w0 = l < 0 ? -l : 0, w1 = c->W < pw - l ? c->W : pw - l;
+  if (h1 <= h0 || w1 <= w0) return;
+  CgLoop lc, lh;
+  LLVMValueRef ch = cg_loop_begin(cg, &lc, i64c(cg, 0), i64c(cg, c->C), i64c(cg, 1));
+  LLVMValueRef h = cg_loop_begin(cg, &lh, i64c(cg, h0), i64c(cg, h1), i64c(cg, 1));
+  LLVMValueRef src = row_ptr(cg, c->x, L->b, ch, h);
+  LLVMValueRef dst = at_float(cg, L->xp, add(cg, mul(cg, add(cg, mul(cg, ch, ph), h), pw), i64c(cg, t * pw + l)));
+  for (int w = w0; w < w1; w += vw) {
+    LLVMValueRef mask = lane_mask(cg, vw, 0, w1 - w < vw ? w1 - w : vw, NULL);
+    vstore(cg, vload(cg, src, w, mask), at_float(cg, dst, i64c(cg, w)), mask);
+  }
+  cg_loop_end(cg, &lh);
+  cg_loop_end(cg, &lc);
+}
+
+/* The vector of sums of input channel ch, tap t, vector v of filters. */
+static LLVMValueRef lanes_sums(Cg *cg, const Lanes *L, LLVMValueRef ch, int t, int v) {
+  int taps = L->c->KH * L->c->KW;
+  return at_float(cg, L->sums, add(cg, mul(cg, ch, taps * L->lanes), i64c(cg, t * L->lanes + v * L->cs->vw)));
+}
+
+static void lanes_channel(Cg *cg, const Lanes *L, LLVMValueRef ch) {
+  const Conv *c = L->c;
+  const IrWindow *w = c->w;
+  int taps = c->KH * c->KW, nv = L->cs->vectors, vw = L->cs->vw, ph = L->cs->padded[0], pw = L->cs->padded[1];
+  for (int k = 0; k < nv * taps; k++) {
+    LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->vec, lanes_sums(cg, L, ch, k / nv, k % nv), "");
+    LLVMSetAlignment(v, 4);
+    LLVMBuildStore(cg->b, v, L->acc[k]);
+  }
+  CgLoop li, lj;
+  LLVMValueRef i = cg_loop_begin(cg, &li, i64c(cg, 0), i64c(cg, c->OH), i64c(cg, 1));
+  LLVMValueRef j = cg_loop_begin(cg, &lj, i64c(cg, 0), i64c(cg, c->OW), i64c(cg, 1));
+  LLVMValueRef gv[MAX_ACC], pos = mul(cg, add(cg, mul(cg, i, c->OW), j), L->lanes);
+  for (int v = 0; v < nv; v++) {
+    gv[v] = LLVMBuildLoad2(cg->b, cg->vec, at_float(cg, L->gt, add(cg, pos, i64c(cg, v * vw))), "");
+    LLVMSetAlignment(gv[v], 4);
+  }
+  LLVMValueRef corner = add(cg, mul(cg, add(cg, mul(cg, ch, ph), mul(cg, i, w->stride[0])), pw), mul(cg, j, w->stride[1]));
+  for (int p = 0; p < c->KH; p++)
+    for (int q = 0; q < c->KW; q++) {
+      LLVMValueRef xs = cg_load(cg, L->xp, add(cg, corner, i64c(cg, p * w->dilation[0] * pw + q * w->dilation[1])));
+      LLVMValueRef xv = splat(cg, xs, vw);
+      for (int v = 0; v < nv; v++) acc_fma(cg, L->acc[(p * c->KW + q) * nv + v], gv[v], xv);
+    }
+  cg_loop_end(cg, &lj);
+  cg_loop_end(cg, &li);
+  for (int k = 0; k < nv * taps; k++) {
+    LLVMValueRef v = LLVMBuildLoad2(cg->b, cg->vec, L->acc[k], "");
+    LLVMSetAlignment(LLVMBuildStore(cg->b, v, lanes_sums(cg, L, ch, k / nv, k % nv)), 4);
+  }
+}
+
+/* The unit's filters into plane[r][ch][p][q], then the epilogue over each. */
+static void lanes_filters(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o0, int nf, LLVMValueRef plane,
+                          LLVMValueRef *acc) {
+  int vw = cs->vw, lanes = cs->vectors * vw;
+  int64_t per = (int64_t)c->Cg * c->KH * c->KW, pos = (int64_t)c->OH * c->OW;
+  int64_t at = (per * cs->rows + vw - 1) / vw * vw;
+  Lanes L = {c, cs, nf, lanes, o0, NULL, at_float(cg, plane, i64c(cg, at)), NULL, NULL, acc};
+  L.gt = at_float(cg, L.sums, i64c(cg, per * lanes));
+  L.xp = at_float(cg, L.gt, i64c(cg, pos * lanes));
+  zero(cg, L.sums, per * lanes);
+  zero(cg, L.xp, (int64_t)c->C * cs->padded[0] * cs->padded[1]);
+  if (nf < lanes) zero(cg, L.gt, pos * lanes);
+  CgLoop lb, lc, le, lr;
+  L.b = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, c->B), i64c(cg, 1));
+  lanes_transpose(cg, &L);
+  lanes_copy(cg, &L);
+  LLVMValueRef ch = cg_loop_begin(cg, &lc, i64c(cg, 0), i64c(cg, c->Cg), i64c(cg, 1));
+  lanes_channel(cg, &L, ch);
+  cg_loop_end(cg, &lc);
+  cg_loop_end(cg, &lb);
+  LLVMValueRef r = cg_loop_begin(cg, &lr, i64c(cg, 0), i64c(cg, nf), i64c(cg, 1));
+  LLVMValueRef e = cg_loop_begin(cg, &le, i64c(cg, 0), i64c(cg, per), i64c(cg, 1));
+  cg_store(cg, plane, add(cg, mul(cg, r, per), e), cg_load(cg, L.sums, add(cg, mul(cg, e, lanes), r)));
+  cg_loop_end(cg, &le);
+  epilogue(cg, c, add(cg, o0, r), at_float(cg, plane, mul(cg, r, per)));
+  cg_loop_end(cg, &lr);
+}
+
+/* The filters o0 .. o0 + n into the scratch plane, and their epilogue. */
+typedef void FilterFn(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValueRef o0, int n, LLVMValueRef plane,
+                      LLVMValueRef *acc);
+
+/* Unit u's filters: a whole unit's rows, or the last unit's rest. */
+static void filter_unit(Cg *cg, FilterFn *fn, const Conv *c, const ConvSchedule *cs, LLVMValueRef u,
+                        LLVMValueRef plane, LLVMValueRef *acc) {
   int full = c->O / cs->rows, rest = c->O % cs->rows;
   LLVMValueRef o0 = mul(cg, u, cs->rows);
   if (rest == 0) {
-    filter_rows(cg, c, cs, o0, cs->rows, plane, acc);
+    fn(cg, c, cs, o0, cs->rows, plane, acc);
     return;
   }
   LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "whole");
@@ -677,10 +800,10 @@ static void filter_tiled(Cg *cg, const Conv *c, const ConvSchedule *cs, LLVMValu
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "done");
   LLVMBuildCondBr(cg->b, icmp(cg, LLVMIntSLT, u, full), whole, last);
   LLVMPositionBuilderAtEnd(cg->b, whole);
-  filter_rows(cg, c, cs, o0, cs->rows, plane, acc);
+  fn(cg, c, cs, o0, cs->rows, plane, acc);
   LLVMBuildBr(cg->b, done);
   LLVMPositionBuilderAtEnd(cg->b, last);
-  filter_rows(cg, c, cs, o0, rest, plane, acc);
+  fn(cg, c, cs, o0, rest, plane, acc);
   LLVMBuildBr(cg->b, done);
   LLVMPositionBuilderAtEnd(cg->b, done);
 }
@@ -689,14 +812,18 @@ void conv_emit(Cg *cg, const FuseGroup *G) {
   Conv c = conv_of(G->mm);
   const ConvSchedule *cs = &cg->step->conv;
   LLVMValueRef acc = LLVMBuildAlloca(cg->b, cg->f32, "acc"), slots[MAX_ACC];
-  int nslots = cs->method != CONV_TILED ? 0 : G->mm->op == OP_CONV2D_FILTER ? cs->rows * cs->chans * c.KH * c.KW
-                                                                           : cs->rows * cs->vectors * cs->lines;
+  int nslots = cs->method == CONV_LANES                                     ? cs->vectors * c.KH * c.KW
+               : cs->method != CONV_TILED                                   ? 0
+               : G->mm->op == OP_CONV2D_FILTER ? cs->rows * cs->chans * c.KH * c.KW
+                                               : cs->rows * cs->vectors * cs->lines;
   if (nslots > MAX_ACC) die("codegen: a convolution tile of %d accumulators", nslots);
   for (int k = 0; k < nslots; k++) slots[k] = LLVMBuildAlloca(cg->b, cg->vec, "tile");
   Tile T = tile_of(&c, cs, slots);
   CgRange ru;
   LLVMValueRef u = cg_range_begin(cg, &ru, cg->lo, cg->hi);
-  if (cs->method == CONV_TILED && G->mm->op == OP_CONV2D_FILTER) filter_tiled(cg, &c, cs, u, cg->scratch, slots);
+  if (cs->method == CONV_LANES) filter_unit(cg, lanes_filters, &c, cs, u, cg->scratch, slots);
+  else if (cs->method == CONV_TILED && G->mm->op == OP_CONV2D_FILTER)
+    filter_unit(cg, filter_rows, &c, cs, u, cg->scratch, slots);
   else {
     if (cs->method == CONV_TILED) tile_image(cg, &T, u, cg->scratch);
     else if (G->mm->op == OP_CONV2D) forward_image(cg, &c, u, cg->scratch);
