@@ -177,18 +177,16 @@ static void route_to_winner(GradCtx *G, IrNode *n, IrNode *g, IrNode *a_wins) {
   grad_accum(G, n->src[1], sel(G, a_wins, zero, g));
 }
 
-/* max: a wins only when b < a */
+/* max: a wins only when b < a, which is when b < max(a, b), NaNs included;
+ * asking the result lets the backward pass read the ReLU's output, so its
+ * input need not be stored */
 static double s_max(double a, double b, double c) { (void)c; return b < a ? a : b; }
-static void grad_max(GradCtx *G, IrNode *n, IrNode *g) {
-  route_to_winner(G, n, g, bin(G, OP_CMPLT, n->src[1], n->src[0]));
-}
+static void grad_max(GradCtx *G, IrNode *n, IrNode *g) { route_to_winner(G, n, g, bin(G, OP_CMPLT, n->src[1], n)); }
 #define RULES_MAX s_max, 0, grad_max
 
-/* min: a wins only when a < b */
+/* min: a wins only when a < b, which is when min(a, b) < b (as for max) */
 static double s_min(double a, double b, double c) { (void)c; return a < b ? a : b; }
-static void grad_min(GradCtx *G, IrNode *n, IrNode *g) {
-  route_to_winner(G, n, g, bin(G, OP_CMPLT, n->src[0], n->src[1]));
-}
+static void grad_min(GradCtx *G, IrNode *n, IrNode *g) { route_to_winner(G, n, g, bin(G, OP_CMPLT, n, n->src[1])); }
 #define RULES_MIN s_min, 0, grad_min
 
 static double s_cmplt(double a, double b, double c) { (void)c; return a < b ? 1 : 0; }
