@@ -345,10 +345,9 @@ static void filter_channel(Cg *cg, const Conv *c, LLVMValueRef o, LLVMValueRef p
   LLVMValueRef h = in_pos(cg, c, 0, i, p);
   LLVMValueRef j = cg_range_begin(cg, &rj, jlo, jhi);
   LLVMValueRef xco[4] = {b, add(cg, c0, ci), h, in_pos(cg, c, 1, j, q)}, gco[4] = {b, o, i, j};
-  LLVMValueRef prod = LLVMBuildFMul(cg->b, cg_load_at(cg, c->x, xco), cg_load_at(cg, c->y, gco), "");
-  LLVMValueRef sum = LLVMBuildFAdd(cg->b, LLVMBuildLoad2(cg->b, cg->f32, acc, ""), prod, "");
-  LLVMSetFastMathFlags(prod, LLVMFastMathAllowContract);
-  LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+  LLVMValueRef sum = fmadd(cg, cg_load_at(cg, c->x, xco), cg_load_at(cg, c->y, gco),
+                           LLVMBuildLoad2(cg->b, cg->f32, acc, ""));
+  LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc);   /* a sum the vectorizer may split into lanes */
   LLVMBuildStore(cg->b, sum, acc);
   cg_range_end(cg, &rj);
   cg_range_end(cg, &ri);
