@@ -40,9 +40,11 @@ typedef struct LowerCtx LowerCtx;   /* builtins.h */
 IrGraph *lower_forward(const Model *m, Arena *a, int batch, bool training);
 IrGraph *lower_grad(const Model *m, Arena *a, int batch);
 IrGraph *lower_train_step(const Model *m, Arena *a, int batch);
-/* first > 0: the batch is samples first..first+batch-1 of a larger batch (a
- * rank's shard), whose dropout masks it draws. */
-IrGraph *lower_grad_step(const Model *m, Arena *a, int batch, int first);
+/* A shard of a larger batch (a rank's): samples first..first+batch-1 of a
+ * batch of `total`, whose dropout masks it draws; its gradients are its
+ * share of the larger batch's mean gradient (the shard's sum over total), so
+ * the shards' gradients add up to that mean.  total == batch: a whole batch. */
+IrGraph *lower_grad_step(const Model *m, Arena *a, int batch, int first, int total);
 IrGraph *lower_update_step(const Model *m, Arena *a);
 /* The graph output of m's output i: "output" for the first, "output NAME". */
 const char *lower_output_name(const Model *m, int i, Arena *a);

@@ -217,10 +217,21 @@ IrGraph *lower_train_step(const Model *m, Arena *a, int batch) {
 
 const char *lower_grad_leaf(Arena *a, const char *param) { return arena_printf(a, LOWER_GRAD_PREFIX "%s", param); }
 
-IrGraph *lower_grad_step(const Model *m, Arena *a, int batch, int first) {
+/* The loss a shard's gradients are taken of: its mean loss weighted by its
+ * share of the larger batch (the shard's mean is still the "loss" output). */
+static IrNode *shard_loss(LowerCtx *L, int batch, int total) {
+  IrNode *loss = ir_find_output(L->g, "loss");
+  if (total == batch || batch == 0) return loss;
+  L->g->cur_label = "loss";
+  IrNode *share = lower_mul(L, loss, lower_num(L, (double)batch / total));
+  L->g->cur_label = NULL;
+  return share;
+}
+
+IrGraph *lower_grad_step(const Model *m, Arena *a, int batch, int first, int total) {
   LowerCtx L;
   IrGraph *g = lower_model_shard(m, a, batch, first, true, "grad_step", &L);
-  IrNode **grads = grad_build(g, ir_find_output(g, "loss"), m->nparams, L.params);
+  IrNode **grads = grad_build(g, shard_loss(&L, batch, total), m->nparams, L.params);
   for (int i = 0; i < m->nparams; i++) {
     g->cur_label = lower_grad_leaf(a, m->params[i].name);
     IrNode *leaf = ir_state(g, lower_grad_leaf(a, m->params[i].name), L.params[i]->shape, (IrInit){.kind = INIT_ZEROS});

@@ -36,14 +36,14 @@ void pipeline_print_times(FILE *out) {
 }
 
 IrGraph *pipeline_graph(const Model *m, Arena *a, PipeGraph what, int batch, bool raw) {
-  return pipeline_shard_graph(m, a, what, batch, 0, raw);
+  return pipeline_shard_graph(m, a, what, batch, 0, batch, raw);
 }
 
-IrGraph *pipeline_shard_graph(const Model *m, Arena *a, PipeGraph what, int batch, int first, bool raw) {
+IrGraph *pipeline_shard_graph(const Model *m, Arena *a, PipeGraph what, int batch, int first, int total, bool raw) {
   double t0 = pipeline_clock();
   IrGraph *g = what == PIPE_TRAIN       ? lower_train_step(m, a, batch)
                : what == PIPE_GRAD      ? lower_grad(m, a, batch)
-               : what == PIPE_GRAD_STEP ? lower_grad_step(m, a, batch, first)
+               : what == PIPE_GRAD_STEP ? lower_grad_step(m, a, batch, first, total)
                : what == PIPE_UPDATE    ? lower_update_step(m, a)
                                         : lower_forward(m, a, batch, false);
   double t1 = pipeline_clock();

@@ -30,10 +30,11 @@ typedef enum {
 
 /* The graph, simplified unless raw (in arena a). */
 IrGraph *pipeline_graph(const Model *m, Arena *a, PipeGraph what, int batch, bool raw);
-/* PIPE_GRAD_STEP for a shard of a larger batch: samples first.. of it (the
- * dropout masks are those of the larger batch's samples); other graphs
- * ignore first. */
-IrGraph *pipeline_shard_graph(const Model *m, Arena *a, PipeGraph what, int batch, int first, bool raw);
+/* PIPE_GRAD_STEP for a shard of a larger batch of `total` samples: samples
+ * first.. of it (the dropout masks are those of the larger batch's samples,
+ * the gradients the shard's share of its mean, lower_grad_step); other
+ * graphs ignore first and total. */
+IrGraph *pipeline_shard_graph(const Model *m, Arena *a, PipeGraph what, int batch, int first, int total, bool raw);
 
 /* A graph's kernels, buffers and schedule for target t. */
 typedef struct {

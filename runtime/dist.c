@@ -114,14 +114,12 @@ bool dist_start(TrainerRanks *r) {
   return true;
 }
 
-/* The shard's mean gradient, weighted by the shard's share of the global
- * batch, summed over the ranks: the global batch's mean gradient. */
+/* Each shard's share of the global batch's mean gradient (the shard graph
+ * weights its mean by its share, lower_grad_step), summed over the ranks:
+ * the global batch's mean gradient. */
 static bool sum_gradients(Trainer *t, void *ctx) {
   (void)ctx;
   Store *st = &t->s.store;
-  float share = t->step_n ? (float)t->shard_n / (float)t->step_n : 1.0f;
-  if (share != 1.0f)
-    for (int64_t i = 0; i < st->param_floats; i++) st->grad[i] *= share;
   double t0 = clock_seconds();
   if (link_sim.bytes_per_second > 0)
     ring_allreduce(st->grad, st->param_floats);

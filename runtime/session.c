@@ -147,7 +147,8 @@ static bool session_machine(Session *s, char *err, size_t errlen) {
 
 static Compiled *find_graph(const Session *s, GraphWant w) {
   for (int i = 0; i < s->ngraphs; i++)
-    if (s->graphs[i]->kind == w.kind && s->graphs[i]->batch == w.batch && s->graphs[i]->first == w.first)
+    if (s->graphs[i]->kind == w.kind && s->graphs[i]->batch == w.batch && s->graphs[i]->first == w.first &&
+        s->graphs[i]->total == w.total)
       return s->graphs[i];
   return NULL;
 }
@@ -155,7 +156,7 @@ static Compiled *find_graph(const Session *s, GraphWant w) {
 static Compiled *add_graph(Session *s, GraphWant w, IrGraph *g, JitGraph *j) {
   s->graphs = xrealloc(s->graphs, sizeof(Compiled *) * (size_t)(s->ngraphs + 1));
   Compiled *c = s->graphs[s->ngraphs++] = xmalloc(sizeof(Compiled));
-  *c = (Compiled){.kind = w.kind, .batch = g->batch, .first = w.first, .ir = g, .jit = j};
+  *c = (Compiled){.kind = w.kind, .batch = g->batch, .first = w.first, .total = w.total, .ir = g, .jit = j};
   for (int i = 0; i < jit_nleaves(j); i++) jit_bind(j, i, leaf_buffer(s, c, jit_leaf(j, i)));
   return c;
 }
@@ -189,18 +190,24 @@ static void *compile_worker(void *arg) {
   return NULL;
 }
 
+/* w with what its kind ignores set as find_graph compares it. */
+static GraphWant want_normalized(GraphWant w) {
+  if (w.kind != GRAPH_GRAD_STEP) w.first = 0;
+  if (w.kind != GRAPH_GRAD_STEP || w.total == 0) w.total = w.batch;
+  return w;
+}
+
 bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t errlen) {
   if (!session_machine(s, err, errlen)) return false;
   CompileWork w = {.s = s, .jobs = xcalloc((size_t)n + 1, sizeof(CompileJob))};
   for (int i = 0; i < n; i++) {
-    GraphWant wi = want[i];
-    if (wi.kind != GRAPH_GRAD_STEP) wi.first = 0;
+    GraphWant wi = want_normalized(want[i]);
     bool seen = find_graph(s, wi) != NULL;
     for (int k = 0; k < i && !seen; k++) seen = memcmp(&w.jobs[k].want, &wi, sizeof wi) == 0;
     if (seen) continue;
     CompileJob *job = &w.jobs[w.njobs++];
     job->want = wi;
-    job->g = pipeline_shard_graph(s->model, s->arena, pipe_of[wi.kind], wi.batch, wi.first, false);
+    job->g = pipeline_shard_graph(s->model, s->arena, pipe_of[wi.kind], wi.batch, wi.first, wi.total, false);
   }
   int helpers = (s->threads < w.njobs ? s->threads : w.njobs) - 1;
   pthread_t *tid = xcalloc((size_t)(helpers > 0 ? helpers : 0) + 1, sizeof(pthread_t));
@@ -220,14 +227,14 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
   return ok;
 }
 
-Compiled *session_shard_graph(Session *s, GraphKind kind, int batch, int first, char *err, size_t errlen) {
-  GraphWant want = {kind, batch, kind == GRAPH_GRAD_STEP ? first : 0};
+Compiled *session_shard_graph(Session *s, GraphKind kind, int batch, int first, int total, char *err, size_t errlen) {
+  GraphWant want = want_normalized((GraphWant){kind, batch, first, total});
   if (!find_graph(s, want) && !session_compile(s, &want, 1, err, errlen)) return NULL;
   return find_graph(s, want);
 }
 
 Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen) {
-  return session_shard_graph(s, kind, batch, 0, err, errlen);
+  return session_shard_graph(s, kind, batch, 0, batch, err, errlen);
 }
 
 void session_gather(Compiled *c, const Dataset *d, const int *idx, int n) {

@@ -10,9 +10,10 @@
  * every parameter's gradient (the mean over its batch) into store.grad, at the
  * parameter's offset; GRAPH_UPDATE reads them from there, clips them and
  * updates the parameters and optimizer state.  Between the two runs a caller
- * may change store.grad (sum the gradients of several shards or ranks, then
- * scale them back to a mean); left alone, the two runs give the bits one
- * GRAPH_TRAIN run gives.
+ * may change store.grad (sum the gradients of several shards or ranks: a
+ * shard's graph writes its share of the global batch's mean, so the sum is
+ * that mean); left alone, the two runs give the bits one GRAPH_TRAIN run
+ * gives.
  *
  * Graphs are compiled on demand per (kind, batch size): training needs the
  * full batch and the last partial batch; evaluation needs whatever remainders
@@ -56,6 +57,8 @@ typedef struct {
   int batch;          /* batch size it was compiled for (0: no batch axis) */
   int first;          /* GRAPH_GRAD_STEP of a rank's shard: the shard's first sample in the
                          global batch (its dropout masks are the global batch's); else 0 */
+  int total;          /* GRAPH_GRAD_STEP of a rank's shard: the global batch's samples (its
+                         gradients are the shard's share of the global mean); else batch */
   IrGraph *ir;        /* the simplified IR it was compiled from */
   JitGraph *jit;      /* the compiled code */
   Feed *feeds;        /* its INPUT leaves */
@@ -113,6 +116,7 @@ typedef struct {
   GraphKind kind;
   int batch;
   int first;   /* Compiled.first */
+  int total;   /* Compiled.total (0: batch) */
 } GraphWant;
 
 /* Compiles every wanted graph not compiled yet, several at once (up to the
@@ -123,8 +127,9 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
 /* The compiled graph of that kind and batch size, compiling it the first
  * time.  NULL with a message on failure. */
 Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t errlen);
-/* The same for a GRAPH_GRAD_STEP of a shard starting at sample `first` of the global batch. */
-Compiled *session_shard_graph(Session *s, GraphKind kind, int batch, int first, char *err, size_t errlen);
+/* The same for a GRAPH_GRAD_STEP of a shard starting at sample `first` of a
+ * global batch of `total` samples. */
+Compiled *session_shard_graph(Session *s, GraphKind kind, int batch, int first, int total, char *err, size_t errlen);
 
 /* Copies samples idx[0..n) of d into the graph's feeds. */
 void session_gather(Compiled *c, const Dataset *d, const int *idx, int n);

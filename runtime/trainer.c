@@ -122,15 +122,15 @@ static bool compile_steps(Trainer *t) {
   int rem = t->has_batch ? t->used % t->batch : 0, lo = 0, lo_rem = 0;
   int full = t->has_batch ? shard_of(t, t->batch, &lo) : 0, part = shard_of(t, rem, &lo_rem);
   GraphKind kind = t->opt.split ? GRAPH_GRAD_STEP : GRAPH_TRAIN;
-  GraphWant want[4] = {{GRAPH_UPDATE, 0, 0}};
+  GraphWant want[4] = {{GRAPH_UPDATE, 0, 0, 0}};
   int n = t->opt.split ? 1 : 0;
-  if (full || !t->has_batch) want[n++] = (GraphWant){kind, full, lo};
-  if (t->has_batch) want[n++] = (GraphWant){GRAPH_EVAL, t->batch, 0};
-  if (part) want[n++] = (GraphWant){kind, part, lo_rem};
+  if (full || !t->has_batch) want[n++] = (GraphWant){kind, full, lo, t->batch};
+  if (t->has_batch) want[n++] = (GraphWant){GRAPH_EVAL, t->batch, 0, 0};
+  if (part) want[n++] = (GraphWant){kind, part, lo_rem, rem};
   bool ok = session_compile(&t->s, want, n, err, sizeof err);
   if (ok) {
-    if (full || !t->has_batch) t->step = session_shard_graph(&t->s, kind, full, lo, err, sizeof err);
-    if (part) t->step_rem = session_shard_graph(&t->s, kind, part, lo_rem, err, sizeof err);
+    if (full || !t->has_batch) t->step = session_shard_graph(&t->s, kind, full, lo, t->batch, err, sizeof err);
+    if (part) t->step_rem = session_shard_graph(&t->s, kind, part, lo_rem, rem, err, sizeof err);
     if (t->opt.split) t->update = session_graph(&t->s, GRAPH_UPDATE, 0, err, sizeof err);
   }
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
@@ -206,7 +206,6 @@ static const Dataset *train_set(const Trainer *t) { return t->has_batch ? &t->da
  * A rank whose shard is empty contributes zero gradients. */
 static bool run_step(Trainer *t, Compiled *g, int k, bool hooks) {
   int start, n = batch_at(t, k, &start), lo = 0;
-  t->step_n = n;
   t->shard_n = t->has_batch ? shard_of(t, n, &lo) : n;
   if (g) session_run(g, train_set(t), t->perm + start + lo, t->shard_n);
   else memset(t->s.store.grad, 0, sizeof(float) * (size_t)t->s.store.param_floats);

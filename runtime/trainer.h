@@ -11,7 +11,9 @@
  *                        step's batch of every parameter sits in
  *                        t->s.store.grad at the parameter's offset (store.h),
  *                        so combining shards or ranks is one call over one
- *                        buffer.  Only for a trainer made with opt.split.
+ *                        buffer (a rank's shard writes its share of the
+ *                        global batch's mean: the ranks' sum is that mean).
+ *                        Only for a trainer made with opt.split.
  *   TRAINER_AFTER_STEP   after every optimizer step (progress lines)
  *   TRAINER_AFTER_EPOCH  after an epoch's metrics, validation and early
  *                        stopping (epoch lines, JSON logs, periodic saves)
@@ -101,8 +103,8 @@ struct Trainer {
   Compiled *step, *step_rem; /* the train step for full batches and for the last partial one
                                 (with opt.split, its first half: forward and gradients); of
                                 this rank's shard of them, NULL when the shard is empty */
-  int step_n, shard_n;       /* the step under way: samples in the global batch, and in this
-                                rank's shard of it (its gradients are the shard's mean) */
+  int shard_n;               /* the step under way: samples in this rank's shard of its global
+                                batch (its gradients are the shard's share of the batch's mean) */
   Compiled *update;          /* with opt.split, the second half: clipping and the update (else NULL) */
   double compile_seconds;    /* time spent compiling them */
   Rng rng;                   /* the shuffling generator */

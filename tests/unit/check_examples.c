@@ -238,7 +238,7 @@ static void check_split(const char *path) {
   double **start = gradcheck_leaf_values(fused, m, 17, a);
   Buffers one = {0}, two = {0};
   JitGraph *step = compile_bound(fused, &one, path);
-  JitGraph *grad = compile_bound(ir_simplify(lower_grad_step(m, a, batch, 0)), &two, path);
+  JitGraph *grad = compile_bound(ir_simplify(lower_grad_step(m, a, batch, 0, batch)), &two, path);
   JitGraph *update = compile_bound(ir_simplify(lower_update_step(m, a)), &two, path);
   for (int i = 0; i < fused->nodes.len; i++) {
     const IrNode *n = fused->nodes.items[i];
