@@ -46,6 +46,25 @@ IrGraph *lower_train_step(const Model *m, Arena *a, int batch);
  * the shards' gradients add up to that mean.  total == batch: a whole batch. */
 IrGraph *lower_grad_step(const Model *m, Arena *a, int batch, int first, int total);
 IrGraph *lower_update_step(const Model *m, Arena *a);
+/* Part of a parameter: its elements first..first+count-1 in row-major order. */
+typedef struct {
+  int64_t first, count;
+} LowerPiece;
+/* lower_update_step of pieces of the parameters (a rank's slice of a sharded
+ * update): piece[i] of parameter i (count 0: none of it).  A piece smaller
+ * than its parameter is a vector leaf "NAME@FIRST" (lower_piece_name), and
+ * so are its gradient ("grad NAME@FIRST") and optimizer state
+ * ("adam.m/NAME@FIRST"): a runtime binds them to the parameter's, the
+ * gradient's and the state's buffers from element FIRST on.  Every update
+ * is elementwise except clipping by the global norm, which needs every
+ * gradient: a model with clip_norm has no slices. */
+IrGraph *lower_update_slice(const Model *m, Arena *a, const LowerPiece *piece);
+#define LOWER_PIECE_MARK "@"
+const char *lower_piece_name(Arena *a, const char *name, int64_t first);
+/* The parameter (index in m->params) whose optimizer state leaf `name` is
+ * ("adam.m/h1.w" is h1.w's), or -1 (a hyperparameter, the step counter,
+ * anything else). */
+int optim_state_param(const Model *m, const char *name);
 /* The graph output of m's output i: "output" for the first, "output NAME". */
 const char *lower_output_name(const Model *m, int i, Arena *a);
 /* "grad NAME": the leaf carrying parameter NAME's gradient between the halves. */

@@ -86,13 +86,14 @@ static Hyper hyper_leaves(LowerCtx *L) {
   return h;
 }
 
+/* Clips grads[0..n) (NULL: a parameter the graph does not update). */
 static void clip(LowerCtx *L, IrNode **grads, int n) {
   const OptimConfig *o = &L->m->optim;
   IrGraph *g = L->g;
   g->cur_label = "clip";
   if (o->clip_value > 0)
     for (int i = 0; i < n; i++)
-      grads[i] = ir_binary(g, OP_MAX, ir_binary(g, OP_MIN, grads[i], lower_num(L, o->clip_value)),
+      if (grads[i]) grads[i] = ir_binary(g, OP_MAX, ir_binary(g, OP_MIN, grads[i], lower_num(L, o->clip_value)),
                            lower_num(L, -o->clip_value));
   if (o->clip_norm > 0 && n > 0) {
     IrNode *sq = lower_num(L, 0);
@@ -175,7 +176,8 @@ static void update(LowerCtx *L, const Hyper *h, IrNode *w, IrNode *gr, IrNode *t
 }
 
 /* Clipping and the optimizer's updates of params[0..n) from grads (both in
- * L->g); labels every node with the optimizer and the parameter. */
+ * L->g; NULL for a parameter the graph does not update); labels every node
+ * with the optimizer and the parameter. */
 static void lower_updates(LowerCtx *L, IrNode *const *params, IrNode **grads) {
   const Model *m = L->m;
   IrGraph *g = L->g;
@@ -191,6 +193,7 @@ static void lower_updates(LowerCtx *L, IrNode *const *params, IrNode **grads) {
     ir_update(g, t, t1);
   }
   for (int i = 0; i < m->nparams; i++) {
+    if (!params[i]) continue;
     g->cur_label = arena_printf(g->arena, "%s %s", optim_names[m->optim.kind], m->params[i].name);
     update(L, &h, params[i], grads[i], t1);
   }
@@ -242,18 +245,46 @@ IrGraph *lower_grad_step(const Model *m, Arena *a, int batch, int first, int tot
   return g;
 }
 
-IrGraph *lower_update_step(const Model *m, Arena *a) {
-  IrGraph *g = ir_graph_new(a, arena_printf(a, "%s.update", m->name), 0);
+const char *lower_piece_name(Arena *a, const char *name, int64_t first) {
+  return arena_printf(a, "%s" LOWER_PIECE_MARK "%lld", name, (long long)first);
+}
+
+/* The update of every parameter (piece NULL) or of the pieces of them. */
+static IrGraph *update_graph(const Model *m, Arena *a, const char *what, const LowerPiece *piece) {
+  IrGraph *g = ir_graph_new(a, arena_printf(a, "%s.%s", m->name, what), 0);
   LowerCtx L = {.m = m, .g = g, .params = NEW_ARRAY(a, IrNode *, m->nparams + 1)};
   IrNode **grads = NEW_ARRAY(a, IrNode *, m->nparams + 1);
   for (int i = 0; i < m->nparams; i++) {
     const ModelParam *p = &m->params[i];
+    int64_t numel = shape_numel(p->shape);
+    LowerPiece whole = {0, numel}, pc = piece ? piece[i] : whole;
+    L.params[i] = grads[i] = NULL;
+    if (pc.count == 0) continue;
+    bool all = pc.first == 0 && pc.count == numel;
+    const char *name = all ? p->name : lower_piece_name(a, p->name, pc.first);
+    Shape shape = all ? p->shape : shape_1((int)pc.count);
     g->cur_loc = p->loc;
     g->cur_label = p->name;
-    L.params[i] = ir_param(g, p->name, p->shape, p->init);
-    grads[i] = ir_input(g, lower_grad_leaf(a, p->name), p->shape);
+    L.params[i] = ir_param(g, name, shape, p->init);
+    grads[i] = ir_input(g, lower_grad_leaf(a, name), shape);
   }
   lower_updates(&L, L.params, grads);
   return g;
+}
+
+IrGraph *lower_update_step(const Model *m, Arena *a) { return update_graph(m, a, "update", NULL); }
+
+IrGraph *lower_update_slice(const Model *m, Arena *a, const LowerPiece *piece) {
+  if (m->optim.clip_norm > 0) die("lower_update_slice: clipping by the norm needs every gradient");
+  return update_graph(m, a, "update_slice", piece);
+}
+
+int optim_state_param(const Model *m, const char *name) {
+  const char *opt = optim_names[m->optim.kind], *slash = strchr(name, '/');
+  size_t n = strlen(opt);
+  if (!slash || strncmp(name, opt, n) != 0 || name[n] != '.') return -1;
+  for (int i = 0; i < m->nparams; i++)
+    if (strcmp(slash + 1, m->params[i].name) == 0) return i;
+  return -1;
 }
 

@@ -54,6 +54,16 @@ IrGraph *pipeline_shard_graph(const Model *m, Arena *a, PipeGraph what, int batc
   return g;
 }
 
+IrGraph *pipeline_update_slice(const Model *m, Arena *a, const LowerPiece *piece) {
+  double t0 = pipeline_clock();
+  IrGraph *g = lower_update_slice(m, a, piece);
+  double t1 = pipeline_clock();
+  pipeline_account(STAGE_LOWER, t1 - t0);
+  g = ir_simplify(g);
+  pipeline_account(STAGE_SIMPLIFY, pipeline_clock() - t1);
+  return g;
+}
+
 Planned *pipeline_plan(const IrGraph *g, const Target *t) {
   Planned *p = xcalloc(1, sizeof *p);
   p->g = g;

@@ -17,6 +17,7 @@
 #include "ir.h"
 #include "plan.h"
 #include "schedule.h"
+#include "lower.h"
 #include "sema.h"
 #include "target.h"
 
@@ -35,6 +36,8 @@ IrGraph *pipeline_graph(const Model *m, Arena *a, PipeGraph what, int batch, boo
  * the gradients the shard's share of its mean, lower_grad_step); other
  * graphs ignore first and total. */
 IrGraph *pipeline_shard_graph(const Model *m, Arena *a, PipeGraph what, int batch, int first, int total, bool raw);
+/* The update of pieces of the parameters (lower_update_slice), simplified. */
+IrGraph *pipeline_update_slice(const Model *m, Arena *a, const LowerPiece *piece);
 
 /* A graph's kernels, buffers and schedule for target t. */
 typedef struct {

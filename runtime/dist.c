@@ -13,10 +13,16 @@ bool dist_launched(void) {
 #ifdef NNC_MPI
 #include <mpi.h>
 
+#include "lower.h"
+
 /* MPI is one per process: so is this. */
 static struct {
   int rank, size;
   volatile sig_atomic_t *stop;
+  bool sharded;            /* each rank updates its slice (trainer_slice) */
+  int64_t *bound;          /* size + 1: rank k's slice of the flat buffers is bound[k]..bound[k+1]-1 */
+  float *buf;              /* a slice's worth of floats, for the ring */
+  int *counts, *displs;    /* size each: MPI_Allgatherv of the optimizer state */
   double reduce_seconds;   /* in the gradient all-reduce */
   long long reduces;       /* steps that summed gradients */
   long long bytes;         /* gradient bytes per step */
@@ -45,10 +51,9 @@ static void sum_doubles(double *v, int n, void *ctx) {
 
 /* A simulated link between the ranks, for measuring the step-time model
  * (NNC_TEST_LINK="MB/s,microseconds", docs/distributed.md; `make bench`):
- * the gradient sum becomes a ring all-reduce of MPI_Sendrecv messages, each
- * followed by the time it would take on that link.  Chunk k's sum is made
- * once, on one rank, and copied to the others, so every rank still gets the
- * same bits. */
+ * each message of the ring below is followed by the time it would take on
+ * that link, and an update that is not sharded sums the gradients around
+ * the ring too. */
 static struct {
   double bytes_per_second, latency;   /* 0: no simulated link */
 } link_sim;
@@ -67,36 +72,39 @@ static void link_delay(int64_t n) {
   while (nanosleep(&ts, &ts) != 0) {}
 }
 
-static int64_t chunk_start(int64_t n, int k) { return n * k / D.size; }
+static int64_t chunk_floats(int k) { return D.bound[k + 1] - D.bound[k]; }
 
-/* Sends chunk `send` to the next rank while receiving chunk `recv` from the
- * previous one into buf (n floats in all). */
-static void ring_step(float *v, int64_t n, int send, int recv, float *buf) {
-  int64_t s0 = chunk_start(n, send), r0 = chunk_start(n, recv);
+/* Sends chunk `send` of v (rank `send`'s slice) to the next rank while
+ * receiving chunk `recv` from the previous one into `into`. */
+static void ring_step(float *v, int send, int recv, float *into) {
   int next = (D.rank + 1) % D.size, prev = (D.rank + D.size - 1) % D.size;
-  check(MPI_Sendrecv(v + s0, (int)(chunk_start(n, send + 1) - s0), MPI_FLOAT, next, 0, buf,
-                     (int)(chunk_start(n, recv + 1) - r0), MPI_FLOAT, prev, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-        "MPI_Sendrecv (simulated link)");
-  link_delay((int64_t)sizeof(float) * (chunk_start(n, send + 1) - s0));
+  check(MPI_Sendrecv(v + D.bound[send], (int)chunk_floats(send), MPI_FLOAT, next, 0, into, (int)chunk_floats(recv),
+                     MPI_FLOAT, prev, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        "MPI_Sendrecv (ring)");
+  if (link_sim.bytes_per_second > 0) link_delay((int64_t)sizeof(float) * chunk_floats(send));
 }
 
-/* Reduce-scatter then all-gather around the ring: 2(size-1) messages of
- * n/size floats each. */
-static void ring_allreduce(float *v, int64_t n) {
+/* Reduce-scatter around the ring: size-1 messages of a slice each, after
+ * which this rank's slice of v holds the sum over the ranks, added in ring
+ * order (the same order in every run). */
+static void reduce_scatter(float *v) {
   int R = D.size, r = D.rank;
-  float *buf = malloc(sizeof(float) * (size_t)(n / R + 1));
-  if (!buf) die("out of memory");
+  for (int s = 0; s < R - 1; s++) {
+    int recv = (r + 2 * R - s - 2) % R;
+    ring_step(v, (r + 2 * R - s - 1) % R, recv, D.buf);
+    float *c = v + D.bound[recv];
+    for (int64_t i = 0; i < chunk_floats(recv); i++) c[i] += D.buf[i];
+  }
+}
+
+/* All-gather around the ring: every rank's slice of v to every rank, as
+ * bits, in size-1 messages. */
+static void all_gather(float *v) {
+  int R = D.size, r = D.rank;
   for (int s = 0; s < R - 1; s++) {
     int recv = (r + 2 * R - s - 1) % R;
-    ring_step(v, n, (r + R - s) % R, recv, buf);
-    for (int64_t i = chunk_start(n, recv); i < chunk_start(n, recv + 1); i++) v[i] += buf[i - chunk_start(n, recv)];
+    ring_step(v, (r + R - s) % R, recv, v + D.bound[recv]);
   }
-  for (int s = 0; s < R - 1; s++) {
-    int recv = (r + R - s) % R;
-    ring_step(v, n, (r + 1 + R - s) % R, recv, buf);
-    memcpy(v + chunk_start(n, recv), buf, sizeof(float) * (size_t)(chunk_start(n, recv + 1) - chunk_start(n, recv)));
-  }
-  free(buf);
 }
 
 bool dist_start(TrainerRanks *r) {
@@ -116,19 +124,54 @@ bool dist_start(TrainerRanks *r) {
 
 /* Each shard's share of the global batch's mean gradient (the shard graph
  * weights its mean by its share, lower_grad_step), summed over the ranks:
- * the global batch's mean gradient. */
+ * the global batch's mean gradient, in this rank's slice when the update is
+ * sharded (its update reads no other), else everywhere. */
 static bool sum_gradients(Trainer *t, void *ctx) {
   (void)ctx;
   Store *st = &t->s.store;
   double t0 = clock_seconds();
-  if (link_sim.bytes_per_second > 0)
-    ring_allreduce(st->grad, st->param_floats);
-  else
+  if (D.sharded) {
+    reduce_scatter(st->grad);
+  } else if (link_sim.bytes_per_second > 0) {
+    reduce_scatter(st->grad);
+    all_gather(st->grad);
+  } else {
     check(MPI_Allreduce(MPI_IN_PLACE, st->grad, (int)st->param_floats, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
           "MPI_Allreduce (gradients)");
+  }
   D.reduce_seconds += clock_seconds() - t0;
   D.reduces++;
   D.bytes = (long long)sizeof(float) * st->param_floats;
+  return true;
+}
+
+/* A sharded update: every rank's slice of the new parameters to every rank. */
+static void gather_params(Trainer *t) {
+  double t0 = clock_seconds();
+  all_gather(t->s.store.param);
+  D.reduce_seconds += clock_seconds() - t0;
+}
+
+/* A sharded update keeps each rank's optimizer state current in its slice
+ * only: every rank's slice of every per-parameter state tensor (Adam's
+ * moments, momentum, ...) to every rank, before the whole store is read. */
+static bool gather_state(Trainer *t, void *ctx) {
+  (void)ctx;
+  Store *st = &t->s.store;
+  for (int i = 0; i < st->n; i++) {
+    int p = st->t[i].op == OP_STATE ? optim_state_param(t->m, st->t[i].name) : -1;
+    if (p < 0) continue;
+    const Tensor *w = store_find(st, t->m->params[p].name);
+    for (int k = 0; k < D.size; k++) {
+      int64_t a = w->offset > D.bound[k] ? w->offset : D.bound[k];
+      int64_t b = w->offset + w->numel < D.bound[k + 1] ? w->offset + w->numel : D.bound[k + 1];
+      D.counts[k] = b > a ? (int)(b - a) : 0;
+      D.displs[k] = b > a ? (int)(a - w->offset) : 0;
+    }
+    check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, store_data(st, &st->t[i]), D.counts, D.displs, MPI_FLOAT,
+                         MPI_COMM_WORLD),
+          "MPI_Allgatherv (optimizer state)");
+  }
   return true;
 }
 
@@ -149,6 +192,7 @@ static void average_model_state(Trainer *t) {
 /* A signal seen by one rank stops every rank after the same step. */
 static bool after_step(Trainer *t, void *ctx) {
   (void)ctx;
+  if (D.sharded) gather_params(t);
   average_model_state(t);
   int stop = D.stop && *D.stop, any = 0;
   check(MPI_Allreduce(&stop, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (stop)");
@@ -178,9 +222,20 @@ static bool check_same_weights(Trainer *t, void *ctx) {
 
 void dist_attach(Trainer *t, volatile sig_atomic_t *stop) {
   D.stop = stop;
+  D.sharded = t->update->kind == GRAPH_UPDATE_SLICE;
+  D.bound = xmalloc(sizeof(int64_t) * (size_t)(D.size + 1));
+  D.counts = xmalloc(sizeof(int) * (size_t)D.size);
+  D.displs = xmalloc(sizeof(int) * (size_t)D.size);
+  int64_t most = 0;
+  for (int k = 0; k < D.size; k++) {
+    trainer_slice(t, k, &D.bound[k], &D.bound[k + 1]);
+    most = chunk_floats(k) > most ? chunk_floats(k) : most;
+  }
+  D.buf = xmalloc(sizeof(float) * (size_t)(most + 1));
   trainer_hook(t, TRAINER_BEFORE_UPDATE, sum_gradients, NULL);
   trainer_hook(t, TRAINER_AFTER_STEP, after_step, NULL);
   trainer_hook(t, TRAINER_AFTER_EPOCH, check_same_weights, NULL);
+  if (D.sharded) trainer_hook(t, TRAINER_WHOLE_STORE, gather_state, NULL);
 }
 
 void dist_abort(int status) {
@@ -190,7 +245,13 @@ void dist_abort(int status) {
   exit(status ? status : 1);
 }
 
-void dist_finish(void) { MPI_Finalize(); }
+void dist_finish(void) {
+  free(D.bound);
+  free(D.buf);
+  free(D.counts);
+  free(D.displs);
+  MPI_Finalize();
+}
 
 void dist_print_timings(FILE *out) {
   fprintf(out, "all-reduce: %lld steps, %lld bytes each, %.4f s on rank %d of %d\n", D.reduces, D.bytes,

@@ -99,23 +99,39 @@ static bool is_target(const Model *m, const char *name) {
   return false;
 }
 
+/* The store's tensor a leaf name stands for, and the element the leaf
+ * starts at: "NAME@FIRST" is a piece of NAME from element FIRST on
+ * (lower_update_slice).  NULL when there is none. */
+static Tensor *leaf_tensor(const Session *s, const char *name, int64_t *first) {
+  const char *mark = strrchr(name, LOWER_PIECE_MARK[0]);
+  *first = 0;
+  if (!mark) return store_find(&s->store, name);
+  char base[512];
+  if ((size_t)(mark - name) >= sizeof base) return NULL;
+  snprintf(base, sizeof base, "%.*s", (int)(mark - name), name);
+  *first = strtoll(mark + 1, NULL, 10);
+  return store_find(&s->store, base);
+}
+
 /* The gradient a "grad NAME" leaf of a split train step carries
  * (lower_grad_leaf): NAME's place in store.grad.  NULL for any other leaf
  * (names in the language have no spaces). */
 static float *grad_buffer(const Session *s, const IrNode *leaf) {
   size_t len = strlen(LOWER_GRAD_PREFIX);
   if (strncmp(leaf->name, LOWER_GRAD_PREFIX, len) != 0) return NULL;
-  Tensor *t = store_find(&s->store, leaf->name + len);
-  return t && t->op == OP_PARAM ? store_grad(&s->store, t) : NULL;
+  int64_t first;
+  Tensor *t = leaf_tensor(s, leaf->name + len, &first);
+  return t && t->op == OP_PARAM ? store_grad(&s->store, t) + first : NULL;
 }
 
 /* Where a PARAM, STATE or gradient leaf lives in the store. */
 static float *store_leaf(const Session *s, const IrNode *leaf) {
   float *grad = grad_buffer(s, leaf);
   if (grad) return grad;
-  Tensor *t = store_find(&s->store, leaf->name);
+  int64_t first;
+  Tensor *t = leaf_tensor(s, leaf->name, &first);
   if (!t) die("session: leaf %s is not in the store", leaf->name);
-  return store_data(&s->store, t);
+  return store_data(&s->store, t) + first;
 }
 
 /* The buffer leaf reads: its place in the store, or (INPUT) a feed of the
@@ -148,7 +164,7 @@ static bool session_machine(Session *s, char *err, size_t errlen) {
 static Compiled *find_graph(const Session *s, GraphWant w) {
   for (int i = 0; i < s->ngraphs; i++)
     if (s->graphs[i]->kind == w.kind && s->graphs[i]->batch == w.batch && s->graphs[i]->first == w.first &&
-        s->graphs[i]->total == w.total)
+        s->graphs[i]->total == w.total && s->graphs[i]->lo == w.lo && s->graphs[i]->hi == w.hi)
       return s->graphs[i];
   return NULL;
 }
@@ -156,7 +172,8 @@ static Compiled *find_graph(const Session *s, GraphWant w) {
 static Compiled *add_graph(Session *s, GraphWant w, IrGraph *g, JitGraph *j) {
   s->graphs = xrealloc(s->graphs, sizeof(Compiled *) * (size_t)(s->ngraphs + 1));
   Compiled *c = s->graphs[s->ngraphs++] = xmalloc(sizeof(Compiled));
-  *c = (Compiled){.kind = w.kind, .batch = g->batch, .first = w.first, .total = w.total, .ir = g, .jit = j};
+  *c = (Compiled){.kind = w.kind, .batch = g->batch, .first = w.first, .total = w.total, .lo = w.lo, .hi = w.hi,
+                  .ir = g, .jit = j};
   for (int i = 0; i < jit_nleaves(j); i++) jit_bind(j, i, leaf_buffer(s, c, jit_leaf(j, i)));
   return c;
 }
@@ -194,7 +211,20 @@ static void *compile_worker(void *arg) {
 static GraphWant want_normalized(GraphWant w) {
   if (w.kind != GRAPH_GRAD_STEP) w.first = 0;
   if (w.kind != GRAPH_GRAD_STEP || w.total == 0) w.total = w.batch;
+  if (w.kind != GRAPH_UPDATE_SLICE) w.lo = w.hi = 0;
   return w;
+}
+
+/* The pieces of the parameters that lie in store.param[lo..hi). */
+static IrGraph *slice_graph(const Session *s, int64_t lo, int64_t hi) {
+  const Model *m = s->model;
+  LowerPiece *piece = NEW_ARRAY(s->arena, LowerPiece, m->nparams + 1);
+  for (int i = 0; i < m->nparams; i++) {
+    const Tensor *t = store_find(&s->store, m->params[i].name);
+    int64_t a = t->offset > lo ? t->offset : lo, b = t->offset + t->numel < hi ? t->offset + t->numel : hi;
+    piece[i] = b > a ? (LowerPiece){a - t->offset, b - a} : (LowerPiece){0, 0};
+  }
+  return pipeline_update_slice(m, s->arena, piece);
 }
 
 bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t errlen) {
@@ -207,7 +237,9 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
     if (seen) continue;
     CompileJob *job = &w.jobs[w.njobs++];
     job->want = wi;
-    job->g = pipeline_shard_graph(s->model, s->arena, pipe_of[wi.kind], wi.batch, wi.first, wi.total, false);
+    job->g = wi.kind == GRAPH_UPDATE_SLICE
+                 ? slice_graph(s, wi.lo, wi.hi)
+                 : pipeline_shard_graph(s->model, s->arena, pipe_of[wi.kind], wi.batch, wi.first, wi.total, false);
   }
   int helpers = (s->threads < w.njobs ? s->threads : w.njobs) - 1;
   pthread_t *tid = xcalloc((size_t)(helpers > 0 ? helpers : 0) + 1, sizeof(pthread_t));
@@ -228,7 +260,13 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
 }
 
 Compiled *session_shard_graph(Session *s, GraphKind kind, int batch, int first, int total, char *err, size_t errlen) {
-  GraphWant want = want_normalized((GraphWant){kind, batch, first, total});
+  GraphWant want = want_normalized((GraphWant){.kind = kind, .batch = batch, .first = first, .total = total});
+  if (!find_graph(s, want) && !session_compile(s, &want, 1, err, errlen)) return NULL;
+  return find_graph(s, want);
+}
+
+Compiled *session_update_slice(Session *s, int64_t lo, int64_t hi, char *err, size_t errlen) {
+  GraphWant want = want_normalized((GraphWant){.kind = GRAPH_UPDATE_SLICE, .lo = lo, .hi = hi});
   if (!find_graph(s, want) && !session_compile(s, &want, 1, err, errlen)) return NULL;
   return find_graph(s, want);
 }

@@ -42,6 +42,8 @@ typedef enum {
   GRAPH_EVAL,        /* evaluation forward: dropout off, running statistics */
   GRAPH_GRAD_STEP,   /* the train step's first half: forward and gradients into store.grad */
   GRAPH_UPDATE,      /* its second half: clipping and the update from store.grad (batch 0) */
+  GRAPH_UPDATE_SLICE, /* GRAPH_UPDATE of the elements lo..hi-1 of store.param only (a rank's
+                         slice of a sharded update, lower_update_slice; no clip_norm) */
 } GraphKind;
 
 /* An INPUT leaf of a compiled graph and the batch buffer bound to it. */
@@ -59,6 +61,7 @@ typedef struct {
                          global batch (its dropout masks are the global batch's); else 0 */
   int total;          /* GRAPH_GRAD_STEP of a rank's shard: the global batch's samples (its
                          gradients are the shard's share of the global mean); else batch */
+  int64_t lo, hi;     /* GRAPH_UPDATE_SLICE: the floats of store.param it updates; else 0 */
   IrGraph *ir;        /* the simplified IR it was compiled from */
   JitGraph *jit;      /* the compiled code */
   Feed *feeds;        /* its INPUT leaves */
@@ -117,6 +120,7 @@ typedef struct {
   int batch;
   int first;   /* Compiled.first */
   int total;   /* Compiled.total (0: batch) */
+  int64_t lo, hi;   /* Compiled.lo, hi */
 } GraphWant;
 
 /* Compiles every wanted graph not compiled yet, several at once (up to the
@@ -130,6 +134,9 @@ Compiled *session_graph(Session *s, GraphKind kind, int batch, char *err, size_t
 /* The same for a GRAPH_GRAD_STEP of a shard starting at sample `first` of a
  * global batch of `total` samples. */
 Compiled *session_shard_graph(Session *s, GraphKind kind, int batch, int first, int total, char *err, size_t errlen);
+
+/* The GRAPH_UPDATE_SLICE of store.param[lo..hi) (multiples of 16). */
+Compiled *session_update_slice(Session *s, int64_t lo, int64_t hi, char *err, size_t errlen);
 
 /* Copies samples idx[0..n) of d into the graph's feeds. */
 void session_gather(Compiled *c, const Dataset *d, const int *idx, int n);

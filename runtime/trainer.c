@@ -113,6 +113,16 @@ static bool plan_epochs(Trainer *t, const char *file) {
   return true;
 }
 
+/* Whether each rank updates only its slice of the parameters: with ranks,
+ * unless clipping by the norm needs every gradient on every rank. */
+static bool sharded(const Trainer *t) { return nranks(t) > 1 && t->m->optim.clip_norm <= 0; }
+
+void trainer_slice(const Trainer *t, int rank, int64_t *lo, int64_t *hi) {
+  int64_t n = t->s.store.param_floats / 16, size = nranks(t);
+  *lo = n * rank / size * 16;
+  *hi = n * (rank + 1) / size * 16;
+}
+
 /* The train steps (full and last partial batch, each fused or split), and
  * the evaluation graph (compiled now so that compile time is reported in one
  * figure). */
@@ -122,16 +132,21 @@ static bool compile_steps(Trainer *t) {
   int rem = t->has_batch ? t->used % t->batch : 0, lo = 0, lo_rem = 0;
   int full = t->has_batch ? shard_of(t, t->batch, &lo) : 0, part = shard_of(t, rem, &lo_rem);
   GraphKind kind = t->opt.split ? GRAPH_GRAD_STEP : GRAPH_TRAIN;
-  GraphWant want[4] = {{GRAPH_UPDATE, 0, 0, 0}};
+  GraphWant want[4] = {{.kind = GRAPH_UPDATE}};
+  if (sharded(t)) {
+    want[0].kind = GRAPH_UPDATE_SLICE;
+    trainer_slice(t, t->opt.ranks.rank, &want[0].lo, &want[0].hi);
+  }
   int n = t->opt.split ? 1 : 0;
-  if (full || !t->has_batch) want[n++] = (GraphWant){kind, full, lo, t->batch};
-  if (t->has_batch) want[n++] = (GraphWant){GRAPH_EVAL, t->batch, 0, 0};
-  if (part) want[n++] = (GraphWant){kind, part, lo_rem, rem};
+  if (full || !t->has_batch) want[n++] = (GraphWant){.kind = kind, .batch = full, .first = lo, .total = t->batch};
+  if (t->has_batch) want[n++] = (GraphWant){.kind = GRAPH_EVAL, .batch = t->batch};
+  if (part) want[n++] = (GraphWant){.kind = kind, .batch = part, .first = lo_rem, .total = rem};
   bool ok = session_compile(&t->s, want, n, err, sizeof err);
   if (ok) {
     if (full || !t->has_batch) t->step = session_shard_graph(&t->s, kind, full, lo, t->batch, err, sizeof err);
     if (part) t->step_rem = session_shard_graph(&t->s, kind, part, lo_rem, rem, err, sizeof err);
-    if (t->opt.split) t->update = session_graph(&t->s, GRAPH_UPDATE, 0, err, sizeof err);
+    if (t->opt.split && sharded(t)) t->update = session_update_slice(&t->s, want[0].lo, want[0].hi, err, sizeof err);
+    else if (t->opt.split) t->update = session_graph(&t->s, GRAPH_UPDATE, 0, err, sizeof err);
   }
   if (!ok) fprintf(stderr, "nnc: %s\n", err);
   t->compile_seconds = now_seconds() - t0;
@@ -318,6 +333,7 @@ static void sum_metrics(const Trainer *t, Metrics *m) {
 
 /* Metrics, validation, early stopping and the after-epoch hooks. */
 static bool epoch_end(Trainer *t) {
+  if (!run_hooks(t, TRAINER_WHOLE_STORE)) return false;
   t->epoch_seconds = now_seconds() - t->ep.start;
   t->epoch_samples = t->has_batch ? t->used - (int64_t)t->ep.first * t->batch : t->steps_per_epoch - t->ep.first;
   t->train_seconds += t->epoch_seconds;
@@ -388,6 +404,7 @@ static void epoch_position(const Trainer *t, CkptPosition *p) {
 }
 
 bool trainer_checkpoint(Trainer *t, const char *path) {
+  if (!run_hooks(t, TRAINER_WHOLE_STORE)) return false;
   CkptPosition pos = t->pos;
   epoch_position(t, &pos);   /* first: with ranks, every rank takes part */
   if (t->opt.ranks.rank != 0) return true;

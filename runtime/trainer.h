@@ -17,6 +17,11 @@
  *   TRAINER_AFTER_STEP   after every optimizer step (progress lines)
  *   TRAINER_AFTER_EPOCH  after an epoch's metrics, validation and early
  *                        stopping (epoch lines, JSON logs, periodic saves)
+ *   TRAINER_WHOLE_STORE  before the whole store is read: at an epoch's end
+ *                        (before validation, early stopping and the
+ *                        after-epoch hooks) and before a checkpoint is
+ *                        written; with a sharded update (below) each rank's
+ *                        optimizer state is current only in its slice
  * A hook returns false to stop training with an error it has reported.
  *
  * The train step is one fused graph (GRAPH_TRAIN) unless opt.split asks for
@@ -24,6 +29,13 @@
  * before-update hooks between them.  Without hooks that change the
  * gradients, both give the same bits.  Replaying steps to explain a
  * non-finite loss runs the halves without the hooks.
+ *
+ * With ranks the update is sharded (ZeRO stage 1) unless the optimizer clips
+ * by the global norm: rank r's second half is GRAPH_UPDATE_SLICE of its
+ * slice of store.param (trainer_slice), so a before-update hook need only
+ * bring that slice of the gradients to the global batch's mean, and an
+ * after-step hook must give every rank the other ranks' slices of the
+ * parameters (and a whole-store hook their optimizer state).
  *
  * Same seed, same numbers: all randomness comes from the trainer's Rng
  * (shuffling) and from the graph's counter-based dropout stream, and both
@@ -42,7 +54,13 @@
 
 typedef struct Trainer Trainer;
 
-typedef enum { TRAINER_BEFORE_UPDATE, TRAINER_AFTER_STEP, TRAINER_AFTER_EPOCH, TRAINER_HOOKS } TrainerHookPoint;
+typedef enum {
+  TRAINER_BEFORE_UPDATE,
+  TRAINER_AFTER_STEP,
+  TRAINER_AFTER_EPOCH,
+  TRAINER_WHOLE_STORE,
+  TRAINER_HOOKS
+} TrainerHookPoint;
 typedef bool (*TrainerHookFn)(Trainer *t, void *ctx);
 
 enum { TRAINER_MAX_HOOKS = 8 };   /* per hook point */
@@ -135,6 +153,11 @@ struct Trainer {
  * trainer must still be freed. */
 bool trainer_init(Trainer *t, const Model *m, const char *file, const TrainerOptions *opt);
 void trainer_free(Trainer *t);
+
+/* The floats of store.param rank `rank` updates with a sharded update
+ * (lo..hi-1, multiples of 16; t->update is GRAPH_UPDATE_SLICE then): the
+ * ranks' slices split the buffer in order. */
+void trainer_slice(const Trainer *t, int rank, int64_t *lo, int64_t *hi);
 
 /* Adds a hook; hooks at one point run in the order they were added.
  * TRAINER_BEFORE_UPDATE needs a trainer made with opt.split. */

@@ -277,6 +277,94 @@ START_TEST(split_step_matches_fused_on_every_example) {
 }
 END_TEST
 
+/* A leaf's floats: a piece "NAME@FIRST" (lower_update_slice) within NAME's. */
+static float *piece_for(Buffers *b, const IrNode *leaf) {
+  const char *mark = strrchr(leaf->name, LOWER_PIECE_MARK[0]);
+  if (!mark) return buffer_for(b, leaf);
+  for (int i = 0; i < b->n; i++)
+    if (strncmp(b->name[i], leaf->name, (size_t)(mark - leaf->name)) == 0 && !b->name[i][mark - leaf->name])
+      return b->buf[i] + strtoll(mark + 1, NULL, 10);
+  ck_abort_msg("no buffer for %s", leaf->name);
+  return NULL;
+}
+
+/* Buffers for every leaf of j, each filled from `start` (indexed by node id). */
+static void fill_buffers(Buffers *b, JitGraph *j, double **start) {
+  for (int i = 0; i < jit_nleaves(j); i++) {
+    const IrNode *n = jit_leaf(j, i);
+    float *x = buffer_for(b, n);
+    for (int64_t k = 0; start[n->id] && k < shape_numel(n->shape); k++) x[k] = (float)start[n->id][k];
+  }
+}
+
+/* The update of an example without clip_norm, once whole and once as two
+ * slices (the first half of every parameter, then the rest), each slice on
+ * its own copy of the leaves as a rank has: each slice's parameters and
+ * optimizer state are the whole update's bits, and so is the rest of the
+ * state (the step counter). */
+static void check_slices(const char *path) {
+  Arena *a = arena_new();
+  Source src;
+  Model *m = load(path, a, &src);
+  IrGraph *whole = ir_simplify(lower_update_step(m, a));
+  LowerPiece *half[2] = {NEW_ARRAY(a, LowerPiece, m->nparams + 1), NEW_ARRAY(a, LowerPiece, m->nparams + 1)};
+  for (int i = 0; i < m->nparams; i++) {
+    int64_t n = shape_numel(m->params[i].shape);
+    half[0][i] = (LowerPiece){0, n / 2};
+    half[1][i] = (LowerPiece){n / 2, n - n / 2};
+  }
+  double **start = gradcheck_leaf_values(whole, m, 23, a);
+  Buffers one = {0}, part[2];
+  memset(part, 0, sizeof part);
+  JitGraph *step = compile_bound(whole, &one, path), *slice[2];
+  fill_buffers(&one, step, start);
+  for (int s = 0; s < 2; s++) {
+    fill_buffers(&part[s], step, start);
+    char err[512];
+    slice[s] = jit_compile(ir_simplify(lower_update_slice(m, a, half[s])), &(JitOptions){.opt_level = 3}, err,
+                           sizeof err);
+    ck_assert_msg(slice[s] != NULL, "%s: %s", path, err);
+    for (int i = 0; i < jit_nleaves(slice[s]); i++) jit_bind(slice[s], i, piece_for(&part[s], jit_leaf(slice[s], i)));
+    jit_run(slice[s]);
+  }
+  jit_run(step);
+  for (int i = 0; i < one.n; i++) {
+    int p = optim_state_param(m, one.name[i]);
+    for (int k = 0; k < m->nparams && p < 0; k++)
+      if (strcmp(one.name[i], m->params[k].name) == 0) p = k;
+    for (int s = 0; s < 2; s++) {
+      LowerPiece pc = p >= 0 ? half[s][p] : (LowerPiece){0, 1};
+      ck_assert_msg(memcmp(one.buf[i] + pc.first, part[s].buf[i] + pc.first, sizeof(float) * (size_t)pc.count) == 0,
+                    "%s: %s differs between the whole update and slice %d", path, one.name[i], s);
+    }
+  }
+  jit_free(step);
+  for (int s = 0; s < 2; s++) {
+    jit_free(slice[s]);
+    for (int i = 0; i < part[s].n; i++) free(part[s].buf[i]);
+  }
+  for (int i = 0; i < one.n; i++) free(one.buf[i]);
+  free((char *)src.text);
+  arena_free(a);
+}
+
+START_TEST(update_slices_match_the_whole_update) {
+  char names[MAX_EXAMPLES][256];
+  int n = list_examples(names);
+  int checked = 0;
+  for (int i = 0; i < n; i++) {
+    Arena *a = arena_new();
+    Source src;
+    Model *m = load(names[i], a, &src);
+    bool fits = m->optim.clip_norm <= 0 && m->nparams > 0;
+    free((char *)src.text);
+    arena_free(a);
+    if (fits) check_slices(names[i]), checked++;
+  }
+  ck_assert_int_gt(checked, 0);
+}
+END_TEST
+
 /* A deliberately wrong rule (every mul's adjoint doubled) is found: the
  * checker names a mul node. */
 static IrNode **broken_adjoint(IrGraph *g, IrNode *loss, int n, IrNode *const *wrt) {
@@ -322,5 +410,6 @@ Suite *examples_suite(void) {
   add_case(s, "gradients", gradients_match_finite_differences_on_every_example);
   add_case(s, "localize", localize_names_a_wrong_rule);
   add_case(s, "split", split_step_matches_fused_on_every_example);
+  add_case(s, "slices", update_slices_match_the_whole_update);
   return s;
 }
