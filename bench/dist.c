@@ -2,11 +2,13 @@
  *
  * W3 (bench/w3.nn, one epoch of 12,800 samples) trained by 2 MPI ranks of 1
  * thread each against 1 process of 1 thread, alternating, best of N; the
- * share of the 2-rank run's training time rank 0 spent in the gradient
- * all-reduce (nnc train --timings prints it).  Then the same 2 ranks over a
- * simulated link of 1000 MB/s and 50 us (NNC_TEST_LINK), whose all-reduce
- * time per step is set against the step-time model's ring all-reduce:
- * 2(N-1)/N * bytes / bandwidth + 2(N-1) * latency.
+ * share of the 2-rank run's training time rank 0 spent exchanging gradients
+ * and parameters (the reduce-scatter and all-gather of the sharded update,
+ * waits for the other rank included; nnc train --timings prints it as the
+ * "all-reduce" line).  Then the same 2 ranks over a simulated link of 1000
+ * MB/s and 50 us (NNC_TEST_LINK), whose exchange time per step is set against
+ * the step-time model's ring all-reduce: 2(N-1)/N * bytes / bandwidth +
+ * 2(N-1) * latency.
  */
 #include <math.h>
 #include <stdio.h>
@@ -75,8 +77,9 @@ void bench_dist(Bench *b) {
   w7->nnc = row_best(w7, w7->runs_nnc, w7->nruns_nnc);
   w7->ref = row_best(w7, w7->runs_ref, w7->nruns_ref);
   if (isnan(best.rate)) return;
-  note(b, "W7: 2 ranks spent %.0f%% of the training in the gradient all-reduce (%.2f ms per step for %.1f MB); "
-       "1 process: %.1f us of compute per sample", 100 * best.reduce_s / best.train_s,
+  note(b, "W7: 2 ranks spent %.0f%% of the training in the all-reduce (reduce-scatter of the gradients + all-gather "
+       "of the parameters, waits included: %.2f ms per step for %.1f MB); 1 process: %.1f us per sample",
+       100 * best.reduce_s / best.train_s,
        1e3 * best.reduce_s / best.steps, best.bytes / 1e6, 1e6 / w7->ref);
   DistRun slow = run_w3(b, 2, "1000,50");
   if (isnan(slow.rate)) return;

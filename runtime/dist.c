@@ -23,7 +23,7 @@ static struct {
   int64_t *bound;          /* size + 1: rank k's slice of the flat buffers is bound[k]..bound[k+1]-1 */
   float *buf;              /* a slice's worth of floats, for the ring */
   int *counts, *displs;    /* size each: MPI_Allgatherv of the optimizer state */
-  double reduce_seconds;   /* in the gradient all-reduce */
+  double reduce_seconds;   /* summing gradients and (sharded) gathering parameters */
   long long reduces;       /* steps that summed gradients */
   long long bytes;         /* gradient bytes per step */
 } D;
@@ -253,9 +253,11 @@ void dist_finish(void) {
   MPI_Finalize();
 }
 
+/* "all-reduce" is the gradient sum and, with a sharded update, the
+ * parameters' all-gather: the two halves of a ring all-reduce. */
 void dist_print_timings(FILE *out) {
-  fprintf(out, "all-reduce: %lld steps, %lld bytes each, %.4f s on rank %d of %d\n", D.reduces, D.bytes,
-          D.reduce_seconds, D.rank, D.size);
+  fprintf(out, "all-reduce: %lld steps, %lld bytes each, %.4f s on rank %d of %d%s\n", D.reduces, D.bytes,
+          D.reduce_seconds, D.rank, D.size, D.sharded ? " (reduce-scatter + all-gather)" : "");
 }
 
 #else /* built with MPI=0: a run under mpirun or with --mpi is refused */

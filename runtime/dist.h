@@ -1,15 +1,19 @@
 /* dist: data-parallel training over MPI (docs/distributed.md).
  *
  * `mpirun -np N nnc train model.nn` runs N ranks of the same trainer.  Each
- * takes its fixed shard of every global batch (trainer.h, TrainerRanks); a
- * before-update hook sums the flat gradient buffer over the ranks with
- * MPI_Allreduce, after scaling each rank's shard mean by its share of the
- * global batch, so clipping and the update see the global batch's mean
- * gradient and run identically on every rank: the weights stay the same
- * without ever being broadcast.  After each step the ranks agree on
- * stopping (a signal seen by any rank stops all at the same step) and
- * average batch-norm running statistics; after each epoch they check that
- * their parameters and state are still the same bits.
+ * takes its fixed shard of every global batch (trainer.h, TrainerRanks),
+ * whose gradients its graph weights by the shard's share of the batch.  The
+ * update is sharded (ZeRO stage 1; trainer_slice): a before-update hook
+ * reduce-scatters the flat gradient buffer around a ring, so each rank's
+ * slice holds the global batch's mean gradient; each rank updates its slice
+ * of the parameters and optimizer state; an after-step hook all-gathers the
+ * parameters (bits), and a whole-store hook the optimizer state.  A model
+ * clipping by the global norm instead sums the whole buffer with
+ * MPI_Allreduce and every rank runs the whole update from the same bits.
+ * After each step the ranks agree on stopping (a signal seen by any rank
+ * stops all at the same step) and average batch-norm running statistics;
+ * after each epoch they check that their parameters and state are still the
+ * same bits.
  *
  * A rank that fails reports why, then dist_abort stops every rank (Open MPI
  * also ends the job when a rank dies), so a run never hangs on a missing
@@ -32,8 +36,9 @@ bool dist_launched(void);
 /* Joins the MPI job and fills *r (rank, size, the metric sum).  false with
  * a message printed (also in a build without MPI). */
 bool dist_start(TrainerRanks *r);
-/* Adds the gradient sum, the stop agreement, the running-statistics average
- * and the weight check to t; stop is the flag a signal sets. */
+/* Adds the gradient sum (and, sharded, the gathers), the stop agreement, the
+ * running-statistics average and the weight check to t; stop is the flag a
+ * signal sets. */
 void dist_attach(Trainer *t, volatile sig_atomic_t *stop);
 /* Says this rank failed and stops every rank (does not return). */
 void dist_abort(int status);
