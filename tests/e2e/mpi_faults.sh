@@ -64,7 +64,8 @@ grep -q "d1/data/regression.csv:5:5: not a number" bad.err || fail "bad data: th
 grep -q "rank 1 of 2 failed; stopping every rank" bad.err || fail "bad data: rank 1 is not named: $(cat bad.err)"
 
 # SIGINT at 2 ranks once the first epoch is logged (so mid-run: three epochs
-# remain, time enough for the signal on a loaded machine)
+# remain, time enough for the signal; with one epoch of 12,000 samples left,
+# 0.2 s in the sanitized build, the run could end before the signal came)
 long=(--limit 12000 --epochs 4 --quiet --threads 1)
 mpi 2 "$NNC" train sgd.nn "${long[@]}" --save straight.ckpt >/dev/null || fail "2 ranks"
 ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" mpirun -np 2 "$NNC" train sgd.nn "${long[@]}" \
