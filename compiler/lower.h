@@ -57,8 +57,11 @@ typedef struct {
  * ("adam.m/NAME@FIRST"): a runtime binds them to the parameter's, the
  * gradient's and the state's buffers from element FIRST on.  Every update
  * is elementwise except clipping by the global norm, which needs every
- * gradient: a model with clip_norm has no slices. */
+ * gradient: with clip_norm the graph reads the squared global norm (of the
+ * gradients after clip_value) from the scalar INPUT leaf LOWER_CLIP_SUMSQ,
+ * which the runtime sums over the slices. */
 IrGraph *lower_update_slice(const Model *m, Arena *a, const LowerPiece *piece);
+#define LOWER_CLIP_SUMSQ "clip sumsq"
 #define LOWER_PIECE_MARK "@"
 const char *lower_piece_name(Arena *a, const char *name, int64_t first);
 /* The parameter (index in m->params) whose optimizer state leaf `name` is

@@ -86,8 +86,10 @@ static Hyper hyper_leaves(LowerCtx *L) {
   return h;
 }
 
-/* Clips grads[0..n) (NULL: a parameter the graph does not update). */
-static void clip(LowerCtx *L, IrNode **grads, int n) {
+/* Clips grads[0..n) (NULL: a parameter the graph does not update); sumsq,
+ * when not NULL, is the squared global norm the graph is given instead of
+ * computing it from grads. */
+static void clip(LowerCtx *L, IrNode **grads, int n, IrNode *sumsq) {
   const OptimConfig *o = &L->m->optim;
   IrGraph *g = L->g;
   g->cur_label = "clip";
@@ -96,15 +98,16 @@ static void clip(LowerCtx *L, IrNode **grads, int n) {
       if (grads[i]) grads[i] = ir_binary(g, OP_MAX, ir_binary(g, OP_MIN, grads[i], lower_num(L, o->clip_value)),
                            lower_num(L, -o->clip_value));
   if (o->clip_norm > 0 && n > 0) {
-    IrNode *sq = lower_num(L, 0);
-    for (int i = 0; i < n; i++) {
+    IrNode *sq = sumsq ? sumsq : lower_num(L, 0);
+    for (int i = 0; i < n && !sumsq; i++) {
       IrNode *s = lower_mul(L, grads[i], grads[i]);
       if (s->shape.ndim) s = lower_reshape(L, ir_reduce(g, OP_SUM, s, (1u << s->shape.ndim) - 1), shape_scalar());
       sq = lower_add(L, sq, s);
     }
     IrNode *c = lower_num(L, o->clip_norm);
     IrNode *scale = lower_div(L, c, ir_binary(g, OP_MAX, ir_unary(g, OP_SQRT, sq), c));
-    for (int i = 0; i < n; i++) grads[i] = lower_mul(L, grads[i], scale);
+    for (int i = 0; i < n; i++)
+      if (grads[i]) grads[i] = lower_mul(L, grads[i], scale);
   }
 }
 
@@ -176,14 +179,14 @@ static void update(LowerCtx *L, const Hyper *h, IrNode *w, IrNode *gr, IrNode *t
 }
 
 /* Clipping and the optimizer's updates of params[0..n) from grads (both in
- * L->g; NULL for a parameter the graph does not update); labels every node
- * with the optimizer and the parameter. */
-static void lower_updates(LowerCtx *L, IrNode *const *params, IrNode **grads) {
+ * L->g; NULL for a parameter the graph does not update; sumsq as clip takes
+ * it); labels every node with the optimizer and the parameter. */
+static void lower_updates(LowerCtx *L, IrNode *const *params, IrNode **grads, IrNode *sumsq) {
   const Model *m = L->m;
   IrGraph *g = L->g;
   g->cur_loc = m->optim.loc;
   Hyper h = hyper_leaves(L);
-  clip(L, grads, m->nparams);
+  clip(L, grads, m->nparams, sumsq);
   IrNode *t1 = NULL;
   if (adam_like(m->optim.kind)) {
     g->cur_label = "adam.t";
@@ -213,7 +216,7 @@ IrGraph *lower_train_step(const Model *m, Arena *a, int batch) {
   LowerCtx L;
   IrGraph *g = lower_model(m, a, batch, true, "train", &L);
   IrNode **grads = grad_build(g, ir_find_output(g, "loss"), m->nparams, L.params);
-  lower_updates(&L, L.params, grads);
+  lower_updates(&L, L.params, grads, NULL);
   count_step(&L);
   return g;
 }
@@ -249,7 +252,8 @@ const char *lower_piece_name(Arena *a, const char *name, int64_t first) {
   return arena_printf(a, "%s" LOWER_PIECE_MARK "%lld", name, (long long)first);
 }
 
-/* The update of every parameter (piece NULL) or of the pieces of them. */
+/* The update of every parameter (piece NULL) or of the pieces of them, which
+ * read the squared global norm from an input when clipping by the norm. */
 static IrGraph *update_graph(const Model *m, Arena *a, const char *what, const LowerPiece *piece) {
   IrGraph *g = ir_graph_new(a, arena_printf(a, "%s.%s", m->name, what), 0);
   LowerCtx L = {.m = m, .g = g, .params = NEW_ARRAY(a, IrNode *, m->nparams + 1)};
@@ -268,14 +272,14 @@ static IrGraph *update_graph(const Model *m, Arena *a, const char *what, const L
     L.params[i] = ir_param(g, name, shape, p->init);
     grads[i] = ir_input(g, lower_grad_leaf(a, name), shape);
   }
-  lower_updates(&L, L.params, grads);
+  IrNode *sumsq = piece && m->optim.clip_norm > 0 ? ir_input(g, LOWER_CLIP_SUMSQ, shape_scalar()) : NULL;
+  lower_updates(&L, L.params, grads, sumsq);
   return g;
 }
 
 IrGraph *lower_update_step(const Model *m, Arena *a) { return update_graph(m, a, "update", NULL); }
 
 IrGraph *lower_update_slice(const Model *m, Arena *a, const LowerPiece *piece) {
-  if (m->optim.clip_norm > 0) die("lower_update_slice: clipping by the norm needs every gradient");
   return update_graph(m, a, "update_slice", piece);
 }
 

@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 bool dist_launched(void) {
@@ -18,11 +19,11 @@ bool dist_launched(void) {
 static struct {
   int rank, size;
   volatile sig_atomic_t *stop;
-  bool sharded;            /* each rank updates its slice (trainer_slice) */
   int64_t *bound;          /* size + 1: rank k's slice of the flat buffers is bound[k]..bound[k+1]-1 */
   float *buf;              /* a slice's worth of floats, for the ring */
   int *counts, *displs;    /* size each: MPI_Allgatherv of the optimizer state */
-  double reduce_seconds;   /* summing gradients and (sharded) gathering parameters */
+  float *sumsq;            /* the slice update's squared global norm (clip_norm), else NULL */
+  double reduce_seconds;   /* summing gradients and gathering parameters */
   long long reduces;       /* steps that summed gradients */
   long long bytes;         /* gradient bytes per step */
 } D;
@@ -51,8 +52,7 @@ static void sum_doubles(double *v, int n, void *ctx) {
 /* A simulated link between the ranks, for measuring the step-time model
  * (NNC_TEST_LINK="MB/s,microseconds", docs/distributed.md; `make bench`):
  * each message of the ring below is followed by the time it would take on
- * that link, and an update that is not sharded sums the gradients around
- * the ring too. */
+ * that link. */
 static struct {
   double bytes_per_second, latency;   /* 0: no simulated link */
 } link_sim;
@@ -121,23 +121,37 @@ bool dist_start(TrainerRanks *r) {
   return true;
 }
 
+/* With clip_norm, the squared global norm of the summed gradients (each
+ * element clamped by clip_value first, as the update clamps it) for the
+ * slice update: each rank's slice summed in double, the ranks' sums added in
+ * rank order on every rank, so every rank clips by the same bits.  The
+ * padding between tensors in the buffer is zero. */
+static void global_norm(Trainer *t) {
+  const OptimConfig *o = &t->m->optim;
+  const float *g = t->s.store.grad;
+  double mine = 0, total = 0;
+  for (int64_t i = D.bound[D.rank]; i < D.bound[D.rank + 1]; i++) {
+    double x = g[i];
+    if (o->clip_value > 0) x = x < -o->clip_value ? -o->clip_value : x > o->clip_value ? o->clip_value : x;
+    mine += x * x;
+  }
+  double *each = xmalloc(sizeof(double) * (size_t)D.size);
+  check(MPI_Allgather(&mine, 1, MPI_DOUBLE, each, 1, MPI_DOUBLE, MPI_COMM_WORLD), "MPI_Allgather (gradient norm)");
+  for (int k = 0; k < D.size; k++) total += each[k];
+  free(each);
+  *D.sumsq = (float)total;
+}
+
 /* Each shard's share of the global batch's mean gradient (the shard graph
- * weights its mean by its share, lower_grad_step), summed over the ranks:
- * the global batch's mean gradient, in this rank's slice when the update is
- * sharded (its update reads no other), else everywhere. */
+ * weights its mean by its share, lower_grad_step), summed over the ranks in
+ * this rank's slice, the only one its update reads: the global batch's mean
+ * gradient.  (A job of one rank has nothing to sum.) */
 static bool sum_gradients(Trainer *t, void *ctx) {
   (void)ctx;
   Store *st = &t->s.store;
   double t0 = clock_seconds();
-  if (D.sharded) {
-    reduce_scatter(st->grad);
-  } else if (link_sim.bytes_per_second > 0) {
-    reduce_scatter(st->grad);
-    all_gather(st->grad);
-  } else {
-    check(MPI_Allreduce(MPI_IN_PLACE, st->grad, (int)st->param_floats, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-          "MPI_Allreduce (gradients)");
-  }
+  reduce_scatter(st->grad);
+  if (D.sumsq) global_norm(t);
   D.reduce_seconds += clock_seconds() - t0;
   D.reduces++;
   D.bytes = (long long)sizeof(float) * st->param_floats;
@@ -191,7 +205,7 @@ static void average_model_state(Trainer *t) {
 /* A signal seen by one rank stops every rank after the same step. */
 static bool after_step(Trainer *t, void *ctx) {
   (void)ctx;
-  if (D.sharded) gather_params(t);
+  gather_params(t);
   average_model_state(t);
   int stop = D.stop && *D.stop, any = 0;
   check(MPI_Allreduce(&stop, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (stop)");
@@ -221,7 +235,9 @@ static bool check_same_weights(Trainer *t, void *ctx) {
 
 void dist_attach(Trainer *t, volatile sig_atomic_t *stop) {
   D.stop = stop;
-  D.sharded = t->update->kind == GRAPH_UPDATE_SLICE;
+
+  for (int i = 0; i < t->update->nfeeds; i++)
+    if (strcmp(t->update->feeds[i].name, LOWER_CLIP_SUMSQ) == 0) D.sumsq = t->update->feeds[i].buf;
   D.bound = xmalloc(sizeof(int64_t) * (size_t)(D.size + 1));
   D.counts = xmalloc(sizeof(int) * (size_t)D.size);
   D.displs = xmalloc(sizeof(int) * (size_t)D.size);
@@ -234,7 +250,7 @@ void dist_attach(Trainer *t, volatile sig_atomic_t *stop) {
   trainer_hook(t, TRAINER_BEFORE_UPDATE, sum_gradients, NULL);
   trainer_hook(t, TRAINER_AFTER_STEP, after_step, NULL);
   trainer_hook(t, TRAINER_AFTER_EPOCH, check_same_weights, NULL);
-  if (D.sharded) trainer_hook(t, TRAINER_WHOLE_STORE, gather_state, NULL);
+  if (t->update->kind == GRAPH_UPDATE_SLICE) trainer_hook(t, TRAINER_WHOLE_STORE, gather_state, NULL);
 }
 
 void dist_abort(int status) {
@@ -252,11 +268,11 @@ void dist_finish(void) {
   MPI_Finalize();
 }
 
-/* "all-reduce" is the gradient sum and, with a sharded update, the
- * parameters' all-gather: the two halves of a ring all-reduce. */
+/* "all-reduce": the gradients' reduce-scatter and the parameters'
+ * all-gather, the two halves of a ring all-reduce. */
 void dist_print_timings(FILE *out) {
-  fprintf(out, "all-reduce: %lld steps, %lld bytes each, %.4f s on rank %d of %d%s\n", D.reduces, D.bytes,
-          D.reduce_seconds, D.rank, D.size, D.sharded ? " (reduce-scatter + all-gather)" : "");
+  fprintf(out, "all-reduce: %lld steps, %lld bytes each, %.4f s on rank %d of %d (reduce-scatter + all-gather)\n",
+          D.reduces, D.bytes, D.reduce_seconds, D.rank, D.size);
 }
 
 #else /* built with MPI=0: a run under mpirun or with --mpi is refused */

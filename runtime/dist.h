@@ -7,9 +7,8 @@
  * reduce-scatters the flat gradient buffer around a ring, so each rank's
  * slice holds the global batch's mean gradient; each rank updates its slice
  * of the parameters and optimizer state; an after-step hook all-gathers the
- * parameters (bits), and a whole-store hook the optimizer state.  A model
- * clipping by the global norm instead sums the whole buffer with
- * MPI_Allreduce and every rank runs the whole update from the same bits.
+ * parameters (bits), and a whole-store hook the optimizer state.  Clipping
+ * by the global norm reads the squared norm summed over the slices.
  * After each step the ranks agree on stopping (a signal seen by any rank
  * stops all at the same step) and average batch-norm running statistics;
  * after each epoch they check that their parameters and state are still the

@@ -43,7 +43,7 @@ typedef enum {
   GRAPH_GRAD_STEP,   /* the train step's first half: forward and gradients into store.grad */
   GRAPH_UPDATE,      /* its second half: clipping and the update from store.grad (batch 0) */
   GRAPH_UPDATE_SLICE, /* GRAPH_UPDATE of the elements lo..hi-1 of store.param only (a rank's
-                         slice of a sharded update, lower_update_slice; no clip_norm) */
+                         slice of a sharded update, lower_update_slice) */
 } GraphKind;
 
 /* An INPUT leaf of a compiled graph and the batch buffer bound to it. */

@@ -113,9 +113,8 @@ static bool plan_epochs(Trainer *t, const char *file) {
   return true;
 }
 
-/* Whether each rank updates only its slice of the parameters: with ranks,
- * unless clipping by the norm needs every gradient on every rank. */
-static bool sharded(const Trainer *t) { return nranks(t) > 1 && t->m->optim.clip_norm <= 0; }
+/* Whether each rank updates only its slice of the parameters: with ranks. */
+static bool sharded(const Trainer *t) { return nranks(t) > 1; }
 
 void trainer_slice(const Trainer *t, int rank, int64_t *lo, int64_t *hi) {
   int64_t n = t->s.store.param_floats / 16, size = nranks(t);

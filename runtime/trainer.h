@@ -30,17 +30,12 @@
  * gradients, both give the same bits.  Replaying steps to explain a
  * non-finite loss runs the halves without the hooks.
  *
- * With ranks the update is sharded (ZeRO stage 1) unless the optimizer clips
- * by the global norm: rank r's second half is GRAPH_UPDATE_SLICE of its
- * slice of store.param (trainer_slice), so a before-update hook need only
- * bring that slice of the gradients to the global batch's mean, and an
- * after-step hook must give every rank the other ranks' slices of the
- * parameters (and a whole-store hook their optimizer state).
- *
- * Same seed, same numbers: all randomness comes from the trainer's Rng
- * (shuffling) and from the graph's counter-based dropout stream, and both
- * are saved in checkpoints, so a resumed run gives the bits a straight run
- * gives.
+ * With ranks the update is sharded (ZeRO stage 1): rank r's second half is
+ * GRAPH_UPDATE_SLICE of its slice of store.param (trainer_slice), so a
+ * before-update hook need only bring that slice of the gradients to the
+ * global batch's mean, and an after-step hook must give every rank the other
+ * ranks' slices of the parameters (and a whole-store hook their optimizer
+ * state).
  */
 #ifndef NNC_TRAINER_H
 #define NNC_TRAINER_H

@@ -8,6 +8,7 @@
 #    under SGD: a ReLU's gradient is a step, so rounding that moves a
 #    pre-activation across 0 changes a gradient by a finite amount, and under
 #    Adam the run is chaotic near that checkpoint; docs/distributed.md);
+#  - clipping by norm and value clips alike at 1 and 2 ranks (to 1e-5);
 #  - a model with dropout draws the same masks at 1 and 2 ranks (to 1e-5),
 #    and two runs with 2 ranks give the same checkpoint bytes (the second
 #    with leak checks in the sanitized build);
@@ -38,6 +39,13 @@ close_logs one.log two.log || fail "2 ranks give other losses than one process"
 python3 "$ROOT/tests/e2e/ckpt_close.py" one.ckpt two.ckpt 1e-5 || fail "2 ranks end with other weights"
 grep -q "test loss" two.out || fail "rank 0 prints the results: $(cat two.out)"
 [[ $(grep -c "test loss" two.out) == 1 ]] || fail "only rank 0 prints: $(cat two.out)"
+
+# clipping by the global norm (and by value): the norm summed over the
+# ranks' slices of the sharded update clips as one process's does
+sed 's/adam(lr = 0.001)/adam(lr = 0.001, clip_norm = 0.5, clip_value = 0.05)/; s/relu(/tanh(/' "$M" >clip.nn   # smooth: see below
+"$NNC" train clip.nn "${opts[@]}" --save clip1.ckpt >/dev/null
+mpi 2 "$NNC" train clip.nn "${opts[@]}" --save clip2.ckpt >/dev/null
+python3 "$ROOT/tests/e2e/ckpt_close.py" clip1.ckpt clip2.ckpt 1e-5 || fail "clip_norm: 2 ranks end with other weights"
 
 # a model of two heads: each head's accuracy is summed over the ranks too
 H=$ROOT/examples/fashion_two_heads.nn

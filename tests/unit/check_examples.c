@@ -297,7 +297,8 @@ static void fill_buffers(Buffers *b, JitGraph *j, double **start) {
   }
 }
 
-/* The update of an example without clip_norm, once whole and once as two
+/* The update of an example without clip_norm (whose slices read the norm
+ * from the runtime: tests/e2e/mpi_train.sh), once whole and once as two
  * slices (the first half of every parameter, then the rest), each slice on
  * its own copy of the leaves as a rank has: each slice's parameters and
  * optimizer state are the whole update's bits, and so is the rest of the
