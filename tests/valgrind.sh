@@ -15,6 +15,7 @@ exec valgrind -q --smc-check=all-non-file --error-exitcode=99 --leak-check=full 
   --suppressions=$PWD/tests/valgrind.supp $PWD/nnc "\$@"
 WRAP
 chmod +x "$wrap/nnc"
+export E2E_SLOWDOWN=40   # the tests' time limits (tests/e2e/lib.sh), for memcheck's pace
 scripts=("$@")
 ((${#scripts[@]})) || scripts=(tests/e2e/*.sh)
 pass=0

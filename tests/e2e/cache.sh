@@ -29,7 +29,7 @@ cmp threads1.ckpt threads3.ckpt || fail "3 threads differ from 1"
 untimed() { sed -E 's/"[a-z_]*(seconds|second|time)[a-z_]*": [^,}]*//g' "$1"; }
 diff <(untimed threads1.json) <(untimed threads3.json) || fail "the logs of 1 and 3 threads differ"
 # --profile on two threads times every kernel and trains to the same bytes
-timeout 120 "$NNC" train "$ROOT/examples/fashion_features.nn" --quiet --epochs 2 --limit 700 --batch 50 --threads 2 \
+bounded 120 "$NNC" train "$ROOT/examples/fashion_features.nn" --quiet --epochs 2 --limit 700 --batch 50 --threads 2 \
   --save profiled.ckpt --profile 2>profile.err || fail "--profile on 2 threads failed or hung: $(tail -3 profile.err)"
 grep -q "runs, .* us per run (2 threads" profile.err || fail "no profile: $(cat profile.err)"
 cmp threads1.ckpt profiled.ckpt || fail "--profile on 2 threads trained differently"

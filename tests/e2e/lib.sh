@@ -8,6 +8,17 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 
+# Time limits scale with E2E_SLOWDOWN (tests/valgrind.sh sets it: memcheck
+# runs nnc tens of times slower): `bounded S CMD...` runs CMD for at most S
+# seconds, and `ticks N` counts N polls of 0.1 s.
+SLOW=${E2E_SLOWDOWN:-1}
+bounded() {
+  local s=$1
+  shift
+  timeout $((s * SLOW)) "$@"
+}
+ticks() { seq $(($1 * SLOW)); }
+
 fail() {
   echo "FAIL: $*" >&2
   exit 1
@@ -46,11 +57,11 @@ mpi_setup() {
 mpi() {
   local n=$1
   shift
-  ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" timeout 300 mpirun -np "$n" "$@"
+  ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" bounded 300 mpirun -np "$n" "$@"
 }
 
 mpi_leakcheck() {
   local n=$1
   shift
-  ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" timeout 300 mpirun -np "$n" "$@"
+  ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" bounded 300 mpirun -np "$n" "$@"
 }

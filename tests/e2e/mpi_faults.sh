@@ -29,7 +29,7 @@ rank_pid() {
 
 # wait_for FILE: until FILE exists and is not empty (2 minutes at most)
 wait_for() {
-  for _ in $(seq 1200); do
+  for _ in $(ticks 1200); do
     [[ -s $1 ]] && return
     sleep 0.1
   done
@@ -73,7 +73,7 @@ ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" mpirun -np 2 "$NNC"
 job=$!
 wait_for int.log
 kill -INT $job
-for _ in $(seq 600); do
+for _ in $(ticks 600); do
   kill -0 $job 2>/dev/null || break
   sleep 0.1
 done

@@ -63,7 +63,7 @@ args=(--limit 500 --quiet)
 "$NNC" train cosine.nn "${args[@]}" --save straight.ckpt >/dev/null
 "$NNC" train cosine.nn "${args[@]}" --save run.ckpt --log run.json >/dev/null 2>err.txt &
 pid=$!
-for _ in $(seq 100); do
+for _ in $(ticks 100); do
   sleep 0.1
   [[ -s run.json ]] && break
 done

@@ -5,7 +5,7 @@ model=$ROOT/examples/fashion_mlp.nn
 args=(--epochs 300 --limit 500 --quiet --save run.ckpt --log log.json)
 "$NNC" train "$model" "${args[@]}" >out.txt 2>err.txt &
 pid=$!
-for _ in $(seq 100); do  # wait for the first epoch to finish
+for _ in $(ticks 100); do  # wait for the first epoch to finish
   sleep 0.1
   [[ -s log.json ]] && break
 done
