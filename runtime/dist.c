@@ -18,11 +18,15 @@ bool dist_launched(void) {
 /* MPI is one per process: so is this. */
 static struct {
   int rank, size;
-  volatile sig_atomic_t *stop;
+  volatile sig_atomic_t *stop;   /* set by this rank's signal handler */
+  volatile sig_atomic_t agreed;  /* whether any rank was signalled, as all agreed after the last step:
+                                    the trainer's stop flag, so every rank stops after the same step */
   int64_t *bound;          /* size + 1: rank k's slice of the flat buffers is bound[k]..bound[k+1]-1 */
   float *buf;              /* a slice's worth of floats, for the ring */
   int *counts, *displs;    /* size each: MPI_Allgatherv of the optimizer state */
-  float *sumsq;            /* the slice update's squared global norm (clip_norm), else NULL */
+  bool clip_norm;          /* a slice update clipping by the global norm */
+  float *sumsq;            /* its squared global norm, the update's input; NULL in an empty slice's graph */
+  double *each;            /* size: the ranks' sums of squares */
   double reduce_seconds;   /* summing gradients and gathering parameters */
   long long reduces;       /* steps that summed gradients */
   long long bytes;         /* gradient bytes per step */
@@ -121,25 +125,29 @@ bool dist_start(TrainerRanks *r) {
   return true;
 }
 
-/* With clip_norm, the squared global norm of the summed gradients (each
- * element clamped by clip_value first, as the update clamps it) for the
- * slice update: each rank's slice summed in double, the ranks' sums added in
- * rank order on every rank, so every rank clips by the same bits.  The
- * padding between tensors in the buffer is zero. */
+/* With clip_norm, the squared global norm of the summed gradients for the
+ * slice update: each element clamped by clip_value first as the update's
+ * float min and max do (NaN becomes c), each rank's slice summed in double,
+ * the ranks' sums added in rank order on every rank, so every rank clips by
+ * the same bits.  Every rank takes part, even one whose slice is empty (its
+ * graph has no norm to read).  The padding between tensors in the buffer is
+ * zero. */
 static void global_norm(Trainer *t) {
   const OptimConfig *o = &t->m->optim;
   const float *g = t->s.store.grad;
+  float c = (float)o->clip_value;
   double mine = 0, total = 0;
   for (int64_t i = D.bound[D.rank]; i < D.bound[D.rank + 1]; i++) {
-    double x = g[i];
-    if (o->clip_value > 0) x = x < -o->clip_value ? -o->clip_value : x > o->clip_value ? o->clip_value : x;
-    mine += x * x;
+    float x = g[i];
+    if (o->clip_value > 0) {
+      x = x < c ? x : c;
+      x = -c < x ? x : -c;
+    }
+    mine += (double)x * x;
   }
-  double *each = xmalloc(sizeof(double) * (size_t)D.size);
-  check(MPI_Allgather(&mine, 1, MPI_DOUBLE, each, 1, MPI_DOUBLE, MPI_COMM_WORLD), "MPI_Allgather (gradient norm)");
-  for (int k = 0; k < D.size; k++) total += each[k];
-  free(each);
-  *D.sumsq = (float)total;
+  check(MPI_Allgather(&mine, 1, MPI_DOUBLE, D.each, 1, MPI_DOUBLE, MPI_COMM_WORLD), "MPI_Allgather (gradient norm)");
+  for (int k = 0; k < D.size; k++) total += D.each[k];
+  if (D.sumsq) *D.sumsq = (float)total;
 }
 
 /* Each shard's share of the global batch's mean gradient (the shard graph
@@ -151,7 +159,7 @@ static bool sum_gradients(Trainer *t, void *ctx) {
   Store *st = &t->s.store;
   double t0 = clock_seconds();
   reduce_scatter(st->grad);
-  if (D.sumsq) global_norm(t);
+  if (D.clip_norm) global_norm(t);
   D.reduce_seconds += clock_seconds() - t0;
   D.reduces++;
   D.bytes = (long long)sizeof(float) * st->param_floats;
@@ -209,7 +217,7 @@ static bool after_step(Trainer *t, void *ctx) {
   average_model_state(t);
   int stop = D.stop && *D.stop, any = 0;
   check(MPI_Allreduce(&stop, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (stop)");
-  if (any && D.stop) *D.stop = 1;
+  D.agreed = any;
   return true;
 }
 
@@ -233,9 +241,13 @@ static bool check_same_weights(Trainer *t, void *ctx) {
   return false;
 }
 
+/* Slices hold at most every parameter, and sema refuses models of more than
+ * 2^28 parameter floats, so every count an MPI call takes fits its int. */
 void dist_attach(Trainer *t, volatile sig_atomic_t *stop) {
   D.stop = stop;
-
+  t->opt.stop = &D.agreed;   /* a signal after a step's agreement waits for the next one */
+  D.clip_norm = t->update->kind == GRAPH_UPDATE_SLICE && t->m->optim.clip_norm > 0;
+  D.each = xmalloc(sizeof(double) * (size_t)D.size);
   for (int i = 0; i < t->update->nfeeds; i++)
     if (strcmp(t->update->feeds[i].name, LOWER_CLIP_SUMSQ) == 0) D.sumsq = t->update->feeds[i].buf;
   D.bound = xmalloc(sizeof(int64_t) * (size_t)(D.size + 1));
@@ -246,7 +258,7 @@ void dist_attach(Trainer *t, volatile sig_atomic_t *stop) {
     trainer_slice(t, k, &D.bound[k], &D.bound[k + 1]);
     most = chunk_floats(k) > most ? chunk_floats(k) : most;
   }
-  D.buf = xmalloc(sizeof(float) * (size_t)(most + 1));
+  D.buf = xmalloc(sizeof(float) * (size_t)(most + 1));   /* + 1: no empty allocation */
   trainer_hook(t, TRAINER_BEFORE_UPDATE, sum_gradients, NULL);
   trainer_hook(t, TRAINER_AFTER_STEP, after_step, NULL);
   trainer_hook(t, TRAINER_AFTER_EPOCH, check_same_weights, NULL);
@@ -265,6 +277,7 @@ void dist_finish(void) {
   free(D.buf);
   free(D.counts);
   free(D.displs);
+  free(D.each);
   MPI_Finalize();
 }
 
