@@ -63,13 +63,13 @@ mpi 1 "$NNC" train d0/m.nn --quiet : -np 1 "$NNC" train d1/m.nn --quiet >bad.out
 grep -q "d1/data/regression.csv:5:5: not a number" bad.err || fail "bad data: the place is not named: $(cat bad.err)"
 grep -q "rank 1 of 2 failed; stopping every rank" bad.err || fail "bad data: rank 1 is not named: $(cat bad.err)"
 
-# SIGINT at 2 ranks once the first epoch is logged (so mid-run: three epochs
-# remain, time enough for the signal; with one epoch of 12,000 samples left,
-# 0.2 s in the sanitized build, the run could end before the signal came)
-long=(--limit 12000 --epochs 4 --quiet --threads 1)
-mpi 2 "$NNC" train sgd.nn "${long[@]}" --save straight.ckpt >/dev/null || fail "2 ranks"
+# SIGINT at 2 ranks once the first epoch is logged, in a run far longer than
+# the signal takes to arrive (mpirun passes it on a second or two later, and
+# a short run could end first); then the epoch under way, n, is where the
+# comparisons end: a straight run of n epochs, and the checkpoint resumed to n
+long=(--limit 12000 --quiet --threads 1)
 ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" mpirun -np 2 "$NNC" train sgd.nn "${long[@]}" \
-  --log int.log --save int.ckpt >int.out 2>int.err &
+  --epochs 1000 --log int.log --save int.ckpt >int.out 2>int.err &
 job=$!
 wait_for int.log
 kill -INT $job
@@ -80,11 +80,13 @@ done
 kill -0 $job 2>/dev/null && { kill -9 $job; fail "SIGINT: mpirun still runs a minute later"; }
 wait $job || true
 grep -q "interrupted; saved int.ckpt" int.err || fail "SIGINT: rank 0 saved nothing: $(cat int.err)"
+n=$(($(grep -c '^{"epoch"' int.log) + 1))
+mpi 2 "$NNC" train sgd.nn "${long[@]}" --epochs $n --save straight.ckpt >/dev/null || fail "2 ranks"
 cp int.ckpt int1.ckpt
-mpi 2 "$NNC" train sgd.nn "${long[@]}" --resume int.ckpt --save resumed.ckpt >resumed.out ||
+mpi 2 "$NNC" train sgd.nn "${long[@]}" --epochs $n --resume int.ckpt --save resumed.ckpt >resumed.out ||
   fail "SIGINT: the checkpoint does not resume: $(cat resumed.out)"
 cmp straight.ckpt resumed.ckpt || fail "SIGINT at 2 ranks, resumed at 2: not the straight run's bits"
-"$NNC" train sgd.nn "${long[@]}" --resume int1.ckpt >resumed1.out || fail "SIGINT at 2 ranks, resumed at 1"
+"$NNC" train sgd.nn "${long[@]}" --epochs $n --resume int1.ckpt >resumed1.out || fail "SIGINT at 2 ranks, resumed at 1"
 grep -q "test loss" resumed1.out || fail "SIGINT at 2 ranks, resumed at 1: no results"
 
 # one process's checkpoint resumed at 3 ranks
