@@ -207,6 +207,11 @@ static void *compile_worker(void *arg) {
   return NULL;
 }
 
+static bool same_want(GraphWant a, GraphWant b) {
+  return a.kind == b.kind && a.batch == b.batch && a.first == b.first && a.total == b.total && a.lo == b.lo &&
+         a.hi == b.hi;
+}
+
 /* w with what its kind ignores set as find_graph compares it. */
 static GraphWant want_normalized(GraphWant w) {
   if (w.kind != GRAPH_GRAD_STEP) w.first = 0;
@@ -233,7 +238,7 @@ bool session_compile(Session *s, const GraphWant *want, int n, char *err, size_t
   for (int i = 0; i < n; i++) {
     GraphWant wi = want_normalized(want[i]);
     bool seen = find_graph(s, wi) != NULL;
-    for (int k = 0; k < i && !seen; k++) seen = memcmp(&w.jobs[k].want, &wi, sizeof wi) == 0;
+    for (int k = 0; k < i && !seen; k++) seen = same_want(w.jobs[k].want, wi);
     if (seen) continue;
     CompileJob *job = &w.jobs[w.njobs++];
     job->want = wi;

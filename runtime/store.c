@@ -6,9 +6,8 @@
 
 #include "init.h"
 
-enum { ALIGN_FLOATS = 16 };   /* 64 bytes */
 
-static int64_t round_up(int64_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
+static int64_t round_up(int64_t n) { return (n + STORE_ALIGN_FLOATS - 1) / STORE_ALIGN_FLOATS * STORE_ALIGN_FLOATS; }
 
 float *store_alloc_floats(int64_t n) {
   size_t bytes = (size_t)round_up(n > 0 ? n : 1) * sizeof(float);

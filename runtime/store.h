@@ -22,6 +22,9 @@
 #include "ir.h"
 #include "rng.h"
 
+/* Every tensor starts at a multiple of this many floats (64 bytes). */
+enum { STORE_ALIGN_FLOATS = 16 };
+
 typedef struct {
   const char *name;    /* leaf name ("h1.w", "adam.m/h1.w", "adam.lr") */
   IrOp op;             /* OP_PARAM or OP_STATE */

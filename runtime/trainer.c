@@ -117,9 +117,9 @@ static bool plan_epochs(Trainer *t, const char *file) {
 static bool sharded(const Trainer *t) { return nranks(t) > 1; }
 
 void trainer_slice(const Trainer *t, int rank, int64_t *lo, int64_t *hi) {
-  int64_t n = t->s.store.param_floats / 16, size = nranks(t);
-  *lo = n * rank / size * 16;
-  *hi = n * (rank + 1) / size * 16;
+  int64_t n = t->s.store.param_floats / STORE_ALIGN_FLOATS, size = nranks(t);
+  *lo = n * rank / size * STORE_ALIGN_FLOATS;
+  *hi = n * (rank + 1) / size * STORE_ALIGN_FLOATS;
 }
 
 /* The train steps (full and last partial batch, each fused or split), and
