@@ -4,9 +4,10 @@
  * thread each against 1 process of 1 thread, alternating, best of N; the
  * share of the 2-rank run's training time rank 0 spent exchanging gradients
  * and parameters (the reduce-scatter and all-gather of the sharded update,
- * waits for the other rank included; nnc train --timings prints it as the
- * "all-reduce" line).  Then the same 2 ranks over a simulated link of 1000
- * MB/s and 50 us (NNC_TEST_LINK), whose exchange time per step is set against
+ * in shared memory on one machine, waits for the other rank included; nnc
+ * train --timings prints it as the "all-reduce" line).  Then the same 2
+ * ranks around a ring of messages over a simulated link of 1000 MB/s and
+ * 50 us (NNC_TEST_LINK), whose exchange time per step is set against
  * the step-time model's ring all-reduce: 2(N-1)/N * bytes / bandwidth +
  * 2(N-1) * latency.
  */
@@ -77,14 +78,14 @@ void bench_dist(Bench *b) {
   w7->nnc = row_best(w7, w7->runs_nnc, w7->nruns_nnc);
   w7->ref = row_best(w7, w7->runs_ref, w7->nruns_ref);
   if (isnan(best.rate)) return;
-  note(b, "W7: 2 ranks spent %.0f%% of the training in the all-reduce (reduce-scatter of the gradients + all-gather "
-       "of the parameters, waits included: %.2f ms per step for %.1f MB); 1 process: %.1f us per sample",
+  note(b, "W7: 2 ranks spent %.0f%% of the training in the all-reduce (the gradients summed and the "
+       "parameters shared in shared memory, waits included: %.2f ms per step for %.1f MB); 1 process: %.1f us per sample",
        100 * best.reduce_s / best.train_s,
        1e3 * best.reduce_s / best.steps, best.bytes / 1e6, 1e6 / w7->ref);
   DistRun slow = run_w3(b, 2, "1000,50");
   if (isnan(slow.rate)) return;
   double model = ring_seconds(2, slow.bytes, 1000e6, 50e-6);
-  note(b, "W7 on a simulated 1000 MB/s, 50 us link: %.2f ms per all-reduce measured, %.2f ms by the model "
+  note(b, "W7 around a ring on a simulated 1000 MB/s, 50 us link: %.2f ms per all-reduce measured, %.2f ms by the model "
        "(2(N-1)/N bytes/bandwidth + 2(N-1) latency); %.0f samples/s", 1e3 * slow.reduce_s / slow.steps, 1e3 * model,
        slow.rate);
 }

@@ -4,10 +4,14 @@
  * takes its fixed shard of every global batch (trainer.h, TrainerRanks),
  * whose gradients its graph weights by the shard's share of the batch.  The
  * update is sharded (ZeRO stage 1; trainer_slice): a before-update hook
- * reduce-scatters the flat gradient buffer around a ring, so each rank's
- * slice holds the global batch's mean gradient; each rank updates its slice
- * of the parameters and optimizer state; an after-step hook all-gathers the
- * parameters (bits), and a whole-store hook the optimizer state.  Clipping
+ * reduce-scatters the flat gradient buffer, so each rank's slice holds the
+ * global batch's mean gradient; each rank updates its slice of the
+ * parameters and optimizer state; an after-step hook all-gathers the
+ * parameters (bits), and a whole-store hook the optimizer state.  Ranks
+ * that all run on one machine keep their gradients and one copy of the
+ * parameters in memory they share: the reduce-scatter reads the other
+ * ranks' gradients in place and the all-gather is a barrier.  Otherwise
+ * both go around a ring of messages.  Clipping
  * by the global norm reads the squared norm summed over the slices.
  * After each step the ranks agree on stopping (a signal seen by any rank
  * stops all at the same step) and average batch-norm running statistics;

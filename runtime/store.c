@@ -51,9 +51,8 @@ void store_alloc(Store *s) {
 
 void store_free(Store *s) {
   free(s->t);
-  free(s->param);
   free(s->state);
-  free(s->grad);
+  if (!s->shared) free(s->param), free(s->grad);
   *s = (Store){0};
 }
 

@@ -45,6 +45,8 @@ typedef struct {
   float *state;          /* every STATE tensor */
   int64_t state_floats;  /* its length, a multiple of 16 */
   float *grad;           /* one gradient per PARAM tensor, at the same offsets */
+  bool shared;           /* param and grad lie in memory the MPI ranks of one machine share
+                            (dist.c places and frees them); store_free leaves them */
 } Store;
 
 /* Adds a tensor for leaf (PARAM or STATE) unless one of that name exists;

@@ -160,6 +160,7 @@ bool trainer_init(Trainer *t, const Model *m, const char *file, const TrainerOpt
     fprintf(stderr, "nnc: %s\n", err);
     return false;
   }
+  if (opt->ranks.place) opt->ranks.place(&t->s.store, opt->ranks.ctx);
   if (opt->threads > 0) t->s.threads = opt->threads;
   t->s.no_cache = opt->no_cache;
   t->has_batch = lower_has_batch(m);

@@ -76,6 +76,9 @@ typedef struct {
   /* Sums n doubles over the ranks in place, every rank getting the same bits;
    * every rank calls it at the same point of the run. */
   void (*sum)(double *v, int n, void *ctx);
+  /* Moves the store's (zeroed) param and grad buffers into memory the ranks
+   * share, before any graph binds them; NULL: each rank keeps its own. */
+  void (*place)(Store *s, void *ctx);
   void *ctx;
 } TrainerRanks;
 
