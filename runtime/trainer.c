@@ -263,12 +263,41 @@ static void explain_nonfinite(Trainer *t, int k, float loss) {
   }
 }
 
+/* Metric sums over the ranks: loss, samples and correct judgements, the
+ * whole model's and each head's. */
+static void sum_metrics(const Trainer *t, Metrics *m) {
+  if (nranks(t) == 1) return;
+  int heads = t->s.nheads;   /* the sums are not yet finished: m->nheads is still 0 */
+  double v[3 + SESSION_MAX_HEADS] = {m->loss, (double)m->n, (double)m->correct};
+  for (int h = 0; h < heads; h++) v[3 + h] = (double)m->head_correct[h];
+  t->opt.ranks.sum(v, 3 + heads, t->opt.ranks.ctx);
+  m->loss = v[0];
+  m->n = (int64_t)v[1];
+  m->correct = (int64_t)v[2];
+  for (int h = 0; h < heads; h++) m->head_correct[h] = (int64_t)v[3 + h];
+}
+
+/* Adds the sums of src to *dst (loss, samples, correct judgements, each
+ * head's). */
+static void add_metrics(const Trainer *t, Metrics *dst, const Metrics *src) {
+  dst->loss += src->loss;
+  dst->n += src->n;
+  dst->correct += src->correct;
+  for (int h = 0; h < t->s.nheads; h++) dst->head_correct[h] += src->head_correct[h];
+}
+
 bool trainer_step(Trainer *t) {
   int k = t->ep.next, start, n = batch_at(t, k, &start), lo = 0;
   Compiled *g = graph_for(t, n);
   if (!run_step(t, g, k, true)) return false;
   if (t->has_batch) shard_of(t, n, &lo);
-  if (g) session_accumulate(&t->s, g, train_set(t), t->perm + start + lo, t->shard_n, &t->ep.m);
+  /* the step's sums over every rank, so that the epoch's running metrics
+   * (the progress line) are the global batches' even where this rank's
+   * shard is empty */
+  Metrics sums = {0};
+  if (g) session_accumulate(&t->s, g, train_set(t), t->perm + start + lo, t->shard_n, &sums);
+  sum_metrics(t, &sums);
+  add_metrics(t, &t->ep.m, &sums);
   t->pos.step++;
   t->ep.next++;
   float loss = g ? jit_output(g->jit, "loss")[0] : 0;
@@ -317,20 +346,6 @@ static void early_stopping(Trainer *t, const Metrics *vm) {
   if (isfinite(p->best_val_loss)) store_snapshot_restore(&t->s.store, t->best);
 }
 
-/* Metric sums over the ranks: loss, samples and correct judgements, the
- * whole model's and each head's. */
-static void sum_metrics(const Trainer *t, Metrics *m) {
-  if (nranks(t) == 1) return;
-  int heads = t->s.nheads;   /* the sums are not yet finished: m->nheads is still 0 */
-  double v[3 + SESSION_MAX_HEADS] = {m->loss, (double)m->n, (double)m->correct};
-  for (int h = 0; h < heads; h++) v[3 + h] = (double)m->head_correct[h];
-  t->opt.ranks.sum(v, 3 + heads, t->opt.ranks.ctx);
-  m->loss = v[0];
-  m->n = (int64_t)v[1];
-  m->correct = (int64_t)v[2];
-  for (int h = 0; h < heads; h++) m->head_correct[h] = (int64_t)v[3 + h];
-}
-
 /* Metrics, validation, early stopping and the after-epoch hooks. */
 static bool epoch_end(Trainer *t) {
   if (!run_hooks(t, TRAINER_WHOLE_STORE)) return false;
@@ -341,7 +356,6 @@ static bool epoch_end(Trainer *t) {
   t->pos.epoch++;
   t->pos.rng = t->rng;
   t->last_train = t->ep.m;
-  sum_metrics(t, &t->last_train);
   session_finish_metrics(&t->s, &t->last_train);
   t->ep = (EpochState){0};
   t->last_val = (Metrics){.accuracy = NAN};
@@ -392,21 +406,20 @@ static int ncorrect(const Trainer *t) { return t->s.metric.kind != METRIC_NONE ?
  * stopped: metric sums [loss, samples, correct...].  All zero between epochs. */
 static void epoch_position(const Trainer *t, CkptPosition *p) {
   if (t->ep.next == 0) return;
-  Metrics m = t->ep.m;
-  sum_metrics(t, &m);
+  const Metrics *m = &t->ep.m;
   p->rng = t->ep.rng;   /* resuming replays the epoch's order */
   p->epoch_batch = t->batch;
   p->epoch_steps = t->ep.next;
   p->nsums = 2 + ncorrect(t);
-  p->sums[0] = m.loss;
-  p->sums[1] = (double)m.n;
-  if (ncorrect(t)) p->sums[2] = (double)m.correct;
+  p->sums[0] = m->loss;
+  p->sums[1] = (double)m->n;
+  if (ncorrect(t)) p->sums[2] = (double)m->correct;
 }
 
 bool trainer_checkpoint(Trainer *t, const char *path) {
   if (!run_hooks(t, TRAINER_WHOLE_STORE)) return false;
   CkptPosition pos = t->pos;
-  epoch_position(t, &pos);   /* first: with ranks, every rank takes part */
+  epoch_position(t, &pos);
   if (t->opt.ranks.rank != 0) return true;
   const Store *st = &t->s.store;
   CkptTensor *l = xcalloc((size_t)st->n * 2 + 2, sizeof(CkptTensor));
@@ -444,7 +457,6 @@ static bool restore_epoch(Trainer *t, const Checkpoint *ck, const char *path) {
   }
   t->ep.next = at.steps;
   t->ep.m = (Metrics){.loss = at.sums[0], .n = (int64_t)at.sums[1], .correct = at.nsums > 2 ? (int64_t)at.sums[2] : 0};
-  if (t->opt.ranks.rank != 0) t->ep.m = (Metrics){0};   /* the sums of every rank: rank 0 carries them */
   return true;
 }
 

@@ -102,7 +102,7 @@ typedef struct {
 typedef struct {
   int next;          /* next step of the epoch (0: not started) */
   int first;         /* the step this process started the epoch at (a resumed epoch starts late) */
-  Metrics m;         /* training metrics of the steps so far (sums) */
+  Metrics m;         /* training metrics of the steps so far (sums over every rank's shard) */
   Rng rng;           /* the generator before the epoch's shuffle (replays the order) */
   double start;      /* when this process started the epoch (seconds) */
 } EpochState;
@@ -179,8 +179,8 @@ TrainStatus trainer_run(Trainer *t);
 bool trainer_evaluate(Trainer *t, const Dataset *d, Metrics *out);
 /* Writes a checkpoint (atomically): the store, the position, the epoch under
  * way and the early-stopping copy.  false with a message printed.  With
- * ranks, every rank calls it (the epoch's metric sums are combined) and rank
- * 0 writes. */
+ * ranks, every rank calls it (the optimizer state is gathered) and rank 0
+ * writes. */
 bool trainer_checkpoint(Trainer *t, const char *path);
 
 #endif

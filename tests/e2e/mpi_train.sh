@@ -97,7 +97,15 @@ grep -q "test loss" ff.out || fail "fashion_features at 2 ranks printed no resul
 # takes part in summing the norm (it used to leave the others waiting)
 sed -e 's/adam(lr = 0.05)/adam(lr = 0.05, clip_norm = 1)/' -e "s#\"data/xor.csv\"#\"$ROOT/examples/data/xor.csv\"#" \
   "$ROOT/examples/xor.nn" >xorclip.nn
-"$NNC" train xorclip.nn --epochs 20 --quiet --save xor1.ckpt >/dev/null
-mpi 5 "$NNC" train xorclip.nn --epochs 20 --quiet --save xor5.ckpt >/dev/null || fail "5 ranks, clip_norm: failed or hung"
+"$NNC" train xorclip.nn --epochs 20 --quiet --log xor1.log --save xor1.ckpt >/dev/null
+mpi 5 "$NNC" train xorclip.nn --epochs 20 --log xor5.log --save xor5.ckpt >xor5.out || fail "5 ranks, clip_norm: failed or hung"
 python3 "$ROOT/tests/e2e/ckpt_close.py" xor1.ckpt xor5.ckpt 1e-5 || fail "5 ranks, clip_norm: other weights"
+# its global batch of 4 leaves rank 0's shard empty: rank 0's progress line
+# (mpirun gives it a terminal) shows the global batch's loss all the same,
+# which each epoch's line repeats, and the log has one process's losses
+! grep -qi nan xor5.out || fail "5 ranks, an empty shard on rank 0: a NaN printed: $(cat -v xor5.out)"
+tr '\r' '\n' <xor5.out | sed -n 's/.*epoch [0-9]*\/20 *\(\[1\/1\]\)\{0,1\} *\(train \)\{0,1\}loss \([-0-9.e+]*\).*/\3/p' >xor5.losses
+(($(wc -l <xor5.losses) == 40)) || fail "5 ranks: no progress and epoch line for every epoch: $(cat -v xor5.out)"
+paste - - <xor5.losses | awk '$1 != $2 { exit 1 }' || fail "5 ranks: progress and epoch losses differ: $(cat -v xor5.out)"
+close_logs xor1.log xor5.log || fail "5 ranks, an empty shard on rank 0: other losses than one process"
 echo "2 ranks: the losses and weights of one process, bit-identical twice, resumed at 1 rank, same dropout masks; 5 ranks of a tiny model"
