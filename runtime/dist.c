@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 bool dist_launched(void) {
@@ -112,23 +113,53 @@ static void all_gather(float *v) {
   }
 }
 
+/* Where Open MPI backs shared windows: a file in this directory. */
+static const char *shared_dir(void) {
+  const char *d = getenv("OMPI_MCA_osc_sm_backing_directory");
+  return d && *d ? d : "/dev/shm";
+}
+
+/* Whether that directory has room for `bytes` more. */
+static int shared_room(double bytes) {
+  struct statvfs fs;
+  return statvfs(shared_dir(), &fs) == 0 && (double)fs.f_bavail * (double)fs.f_frsize >= bytes;
+}
+
+/* Memory the ranks share, made consistent at a point every rank reaches:
+ * what each wrote before it is seen by every rank after it. */
+static void shared_sync(const char *what) {
+  MPI_Win_sync(D.win);
+  check(MPI_Barrier(MPI_COMM_WORLD), what);
+  MPI_Win_sync(D.win);
+}
+
 /* Ranks on one machine share memory (MPI_Win_allocate_shared): one
  * parameter buffer for all, and every rank's gradient buffer readable by the
  * others.  Summing a slice then reads the other ranks' gradients where they
  * lie, and the updated slices need no gathering: the exchange is one pass
  * over the buffer instead of the ring's copies.  Segment r holds rank r's
- * gradients, rank 0's the parameters after them; a segment not on a 64-byte
- * boundary in any process leaves every rank its own buffers and the ring.
- * Every rank writes the same initial (or restored) parameters, so it does
- * not matter which rank's copy lands last: the first update of a slice comes
- * after every rank's first gradients, hence after every rank's writes. */
+ * gradients, rank 0's the parameters after them, each buffer moved up to a
+ * 64-byte boundary.  Without room for it in the directory that backs
+ * Open MPI's shared windows (a container's small /dev/shm) every rank keeps
+ * its own buffers and the ring: a failed allocation cannot be recovered from,
+ * since the other ranks wait for it.  Every rank fills the
+ * parameters (initial values, then a checkpoint's) before dist_attach's
+ * barrier, so the first step reads what every rank restored; the early-
+ * stopping restore later writes the bits the buffer already holds. */
 static void place_shared(Store *s, void *ctx) {
   (void)ctx;
+  int64_t n = s->param_floats, seg = STORE_ALIGN_FLOATS + (D.rank == 0 ? 2 * n : n);
+  int room = shared_room((double)sizeof(float) * (double)(D.size + 1) * (double)n), all;
+  check(MPI_Allreduce(&room, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce (shared memory)");
+  if (!all) {
+    if (D.rank == 0)
+      fprintf(stderr, "nnc: note: %s cannot hold the %.0f MiB the ranks would share; exchanging gradients "
+              "around a ring instead\n", shared_dir(), 4.0 * (D.size + 1) * (double)n / (1 << 20));
+    return;
+  }
   MPI_Info info;
   MPI_Info_create(&info);
   MPI_Info_set(info, "alloc_shared_noncontig", "true");
-  /* each buffer rounded up to the store's alignment, one block of slack to get there */
-  int64_t n = s->param_floats, seg = STORE_ALIGN_FLOATS + (D.rank == 0 ? 2 * n : n);
   MPI_Aint bytes = (MPI_Aint)(sizeof(float) * (size_t)seg);
   float *mine;
   check(MPI_Win_allocate_shared(bytes, sizeof(float), info, MPI_COMM_WORLD, &mine, &D.win),
@@ -143,12 +174,12 @@ static void place_shared(Store *s, void *ctx) {
     skip[k] = (int)(((uintptr_t)-(uintptr_t)D.grads[k] % (sizeof(float) * STORE_ALIGN_FLOATS)) / sizeof(float));
     D.grads[k] += skip[k];
   }
-  /* a segment's address modulo 64 is the same in every process where the
-   * mappings are page-aligned, as they are; anything else keeps the ring */
+  /* a segment's address modulo 64 is the same in every process, the
+   * mappings being page-aligned: the ranks check it rather than assume it */
   check(MPI_Allreduce(skip, low, D.size, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce (alignment)");
-  bool same = memcmp(skip, low, sizeof(int) * (size_t)D.size) == 0, all;
+  int same = memcmp(skip, low, sizeof(int) * (size_t)D.size) == 0;
   free(skip);
-  check(MPI_Allreduce(&same, &all, 1, MPI_C_BOOL, MPI_LAND, MPI_COMM_WORLD), "MPI_Allreduce (alignment)");
+  check(MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce (alignment)");
   if (!all) {
     free(D.grads);
     D.grads = NULL;
@@ -162,16 +193,7 @@ static void place_shared(Store *s, void *ctx) {
   s->grad = D.grads[D.rank];
   s->shared = true;
   check(MPI_Win_lock_all(MPI_MODE_NOCHECK, D.win), "MPI_Win_lock_all");
-  MPI_Win_sync(D.win);
-  check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier (shared memory)");
-}
-
-/* Memory the ranks share, made consistent at a point every rank reaches:
- * what each wrote before it is seen by every rank after it. */
-static void shared_sync(const char *what) {
-  MPI_Win_sync(D.win);
-  check(MPI_Barrier(MPI_COMM_WORLD), what);
-  MPI_Win_sync(D.win);
+  shared_sync("MPI_Barrier (shared memory)");   /* zeroed before anyone writes */
 }
 
 /* acc[i] = g[i] + acc[i] for n a multiple of 16, in a form the compiler
@@ -370,6 +392,8 @@ void dist_attach(Trainer *t, volatile sig_atomic_t *stop) {
   trainer_hook(t, TRAINER_AFTER_STEP, after_step, NULL);
   trainer_hook(t, TRAINER_AFTER_EPOCH, check_same_weights, NULL);
   if (t->update->kind == GRAPH_UPDATE_SLICE) trainer_hook(t, TRAINER_WHOLE_STORE, gather_state, NULL);
+  /* every rank's initial and restored parameters are in before any step reads them */
+  if (D.grads) shared_sync("MPI_Barrier (initial parameters)");
 }
 
 void dist_abort(int status) {

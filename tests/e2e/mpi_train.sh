@@ -13,7 +13,8 @@
 #    and two runs with 2 ranks give the same checkpoint bytes (the second
 #    with leak checks in the sanitized build);
 #  - at 3 ranks, summing in shared memory and around the ring (as across
-#    machines) give the same checkpoint bytes;
+#    machines, or without room for shared memory) give the same checkpoint
+#    bytes;
 #  - a model of two heads gets the same test line (each head's accuracy
 #    combined over the ranks);
 #  - fashion_features (batch norm, validation, clipping, early stopping)
@@ -89,6 +90,11 @@ cmp d2.ckpt again.ckpt || fail "two runs with 2 ranks differ"
 mpi 3 "$NNC" train drop.nn --limit 1000 --quiet --save d3.ckpt >/dev/null
 NNC_TEST_LINK=1000000000,0 mpi 3 "$NNC" train drop.nn --limit 1000 --quiet --save d3ring.ckpt >/dev/null
 cmp d3.ckpt d3ring.ckpt || fail "3 ranks: shared memory and the ring sum differently"
+# no room where Open MPI backs shared memory: the ring, said once, same bits
+OMPI_MCA_osc_sm_backing_directory=$PWD/nonexistent mpi 3 "$NNC" train drop.nn --limit 1000 --quiet \
+  --save d3full.ckpt >/dev/null 2>full.err || fail "3 ranks without room for shared memory: $(cat full.err)"
+[[ $(grep -c "cannot hold the .* MiB the ranks would share" full.err) == 1 ]] || fail "no note of the ring: $(cat full.err)"
+cmp d3.ckpt d3full.ckpt || fail "3 ranks without room for shared memory: other bits"
 
 mpi 2 "$NNC" train "$ROOT/examples/fashion_features.nn" --limit 2000 --epochs 2 --quiet >ff.out ||
   fail "fashion_features at 2 ranks: $(cat ff.out)"

@@ -496,7 +496,7 @@ START_TEST(families_and_threads) {
   jit_opts.target = &t;
   jit_opts.pool = pool;
   jit_opts.always_pool = true;
-  static const int sizes[][3] = {{7, 13, 5}, {65, 129, 33}, {9, 1, 33}, {70, 64, 100}};
+  static const int sizes[][3] = {{7, 13, 5}, {65, 129, 33}, {9, 1, 33}, {70, 64, 100}, {20, 37, 50}};
   for (size_t k = 0; k < COUNT_OF(sizes); k++)
     for (int tr = 0; tr < 4; tr++) check_matmul(sizes[k][0], sizes[k][1], sizes[k][2], tr & 1, tr >> 1);
   static const int small[] = {50, 32, 16, 10};
