@@ -11,7 +11,7 @@ wrap=$(mktemp -d)
 trap 'rm -rf "$wrap"' EXIT
 cat >"$wrap/nnc" <<WRAP
 #!/bin/sh
-exec valgrind -q --smc-check=all-non-file --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \\
+exec valgrind -q --keep-debuginfo=yes --smc-check=all-non-file --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \\
   --suppressions=$PWD/tests/valgrind.supp $PWD/nnc "\$@"
 WRAP
 chmod +x "$wrap/nnc"
