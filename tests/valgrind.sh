@@ -4,6 +4,16 @@
 # which fails the test that ran it.  fashion_full.sh (ten epochs of 60,000
 # images) is left out: hours under valgrind; fashion_slice.sh covers the same
 # code on a slice.  Usage: tests/valgrind.sh [SCRIPT...]
+#
+# Under memcheck nnc compiles for the CPU valgrind presents, never for
+# AVX-512: valgrind 3.19 answers CPUID with one fixed Haswell (GenuineIntel,
+# signature 000306c3: AVX2 and FMA, no AVX-512) on every host, Intel or AMD,
+# so LLVM names the host "haswell" with -avx512f and `valgrind nnc target`
+# says avx2.  Compile-cache keys hold the CPU and the features, so objects a
+# native run compiled for AVX-512 are never loaded under valgrind (the two
+# keep separate entries).  memcheck is slow on nnc's vector kernels: about
+# 30 training samples of fashion_mlp a second, and 50 s of LLVM per compile
+# (native: a fraction of a second for both).
 set -u
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)"; exit 1; }
