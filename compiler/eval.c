@@ -133,27 +133,39 @@ static int64_t tap(const Geo *g, int b, int c, int i, int j, int p, int q) {
   return (((int64_t)b * g->C + c) * g->H + h) * g->W + v;
 }
 
-/* conv2d and its adjoints: one loop over (output, input channel, tap) triples. */
+/* conv2d and its adjoints: one loop over (output, input channel, tap)
+ * triples, in this order for every op, so each sum has one fixed order; the
+ * row of a tap is found once per (channel, filter row). */
 static void eval_conv(const IrNode *n, double **vals, double *out) {
   Geo g = geometry(n);
+  const IrWindow *w = &n->win;
   const double *a = vals[n->src[0]->id], *b = vals[n->src[1]->id];
-  int Cg = g.C / g.G, Og = g.O / g.G, KH = n->win.size[0], KW = n->win.size[1];
+  int Cg = g.C / g.G, Og = g.O / g.G, KH = w->size[0], KW = w->size[1];
   for (int64_t e = 0; e < shape_numel(n->shape); e++) out[e] = 0;
   for (int bi = 0; bi < g.B; bi++)
     for (int o = 0; o < g.O; o++)
       for (int i = 0; i < g.OH; i++)
         for (int j = 0; j < g.OW; j++) {
           int64_t yi = (((int64_t)bi * g.O + o) * g.OH + i) * g.OW + j;
-          for (int c = 0; c < Cg; c++)
-            for (int p = 0; p < KH; p++)
+          int v0 = j * w->stride[1] - w->pad[1];
+          double y = 0;   /* conv2d's sum, in a register */
+          for (int c = 0; c < Cg; c++) {
+            int64_t plane = (int64_t)bi * g.C + o / Og * Cg + c;
+            for (int p = 0; p < KH; p++) {
+              int h = i * w->stride[0] - w->pad[0] + p * w->dilation[0];
+              if (h < 0 || h >= g.H) continue;
+              int64_t row = (plane * g.H + h) * g.W, wrow = (((int64_t)o * Cg + c) * KH + p) * KW;
               for (int q = 0; q < KW; q++) {
-                int64_t xi = tap(&g, bi, o / Og * Cg + c, i, j, p, q);
-                int64_t wi = (((int64_t)o * Cg + c) * KH + p) * KW + q;
-                if (xi < 0) continue;
-                if (n->op == OP_CONV2D) out[yi] += a[xi] * b[wi];
+                int v = v0 + q * w->dilation[1];
+                if (v < 0 || v >= g.W) continue;
+                int64_t xi = row + v, wi = wrow + q;
+                if (n->op == OP_CONV2D) y += a[xi] * b[wi];
                 else if (n->op == OP_CONV2D_DATA) out[xi] += a[yi] * b[wi];
                 else out[wi] += a[xi] * b[yi];
               }
+            }
+          }
+          if (n->op == OP_CONV2D) out[yi] = y;
         }
 }
 
