@@ -1,56 +1,98 @@
 #!/usr/bin/env bash
-# Runs the check unit suites, then the golden tests, and prints one closing line
-# "tests: N passed, N failed".  Usage: tests/run.sh UNIT_BINARY NNC_BINARY
+# Runs every unit suite, the golden tests and every end-to-end script, each
+# as a job of its own, NNC_TEST_JOBS at a time (default: the CPUs this process
+# may use), the longest first.  Prints one line per job as it ends, the
+# output of each failed job, and one closing line "tests: N passed, N failed"
+# (every unit test and golden case counts, and every e2e script).
+# Usage: tests/run.sh UNIT_BINARY NNC_BINARY
 set -u
-unit=$1
-nnc=$2
+unit=$(realpath "$1")
+nnc=$(realpath "$2")
 cd "$(dirname "$0")/.."
 # check's per-test timeouts are for hangs, not for a machine shared with other
 # builds: under a load of several runnable processes per core, sanitized tests
 # that take a second of CPU take many seconds of wall time.
 export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4}
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# every compile of the run goes to a cache of its own, never the user's
+XDG_CACHE_HOME=$(mktemp -d)
+export XDG_CACHE_HOME
+logs=$(mktemp -d)
+trap 'rm -rf "$logs" "$XDG_CACHE_HOME"' EXIT
+width=${NNC_TEST_JOBS:-$(nproc)}
+
+# Jobs are "unit:SUITE", "golden" and "e2e:SCRIPT".  These take longest
+# (about a minute each under the sanitizers), so they start first and the
+# short ones fill in beside them.
+jobs=(unit:examples unit:codegen e2e:mpi_train.sh golden unit:conv e2e:split_step.sh e2e:mpi_faults.sh)
+mapfile -t suites < <("$unit" --list)
+for s in "${suites[@]}"; do jobs+=("unit:$s"); done
+jobs+=(golden)
+for script in tests/e2e/*.sh; do
+  [[ $(basename "$script") == lib.sh ]] || jobs+=("e2e:$(basename "$script")")
+done
+declare -A seen
+queue=()
+for j in "${jobs[@]}"; do
+  [[ -n ${seen[$j]:-} ]] || queue+=("$j")
+  seen[$j]=1
+done
+
+run_job() {
+  case $1 in
+    unit:*) CK_RUN_SUITE=${1#unit:} "$unit" ;;
+    golden) bash tests/golden/run.sh "$nnc" ;;
+    e2e:*) NNC=$nnc bash "tests/e2e/${1#e2e:}" ;;
+  esac
+}
 
 pass=0
 fail=0
-
-log=$(mktemp)
-# every compile of the run goes to a cache of its own, never the user's
-export XDG_CACHE_HOME=$(mktemp -d)
-trap 'rm -f "$log"; rm -rf "$XDG_CACHE_HOME"' EXIT
-"$unit" 2>&1 | tee "$log"
-line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
-if [[ $line =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then
-  n=${BASH_REMATCH[1]}
-  bad=$((BASH_REMATCH[2] + BASH_REMATCH[3]))
+# tally JOB STATUS: adds the job's tests to the totals and prints its line
+tally() {
+  local job=$1 status=$2 log=$logs/${1//\//_} took=$((SECONDS - ${started[$1]}))
+  local n=1 bad=$((status != 0)) line
+  case $job in
+    unit:*)
+      line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
+      if [[ $line =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then
+        n=${BASH_REMATCH[1]}
+        bad=$((BASH_REMATCH[2] + BASH_REMATCH[3]))
+        ((status == 0 || bad > 0)) || bad=1
+      fi ;;
+    golden)
+      if [[ $(tail -n 1 "$log") =~ golden:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        n=$((BASH_REMATCH[1] + BASH_REMATCH[2]))
+        bad=${BASH_REMATCH[2]}
+        ((status == 0 || bad > 0)) || bad=1
+      fi ;;
+  esac
   pass=$((pass + n - bad))
   fail=$((fail + bad))
-else
-  echo "unit tests: no summary line (crashed?)"
-  fail=$((fail + 1))
-fi
-
-gold_out=$(bash tests/golden/run.sh "$nnc")
-gold_rc=$?
-echo "$gold_out"
-if [[ $(tail -n 1 <<<"$gold_out") =~ golden:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-  pass=$((pass + BASH_REMATCH[1]))
-  fail=$((fail + BASH_REMATCH[2]))
-elif ((gold_rc != 0)); then
-  fail=$((fail + 1))
-fi
-
-for script in tests/e2e/*.sh; do
-  [[ $(basename "$script") == lib.sh ]] && continue
-  [[ -e $script ]] || continue
-  if out=$(NNC="$nnc" bash "$script" 2>&1); then
-    echo "e2e $(basename "$script"): ok"
-    pass=$((pass + 1))
+  if ((bad == 0)); then
+    echo "$job: ok ($n, ${took} s)"
   else
-    echo "e2e $(basename "$script"): FAILED"
-    echo "$out" | tail -n 30
-    fail=$((fail + 1))
+    echo "$job: FAILED ($bad of $n, ${took} s)"
+    tail -n 40 "$log"
   fi
+}
+
+declare -A started byPid
+next=0
+running=0
+while ((next < ${#queue[@]} || running > 0)); do
+  while ((running < width && next < ${#queue[@]})); do
+    job=${queue[next]}
+    next=$((next + 1))
+    started[$job]=$SECONDS
+    run_job "$job" >"$logs/${job//\//_}" 2>&1 &
+    byPid[$!]=$job
+    running=$((running + 1))
+  done
+  wait -n -p done_pid
+  status=$?
+  running=$((running - 1))
+  tally "${byPid[$done_pid]}" "$status"
 done
 
 echo "tests: $pass passed, $fail failed"

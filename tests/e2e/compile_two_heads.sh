@@ -21,7 +21,7 @@ for f in "$F/t10k-images-idx3-ubyte.gz" "$D/fashion-meta-t10k.idx.gz" "$F/t10k-l
 done
 ./two t10k-images-idx3-ubyte fashion-meta-t10k.idx t10k-labels-idx1-ubyte fashion-kind-t10k.idx >two.out
 got=$(grep '^label accuracy' two.out)
-want=$("$NNC" eval "$model" --weights two.ckpt | head -1 | sed 's/^test loss [0-9.]*  \(.*\)  (10000 samples)$/\1/')
+want=$("$NNC" eval "$model" --weights two.ckpt | sed -n '1s/^test loss [0-9.]*  \(.*\)  (10000 samples)$/\1/p')
 [[ $got == "$want" ]] || fail "object: '$got', nnc eval: '$want'"
 pairs=image=$F/t10k-images-idx3-ubyte.gz,meta=$D/fashion-meta-t10k.idx.gz
 diff <("$NNC" predict "$model" --weights two.ckpt --input "$pairs" --limit 5 --raw |
