@@ -18,25 +18,33 @@ export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0${LSA
 XDG_CACHE_HOME=$(mktemp -d)
 export XDG_CACHE_HOME
 logs=$(mktemp -d)
-trap 'rm -rf "$logs" "$XDG_CACHE_HOME"' EXIT
+keep=0   # set by a failed job: its whole output stays in $logs
+cleanup() {
+  rm -rf "$XDG_CACHE_HOME"
+  if ((keep)); then echo "tests: each job's whole output is in $logs"; else rm -rf "$logs"; fi
+}
+trap cleanup EXIT
 width=${NNC_TEST_JOBS:-$(nproc)}
+[[ $width =~ ^[1-9][0-9]*$ ]] || { echo "tests: NNC_TEST_JOBS must be a positive number, not '$width'"; exit 2; }
+# Each job runs in a process group of its own (job control on), so that an
+# interrupt or a kill of this script ends every job it started.
+set -m
 
 # Jobs are "unit:SUITE", "golden" and "e2e:SCRIPT".  These take longest
 # (about a minute each under the sanitizers), so they start first and the
 # short ones fill in beside them.
-jobs=(unit:examples unit:codegen e2e:mpi_train.sh golden unit:conv e2e:split_step.sh e2e:mpi_faults.sh)
-mapfile -t suites < <("$unit" --list)
-for s in "${suites[@]}"; do jobs+=("unit:$s"); done
-jobs+=(golden)
+first=(unit:examples unit:codegen e2e:mpi_train.sh golden unit:conv e2e:split_step.sh e2e:mpi_faults.sh)
+suites=$("$unit" --list) && [[ -n $suites ]] || { echo "tests: $unit --list failed"; exit 1; }
+jobs=(golden)
+for s in $suites; do jobs+=("unit:$s"); done
 for script in tests/e2e/*.sh; do
   [[ $(basename "$script") == lib.sh ]] || jobs+=("e2e:$(basename "$script")")
 done
-declare -A seen
+declare -A known
+for j in "${jobs[@]}"; do known[$j]=1; done
 queue=()
-for j in "${jobs[@]}"; do
-  [[ -n ${seen[$j]:-} ]] || queue+=("$j")
-  seen[$j]=1
-done
+for j in "${first[@]}"; do [[ -z ${known[$j]:-} ]] || { queue+=("$j"); known[$j]=queued; }; done
+for j in "${jobs[@]}"; do [[ ${known[$j]} == queued ]] || queue+=("$j"); done
 
 run_job() {
   case $1 in
@@ -48,14 +56,16 @@ run_job() {
 
 pass=0
 fail=0
+declare -A started byPid   # job -> its start; process group -> job, while running
 # tally JOB STATUS: adds the job's tests to the totals and prints its line
 tally() {
   local job=$1 status=$2 log=$logs/${1//\//_} took=$((SECONDS - ${started[$1]}))
   local n=1 bad=$((status != 0)) line
   case $job in
-    unit:*)
+    unit:*)   # no summary, or no test run, is a failure
+      bad=1
       line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
-      if [[ $line =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then
+      if [[ $line =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]] && ((BASH_REMATCH[1] > 0)); then
         n=${BASH_REMATCH[1]}
         bad=$((BASH_REMATCH[2] + BASH_REMATCH[3]))
         ((status == 0 || bad > 0)) || bad=1
@@ -73,11 +83,20 @@ tally() {
     echo "$job: ok ($n, ${took} s)"
   else
     echo "$job: FAILED ($bad of $n, ${took} s)"
-    tail -n 40 "$log"
+    tail -n 60 "$log"
+    keep=1
   fi
 }
 
-declare -A started byPid
+# Interrupted or killed: end every job's process group, then stop.
+stop() {
+  set +m   # no job notices
+  for pid in "${!byPid[@]}"; do kill -TERM -- -"$pid" 2>/dev/null; done
+  echo "tests: stopped"
+  exit 130
+}
+trap stop INT TERM
+
 next=0
 running=0
 while ((next < ${#queue[@]} || running > 0)); do
@@ -85,7 +104,7 @@ while ((next < ${#queue[@]} || running > 0)); do
     job=${queue[next]}
     next=$((next + 1))
     started[$job]=$SECONDS
-    run_job "$job" >"$logs/${job//\//_}" 2>&1 &
+    run_job "$job" </dev/null >"$logs/${job//\//_}" 2>&1 &
     byPid[$!]=$job
     running=$((running + 1))
   done
@@ -93,6 +112,7 @@ while ((next < ${#queue[@]} || running > 0)); do
   status=$?
   running=$((running - 1))
   tally "${byPid[$done_pid]}" "$status"
+  unset "byPid[$done_pid]"
 done
 
 echo "tests: $pass passed, $fail failed"
