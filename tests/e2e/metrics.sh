@@ -38,8 +38,10 @@ grep -q "^cls.csv: loss .*  accuracy .*  (60 samples)$" eval.txt || fail "eval -
 grep -q "^confusion matrix (rows: true class, columns: predicted class)$" eval.txt || fail "no confusion matrix"
 grep -qE "^  2 high +[0-9]+ +[0-9]+ +[0-9]+$" eval.txt || fail "no named matrix row: $(cat eval.txt)"
 grep -qE "^  1 mid +[01]\.[0-9]{4} +[01]\.[0-9]{4} +[01]\.[0-9]{4} +20$" eval.txt || fail "no per-class row: $(cat eval.txt)"
-[[ $("$NNC" eval named.nn --weights named.ckpt --data cls.csv --limit 7) == *"(7 samples)"* ]] || fail "eval --limit"
-[[ $("$NNC" eval onehot.nn --weights onehot.ckpt --data onehot.csv) == *accuracy* ]] || fail "one-hot eval has no accuracy"
+out=$("$NNC" eval named.nn --weights named.ckpt --data cls.csv --limit 7) || fail "eval --limit exited $?"
+[[ $out == *"(7 samples)"* ]] || fail "eval --limit: $out"
+out=$("$NNC" eval onehot.nn --weights onehot.ckpt --data onehot.csv) || fail "one-hot eval exited $?"
+[[ $out == *accuracy* ]] || fail "one-hot eval has no accuracy: $out"
 # predict: names, probabilities that sum to 1, --limit
 cut -d, -f1 cls.csv >x.csv
 "$NNC" predict named.nn --weights named.ckpt --input x.csv --probs --limit 5 >p.txt

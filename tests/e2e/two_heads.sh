@@ -37,7 +37,7 @@ pairs=image=$F/t10k-images-idx3-ubyte.gz,meta=$D/fashion-meta-t10k.idx.gz
 "$NNC" predict "$model" --weights two.ckpt --input "$pairs" --limit 5 >pred.out
 [[ $(wc -l <pred.out) == 5 ]] || fail "predict printed $(wc -l <pred.out) lines for 5 images"
 grep -Eqv '^[0-9],[A-Za-z -]+;[0-3],(top|trouser|footwear|bag)$' pred.out && { cat pred.out; fail "predict lines"; }
-"$NNC" predict "$model" --weights two.ckpt --input "$pairs" --limit 1 --probs | awk -F';' '{ exit !(split($1, a, ",") == 12 && split($2, b, ",") == 6) }' ||
+"$NNC" predict "$model" --weights two.ckpt --input "$pairs" --limit 1 --probs | awk -F';' 'NR == 1 { ok = split($1, a, ",") == 12 && split($2, b, ",") == 6 } END { exit !ok }' ||
   fail "--probs does not give every class's probability for both outputs"
 "$NNC" predict "$model" --weights two.ckpt --input "image=$F/t10k-images-idx3-ubyte.gz" 2>err.out && fail "predict without meta"
 grep -q "names no file for input 'meta'" err.out || fail "predict without meta: $(cat err.out)"
