@@ -18,6 +18,16 @@ bounded() {
   timeout $((s * SLOW)) "$@"
 }
 ticks() { seq $(($1 * SLOW)); }
+# `appears FILE S` waits until FILE is not empty, at most S seconds (scaled),
+# and fails the test if it never is: a run that was to be interrupted once
+# it got so far never got there.
+appears() {
+  for _ in $(ticks $(($2 * 10))); do
+    [[ -s $1 ]] && return 0
+    sleep 0.1
+  done
+  fail "$1 was not written within $(($2 * SLOW)) s"
+}
 
 fail() {
   echo "FAIL: $*" >&2

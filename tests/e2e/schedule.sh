@@ -64,10 +64,7 @@ args=(--limit 500 --quiet)
 "$NNC" train cosine.nn "${args[@]}" --save straight.ckpt >/dev/null
 "$NNC" train cosine.nn "${args[@]}" --save run.ckpt --log run.json >/dev/null 2>err.txt &
 pid=$!
-for _ in $(ticks 100); do
-  sleep 0.1
-  [[ -s run.json ]] && break
-done
+appears run.json 60
 sleep 0.3
 kill -INT $pid
 status=0
