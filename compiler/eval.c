@@ -99,12 +99,17 @@ static void eval_matmul(const IrNode *n, double **vals, double *out) {
   /* element (i,k) of A and (k,j) of B in their stored layouts */
   int64_t ai = n->ta ? 1 : sa.dim[1], ak = n->ta ? sa.dim[1] : 1;
   int64_t bk = n->tb ? 1 : sb.dim[1], bj = n->tb ? sb.dim[1] : 1;
-  for (int i = 0; i < m; i++)
-    for (int j = 0; j < nn; j++) {
-      double s = 0;
-      for (int k = 0; k < kk; k++) s += a[i * ai + k * ak] * b[k * bk + j * bj];
-      out[(int64_t)i * nn + j] = s;
+  /* each out[i][j] is 0 + a[i][0] b[0][j] + a[i][1] b[1][j] + ..., in k's
+   * order; k outside j walks B's rows in memory order */
+  for (int i = 0; i < m; i++) {
+    double *row = out + (int64_t)i * nn;
+    for (int j = 0; j < nn; j++) row[j] = 0;
+    for (int k = 0; k < kk; k++) {
+      double aik = a[i * ai + k * ak];
+      const double *bk_row = b + k * bk;
+      for (int j = 0; j < nn; j++) row[j] += aik * bk_row[j * bj];
     }
+  }
 }
 
 /* ---- sliding windows ---- */
