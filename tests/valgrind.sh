@@ -19,10 +19,12 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)"; exit 1; }
 wrap=$(mktemp -d)
 trap 'rm -rf "$wrap"' EXIT
+# a copy of nnc: a rebuild during the (long) run does not change what is tested
+cp nnc "$wrap/nnc.under-test"
 cat >"$wrap/nnc" <<WRAP
 #!/bin/sh
 exec valgrind -q --keep-debuginfo=yes --smc-check=all-non-file --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \\
-  --suppressions=$PWD/tests/valgrind.supp $PWD/nnc "\$@"
+  --suppressions=$PWD/tests/valgrind.supp $wrap/nnc.under-test "\$@"
 WRAP
 chmod +x "$wrap/nnc"
 export E2E_SLOWDOWN=40   # the tests' time limits (tests/e2e/lib.sh), for memcheck's pace
