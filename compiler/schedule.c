@@ -123,14 +123,21 @@ static LoopNest copy_nest(const FusePlan *fp, const IrNode *src, bool from_buf) 
 
 static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
-/* Units of the outermost loop: rows of a nest, or pieces of a flat loop. */
-static void split_nest(StepSchedule *ss, const Target *t) {
+static int64_t nest_points(const LoopNest *L) {
+  int64_t n = 1;
+  for (int j = 0; j < L->n; j++) n *= L->size[j];
+  return n;
+}
+
+/* Units of the outermost loop: rows of a nest, or pieces of a flat loop
+ * (per_point: the work at each of its points, a row reduction's row). */
+static void split_nest(StepSchedule *ss, const Target *t, int64_t per_point) {
   if (ss->loops.n == 0) {
     ss->units = 1, ss->grain = 1;
     return;
   }
   int64_t s0 = ss->loops.size[0];
-  if (ss->loops.n > 1) {
+  if (ss->loops.n > 1 || per_point >= 4 * t->vector_floats) {
     ss->units = s0, ss->grain = 1;
     return;
   }
@@ -296,7 +303,7 @@ static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedu
   bool whole = G && G->kind == FG_REDUCE && !G->rowwise;   /* every point adds into shared outputs */
   if (!G || (G->kind != FG_MATMUL && G->kind != FG_CONV)) {
     if (whole) ss->units = 1, ss->grain = ss->loops.n ? ss->loops.size[0] : 1;
-    else split_nest(ss, t);
+    else split_nest(ss, t, G && G->kind == FG_REDUCE && G->rowwise ? nest_points(&ss->inner) : 1);
   }
   ss->split = ss->units > 1 && ss->work >= PARALLEL_MIN_WORK ? SPLIT_PARALLEL : SPLIT_SERIAL;
 }

@@ -239,11 +239,9 @@ static float **train(IrGraph *g, int threads, JitGraph **jout) {
   return buf;
 }
 
-/* Threads share out convolutions by image and by filter: every weight and
- * optimizer state is bit-identical for 1, 2 and 3 threads. */
-START_TEST(cnn_threads_bit_identical) {
-  Arena *a = arena_new();
-  IrGraph *g = cnn_step(a, 6);
+/* Every weight and optimizer state after three steps of g is bit-identical
+ * for 1, 2 and 3 threads. */
+static void expect_same_for_threads(IrGraph *g) {
   JitGraph *j1;
   float **one = train(g, 1, &j1);
   for (int threads = 2; threads <= 3; threads++) {
@@ -261,6 +259,36 @@ START_TEST(cnn_threads_bit_identical) {
   for (int i = 0; i < jit_nleaves(j1); i++) free(one[i]);
   free(one);
   jit_free(j1);
+}
+
+/* Threads share out convolutions by image and by filter. */
+START_TEST(cnn_threads_bit_identical) {
+  Arena *a = arena_new();
+  expect_same_for_threads(cnn_step(a, 6));
+  arena_free(a);
+}
+END_TEST
+
+/* At batch 64 a bias gradient sums 64 x 72 values a channel: its row
+ * reduction is split by channel over the threads, each channel's sum in
+ * one unit, in one order. */
+START_TEST(row_reductions_threads_bit_identical) {
+  Arena *a = arena_new();
+  IrGraph *g = cnn_step(a, 64);
+  Target t;
+  char err[512];
+  ck_assert_msg(target_host(&t, err, sizeof err), "%s", err);
+  Planned *p = pipeline_plan(g, &t);
+  int split = 0;
+  for (int si = 0; si < p->mp->nsteps; si++) {
+    const PlanStep *s = &p->mp->steps[si];
+    const FuseGroup *G = s->kind == STEP_GROUP ? &p->fp->groups[s->group] : NULL;
+    split += G && G->kind == FG_REDUCE && G->rowwise && p->sched->steps[si].split == SPLIT_PARALLEL;
+  }
+  ck_assert_msg(split > 0, "no row reduction is split over threads");
+  pipeline_plan_free(p);
+  target_free(&t);
+  expect_same_for_threads(g);
   arena_free(a);
 }
 END_TEST
@@ -391,6 +419,7 @@ Suite *conv_suite(void) {
   tcase_set_timeout(step, 240);
   tcase_add_loop_test(step, cnn_train_step, 0, (int)COUNT_OF(configs));
   tcase_add_test(step, cnn_threads_bit_identical);
+  tcase_add_test(step, row_reductions_threads_bit_identical);
   tcase_add_test(step, filter_lanes_threads_bit_identical);
   tcase_add_loop_test(step, cnn_inference_epilogue, 0, (int)COUNT_OF(configs));
   suite_add_tcase(s, step);
