@@ -100,7 +100,7 @@ static void eval_matmul(const IrNode *n, double **vals, double *out) {
   int64_t ai = n->ta ? 1 : sa.dim[1], ak = n->ta ? sa.dim[1] : 1;
   int64_t bk = n->tb ? 1 : sb.dim[1], bj = n->tb ? sb.dim[1] : 1;
   /* each out[i][j] is 0 + a[i][0] b[0][j] + a[i][1] b[1][j] + ..., in k's
-   * order; k outside j walks B's rows in memory order */
+   * order; k outside j walks B's rows in memory order (unless B is transposed) */
   for (int i = 0; i < m; i++) {
     double *row = out + (int64_t)i * nn;
     for (int j = 0; j < nn; j++) row[j] = 0;

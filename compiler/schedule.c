@@ -8,7 +8,8 @@ enum {
   /* a step shares out among threads only above this much work: below it,
    * waking the others costs more than they save */
   PARALLEL_MIN_WORK = 1 << 15,
-  /* a flat loop is cut into at most this many units */
+  /* a flat loop is cut into at most this many units (rows of a nest, or of
+   * a row-wise reduction with long rows, are a unit each) */
   MAX_UNITS = 64,
   /* row blocks go outside column panels when all of B, packed, fits this:
    * an L2 cache on every x86 and Arm core this project has met (Zen 3 has

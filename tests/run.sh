@@ -92,10 +92,11 @@ tally() {
 stop() {
   set +m   # no job notices
   for pid in "${!byPid[@]}"; do kill -TERM -- -"$pid" 2>/dev/null; done
+  wait   # before the cache they write into is removed
   echo "tests: stopped"
   exit 130
 }
-trap stop INT TERM
+trap stop INT TERM HUP
 
 next=0
 running=0

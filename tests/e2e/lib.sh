@@ -15,17 +15,19 @@ SLOW=${E2E_SLOWDOWN:-1}
 bounded() {
   local s=$1
   shift
-  timeout $((s * SLOW)) "$@"
+  timeout --foreground $((s * SLOW)) "$@"   # in the test's process group, so an interrupted run ends it
 }
 ticks() { seq $(($1 * SLOW)); }
-# `appears FILE S` waits until FILE is not empty, at most S seconds (scaled),
-# and fails the test if it never is: a run that was to be interrupted once
-# it got so far never got there.
+# `appears FILE S PID` waits until process PID has written FILE (not empty),
+# at most S seconds (scaled), and fails the test if it never does -- ending
+# PID, which was to be interrupted once it got so far -- or if PID exits first.
 appears() {
   for _ in $(ticks $(($2 * 10))); do
     [[ -s $1 ]] && return 0
+    kill -0 "$3" 2>/dev/null || fail "process $3 exited before it wrote $1"
     sleep 0.1
   done
+  kill -TERM "$3" 2>/dev/null
   fail "$1 was not written within $(($2 * SLOW)) s"
 }
 

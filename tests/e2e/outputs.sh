@@ -70,7 +70,7 @@ expect_fail "pipe: is a FIFO, not a regular file" "$NNC" compile "$xor" -o pipe
 # two trainers, one checkpoint: the second is refused naming the first
 "$NNC" train "$xor" --epochs 1000000 --save-every 1 --quiet --save shared.ckpt >/dev/null 2>first.txt &
 first=$!
-appears shared.ckpt 60   # training, SIGINT handled
+appears shared.ckpt 60 $first   # training, SIGINT handled
 expect_fail "shared.ckpt: in use by process $first (it holds shared.ckpt.lock)" \
   "$NNC" train "$xor" --epochs 2 --quiet --save shared.ckpt
 kill -INT $first

@@ -66,7 +66,7 @@ args=(--limit 500 --quiet)
 "$NNC" train cosine.nn "${args[@]}" --save straight.ckpt >/dev/null
 "$NNC" train cosine.nn "${args[@]}" --save run.ckpt --log run.json >/dev/null 2>err.txt &
 pid=$!
-appears run.json 60
+appears run.json 60 $pid
 sleep 0.3
 kill -INT $pid
 status=0

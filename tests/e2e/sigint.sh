@@ -8,7 +8,7 @@ epochs=$((SLOW > 1 ? 8 : 300))
 args=(--epochs $epochs --limit 500 --quiet --save run.ckpt --log log.json)
 "$NNC" train "$model" "${args[@]}" >out.txt 2>err.txt &
 pid=$!
-appears log.json 60   # the first epoch is done
+appears log.json 60 $pid   # the first epoch is done
 sleep 0.5
 kill -INT $pid
 status=0

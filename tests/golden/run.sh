@@ -14,7 +14,7 @@ fail=0
 while IFS= read -r cmd; do
   want=${cmd%.cmd}.out
   read -r -a args <"$cmd"
-  got=$( (timeout 60 "$nnc" "${args[@]}" 2>&1; echo "[exit $?]") )
+  got=$( (timeout --foreground 60 "$nnc" "${args[@]}" 2>&1; echo "[exit $?]") )
   if [[ $update == --update ]]; then
     printf '%s\n' "$got" >"$want"
     continue

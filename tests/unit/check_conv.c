@@ -283,7 +283,9 @@ START_TEST(row_reductions_threads_bit_identical) {
   for (int si = 0; si < p->mp->nsteps; si++) {
     const PlanStep *s = &p->mp->steps[si];
     const FuseGroup *G = s->kind == STEP_GROUP ? &p->fp->groups[s->group] : NULL;
-    split += G && G->kind == FG_REDUCE && G->rowwise && p->sched->steps[si].split == SPLIT_PARALLEL;
+    const StepSchedule *ss = &p->sched->steps[si];
+    split += G && G->kind == FG_REDUCE && G->rowwise && ss->split == SPLIT_PARALLEL && ss->loops.n == 1 &&
+             ss->units == ss->loops.size[0] && ss->grain == 1;   /* one row a unit */
   }
   ck_assert_msg(split > 0, "no row reduction is split over threads");
   pipeline_plan_free(p);
