@@ -18,6 +18,7 @@
  * reduce_sum over size-1 axes).  Folding is done in double; the code generator
  * rounds the folded constant to float once.
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "ir.h"
@@ -95,6 +96,30 @@ static IrNode *s_binary(IrGraph *g, IrOp op, IrNode *a, IrNode *b) {
   return ir_binary(g, op, a, b);
 }
 
+static IrNode *s_where(IrGraph *g, IrNode *c, IrNode *a, IrNode *b);
+
+/* where(0 < x, max_unpool2d(x, d), +0) -> max_unpool2d(x, where(0 < max_pool2d(x), d, +0)),
+ * the ReLU mask over a max pool's gradient (NULL when the pattern is not
+ * there).  Each window's gradient lands at the window's first maximum, whose
+ * value is the pool's output there, so masking per window what is routed is
+ * masking per element the routed result: the same values, bit for bit, for
+ * any x (NaN included: 0 < NaN is false on both sides) and any windows.  The
+ * mask then touches the pooled tensor, a quarter of the elements under a 2x2
+ * pool, the pool is the forward one (hash-consed), and the unpool's output is
+ * the masked gradient itself: one pass over the feature map fewer. */
+static IrNode *relu_mask_before_unpool(IrGraph *g, IrNode *c, IrNode *a, IrNode *b) {
+  double zero, vb;
+  if (c->op != OP_CMPLT || a->op != OP_MAX_UNPOOL2D || !splat(c->src[0], &zero) || zero != 0 || !splat(b, &vb) ||
+      vb != 0 || signbit(vb))
+    return NULL;
+  IrNode *x = a->src[0];
+  if (c->src[1] != x || !shape_eq(a->shape, x->shape)) return NULL;
+  IrNode *pooled = ir_window(g, OP_MAX_POOL2D, x, x, a->win, a->src[1]->shape);
+  IrNode *keep = s_binary(g, OP_CMPLT, ir_const(g, 0), pooled);
+  IrNode *d = s_where(g, keep, a->src[1], ir_const(g, 0));
+  return ir_window(g, OP_MAX_UNPOOL2D, x, d, a->win, a->shape);
+}
+
 static IrNode *s_where(IrGraph *g, IrNode *c, IrNode *a, IrNode *b) {
   Shape ab, out;
   if (!ir_broadcast_shape(a->shape, b->shape, &ab) || !ir_broadcast_shape(c->shape, ab, &out))
@@ -102,6 +127,8 @@ static IrNode *s_where(IrGraph *g, IrNode *c, IrNode *a, IrNode *b) {
   double vc;
   if (splat(c, &vc)) return fit(g, vc != 0 ? a : b, out);
   if (a == b) return fit(g, a, out);
+  IrNode *masked = relu_mask_before_unpool(g, c, a, b);
+  if (masked) return masked;
   return ir_where(g, c, a, b);
 }
 
