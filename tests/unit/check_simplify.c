@@ -299,6 +299,59 @@ START_TEST(test_gradients_keep_values) {
 END_TEST
 
 
+/* ReLU's mask over a max pool's gradient moves before the unpool, onto the
+ * pooled tensor, for disjoint, overlapping and padded windows, and
+ * every value stays the same bit for bit: ties, zeros, -0 and NaN included. */
+START_TEST(test_relu_mask_before_unpool) {
+  static const IrWindow wins[] = {
+      {.size = {2, 2}, .stride = {2, 2}, .dilation = {1, 1}, .groups = 1},
+      {.size = {3, 3}, .stride = {2, 2}, .pad = {1, 1, 1, 1}, .dilation = {1, 1}, .groups = 1},
+      {.size = {3, 3}, .stride = {1, 1}, .dilation = {1, 1}, .groups = 1},
+      {.size = {3, 2}, .stride = {3, 2}, .pad = {1, 0, 1, 0}, .dilation = {1, 1}, .groups = 1},
+  };
+  static const double pick[] = {-1, 0, -0.0, 0.5, 1, 1, 2, NAN};
+  for (size_t w = 0; w < COUNT_OF(wins); w++) {
+    const IrWindow *win = &wins[w];
+    int H = 7, W = 6;
+    int OH = ir_window_count(H, win->size[0], win->stride[0], win->pad[0], win->pad[2], win->dilation[0]);
+    int OW = ir_window_count(W, win->size[1], win->stride[1], win->pad[1], win->pad[3], win->dilation[1]);
+    Arena *A = arena_new();
+    IrGraph *g = ir_graph_new(A, "pool", 2);
+    Shape xs = shape_of(4, (int[]){2, 3, H, W}), ds = shape_of(4, (int[]){2, 3, OH, OW});
+    IrNode *x = ir_input(g, "x", xs), *d = ir_input(g, "d", ds), *zero = ir_const(g, 0);
+    IrNode *routed = ir_window(g, OP_MAX_UNPOOL2D, x, d, *win, xs);
+    ir_output(g, "dx", ir_where(g, ir_binary(g, OP_CMPLT, zero, x), routed, zero));
+    IrGraph *ng = ir_simplify(g);
+    for (int id = 0; id < ng->nodes.len; id++) {
+      const IrNode *n = ng->nodes.items[id];
+      ck_assert_msg(n->op != OP_WHERE || shape_eq(n->shape, ds), "window %zu: the mask is still on the map", w);
+    }
+    ck_assert_int_eq(ir_find_output(ng, "dx")->op, OP_MAX_UNPOOL2D);
+
+    uint64_t st = 99 + w;
+    double **va = random_leaves(g, &st);
+    for (int64_t e = 0; e < shape_numel(xs); e++) {
+      st = st * 6364136223846793005ull + 1442695040888963407ull;
+      va[x->id][e] = pick[(st >> 33) % COUNT_OF(pick)];
+    }
+    va[d->id][0] = -0.0;
+    double **vb = xcalloc((size_t)ng->nodes.len + 1, sizeof(double *));
+    vb[ir_find_leaf(ng, OP_INPUT, "x")->id] = va[x->id];
+    vb[ir_find_leaf(ng, OP_INPUT, "d")->id] = va[d->id];
+    ir_eval(g, va, A);
+    ir_eval(ng, vb, A);
+    const double *before = va[ir_find_output(g, "dx")->id], *after = vb[ir_find_output(ng, "dx")->id];
+    for (int64_t e = 0; e < shape_numel(xs); e++)
+      ck_assert_msg(memcmp(&before[e], &after[e], sizeof(double)) == 0, "window %zu, dx[%ld]: %g before, %g after", w,
+                    (long)e, before[e], after[e]);
+    free(va);
+    free(vb);
+    arena_free(A);
+  }
+}
+END_TEST
+
+
 /* dL/da = b + b c^2, dL/db = (a + 2b + a c^2) + 2b, dL/dc = (b a)(2c): what
  * a person writes, sharing the forward values. */
 START_TEST(test_course_gradient_text) {
@@ -359,6 +412,7 @@ Suite *simplify_suite(void) {
   tcase_add_test(tc, test_rules);
   tcase_add_test(tc, test_cse_dce_provenance);
   tcase_add_test(tc, test_gradients_keep_values);
+  tcase_add_test(tc, test_relu_mask_before_unpool);
   tcase_add_test(tc, test_course_gradient_text);
   suite_add_tcase(s, tc);
   return s;
