@@ -363,6 +363,14 @@ static void filter_channel(Cg *cg, const Conv *c, LLVMValueRef o, LLVMValueRef p
 
 enum { MAX_ACC = 64 };   /* accumulators of a tile at most (the schedule keeps within the registers) */
 
+static LLVMTypeRef ivec(Cg *cg, int vw) { return LLVMVectorType(cg->i32, (unsigned)vw); }
+
+static LLVMValueRef ivec_const(Cg *cg, int vw, const int *v) {
+  LLVMValueRef e[64];
+  for (int l = 0; l < vw; l++) e[l] = LLVMConstInt(cg->i32, (unsigned long long)(int64_t)v[l], 1);
+  return LLVMConstVector(e, (unsigned)vw);
+}
+
 /* Lanes lo <= l < hi of a vector (compile-time), and'ed with the i1 `on`. */
 static LLVMValueRef lane_mask(Cg *cg, int vw, int lo, int hi, LLVMValueRef on) {
   LLVMTypeRef i1 = LLVMInt1TypeInContext(cg->ctx), mt = LLVMVectorType(i1, (unsigned)vw);
@@ -682,8 +690,53 @@ static LLVMValueRef at_float(Cg *cg, LLVMValueRef base, LLVMValueRef k) {
   return LLVMBuildGEP2(cg->b, cg->f32, base, &k, 1, "");
 }
 
+/* Positions p0 .. p0 + n - 1 (n <= vw) of filters r0 .. r0 + vw - 1 into
+ * gt: a vw x vw block loaded a filter to a vector (filters past nf read as
+ * 0), transposed in registers by log2(vw) rounds of two-vector shuffles (a
+ * round of step s swaps the off-diagonal s x s sub-blocks of each 2s x 2s
+ * block), and stored a position to a vector. */
+static void transpose_block(Cg *cg, const Lanes *L, LLVMValueRef *plane, int r0, LLVMValueRef p0, int n) {
+  int vw = L->cs->vw, lo[64], hi[64];
+  LLVMValueRef v[64], mask = lane_mask(cg, vw, 0, n, NULL);
+  for (int r = 0; r < vw; r++) v[r] = r0 + r < L->nf ? vload(cg, at_float(cg, plane[r], p0), 0, mask) : LLVMConstNull(cg->vec);
+  for (int step = 1; step < vw; step *= 2) {
+    for (int l = 0; l < vw; l++) {
+      lo[l] = (l & step) ? vw + l - step : l;
+      hi[l] = (l & step) ? vw + l : l + step;
+    }
+    for (int i = 0; i < vw; i++) {
+      if (i & step) continue;
+      LLVMValueRef a = v[i], b = v[i + step];
+      v[i] = LLVMBuildShuffleVector(cg->b, a, b, ivec_const(cg, vw, lo), "");
+      v[i + step] = LLVMBuildShuffleVector(cg->b, a, b, ivec_const(cg, vw, hi), "");
+    }
+  }
+  for (int k = 0; k < n; k++) {
+    LLVMValueRef at = add(cg, mul(cg, add(cg, p0, i64c(cg, k)), L->lanes), i64c(cg, r0));
+    LLVMSetAlignment(LLVMBuildStore(cg->b, v[k], at_float(cg, L->gt, at)), 4);
+  }
+}
+
+/* gt[position][filter] = y[b, o0 + filter, position]: in vw x vw blocks when
+ * each gradient plane is contiguous (the scalar loop's strided stores were
+ * a third of the kernel's time on the CNN), else point by point. */
 static void lanes_transpose(Cg *cg, const Lanes *L) {
   const Conv *c = L->c;
+  const int64_t *st = cg->fp->node[c->y->id].stride;
+  int vw = L->cs->vw, pos = c->OH * c->OW;
+  if (st[3] == 1 && (st[2] == c->OW || c->OH == 1) && vw <= 64) {
+    for (int r0 = 0; r0 < L->nf; r0 += vw) {
+      LLVMValueRef plane[64];
+      for (int r = 0; r < vw && r0 + r < L->nf; r++)
+        plane[r] = row_ptr(cg, c->y, L->b, add(cg, L->o0, i64c(cg, r0 + r)), i64c(cg, 0));
+      CgLoop lp;
+      LLVMValueRef p = cg_loop_begin(cg, &lp, i64c(cg, 0), i64c(cg, pos / vw), i64c(cg, 1));
+      transpose_block(cg, L, plane, r0, mul(cg, p, vw), vw);
+      cg_loop_end(cg, &lp);
+      if (pos % vw) transpose_block(cg, L, plane, r0, i64c(cg, pos / vw * vw), pos % vw);
+    }
+    return;
+  }
   CgLoop lr, li, lj;
   LLVMValueRef r = cg_loop_begin(cg, &lr, i64c(cg, 0), i64c(cg, L->nf), i64c(cg, 1));
   LLVMValueRef i = cg_loop_begin(cg, &li, i64c(cg, 0), i64c(cg, c->OH), i64c(cg, 1));
@@ -847,14 +900,6 @@ void conv_emit(Cg *cg, const FuseGroup *G) {
  * a constant shuffle.  The units still cut the flat output: a row or band
  * cut by a unit boundary is computed by both units, each storing only its
  * own points. */
-
-static LLVMTypeRef ivec(Cg *cg, int vw) { return LLVMVectorType(cg->i32, (unsigned)vw); }
-
-static LLVMValueRef ivec_const(Cg *cg, int vw, const int *v) {
-  LLVMValueRef e[64];
-  for (int l = 0; l < vw; l++) e[l] = LLVMConstInt(cg->i32, (unsigned long long)(int64_t)v[l], 1);
-  return LLVMConstVector(e, (unsigned)vw);
-}
 
 static LLVMValueRef splat_of(Cg *cg, LLVMValueRef x, LLVMTypeRef vt, int vw) {
   LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(vt), x, i64c(cg, 0), "");

@@ -41,6 +41,7 @@ static const Geo conv_geos[] = {
     {{1, 3, 6, 3}, 4, {2, 5}, {2, 1}, {0, 2, 1, 2}, {2, 1}, 1},     /* taps reaching past both sides */
     {{2, 4, 7, 9}, 6, {3, 2}, {1, 1}, {0, 1, 2, 0}, {2, 3}, 2},     /* stride 1, uneven padding, dilation, groups */
     {{2, 8, 11, 10}, 20, {3, 3}, {2, 1}, {2, 1, 0, 1}, {1, 2}, 1}, /* filters in lanes: part vectors, stride, dilation */
+    {{2, 8, 9, 3}, 20, {3, 3}, {1, 1}, {1, 0, 1, 0}, {1, 1}, 1},   /* filters in lanes, gradient planes one column wide */
 };
 static const Geo pool_geos[] = {
     {{2, 3, 8, 8}, 0, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
