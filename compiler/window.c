@@ -995,16 +995,22 @@ static void unit_points(Cg *cg, int64_t total, LLVMValueRef *s, LLVMValueRef *e)
   *e = cg_smin(cg, LLVMBuildMul(cg->b, cg->hi, grain, ""), i64c(cg, total));
 }
 
-/* Stores v at out + at, lanes l < n whose flat index at + l lies in [s, e) and where `on`. */
+/* Stores v at out + at, lanes l < n whose flat index at + l lies in [s, e) and where `on`.
+ * The mask is built as the integer with bits [lo, hi) set, hi and lo the
+ * lanes where [s, e) begins and ends clamped to the vector: a few scalar
+ * operations, against a vector of flat indices compared twice (two registers
+ * of 64-bit lanes each on AVX-512), which cost the pools with rows of few
+ * windows more than their loads.  vw < 64, so 1 << vw fits. */
 static void store_points(Cg *cg, LLVMValueRef out, LLVMValueRef at, LLVMValueRef v, int n, LLVMValueRef s,
                          LLVMValueRef e, LLVMValueRef on) {
-  int vw = cg->t->vector_floats, iota[64];
-  LLVMTypeRef lvec = LLVMVectorType(cg->i64, (unsigned)vw);
-  for (int l = 0; l < vw; l++) iota[l] = l;
-  LLVMValueRef flat = add(cg, splat_of(cg, at, lvec, vw), LLVMBuildSExt(cg->b, ivec_const(cg, vw, iota), lvec, ""));
-  LLVMValueRef mask = and2(cg, LLVMBuildICmp(cg->b, LLVMIntSGE, flat, splat_of(cg, s, lvec, vw), ""),
-                           LLVMBuildICmp(cg->b, LLVMIntSLT, flat, splat_of(cg, e, lvec, vw), ""));
-  mask = and2(cg, mask, lane_mask(cg, vw, 0, n, on));
+  int vw = cg->t->vector_floats, top = n < vw ? n : vw;
+  LLVMValueRef lo = cg_smin(cg, cg_smax(cg, sub(cg, s, at), i64c(cg, 0)), i64c(cg, top));
+  LLVMValueRef hi = cg_smax(cg, cg_smin(cg, sub(cg, e, at), i64c(cg, top)), lo);
+  LLVMValueRef bits = sub(cg, LLVMBuildShl(cg->b, i64c(cg, 1), hi, ""), LLVMBuildShl(cg->b, i64c(cg, 1), lo, ""));
+  if (on) bits = sel(cg, on, bits, i64c(cg, 0));
+  LLVMTypeRef iw = LLVMIntTypeInContext(cg->ctx, (unsigned)vw);
+  LLVMTypeRef mt = LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)vw);
+  LLVMValueRef mask = LLVMBuildBitCast(cg->b, LLVMBuildTrunc(cg->b, bits, iw, ""), mt, "");
   vstore(cg, v, LLVMBuildGEP2(cg->b, cg->f32, out, &at, 1, ""), mask);
 }
 
@@ -1092,7 +1098,7 @@ static void unpool_bands(Cg *cg, const IrNode *u, int C, int H, int W, int OH, i
 bool window_alone(Cg *cg, const FuseGroup *G) {
   const IrNode *u = G->root;
   int vw = cg->t->vector_floats;
-  if (G->nmembers != 1 || (u->op != OP_MAX_UNPOOL2D && u->op != OP_MAX_POOL2D) || vw > 64 ||
+  if (G->nmembers != 1 || (u->op != OP_MAX_UNPOOL2D && u->op != OP_MAX_POOL2D) || vw >= 64 ||
       !disjoint_unpadded(&u->win))
     return false;
   bool unpool = u->op == OP_MAX_UNPOOL2D;
