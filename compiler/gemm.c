@@ -7,11 +7,11 @@
  *   - packing B: a panel of NR = vectors * vw columns becomes K rows of NR
  *     contiguous floats, zero-padded past N, so every load of B in the
  *     micro-kernel is one aligned vector;
- *   - A is read in place: a k step's MR broadcasts come from one cache line
- *     when A is transposed (X^T of a weight gradient: rows contiguous), and
- *     from MR rows each walked along k otherwise.  Packing a transposed A
- *     per row block cost more than it saved on every weight-gradient shape
- *     of the benchmarks, AVX-512 and AVX2 code alike (docs/backend.md);
+ *   - packing A (rows outside, when the schedule says): a block of MR rows
+ *     becomes K columns of MR contiguous floats, so the broadcasts of one k
+ *     step read one cache line instead of MR strided ones, or instead of
+ *     lines 4 KB apart that all fall in one L1 set (a transposed A of 1024
+ *     rows); a transposed A whose k steps lie elsewhere is read in place;
  *   - the micro-kernel: MR x NR accumulators in vector registers, per k one
  *     load per vector of packed B, MR broadcasts of A, llvm.fmuladd per
  *     (row, vector) (an FMA where the target has one).  The full K stays in
@@ -38,6 +38,7 @@ typedef struct {
   int64_t bk, bn;          /* B[k,j] at bk*k + bn*j */
   LLVMValueRef A, B;       /* operand buffers */
   LLVMValueRef packed_b;   /* scratch: packed B (one panel, or all of them) */
+  LLVMValueRef packed_a;   /* scratch after packed B: one packed row block of A, or NULL */
   LLVMValueRef tile;       /* where micro-kernels leave results: mr x nr floats on the stack, or
                               (rows outside) a row block of mr x padded-N floats in scratch */
   int64_t tile_stride;     /* floats from one row of tile to the next */
@@ -185,6 +186,16 @@ static void pack_b_all(Cg *cg, const Gemm *g) {
   if (tail > 0) pack_b(cg, g, panel_of(cg, g, cg_i64(cg, full)), cg_i64(cg, full * g->nr), tail);
 }
 
+/* packed_a[k*mr + r] = A[i0 + r, k] for r < rows. */
+static void pack_a(Cg *cg, const Gemm *g, LLVMValueRef i0, int rows) {
+  CgLoop lk;
+  LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, g->s->K), cg_i64(cg, 1));
+  LLVMValueRef src = add(cg, mul(cg, i0, g->am), mul(cg, k, g->ak)), dst = mul(cg, k, g->mr);
+  for (int r = 0; r < rows; r++)
+    cg_store(cg, g->packed_a, add(cg, dst, cg_i64(cg, r)), cg_load(cg, g->A, add(cg, src, cg_i64(cg, r * g->am))));
+  cg_loop_end(cg, &lk);
+}
+
 /* ---- the micro-kernel and the epilogue ---- */
 
 static LLVMValueRef splat(Cg *cg, const Gemm *g, LLVMValueRef x) {
@@ -193,13 +204,14 @@ static LLVMValueRef splat(Cg *cg, const Gemm *g, LLVMValueRef x) {
                                 "");
 }
 
-/* A[i0 + r, k]. */
+/* A[i0 + r, k]: from the packed block, or straight from A. */
 static LLVMValueRef a_elem(Cg *cg, const Gemm *g, LLVMValueRef i0, LLVMValueRef k, int r) {
+  if (g->packed_a) return cg_load(cg, g->packed_a, add(cg, mul(cg, k, g->mr), cg_i64(cg, r)));
   return cg_load(cg, g->A, add(cg, mul(cg, add(cg, i0, cg_i64(cg, r)), g->am), mul(cg, k, g->ak)));
 }
 
 /* The k loop: rows x nr of C for rows i0.. from a packed panel, left in
- * tile.  A is g's or the micro-kernel function's parameter. */
+ * tile.  A and packed_a are g's or the micro-kernel function's parameters. */
 static void k_loop(Cg *cg, const Gemm *g, LLVMValueRef i0, int rows, LLVMValueRef panel, LLVMValueRef tile) {
   LLVMValueRef acc[TILE_MAX_ROWS][TILE_VECTORS], phi[TILE_MAX_ROWS][TILE_VECTORS];
   unsigned align = (unsigned)(4 * g->vw);
@@ -244,26 +256,28 @@ static void k_loop(Cg *cg, const Gemm *g, LLVMValueRef i0, int rows, LLVMValueRe
 }
 
 /* The micro-kernel for `rows` rows as a function of its own,
- *   void mk(A, panel, tile, i0),
+ *   void mk(A, packed_a, panel, tile, i0),
  * never inlined: the epilogue's constants, which LLVM hoists out of the
  * loops around it, then cannot take registers from the accumulators. */
 static LLVMValueRef micro_kernel_fn(Cg *cg, Gemm *g, int rows) {
   LLVMValueRef *slot = &g->mk[rows == g->mr ? 0 : 1];
   if (*slot) return *slot;
   LLVMBasicBlockRef saved_block = LLVMGetInsertBlock(cg->b);
-  LLVMValueRef saved_fn = cg->fn, saved_a = g->A;
-  LLVMTypeRef params[4] = {cg->ptr, cg->ptr, cg->ptr, cg->i64};
+  LLVMValueRef saved_fn = cg->fn, saved_a = g->A, saved_pa = g->packed_a;
+  LLVMTypeRef params[5] = {cg->ptr, cg->ptr, cg->ptr, cg->ptr, cg->i64};
   char name[96];
   snprintf(name, sizeof name, "%s.mk%d", LLVMGetValueName(saved_fn), rows);
-  LLVMValueRef fn = *slot = cg_function(cg, name, params, 4);
+  LLVMValueRef fn = *slot = cg_function(cg, name, params, 5);
   unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(cg->ctx, noinline, 0));
   cg->fn = fn;
   LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
   g->A = LLVMGetParam(fn, 0);
-  k_loop(cg, g, LLVMGetParam(fn, 3), rows, LLVMGetParam(fn, 1), LLVMGetParam(fn, 2));
+  g->packed_a = saved_pa ? LLVMGetParam(fn, 1) : NULL;
+  k_loop(cg, g, LLVMGetParam(fn, 4), rows, LLVMGetParam(fn, 2), LLVMGetParam(fn, 3));
   LLVMBuildRetVoid(cg->b);
   g->A = saved_a;
+  g->packed_a = saved_pa;
   cg->fn = saved_fn;
   LLVMPositionBuilderAtEnd(cg->b, saved_block);
   return fn;
@@ -273,8 +287,8 @@ static LLVMValueRef micro_kernel_fn(Cg *cg, Gemm *g, int rows) {
  * tile is a whole row block). */
 static void micro_kernel(Cg *cg, Gemm *g, LLVMValueRef i0, int rows, LLVMValueRef panel, LLVMValueRef tile) {
   LLVMValueRef fn = micro_kernel_fn(cg, g, rows);
-  LLVMValueRef args[4] = {g->A, panel, tile, i0};
-  LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 4, "");
+  LLVMValueRef args[5] = {g->A, g->packed_a ? g->packed_a : LLVMConstPointerNull(cg->ptr), panel, tile, i0};
+  LLVMBuildCall2(cg->b, LLVMGlobalGetValueType(fn), fn, args, 5, "");
 }
 
 /* The point of C that element (i, j) of the computed product is. */
@@ -310,6 +324,7 @@ static void tile(Cg *cg, Gemm *g, LLVMValueRef i0, LLVMValueRef j0, int rows, in
  * output-shaped arrays (an optimizer's w, m, v) streams through each row
  * once instead of in tile-sized pieces. */
 static void row_block(Cg *cg, Gemm *g, LLVMValueRef i0, int rows) {
+  if (g->packed_a) pack_a(cg, g, i0, rows);
   int64_t panels = g->panels;
   CgLoop lp;
   LLVMValueRef p = cg_loop_begin(cg, &lp, cg_i64(cg, 0), cg_i64(cg, panels), cg_i64(cg, 1));
@@ -418,9 +433,10 @@ void gemm_emit(Cg *cg, const FuseGroup *G) {
   }
   g.packed_b = cg->scratch;
   int64_t packed_b = (s->rows_outer ? g.panels : 1) * s->K * g.nr;
-  if (s->rows_outer) {   /* scratch: packed B, then the row block */
+  if (s->rows_outer) {   /* scratch: packed B, the row block, packed A */
     g.tile = gep(cg, cg->scratch, cg_i64(cg, packed_b));
     g.tile_stride = g.panels * g.nr;
+    if (s->pack_a) g.packed_a = gep(cg, cg->scratch, cg_i64(cg, packed_b + g.mr * g.tile_stride));
   } else {
     g.tile = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, g.mr * g.nr), "tile");
     LLVMSetAlignment(g.tile, (unsigned)(4 * g.vw));

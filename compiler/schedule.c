@@ -147,7 +147,7 @@ static void split_nest(StepSchedule *ss, const Target *t, int64_t per_point) {
 }
 
 static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *t, StepSchedule *ss) {
-  const IrNode *mm = G->mm, *a = mm->src[0];
+  const IrNode *mm = G->mm, *a = mm->src[0], *b = mm->src[1];
   GemmSchedule *g = &ss->gemm;
   g->M = mm->shape.dim[0];
   g->N = mm->shape.dim[1];
@@ -170,6 +170,9 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
       nr = g->vw;
     }
   }
+  /* A's k stride in the product computed (B's when swapped) */
+  int64_t ak = g->swap ? (mm->tb ? fp->node[b->id].stride[1] : fp->node[b->id].stride[0])
+                       : (mm->ta ? fp->node[a->id].stride[0] : fp->node[a->id].stride[1]);
   ss->work = 2 * g->M * g->N * g->K + g->M * g->N * G->nmembers;
   ss->grain = 1;
   g->direct = g->M * g->N * g->K <= DIRECT_MAX_MACS && g->N <= DIRECT_MAX_COLS;
@@ -178,9 +181,18 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
     return;
   }
   g->rows_outer = g->K * round_up(g->N, nr) * 4 <= PACKED_B_BYTES;
+  /* A's row stride likewise.  A row block's k step reads A[i0.., k]: one
+   * cache line as they are when am is 1 (a transposed A, X^T of a weight
+   * gradient), so A is packed only when its rows are strided or its k steps
+   * lie a multiple of 4 KB apart (M = 1024): then every step's line falls
+   * in one set of the L1 cache, and the block's K lines evict each other */
+  int64_t am = g->swap ? (mm->tb ? fp->node[b->id].stride[0] : fp->node[b->id].stride[1])
+                       : (mm->ta ? fp->node[a->id].stride[1] : fp->node[a->id].stride[0]);
+  bool one_set = ak * (int64_t)sizeof(float) % 4096 == 0;
+  g->pack_a = g->rows_outer && ak != 1 && (am != 1 || one_set) && g->M > g->rows;
   ss->units = g->rows_outer ? (g->M + g->rows - 1) / g->rows : (g->N + nr - 1) / nr;
-  /* packed B; rows outside: the row block's results too */
-  ss->scratch = g->rows_outer ? round_up(g->N, nr) * (g->K + g->rows) : nr * g->K;
+  /* packed B; rows outside: the row block's results and packed A too */
+  ss->scratch = g->rows_outer ? round_up(g->N, nr) * (g->K + g->rows) + (g->pack_a ? g->rows * g->K : 0) : nr * g->K;
 }
 
 /* Whether source s can be read as vectors along its rows: a buffer (or a
@@ -399,8 +411,9 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
     if (g->direct)
       fprintf(out, " direct, a row at a time");
     else
-      fprintf(out, " tile %dx%d (%d floats/vector) %s", g->rows, g->vectors * g->vw, g->vw,
-              g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel");
+      fprintf(out, " tile %dx%d (%d floats/vector) %s%s", g->rows, g->vectors * g->vw, g->vw,
+              g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
+              g->pack_a ? ", A packed per row block" : "");
   } else if (G->kind == FG_CONV) {
     const ConvSchedule *cs = &ss->conv;
     fprintf(out, " %s %lld multiply-adds, ", op_info[G->mm->op].name, (long long)cs->macs);

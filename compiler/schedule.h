@@ -44,6 +44,7 @@ typedef struct {
                                    whole tile columns instead of padding them */
   bool direct;                  /* tiny: a row at a time, no packing, no tile (units = rows) */
   bool rows_outer;              /* row blocks outside column panels (B packed whole) */
+  bool pack_a;                  /* A's row block packed k-major before its micro-kernels */
 } GemmSchedule;
 
 /* How a convolution group (conv2d, conv2d_data, conv2d_filter) runs. */

@@ -56,7 +56,8 @@ static void check_matmul(int m, int k, int n, bool ta, bool tb) {
 }
 
 START_TEST(matmul_awkward_sizes) {
-  static const int sizes[][3] = {{1, 1, 1}, {7, 13, 5}, {65, 129, 33}, {8, 32, 32}, {9, 1, 33}};
+  /* 1024 x 9 x 40: a transposed A of 1024 rows, whose k steps lie 4 KB apart, is packed */
+  static const int sizes[][3] = {{1, 1, 1}, {7, 13, 5}, {65, 129, 33}, {8, 32, 32}, {9, 1, 33}, {1024, 9, 40}};
   for (size_t s = 0; s < COUNT_OF(sizes); s++)
     for (int t = 0; t < 4; t++) check_matmul(sizes[s][0], sizes[s][1], sizes[s][2], t & 1, t >> 1);
 }
