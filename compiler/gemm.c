@@ -38,6 +38,7 @@ typedef struct {
   int64_t bk, bn;          /* B[k,j] at bk*k + bn*j */
   LLVMValueRef A, B;       /* operand buffers */
   LLVMValueRef packed_b;   /* scratch: packed B (one panel, or all of them) */
+  int64_t panel_k;         /* floats from one k step of a panel to the next: nr packed, bk in place */
   LLVMValueRef packed_a;   /* scratch after packed B: one packed row block of A, or NULL */
   LLVMValueRef tile;       /* where micro-kernels leave results: mr x nr floats on the stack, or
                               (rows outside) a row block of mr x padded-N floats in scratch */
@@ -168,8 +169,10 @@ static void pack_b(Cg *cg, const Gemm *g, LLVMValueRef dst, LLVMValueRef j0, int
   }
 }
 
-/* Packed panel p of B: K * nr floats at p * K * nr (or the one panel). */
+/* Panel p of B: packed, K * nr floats at p * K * nr (or the one panel), or
+ * in place, columns p * nr.. of B. */
 static LLVMValueRef panel_of(Cg *cg, const Gemm *g, LLVMValueRef p) {
+  if (g->s->b_in_place) return gep(cg, g->B, mul(cg, p, g->nr));
   return g->s->rows_outer ? gep(cg, g->packed_b, mul(cg, p, g->s->K * g->nr)) : g->packed_b;
 }
 
@@ -229,8 +232,8 @@ static void k_loop(Cg *cg, const Gemm *g, LLVMValueRef i0, int rows, LLVMValueRe
     }
   LLVMValueRef bv[TILE_VECTORS];
   for (int v = 0; v < g->nv; v++) {
-    bv[v] = LLVMBuildLoad2(cg->b, cg->vec, gep(cg, panel, add(cg, mul(cg, k, g->nr), cg_i64(cg, v * g->vw))), "");
-    LLVMSetAlignment(bv[v], align);
+    bv[v] = LLVMBuildLoad2(cg->b, cg->vec, gep(cg, panel, add(cg, mul(cg, k, g->panel_k), cg_i64(cg, v * g->vw))), "");
+    LLVMSetAlignment(bv[v], g->s->b_in_place ? 4 : align);
   }
   for (int r = 0; r < rows; r++) {
     LLVMValueRef a = splat(cg, g, a_elem(cg, g, i0, k, r));
@@ -335,7 +338,7 @@ static void row_block(Cg *cg, Gemm *g, LLVMValueRef i0, int rows) {
 
 /* Units are row blocks: full blocks [lo, min(hi, full)), then the short one. */
 static void rows_outside(Cg *cg, Gemm *g) {
-  pack_b_all(cg, g);
+  if (!g->s->b_in_place) pack_b_all(cg, g);
   int64_t full = g->s->M / g->mr;
   int tail = (int)(g->s->M % g->mr);
   CgRange r;
@@ -432,7 +435,8 @@ void gemm_emit(Cg *cg, const FuseGroup *G) {
     return;
   }
   g.packed_b = cg->scratch;
-  int64_t packed_b = (s->rows_outer ? g.panels : 1) * s->K * g.nr;
+  g.panel_k = s->b_in_place ? g.bk : g.nr;
+  int64_t packed_b = s->b_in_place ? 0 : (s->rows_outer ? g.panels : 1) * s->K * g.nr;
   if (s->rows_outer) {   /* scratch: packed B, the row block, packed A */
     g.tile = gep(cg, cg->scratch, cg_i64(cg, packed_b));
     g.tile_stride = g.panels * g.nr;

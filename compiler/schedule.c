@@ -146,8 +146,24 @@ static void split_nest(StepSchedule *ss, const Target *t, int64_t per_point) {
   ss->units = (s0 + ss->grain - 1) / ss->grain;
 }
 
+/* Whether a stride of s floats is a multiple of 4 KB. */
+static bool four_k(int64_t s) { return s * (int64_t)sizeof(float) % 4096 == 0; }
+
+/* Element strides of the product computed (after a swap):
+ * A[i,k] at am i + ak k, B[k,j] at bk k + bn j. */
+typedef struct {
+  int64_t am, ak, bk, bn;
+} ProductStrides;
+
+static ProductStrides product_strides(const FusePlan *fp, const IrNode *mm, bool swap) {
+  const int64_t *sa = fp->node[mm->src[0]->id].stride, *sb = fp->node[mm->src[1]->id].stride;
+  ProductStrides s = {mm->ta ? sa[1] : sa[0], mm->ta ? sa[0] : sa[1], mm->tb ? sb[1] : sb[0], mm->tb ? sb[0] : sb[1]};
+  if (swap) return (ProductStrides){s.bn, s.bk, s.ak, s.am};   /* B^T[i,k] = B[k,i], A^T[k,j] = A[j,k] */
+  return s;
+}
+
 static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *t, StepSchedule *ss) {
-  const IrNode *mm = G->mm, *a = mm->src[0], *b = mm->src[1];
+  const IrNode *mm = G->mm, *a = mm->src[0];
   GemmSchedule *g = &ss->gemm;
   g->M = mm->shape.dim[0];
   g->N = mm->shape.dim[1];
@@ -170,9 +186,11 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
       nr = g->vw;
     }
   }
-  /* A's k stride in the product computed (B's when swapped) */
-  int64_t ak = g->swap ? (mm->tb ? fp->node[b->id].stride[1] : fp->node[b->id].stride[0])
-                       : (mm->ta ? fp->node[a->id].stride[0] : fp->node[a->id].stride[1]);
+  ProductStrides st = product_strides(fp, mm, g->swap);
+  /* the row blocks evened out: 10 rows as 5 + 5 rather than 8 + 2, whose
+   * 2-row micro-kernel has too few accumulators to hide the FMA latency */
+  int64_t blocks = (g->M + g->rows - 1) / g->rows;
+  if (blocks > 0) g->rows = (int)((g->M + blocks - 1) / blocks);
   ss->work = 2 * g->M * g->N * g->K + g->M * g->N * G->nmembers;
   ss->grain = 1;
   g->direct = g->M * g->N * g->K <= DIRECT_MAX_MACS && g->N <= DIRECT_MAX_COLS;
@@ -181,18 +199,21 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
     return;
   }
   g->rows_outer = g->K * round_up(g->N, nr) * 4 <= PACKED_B_BYTES;
-  /* A's row stride likewise.  A row block's k step reads A[i0.., k]: one
-   * cache line as they are when am is 1 (a transposed A, X^T of a weight
-   * gradient), so A is packed only when its rows are strided or its k steps
-   * lie a multiple of 4 KB apart (M = 1024): then every step's line falls
-   * in one set of the L1 cache, and the block's K lines evict each other */
-  int64_t am = g->swap ? (mm->tb ? fp->node[b->id].stride[0] : fp->node[b->id].stride[1])
-                       : (mm->ta ? fp->node[a->id].stride[1] : fp->node[a->id].stride[0]);
-  bool one_set = ak * (int64_t)sizeof(float) % 4096 == 0;
-  g->pack_a = g->rows_outer && ak != 1 && (am != 1 || one_set) && g->M > g->rows;
+  /* A row block's k step reads A[i0.., k]: one cache line as they are when
+   * am is 1 (a transposed A, X^T of a weight gradient), so A is packed only
+   * when its rows are strided or its k steps lie a multiple of 4 KB apart
+   * (1024 rows): then every step's line falls in one set of the L1 cache,
+   * and the block's K lines evict each other */
+  g->pack_a = g->rows_outer && st.ak != 1 && (st.am != 1 || four_k(st.ak)) && g->M > g->rows;
+  /* B is read in place when at most two row blocks would read its packed
+   * copy (the copy is not paid back) and its rows hold whole panels: each
+   * k step of a panel is then nr contiguous floats as packed, one row of B
+   * apart instead of nr */
+  g->b_in_place = g->rows_outer && st.bn == 1 && g->N % nr == 0 && g->M <= 2 * g->rows && !four_k(st.bk);
   ss->units = g->rows_outer ? (g->M + g->rows - 1) / g->rows : (g->N + nr - 1) / nr;
   /* packed B; rows outside: the row block's results and packed A too */
-  ss->scratch = g->rows_outer ? round_up(g->N, nr) * (g->K + g->rows) + (g->pack_a ? g->rows * g->K : 0) : nr * g->K;
+  int64_t packed_b = g->b_in_place ? 0 : g->rows_outer ? round_up(g->N, nr) * g->K : nr * g->K;
+  ss->scratch = packed_b + (g->rows_outer ? round_up(g->N, nr) * g->rows : 0) + (g->pack_a ? g->rows * g->K : 0);
 }
 
 /* Whether source s can be read as vectors along its rows: a buffer (or a
@@ -412,7 +433,9 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
       fprintf(out, " direct, a row at a time");
     else
       fprintf(out, " tile %dx%d (%d floats/vector) %s%s", g->rows, g->vectors * g->vw, g->vw,
-              g->rows_outer ? "rows outside panels, B packed whole" : "panels outside rows, B packed per panel",
+              !g->rows_outer  ? "panels outside rows, B packed per panel"
+              : g->b_in_place ? "rows outside panels, B read in place"
+                              : "rows outside panels, B packed whole",
               g->pack_a ? ", A packed per row block" : "");
   } else if (G->kind == FG_CONV) {
     const ConvSchedule *cs = &ss->conv;

@@ -45,6 +45,7 @@ typedef struct {
   bool direct;                  /* tiny: a row at a time, no packing, no tile (units = rows) */
   bool rows_outer;              /* row blocks outside column panels (B packed whole) */
   bool pack_a;                  /* A's row block packed k-major before its micro-kernels */
+  bool b_in_place;              /* rows outside: B read where it is instead of packed */
 } GemmSchedule;
 
 /* How a convolution group (conv2d, conv2d_data, conv2d_filter) runs. */
