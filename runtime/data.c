@@ -960,10 +960,27 @@ const DataColumn *data_column(const Dataset *d, const char *name) {
   return NULL;
 }
 
+/* Asks for the cache lines of bytes at p.  A batch's samples are rows
+ * scattered over a data set much larger than the caches, each arriving at
+ * memory latency unless asked for early: with the row two samples ahead
+ * prefetched, the gather's share of `perf record nnc train
+ * examples/fashion_mlp.nn --epochs 3 --threads 1` fell from 8.9% to 6.7%
+ * (AMD Zen 5; a stand-alone loop of the same gather went from ~42 to ~23 us
+ * a batch). */
+static void prefetch(const void *p, size_t bytes) {
+  enum { LINE = 64 };
+  for (size_t o = 0; o < bytes; o += LINE) __builtin_prefetch((const char *)p + o);
+}
+
+enum { PREFETCH_AHEAD = 2 };   /* samples */
+
 void data_gather_column(const Dataset *d, const DataColumn *c, const int *idx, int n, float *buf) {
   size_t w = (size_t)c->width, row = (size_t)(c->target ? d->ntarget : d->nfeat);
+  size_t elem = c->target || !d->xb ? sizeof(float) : 1;
+  const char *base = c->target ? (const char *)d->y : d->xb ? (const char *)d->xb : (const char *)d->x;
   for (int i = 0; i < n; i++) {
     assert(idx[i] >= 0 && idx[i] < d->n);
+    if (i + PREFETCH_AHEAD < n) prefetch(base + ((size_t)idx[i + PREFETCH_AHEAD] * row + (size_t)c->offset) * elem, w * elem);
     size_t at = (size_t)idx[i] * row + (size_t)c->offset;
     float *dst = buf + (size_t)i * w;
     if (c->target) memcpy(dst, d->y + at, w * sizeof(float));
@@ -1152,6 +1169,11 @@ void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y) {
   size_t fx = (size_t)d->nfeat, fy = (size_t)d->ntarget;
   for (int i = 0; i < n; i++) {
     assert(idx[i] >= 0 && idx[i] < d->n);
+    if (x && i + PREFETCH_AHEAD < n) {
+      size_t ahead = (size_t)idx[i + PREFETCH_AHEAD] * fx;
+      if (d->xb) prefetch(d->xb + ahead, fx);
+      else prefetch(d->x + ahead, fx * sizeof(float));
+    }
     if (x && d->xb) {
       const uint8_t *row = d->xb + (size_t)idx[i] * fx;
       for (size_t k = 0; k < fx; k++) x[(size_t)i * fx + k] = d->byte_value[row[k]];
