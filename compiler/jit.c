@@ -250,7 +250,7 @@ JitGraph *jit_compile(const IrGraph *g, const JitOptions *options, char *err, si
   size_t align = (size_t)j->t->align;
   size_t bytes = ((size_t)schedule_workspace(j->plan->sched, pool_threads(j->pool)) * sizeof(float) + align - 1) /
                  align * align + align;
-  j->workspace = aligned_alloc(align, bytes);
+  j->workspace = big_alloc(bytes, align);
   if (!j->workspace) {
     snprintf(err, errlen, "out of memory for a %zu-byte workspace", bytes);
     jit_free(j);

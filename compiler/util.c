@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Blocks are chained; a request larger than the default block gets a block of
  * its own, so big IR buffers do not waste the rest of a block. */
@@ -37,6 +38,18 @@ void *xmalloc(size_t size) {
 void *xcalloc(size_t n, size_t size) {
   void *p = calloc(n ? n : 1, size ? size : 1);
   if (!p) out_of_memory((double)n * (double)size);
+  return p;
+}
+
+/* On a virtual machine a first touch of a 4 KiB page cost about 11 us (writing
+ * 47 MB: 127-148 ms in 4 KiB pages, 10 ms in 2 MiB pages; AMD Zen 5 guest). */
+void *big_alloc(size_t bytes, size_t align) {
+  enum { HUGE_PAGE = 2 << 20 };
+  if (bytes >= HUGE_PAGE && align < HUGE_PAGE) align = HUGE_PAGE;
+  if (bytes > SIZE_MAX - align) return NULL;
+  size_t size = (bytes ? bytes + align - 1 : align) / align * align;
+  void *p = aligned_alloc(align, size);
+  if (p && align == HUGE_PAGE) madvise(p, size, MADV_HUGEPAGE);   /* advice: ignored where it is off */
   return p;
 }
 

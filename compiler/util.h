@@ -47,6 +47,13 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 
+/* A large buffer (a data set, the tensor store, a workspace) of at least
+ * bytes, aligned to align (a power of two), or NULL when the memory is not
+ * there; free() releases it.  From 2 MiB up it is aligned to 2 MiB and
+ * offered to the kernel for transparent huge pages: one page fault per 2 MiB
+ * instead of 512, and fewer TLB misses for a gather's scattered rows. */
+void *big_alloc(size_t bytes, size_t align);
+
 /* Internal invariant broken: print and abort.  Never for user input. */
 NORETURN void die(const char *fmt, ...) PRINTF_LIKE(1, 2);
 

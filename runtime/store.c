@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "init.h"
+#include "util.h"
 
 
 static int64_t round_up(int64_t n) { return (n + STORE_ALIGN_FLOATS - 1) / STORE_ALIGN_FLOATS * STORE_ALIGN_FLOATS; }
 
 float *store_alloc_floats(int64_t n) {
   size_t bytes = (size_t)round_up(n > 0 ? n : 1) * sizeof(float);
-  float *p = aligned_alloc(64, bytes);
+  float *p = big_alloc(bytes, 64);
   if (!p) out_of_memory((double)bytes);
   memset(p, 0, bytes);
   return p;
