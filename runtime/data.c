@@ -1172,6 +1172,15 @@ bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *
   return true;
 }
 
+void data_prefetch(const Dataset *d, const int *idx, int n) {
+  size_t fx = (size_t)d->nfeat, fy = (size_t)d->ntarget;
+  for (int i = 0; i < n; i++) {
+    if (d->xb) prefetch(d->xb + (size_t)idx[i] * fx, fx);
+    else if (d->x) prefetch(d->x + (size_t)idx[i] * fx, fx * sizeof(float));
+    if (d->y) prefetch(d->y + (size_t)idx[i] * fy, fy * sizeof(float));
+  }
+}
+
 void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y) {
   size_t fx = (size_t)d->nfeat, fy = (size_t)d->ntarget;
   for (int i = 0; i < n; i++) {

@@ -120,5 +120,8 @@ bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *
  * floats (byte features converted through byte_value), y gets n * ntarget (either may be NULL to skip it; y is left alone
  * for a features-only Dataset). */
 void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y);
+/* Asks for the cache lines of samples idx[0..n) (features and targets), for
+ * a gather soon after. */
+void data_prefetch(const Dataset *d, const int *idx, int n);
 
 #endif
