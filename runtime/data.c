@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -110,6 +111,7 @@ typedef struct {
   uint32_t dim[IDX_MAX_RANK]; /* dimensions as stored */
   int64_t per_item;           /* product of dim[1..rank), saturated at INT_MAX + 1 */
   uint64_t pos;               /* bytes consumed (after decompression) */
+  uint64_t stored;            /* the file's size on disk, 0 where stat cannot tell */
 } IdxFile;
 
 static uint32_t be32(const uint8_t *p) {
@@ -194,7 +196,18 @@ static bool idx_open_file(IdxFile *f, const char *given, const char *prefix, con
     return r;
   }
   gzbuffer(f->f, 1 << 18);
+  struct stat st;
+  if (stat(f->path, &st) == 0 && S_ISREG(st.st_mode)) f->stored = (uint64_t)st.st_size;
   return true;
+}
+
+/* The most bytes f can still deliver: what is stored, or for gzip what
+ * deflate's largest ratio (1032:1) makes of it; UINT64_MAX for a stream
+ * stat cannot size.  A header that claims more is not believed up front. */
+static uint64_t idx_most_left(IdxFile *f) {
+  if (!f->stored) return UINT64_MAX;
+  uint64_t most = gzdirect(f->f) ? f->stored : f->stored * 1032;
+  return most > f->pos ? most - f->pos : 0;
 }
 
 static bool idx_header(IdxFile *f, char *err, size_t errlen) {
@@ -252,12 +265,13 @@ static bool idx_short_read(IdxFile *f, int item, int got, uint64_t total, char *
  * once, in huge pages (big_alloc), so that no page is written twice or moved
  * by a realloc: a moved page cost its first reader about 4 us again on a
  * virtual machine, 45 ms of a first Fashion-MNIST epoch.  Where that much
- * memory is not there (a header may lie), it grows as the data arrives and
- * the reader meets the file's true end. */
+ * memory is not there, or the file cannot hold what its header claims (a
+ * header may lie), it grows as the data arrives and the reader meets the
+ * file's true end. */
 static bool idx_bytes(IdxFile *f, int n, double scale, Dataset *d, char *err, size_t errlen) {
   size_t width = (size_t)f->per_item, want = (size_t)n * width, have = 0, cap = 0;
   uint64_t total = 4 + 4 * (uint64_t)f->rank + (uint64_t)f->dim[0] * width;
-  if (!d->xb && (d->xb = big_alloc(want, 1))) cap = want;
+  if (!d->xb && want <= idx_most_left(f) && (d->xb = big_alloc(want, 1))) cap = want;
   while (have < want) {
     size_t chunk = want - have < ((size_t)1 << 24) ? want - have : (size_t)1 << 24;
     if (!reserve(&d->xb, &cap, have + chunk, 1, f->path, err, errlen)) return false;
