@@ -46,6 +46,8 @@ typedef struct {
   int mr, nv, vw, nr;      /* tile rows, vectors per row, floats per vector, columns (nv * vw) */
   int64_t panels;          /* ceil(N / nr) */
   LLVMValueRef mk[2];      /* micro-kernel functions: full row blocks, the short one */
+  LLVMValueRef lo, hi;     /* this call's rows (direct), row blocks or panels: its units
+                              times the grain (a product run whole is one unit of them all) */
 } Gemm;
 
 static LLVMValueRef add(Cg *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(cg->b, a, b, ""); }
@@ -176,17 +178,21 @@ static LLVMValueRef panel_of(Cg *cg, const Gemm *g, LLVMValueRef p) {
   return g->s->rows_outer ? gep(cg, g->packed_b, mul(cg, p, g->s->K * g->nr)) : g->packed_b;
 }
 
-/* Every panel of B, once (rows outside). */
-static void pack_b_all(Cg *cg, const Gemm *g) {
+/* Panels [lo, hi) of B, once (rows outside): all of them, or a thread's
+ * column slice. */
+static void pack_b_panels(Cg *cg, const Gemm *g, LLVMValueRef lo, LLVMValueRef hi) {
   int64_t full = g->s->N / g->nr;
   int tail = (int)(g->s->N % g->nr);
-  if (full > 0) {
-    CgLoop lp;
-    LLVMValueRef p = cg_loop_begin(cg, &lp, cg_i64(cg, 0), cg_i64(cg, full), cg_i64(cg, 1));
-    pack_b(cg, g, panel_of(cg, g, p), mul(cg, p, g->nr), g->nr);
-    cg_loop_end(cg, &lp);
+  CgRange r;
+  LLVMValueRef p = cg_range_begin(cg, &r, lo, cg_smin(cg, hi, cg_i64(cg, full)));
+  pack_b(cg, g, panel_of(cg, g, p), mul(cg, p, g->nr), g->nr);
+  cg_range_end(cg, &r);
+  if (tail > 0) {
+    Guard gd;
+    guard_begin(cg, &gd, LLVMBuildICmp(cg->b, LLVMIntSGT, hi, cg_i64(cg, full), ""));
+    pack_b(cg, g, panel_of(cg, g, cg_i64(cg, full)), cg_i64(cg, full * g->nr), tail);
+    guard_end(cg, &gd);
   }
-  if (tail > 0) pack_b(cg, g, panel_of(cg, g, cg_i64(cg, full)), cg_i64(cg, full * g->nr), tail);
 }
 
 /* packed_a[k*mr + r] = A[i0 + r, k] for r < rows. */
@@ -302,14 +308,17 @@ static CgPoint c_point(Cg *cg, const Gemm *g, LLVMValueRef i, LLVMValueRef j) {
   return p;
 }
 
-/* The group's members over tile rows < rows and columns < ncols. */
-static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef i0, LLVMValueRef j0, int rows, int ncols) {
+/* The group's members over C's rows i0.. (rows of them) and columns j0..
+ * (ncols), the products read from tile (its element [r, c] is C's [i0 + r,
+ * j0 + c]). */
+static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef tile, LLVMValueRef i0, LLVMValueRef j0, int rows,
+                     LLVMValueRef ncols) {
   CgLoop lr, lc;
   LLVMValueRef r = cg_loop_begin(cg, &lr, cg_i64(cg, 0), cg_i64(cg, rows), cg_i64(cg, 1));
-  LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, ncols), cg_i64(cg, 1));
+  LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), ncols, cg_i64(cg, 1));
   CgPoint p = c_point(cg, g, add(cg, i0, r), add(cg, j0, c));
   cg->mm = g->mm;
-  cg->mm_value = cg_load(cg, g->tile, add(cg, mul(cg, r, g->tile_stride), c));
+  cg->mm_value = cg_load(cg, tile, add(cg, mul(cg, r, g->tile_stride), c));
   cg_eval_store(cg, &p);
   cg_loop_end(cg, &lc);
   cg_loop_end(cg, &lr);
@@ -317,40 +326,53 @@ static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef i0, LLVMValueRef j0, in
 
 static void tile(Cg *cg, Gemm *g, LLVMValueRef i0, LLVMValueRef j0, int rows, int ncols, LLVMValueRef panel) {
   micro_kernel(cg, g, i0, rows, panel, g->tile);
-  epilogue(cg, g, i0, j0, rows, ncols);
+  epilogue(cg, g, g->tile, i0, j0, rows, cg_i64(cg, ncols));
 }
 
 /* ---- loop orders ---- */
 
-/* Rows i0.. of one row block (rows of them) against every panel, into the
- * row block's buffer; then the epilogue along whole rows, so an update of
- * output-shaped arrays (an optimizer's w, m, v) streams through each row
- * once instead of in tile-sized pieces. */
-static void row_block(Cg *cg, Gemm *g, LLVMValueRef i0, int rows) {
+/* Rows i0.. of one row block (rows of them) against panels [lo, hi), into
+ * the row block's buffer; then the epilogue along the rows' columns of those
+ * panels, so an update of output-shaped arrays (an optimizer's w, m, v)
+ * streams through each row once instead of in tile-sized pieces. */
+static void row_block(Cg *cg, Gemm *g, LLVMValueRef i0, int rows, LLVMValueRef lo, LLVMValueRef hi) {
   if (g->packed_a) pack_a(cg, g, i0, rows);
-  int64_t panels = g->panels;
   CgLoop lp;
-  LLVMValueRef p = cg_loop_begin(cg, &lp, cg_i64(cg, 0), cg_i64(cg, panels), cg_i64(cg, 1));
+  LLVMValueRef p = cg_loop_begin(cg, &lp, lo, hi, cg_i64(cg, 1));
   micro_kernel(cg, g, i0, rows, panel_of(cg, g, p), gep(cg, g->tile, mul(cg, p, g->nr)));
   cg_loop_end(cg, &lp);
-  epilogue(cg, g, i0, cg_i64(cg, 0), rows, (int)g->s->N);
+  LLVMValueRef j0 = mul(cg, lo, g->nr), j1 = cg_smin(cg, mul(cg, hi, g->nr), cg_i64(cg, g->s->N));
+  epilogue(cg, g, gep(cg, g->tile, j0), i0, j0, rows, LLVMBuildSub(cg->b, j1, j0, ""));
 }
 
-/* Units are row blocks: full blocks [lo, min(hi, full)), then the short one. */
-static void rows_outside(Cg *cg, Gemm *g) {
-  if (!g->s->b_in_place) pack_b_all(cg, g);
+/* Row blocks [first, last) against panels [lo, hi): full blocks, then the
+ * short one if it is among them. */
+static void row_blocks(Cg *cg, Gemm *g, LLVMValueRef first, LLVMValueRef last, LLVMValueRef lo, LLVMValueRef hi) {
   int64_t full = g->s->M / g->mr;
   int tail = (int)(g->s->M % g->mr);
   CgRange r;
-  Guard gd;
-  LLVMValueRef b = cg_range_begin(cg, &r, cg->lo, cg_smin(cg, cg->hi, cg_i64(cg, full)));
-  row_block(cg, g, mul(cg, b, g->mr), g->mr);
+  LLVMValueRef b = cg_range_begin(cg, &r, first, cg_smin(cg, last, cg_i64(cg, full)));
+  row_block(cg, g, mul(cg, b, g->mr), g->mr, lo, hi);
   cg_range_end(cg, &r);
   if (tail > 0) {
-    guard_begin(cg, &gd, LLVMBuildICmp(cg->b, LLVMIntSGT, cg->hi, cg_i64(cg, full), ""));
-    row_block(cg, g, cg_i64(cg, full * g->mr), tail);
+    Guard gd;
+    guard_begin(cg, &gd, LLVMBuildICmp(cg->b, LLVMIntSGT, last, cg_i64(cg, full), ""));
+    row_block(cg, g, cg_i64(cg, full * g->mr), tail, lo, hi);
     guard_end(cg, &gd);
   }
+}
+
+/* Units are row blocks, each against every panel; or, with column slices,
+ * units are panels, and every row block runs against the thread's. */
+static void rows_outside(Cg *cg, Gemm *g) {
+  LLVMValueRef blocks = cg_i64(cg, (g->s->M + g->mr - 1) / g->mr), panels = cg_i64(cg, g->panels);
+  LLVMValueRef lo = cg_i64(cg, 0), hi = panels;
+  if (g->s->column_slices) lo = g->lo, hi = cg_smin(cg, g->hi, panels);
+  if (!g->s->b_in_place) pack_b_panels(cg, g, lo, hi);
+  if (g->s->column_slices)
+    row_blocks(cg, g, cg_i64(cg, 0), blocks, lo, hi);
+  else
+    row_blocks(cg, g, g->lo, g->hi, lo, hi);
 }
 
 /* One packed panel (ncols real columns at j0) against every row block. */
@@ -373,11 +395,11 @@ static void panels_outside(Cg *cg, Gemm *g) {
   int tail = (int)(g->s->N % g->nr);
   CgRange r;
   Guard gd;
-  LLVMValueRef p = cg_range_begin(cg, &r, cg->lo, cg_smin(cg, cg->hi, cg_i64(cg, full)));
+  LLVMValueRef p = cg_range_begin(cg, &r, g->lo, cg_smin(cg, g->hi, cg_i64(cg, full)));
   panel(cg, g, mul(cg, p, g->nr), g->nr);
   cg_range_end(cg, &r);
   if (tail > 0) {
-    guard_begin(cg, &gd, LLVMBuildICmp(cg->b, LLVMIntSGT, cg->hi, cg_i64(cg, full), ""));
+    guard_begin(cg, &gd, LLVMBuildICmp(cg->b, LLVMIntSGT, g->hi, cg_i64(cg, full), ""));
     panel(cg, g, cg_i64(cg, full * g->nr), tail);
     guard_end(cg, &gd);
   }
@@ -390,7 +412,7 @@ static void direct(Cg *cg, Gemm *g) {
   LLVMValueRef row = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, g->s->N), "row");
   LLVMSetAlignment(row, (unsigned)(4 * g->vw));
   CgLoop li, lj, lk;
-  LLVMValueRef i = cg_loop_begin(cg, &li, cg->lo, cg->hi, cg_i64(cg, 1));
+  LLVMValueRef i = cg_loop_begin(cg, &li, g->lo, cg_smin(cg, g->hi, cg_i64(cg, g->s->M)), cg_i64(cg, 1));
   LLVMValueRef j = cg_loop_begin(cg, &lj, cg_i64(cg, 0), cg_i64(cg, g->s->N), cg_i64(cg, 1));
   cg_store(cg, row, j, cg_f32(cg, 0));
   cg_loop_end(cg, &lj);
@@ -417,6 +439,8 @@ void gemm_emit(Cg *cg, const FuseGroup *G) {
   Gemm g = {.mm = mm, .s = s, .mr = s->rows, .nv = s->vectors, .vw = s->vw};   /* sizes: s->M, N, K */
   g.nr = g.nv * g.vw;
   g.panels = (s->N + g.nr - 1) / g.nr;
+  g.lo = mul(cg, cg->lo, cg->step->grain);
+  g.hi = mul(cg, cg->hi, cg->step->grain);
   g.am = mm->ta ? fa->stride[1] : fa->stride[0];
   g.ak = mm->ta ? fa->stride[0] : fa->stride[1];
   g.bk = mm->tb ? fb->stride[1] : fb->stride[0];

@@ -162,7 +162,7 @@ static ProductStrides product_strides(const FusePlan *fp, const IrNode *mm, bool
   return s;
 }
 
-static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *t, StepSchedule *ss) {
+static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *t, bool updates, StepSchedule *ss) {
   const IrNode *mm = G->mm, *a = mm->src[0];
   GemmSchedule *g = &ss->gemm;
   g->M = mm->shape.dim[0];
@@ -194,8 +194,15 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
   ss->work = 2 * g->M * g->N * g->K + g->M * g->N * G->nmembers;
   ss->grain = 1;
   g->direct = g->M * g->N * g->K <= DIRECT_MAX_MACS && g->N <= DIRECT_MAX_COLS;
+  /* computed as C^T, a unit of C^T's rows is a few of C's columns: two
+   * threads would write the same cache lines of C (and of an update's w, m
+   * and v in the epilogue), which their cores then pass back and forth (W1's
+   * 128x10 weight gradient with Adam: 5.5 us on one thread, 41 us on each of
+   * two, Zen 5), so such a product runs as one unit */
+  bool columns_of_c = g->swap && (g->direct || g->K * round_up(g->N, nr) * 4 <= PACKED_B_BYTES);
   if (g->direct) {
     ss->units = g->M;
+    if (columns_of_c) ss->grain = ss->units, ss->units = 1;
     return;
   }
   g->rows_outer = g->K * round_up(g->N, nr) * 4 <= PACKED_B_BYTES;
@@ -210,7 +217,21 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
    * k step of a panel is then nr contiguous floats as packed, one row of B
    * apart instead of nr */
   g->b_in_place = g->rows_outer && st.bn == 1 && g->N % nr == 0 && g->M <= 2 * g->rows && !four_k(st.bk);
-  ss->units = g->rows_outer ? (g->M + g->rows - 1) / g->rows : (g->N + nr - 1) / nr;
+  /* A product whose epilogue updates a leaf in place (a weight's gradient
+   * and its optimizer step) gives each thread a slice of C's columns, not of
+   * its rows: the thread then writes the weight's elements that it read in
+   * the forward product (whose units are column panels when the weight is
+   * large), and no core takes cache lines from the other for every update.
+   * On two cores of a Zen 5 guest, invalidating another core's copy cost
+   * about 30 ns a line, and W1's 784x256 weight gradient with Adam took
+   * 170-177 us a thread, more than the whole product on one thread (W3's
+   * 784x1024: 890-910 -> 790-840 us on two threads).  Not where A is
+   * packed: every thread would pack every row block of A, and W3's
+   * 1024x1024 (whose weight the input gradient reads by rows anyway) took
+   * 1160-1180 us in rows, 1315-1350 in column slices. */
+  g->column_slices = g->rows_outer && updates && !g->swap && !g->pack_a && g->N > nr;
+  ss->units = g->rows_outer && !g->column_slices ? (g->M + g->rows - 1) / g->rows : (g->N + nr - 1) / nr;
+  if (columns_of_c) ss->grain = ss->units, ss->units = 1;
   /* packed B; rows outside: the row block's results and packed A too */
   int64_t packed_b = g->b_in_place ? 0 : g->rows_outer ? round_up(g->N, nr) * g->K : nr * g->K;
   ss->scratch = packed_b + (g->rows_outer ? round_up(g->N, nr) * g->rows : 0) + (g->pack_a ? g->rows * g->K : 0);
@@ -308,6 +329,15 @@ static void schedule_conv(const FusePlan *fp, int gi, const Target *t, StepSched
   }
 }
 
+/* Whether group G stores a value into a leaf's buffer: an update in place. */
+static bool updates_leaf(const MemPlan *mp, const FuseGroup *G) {
+  for (int i = 0; i < G->nmembers; i++) {
+    int b = mp->buf_of[G->members[i]->id];
+    if (mp->fp->node[G->members[i]->id].stored && b >= 0 && mp->bufs[b].leaf >= 0) return true;
+  }
+  return false;
+}
+
 static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedule *ss) {
   const PlanStep *s = &mp->steps[si];
   const FusePlan *fp = mp->fp;
@@ -316,7 +346,7 @@ static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedu
     ss->loops = copy_nest(fp, s->src, s->src_buf >= 0);
     ss->work = shape_numel(s->src->shape);
   } else if (G->kind == FG_MATMUL) {
-    schedule_gemm(fp, G, t, ss);
+    schedule_gemm(fp, G, t, updates_leaf(mp, G), ss);
   } else if (G->kind == FG_CONV) {
     schedule_conv(fp, s->group, t, ss);
   } else if (G->kind == FG_COPY) {
@@ -432,10 +462,11 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
     if (g->direct)
       fprintf(out, " direct, a row at a time");
     else
-      fprintf(out, " tile %dx%d (%d floats/vector) %s%s", g->rows, g->vectors * g->vw, g->vw,
-              !g->rows_outer  ? "panels outside rows, B packed per panel"
-              : g->b_in_place ? "rows outside panels, B read in place"
-                              : "rows outside panels, B packed whole",
+      fprintf(out, " tile %dx%d (%d floats/vector) %s%s%s", g->rows, g->vectors * g->vw, g->vw,
+              !g->rows_outer      ? "panels outside rows, B packed per panel"
+              : g->column_slices ? "rows outside panels in column slices"
+                                 : "rows outside panels",
+              !g->rows_outer ? "" : g->b_in_place ? ", B read in place" : g->column_slices ? ", B packed per slice" : ", B packed whole",
               g->pack_a ? ", A packed per row block" : "");
   } else if (G->kind == FG_CONV) {
     const ConvSchedule *cs = &ss->conv;

@@ -46,6 +46,8 @@ typedef struct {
   bool rows_outer;              /* row blocks outside column panels (B packed whole) */
   bool pack_a;                  /* A's row block packed k-major before its micro-kernels */
   bool b_in_place;              /* rows outside: B read where it is instead of packed */
+  bool column_slices;           /* rows outside, units are column panels: each thread runs
+                                   every row block over its slice of C's columns */
 } GemmSchedule;
 
 /* How a convolution group (conv2d, conv2d_data, conv2d_filter) runs. */

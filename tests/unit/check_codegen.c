@@ -16,6 +16,7 @@
 #include "grad.h"
 #include "ir.h"
 #include "jit.h"
+#include "pipeline.h"
 #include "plan.h"
 #include "pool.h"
 #include "target.h"
@@ -576,6 +577,45 @@ START_TEST(threads_bit_identical) {
 }
 END_TEST
 
+/* The splits threads_bit_identical relies on, for every x86 family: a weight
+ * gradient whose epilogue updates the weight (and Adam's m and v) is split
+ * by column slices, so each thread writes the weight columns it read in the
+ * forward product; a product computed as C^T (a few columns of C) runs as
+ * one unit of all its rows, so no two threads write the same cache lines. */
+START_TEST(update_products_split_by_owner) {
+  static const char *cpus[] = {"x86-64-v4", "x86-64-v3", "x86-64"};
+  static const int sizes[] = {37, 257, 19, 7};
+  int whole_swapped = 0;   /* SSE2's 8-column panels do not swap the logits' 19x7 */
+  for (size_t c = 0; c < COUNT_OF(cpus); c++) {
+    Target t;
+    char err[512];
+    ck_assert_msg(target_resolve(&t, "x86_64-linux-gnu", cpus[c], NULL, err, sizeof err), "%s", err);
+    Arena *a = arena_new();
+    Planned *p = pipeline_plan(ir_simplify(build_mlp(a, 11, sizes, 3)), &t);
+    int slices = 0;
+    for (int si = 0; si < p->mp->nsteps; si++) {
+      const StepSchedule *ss = &p->sched->steps[si];
+      const PlanStep *st = &p->mp->steps[si];
+      if (st->kind != STEP_GROUP || p->fp->groups[st->group].kind != FG_MATMUL) continue;
+      if (ss->gemm.column_slices) {
+        slices++;
+        ck_assert_int_eq(ss->units, (ss->gemm.N + ss->gemm.vectors * ss->gemm.vw - 1) / (ss->gemm.vectors * ss->gemm.vw));
+        ck_assert_int_gt(ss->units, 1);
+      }
+      if (ss->gemm.swap) {
+        whole_swapped++;
+        ck_assert_int_eq(ss->units, 1);
+      }
+    }
+    ck_assert_msg(slices > 0, "%s: no column-sliced product", cpus[c]);
+    pipeline_plan_free(p);
+    arena_free(a);
+    target_free(&t);
+  }
+  ck_assert_int_gt(whole_swapped, 0);
+}
+END_TEST
+
 /* ---- row kernels: reductions over the same rows and their consumers ---- */
 
 /* The group holding node n in g's fusion plan. */
@@ -818,6 +858,7 @@ Suite *codegen_suite(void) {
   tcase_set_timeout(mlp, 120);
   tcase_add_loop_test(mlp, families_and_threads, 0, (int)COUNT_OF(configs));
   tcase_add_test(mlp, threads_bit_identical);
+  tcase_add_test(mlp, update_products_split_by_owner);
   tcase_add_test(mlp, mlp_train_step);
   tcase_add_test(mlp, row_softmax_ce_step);
   tcase_add_test(mlp, row_layer_norm);
