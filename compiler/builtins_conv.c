@@ -109,11 +109,11 @@ static bool check_window(SemaCtx *S, const Expr *e, Type x) {
     int64_t n = x.shape.dim[1 + i], padded = n + (pad->same ? 0 : 2 * p);
     if (!pad->same && extent > padded) {
       sema_error(S, size->loc,
-                 "%s: the %dx%d %s spans %lld %s%s, but input '%s' %s has only %lld with padding %lld; use a "
-                 "smaller %s%s or more padding",
+                 "%s: the %dx%d %s spans %lld %s%s, but input '%s' %s has only %lld with padding %lld on each "
+                 "side; use a smaller %s%s or more padding",
                  layer_name(e), size->pair[0], size->pair[1], conv ? "kernel" : "window", (long long)extent,
                  axis_names[i], d > 1 ? " with its dilation" : "", sema_arg_text(S, &e->args[0]),
-                 sema_type_str(x, b1), (long long)padded, (long long)(padded - n), conv ? "kernel" : "window",
+                 sema_type_str(x, b1), (long long)padded, (long long)p, conv ? "kernel" : "window",
                  d > 1 ? " or dilation" : "");
       return false;
     }
