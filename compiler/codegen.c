@@ -418,12 +418,12 @@ void cg_eval_store(Cg *cg, const CgPoint *p) {
 
 /* ---- loop nests ---- */
 
-/* Opens the nest's loops at p.  With split, the outermost runs over the
+/* Opens the nest's loops at p.  Loop `split` (none: -1) runs over the
  * step's units [lo, hi) only (the kernel's last two arguments). */
-static void loops_begin(Cg *cg, const LoopNest *L, CgPoint *p, CgLoop *lp, bool split) {
+static void loops_begin(Cg *cg, const LoopNest *L, CgPoint *p, CgLoop *lp, int split) {
   for (int j = 0; j < L->n; j++) {
     LLVMValueRef start = cg_i64(cg, 0), end = cg_i64(cg, L->size[j]);
-    if (j == 0 && split) {
+    if (j == split) {
       LLVMValueRef grain = cg_i64(cg, cg->step->grain);
       start = LLVMBuildMul(cg->b, cg->lo, grain, "");
       LLVMValueRef stop = LLVMBuildMul(cg->b, cg->hi, grain, "");
@@ -444,7 +444,7 @@ static void loops_end(Cg *cg, const LoopNest *L, CgPoint *p, CgLoop *lp) {
 static void emit_elemwise(Cg *cg) {
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, &cg->step->loops, &p, lp, true);
+  loops_begin(cg, &cg->step->loops, &p, lp, 0);
   cg_eval_store(cg, &p);
   loops_end(cg, &cg->step->loops, &p, lp);
 }
@@ -461,19 +461,27 @@ static LLVMValueRef reduce_step(Cg *cg, IrOp op, LLVMValueRef acc, LLVMValueRef 
 /* A sum, max or min whose innermost axis is kept (column sums, bias gradients):
  * the output starts at the identity and every point of the space, in memory
  * order, combines into its output element, so the inner loop runs along
- * contiguous outputs and vectorizes. */
+ * contiguous outputs and vectorizes.  Split by columns, a thread does this
+ * for its slice of the inner loop, which is its slice of the outputs. */
 static void emit_reduce_in_memory(Cg *cg, const FuseGroup *G) {
   const IrNode *r = G->root;
+  const LoopNest *L = &cg->step->loops;
+  bool columns = cg->step->split_columns;
   LLVMValueRef out = cg->bufptr[cg->mp->buf_of[r->id]];
   LLVMValueRef identity = reduce_identity(cg, r->op);
+  LLVMValueRef first = cg_i64(cg, 0), end = cg_i64(cg, shape_numel(r->shape));
+  if (columns) {
+    LLVMValueRef grain = cg_i64(cg, cg->step->grain);
+    first = LLVMBuildMul(cg->b, cg->lo, grain, "");
+    end = cg_smin(cg, LLVMBuildMul(cg->b, cg->hi, grain, ""), end);
+  }
   CgLoop li;
-  LLVMValueRef e = cg_loop_begin(cg, &li, cg_i64(cg, 0), cg_i64(cg, shape_numel(r->shape)), cg_i64(cg, 1));
+  LLVMValueRef e = cg_loop_begin(cg, &li, first, end, cg_i64(cg, 1));
   cg_store(cg, out, e, identity);
   cg_loop_end(cg, &li);
-  const LoopNest *L = &cg->step->loops;
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, L, &p, lp, false);
+  loops_begin(cg, L, &p, lp, columns ? L->n - 1 : -1);
   memset(cg->memo, 0, sizeof(LLVMValueRef) * (size_t)cg->fp->g->nodes.len);
   store_members(cg, &p, true);
   int m[IR_MAX_DIMS];
@@ -534,7 +542,7 @@ static void row_pass(Cg *cg, const FuseGroup *G, Rows *w, const LoopNest *R, CgP
     if (!sumexp) LLVMBuildStore(cg->b, reduce_identity(cg, u->op), w->slot[u->id]);
   }
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, R, p, lp, false);
+  loops_begin(cg, R, p, lp, -1);
   memcpy(cg->memo, w->row, sizeof(LLVMValueRef) * (size_t)cg->fp->g->nodes.len);
   for (int i = 0; i < G->nmembers; i++) {
     const IrNode *u = G->members[i];
@@ -593,7 +601,7 @@ static void emit_rows(Cg *cg, const FuseGroup *G) {
   const LoopNest *K = &cg->step->loops, *R = &cg->step->inner;
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, K, &p, lp, true);
+  loops_begin(cg, K, &p, lp, 0);
   for (int s = 1; s <= S; s++) {
     row_values(cg, G, &w, &p, s - 1);
     row_pass(cg, G, &w, R, &p, s, false, s - 1);
@@ -655,7 +663,7 @@ static void emit_copy(Cg *cg, const IrNode *src, int src_buf, int dst) {
   const LoopNest *L = &cg->step->loops;
   CgPoint p = {0};
   CgLoop lp[IR_MAX_DIMS];
-  loops_begin(cg, L, &p, lp, true);
+  loops_begin(cg, L, &p, lp, 0);
   LLVMValueRef v;
   if (konst)
     v = cg_f32(cg, const_leaf(src)->value);

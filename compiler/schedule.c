@@ -146,6 +146,23 @@ static void split_nest(StepSchedule *ss, const Target *t, int64_t per_point) {
   ss->units = (s0 + ss->grain - 1) / ss->grain;
 }
 
+/* An in-memory reduction (a bias gradient: [128,1024] -> [1024]) adds every
+ * point into its output, so its rows cannot be shared out without changing
+ * the order of a sum.  Where its inner loop runs over every output once (the
+ * outer loops are the reduced axes), the units are slices of that loop, a
+ * multiple of 4 vectors: each thread sums its own columns over every row, in
+ * the same order as one thread would.  Otherwise it is one unit. */
+static void split_columns(StepSchedule *ss, const Target *t, int64_t outputs) {
+  const LoopNest *L = &ss->loops;
+  if (L->n < 2 || L->size[L->n - 1] != outputs) {
+    ss->units = 1, ss->grain = L->n ? L->size[0] : 1;
+    return;
+  }
+  ss->split_columns = true;
+  ss->grain = round_up((outputs + MAX_UNITS - 1) / MAX_UNITS, 4 * t->vector_floats);
+  ss->units = (outputs + ss->grain - 1) / ss->grain;
+}
+
 /* Whether a stride of s floats is a multiple of 4 KB. */
 static bool four_k(int64_t s) { return s * (int64_t)sizeof(float) % 4096 == 0; }
 
@@ -360,9 +377,9 @@ static void schedule_step(const MemPlan *mp, const Target *t, int si, StepSchedu
     ss->loops = group_nest(fp, s->group, ~0u);
     ss->work = shape_numel(G->space) * G->nmembers;
   }
-  bool whole = G && G->kind == FG_REDUCE && !G->rowwise;   /* every point adds into shared outputs */
+  bool in_memory = G && G->kind == FG_REDUCE && !G->rowwise;   /* every point adds into its output */
   if (!G || (G->kind != FG_MATMUL && G->kind != FG_CONV)) {
-    if (whole) ss->units = 1, ss->grain = ss->loops.n ? ss->loops.size[0] : 1;
+    if (in_memory) split_columns(ss, t, shape_numel(G->root->shape));
     else split_nest(ss, t, G && G->kind == FG_REDUCE && G->rowwise ? nest_points(&ss->inner) : 1);
   }
   ss->split = ss->units > 1 && ss->work >= PARALLEL_MIN_WORK ? SPLIT_PARALLEL : SPLIT_SERIAL;
@@ -484,6 +501,7 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
   } else {
     print_nest(out, "loops", &ss->loops);
     if (G->kind == FG_REDUCE && G->rowwise) print_nest(out, "per row", &ss->inner);
+    if (ss->split_columns && ss->split == SPLIT_PARALLEL) fprintf(out, ", units of columns");
   }
 }
 

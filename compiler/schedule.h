@@ -85,6 +85,8 @@ typedef struct {
   int64_t units;                /* pieces of the outermost loop (1: indivisible) */
   int64_t grain;                /* its iterations per unit (the last unit may be short) */
   SplitKind split;              /* serial or parallel */
+  bool split_columns;           /* an in-memory reduction: the units cut its innermost loop,
+                                   the outputs' columns, instead of the outermost */
   int64_t work;                 /* estimated floating-point operations */
   int64_t scratch;              /* floats of scratch per thread */
 } StepSchedule;

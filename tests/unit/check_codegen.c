@@ -557,12 +557,9 @@ static void trained_free(Trained *t) {
   free(t->leaf);
 }
 
-/* Threads share out steps without changing any sum's order: every weight
- * and optimizer state is bit-identical for 1, 2 and 3 threads. */
-START_TEST(threads_bit_identical) {
-  static const int sizes[] = {37, 257, 19, 7};
-  Arena *a = arena_new();
-  IrGraph *g = ir_simplify(build_mlp(a, 11, sizes, 3));
+/* Every weight and optimizer state of g after three steps is bit-identical
+ * for 1, 2 and 3 threads. */
+static void check_threads_bit_identical(IrGraph *g) {
   Trained one = train_with_threads(g, 1);
   for (int threads = 2; threads <= 3; threads++) {
     Trained many = train_with_threads(g, threads);
@@ -573,6 +570,40 @@ START_TEST(threads_bit_identical) {
     trained_free(&many);
   }
   trained_free(&one);
+}
+
+/* Threads share out steps without changing any sum's order. */
+START_TEST(threads_bit_identical) {
+  static const int sizes[] = {37, 257, 19, 7};
+  Arena *a = arena_new();
+  check_threads_bit_identical(ir_simplify(build_mlp(a, 11, sizes, 3)));
+  arena_free(a);
+}
+END_TEST
+
+/* A bias gradient large enough to share out ([40,1100] -> [1100]) is split
+ * into slices of its columns, the last one short, and each sum keeps its
+ * order: bit-identical for 1, 2 and 3 threads. */
+START_TEST(column_reductions_threads_bit_identical) {
+  static const int sizes[] = {37, 1100, 19, 7};
+  Arena *a = arena_new();
+  IrGraph *g = ir_simplify(build_mlp(a, 40, sizes, 3));
+  Target t;
+  char err[512];
+  ck_assert_msg(target_host(&t, err, sizeof err), "%s", err);
+  Planned *p = pipeline_plan(g, &t);
+  int sliced = 0;
+  for (int si = 0; si < p->mp->nsteps; si++) {
+    const StepSchedule *ss = &p->sched->steps[si];
+    if (ss->split_columns && ss->split == SPLIT_PARALLEL) {
+      sliced++;
+      ck_assert_int_eq(ss->grain * ss->units - 1100 > 0, 1);   /* a short last slice */
+    }
+  }
+  ck_assert_msg(sliced > 0, "no in-memory reduction split by columns");
+  pipeline_plan_free(p);
+  target_free(&t);
+  check_threads_bit_identical(g);
   arena_free(a);
 }
 END_TEST
@@ -858,6 +889,7 @@ Suite *codegen_suite(void) {
   tcase_set_timeout(mlp, 120);
   tcase_add_loop_test(mlp, families_and_threads, 0, (int)COUNT_OF(configs));
   tcase_add_test(mlp, threads_bit_identical);
+  tcase_add_test(mlp, column_reductions_threads_bit_identical);
   tcase_add_test(mlp, update_products_split_by_owner);
   tcase_add_test(mlp, mlp_train_step);
   tcase_add_test(mlp, row_softmax_ce_step);
