@@ -215,11 +215,11 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
    * threads would write the same cache lines of C (and of an update's w, m
    * and v in the epilogue), which their cores then pass back and forth (W1's
    * 128x10 weight gradient with Adam: 5.5 us on one thread, 41 us on each of
-   * two, Zen 5), so such a product runs as one unit */
-  bool columns_of_c = g->swap && (g->direct || g->K * round_up(g->N, nr) * 4 <= PACKED_B_BYTES);
+   * two, Zen 5), so such a product runs as one unit, or in column slices
+   * (below: C^T's columns are C's rows, contiguous) */
   if (g->direct) {
     ss->units = g->M;
-    if (columns_of_c) ss->grain = ss->units, ss->units = 1;
+    if (g->swap) ss->grain = ss->units, ss->units = 1;
     return;
   }
   g->rows_outer = g->K * round_up(g->N, nr) * 4 <= PACKED_B_BYTES;
@@ -245,10 +245,13 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
    * 784x1024: 890-910 -> 790-840 us on two threads).  Not where A is
    * packed: every thread would pack every row block of A, and W3's
    * 1024x1024 (whose weight the input gradient reads by rows anyway) took
-   * 1160-1180 us in rows, 1315-1350 in column slices. */
-  g->column_slices = g->rows_outer && updates && !g->swap && !g->pack_a && g->N > nr;
+   * 1160-1180 us in rows, 1315-1350 in column slices.  A product computed
+   * as C^T takes column slices too: they are slices of C's rows (W3's
+   * 1024x10 weight gradient with Adam: 61-69 us whole, 32-39 us sliced on
+   * two threads). */
+  g->column_slices = g->rows_outer && (updates || g->swap) && !g->pack_a && g->N > nr;
   ss->units = g->rows_outer && !g->column_slices ? (g->M + g->rows - 1) / g->rows : (g->N + nr - 1) / nr;
-  if (columns_of_c) ss->grain = ss->units, ss->units = 1;
+  if (g->swap && g->rows_outer && !g->column_slices) ss->grain = ss->units, ss->units = 1;
   /* packed B; rows outside: the row block's results and packed A too */
   int64_t packed_b = g->b_in_place ? 0 : g->rows_outer ? round_up(g->N, nr) * g->K : nr * g->K;
   ss->scratch = packed_b + (g->rows_outer ? round_up(g->N, nr) * g->rows : 0) + (g->pack_a ? g->rows * g->K : 0);
