@@ -6,7 +6,9 @@
  * the split.  Pieces:
  *   - packing B: a panel of NR = vectors * vw columns becomes K rows of NR
  *     contiguous floats, zero-padded past N, so every load of B in the
- *     micro-kernel is one aligned vector;
+ *     micro-kernel is one aligned vector; where few row blocks would read
+ *     the copy and B's rows hold whole panels, B is read in place instead
+ *     (unaligned vector loads, one row of B apart);
  *   - packing A (rows outside, when the schedule says): a block of MR rows
  *     becomes K columns of MR contiguous floats, so the broadcasts of one k
  *     step read one cache line instead of MR strided ones, or instead of
@@ -21,9 +23,12 @@
  *     elementwise members (bias add, activation, an optimizer update) run
  *     over it, storing every stored member.
  * Loop orders: panels outside (B packed one panel at a time, all row blocks
- * inside; units = panels) or row blocks outside (all of B packed once, the
- * panels inside, so an epilogue that reads and writes whole output-shaped
- * arrays walks their rows in memory order; units = row blocks).  Edges: the
+ * inside; units = panels) or row blocks outside (the panels inside, so an
+ * epilogue that reads and writes whole output-shaped arrays walks their rows
+ * in memory order; units = row blocks, B packed whole by each thread, or
+ * with column slices units = panels, each thread packing its own and running
+ * every row block over them).  A unit may be the grain's worth of them all
+ * (a product run whole).  Edges: the
  * last panel is zero-padded and only its real columns are stored; the last
  * row block has fewer rows (a separate micro-kernel with the exact count).
  */

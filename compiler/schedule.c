@@ -19,6 +19,8 @@ enum {
    * and a padded tile would cost more than the arithmetic */
   DIRECT_MAX_MACS = 16384,
   DIRECT_MAX_COLS = 1024,   /* its row lives on the stack */
+  /* floats in a cache line (64 bytes on every x86 and Arm core met) */
+  LINE_FLOATS = 16,
 };
 
 /* ---- accesses and loop nests ---- */
@@ -248,8 +250,11 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
    * 1160-1180 us in rows, 1315-1350 in column slices.  A product computed
    * as C^T takes column slices too: they are slices of C's rows (W3's
    * 1024x10 weight gradient with Adam: 61-69 us whole, 32-39 us sliced on
-   * two threads). */
-  g->column_slices = g->rows_outer && (updates || g->swap) && !g->pack_a && g->N > nr;
+   * two threads).  Only where every slice edge falls between cache lines:
+   * panels of whole lines (not SSE2's 8 floats), and rows of C that start on
+   * one (N a multiple of a line; C^T's slices are whole rows of C). */
+  bool edges_on_lines = nr % LINE_FLOATS == 0 && (g->swap || g->N % LINE_FLOATS == 0);
+  g->column_slices = g->rows_outer && (updates || g->swap) && !g->pack_a && g->N > nr && edges_on_lines;
   ss->units = g->rows_outer && !g->column_slices ? (g->M + g->rows - 1) / g->rows : (g->N + nr - 1) / nr;
   if (g->swap && g->rows_outer && !g->column_slices) ss->grain = ss->units, ss->units = 1;
   /* packed B; rows outside: the row block's results and packed A too */

@@ -42,8 +42,10 @@ typedef struct {
   int rows, vectors, vw;        /* tile: rows x vectors of vw floats */
   bool swap;                    /* computes C^T = B^T A^T: a narrow C (10 logits) then fills
                                    whole tile columns instead of padding them */
-  bool direct;                  /* tiny: a row at a time, no packing, no tile (units = rows) */
-  bool rows_outer;              /* row blocks outside column panels (B packed whole) */
+  bool direct;                  /* tiny: a row at a time, no packing, no tile (units = rows,
+                                   or one unit of them all) */
+  bool rows_outer;              /* row blocks outside column panels (B packed whole, or per
+                                   column slice) */
   bool pack_a;                  /* A's row block packed k-major before its micro-kernels */
   bool b_in_place;              /* rows outside: B read where it is instead of packed */
   bool column_slices;           /* rows outside, units are column panels: each thread runs

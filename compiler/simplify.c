@@ -127,7 +127,7 @@ static IrNode *s_where(IrGraph *g, IrNode *c, IrNode *a, IrNode *b) {
   double vc;
   if (splat(c, &vc)) return fit(g, vc != 0 ? a : b, out);
   if (a == b) return fit(g, a, out);
-  IrNode *masked = relu_mask_before_unpool(g, c, a, b);
+  IrNode *masked = shape_eq(out, a->shape) ? relu_mask_before_unpool(g, c, a, b) : NULL;   /* not when broadcast wider */
   if (masked) return masked;
   return ir_where(g, c, a, b);
 }

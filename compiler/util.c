@@ -49,7 +49,9 @@ void *big_alloc(size_t bytes, size_t align) {
   if (bytes > SIZE_MAX - align) return NULL;
   size_t size = (bytes ? bytes + align - 1 : align) / align * align;
   void *p = aligned_alloc(align, size);
+#ifdef MADV_HUGEPAGE   /* Linux */
   if (p && align == HUGE_PAGE) madvise(p, size, MADV_HUGEPAGE);   /* advice: ignored where it is off */
+#endif
   return p;
 }
 

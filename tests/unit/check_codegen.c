@@ -581,74 +581,89 @@ START_TEST(threads_bit_identical) {
 }
 END_TEST
 
+/* The splits of g's steps planned for t: in-memory reductions and products
+ * in column slices, and the C^T products among the latter. */
+typedef struct {
+  int sums, slices, swapped_slices, in_place_slices;
+} Splits;
+
+static Splits splits_of(IrGraph *g, const Target *t) {
+  Planned *p = pipeline_plan(g, t);
+  Splits n = {0};
+  for (int si = 0; si < p->mp->nsteps; si++) {
+    const StepSchedule *ss = &p->sched->steps[si];
+    const PlanStep *st = &p->mp->steps[si];
+    if (ss->split == SPLIT_PARALLEL && ss->split_columns) n.sums++;
+    if (st->kind != STEP_GROUP || p->fp->groups[st->group].kind != FG_MATMUL) continue;
+    const GemmSchedule *gs = &ss->gemm;
+    int64_t nr = gs->vectors * gs->vw;
+    if (gs->column_slices) {
+      n.slices += 1;
+      n.swapped_slices += gs->swap;
+      n.in_place_slices += gs->b_in_place;
+      ck_assert_int_eq(ss->units, (gs->N + nr - 1) / nr);
+      ck_assert_int_gt(ss->units, 1);
+      /* every slice edge between cache lines */
+      ck_assert_int_eq(nr % 16, 0);
+      ck_assert(gs->swap || gs->N % 16 == 0);
+    }
+    ck_assert_msg(!gs->swap || ss->units == 1 || gs->column_slices, "%s: C^T split by its rows", t->cpu);
+  }
+  pipeline_plan_free(p);
+  return n;
+}
+
 /* Slices of columns, the last one short: a bias gradient large enough to
  * share out ([40,1100] -> [1100]), each sum keeping its order, and the
- * logits' weight gradient computed as C^T ([7,1100] with Adam, slices of
- * C's rows): bit-identical for 1, 2 and 3 threads. */
+ * logits' weight gradient computed as C^T ([3,1100] with Adam, slices of C's
+ * rows; with 256 columns, B read in place): bit-identical for 1, 2 and 3
+ * threads. */
 START_TEST(column_slices_threads_bit_identical) {
-  static const int sizes[] = {37, 1100, 7};
-  Arena *a = arena_new();
-  IrGraph *g = ir_simplify(build_mlp(a, 40, sizes, 2));
+  static const int wide[] = {37, 1100, 3}, even[] = {37, 256, 3};
+  const int *sizes[] = {wide, even};
   Target t;
   char err[512];
   ck_assert_msg(target_host(&t, err, sizeof err), "%s", err);
-  Planned *p = pipeline_plan(g, &t);
-  int sums = 0, swapped = 0;
-  for (int si = 0; si < p->mp->nsteps; si++) {
-    const StepSchedule *ss = &p->sched->steps[si];
-    if (ss->split != SPLIT_PARALLEL) continue;
-    if (ss->split_columns) {
-      sums++;
-      ck_assert_int_gt(ss->grain * ss->units, 1100);   /* a short last slice */
-    }
-    if (ss->gemm.swap && ss->gemm.column_slices) swapped++;
+  bool whole_lines = target_tile_cols(&t) % 16 == 0;
+  for (int k = 0; k < 2; k++) {
+    Arena *a = arena_new();
+    IrGraph *g = ir_simplify(build_mlp(a, 40, sizes[k], 2));
+    Splits n = splits_of(g, &t);
+    ck_assert_msg(k == 1 || n.sums > 0, "%s: no in-memory reduction in column slices", t.cpu);
+    ck_assert_msg(!whole_lines || n.swapped_slices > 0, "%s: no C^T product in column slices", t.cpu);
+    ck_assert_msg(k == 0 || !whole_lines || n.in_place_slices > 0, "%s: no column slices reading B in place", t.cpu);
+    check_threads_bit_identical(g);
+    arena_free(a);
   }
-  ck_assert_msg(sums > 0 && swapped > 0, "%d in-memory reductions and %d C^T products in column slices", sums,
-                swapped);
-  pipeline_plan_free(p);
   target_free(&t);
-  check_threads_bit_identical(g);
-  arena_free(a);
 }
 END_TEST
 
 /* The splits threads_bit_identical relies on, for every x86 family: a weight
  * gradient whose epilogue updates the weight (and Adam's m and v) is split
- * by column slices, so each thread writes the weight columns it read in the
- * forward product; a product computed as C^T is never split by C^T's rows
- * (a few columns of C each, so two threads would write the same cache
- * lines): it runs whole or in column slices of C^T, C's rows. */
+ * by column slices where every slice edge falls between cache lines, so each
+ * thread writes the weight columns it read in the forward product (not
+ * SSE2's 8-float panels, nor 257 columns, whose rows start mid-line); a
+ * product computed as C^T is never split by C^T's rows (a few columns of C
+ * each, so two threads would write the same cache lines): it runs whole or
+ * in column slices of C^T, C's rows. */
 START_TEST(update_products_split_by_owner) {
   static const char *cpus[] = {"x86-64-v4", "x86-64-v3", "x86-64"};
-  static const int sizes[] = {37, 257, 19, 7};
-  int swapped = 0;   /* SSE2's 8-column panels do not swap the logits' 19x7 */
+  static const int even[] = {37, 256, 19, 3}, odd[] = {37, 257, 19, 3};
   for (size_t c = 0; c < COUNT_OF(cpus); c++) {
     Target t;
     char err[512];
     ck_assert_msg(target_resolve(&t, "x86_64-linux-gnu", cpus[c], NULL, err, sizeof err), "%s", err);
+    bool whole_lines = target_tile_cols(&t) % 16 == 0;
     Arena *a = arena_new();
-    Planned *p = pipeline_plan(ir_simplify(build_mlp(a, 11, sizes, 3)), &t);
-    int slices = 0;
-    for (int si = 0; si < p->mp->nsteps; si++) {
-      const StepSchedule *ss = &p->sched->steps[si];
-      const PlanStep *st = &p->mp->steps[si];
-      if (st->kind != STEP_GROUP || p->fp->groups[st->group].kind != FG_MATMUL) continue;
-      if (ss->gemm.column_slices) {
-        slices++;
-        ck_assert_int_eq(ss->units, (ss->gemm.N + ss->gemm.vectors * ss->gemm.vw - 1) / (ss->gemm.vectors * ss->gemm.vw));
-        ck_assert_int_gt(ss->units, 1);
-      }
-      if (ss->gemm.swap) {
-        swapped++;
-        ck_assert_msg(ss->units == 1 || ss->gemm.column_slices, "%s: C^T split by its rows", cpus[c]);
-      }
-    }
-    ck_assert_msg(slices > 0, "%s: no column-sliced product", cpus[c]);
-    pipeline_plan_free(p);
+    Splits n = splits_of(ir_simplify(build_mlp(a, 11, even, 3)), &t);
+    ck_assert_msg(whole_lines == (n.slices - n.swapped_slices > 0), "%s: %d weight gradients in column slices",
+                  cpus[c], n.slices - n.swapped_slices);
+    n = splits_of(ir_simplify(build_mlp(a, 11, odd, 3)), &t);
+    ck_assert_msg(n.slices == n.swapped_slices, "%s: 257 columns in column slices", cpus[c]);
     arena_free(a);
     target_free(&t);
   }
-  ck_assert_int_gt(swapped, 0);
 }
 END_TEST
 

@@ -348,6 +348,17 @@ START_TEST(test_relu_mask_before_unpool) {
     free(vb);
     arena_free(A);
   }
+  /* a zero broadcast wider than the map makes a wider where: no rewrite */
+  Arena *A = arena_new();
+  IrGraph *g = ir_graph_new(A, "pool", 2);
+  Shape xs = shape_of(4, (int[]){2, 3, 4, 4}), ds = shape_of(4, (int[]){2, 3, 2, 2}), wide = shape_of(5, (int[]){5, 2, 3, 4, 4});
+  IrNode *x = ir_input(g, "x", xs), *d = ir_input(g, "d", ds);
+  IrNode *routed = ir_window(g, OP_MAX_UNPOOL2D, x, d, wins[0], xs);
+  IrNode *dx = ir_where(g, ir_binary(g, OP_CMPLT, ir_const(g, 0), x), routed, ir_expand(g, ir_const(g, 0), wide));
+  ck_assert(shape_eq(dx->shape, wide));
+  ir_output(g, "dx", dx);
+  ck_assert(shape_eq(ir_find_output(ir_simplify(g), "dx")->shape, wide));
+  arena_free(A);
 }
 END_TEST
 
