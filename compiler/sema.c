@@ -422,14 +422,27 @@ Expr *sema_call(SemaCtx *S, const AstNode *n, const Builtin *b) {
 
 /* ---- expressions ---- */
 
-/* Appends a builtin's name to the statement's summary kind ("dense+relu"). */
-static void note_kind(SemaCtx *S, const char *name) {
-  size_t len = strlen(S->kind);
-  const char *last = strrchr(S->kind, '+');
-  last = last ? last + 1 : S->kind;
+/* Appends name to kind ("dense" + "relu" -> "dense+relu"), once in a row. */
+static void append_kind(char *kind, size_t cap, const char *name) {
+  size_t len = strlen(kind);
+  const char *last = strrchr(kind, '+');
+  last = last ? last + 1 : kind;
   if (strcmp(last, name) == 0) return;
-  if (len + strlen(name) + 2 >= sizeof S->kind) return;
-  snprintf(S->kind + len, sizeof S->kind - len, "%s%s", len ? "+" : "", name);
+  if (len + strlen(name) + 2 >= cap) return;
+  snprintf(kind + len, cap - len, "%s%s", len ? "+" : "", name);
+}
+
+/* Appends a builtin's name to the statement's summary kind ("dense+relu"),
+ * and to its stage: the last one while the result keeps its shape, else a
+ * new one (conv2d+relu [32,28,28], then max_pool2d [32,14,14]). */
+static void note_kind(SemaCtx *S, const char *name, Shape shape) {
+  append_kind(S->kind, sizeof S->kind, name);
+  if (S->nstages == 0 || (!shape_eq(S->stage[S->nstages - 1].shape, shape) && S->nstages < SEMA_MAX_STAGES)) {
+    S->stage[S->nstages].kind[0] = 0;
+    S->stage[S->nstages++].shape = shape;
+  }
+  append_kind(S->stage[S->nstages - 1].kind, sizeof S->stage[0].kind, name);
+  S->stage[S->nstages - 1].shape = shape;
 }
 
 static Symbol *find_sym(SemaCtx *S, const char *name) {
@@ -521,7 +534,7 @@ static Expr *call_expr(SemaCtx *S, const AstNode *n) {
     return NULL;
   }
   Expr *e = sema_call(S, n, b);
-  if (e) note_kind(S, b->name);
+  if (e) note_kind(S, b->name, e->type.shape);
   return e;
 }
 
@@ -536,7 +549,7 @@ static Expr *binary_expr(SemaCtx *S, const AstNode *n) {
   if (n->op == '@') {
     if (!builtin_matmul_type(S, n->loc, l->type, plain_name(n->lhs), r->type, plain_name(n->rhs), &e->type))
       return NULL;
-    note_kind(S, "matmul");
+    note_kind(S, "matmul", e->type.shape);
     return e;
   }
   if (!ir_broadcast_shape(l->type.shape, r->type.shape, &e->type.shape)) {
@@ -715,12 +728,23 @@ static void begin_stmt(SemaCtx *S, const Stmt *st, const char *prefix, int bindi
   S->nlayers = 0;
   S->cur_binding = binding;
   S->kind[0] = 0;
+  S->nstages = 0;
 }
 
 static const char *kind_text(SemaCtx *S, const Expr *e) {
   if (S->kind[0]) return arena_strdup(S->a, S->kind);
   bool ref = e && (e->kind == EX_INPUT || e->kind == EX_TARGET || e->kind == EX_PARAM || e->kind == EX_LET);
   return ref ? "alias" : "expr";
+}
+
+/* b's stages, when they end in its value's shape (an operator after the
+ * last builtin may broadcast it further: then the summary keeps one row). */
+static void binding_stages(SemaCtx *S, ModelBinding *b) {
+  if (!b->value || S->nstages < 2 || !shape_eq(S->stage[S->nstages - 1].shape, b->value->type.shape)) return;
+  b->stages = NEW_ARRAY(S->a, ModelStage, S->nstages);
+  for (int i = 0; i < S->nstages; i++)
+    b->stages[i] = (ModelStage){arena_strdup(S->a, S->stage[i].kind), S->stage[i].shape};
+  b->nstages = S->nstages;
 }
 
 static void loss_stmt(SemaCtx *S, const Stmt *st) {
@@ -855,6 +879,7 @@ static void check_stmt(SemaCtx *S, const Stmt *st) {
     vec_push(&S->bindings, b);
     b->value = sema_expr(S, st->value);
     b->kind = kind_text(S, b->value);
+    binding_stages(S, b);
     break;
   }
   case ST_LOSS:
@@ -929,15 +954,32 @@ int64_t model_param_count(const Model *m) {
 
 /* One row of the summary table. */
 typedef struct {
-  const char *name;   /* value name, "loss" */
+  const char *name;   /* value name, "loss"; "" on a binding's later stages */
   const char *kind;   /* "input", "dense+relu", ... */
   char shape[96];     /* per-sample shape or class(k) */
   int64_t params;     /* parameters it created */
 } SummaryRow;
 
-/* The rows in table order: inputs, targets, param statements, bindings, the
- * loss (its layers' parameters); returns how many (at most the sum of the
- * model's counts + 1). */
+/* The first of b's stages that applies builtin `layer` (0 if none or no stages). */
+static int stage_of_layer(const ModelBinding *b, const char *layer) {
+  size_t len = strlen(layer);
+  for (int k = 0; k < b->nstages; k++)
+    for (const char *at = b->stages[k].kind; (at = strstr(at, layer)); at += len)
+      if ((at == b->stages[k].kind || at[-1] == '+') && (at[len] == 0 || at[len] == '+')) return k;
+  return 0;
+}
+
+/* Rows the summary may need: one per value, one per further stage, the loss. */
+static int summary_capacity(const Model *m) {
+  int n = m->ninputs + m->ntargets + m->nparams + 1;
+  for (int i = 0; i < m->nbindings; i++) n += m->bindings[i].nstages > 1 ? m->bindings[i].nstages : 1;
+  return n;
+}
+
+/* The rows in table order: inputs, targets, param statements, bindings (a
+ * binding whose builtins change the shape on the way gets a row per shape,
+ * its name and parameters on the first), the loss (its layers'
+ * parameters); returns how many (at most summary_capacity). */
 static int summary_rows(const Model *m, SummaryRow *rows) {
   int n = 0;
   for (int i = 0; i < m->ninputs; i++) {
@@ -955,10 +997,19 @@ static int summary_rows(const Model *m, SummaryRow *rows) {
       shape_str(m->params[i].shape, rows[n++].shape);
     }
   for (int i = 0; i < m->nbindings; i++) {
-    rows[n] = (SummaryRow){m->bindings[i].name, m->bindings[i].kind, "", 0};
+    const ModelBinding *b = &m->bindings[i];
+    int first = n;
+    if (b->nstages > 1) {
+      for (int k = 0; k < b->nstages; k++) {
+        rows[n] = (SummaryRow){k ? "" : b->name, b->stages[k].kind, "", 0};
+        shape_str(b->stages[k].shape, rows[n++].shape);
+      }
+    } else {
+      rows[n] = (SummaryRow){b->name, b->kind, "", 0};
+      sema_type_str(b->value->type, rows[n++].shape);
+    }
     for (int j = 0; j < m->nparams; j++)
-      if (m->params[j].binding == i) rows[n].params += model_param_numel(&m->params[j]);
-    sema_type_str(m->bindings[i].value->type, rows[n++].shape);
+      if (m->params[j].binding == i) rows[first + stage_of_layer(b, m->params[j].layer)].params += model_param_numel(&m->params[j]);
   }
   rows[n] = (SummaryRow){"loss", m->loss_kind, "[]", 0};
   for (int j = 0; j < m->nparams; j++)
@@ -970,7 +1021,7 @@ static int summary_rows(const Model *m, SummaryRow *rows) {
  * so a long kind such as dense+sigmoid+binary_cross_entropy never pushes
  * the shape out of line. */
 void model_print_summary(FILE *out, const Model *m) {
-  SummaryRow *rows = xcalloc((size_t)(m->ninputs + m->ntargets + m->nparams + m->nbindings + 1), sizeof(SummaryRow));
+  SummaryRow *rows = xcalloc((size_t)summary_capacity(m), sizeof(SummaryRow));
   int n = summary_rows(m, rows), wn = 16, wk = 22, ws = 14;
   for (int i = 0; i < n; i++) {
     wn = (int)fmax(wn, (double)strlen(rows[i].name));

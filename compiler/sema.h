@@ -81,11 +81,20 @@ typedef struct {
   const char *layer;  /* builtin that created it ("dense") or "param" */
 } ModelParam;
 
+/* A run of a binding's builtins whose results have one shape, for the
+ * summary: conv2d+relu [32,28,28], then max_pool2d [32,14,14]. */
+typedef struct {
+  const char *kind;   /* "conv2d+relu" */
+  Shape shape;        /* per-sample shape of their results */
+} ModelStage;
+
 typedef struct {
   const char *name;   /* bound name */
   const char *kind;   /* summary text: builtins applied, "dense+relu"; "expr" if none */
   Expr *value;        /* checked expression */
   Loc loc;            /* the statement */
+  ModelStage *stages; /* the builtins by the shape they give, in the order applied */
+  int nstages;
 } ModelBinding;
 
 /* A prediction the model reports: `output NAME`, or with several targets

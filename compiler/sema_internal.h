@@ -28,6 +28,8 @@ typedef struct {
                          checked, so that one mistake gives one message */
 } Symbol;
 
+enum { SEMA_MAX_STAGES = 8 };   /* a statement's shapes in the summary; more join the last */
+
 struct SemaCtx {
   Arena *a;             /* the Model's arena */
   Diag *d;              /* where errors go */
@@ -42,6 +44,8 @@ struct SemaCtx {
   const char *prefix;   /* layer name prefix of this statement ("h1", "loss") */
   int nlayers;          /* parameterized layers named in this statement so far */
   char kind[48];        /* summary kind text of this statement ("dense+relu") */
+  struct { char kind[48]; Shape shape; } stage[SEMA_MAX_STAGES];   /* kind by result shape */
+  int nstages;          /* stages of this statement so far */
   int ndropout;         /* dropout sites so far */
   Loc optim_loc;        /* the optimizer statement, once seen */
   Loc loss_loc;         /* the loss statement, once seen */

@@ -293,6 +293,34 @@ START_TEST(test_summary_text) {
 }
 END_TEST
 
+/* A binding whose builtins change the shape gets a row per shape, its
+ * parameters on the row of the layer that made them. */
+START_TEST(test_summary_stages) {
+  Checked c = check_text("t.nn", "input x : [1, 8, 8]\ntarget y : class(3)\n"
+                                 "c = max_pool2d(relu(conv2d(x, 4, 3, padding = 1)), 2)\n"
+                                 "logits = dense(flatten(c), 3)\nloss cross_entropy(logits, y)\n");
+  ck_assert_ptr_nonnull(c.m);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  model_print_summary(f, c.m);
+  fclose(f);
+  ck_assert_str_eq(text,
+                   "model t\n"
+                   "  name             kind                   shape                params\n"
+                   "  x                input                  [1,8,8]                   0\n"
+                   "  y                target                 class(3)                  0\n"
+                   "  c                conv2d+relu            [4,8,8]                  40\n"
+                   "                   max_pool2d             [4,4,4]                   0\n"
+                   "  logits           flatten                [64]                      0\n"
+                   "                   dense                  [3]                     195\n"
+                   "  loss             cross_entropy          []                        0\n"
+                   "  total                                                           235\n");
+  free(text);
+  checked_free(&c);
+}
+END_TEST
+
 /* Defaults without optimizer and train block; relative data paths follow the file. */
 START_TEST(test_defaults_and_overrides) {
   Checked c = check_text("t.nn", "param a = 1\nloss a * a\n");
@@ -440,6 +468,7 @@ Suite *sema_suite(void) {
   tcase_add_loop_test(tc, test_examples_check, 0, (int)COUNT_OF(examples));
   tcase_add_test(tc, test_fashion_mlp_model);
   tcase_add_test(tc, test_summary_text);
+  tcase_add_test(tc, test_summary_stages);
   tcase_add_test(tc, test_defaults_and_overrides);
   tcase_add_test(tc, test_param_naming);
   tcase_add_test(tc, test_param_statements);
