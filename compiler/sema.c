@@ -435,7 +435,7 @@ static void append_kind(char *kind, size_t cap, const char *name) {
 /* Appends a builtin's name to the statement's summary kind ("dense+relu"),
  * and to its stage: the last one while the result keeps its shape, else a
  * new one (conv2d+relu [32,28,28], then max_pool2d [32,14,14]). */
-static void note_kind(SemaCtx *S, const char *name, Shape shape) {
+static int note_kind(SemaCtx *S, const char *name, Shape shape) {
   append_kind(S->kind, sizeof S->kind, name);
   if (S->nstages == 0 || (!shape_eq(S->stage[S->nstages - 1].shape, shape) && S->nstages < SEMA_MAX_STAGES)) {
     S->stage[S->nstages].kind[0] = 0;
@@ -443,6 +443,7 @@ static void note_kind(SemaCtx *S, const char *name, Shape shape) {
   }
   append_kind(S->stage[S->nstages - 1].kind, sizeof S->stage[0].kind, name);
   S->stage[S->nstages - 1].shape = shape;
+  return S->nstages - 1;
 }
 
 static Symbol *find_sym(SemaCtx *S, const char *name) {
@@ -534,7 +535,9 @@ static Expr *call_expr(SemaCtx *S, const AstNode *n) {
     return NULL;
   }
   Expr *e = sema_call(S, n, b);
-  if (e) note_kind(S, b->name, e->type.shape);
+  if (!e) return NULL;
+  int stage = note_kind(S, b->name, e->type.shape);
+  for (int i = 0; i < e->nparams; i++) ((ModelParam *)S->params.items[e->param0 + i])->stage = stage;
   return e;
 }
 
@@ -960,15 +963,6 @@ typedef struct {
   int64_t params;     /* parameters it created */
 } SummaryRow;
 
-/* The first of b's stages that applies builtin `layer` (0 if none or no stages). */
-static int stage_of_layer(const ModelBinding *b, const char *layer) {
-  size_t len = strlen(layer);
-  for (int k = 0; k < b->nstages; k++)
-    for (const char *at = b->stages[k].kind; (at = strstr(at, layer)); at += len)
-      if ((at == b->stages[k].kind || at[-1] == '+') && (at[len] == 0 || at[len] == '+')) return k;
-  return 0;
-}
-
 /* Rows the summary may need: one per value, one per further stage, the loss. */
 static int summary_capacity(const Model *m) {
   int n = m->ninputs + m->ntargets + m->nparams + 1;
@@ -1009,7 +1003,8 @@ static int summary_rows(const Model *m, SummaryRow *rows) {
       sema_type_str(b->value->type, rows[n++].shape);
     }
     for (int j = 0; j < m->nparams; j++)
-      if (m->params[j].binding == i) rows[first + stage_of_layer(b, m->params[j].layer)].params += model_param_numel(&m->params[j]);
+      if (m->params[j].binding == i)
+        rows[first + (b->nstages > 1 ? m->params[j].stage : 0)].params += model_param_numel(&m->params[j]);
   }
   rows[n] = (SummaryRow){"loss", m->loss_kind, "[]", 0};
   for (int j = 0; j < m->nparams; j++)

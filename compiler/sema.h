@@ -78,6 +78,7 @@ typedef struct {
   IrInit init;        /* first value */
   Loc loc;            /* the param statement or the layer call */
   int binding;        /* let binding that owns it; -1 for `param` statements and the loss */
+  int stage;          /* the binding's summary stage of the layer call that made it */
   const char *layer;  /* builtin that created it ("dense") or "param" */
 } ModelParam;
 

@@ -318,6 +318,17 @@ START_TEST(test_summary_stages) {
                    "  total                                                           235\n");
   free(text);
   checked_free(&c);
+  /* the same layer twice: each call's parameters on its own row */
+  c = check_text("t.nn", "input x : [8]\ntarget y : class(3)\nh = dense(relu(dense(x, 64)), 3)\n"
+                         "loss cross_entropy(h, y)\n");
+  ck_assert_ptr_nonnull(c.m);
+  f = open_memstream(&text, &len);
+  model_print_summary(f, c.m);
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(text, "  h                dense+relu             [64]                    576\n"
+                                     "                   dense                  [3]                     195\n"));
+  free(text);
+  checked_free(&c);
 }
 END_TEST
 
