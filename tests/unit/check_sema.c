@@ -272,13 +272,19 @@ START_TEST(test_fashion_mlp_model) {
 }
 END_TEST
 
-START_TEST(test_summary_text) {
-  Checked c = check_file("examples/xor.nn");
+/* What `nnc summary` prints for m (heap). */
+static char *summary_text(const Model *m) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
-  model_print_summary(f, c.m);
+  model_print_summary(f, m);
   fclose(f);
+  return text;
+}
+
+START_TEST(test_summary_text) {
+  Checked c = check_file("examples/xor.nn");
+  char *text = summary_text(c.m);
   ck_assert_str_eq(text,
                    "model xor\n"
                    "  name             kind                   shape                params\n"
@@ -300,11 +306,7 @@ START_TEST(test_summary_stages) {
                                  "c = max_pool2d(relu(conv2d(x, 4, 3, padding = 1)), 2)\n"
                                  "logits = dense(flatten(c), 3)\nloss cross_entropy(logits, y)\n");
   ck_assert_ptr_nonnull(c.m);
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  model_print_summary(f, c.m);
-  fclose(f);
+  char *text = summary_text(c.m);
   ck_assert_str_eq(text,
                    "model t\n"
                    "  name             kind                   shape                params\n"
@@ -322,9 +324,7 @@ START_TEST(test_summary_stages) {
   c = check_text("t.nn", "input x : [8]\ntarget y : class(3)\nh = dense(relu(dense(x, 64)), 3)\n"
                          "loss cross_entropy(h, y)\n");
   ck_assert_ptr_nonnull(c.m);
-  f = open_memstream(&text, &len);
-  model_print_summary(f, c.m);
-  fclose(f);
+  text = summary_text(c.m);
   ck_assert_ptr_nonnull(strstr(text, "  h                dense+relu             [64]                    576\n"
                                      "                   dense                  [3]                     195\n"));
   free(text);
