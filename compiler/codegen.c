@@ -116,6 +116,12 @@ LLVMValueRef cg_smax(Cg *cg, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, a, b, ""), a, b, "");
 }
 
+void cg_unit_range(Cg *cg, int64_t total, LLVMValueRef *s, LLVMValueRef *e) {
+  LLVMValueRef grain = cg_i64(cg, cg->step->grain);
+  *s = LLVMBuildMul(cg->b, cg->lo, grain, "");
+  *e = cg_smin(cg, LLVMBuildMul(cg->b, cg->hi, grain, ""), cg_i64(cg, total));
+}
+
 LLVMValueRef cg_coord(Cg *cg, const CgPoint *p, int d) {
   Shape space = cg->fp->groups[cg->group].space;
   for (int j = 0; j < p->n; j++) {
@@ -423,12 +429,7 @@ void cg_eval_store(Cg *cg, const CgPoint *p) {
 static void loops_begin(Cg *cg, const LoopNest *L, CgPoint *p, CgLoop *lp, int split) {
   for (int j = 0; j < L->n; j++) {
     LLVMValueRef start = cg_i64(cg, 0), end = cg_i64(cg, L->size[j]);
-    if (j == split) {
-      LLVMValueRef grain = cg_i64(cg, cg->step->grain);
-      start = LLVMBuildMul(cg->b, cg->lo, grain, "");
-      LLVMValueRef stop = LLVMBuildMul(cg->b, cg->hi, grain, "");
-      end = LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, stop, end, ""), stop, end, "");
-    }
+    if (j == split) cg_unit_range(cg, L->size[j], &start, &end);
     p->idx[p->n] = cg_loop_begin(cg, &lp[j], start, end, cg_i64(cg, 1));
     p->dim[p->n++] = L->hi[j];
   }
@@ -470,11 +471,7 @@ static void emit_reduce_in_memory(Cg *cg, const FuseGroup *G) {
   LLVMValueRef out = cg->bufptr[cg->mp->buf_of[r->id]];
   LLVMValueRef identity = reduce_identity(cg, r->op);
   LLVMValueRef first = cg_i64(cg, 0), end = cg_i64(cg, shape_numel(r->shape));
-  if (columns) {
-    LLVMValueRef grain = cg_i64(cg, cg->step->grain);
-    first = LLVMBuildMul(cg->b, cg->lo, grain, "");
-    end = cg_smin(cg, LLVMBuildMul(cg->b, cg->hi, grain, ""), end);
-  }
+  if (columns) cg_unit_range(cg, shape_numel(r->shape), &first, &end);
   CgLoop li;
   LLVMValueRef e = cg_loop_begin(cg, &li, first, end, cg_i64(cg, 1));
   cg_store(cg, out, e, identity);

@@ -101,6 +101,9 @@ LLVMValueRef cg_range_begin(Cg *cg, CgRange *r, LLVMValueRef start, LLVMValueRef
 void cg_range_end(Cg *cg, CgRange *r);
 LLVMValueRef cg_smin(Cg *cg, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_smax(Cg *cg, LLVMValueRef a, LLVMValueRef b);
+/* This call's iterations [*s, *e) of a split loop of `total`: its units
+ * [lo, hi) (the kernel's last two arguments) times the step's grain. */
+void cg_unit_range(Cg *cg, int64_t total, LLVMValueRef *s, LLVMValueRef *e);
 /* Space axis d's coordinate at point p of the current group (loops merge
  * neighbouring axes: the merged index is decoded). */
 LLVMValueRef cg_coord(Cg *cg, const CgPoint *p, int d);

@@ -417,7 +417,7 @@ static void direct(Cg *cg, Gemm *g) {
   LLVMValueRef row = LLVMBuildArrayAlloca(cg->b, cg->f32, cg_i64(cg, g->s->N), "row");
   LLVMSetAlignment(row, (unsigned)(4 * g->vw));
   CgLoop li, lj, lk;
-  LLVMValueRef i = cg_loop_begin(cg, &li, g->lo, cg_smin(cg, g->hi, cg_i64(cg, g->s->M)), cg_i64(cg, 1));
+  LLVMValueRef i = cg_loop_begin(cg, &li, g->lo, g->hi, cg_i64(cg, 1));
   LLVMValueRef j = cg_loop_begin(cg, &lj, cg_i64(cg, 0), cg_i64(cg, g->s->N), cg_i64(cg, 1));
   cg_store(cg, row, j, cg_f32(cg, 0));
   cg_loop_end(cg, &lj);
@@ -444,8 +444,7 @@ void gemm_emit(Cg *cg, const FuseGroup *G) {
   Gemm g = {.mm = mm, .s = s, .mr = s->rows, .nv = s->vectors, .vw = s->vw};   /* sizes: s->M, N, K */
   g.nr = g.nv * g.vw;
   g.panels = (s->N + g.nr - 1) / g.nr;
-  g.lo = mul(cg, cg->lo, cg->step->grain);
-  g.hi = mul(cg, cg->hi, cg->step->grain);
+  cg_unit_range(cg, cg->step->units * cg->step->grain, &g.lo, &g.hi);
   g.am = mm->ta ? fa->stride[1] : fa->stride[0];
   g.ak = mm->ta ? fa->stride[0] : fa->stride[1];
   g.bk = mm->tb ? fb->stride[1] : fb->stride[0];

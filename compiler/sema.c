@@ -972,8 +972,8 @@ static int summary_capacity(const Model *m) {
 
 /* The rows in table order: inputs, targets, param statements, bindings (a
  * binding whose builtins change the shape on the way gets a row per shape,
- * its name and parameters on the first), the loss (its layers'
- * parameters); returns how many (at most summary_capacity). */
+ * its name on the first, each layer call's parameters on its own), the loss
+ * (its layers' parameters); returns how many (at most summary_capacity). */
 static int summary_rows(const Model *m, SummaryRow *rows) {
   int n = 0;
   for (int i = 0; i < m->ninputs; i++) {

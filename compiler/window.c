@@ -988,13 +988,6 @@ static LLVMValueRef window_max(Cg *cg, const IrNode *u, LLVMValueRef b, LLVMValu
   return k;
 }
 
-/* The unit's flat points [*s, *e) of a flat loop over `total` points. */
-static void unit_points(Cg *cg, int64_t total, LLVMValueRef *s, LLVMValueRef *e) {
-  LLVMValueRef grain = i64c(cg, cg->step->grain);
-  *s = LLVMBuildMul(cg->b, cg->lo, grain, "");
-  *e = cg_smin(cg, LLVMBuildMul(cg->b, cg->hi, grain, ""), i64c(cg, total));
-}
-
 /* Stores v at out + at, lanes l < n whose flat index at + l lies in [s, e) and where `on`.
  * The mask is built as the integer with bits [lo, hi) set, hi and lo the
  * lanes where [s, e) begins and ends clamped to the vector: a few scalar
@@ -1018,7 +1011,7 @@ static void store_points(Cg *cg, LLVMValueRef out, LLVMValueRef at, LLVMValueRef
 static void pool_rows(Cg *cg, const IrNode *u, int C, int OH, int OW, int64_t total) {
   int vw = cg->t->vector_floats, nch = (OW + vw - 1) / vw;
   LLVMValueRef s, e;
-  unit_points(cg, total, &s, &e);
+  cg_unit_range(cg, total, &s, &e);
   LLVMValueRef first = LLVMBuildSDiv(cg->b, s, i64c(cg, OW), "");
   LLVMValueRef last = add(cg, LLVMBuildSDiv(cg->b, sub(cg, e, i64c(cg, 1)), i64c(cg, OW), ""), i64c(cg, 1));
   last = sel(cg, LLVMBuildICmp(cg->b, LLVMIntSGT, e, s, ""), last, first);
@@ -1043,7 +1036,7 @@ static void unpool_bands(Cg *cg, const IrNode *u, int C, int H, int W, int OH, i
   int nch = (OW + vw - 1) / vw;
   int64_t HW = (int64_t)H * W, band = (int64_t)s0 * W;
   LLVMValueRef s, e;
-  unit_points(cg, total, &s, &e);
+  cg_unit_range(cg, total, &s, &e);
   LLVMValueRef e1 = sub(cg, e, i64c(cg, 1));
   LLVMValueRef first = add(cg, mul(cg, LLVMBuildSDiv(cg->b, s, i64c(cg, HW), ""), NB),
                            LLVMBuildSDiv(cg->b, LLVMBuildSRem(cg->b, s, i64c(cg, HW), ""), i64c(cg, band), ""));
