@@ -721,6 +721,7 @@ static void step_buffers(const MemPlan *mp, const PlanStep *s, bool *used) {
   const FuseGroup *G = &mp->fp->groups[s->group];
   for (int i = 0; i < G->nmembers; i++)
     if (mp->fp->node[G->members[i]->id].stored) used[mp->buf_of[G->members[i]->id]] = true;
+  if (G->pool) used[mp->buf_of[G->pool->id]] = true;
 }
 
 /* Builds the kernel of step si.  Arguments: the used buffers in buffer

@@ -433,6 +433,47 @@ static bool order_groups(const FusePlan *fp, const Builder *b, const bool *live,
   return n == ng;
 }
 
+/* Whether group P is a lone max pool that conv2d group G (index gi before
+ * renumbering) can run per image:
+ * disjoint unpadded windows over stored members of G shaped like G's space,
+ * so every window of an image lies in the planes that image's unit wrote. */
+static bool poolable(const FusePlan *fp, const FuseGroup *G, int gi, const FuseGroup *P) {
+  const IrNode *u = P->root;
+  if (G->kind != FG_CONV || G->mm->op != OP_CONV2D || G->pool || P->kind != FG_ELEMWISE || P->nmembers != 1 ||
+      u->op != OP_MAX_POOL2D || !ir_window_disjoint(&u->win))
+    return false;
+  for (int k = 0; k < u->nsrc; k++) {
+    const FuseNode *f = &fp->node[u->src[k]->id];
+    if (f->role != ROLE_MEMBER || f->group != gi || !f->stored || !shape_eq(u->src[k]->shape, G->space))
+      return false;
+  }
+  return true;
+}
+
+/* Moves each lone max pool of a conv2d's output into the conv2d's group
+ * (fuse.h: `pool`), removing the pool's own group.  The pool's group comes
+ * after the conv2d's (it reads it), so running it earlier, inside the
+ * conv2d's step, keeps the order topological. */
+static void attach_pools(FusePlan *fp) {
+  int *new_index = xcalloc((size_t)fp->ngroups + 1, sizeof(int)), n = 0;
+  for (int i = 0; i < fp->ngroups; i++) {
+    const FuseGroup *P = &fp->groups[i];
+    const FuseNode *src = P->nmembers == 1 && P->root->nsrc > 0 ? &fp->node[P->root->src[0]->id] : NULL;
+    if (src && src->role == ROLE_MEMBER && src->group < i &&
+        poolable(fp, &fp->groups[new_index[src->group]], src->group, P)) {
+      fp->groups[new_index[src->group]].pool = P->root;
+      new_index[i] = new_index[src->group];
+      continue;
+    }
+    new_index[i] = n;
+    fp->groups[n++] = *P;
+  }
+  for (int id = 0; id < fp->g->nodes.len; id++)
+    if (fp->node[id].role == ROLE_MEMBER) fp->node[id].group = new_index[fp->node[id].group];
+  fp->ngroups = n;
+  free(new_index);
+}
+
 FusePlan *fuse_graph(const IrGraph *g) {
   Arena *arena = arena_new();
   FusePlan *fp = NEW(arena, FusePlan);
@@ -479,6 +520,7 @@ FusePlan *fuse_graph(const IrGraph *g) {
   free(order);
   vec_free(&b.groups);
   free(live);
+  attach_pools(fp);
   return fp;
 }
 
@@ -533,6 +575,7 @@ void fuse_print(FILE *out, const FusePlan *fp) {
       const IrNode *x = G->members[m];
       fprintf(out, " %%%d=%s%s", dense[x->id], op_info[x->op].name, fp->node[x->id].stored ? "*" : "");
     }
+    if (G->pool) fprintf(out, " then %%%d=%s* per image", dense[G->pool->id], op_info[G->pool->op].name);
     fputc('\n', out);
   }
   free(dense);

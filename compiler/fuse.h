@@ -17,9 +17,10 @@
  *   FG_MATMUL    a matrix product whose elementwise consumers (bias add,
  *                activation, ...) run on the output tile (the epilogue);
  *   FG_CONV      a convolution (conv2d or one of its adjoints) with its
- *                elementwise epilogue likewise;
+ *                elementwise epilogue likewise; a conv2d may also pool its
+ *                stored output, image by image, after the epilogue (`pool`);
  *   FG_COPY      a reshape of a non-contiguous view, copied to its own buffer.
- * Invariants: every member has exactly one index map from the group's space (a
+ * Invariants: every member (but a pool) has exactly one index map from the group's space (a
  * node reached two ways becomes a group root) and the same element count as
  * the space (or, in a row-wise group, as its rows), so no element is computed
  * twice; a member read outside its group is stored; groups are in a
@@ -63,6 +64,10 @@ typedef struct {
   unsigned axes;               /* FG_REDUCE: the reduced axes of the space */
   bool rowwise;                /* FG_REDUCE: kept axes outside, reduced inside (else the
                                   innermost axis is kept: combined in memory order) */
+  const IrNode *pool;          /* FG_CONV of a conv2d: a max pool with disjoint, unpadded windows
+                                  of a stored member, run on each image's planes right after
+                                  the epilogue wrote them (still in cache); a stored member
+                                  of the group but not in members[], which share the space */
   int nmembers;                /* members, in id order (root last) */
   const IrNode **members;      /* arena array */
 } FuseGroup;

@@ -148,6 +148,12 @@ static const char *kind_name(IrOp op) { return op_info[op].name; }
 
 /* ---- sliding windows ---- */
 
+bool ir_window_disjoint(const IrWindow *w) {
+  for (int a = 0; a < 4; a++)
+    if (w->pad[a] != 0) return false;
+  return w->stride[0] >= w->size[0] && w->stride[1] >= w->size[1];
+}
+
 int ir_window_count(int n, int size, int stride, int pad_lo, int pad_hi, int dilation) {
   int64_t span = (int64_t)n + pad_lo + pad_hi - (int64_t)dilation * (size - 1) - 1;
   return span < 0 || stride < 1 ? 0 : (int)(span / stride + 1);

@@ -227,6 +227,9 @@ IrNode *ir_slice(IrGraph *g, IrNode *a, int axis, int start, int n);
 IrNode *ir_pad(IrGraph *g, IrNode *a, int axis, int start, int n);
 /* Positions of a window along an axis of n elements (0 when none fits). */
 int ir_window_count(int n, int size, int stride, int pad_lo, int pad_hi, int dilation);
+/* Whether a pool's windows are disjoint (stride at least the size on both
+ * axes) and unpadded: each input position lies in at most one window. */
+bool ir_window_disjoint(const IrWindow *w);
 /* Rebuilds node n (any op) with new sources in graph g, same attributes.
  * The new node carries n's provenance (loc, label); leaves are found or made
  * by name (CONST by value), so src may be NULL for them. */

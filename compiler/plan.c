@@ -199,6 +199,7 @@ static void assign_offsets(MemPlan *mp) {
           int bf = mp->buf_of[G->members[m]->id];
           if (def[bf] < 0) def[bf] = si;
         }
+      if (G->pool && def[mp->buf_of[G->pool->id]] < 0) def[mp->buf_of[G->pool->id]] = si;
     }
     int *reads = xcalloc((size_t)count_reads(mp, s) + 1, sizeof(int));
     ReadScan r = {mp, -1, NULL, 0, true, false, reads, 0};

@@ -506,6 +506,10 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
     else
       fprintf(out, "tiles of %d channels x %d vector%s of %d row%s (%d floats/vector)", cs->rows, cs->vectors,
               cs->vectors == 1 ? "" : "s", cs->lines, cs->lines == 1 ? "" : "s", cs->vw);
+    if (G->pool) {
+      char buf[96];
+      fprintf(out, ", then %s %s per image", op_info[G->pool->op].name, shape_str(G->pool->shape, buf));
+    }
   } else {
     print_nest(out, "loops", &ss->loops);
     if (G->kind == FG_REDUCE && G->rowwise) print_nest(out, "per row", &ss->inner);

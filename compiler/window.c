@@ -10,7 +10,8 @@
  * Convolutions are producers of their own groups (FG_CONV), like matrix
  * products: each unit of the schedule computes whole output planes into its
  * scratch, then the group's elementwise epilogue (bias, activation, an
- * optimizer update) runs over them.  Every output element is summed by one
+ * optimizer update) runs over them, then a conv2d's pool (fuse.h) over the
+ * planes the epilogue just stored.  Every output element is summed by one
  * unit in one fixed order, whatever the thread count.
  */
 #include "codegen.h"
@@ -860,6 +861,8 @@ static void filter_unit(Cg *cg, FilterFn *fn, const Conv *c, const ConvSchedule 
   LLVMPositionBuilderAtEnd(cg->b, done);
 }
 
+static void pool_rows(Cg *cg, const IrNode *u, LLVMValueRef s, LLVMValueRef e);
+
 void conv_emit(Cg *cg, const FuseGroup *G) {
   Conv c = conv_of(G->mm);
   const ConvSchedule *cs = &cg->step->conv;
@@ -882,6 +885,11 @@ void conv_emit(Cg *cg, const FuseGroup *G) {
     else if (G->mm->op == OP_CONV2D_DATA) data_image(cg, &c, u, cg->scratch);
     else filter_channel(cg, &c, u, cg->scratch, acc);
     epilogue(cg, &c, u, cg->scratch);
+    if (G->pool) {   /* image u's pooled planes, from the planes just stored */
+      int64_t per = shape_numel(G->pool->shape) / G->pool->shape.dim[0];
+      LLVMValueRef s = mul(cg, u, per);
+      pool_rows(cg, G->pool, s, add(cg, s, i64c(cg, per)));
+    }
   }
   cg_range_end(cg, &ru);
   cg->mm = NULL;
@@ -949,13 +957,6 @@ static LLVMValueRef pick(Cg *cg, LLVMValueRef *v, int nchunks, const int *w, int
   return LLVMBuildShuffleVector(cg->b, v[lo], v[hi], ivec_const(cg, vw, m), "");
 }
 
-/* Whether u's windows are disjoint, without padding. */
-static bool disjoint_unpadded(const IrWindow *w) {
-  for (int a = 0; a < 4; a++)
-    if (w->pad[a] != 0) return false;
-  return w->stride[0] >= w->size[0] && w->stride[1] >= w->size[1];
-}
-
 /* Windows ch*vw .. ch*vw + vw - 1 (of ow) of window row `to` of plane (b, c)
  * of u's input a = u->src[0]: the tap of each one's first maximum (the
  * first tap, unless a later one is larger or NaN), and, when v is given,
@@ -1007,11 +1008,11 @@ static void store_points(Cg *cg, LLVMValueRef out, LLVMValueRef at, LLVMValueRef
   vstore(cg, v, LLVMBuildGEP2(cg->b, cg->f32, out, &at, 1, ""), mask);
 }
 
-/* The max pool: per row of output, a vector of windows at a time. */
-static void pool_rows(Cg *cg, const IrNode *u, int C, int OH, int OW, int64_t total) {
+/* The max pool's flat outputs [s, e): per row of output, a vector of
+ * windows at a time. */
+static void pool_rows(Cg *cg, const IrNode *u, LLVMValueRef s, LLVMValueRef e) {
+  int C = u->shape.dim[1], OH = u->shape.dim[2], OW = u->shape.dim[3];
   int vw = cg->t->vector_floats, nch = (OW + vw - 1) / vw;
-  LLVMValueRef s, e;
-  cg_unit_range(cg, total, &s, &e);
   LLVMValueRef first = LLVMBuildSDiv(cg->b, s, i64c(cg, OW), "");
   LLVMValueRef last = add(cg, LLVMBuildSDiv(cg->b, sub(cg, e, i64c(cg, 1)), i64c(cg, OW), ""), i64c(cg, 1));
   last = sel(cg, LLVMBuildICmp(cg->b, LLVMIntSGT, e, s, ""), last, first);
@@ -1092,7 +1093,7 @@ bool window_alone(Cg *cg, const FuseGroup *G) {
   const IrNode *u = G->root;
   int vw = cg->t->vector_floats;
   if (G->nmembers != 1 || (u->op != OP_MAX_UNPOOL2D && u->op != OP_MAX_POOL2D) || vw >= 64 ||
-      !disjoint_unpadded(&u->win))
+      !ir_window_disjoint(&u->win))
     return false;
   bool unpool = u->op == OP_MAX_UNPOOL2D;
   Shape xs = unpool ? u->shape : u->src[0]->shape, ys = unpool ? u->src[1]->shape : u->shape;
@@ -1102,7 +1103,12 @@ bool window_alone(Cg *cg, const FuseGroup *G) {
   if (L->n != 1 || L->size[0] != total || W > 64 * vw) return false;
   for (int k = 0; k < 2; k++)
     if (cg->fp->node[u->src[k]->id].role == ROLE_CONST) return false;
-  if (unpool) unpool_bands(cg, u, C, H, W, OH, OW, total);
-  else pool_rows(cg, u, C, OH, OW, total);
+  if (unpool) {
+    unpool_bands(cg, u, C, H, W, OH, OW, total);
+  } else {
+    LLVMValueRef s, e;
+    cg_unit_range(cg, total, &s, &e);
+    pool_rows(cg, u, s, e);
+  }
   return true;
 }

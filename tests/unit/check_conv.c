@@ -335,8 +335,8 @@ START_TEST(filter_lanes_threads_bit_identical) {
 }
 END_TEST
 
-/* Bias and ReLU run in the convolution's epilogue, Adam in the weight
- * gradient's, the ReLU mask with the max unpool. */
+/* Bias and ReLU run in the convolution's epilogue, then its max pool image
+ * by image; Adam in the weight gradient's epilogue. */
 START_TEST(cnn_kernels) {
   Arena *a = arena_new();
   const Model *m = compile_model(a, "input x : [1, 8, 8]\ntarget y : class(3)\n"
@@ -353,13 +353,37 @@ START_TEST(cnn_kernels) {
       relu = relu || G->members[k]->op == OP_MAX;
       sub = sub || G->members[k]->op == OP_SUB;
     }
-    if (G->mm->op == OP_CONV2D) fwd = relu;
+    if (G->mm->op == OP_CONV2D) {
+      fwd = relu;
+      ck_assert_msg(G->pool && G->pool->op == OP_MAX_POOL2D, "the max pool runs outside the convolution's kernel");
+    } else {
+      ck_assert_ptr_null(G->pool);
+    }
     if (G->mm->op == OP_CONV2D_FILTER) filter = sub;
   }
   ck_assert_msg(fwd, "bias and ReLU not in the convolution's epilogue");
   ck_assert_msg(filter, "Adam not in the weight gradient's epilogue");
   fuse_free(fp);
   arena_free(a);
+}
+END_TEST
+
+/* Only a max pool whose windows cover each input position at most once runs
+ * in the convolution's kernel: overlapping or padded windows would reach into
+ * planes of other units, and an average pool keeps its own kernel. */
+START_TEST(cnn_pools_left_alone) {
+  static const char *pools[] = {"max_pool2d(a, 3, stride = 2)", "max_pool2d(a, 2, padding = 1)", "avg_pool2d(a, 2)"};
+  for (size_t i = 0; i < COUNT_OF(pools); i++) {
+    char src[512];
+    snprintf(src, sizeof src,
+             "input x : [1, 8, 8]\ntarget y : class(3)\na = relu(conv2d(x, 4, 3, padding = 1))\n"
+             "logits = dense(flatten(%s), 3)\nloss cross_entropy(logits, y)\n", pools[i]);
+    Arena *a = arena_new();
+    FusePlan *fp = fuse_graph(pipeline_graph(compile_model(a, src), a, PIPE_FORWARD, 4, false));
+    for (int g = 0; g < fp->ngroups; g++) ck_assert_msg(!fp->groups[g].pool, "%s ran in the convolution's kernel", pools[i]);
+    fuse_free(fp);
+    arena_free(a);
+  }
 }
 END_TEST
 
@@ -417,6 +441,7 @@ Suite *conv_suite(void) {
   tcase_add_test(ops, pools_match_evaluator);
   tcase_add_loop_test(ops, max_pools_alone_match_evaluator, 0, (int)COUNT_OF(configs));
   tcase_add_test(ops, cnn_kernels);
+  tcase_add_test(ops, cnn_pools_left_alone);
   suite_add_tcase(s, ops);
   TCase *step = tcase_create("step");
   tcase_set_timeout(step, 240);
