@@ -380,18 +380,21 @@ static void rows_outside(Cg *cg, Gemm *g) {
     row_blocks(cg, g, g->lo, g->hi, lo, hi);
 }
 
-/* One packed panel (ncols real columns at j0) against every row block. */
+/* One panel (ncols real columns at j0), packed or read in place, against
+ * every row block. */
 static void panel(Cg *cg, Gemm *g, LLVMValueRef j0, int ncols) {
-  pack_b(cg, g, g->packed_b, j0, ncols);
+  LLVMValueRef pb = g->packed_b;
+  if (g->s->b_in_place) pb = gep(cg, g->B, j0);
+  else pack_b(cg, g, g->packed_b, j0, ncols);
   int64_t full = g->s->M / g->mr;
   int tail = (int)(g->s->M % g->mr);
   if (full > 0) {
     CgLoop li;
     LLVMValueRef i0 = cg_loop_begin(cg, &li, cg_i64(cg, 0), cg_i64(cg, full * g->mr), cg_i64(cg, g->mr));
-    tile(cg, g, i0, j0, g->mr, ncols, g->packed_b);
+    tile(cg, g, i0, j0, g->mr, ncols, pb);
     cg_loop_end(cg, &li);
   }
-  if (tail > 0) tile(cg, g, cg_i64(cg, full * g->mr), j0, tail, ncols, g->packed_b);
+  if (tail > 0) tile(cg, g, cg_i64(cg, full * g->mr), j0, tail, ncols, pb);
 }
 
 /* Units are panels: full panels [lo, min(hi, full)), then the narrow one. */

@@ -231,11 +231,21 @@ static void schedule_gemm(const FusePlan *fp, const FuseGroup *G, const Target *
    * (1024 rows): then every step's line falls in one set of the L1 cache,
    * and the block's K lines evict each other */
   g->pack_a = g->rows_outer && st.ak != 1 && (st.am != 1 || four_k(st.ak)) && g->M > g->rows;
-  /* B is read in place when at most two row blocks would read its packed
-   * copy (the copy is not paid back) and its rows hold whole panels: each
-   * k step of a panel is then nr contiguous floats as packed, one row of B
-   * apart instead of nr */
-  g->b_in_place = g->rows_outer && st.bn == 1 && g->N % nr == 0 && g->M <= 2 * g->rows && !four_k(st.bk);
+  /* B is read in place when its rows hold whole panels, not 4 KB apart:
+   * each k step of a panel is then nr contiguous floats as packed, one row
+   * of B apart instead of nr, and the copy is saved.  With rows outside,
+   * only when at most two row blocks would read the packed copy (B packed
+   * whole is then not paid back).  Panels outside, a panel read in place
+   * stays in the L2 cache for the row blocks after the first if the rows it
+   * walks span at most the L2 (its lines, nr floats of every row, fall in
+   * that share of the cache's sets): W1's forward 784x256 weight (rows 1 KB
+   * apart, 784 KB) took 119-128 us read in place against 133-136 us packed
+   * per panel, the cost of the copy, while fashion_cnn's 3136x128 (1.6 MB)
+   * took 360-420 us against 321-333 (AMD EPYC Zen 5, 1 MiB L2, AVX-512,
+   * `nnc train --profile`).  Rows 4 KB apart (1024 columns) would share the
+   * L1 cache's sets and stay packed. */
+  bool whole_panels = st.bn == 1 && g->N % nr == 0 && !four_k(st.bk);
+  g->b_in_place = whole_panels && (g->rows_outer ? g->M <= 2 * g->rows : g->K * st.bk * 4 <= t->l2_bytes);
   /* A product whose epilogue updates a leaf in place (a weight's gradient
    * and its optimizer step) gives each thread a slice of C's columns, not of
    * its rows: the thread then writes the weight's elements that it read in
@@ -488,10 +498,13 @@ static void describe_step(FILE *out, const Schedule *s, int si) {
       fprintf(out, " direct, a row at a time");
     else
       fprintf(out, " tile %dx%d (%d floats/vector) %s%s%s", g->rows, g->vectors * g->vw, g->vw,
-              !g->rows_outer      ? "panels outside rows, B packed per panel"
+              !g->rows_outer      ? "panels outside rows"
               : g->column_slices ? "rows outside panels in column slices"
                                  : "rows outside panels",
-              !g->rows_outer ? "" : g->b_in_place ? ", B read in place" : g->column_slices ? ", B packed per slice" : ", B packed whole",
+              g->b_in_place      ? ", B read in place"
+              : !g->rows_outer   ? ", B packed per panel"
+              : g->column_slices ? ", B packed per slice"
+                                 : ", B packed whole",
               g->pack_a ? ", A packed per row block" : "");
   } else if (G->kind == FG_CONV) {
     const ConvSchedule *cs = &ss->conv;

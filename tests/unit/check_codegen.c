@@ -501,6 +501,23 @@ START_TEST(families_and_threads) {
   static const int sizes[][3] = {{7, 13, 5}, {65, 129, 33}, {9, 1, 33}, {70, 64, 100}, {20, 37, 50}};
   for (size_t k = 0; k < COUNT_OF(sizes); k++)
     for (int tr = 0; tr < 4; tr++) check_matmul(sizes[k][0], sizes[k][1], sizes[k][2], tr & 1, tr >> 1);
+  /* panels outside rows (B too large to pack whole): read in place with
+   * whole panels in rows 1 KB apart where the 784 KB they span fit the L2
+   * (AVX-512's), packed per panel with a narrow last one */
+  for (int n = 255; n <= 256; n++) {
+    Arena *pa;
+    IrGraph *pg = graph(&pa);
+    ir_output(pg, "c", ir_matmul(pg, ir_input(pg, "a", shape_2(20, 784)), ir_input(pg, "b", shape_2(784, n)), false,
+                                 false));
+    Planned *p = pipeline_plan(pg, &t);
+    const GemmSchedule *gs = &p->sched->steps[0].gemm;
+    bool in_place = n == 256 && t.l2_bytes >= 784 * 256 * 4;
+    ck_assert_msg(!gs->rows_outer && gs->b_in_place == in_place, "%s, %d columns: rows outside %d, in place %d",
+                  t.cpu, n, gs->rows_outer, gs->b_in_place);
+    pipeline_plan_free(p);
+    arena_free(pa);
+    check_matmul(20, 784, n, false, false);
+  }
   static const int small[] = {50, 32, 16, 10};
   Arena *a = arena_new();
   Cmp c = run_and_compare_fill(ir_simplify(build_mlp(a, 16, small, 3)), 11, 0, 1, 3, mlp_fill);
