@@ -18,6 +18,23 @@ BB          := $(B)/bench
 
 LLVM_CFLAGS := $(shell $(LLVM_CONFIG) --cflags)
 LLVM_LIBS   := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes) $(shell $(LLVM_CONFIG) --system-libs)
+# ./nnc links LLVM's static libraries (llvm-19-dev ships them), every target
+# (`nnc compile --target` takes any), and is not position-independent: loading
+# libLLVM.so cost every nnc process about 40 ms before main (its 350,000
+# relocations and the pages they write), `nnc --version` 72 -> 33 ms
+# (docs/backend.md).  zstd is linked through the library libLLVM itself
+# needs (no -dev package); z3 and libxml2 are not used by these components.
+# The sanitizer and bench builds keep the shared library, which links faster.
+# `make LLVM_STATIC=0` links ./nnc like them.
+LLVM_STATIC ?= 1
+ifeq ($(LLVM_STATIC),1)
+NNC_LLVM_LIBS := $(shell $(LLVM_CONFIG) --ldflags --link-static --libs core orcjit native passes all-targets) \
+                 $(filter-out -lzstd -lxml2 %libz3.so,$(shell $(LLVM_CONFIG) --link-static --system-libs)) \
+                 -l:libzstd.so.1 -lstdc++
+NNC_LDFLAGS   := -no-pie
+else
+NNC_LLVM_LIBS := $(LLVM_LIBS)
+endif
 CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS   := $(shell pkg-config --libs check)
 CAIRO_CFLAGS := $(shell pkg-config --cflags cairo)
@@ -76,7 +93,7 @@ REPLAYS      := $(patsubst %,$(B)/san/replay_%,$(FUZZERS))
 all: nnc
 
 nnc: $(B)/rel/main.o $(B)/rel/libnnc.a
-	$(CC) $(REL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(REL_CFLAGS) $(NNC_LDFLAGS) -o $@ $^ $(NNC_LLVM_LIBS) $(CAIRO_LIBS) $(MPI_LIBS) -lz -lm -lpthread
 
 $(B)/san/nnc: $(B)/san/main.o $(B)/san/libnnc.a
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LDLIBS)
