@@ -21,7 +21,7 @@ LLVM_LIBS   := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes
 # ./nnc links LLVM's static libraries (llvm-19-dev ships them), every target
 # (`nnc compile --target` takes any), and is not position-independent: loading
 # libLLVM.so cost every nnc process about 40 ms before main (its 350,000
-# relocations and the pages they write), `nnc --version` 72 -> 33 ms
+# relocations and the pages they write), `nnc --version` 72 -> 25-28 ms
 # (docs/backend.md).  zstd is linked through the library libLLVM itself
 # needs (no -dev package); z3 and libxml2 are not used by these components.
 # The sanitizer and bench builds keep the shared library, which links faster.

@@ -434,9 +434,11 @@ static bool order_groups(const FusePlan *fp, const Builder *b, const bool *live,
 }
 
 /* Whether group P is a lone max pool that conv2d group G (index gi before
- * renumbering) can run per image:
- * disjoint unpadded windows over stored members of G shaped like G's space,
- * so every window of an image lies in the planes that image's unit wrote. */
+ * renumbering) can run per image: disjoint unpadded windows (the only ones
+ * the row kernel computes) over stored members of G shaped like G's space
+ * and stored at the same point (an identity map: image u's planes are the
+ * ones unit u wrote, not another unit's after a transpose), rows of at most
+ * 256 columns (the row kernel unrolls a row's vectors). */
 static bool poolable(const FusePlan *fp, const FuseGroup *G, int gi, const FuseGroup *P) {
   const IrNode *u = P->root;
   if (G->kind != FG_CONV || G->mm->op != OP_CONV2D || G->pool || P->kind != FG_ELEMWISE || P->nmembers != 1 ||
@@ -444,8 +446,11 @@ static bool poolable(const FusePlan *fp, const FuseGroup *G, int gi, const FuseG
     return false;
   for (int k = 0; k < u->nsrc; k++) {
     const FuseNode *f = &fp->node[u->src[k]->id];
-    if (f->role != ROLE_MEMBER || f->group != gi || !f->stored || !shape_eq(u->src[k]->shape, G->space))
+    if (f->role != ROLE_MEMBER || f->group != gi || !f->stored || !shape_eq(u->src[k]->shape, G->space) ||
+        u->src[k]->shape.dim[3] > 256)
       return false;
+    for (int d = 0; d < G->space.ndim; d++)
+      if (G->space.dim[d] != 1 && f->map[d] != d) return false;
   }
   return true;
 }

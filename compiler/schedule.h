@@ -47,7 +47,7 @@ typedef struct {
   bool rows_outer;              /* row blocks outside column panels (B packed whole, or per
                                    column slice) */
   bool pack_a;                  /* A's row block packed k-major before its micro-kernels */
-  bool b_in_place;              /* rows outside: B read where it is instead of packed */
+  bool b_in_place;              /* B read where it is instead of packed (whole or per panel) */
   bool column_slices;           /* rows outside, units are column panels: each thread runs
                                    every row block over its slice of C's columns */
 } GemmSchedule;

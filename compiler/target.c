@@ -19,7 +19,7 @@ typedef struct {
   int vector_floats;     /* floats per vector register */
   int vector_regs;       /* architectural vector registers */
   bool fma;              /* fused multiply-add */
-  int l2_kib;            /* a core's L2 cache, the least of the family's usual cores */
+  int l2_kib;            /* a core's L2 cache, typical of the family's usual cores */
 } FamilyInfo;
 
 /* L2: AMD Zen 4 and 5 and Intel's AVX-512 server cores have 1-2 MiB a core;

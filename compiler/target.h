@@ -53,7 +53,7 @@ typedef struct {
   int vector_regs;       /* architectural vector registers */
   bool fma;              /* fused multiply-add instructions */
   int align;             /* bytes: every buffer the plan lays out, at least one vector and a cache line */
-  int l2_bytes;          /* a core's L2 cache, as the family's usual cores have at least */
+  int l2_bytes;          /* a core's L2 cache, typical of the family's usual cores */
   int tile_rows;         /* micro-kernel rows */
   int tile_vectors;      /* micro-kernel vectors per row */
   bool host;             /* the machine nnc runs on can execute this code (JIT) */

@@ -368,9 +368,9 @@ START_TEST(cnn_kernels) {
 }
 END_TEST
 
-/* Only a max pool whose windows cover each input position at most once runs
- * in the convolution's kernel: overlapping or padded windows would reach into
- * planes of other units, and an average pool keeps its own kernel. */
+/* Only a max pool whose windows cover each input position at most once,
+ * without padding, runs in the convolution's kernel (the row kernel it uses
+ * computes no other); an average pool keeps its own kernel. */
 START_TEST(cnn_pools_left_alone) {
   static const char *pools[] = {"max_pool2d(a, 3, stride = 2)", "max_pool2d(a, 2, padding = 1)", "avg_pool2d(a, 2)"};
   for (size_t i = 0; i < COUNT_OF(pools); i++) {
