@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "byterow.h"
 #include "rng.h"
 #include "util.h"
 
@@ -282,6 +283,7 @@ static bool idx_bytes(IdxFile *f, int n, double scale, Dataset *d, char *err, si
   }
   if (n > 0 && cap > want) d->xb = xrealloc(d->xb, want);   /* drop the slack */
   for (int b = 0; b < 256; b++) d->byte_value[b] = (float)(b * scale);
+  d->byte_divisor = byterow_divisor(scale, d->byte_value);
   if (fits_float(255 * scale)) return true;
   for (size_t k = 0; k < want; k++)   /* name the first byte that overflows */
     if (!fits_float(d->xb[k] * scale))
@@ -793,7 +795,10 @@ static bool load_idx_columns(const DataSpec *spec, int max_samples, Dataset *d, 
     else d->x = xcalloc(n * (size_t)d->nfeat + 1, sizeof(float));
     d->y = d->ntarget ? xcalloc(n * (size_t)d->ntarget, sizeof(float)) : NULL;
     for (int c = 0; c < nc && ok; c++) {
-      if (all_bytes && !d->cols[c].target) memcpy(d->byte_value, bytes[c].byte_value, sizeof d->byte_value);
+      if (all_bytes && !d->cols[c].target) {
+        memcpy(d->byte_value, bytes[c].byte_value, sizeof d->byte_value);
+        d->byte_divisor = bytes[c].byte_divisor;
+      }
       ok = idx_column_put(d, &d->cols[c], &f[c], &bytes[c], v[c], err, errlen);
     }
   }
@@ -1004,8 +1009,7 @@ void data_gather_column(const Dataset *d, const DataColumn *c, const int *idx, i
     size_t at = (size_t)idx[i] * row + (size_t)c->offset;
     float *dst = buf + (size_t)i * w;
     if (c->target) memcpy(dst, d->y + at, w * sizeof(float));
-    else if (d->xb)
-      for (size_t k = 0; k < w; k++) dst[k] = d->byte_value[d->xb[at + k]];
+    else if (d->xb) byterow_convert(d->xb + at, w, d->byte_value, d->byte_divisor, dst);
     else memcpy(dst, d->x + at, w * sizeof(float));
   }
 }
@@ -1063,7 +1067,7 @@ void data_expand(Dataset *d) {
   size_t count = (size_t)d->n * (size_t)d->nfeat;
   d->x = big_alloc(sizeof(float) * count, sizeof(float));
   if (!d->x) out_of_memory((double)sizeof(float) * (double)count);
-  for (size_t k = 0; k < count; k++) d->x[k] = d->byte_value[d->xb[k]];
+  byterow_convert(d->xb, count, d->byte_value, d->byte_divisor, d->x);
   free(d->xb);
   d->xb = NULL;
 }
@@ -1205,8 +1209,7 @@ void data_gather(const Dataset *d, const int *idx, int n, float *x, float *y) {
       else prefetch(d->x + ahead, fx * sizeof(float));
     }
     if (x && d->xb) {
-      const uint8_t *row = d->xb + (size_t)idx[i] * fx;
-      for (size_t k = 0; k < fx; k++) x[(size_t)i * fx + k] = d->byte_value[row[k]];
+      byterow_convert(d->xb + (size_t)idx[i] * fx, fx, d->byte_value, d->byte_divisor, x + (size_t)i * fx);
     } else if (x) {
       memcpy(x + (size_t)i * fx, d->x + (size_t)idx[i] * fx, fx * sizeof(float));
     }

@@ -44,6 +44,7 @@ typedef struct {
   float *x;         /* n * nfeat features, row-major; NULL when xb holds them */
   uint8_t *xb;      /* n * nfeat byte features (unsigned-byte IDX), or NULL */
   float byte_value[256];   /* with xb: byte b stands for byte_value[b] (scale applied) */
+  float byte_divisor;      /* > 0: byte_value[b] == (float)b / byte_divisor for every b (byterow.h) */
   float *y;         /* n * ntarget targets (one-hot rows for classes), NULL when features only */
   int *labels;      /* n class indices in 0..nclasses-1, or NULL for real targets */
   DataColumn *cols; /* the slices of x and y by name (heap), from a source that names them; else NULL */

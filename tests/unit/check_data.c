@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "byterow.h"
 #include "data.h"
 #include "rng.h"
 #include "testutil.h"
@@ -335,6 +336,38 @@ START_TEST(test_idx_bytes_as_floats) {
            in_tmp("o-images-idx3-ubyte"), FLT_MAX);
   ck_assert_str_eq(err, want);
   ck_assert(b.xb == NULL && b.n == 0);
+}
+END_TEST
+
+/* Each converter the host runs gives the table's floats bit for bit, at
+ * every length (vector tails) and alignment; a scale that no one divisor
+ * reproduces keeps the table. */
+START_TEST(test_byte_rows) {
+  ByteRowConverter conv[8];
+  int nconv = byterow_converters(conv, 8);
+  ck_assert(nconv >= 1 && strcmp(conv[nconv - 1].name, "scalar") == 0);
+  static uint8_t src[1024 + 8];
+  for (size_t i = 0; i < sizeof src; i++) src[i] = (uint8_t)(i * 37 + 11);   /* every byte in each 256 */
+  const double scales[] = {1.0 / 255, 1, 1.0 / 256, 0.1, 0.3, 7};
+  for (size_t s = 0; s < COUNT_OF(scales); s++) {
+    float value[256];
+    for (int b = 0; b < 256; b++) value[b] = (float)(b * scales[s]);
+    float q = byterow_divisor(scales[s], value);
+    ck_assert_msg((q > 0) == (scales[s] != 0.3 && scales[s] != 7), "scale %g: divisor %g", scales[s], q);
+    static float out[1024], want[1024];
+    for (size_t n = 0; n <= 1024; n = n < 48 ? n + 1 : n < 784 ? 784 : n + 240)   /* 0..48, 784, 1024 */
+      for (size_t off = 0; off < 4; off += 3) {
+        for (size_t k = 0; k < n; k++) want[k] = value[src[off + k]];
+        byterow_convert(src + off, n, value, q, out);
+        ck_assert_msg(memcmp(out, want, n * sizeof(float)) == 0, "scale %g, %zu bytes", scales[s], n);
+        for (int c = 0; c < nconv && q > 0; c++) {
+          memset(out, 0xff, sizeof out);
+          conv[c].fn(src + off, n, q, out);
+          ck_assert_msg(memcmp(out, want, n * sizeof(float)) == 0, "%s, scale %g, %zu bytes at offset %zu",
+                        conv[c].name, scales[s], n, off);
+        }
+      }
+  }
 }
 END_TEST
 
@@ -825,6 +858,7 @@ Suite *data_suite(void) {
   tcase_add_test(tc, test_idx_plain_and_gz);
   tcase_add_test(tc, test_idx_float_and_real_targets);
   tcase_add_test(tc, test_idx_bytes_as_floats);
+  tcase_add_test(tc, test_byte_rows);
   tcase_add_loop_test(tc, test_idx_errors, 0, (int)(sizeof idx_cases / sizeof idx_cases[0]));
   tcase_add_test(tc, test_idx_directory_and_bad_gzip);
   tcase_add_test(tc, test_idx_fuzz);
