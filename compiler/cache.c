@@ -115,7 +115,7 @@ static void note(const char *fmt, ...) {
   va_start(ap, fmt);
   fprintf(stderr, "nnc: note: ");
   vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "; compiling without the cache\n");
+  fprintf(stderr, "; going on without it\n");
   va_end(ap);
 }
 
@@ -142,29 +142,30 @@ static bool usable_dir(bool create) {
   if (stat(dir, &st) != 0) {
     if (errno != ENOENT || !create) return false;
     if (mkdir_parents(dir) != 0 && errno != EEXIST) {
-      note("cannot create the compile cache %s: %s", dir, strerror(errno));
+      note("cannot create the cache %s: %s", dir, strerror(errno));
       return false;
     }
     if (stat(dir, &st) != 0) return false;
   }
   if (!S_ISDIR(st.st_mode)) {
-    note("the compile cache %s is not a directory", dir);
+    note("the cache %s is not a directory", dir);
     return false;
   }
   if (st.st_uid != geteuid()) {
-    note("the compile cache %s belongs to user %u, not to you", dir, (unsigned)st.st_uid);
+    note("the cache %s belongs to user %u, not to you", dir, (unsigned)st.st_uid);
     return false;
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    note("the compile cache %s is writable by others (mode %03o); its code would not be trusted", dir,
+    note("the cache %s is writable by others (mode %03o); its code would not be trusted", dir,
          (unsigned)(st.st_mode & 0777));
     return false;
   }
   return true;
 }
 
-static void entry_path(const CacheKey *k, char *out, size_t n) {
-  snprintf(out, n, "%s/%016llx%016llx.o", dir, (unsigned long long)k->h[0], (unsigned long long)k->h[1]);
+/* KEY.o for object code, KEY.data for a data file's bytes. */
+static void entry_path(const CacheKey *k, const char *suffix, char *out, size_t n) {
+  snprintf(out, n, "%s/%016llx%016llx%s", dir, (unsigned long long)k->h[0], (unsigned long long)k->h[1], suffix);
 }
 
 /* ---- entries ---- */
@@ -185,7 +186,7 @@ static void make_header(unsigned char *hdr, const CacheKey *k, const void *data,
   put64(hdr + 16, k->h[0]);
   put64(hdr + 24, k->h[1]);
   put64(hdr + 32, len);
-  put64(hdr + 40, crc32(0, data, (uInt)len));
+  put64(hdr + 40, crc32_z(0, data, len));
 }
 
 static bool read_all(int fd, void *buf, size_t n) {
@@ -198,12 +199,15 @@ static bool read_all(int fd, void *buf, size_t n) {
   return true;
 }
 
-bool cache_load(const CacheKey *key, void **data, size_t *len) {
-  if (!usable_dir(false)) return false;
+/* The entry KEY+suffix, opened and read up to its payload when it may be
+ * trusted and its header agrees with key and with the file's size: an open
+ * fd, the payload's size and checksum; else -1. */
+static int open_entry(const CacheKey *key, const char *suffix, size_t *len, uint64_t *crc) {
+  if (!usable_dir(false)) return -1;
   char path[4200];
-  entry_path(key, path, sizeof path);
+  entry_path(key, suffix, path, sizeof path);
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0) return -1;
   struct stat st;
   unsigned char hdr[HEADER_BYTES];
   bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
@@ -211,12 +215,21 @@ bool cache_load(const CacheKey *key, void **data, size_t *len) {
             (size_t)st.st_size <= MAX_ENTRY_BYTES && read_all(fd, hdr, HEADER_BYTES) &&
             memcmp(hdr, MAGIC, 8) == 0 && get64(hdr + 8) == FORMAT && get64(hdr + 16) == key->h[0] &&
             get64(hdr + 24) == key->h[1] && get64(hdr + 32) == (uint64_t)st.st_size - HEADER_BYTES;
-  void *buf = NULL;
-  if (ok) {
-    *len = (size_t)st.st_size - HEADER_BYTES;
-    buf = xmalloc(*len);
-    ok = read_all(fd, buf, *len) && crc32(0, buf, (uInt)*len) == get64(hdr + 40);
+  if (!ok) {
+    close(fd);
+    return -1;
   }
+  *len = (size_t)st.st_size - HEADER_BYTES;
+  *crc = get64(hdr + 40);
+  return fd;
+}
+
+bool cache_load(const CacheKey *key, void **data, size_t *len) {
+  uint64_t crc;
+  int fd = open_entry(key, ".o", len, &crc);
+  if (fd < 0) return false;
+  void *buf = xmalloc(*len);
+  bool ok = read_all(fd, buf, *len) && crc32_z(0, buf, *len) == crc;
   close(fd);
   if (!ok) {
     free(buf);
@@ -226,15 +239,27 @@ bool cache_load(const CacheKey *key, void **data, size_t *len) {
   return true;
 }
 
-void cache_store(const CacheKey *key, const void *data, size_t len) {
+bool cache_load_data(const CacheKey *key, void *buf, size_t len) {
+  size_t stored;
+  uint64_t crc;
+  int fd = open_entry(key, ".data", &stored, &crc);
+  if (fd < 0) return false;
+  bool ok = stored == len && read_all(fd, buf, len) && crc32_z(0, buf, len) == crc;
+  close(fd);
+  return ok;
+}
+
+static void store_entry(const CacheKey *key, const char *suffix, const void *data, size_t len) {
   if (len == 0 || len > MAX_ENTRY_BYTES - HEADER_BYTES || !usable_dir(true)) return;
   char path[4200], err[4400];
-  entry_path(key, path, sizeof path);
-  unsigned char *entry = xmalloc(HEADER_BYTES + len);
-  make_header(entry, key, data, len);
-  memcpy(entry + HEADER_BYTES, data, len);
+  entry_path(key, suffix, path, sizeof path);
+  unsigned char hdr[HEADER_BYTES];
+  make_header(hdr, key, data, len);
   /* whole or not at all, mode 0600, not synced: a lost entry is a miss */
-  if (!outfile_write_private(path, entry, HEADER_BYTES + len, err, sizeof err))
-    note("cannot write to the compile cache: %s", err);
-  free(entry);
+  OutPart parts[2] = {{hdr, HEADER_BYTES}, {data, len}};
+  if (!outfile_write_private(path, parts, 2, err, sizeof err)) note("cannot write to the cache: %s", err);
 }
+
+void cache_store(const CacheKey *key, const void *data, size_t len) { store_entry(key, ".o", data, len); }
+
+void cache_store_data(const CacheKey *key, const void *data, size_t len) { store_entry(key, ".data", data, len); }

@@ -1,25 +1,30 @@
 /* cache: compiled object code kept between runs, so a second `nnc train` of
- * the same model reaches its first step without running LLVM.
+ * the same model reaches its first step without running LLVM; and the
+ * inflated bytes of large gzipped data files, so it need not inflate them
+ * again either (data.c).
  *
- * Key: a 128-bit hash of everything the object code depends on -- the
+ * Object key: a 128-bit hash of everything the object code depends on -- the
  * graph's text (ir_print), its schedule, the target (triple, CPU, features),
  * the optimization level, nnc's version, the build of the running program
  * (its GNU build-id) and LLVM's version.  A change to any of them is a miss,
- * never a stale hit.
+ * never a stale hit.  Data key: the file's real path, device, inode, size,
+ * modification and change times (data.c), so a file changed or replaced is
+ * a miss.
  *
  * Where: $XDG_CACHE_HOME/nnc, else $HOME/.cache/nnc, one file per entry,
- * KEY.o: a 48-byte header (magic "NNCOBJ\0\0", format version, the key, the
- * payload's size and CRC-32, little endian) and the object bytes.
+ * KEY.o or KEY.data: a 48-byte header (magic "NNCOBJ\0\0", format version,
+ * the key, the payload's size and CRC-32, little endian) and the payload.
  *
  * Trust: the cache holds code nnc will execute, so entries are read only
  * from a directory owned by this user and writable by no one else, only
  * from regular files owned by this user, and only when header, size and
- * checksum agree; anything else is a miss (recompiled and replaced), never a
- * crash.  Entries are written by outfile_write_private (an unnamed file
- * renamed into place when complete, mode 0600), so a crash or a concurrent
- * writer leaves a whole entry or none.  A cache that cannot be used
- * (read-only, full, wrong owner) costs one note on standard error per
- * process; nnc then compiles as if there were none.
+ * checksum agree; anything else is a miss (compiled or inflated again and
+ * replaced), never a crash.  Entries are written by outfile_write_private
+ * (an unnamed file renamed into place when complete, mode 0600), so a crash
+ * or a concurrent writer leaves a whole entry or none.  A cache that cannot
+ * be used (read-only, full, wrong owner) costs one note on standard error
+ * per process; nnc then goes on as if there were none.  Nothing is ever
+ * removed: `rm -r ~/.cache/nnc` empties it.
  */
 #ifndef NNC_CACHE_H
 #define NNC_CACHE_H
@@ -50,5 +55,11 @@ void cache_hash_build(Hasher *h);
 bool cache_load(const CacheKey *key, void **data, size_t *len);
 /* Stores an object under key; failures are noted once, never fatal. */
 void cache_store(const CacheKey *key, const void *data, size_t len);
+
+/* Data entries: the len bytes stored under key read into buf, true only
+ * when the entry holds exactly len bytes and they match its checksum (buf
+ * may have been written either way). */
+bool cache_load_data(const CacheKey *key, void *buf, size_t len);
+void cache_store_data(const CacheKey *key, const void *data, size_t len);
 
 #endif

@@ -70,6 +70,7 @@ typedef struct {
   DataBind *binds;        /* what feeds each input and target, or NULL: one input and one target */
   int nbinds;             /* how many */
   Loc loc;                /* where it was declared, for messages */
+  bool cache;             /* not from the file: the runtime lets large gzipped files be cached inflated (cache.h) */
 } DataSpec;
 
 typedef enum {

@@ -26,7 +26,7 @@ typedef struct {
   {"features", "FEATURES", "LLVM feature string, e.g. +avx2,+fma (default: what the CPU implies)"}
 
 #define THREADS_OPTION {"threads", "N", "threads to run on (default: the CPUs this process may use)"}
-#define NO_CACHE_OPTION {"no-cache", NULL, "compile afresh, without the compile cache (~/.cache/nnc)"}
+#define NO_CACHE_OPTION {"no-cache", NULL, "compile and inflate data afresh, without the cache (~/.cache/nnc)"}
 
 #define OVERRIDES                                                          \
   {"epochs", "N", "override the number of epochs"},                       \

@@ -147,7 +147,7 @@ static void drop_temp(OutFile *o) {
 
 /* outfile_stage with the file's mode and whether it must survive a power cut
  * (synced, and its directory after the rename). */
-static bool stage(OutFile *o, const char *path, const void *data, size_t len, mode_t mode, bool durable, char *err,
+static bool stage(OutFile *o, const char *path, const OutPart *parts, int nparts, mode_t mode, bool durable, char *err,
                   size_t errlen) {
   *o = (OutFile){.path = xstrdup(path), .fd = -1, .durable = durable};
   if (!outfile_check(path, err, errlen)) return false;
@@ -157,7 +157,9 @@ static bool stage(OutFile *o, const char *path, const void *data, size_t len, mo
     o->named = false;
     return errorf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
   }
-  const char *what = !write_all(o->fd, data, len)     ? "cannot write"
+  bool written = true;
+  for (int i = 0; i < nparts && written; i++) written = write_all(o->fd, parts[i].data, parts[i].len);
+  const char *what = !written                        ? "cannot write"
                      : durable && fsync(o->fd) != 0 ? "cannot sync"
                                                      : NULL;
   if (!what) return true;
@@ -220,13 +222,13 @@ void outfile_discard(OutFile *o) {
 }
 
 bool outfile_stage(OutFile *o, const char *path, const void *data, size_t len, char *err, size_t errlen) {
-  return stage(o, path, data, len, 0666, true, err, errlen);
+  return stage(o, path, &(OutPart){data, len}, 1, 0666, true, err, errlen);
 }
 
-static bool stage_and_commit(const char *path, const void *data, size_t len, mode_t mode, bool durable, char *err,
+static bool stage_and_commit(const char *path, const OutPart *parts, int nparts, mode_t mode, bool durable, char *err,
                              size_t errlen) {
   OutFile o;
-  if (!stage(&o, path, data, len, mode, durable, err, errlen)) {
+  if (!stage(&o, path, parts, nparts, mode, durable, err, errlen)) {
     outfile_discard(&o);
     return false;
   }
@@ -234,11 +236,11 @@ static bool stage_and_commit(const char *path, const void *data, size_t len, mod
 }
 
 bool outfile_write(const char *path, const void *data, size_t len, char *err, size_t errlen) {
-  return stage_and_commit(path, data, len, 0666, true, err, errlen);
+  return stage_and_commit(path, &(OutPart){data, len}, 1, 0666, true, err, errlen);
 }
 
-bool outfile_write_private(const char *path, const void *data, size_t len, char *err, size_t errlen) {
-  return stage_and_commit(path, data, len, 0600, false, err, errlen);
+bool outfile_write_private(const char *path, const OutPart *parts, int nparts, char *err, size_t errlen) {
+  return stage_and_commit(path, parts, nparts, 0600, false, err, errlen);
 }
 
 /* ---- run locks ---- */

@@ -55,9 +55,15 @@ void outfile_discard(OutFile *o);
 /* Both steps at once. */
 bool outfile_write(const char *path, const void *data, size_t len, char *err, size_t errlen);
 /* The same for a file only this user may read or write (mode 0600) that no
- * one needs after a power cut, so it is not synced: compile-cache entries,
- * where a lost entry is a miss and a torn one fails its checksum. */
-bool outfile_write_private(const char *path, const void *data, size_t len, char *err, size_t errlen);
+ * one needs after a power cut, so it is not synced: cache entries, where a
+ * lost entry is a miss and a torn one fails its checksum.  Its contents are
+ * the parts one after another (a header and a large payload need no copy
+ * into one buffer). */
+typedef struct {
+  const void *data;
+  size_t len;
+} OutPart;
+bool outfile_write_private(const char *path, const OutPart *parts, int nparts, char *err, size_t errlen);
 
 /* An exclusive advisory lock on path for as long as the run lasts. */
 typedef struct {

@@ -67,6 +67,9 @@ bool session_init(Session *s, const Model *m, char *err, size_t errlen) {
 
 bool session_load_data(const Session *s, const DataSpec *spec, bool features_only, int max_samples, Dataset *out,
                        char *err, size_t errlen) {
+  DataSpec cached = *spec;
+  cached.cache = !s->no_cache;
+  spec = &cached;
   if (spec->nbinds)
     return data_load_columns(spec, s->cols, s->ncols, features_only, max_samples, out, err, errlen);
   if (!features_only) return data_load_first(spec, s->nfeat, s->nclasses, s->ntarget, max_samples, out, err, errlen);

@@ -94,7 +94,7 @@ typedef struct {
   SessionHead *heads;   /* every output, the first as metric says */
   int nheads;           /* how many (0: no output) */
   int threads;          /* threads graphs run on (default: every CPU this process may use) */
-  bool no_cache;        /* compile afresh, neither reading nor filling the compile cache */
+  bool no_cache;        /* neither read nor fill the cache: compile afresh, inflate data again */
   Target target;        /* the host, resolved at the first compile */
   Pool *pool;           /* the threads, started at the first compile */
 } Session;

@@ -86,7 +86,7 @@ typedef struct {
   long long limit;                 /* > 0: train on the first `limit` samples only */
   volatile sig_atomic_t *stop;     /* set (by a signal handler) to stop after the current step; may be NULL */
   int threads;                     /* > 0: threads to run on (else every CPU this process may use) */
-  bool no_cache;                   /* compile afresh (no compile cache) */
+  bool no_cache;                   /* compile afresh, inflate data again (no cache) */
   bool split;                      /* run the train step split at the gradients (TRAINER_BEFORE_UPDATE hooks) */
   TrainerRanks ranks;              /* several ranks: needs split and a hook that sums the gradients */
 } TrainerOptions;

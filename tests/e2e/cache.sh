@@ -1,6 +1,7 @@
-# The compile cache: a second run loads every graph instead of compiling
-# (no LLVM stage in --timings) and trains to the same bytes; --no-cache
-# compiles afresh; a cache that cannot be created costs one note and nothing
+# The cache: a second run loads every graph instead of compiling (no LLVM
+# stage in --timings) and a large gzipped data file's items instead of
+# inflating them, and trains to the same bytes; --no-cache compiles and
+# inflates afresh; a cache that cannot be created costs one note and nothing
 # else; threads change nothing (1, 2 and 3 give the same checkpoint).
 source "$(dirname "$0")/lib.sh"
 export XDG_CACHE_HOME=$WORK/cache
@@ -16,8 +17,34 @@ cmp cold.ckpt warm.ckpt || fail "cached code trained differently"
 grep -q "LLVM optimize" fresh.err || fail "--no-cache did not compile"
 cmp cold.ckpt fresh.ckpt || fail "--no-cache trained differently"
 
+# Fashion-MNIST's test images (7.8 MB inflated) as training data: cached
+# inflated by the first run, read back by the second, never by --no-cache
+fm=/usr/share/datasets/fashion-mnist/t10k
+if [[ -e $fm-images-idx3-ubyte.gz ]]; then
+  cat >fm.nn <<EOF
+model fm
+input x : [784]
+target y : class(10)
+loss cross_entropy(dense(x, 10), y)
+optimizer sgd(lr = 0.1)
+train {
+  data = idx("$fm", scale = 1/255)
+  epochs = 1
+  batch = 500
+}
+EOF
+  XDG_CACHE_HOME=$WORK/fmcache "$NNC" train fm.nn --quiet --no-cache --save fm0.ckpt || fail "fm.nn did not train"
+  ls "$WORK"/fmcache/nnc/*.data >/dev/null 2>&1 && fail "--no-cache filled the cache"
+  XDG_CACHE_HOME=$WORK/fmcache "$NNC" train fm.nn --quiet --save fm1.ckpt || fail "fm.nn did not train"
+  [[ $(ls "$WORK"/fmcache/nnc/*.data | wc -l) == 1 ]] || fail "want one data entry: $(ls "$WORK"/fmcache/nnc)"
+  XDG_CACHE_HOME=$WORK/fmcache "$NNC" train fm.nn --quiet --save fm2.ckpt || fail "fm.nn did not train"
+  cmp fm0.ckpt fm1.ckpt && cmp fm1.ckpt fm2.ckpt || fail "cached data trained differently"
+else
+  echo "data cache skipped: no $fm-images-idx3-ubyte.gz (apt-get install dataset-fashion-mnist)" >&2
+fi
+
 XDG_CACHE_HOME=/proc/self/no/such/dir "$NNC" train "$model" --quiet --epochs 3 --save nocache.ckpt 2>note.err
-[[ $(grep -c "note: cannot create the compile cache" note.err) == 1 ]] || fail "expected one note: $(cat note.err)"
+[[ $(grep -c "note: cannot create the cache" note.err) == 1 ]] || fail "expected one note: $(cat note.err)"
 cmp cold.ckpt nocache.ckpt || fail "training without a cache differs"
 
 for t in 1 2 3; do
@@ -41,10 +68,10 @@ if mount --bind "$PWD/ro" ro 2>/dev/null && mount -o remount,bind,ro ro 2>/dev/n
   rc=$?
   umount ro
   ((rc == 0)) || fail "a read-only cache stopped training: $(cat rofs.err)"
-  [[ $(grep -c "^nnc: note: .*compile cache" rofs.err) == 1 ]] || fail "expected one note: $(cat rofs.err)"
+  [[ $(grep -c "^nnc: note: .*the cache" rofs.err) == 1 ]] || fail "expected one note: $(cat rofs.err)"
   cmp cold.ckpt rofs.ckpt || fail "training with a read-only cache differs"
 else
   umount ro 2>/dev/null
   echo "read-only cache skipped: cannot bind-mount here (needs root with CAP_SYS_ADMIN)" >&2
 fi
-echo "cache hit, miss, unusable and read-only cache; 1, 2 and 3 threads and --profile bit-identical"
+echo "cache hit, miss, data entries, unusable and read-only cache; 1, 2 and 3 threads and --profile bit-identical"

@@ -1,18 +1,22 @@
-/* Tests of the compile cache (cache.c) and its use by the JIT: a hit loads
- * the same code a miss compiles; corrupt, truncated, foreign and untrusted
- * entries are misses, recompiled and replaced; two writers at once leave one
- * whole entry; a cache that cannot be used is noted and skipped. */
+/* Tests of the cache (cache.c) and its use by the JIT and the data reader: a
+ * hit loads the same code a miss compiles, the same items a miss inflates;
+ * corrupt, truncated, foreign and untrusted entries are misses, compiled or
+ * inflated again and replaced; two writers at once leave one whole entry; a
+ * cache that cannot be used is noted and skipped. */
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cache.h"
+#include "data.h"
 #include "jit.h"
 #include "testutil.h"
 
@@ -194,6 +198,132 @@ START_TEST(concurrent_writers) {
 }
 END_TEST
 
+/* A gzipped IDX pair of n 28x28 images (more than a MiB inflated: cached)
+ * whose pixels depend on salt, and their labels. */
+static void write_idx(const char *prefix, int n, int salt) {
+  char path[4400];
+  snprintf(path, sizeof path, "%s-images-idx3-ubyte.gz", prefix);
+  gzFile f = gzopen(path, "wb1");
+  ck_assert_ptr_nonnull(f);
+  unsigned char head[16] = {0, 0, 8, 3, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                            (unsigned char)n, 0, 0, 0, 28, 0, 0, 0, 28};
+  ck_assert_int_eq(gzwrite(f, head, 16), 16);
+  unsigned char row[784];
+  for (int i = 0; i < n; i++) {
+    for (int k = 0; k < 784; k++) row[k] = (unsigned char)(i * 31 + k * 7 + salt);
+    ck_assert_int_eq(gzwrite(f, row, 784), 784);
+  }
+  gzclose(f);
+  snprintf(path, sizeof path, "%s-labels-idx1-ubyte.gz", prefix);
+  f = gzopen(path, "wb1");
+  ck_assert_ptr_nonnull(f);
+  unsigned char lhead[8] = {0, 0, 8, 1, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                            (unsigned char)n};
+  ck_assert_int_eq(gzwrite(f, lhead, 8), 8);
+  for (int i = 0; i < n; i++) ck_assert_int_eq(gzputc(f, i % 10), i % 10);
+  gzclose(f);
+}
+
+/* The cache's .data entries: how many, and the path of the last. */
+static int data_entries(char *last, size_t len) {
+  char dir[4400];
+  snprintf(dir, sizeof dir, "%s/nnc", tmpdir_path());
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t l = strlen(e->d_name);
+    if (l > 5 && !strcmp(e->d_name + l - 5, ".data")) {
+      n++;
+      snprintf(last, len, "%s/%s", dir, e->d_name);
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+/* Loads the pair at prefix (max samples, cache or not); the image bytes. */
+static unsigned char *load_images(const char *prefix, int max, bool cache, int *n) {
+  DataSpec spec = {.format = DATA_IDX, .path = prefix, .scale = 1.0 / 255, .cache = cache};
+  Dataset d;
+  char err[512];
+  ck_assert_msg(data_load_first(&spec, 784, 10, 10, max, &d, err, sizeof err), "%s", err);
+  ck_assert_ptr_nonnull(d.xb);
+  *n = d.n;
+  unsigned char *bytes = malloc((size_t)d.n * 784);
+  memcpy(bytes, d.xb, (size_t)d.n * 784);
+  data_free(&d);
+  return bytes;
+}
+
+/* Sets the entry's checksum to its payload's, as a whole entry with those
+ * bytes would have it. */
+static void reseal(const char *path) {
+  int fd = open(path, O_RDWR);
+  ck_assert_int_ge(fd, 0);
+  off_t size = lseek(fd, 0, SEEK_END);
+  unsigned char *buf = malloc((size_t)size);
+  ck_assert_int_eq(pread(fd, buf, (size_t)size, 0), size);
+  uint64_t crc = crc32_z(0, buf + 48, (size_t)size - 48);
+  for (int i = 0; i < 8; i++) buf[40 + i] = (unsigned char)(crc >> (8 * i));
+  ck_assert_int_eq(pwrite(fd, buf + 40, 8, 40), 8);
+  free(buf);
+  close(fd);
+}
+
+/* Every item of a large gzipped IDX file goes to the cache inflated and
+ * comes back from it; damaged entries are inflated again and replaced; a
+ * file rewritten is a new key, never its old items; partial reads and
+ * loads that do not ask for the cache neither read nor fill it. */
+START_TEST(data_items) {
+  const char *prefix = in_tmp("big");
+  write_idx(prefix, 1500, 0);
+  int n;
+  char entry[4700];
+  free(load_images(prefix, 100, true, &n));
+  free(load_images(prefix, INT_MAX, false, &n));
+  ck_assert_int_eq(data_entries(entry, sizeof entry), 0);
+  unsigned char *want = load_images(prefix, INT_MAX, true, &n);
+  ck_assert_int_eq(n, 1500);
+  ck_assert_int_eq(data_entries(entry, sizeof entry), 1);   /* the labels are too small to cache */
+  struct stat st;
+  ck_assert_int_eq(stat(entry, &st), 0);
+  ck_assert_int_eq(st.st_size, 48 + 1500 * 784);
+  /* a hit: a payload changed and resealed is what the next load gets */
+  damage(entry, -1);
+  reseal(entry);
+  unsigned char *got = load_images(prefix, INT_MAX, true, &n);
+  ck_assert(got[1500 * 784 - 1] == (want[1500 * 784 - 1] ^ 0x5a) && !memcmp(got, want, 1500 * 784 - 1));
+  free(got);
+  /* damage (payload, key, checksum) and truncation: inflated again, replaced */
+  long spots[] = {-1, 20, 40, 1000};
+  for (size_t i = 0; i < COUNT_OF(spots); i++) {
+    if (spots[i] == 1000) ck_assert_int_eq(truncate(entry, spots[i]), 0);
+    else damage(entry, spots[i]);
+    got = load_images(prefix, INT_MAX, true, &n);
+    ck_assert_msg(!memcmp(got, want, 1500 * 784), "damage at %ld was trusted", spots[i]);
+    free(got);
+    ck_assert_int_eq(stat(entry, &st), 0);
+    ck_assert_int_eq(st.st_size, 48 + 1500 * 784);
+    damage(entry, -1);   /* replaced with a good entry: the next load hits it */
+    reseal(entry);
+    got = load_images(prefix, INT_MAX, true, &n);
+    ck_assert(got[1500 * 784 - 1] != want[1500 * 784 - 1]);
+    free(got);
+    damage(entry, -1);
+    reseal(entry);
+  }
+  /* the same name and size with other pixels: the new pixels */
+  write_idx(prefix, 1500, 1);
+  got = load_images(prefix, INT_MAX, true, &n);
+  ck_assert(memcmp(got, want, 1500 * 784) != 0 && got[0] == (unsigned char)(want[0] + 1));
+  ck_assert_int_eq(data_entries(entry, sizeof entry), 2);
+  free(got);
+  free(want);
+}
+END_TEST
+
 START_TEST(keys_differ) {
   Hasher h;
   CacheKey k[4];
@@ -219,6 +349,7 @@ Suite *cache_suite(void) {
   tcase_add_test(tc, no_usable_directory);
   tcase_add_test(tc, concurrent_writers);
   tcase_add_test(tc, keys_differ);
+  tcase_add_test(tc, data_items);
   suite_add_tcase(s, tc);
   return s;
 }

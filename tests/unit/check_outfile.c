@@ -41,16 +41,18 @@ START_TEST(test_outfile_replace) {
 }
 END_TEST
 
-/* A private file: mode 0600 whatever the umask allows, replaced whole. */
+/* A private file: mode 0600 whatever the umask allows, replaced whole, its
+ * parts one after another. */
 START_TEST(test_outfile_private) {
   const char *path = in_tmp("entry.o");
   char err[512] = "";
-  ck_assert_msg(outfile_write_private(path, "one", 3, err, sizeof err), "%s", err);
-  ck_assert_msg(outfile_write_private(path, "two", 3, err, sizeof err), "%s", err);
+  ck_assert_msg(outfile_write_private(path, &(OutPart){"one", 3}, 1, err, sizeof err), "%s", err);
+  OutPart parts[3] = {{"tw", 2}, {"", 0}, {"o!", 2}};
+  ck_assert_msg(outfile_write_private(path, parts, 3, err, sizeof err), "%s", err);
   struct stat st;
   ck_assert_int_eq(stat(path, &st), 0);
   ck_assert_int_eq(st.st_mode & 0777, 0600);
-  ck_assert_str_eq(contents(path), "two");
+  ck_assert_str_eq(contents(path), "two!");
   ck_assert_str_eq(dir_listing(tmpdir_path()), "entry.o\n");
 }
 END_TEST
