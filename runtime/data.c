@@ -473,6 +473,23 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   return ok;
 }
 
+/* How many samples load_idx would read, from the images file's header
+ * alone; -1 where that is not known so (the load says why). */
+static int idx_count(const DataSpec *spec, int max_samples) {
+  char *images, *labels;
+  idx_files(spec, &images, &labels);
+  free(labels);
+  IdxFile f;
+  char err[512];
+  bool ok = idx_open_file(&f, images, spec->path, "images-idx3-ubyte", err, sizeof err);
+  free(images);
+  if (!ok) return -1;
+  ok = idx_header(&f, err, sizeof err);
+  int n = ok ? (f.dim[0] < (uint32_t)max_samples ? (int)f.dim[0] : max_samples) : -1;
+  idx_close(&f);
+  return n;
+}
+
 /* ---- CSV ----
  * One sample per line, numbers separated by commas; blank lines are skipped;
  * the label or target columns come last (or first with target_first). */
@@ -1091,6 +1108,10 @@ bool data_load_features(const DataSpec *spec, int nfeat, int label_cols, Dataset
   if (!load(spec, nfeat, 0, 0, label_cols, INT_MAX, out, err, errlen)) return false;
   data_expand(out);   /* predictions are few; pictures read the floats */
   return true;
+}
+
+int data_count(const DataSpec *spec, int max_samples) {
+  return spec->format == DATA_IDX && !spec->nbinds ? idx_count(spec, max_samples) : -1;
 }
 
 void data_free(Dataset *d) {

@@ -85,6 +85,12 @@ bool data_load_columns(const DataSpec *spec, const DataColumn *cols, int ncols, 
 const DataColumn *data_column(const Dataset *d, const char *name);
 /* Copies column c of samples idx[0..n) into buf (n * c->width floats). */
 void data_gather_column(const Dataset *d, const DataColumn *c, const int *idx, int n, float *buf);
+/* How many samples data_load_first(spec, ..., max_samples) will give, known
+ * from a file's header without reading its samples (an IDX pair named by
+ * path or images/labels); -1 where it cannot tell cheaply (CSV, columns) or
+ * the files are bad (the load then says why).  Lets the compiler start on
+ * graphs sized by the data while the data loads. */
+int data_count(const DataSpec *spec, int max_samples);
 void data_free(Dataset *d);   /* releases the buffers; zeroes *d */
 /* Features as floats in x (converting xb, which is freed); no-op for floats. */
 void data_expand(Dataset *d);
