@@ -92,8 +92,8 @@ REPLAYS      := $(patsubst %,$(B)/san/replay_%,$(FUZZERS))
 .PHONY: all test bench clean fuzz valgrind
 all: nnc
 
-nnc: $(B)/rel/main.o $(B)/rel/libnnc.a
-	$(CC) $(REL_CFLAGS) $(NNC_LDFLAGS) -o $@ $^ $(NNC_LLVM_LIBS) $(CAIRO_LIBS) $(MPI_LIBS) -lz -lm -lpthread
+nnc: $(B)/rel/main.o $(B)/rel/libnnc.a $(B)/gen/link.flag
+	$(CC) $(REL_CFLAGS) $(NNC_LDFLAGS) -o $@ $(filter-out %.flag,$^) $(NNC_LLVM_LIBS) $(CAIRO_LIBS) $(MPI_LIBS) -lz -lm -lpthread
 
 $(B)/san/nnc: $(B)/san/main.o $(B)/san/libnnc.a
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -117,6 +117,9 @@ $(B)/san/dist.o: SAN_CFLAGS += $(MPI_CFLAGS)
 $(B)/fuzz/dist.o: FUZZ_CFLAGS += $(MPI_CFLAGS)
 $(B)/gen/mpi.flag: FORCE | $(B)/gen
 	@echo 'MPI=$(MPI)' | cmp -s - $@ || echo 'MPI=$(MPI)' > $@
+# a change of LLVM_STATIC or MPI relinks ./nnc
+$(B)/gen/link.flag: FORCE | $(B)/gen
+	@echo 'LLVM_STATIC=$(LLVM_STATIC) MPI=$(MPI)' | cmp -s - $@ || echo 'LLVM_STATIC=$(LLVM_STATIC) MPI=$(MPI)' > $@
 .PHONY: FORCE
 
 # Generated sources live in build/gen, never in git.
@@ -143,7 +146,7 @@ $(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/common.o $(B)/fuzz/libnnc.a
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 test: $(B)/san/nnc $(B)/san/unit_tests nnc $(REPLAYS)
-	@bash tests/run.sh $(B)/san/unit_tests $(B)/san/nnc
+	@bash tests/run.sh $(B)/san/unit_tests $(B)/san/nnc nnc
 
 fuzz: $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZERS))
 	@FUZZ_FINDINGS=$(FUZZ_FINDINGS) bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)

@@ -3,11 +3,14 @@
 # as a job of its own, NNC_TEST_JOBS at a time (default: the CPUs this process
 # may use), the longest first.  Prints one line per job as it ends, the
 # output of each failed job, and one closing line "tests: N passed, N failed"
-# (every unit test and golden case counts, and every e2e script).
-# Usage: tests/run.sh UNIT_BINARY NNC_BINARY
+# (every unit test and golden case counts, and every e2e script).  Given a
+# third binary (the release ./nnc, linked another way), the golden tests run
+# on it too.
+# Usage: tests/run.sh UNIT_BINARY NNC_BINARY [RELEASE_NNC_BINARY]
 set -u
 unit=$(realpath "$1")
 nnc=$(realpath "$2")
+release=${3:+$(realpath "$3")}
 cd "$(dirname "$0")/.."
 # check's per-test timeouts are for hangs, not for a machine shared with other
 # builds: under a load of several runnable processes per core, sanitized tests
@@ -30,12 +33,13 @@ width=${NNC_TEST_JOBS:-$(nproc)}
 # interrupt or a kill of this script ends every job it started.
 set -m
 
-# Jobs are "unit:SUITE", "golden" and "e2e:SCRIPT".  These take longest
+# Jobs are "unit:SUITE", "golden", "golden:release" and "e2e:SCRIPT".  These take longest
 # (about a minute each under the sanitizers), so they start first and the
 # short ones fill in beside them.
 first=(unit:examples unit:codegen e2e:mpi_train.sh golden unit:conv e2e:split_step.sh e2e:mpi_faults.sh)
 suites=$("$unit" --list) && [[ -n $suites ]] || { echo "tests: $unit --list failed"; exit 1; }
 jobs=(golden)
+[[ -z $release ]] || jobs+=(golden:release)
 for s in $suites; do jobs+=("unit:$s"); done
 for script in tests/e2e/*.sh; do
   [[ $(basename "$script") == lib.sh ]] || jobs+=("e2e:$(basename "$script")")
@@ -50,6 +54,7 @@ run_job() {
   case $1 in
     unit:*) CK_RUN_SUITE=${1#unit:} "$unit" ;;
     golden) bash tests/golden/run.sh "$nnc" ;;
+    golden:release) bash tests/golden/run.sh "$release" ;;
     e2e:*) NNC=$nnc bash "tests/e2e/${1#e2e:}" ;;
   esac
 }
@@ -70,7 +75,7 @@ tally() {
         bad=$((BASH_REMATCH[2] + BASH_REMATCH[3]))
         ((status == 0 || bad > 0)) || bad=1
       fi ;;
-    golden)
+    golden*)
       if [[ $(tail -n 1 "$log") =~ golden:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
         n=$((BASH_REMATCH[1] + BASH_REMATCH[2]))
         bad=${BASH_REMATCH[2]}
