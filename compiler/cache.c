@@ -23,7 +23,7 @@ enum {
   FORMAT = 1,
 };
 static const char MAGIC[8] = "NNCOBJ\0";
-#define MAX_ENTRY_BYTES ((size_t)1 << 30)
+#define MAX_ENTRY_BYTES (CACHE_MAX_PAYLOAD + HEADER_BYTES)
 
 /* ---- hashing: two 64-bit lanes, each a multiply-xorshift chain ---- */
 
@@ -163,9 +163,10 @@ static bool usable_dir(bool create) {
   return true;
 }
 
-/* KEY.o for object code, KEY.data for a data file's bytes. */
-static void entry_path(const CacheKey *k, const char *suffix, char *out, size_t n) {
-  snprintf(out, n, "%s/%016llx%016llx%s", dir, (unsigned long long)k->h[0], (unsigned long long)k->h[1], suffix);
+/* NAME.o for object code, NAME.data for a data file's bytes. */
+static void entry_path(const CacheKey *name, const char *suffix, char *out, size_t n) {
+  snprintf(out, n, "%s/%016llx%016llx%s", dir, (unsigned long long)name->h[0], (unsigned long long)name->h[1],
+           suffix);
 }
 
 /* ---- entries ---- */
@@ -199,13 +200,13 @@ static bool read_all(int fd, void *buf, size_t n) {
   return true;
 }
 
-/* The entry KEY+suffix, opened and read up to its payload when it may be
- * trusted and its header agrees with key and with the file's size: an open
- * fd, the payload's size and checksum; else -1. */
-static int open_entry(const CacheKey *key, const char *suffix, size_t *len, uint64_t *crc) {
+/* The entry NAME+suffix, opened and read up to its payload when it may be
+ * trusted and its header holds key and the file's size: an open fd, the
+ * payload's size and checksum; else -1. */
+static int open_entry(const CacheKey *name, const CacheKey *key, const char *suffix, size_t *len, uint64_t *crc) {
   if (!usable_dir(false)) return -1;
   char path[4200];
-  entry_path(key, suffix, path, sizeof path);
+  entry_path(name, suffix, path, sizeof path);
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return -1;
   struct stat st;
@@ -226,7 +227,7 @@ static int open_entry(const CacheKey *key, const char *suffix, size_t *len, uint
 
 bool cache_load(const CacheKey *key, void **data, size_t *len) {
   uint64_t crc;
-  int fd = open_entry(key, ".o", len, &crc);
+  int fd = open_entry(key, key, ".o", len, &crc);
   if (fd < 0) return false;
   void *buf = xmalloc(*len);
   bool ok = read_all(fd, buf, *len) && crc32_z(0, buf, *len) == crc;
@@ -239,20 +240,21 @@ bool cache_load(const CacheKey *key, void **data, size_t *len) {
   return true;
 }
 
-bool cache_load_data(const CacheKey *key, void *buf, size_t len) {
+bool cache_load_data(const CacheKey *name, const CacheKey *key, void *buf, size_t len) {
   size_t stored;
   uint64_t crc;
-  int fd = open_entry(key, ".data", &stored, &crc);
+  int fd = open_entry(name, key, ".data", &stored, &crc);
   if (fd < 0) return false;
   bool ok = stored == len && read_all(fd, buf, len) && crc32_z(0, buf, len) == crc;
   close(fd);
   return ok;
 }
 
-static void store_entry(const CacheKey *key, const char *suffix, const void *data, size_t len) {
-  if (len == 0 || len > MAX_ENTRY_BYTES - HEADER_BYTES || !usable_dir(true)) return;
+static void store_entry(const CacheKey *name, const CacheKey *key, const char *suffix, const void *data,
+                        size_t len) {
+  if (len == 0 || len > CACHE_MAX_PAYLOAD || !usable_dir(true)) return;
   char path[4200], err[4400];
-  entry_path(key, suffix, path, sizeof path);
+  entry_path(name, suffix, path, sizeof path);
   unsigned char hdr[HEADER_BYTES];
   make_header(hdr, key, data, len);
   /* whole or not at all, mode 0600, not synced: a lost entry is a miss */
@@ -260,6 +262,8 @@ static void store_entry(const CacheKey *key, const char *suffix, const void *dat
   if (!outfile_write_private(path, parts, 2, err, sizeof err)) note("cannot write to the cache: %s", err);
 }
 
-void cache_store(const CacheKey *key, const void *data, size_t len) { store_entry(key, ".o", data, len); }
+void cache_store(const CacheKey *key, const void *data, size_t len) { store_entry(key, key, ".o", data, len); }
 
-void cache_store_data(const CacheKey *key, const void *data, size_t len) { store_entry(key, ".data", data, len); }
+void cache_store_data(const CacheKey *name, const CacheKey *key, const void *data, size_t len) {
+  store_entry(name, key, ".data", data, len);
+}

@@ -9,10 +9,11 @@
  * (its GNU build-id) and LLVM's version.  A change to any of them is a miss,
  * never a stale hit.  Data key: the file's real path, device, inode, size,
  * modification and change times (data.c), so a file changed or replaced is
- * a miss.
+ * a miss; its entry is named by the path alone, so the file's next version
+ * replaces it rather than adding one.
  *
  * Where: $XDG_CACHE_HOME/nnc, else $HOME/.cache/nnc, one file per entry,
- * KEY.o or KEY.data: a 48-byte header (magic "NNCOBJ\0\0", format version,
+ * KEY.o or NAME.data: a 48-byte header (magic "NNCOBJ\0\0", format version,
  * the key, the payload's size and CRC-32, little endian) and the payload.
  *
  * Trust: the cache holds code nnc will execute, so entries are read only
@@ -56,10 +57,13 @@ bool cache_load(const CacheKey *key, void **data, size_t *len);
 /* Stores an object under key; failures are noted once, never fatal. */
 void cache_store(const CacheKey *key, const void *data, size_t len);
 
-/* Data entries: the len bytes stored under key read into buf, true only
- * when the entry holds exactly len bytes and they match its checksum (buf
- * may have been written either way). */
-bool cache_load_data(const CacheKey *key, void *buf, size_t len);
-void cache_store_data(const CacheKey *key, const void *data, size_t len);
+/* The largest payload an entry holds. */
+#define CACHE_MAX_PAYLOAD (((size_t)1 << 30) - 64)
+
+/* Data entries, named by name and holding key: the len bytes stored read
+ * into buf, true only when the entry holds key and exactly len bytes that
+ * match its checksum (buf may have been written either way). */
+bool cache_load_data(const CacheKey *name, const CacheKey *key, void *buf, size_t len);
+void cache_store_data(const CacheKey *name, const CacheKey *key, const void *data, size_t len);
 
 #endif

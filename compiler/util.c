@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 /* Blocks are chained; a request larger than the default block gets a block of
@@ -23,10 +24,13 @@ struct Arena {
 
 enum { ARENA_BLOCK = 64 * 1024 };
 
+/* _exit, not exit: data may load on a thread of its own while LLVM compiles
+ * on others, and exit would run LLVM's static destructors under them. */
 void out_of_memory(double bytes) {
   fprintf(stderr, "nnc: out of memory: cannot allocate %.0f bytes (%.3g GiB); a smaller batch or model, or "
                   "less data, needs less\n", bytes, bytes / (1024.0 * 1024 * 1024));
-  exit(1);
+  fflush(NULL);
+  _exit(1);
 }
 
 void *xmalloc(size_t size) {

@@ -1,6 +1,8 @@
 /* byterow: unsigned bytes to floats, a row at a time (byterow.h). */
 #include "byterow.h"
 
+#include <stdatomic.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -47,31 +49,43 @@ __attribute__((target("avx512f"))) static void row_avx512(const uint8_t *src, si
 }
 #endif
 
-static const ByteRowConverter converters[] = {
+static bool always(void) { return true; }
 #if defined(__x86_64__)
-    {"avx512", row_avx512},
-    {"avx2", row_avx2},
-    {"sse2", row_sse2},
+static bool has_avx512(void) { return __builtin_cpu_supports("avx512f"); }
+static bool has_avx2(void) { return __builtin_cpu_supports("avx2"); }
 #endif
-    {"scalar", row_scalar},
+
+/* Widest first; the host runs an entry when its test says so. */
+static const struct {
+  ByteRowConverter c;
+  bool (*host_runs)(void);
+} converters[] = {
+#if defined(__x86_64__)
+    {{"avx512", row_avx512}, has_avx512},
+    {{"avx2", row_avx2}, has_avx2},
+    {{"sse2", row_sse2}, always},
+#endif
+    {{"scalar", row_scalar}, always},
 };
 enum { NCONVERTERS = sizeof converters / sizeof converters[0] };
-
-/* __builtin_cpu_supports reads a word filled at start-up: cheap per row. */
-static bool host_runs(const ByteRowConverter *c) {
-#if defined(__x86_64__)
-  if (c->fn == row_avx512) return __builtin_cpu_supports("avx512f");
-  if (c->fn == row_avx2) return __builtin_cpu_supports("avx2");
-#endif
-  (void)c;
-  return true;
-}
 
 int byterow_converters(ByteRowConverter *out, int max) {
   int n = 0;
   for (int i = 0; i < NCONVERTERS && n < max; i++)
-    if (host_runs(&converters[i])) out[n++] = converters[i];
+    if (converters[i].host_runs()) out[n++] = converters[i].c;
   return n;
+}
+
+/* The widest converter the host runs, chosen at the first row. */
+static ByteRowFn *host_converter(void) {
+  static _Atomic(ByteRowFn *) chosen;
+  ByteRowFn *fn = atomic_load_explicit(&chosen, memory_order_relaxed);
+  if (!fn) {
+    ByteRowConverter best;
+    byterow_converters(&best, 1);
+    atomic_store_explicit(&chosen, fn = best.fn, memory_order_relaxed);
+  }
+  return fn;
 }
 
 float byterow_divisor(double scale, const float value[256]) {
@@ -83,13 +97,9 @@ float byterow_divisor(double scale, const float value[256]) {
 }
 
 void byterow_convert(const uint8_t *src, size_t n, const float value[256], float divisor, float *dst) {
-  if (!(divisor > 0)) {
-    for (size_t k = 0; k < n; k++) dst[k] = value[src[k]];
+  if (divisor > 0) {
+    host_converter()(src, n, divisor, dst);
     return;
   }
-  for (int i = 0; i < NCONVERTERS; i++)
-    if (host_runs(&converters[i])) {
-      converters[i].fn(src, n, divisor, dst);
-      return;
-    }
+  for (size_t k = 0; k < n; k++) dst[k] = value[src[k]];
 }

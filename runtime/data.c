@@ -14,6 +14,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -78,11 +80,14 @@ static bool label_ok(double v, int nclasses, char *msg, size_t len) {
 /* ---- gz reading shared by both formats ---- */
 
 /* Why the last gzread on f (opened as path) failed, as text.  zlib puts
- * "path: " in front of its own messages; ours already start with the path. */
+ * "path: " (or "<fd:N>: " for a descriptor) in front of its own messages;
+ * ours already start with the path. */
 static const char *gz_reason(gzFile f, const char *path) {
   int code = 0;
   const char *msg = gzerror(f, &code);
   if (code == Z_ERRNO) return strerror(errno);
+  const char *fd_end = strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ">: ") : NULL;
+  if (fd_end) return fd_end + 3;
   size_t n = strlen(path);
   return strncmp(msg, path, n) == 0 && strncmp(msg + n, ": ", 2) == 0 ? msg + n + 2 : msg;
 }
@@ -114,6 +119,7 @@ typedef struct {
   int64_t per_item;           /* product of dim[1..rank), saturated at INT_MAX + 1 */
   uint64_t pos;               /* bytes consumed (after decompression) */
   uint64_t stored;            /* the file's size on disk, 0 where stat cannot tell */
+  struct stat st;             /* the file read, as opened (st_mode 0 where fstat failed) */
   bool cache;                 /* its items may come from, and go to, the cache (DataSpec.cache) */
 } IdxFile;
 
@@ -170,6 +176,21 @@ static void idx_close(IdxFile *f) {
   memset(f, 0, sizeof *f);
 }
 
+/* path opened for reading through zlib, and what fstat says of the very
+ * file opened (a cache key must name the bytes read, not whatever the path
+ * names by then). */
+static gzFile gz_open(const char *path, struct stat *st) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  if (fstat(fd, st) != 0) memset(st, 0, sizeof *st);
+  gzFile f = gzdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    errno = ENOMEM;
+  }
+  return f;
+}
+
 /* Opens `given`, or else PREFIX-STEM and then PREFIX-STEM.gz, whichever exists. */
 static bool idx_open_file(IdxFile *f, const char *given, const char *prefix, const char *stem,
                           char *err, size_t errlen) {
@@ -181,12 +202,12 @@ static bool idx_open_file(IdxFile *f, const char *given, const char *prefix, con
     snprintf(f->path, len, "%s", given);
   else
     snprintf(f->path, len, "%s-%s", prefix, stem);
-  f->f = gzopen(f->path, "rb");
+  f->f = gz_open(f->path, &f->st);
   int e = errno;
   bool tried_gz = false;
   if (!f->f && e == ENOENT && !given) {
     strcat(f->path, ".gz");
-    f->f = gzopen(f->path, "rb");
+    f->f = gz_open(f->path, &f->st);
     e = errno;
     tried_gz = true;
   }
@@ -199,8 +220,7 @@ static bool idx_open_file(IdxFile *f, const char *given, const char *prefix, con
     return r;
   }
   gzbuffer(f->f, 1 << 18);
-  struct stat st;
-  if (stat(f->path, &st) == 0 && S_ISREG(st.st_mode)) f->stored = (uint64_t)st.st_size;
+  if (S_ISREG(f->st.st_mode)) f->stored = (uint64_t)f->st.st_size;
   return true;
 }
 
@@ -255,6 +275,11 @@ static bool idx_header(IdxFile *f, char *err, size_t errlen) {
   return true;
 }
 
+/* How many of f's items a load of at most max_samples takes. */
+static int idx_taken(const IdxFile *f, int max_samples) {
+  return f->dim[0] < (uint32_t)max_samples ? (int)f->dim[0] : max_samples;
+}
+
 /* The error for a read that stopped inside item (got < 0: a read error). */
 static bool idx_short_read(IdxFile *f, int item, int got, uint64_t total, char *err, size_t errlen) {
   if (got < 0)
@@ -268,26 +293,51 @@ static bool idx_short_read(IdxFile *f, int item, int got, uint64_t total, char *
  * to a first step; a small file inflates faster than the cache pays. */
 enum { CACHE_MIN_BYTES = 1 << 20 };
 
-/* The cache key of f's items: what identifies the file's contents without
- * reading them (a file rewritten, replaced or touched is a miss) and where
- * its items begin.  False where the file cannot be named or stat'ed. */
-static bool idx_cache_key(const IdxFile *f, size_t len, CacheKey *key) {
-  struct stat st;
-  char *real = realpath(f->path, NULL);
-  bool ok = real && stat(real, &st) == 0 && S_ISREG(st.st_mode);
-  if (ok) {
-    Hasher h;
-    hash_init(&h);
-    hash_str(&h, "nnc inflated IDX items 1");
-    hash_str(&h, real);
-    int64_t id[] = {(int64_t)st.st_dev,          (int64_t)st.st_ino,           (int64_t)st.st_size,
-                    (int64_t)st.st_mtim.tv_sec,  (int64_t)st.st_mtim.tv_nsec,  (int64_t)st.st_ctim.tv_sec,
-                    (int64_t)st.st_ctim.tv_nsec, (int64_t)f->pos,              (int64_t)len};
-    hash_bytes(&h, id, sizeof id);
-    *key = hash_done(&h);
-  }
+/* What identifies the contents of the file opened without reading them:
+ * the same file (device, inode) with the same size and times. */
+static void hash_identity(Hasher *h, const struct stat *st) {
+  int64_t id[] = {(int64_t)st->st_dev,          (int64_t)st->st_ino,          (int64_t)st->st_size,
+                  (int64_t)st->st_mtim.tv_sec,  (int64_t)st->st_mtim.tv_nsec, (int64_t)st->st_ctim.tv_sec,
+                  (int64_t)st->st_ctim.tv_nsec};
+  hash_bytes(h, id, sizeof id);
+}
+
+/* The cache entry of f's len bytes of items: its name, from the file's real
+ * path (a new version of the file replaces the old one's entry), and its
+ * key, from the file's identity too (a file rewritten, replaced or touched
+ * is a miss).  False where the file cannot be named or is not regular. */
+static bool idx_cache_key(const IdxFile *f, size_t len, CacheKey *name, CacheKey *key) {
+  char *real = S_ISREG(f->st.st_mode) ? realpath(f->path, NULL) : NULL;
+  if (!real) return false;
+  Hasher h;
+  hash_init(&h);
+  hash_str(&h, "nnc inflated IDX items 1");
+  hash_str(&h, real);
+  uint64_t at[] = {f->pos, len};
+  hash_bytes(&h, at, sizeof at);
+  *name = hash_done(&h);
+  hash_identity(&h, &f->st);
+  *key = hash_done(&h);
   free(real);
-  return ok;
+  return true;
+}
+
+/* Whether the items just inflated may be stored under the key taken when
+ * the file was opened: it is still the same file, and was last changed
+ * more than two seconds ago, beyond the reach of a timestamp's granularity
+ * (a file rewritten within one tick of the same size would keep its key). */
+static bool idx_settled(const IdxFile *f) {
+  struct stat now;
+  Hasher a, b;
+  hash_init(&a);
+  hash_init(&b);
+  hash_identity(&a, &f->st);
+  if (stat(f->path, &now) != 0) return false;
+  hash_identity(&b, &now);
+  CacheKey ka = hash_done(&a), kb = hash_done(&b);
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return memcmp(&ka, &kb, sizeof ka) == 0 && t.tv_sec - now.st_mtim.tv_sec > 2 && t.tv_sec - now.st_ctim.tv_sec > 2;
 }
 
 /* Reads n items of unsigned bytes as they are, in large reads with no work
@@ -303,10 +353,10 @@ static bool idx_bytes(IdxFile *f, int n, double scale, Dataset *d, char *err, si
   uint64_t total = 4 + 4 * (uint64_t)f->rank + (uint64_t)f->dim[0] * width;
   if (!d->xb && want <= idx_most_left(f) && (d->xb = big_alloc(want, 1))) cap = want;
   /* every item of a large gzipped file: from the cache, or into it once read */
-  CacheKey key;
-  bool cacheable = f->cache && cap == want && n == (int)f->dim[0] && want >= CACHE_MIN_BYTES && !gzdirect(f->f) &&
-                   idx_cache_key(f, want, &key);
-  bool hit = cacheable && cache_load_data(&key, d->xb, want);
+  CacheKey name, key;
+  bool cacheable = f->cache && cap == want && n == (int)f->dim[0] && want >= CACHE_MIN_BYTES &&
+                   want <= CACHE_MAX_PAYLOAD && !gzdirect(f->f) && idx_cache_key(f, want, &name, &key);
+  bool hit = cacheable && cache_load_data(&name, &key, d->xb, want);
   if (hit) {
     have = want;
     f->pos += want;
@@ -319,7 +369,7 @@ static bool idx_bytes(IdxFile *f, int n, double scale, Dataset *d, char *err, si
       return idx_short_read(f, (int)((have + (got > 0 ? (size_t)got : 0)) / width), got, total, err, errlen);
     have += chunk;
   }
-  if (cacheable && !hit) cache_store_data(&key, d->xb, want);
+  if (cacheable && !hit && idx_settled(f)) cache_store_data(&name, &key, d->xb, want);
   if (n > 0 && cap > want) d->xb = xrealloc(d->xb, want);   /* drop the slack */
   for (int b = 0; b < 256; b++) d->byte_value[b] = (float)(b * scale);
   d->byte_divisor = byterow_divisor(scale, d->byte_value);
@@ -442,7 +492,7 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   if (ok && labelled && lab.dim[0] != img.dim[0])
     ok = errorf(err, errlen, "%s: %u labels, but %s has %u images", lab.path, lab.dim[0], img.path,
               img.dim[0]);
-  int n = img.dim[0] < (uint32_t)max_samples ? (int)img.dim[0] : max_samples;
+  int n = idx_taken(&img, max_samples);
   d->source = xstrdup(img.path);
   d->nfeat = nfeat;
   d->nclasses = nclasses;
@@ -485,7 +535,7 @@ static int idx_count(const DataSpec *spec, int max_samples) {
   free(images);
   if (!ok) return -1;
   ok = idx_header(&f, err, sizeof err);
-  int n = ok ? (f.dim[0] < (uint32_t)max_samples ? (int)f.dim[0] : max_samples) : -1;
+  int n = ok ? idx_taken(&f, max_samples) : -1;
   idx_close(&f);
   return n;
 }
@@ -840,7 +890,7 @@ static bool load_idx_columns(const DataSpec *spec, int max_samples, Dataset *d, 
     if (ok && c > 0 && f[c].dim[0] != f[0].dim[0])
       ok = errorf(err, errlen, "%s: %u items, but %s has %u", f[c].path, f[c].dim[0], f[0].path, f[0].dim[0]);
   }
-  d->n = ok ? (f[0].dim[0] < (uint32_t)max_samples ? (int)f[0].dim[0] : max_samples) : 0;
+  d->n = ok ? idx_taken(&f[0], max_samples) : 0;
   for (int c = 0; c < nc && ok; c++) {
     bool in = !d->cols[c].target, byte = in && f[c].type->code == 0x08;
     all_bytes &= !in || byte;
@@ -1212,10 +1262,12 @@ static int compact(const Dataset *src, const bool *take, bool want, Dataset *dst
   return j;
 }
 
+int data_split_count(int n, double fraction) { return (int)lround(fraction * n); }
+
 bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *err,
                 size_t errlen) {
   memset(val, 0, sizeof *val);
-  int nval = (int)lround(fraction * d->n);
+  int nval = data_split_count(d->n, fraction);
   if (nval < 1 || nval >= d->n)
     return errorf(err, errlen, "%s: validation_split %g of %d samples leaves %s", d->source, fraction,
                 d->n, nval < 1 ? "no validation samples" : "no training samples");

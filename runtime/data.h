@@ -122,6 +122,8 @@ void data_norm_free(DataNorm *norm);
  * Fails (with "FILE: reason") if either part would be empty. */
 bool data_split(Dataset *d, double fraction, uint64_t seed, Dataset *val, char *err,
                 size_t errlen);
+/* How many of n samples data_split moves for fraction. */
+int data_split_count(int n, double fraction);
 
 /* Copies samples idx[0..n) into contiguous batch buffers: x gets n * nfeat
  * floats (byte features converted through byte_value), y gets n * ntarget (either may be NULL to skip it; y is left alone

@@ -219,8 +219,10 @@ static bool show_first_step(Trainer *t, void *ctx) {
   if (f->shown) return true;
   f->shown = true;
   double now = pipeline_clock();
-  fprintf(stderr, "first step: done %.4f s after start (parse, data and setup %.4f, compile %.4f, first step %.4f s)\n",
-          now - f->start, f->ready - f->start - t->compile_seconds, t->compile_seconds, now - f->ready);
+  double both = t->data_beside_compile ? fmax(t->load_seconds, t->compile_seconds) : t->load_seconds + t->compile_seconds;
+  fprintf(stderr, "first step: done %.4f s after start (parse and setup %.4f, data %.4f %s compile %.4f, first step %.4f s)\n",
+          now - f->start, f->ready - f->start - both, t->load_seconds, t->data_beside_compile ? "beside" : "then",
+          t->compile_seconds, now - f->ready);
   return true;
 }
 

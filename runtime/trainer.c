@@ -81,7 +81,7 @@ static bool load_data(const Session *s, const TrainConfig *tc, long long limit, 
 static int expected_train_samples(const TrainConfig *tc, long long limit) {
   int n = data_count(&tc->data, limit > 0 ? (int)limit : INT_MAX);
   if (n < 0 || tc->validation.format != DATA_NONE || tc->validation_split <= 0) return n;
-  int nval = (int)lround(tc->validation_split * n);   /* as data_split takes them */
+  int nval = data_split_count(n, tc->validation_split);
   return nval >= 1 && nval < n ? n - nval : -1;
 }
 
@@ -91,11 +91,14 @@ typedef struct {
   long long limit;
   TrainData *d;
   bool ok;
+  double seconds;   /* how long it took */
 } DataLoad;
 
 static void *load_data_worker(void *arg) {
   DataLoad *l = arg;
+  double t0 = now_seconds();
   l->ok = load_data(l->s, l->tc, l->limit, l->d);
+  l->seconds = now_seconds() - t0;
   return NULL;
 }
 
@@ -186,16 +189,21 @@ static bool prepare(Trainer *t, const char *file) {
   if (!t->has_batch) return plan_epochs(t, file, 1) && compile_steps(t);
   const TrainConfig *tc = &t->m->train;
   int expected = expected_train_samples(tc, t->opt.limit);
-  DataLoad load = {&t->s, tc, t->opt.limit, &t->data, false};
+  DataLoad load = {&t->s, tc, t->opt.limit, &t->data, false, 0};
   pthread_t loader;
-  bool apart = expected > 0 && pthread_create(&loader, NULL, load_data_worker, &load) == 0;
-  if (!apart) load_data_worker(&load);
-  bool planned = load.ok || apart ? plan_epochs(t, file, apart ? expected : t->data.train.n) : false;
-  bool compiled = planned && compile_steps(t);
-  if (apart) pthread_join(loader, NULL);
-  if (!load.ok || !planned || !compiled) return false;
-  if (!apart || t->data.train.n == expected) return true;
-  fprintf(stderr, "nnc: %s: changed while it was read (its header gave %d training samples, then %d were read); "
+  t->data_beside_compile = expected > 0 && pthread_create(&loader, NULL, load_data_worker, &load) == 0;
+  bool ok;
+  if (t->data_beside_compile) {
+    ok = plan_epochs(t, file, expected) && compile_steps(t);
+    pthread_join(loader, NULL);
+    ok = ok && load.ok;
+  } else {
+    load_data_worker(&load);
+    ok = load.ok && plan_epochs(t, file, t->data.train.n) && compile_steps(t);
+  }
+  t->load_seconds = load.seconds;
+  if (!ok || !t->data_beside_compile || t->data.train.n == expected) return ok;
+  fprintf(stderr, "nnc: %s: changed while it was read (the headers gave %d training samples, then %d were read); "
           "run again\n", t->data.train.source, expected, t->data.train.n);
   return false;
 }

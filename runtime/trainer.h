@@ -123,6 +123,8 @@ struct Trainer {
                                 batch (its gradients are the shard's share of the batch's mean) */
   Compiled *update;          /* with opt.split, the second half: clipping and the update (else NULL) */
   double compile_seconds;    /* time spent compiling them */
+  double load_seconds;       /* time spent loading the data */
+  bool data_beside_compile;  /* the data loaded on a thread of its own while the steps compiled */
   Rng rng;                   /* the shuffling generator */
   const Tensor *lr_leaf;     /* the optimizer's learning-rate leaf (NULL without parameters) */
   double lr;                 /* the learning rate in force (the step reads it rounded to float) */

@@ -37,7 +37,9 @@ EOF
   ls "$WORK"/fmcache/nnc/*.data >/dev/null 2>&1 && fail "--no-cache filled the cache"
   XDG_CACHE_HOME=$WORK/fmcache "$NNC" train fm.nn --quiet --save fm1.ckpt || fail "fm.nn did not train"
   [[ $(ls "$WORK"/fmcache/nnc/*.data | wc -l) == 1 ]] || fail "want one data entry: $(ls "$WORK"/fmcache/nnc)"
+  stored=$(stat -c %i "$WORK"/fmcache/nnc/*.data)
   XDG_CACHE_HOME=$WORK/fmcache "$NNC" train fm.nn --quiet --save fm2.ckpt || fail "fm.nn did not train"
+  [[ $(stat -c %i "$WORK"/fmcache/nnc/*.data) == "$stored" ]] || fail "the third run stored the data again"
   cmp fm0.ckpt fm1.ckpt && cmp fm1.ckpt fm2.ckpt || fail "cached data trained differently"
 else
   echo "data cache skipped: no $fm-images-idx3-ubyte.gz (apt-get install dataset-fashion-mnist)" >&2

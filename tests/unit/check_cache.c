@@ -272,54 +272,78 @@ static void reseal(const char *path) {
   close(fd);
 }
 
+static ino_t inode_of(const char *path) {
+  struct stat st;
+  ck_assert_int_eq(stat(path, &st), 0);
+  return st.st_ino;
+}
+
 /* Every item of a large gzipped IDX file goes to the cache inflated and
  * comes back from it; damaged entries are inflated again and replaced; a
- * file rewritten is a new key, never its old items; partial reads and
- * loads that do not ask for the cache neither read nor fill it. */
+ * file rewritten is never served its old items, and its entry is replaced
+ * once the file has settled; partial reads and loads that do not ask for
+ * the cache neither read nor fill it. */
 START_TEST(data_items) {
   const char *prefix = in_tmp("big");
-  write_idx(prefix, 1500, 0);
+  enum { N = 1500, BYTES = N * 784 };
+  write_idx(prefix, N, 0);
+  sleep(3);   /* a file changed in the last two seconds is not stored */
   int n;
   char entry[4700];
   free(load_images(prefix, 100, true, &n));
   free(load_images(prefix, INT_MAX, false, &n));
   ck_assert_int_eq(data_entries(entry, sizeof entry), 0);
   unsigned char *want = load_images(prefix, INT_MAX, true, &n);
-  ck_assert_int_eq(n, 1500);
+  ck_assert_int_eq(n, N);
   ck_assert_int_eq(data_entries(entry, sizeof entry), 1);   /* the labels are too small to cache */
   struct stat st;
   ck_assert_int_eq(stat(entry, &st), 0);
-  ck_assert_int_eq(st.st_size, 48 + 1500 * 784);
-  /* a hit: a payload changed and resealed is what the next load gets */
-  damage(entry, -1);
+  ck_assert_int_eq(st.st_size, 48 + BYTES);
+  /* a hit: a payload changed and resealed is what the next whole load gets,
+   * and not what a partial load gets */
+  damage(entry, 48);
   reseal(entry);
   unsigned char *got = load_images(prefix, INT_MAX, true, &n);
-  ck_assert(got[1500 * 784 - 1] == (want[1500 * 784 - 1] ^ 0x5a) && !memcmp(got, want, 1500 * 784 - 1));
+  ck_assert(got[0] == (want[0] ^ 0x5a) && !memcmp(got + 1, want + 1, BYTES - 1));
   free(got);
+  got = load_images(prefix, 100, true, &n);
+  ck_assert(!memcmp(got, want, 100 * 784));
+  free(got);
+  damage(entry, 48);
+  reseal(entry);
   /* damage (payload, key, checksum) and truncation: inflated again, replaced */
   long spots[] = {-1, 20, 40, 1000};
   for (size_t i = 0; i < COUNT_OF(spots); i++) {
     if (spots[i] == 1000) ck_assert_int_eq(truncate(entry, spots[i]), 0);
     else damage(entry, spots[i]);
     got = load_images(prefix, INT_MAX, true, &n);
-    ck_assert_msg(!memcmp(got, want, 1500 * 784), "damage at %ld was trusted", spots[i]);
+    ck_assert_msg(!memcmp(got, want, BYTES), "damage at %ld was trusted", spots[i]);
     free(got);
     ck_assert_int_eq(stat(entry, &st), 0);
-    ck_assert_int_eq(st.st_size, 48 + 1500 * 784);
-    damage(entry, -1);   /* replaced with a good entry: the next load hits it */
+    ck_assert_int_eq(st.st_size, 48 + BYTES);
+    damage(entry, 48);   /* replaced with a good entry: the next load hits it */
     reseal(entry);
     got = load_images(prefix, INT_MAX, true, &n);
-    ck_assert(got[1500 * 784 - 1] != want[1500 * 784 - 1]);
+    ck_assert(got[0] != want[0]);
     free(got);
-    damage(entry, -1);
+    damage(entry, 48);
     reseal(entry);
   }
-  /* the same name and size with other pixels: the new pixels */
-  write_idx(prefix, 1500, 1);
+  /* the same name and size with other pixels: the new pixels, never stored
+   * while the file is fresh, then in place of the old file's entry */
+  ino_t old = inode_of(entry);
+  write_idx(prefix, N, 1);
   got = load_images(prefix, INT_MAX, true, &n);
-  ck_assert(memcmp(got, want, 1500 * 784) != 0 && got[0] == (unsigned char)(want[0] + 1));
-  ck_assert_int_eq(data_entries(entry, sizeof entry), 2);
+  ck_assert(memcmp(got, want, BYTES) != 0 && got[0] == (unsigned char)(want[0] + 1));
   free(got);
+  ck_assert_int_eq(data_entries(entry, sizeof entry), 1);
+  ck_assert(inode_of(entry) == old);
+  sleep(3);
+  got = load_images(prefix, INT_MAX, true, &n);
+  ck_assert(got[0] == (unsigned char)(want[0] + 1));
+  free(got);
+  ck_assert_int_eq(data_entries(entry, sizeof entry), 1);
+  ck_assert(inode_of(entry) != old);
   free(want);
 }
 END_TEST

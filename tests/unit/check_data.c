@@ -354,7 +354,8 @@ START_TEST(test_byte_rows) {
     for (int b = 0; b < 256; b++) value[b] = (float)(b * scales[s]);
     float q = byterow_divisor(scales[s], value);
     ck_assert_msg((q > 0) == (scales[s] != 0.3 && scales[s] != 7), "scale %g: divisor %g", scales[s], q);
-    static float out[1024], want[1024];
+    static float out[1024], want[1024], untouched[1024];
+    memset(untouched, 0xff, sizeof untouched);
     for (size_t n = 0; n <= 1024; n = n < 48 ? n + 1 : n < 784 ? 784 : n + 240)   /* 0..48, 784, 1024 */
       for (size_t off = 0; off < 4; off += 3) {
         for (size_t k = 0; k < n; k++) want[k] = value[src[off + k]];
@@ -365,6 +366,8 @@ START_TEST(test_byte_rows) {
           conv[c].fn(src + off, n, q, out);
           ck_assert_msg(memcmp(out, want, n * sizeof(float)) == 0, "%s, scale %g, %zu bytes at offset %zu",
                         conv[c].name, scales[s], n, off);
+          ck_assert_msg(memcmp(out + n, untouched, (1024 - n) * sizeof(float)) == 0, "%s wrote past %zu floats",
+                        conv[c].name, n);
         }
       }
   }
