@@ -196,6 +196,7 @@ static void measure_peak(Bench *b) {
   b->peak2 = proc_number(r.out, "peak2_gflops");
   b->wall1 = proc_number(r.out, "wall1_gflops");
   b->wall2 = proc_number(r.out, "wall2_gflops");
+  b->roundtrip_ns = proc_number(r.out, "line_roundtrip_ns");
   if (!proc_field(r.out, "isa", b->isa, sizeof b->isa)) snprintf(b->isa, sizeof b->isa, "unknown");
   b->chains = (int)proc_number(r.out, "chains");
   if (!r.ok || isnan(b->peak1)) note(b, "the FMA peak probe failed: %s", tail_of(r.err));
@@ -269,7 +270,11 @@ static void print_report(const Bench *b, FILE *out) {
     p = nl ? nl + 1 : p + n;
   }
   fprintf(out, "FMA peak (%s, %d chains): %.1f GFLOP/s on 1 core, %.1f on 2", b->isa, b->chains, b->peak1, b->peak2);
-  fprintf(out, " (over CPU time; wall clock gave %.1f, %.1f)\n\n", b->wall1, b->wall2);
+  fprintf(out, " (over CPU time; wall clock gave %.1f, %.1f)\n", b->wall1, b->wall2);
+  if (b->roundtrip_ns > 0)
+    fprintf(out, "a cache line from one core to the other and back: %.0f ns (what every barrier of 2 threads waits)\n",
+            b->roundtrip_ns);
+  fprintf(out, "\n");
   table_print(out, b->rows, b->nrows);
   fprintf(out, "\nratio: how many times better nnc is than the reference (faster; for times and memory, smaller)\n");
   fprintf(out, "peak: nnc's GFLOP/s over the FMA peak of the cores it ran on\n");
@@ -297,8 +302,9 @@ static void write_json(const Bench *b, FILE *f, const char *date) {
   json_string(f, b->target_text);
   fputs("},\n  \"peak\": {\"isa\": ", f), json_string(f, b->isa);
   fprintf(f, ", \"chains\": %d, \"one_core_gflops\": %.2f, \"two_cores_gflops\": %.2f, \"wall_one_core_gflops\": %.2f, "
-             "\"wall_two_cores_gflops\": %.2f},\n  \"references\": {\"pytorch\": ",
-          b->chains, b->peak1, isnan(b->peak2) ? 0 : b->peak2, b->wall1, isnan(b->wall2) ? 0 : b->wall2);
+             "\"wall_two_cores_gflops\": %.2f, \"line_roundtrip_ns\": %.0f},\n  \"references\": {\"pytorch\": ",
+          b->chains, b->peak1, isnan(b->peak2) ? 0 : b->peak2, b->wall1, isnan(b->wall2) ? 0 : b->wall2,
+          isnan(b->roundtrip_ns) ? 0 : b->roundtrip_ns);
   json_string(f, b->torch ? "available" : b->torch_why);
   fputs(", \"openblas\": ", f), json_string(f, b->openblas ? b->blas_core : "missing");
   fputs("},\n  \"rows\": ", f);

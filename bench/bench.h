@@ -75,6 +75,7 @@ typedef struct {
   int measurements, busy_starts;    /* how many began, and how many of them on a busy machine */
   double peak1, peak2;          /* FMA peak GFLOP/s, 1 and 2 cores (thread CPU time) */
   double wall1, wall2;          /* the same over wall time: what the machine let us have */
+  double roundtrip_ns;          /* a cache line from one core to the other and back */
   char isa[48];                 /* the probe's vector ISA */
   int chains;                   /* its accumulator chains */
   bool torch, openblas;         /* references available */

@@ -16,7 +16,15 @@
  * jobs on a shared machine take do not count: the peak is the core's.  The
  * wall-clock figures (wall1_gflops, wall2_gflops) show how much the machine
  * let us have.
+ *
+ * It also prints line_roundtrip_ns: how long a cache line takes to go from
+ * one of the first two CPUs to the other and back (two threads pinned there
+ * pass a counter), the best of N runs.  Threads that split a step hand their
+ * results over that way at every barrier; on the virtual machines nnc is
+ * measured on it moved from tens to hundreds of ns between sessions as the
+ * host placed the two vCPUs, and with it what a second thread gains.
  */
+#include <stdatomic.h>
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -134,6 +142,54 @@ static Rate best_of(int runs, int threads, long iters) {
   return best;
 }
 
+/* ---- a cache line between two CPUs ---- */
+
+enum { HANDOFFS = 200000 };
+
+typedef struct {
+  _Alignas(64) atomic_long turn;   /* odd: the second thread's move */
+  int cpu[2];                      /* where the two threads run */
+} PingPong;
+
+static void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void *pong(void *arg) {
+  PingPong *p = arg;
+  pin(p->cpu[1]);
+  for (long i = 1; i < 2 * HANDOFFS; i += 2) {
+    while (atomic_load_explicit(&p->turn, memory_order_acquire) != i) {
+    }
+    atomic_store_explicit(&p->turn, i + 1, memory_order_release);
+  }
+  return NULL;
+}
+
+/* ns for the line to go there and back, or 0 where threads cannot be made. */
+static double roundtrip_ns(const cpu_set_t *cpus) {
+  PingPong p = {.cpu = {-1, -1}};
+  for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
+    if (CPU_ISSET(c, cpus)) p.cpu[k++] = c;
+  atomic_init(&p.turn, 0);
+  pthread_t th;
+  if (pthread_create(&th, NULL, pong, &p) != 0) return 0;
+  pin(p.cpu[0]);
+  double t0 = clock_seconds(CLOCK_MONOTONIC);
+  for (long i = 0; i < 2 * HANDOFFS; i += 2) {
+    atomic_store_explicit(&p.turn, i + 1, memory_order_release);
+    while (atomic_load_explicit(&p.turn, memory_order_acquire) != i + 2) {
+    }
+  }
+  double ns = (clock_seconds(CLOCK_MONOTONIC) - t0) / HANDOFFS * 1e9;
+  pthread_join(th, NULL);
+  sched_setaffinity(0, sizeof *cpus, cpus);
+  return ns;
+}
+
 int main(int argc, char **argv) {
   int runs = 3;
   if (argc == 3 && strcmp(argv[1], "--runs") == 0) runs = atoi(argv[2]);
@@ -153,6 +209,11 @@ int main(int argc, char **argv) {
     return 0;
   }
   Rate two = best_of(runs, 2, iters);
-  printf(" peak2_gflops=%.2f wall2_gflops=%.2f\n", two.cpu, two.wall);
+  double trip = 0;
+  for (int r = 0; r < runs; r++) {
+    double t = roundtrip_ns(&cpus);
+    if (t > 0 && (trip == 0 || t < trip)) trip = t;
+  }
+  printf(" peak2_gflops=%.2f wall2_gflops=%.2f line_roundtrip_ns=%.0f\n", two.cpu, two.wall, trip);
   return 0;
 }

@@ -536,6 +536,9 @@ static int idx_count(const DataSpec *spec, int max_samples) {
   if (!ok) return -1;
   ok = idx_header(&f, err, sizeof err);
   int n = ok ? idx_taken(&f, max_samples) : -1;
+  /* a header is believed only as far as the file could hold it */
+  uint64_t item_bytes = (uint64_t)f.per_item * (ok ? f.type->size : 1), most = idx_most_left(&f);
+  if (n > 0 && (item_bytes == 0 || most == UINT64_MAX || (uint64_t)n > most / item_bytes)) n = -1;
   idx_close(&f);
   return n;
 }

@@ -138,7 +138,7 @@ static bool plan_epochs(Trainer *t, const char *file, int ntrain) {
    * samples) instead */
   int rem = t->has_batch ? t->ntrain % t->batch : 0;
   t->used = uses_batch_norm(m) && rem && rem / nranks(t) < 2 ? t->ntrain - rem : t->ntrain;
-  t->steps_per_epoch = t->has_batch ? (t->used + t->batch - 1) / t->batch : 1;
+  t->steps_per_epoch = t->has_batch ? (int)(((int64_t)t->used + t->batch - 1) / t->batch) : 1;
   return true;
 }
 
