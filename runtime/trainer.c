@@ -14,8 +14,8 @@
 #include "lr_schedule.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
