@@ -295,11 +295,13 @@ enum { CACHE_MIN_BYTES = 1 << 20 };
 
 /* What identifies the contents of the file opened without reading them:
  * the same file (device, inode) with the same size and times. */
-static void hash_identity(Hasher *h, const struct stat *st) {
-  int64_t id[] = {(int64_t)st->st_dev,          (int64_t)st->st_ino,          (int64_t)st->st_size,
-                  (int64_t)st->st_mtim.tv_sec,  (int64_t)st->st_mtim.tv_nsec, (int64_t)st->st_ctim.tv_sec,
-                  (int64_t)st->st_ctim.tv_nsec};
-  hash_bytes(h, id, sizeof id);
+enum { IDENTITY_FIELDS = 7 };
+static void identity(const struct stat *st, int64_t id[IDENTITY_FIELDS]) {
+  const int64_t v[IDENTITY_FIELDS] = {(int64_t)st->st_dev,         (int64_t)st->st_ino,
+                                      (int64_t)st->st_size,        (int64_t)st->st_mtim.tv_sec,
+                                      (int64_t)st->st_mtim.tv_nsec, (int64_t)st->st_ctim.tv_sec,
+                                      (int64_t)st->st_ctim.tv_nsec};
+  memcpy(id, v, sizeof v);
 }
 
 /* The cache entry of f's len bytes of items: its name, from the file's real
@@ -316,7 +318,9 @@ static bool idx_cache_key(const IdxFile *f, size_t len, CacheKey *name, CacheKey
   uint64_t at[] = {f->pos, len};
   hash_bytes(&h, at, sizeof at);
   *name = hash_done(&h);
-  hash_identity(&h, &f->st);
+  int64_t id[IDENTITY_FIELDS];
+  identity(&f->st, id);
+  hash_bytes(&h, id, sizeof id);
   *key = hash_done(&h);
   free(real);
   return true;
@@ -328,16 +332,14 @@ static bool idx_cache_key(const IdxFile *f, size_t len, CacheKey *name, CacheKey
  * (a file rewritten within one tick of the same size would keep its key). */
 static bool idx_settled(const IdxFile *f) {
   struct stat now;
-  Hasher a, b;
-  hash_init(&a);
-  hash_init(&b);
-  hash_identity(&a, &f->st);
   if (stat(f->path, &now) != 0) return false;
-  hash_identity(&b, &now);
-  CacheKey ka = hash_done(&a), kb = hash_done(&b);
+  int64_t then_id[IDENTITY_FIELDS], now_id[IDENTITY_FIELDS];
+  identity(&f->st, then_id);
+  identity(&now, now_id);
   struct timespec t;
   clock_gettime(CLOCK_REALTIME, &t);
-  return memcmp(&ka, &kb, sizeof ka) == 0 && t.tv_sec - now.st_mtim.tv_sec > 2 && t.tv_sec - now.st_ctim.tv_sec > 2;
+  return memcmp(then_id, now_id, sizeof now_id) == 0 && t.tv_sec - now.st_mtim.tv_sec > 2 &&
+         t.tv_sec - now.st_ctim.tv_sec > 2;
 }
 
 /* Reads n items of unsigned bytes as they are, in large reads with no work
