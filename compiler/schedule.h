@@ -52,6 +52,9 @@ typedef struct {
                                    every row block over its slice of C's columns */
 } GemmSchedule;
 
+/* Flat convolution tiles take filters of at most this many rows and columns. */
+enum { CONV_FLAT_MAX_SIZE = 8 };
+
 /* How a convolution group (conv2d, conv2d_data, conv2d_filter) runs. */
 typedef enum {
   CONV_LOOPS,      /* direct loops: each output plane accumulated tap by tap in scratch (any geometry) */
@@ -70,6 +73,8 @@ typedef struct {
   int64_t macs;                 /* multiply-adds of the whole convolution */
   int rows, vectors, vw;        /* CONV_TILED tile (conv2d_filter: rows = filters per unit); floats per vector */
   int lines;                    /* CONV_TILED conv2d, conv2d_data: output rows per tile */
+  bool flat;                    /* CONV_TILED conv2d, conv2d_data: tiles of the output plane taken as
+                                   one row of points (lines 1), where rows leave lanes idle */
   int chans;                    /* CONV_TILED conv2d_filter: input channels per tile */
   int padded[2];                /* CONV_LANES: rows and columns of the zero-padded copy of an input plane */
 } ConvSchedule;

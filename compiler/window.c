@@ -393,6 +393,14 @@ static LLVMValueRef vload(Cg *cg, LLVMValueRef ptr, int off, LLVMValueRef mask) 
   return cg_call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
 }
 
+/* A vector at ptr + off (a run-time offset), lanes outside mask 0 (and never touched). */
+static LLVMValueRef vload_at(Cg *cg, LLVMValueRef ptr, LLVMValueRef off, LLVMValueRef mask) {
+  LLVMValueRef args[4] = {LLVMBuildGEP2(cg->b, cg->f32, ptr, &off, 1, ""), LLVMConstInt(cg->i32, 4, 0), mask,
+                          LLVMConstNull(cg->vec)};
+  LLVMTypeRef over[2] = {cg->vec, cg->ptr};
+  return cg_call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+}
+
 static void vstore(Cg *cg, LLVMValueRef v, LLVMValueRef ptr, LLVMValueRef mask) {
   LLVMValueRef args[4] = {v, ptr, LLVMConstInt(cg->i32, 4, 0), mask};
   LLVMTypeRef over[2] = {cg->vec, cg->ptr};
@@ -551,19 +559,122 @@ static void tile_block(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, 
   if (rest > 0) tile_lines(cg, T, b, grp, oc0, rows, i64c(cg, full * nl), rest, plane);
 }
 
+/* Flat tiles (ConvSchedule.flat): the output plane as one row of OH*OW
+ * points, a tile `vectors` vectors of it from point f0.  The input is as
+ * wide as the output and walked with stride 1, so tap (p, q) of point f
+ * reads input point f + (p*d0 - pad0)*IW + q*d1 - pad1 of the plane: one
+ * shifted load per vector, whose lanes are masked where the tap's column or
+ * row falls outside the input (or the point outside the plane).  The masks
+ * depend on f0 and the tap, not on the input channel, so they are made once
+ * per tile: a lane's column and row validity per tap column and row. */
+typedef struct {
+  LLVMValueRef col[CONV_FLAT_MAX_SIZE][16], row[CONV_FLAT_MAX_SIZE][16];   /* [tap column or row][vector] */
+} FlatMasks;
+
+static LLVMValueRef ivec_splat(Cg *cg, int vw, int v) {
+  int e[64];
+  for (int l = 0; l < vw; l++) e[l] = v;
+  return ivec_const(cg, vw, e);
+}
+
+static void flat_masks(Cg *cg, const Tile *T, LLVMValueRef f0, int nv, FlatMasks *M) {
+  int vw = T->cs->vw, total = T->OH * T->OW, iota[64];
+  LLVMTypeRef it = ivec(cg, vw);
+  LLVMValueRef f32 = LLVMBuildTrunc(cg->b, f0, cg->i32, "");
+  LLVMValueRef base = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetPoison(it), f32, i64c(cg, 0), ""),
+                                             LLVMGetPoison(it), LLVMConstNull(it), "");
+  for (int v = 0; v < nv; v++) {
+    for (int l = 0; l < vw; l++) iota[l] = v * vw + l;
+    LLVMValueRef f = LLVMBuildAdd(cg->b, base, ivec_const(cg, vw, iota), "");
+    LLVMValueRef in_plane = LLVMBuildICmp(cg->b, LLVMIntULT, f, ivec_splat(cg, vw, total), "");
+    LLVMValueRef col = LLVMBuildURem(cg->b, f, ivec_splat(cg, vw, T->OW), "");
+    LLVMValueRef row = LLVMBuildUDiv(cg->b, f, ivec_splat(cg, vw, T->OW), "");
+    for (int q = 0; q < T->c->KW; q++) {
+      LLVMValueRef c = LLVMBuildAdd(cg->b, col, ivec_splat(cg, vw, q * T->d1 - T->pad1), "");
+      M->col[q][v] = LLVMBuildICmp(cg->b, LLVMIntULT, c, ivec_splat(cg, vw, T->IW), "");
+    }
+    for (int p = 0; p < T->c->KH; p++) {
+      LLVMValueRef r = LLVMBuildAdd(cg->b, row, ivec_splat(cg, vw, p * T->d0 - T->pad0), "");
+      M->row[p][v] = and2(cg, in_plane, LLVMBuildICmp(cg->b, LLVMIntULT, r, ivec_splat(cg, vw, T->IH), ""));
+    }
+  }
+}
+
+/* The taps of input channel ic for `rows` outputs from oc0 and the flat
+ * tile of nv vectors from point f0, in the order of tile_taps. */
+static void flat_taps(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
+                      LLVMValueRef ic, LLVMValueRef f0, int nv, const FlatMasks *M) {
+  int vw = T->cs->vw;
+  LLVMValueRef plane = row_ptr(cg, T->in, b, add(cg, mul(cg, grp, T->IC), ic), i64c(cg, 0));
+  for (int p = 0; p < T->c->KH; p++)
+    for (int q = 0; q < T->c->KW; q++) {
+      LLVMValueRef xv[16];
+      int shift = (p * T->d0 - T->pad0) * T->IW + q * T->d1 - T->pad1;
+      for (int v = 0; v < nv; v++)
+        xv[v] = vload_at(cg, plane, add(cg, f0, i64c(cg, v * vw + shift)), and2(cg, M->row[p][v], M->col[q][v]));
+      for (int r = 0; r < rows; r++) {
+        LLVMValueRef wv = splat(cg, tile_weight(cg, T, grp, add(cg, oc0, i64c(cg, r)), ic, p, q), vw);
+        for (int v = 0; v < nv; v++) acc_fma(cg, T->acc[r * nv + v], wv, xv[v]);
+      }
+    }
+}
+
+/* Output channels oc0 .. oc0 + rows of image b, nv vectors of their flat
+ * planes from point f0 (the last vector may be cut by the plane's end), into plane. */
+static void flat_tile(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
+                      LLVMValueRef f0, int nv, LLVMValueRef plane) {
+  int vw = T->cs->vw, total = T->OH * T->OW;
+  FlatMasks M;
+  flat_masks(cg, T, f0, nv, &M);
+  for (int k = 0; k < rows * nv; k++) LLVMBuildStore(cg->b, LLVMConstNull(cg->vec), T->acc[k]);
+  CgLoop lc;
+  LLVMValueRef ic = cg_loop_begin(cg, &lc, i64c(cg, 0), i64c(cg, T->IC), i64c(cg, 1));
+  flat_taps(cg, T, b, grp, oc0, rows, ic, f0, nv, &M);
+  cg_loop_end(cg, &lc);
+  LLVMTypeRef it = ivec(cg, vw);
+  LLVMValueRef left = LLVMBuildTrunc(cg->b, sub(cg, i64c(cg, total), f0), cg->i32, "");
+  left = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetPoison(it), left, i64c(cg, 0), ""),
+                                LLVMGetPoison(it), LLVMConstNull(it), "");
+  for (int v = 0; v < nv; v++) {
+    int iota[64];
+    for (int l = 0; l < vw; l++) iota[l] = v * vw + l;
+    LLVMValueRef mask = LLVMBuildICmp(cg->b, LLVMIntSLT, ivec_const(cg, vw, iota), left, "");
+    for (int r = 0; r < rows; r++) {
+      LLVMValueRef at = add(cg, add(cg, mul(cg, add(cg, oc0, i64c(cg, r)), total), f0), i64c(cg, v * vw));
+      vstore(cg, LLVMBuildLoad2(cg->b, cg->vec, T->acc[r * nv + v], ""), LLVMBuildGEP2(cg->b, cg->f32, plane, &at, 1, ""),
+             mask);
+    }
+  }
+}
+
+/* Output channels oc0 .. oc0 + rows of image b, flat tiles of the
+ * schedule's vectors that lie inside the plane, then one for the rest. */
+static void flat_block(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
+                       LLVMValueRef plane) {
+  int vw = T->cs->vw, nv = T->cs->vectors, total = T->OH * T->OW;
+  int whole = total / vw, full = whole / nv, rest = (total + vw - 1) / vw - full * nv;
+  CgLoop lk;
+  LLVMValueRef k = cg_loop_begin(cg, &lk, i64c(cg, 0), i64c(cg, full), i64c(cg, 1));
+  flat_tile(cg, T, b, grp, oc0, rows, mul(cg, k, nv * vw), nv, plane);
+  cg_loop_end(cg, &lk);
+  if (rest > 0) flat_tile(cg, T, b, grp, oc0, rows, i64c(cg, full * nv * vw), rest, plane);
+}
+
 /* Every output plane of image b: per group, blocks of the tile's rows of
  * output channels and one shorter block for the rest. */
 static void tile_image(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef plane) {
   int rows = T->cs->rows, full = T->OG / rows, rest = T->OG % rows;
+  void (*block)(Cg *, const Tile *, LLVMValueRef, LLVMValueRef, LLVMValueRef, int, LLVMValueRef) =
+      T->cs->flat ? flat_block : tile_block;
   CgLoop lg, lb;
   LLVMValueRef grp = cg_loop_begin(cg, &lg, i64c(cg, 0), i64c(cg, T->c->w->groups), i64c(cg, 1));
   LLVMValueRef first = mul(cg, grp, T->OG);
   if (full > 0) {
     LLVMValueRef blk = cg_loop_begin(cg, &lb, i64c(cg, 0), i64c(cg, full), i64c(cg, 1));
-    tile_block(cg, T, b, grp, add(cg, first, mul(cg, blk, rows)), rows, plane);
+    block(cg, T, b, grp, add(cg, first, mul(cg, blk, rows)), rows, plane);
     cg_loop_end(cg, &lb);
   }
-  if (rest > 0) tile_block(cg, T, b, grp, add(cg, first, i64c(cg, full * rows)), rest, plane);
+  if (rest > 0) block(cg, T, b, grp, add(cg, first, i64c(cg, full * rows)), rest, plane);
   cg_loop_end(cg, &lg);
 }
 

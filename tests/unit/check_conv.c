@@ -42,6 +42,10 @@ static const Geo conv_geos[] = {
     {{2, 4, 7, 9}, 6, {3, 2}, {1, 1}, {0, 1, 2, 0}, {2, 3}, 2},     /* stride 1, uneven padding, dilation, groups */
     {{2, 8, 11, 10}, 20, {3, 3}, {2, 1}, {2, 1, 0, 1}, {1, 2}, 1}, /* filters in lanes: part vectors, stride, dilation */
     {{2, 8, 9, 3}, 20, {3, 3}, {1, 1}, {1, 0, 1, 0}, {1, 1}, 1},   /* filters in lanes, gradient planes one column wide */
+    /* flat tiles (rows back to back in the lanes): fewer rows out than in, */
+    {{2, 8, 9, 10}, 9, {3, 3}, {1, 1}, {0, 1, 0, 1}, {1, 1}, 1},
+    {{1, 8, 6, 11}, 5, {2, 3}, {1, 1}, {1, 3, 0, 1}, {2, 2}, 1},    /* dilation, uneven padding, */
+    {{2, 16, 5, 7}, 16, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 2},   /* groups */
 };
 static const Geo pool_geos[] = {
     {{2, 3, 8, 8}, 0, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
@@ -107,6 +111,56 @@ START_TEST(convolutions_match_evaluator) {
       EXPECT_MATCH(g, 100 + i * 3 + (size_t)(op - OP_CONV2D), 1, NULL, &o);
       arena_free(a);
     }
+  }
+  target_free(&t);
+}
+END_TEST
+
+/* Flat tiles are chosen where rows leave lanes idle and the input is read
+ * with stride 1: 14 columns on every family, forward and data gradient; not
+ * 16 columns (no idle lane), nor 28 columns in vectors of 4, nor a stride of
+ * 2 (whose data gradient is not tiled). */
+START_TEST(flat_tiles_chosen) {
+  static const struct {
+    int x[4], o, stride;
+    bool flat[2][3];   /* conv2d, conv2d_data: per family of configs[0..2] */
+  } cases[] = {
+      {{2, 32, 14, 14}, 64, 1, {{true, true, true}, {true, true, true}}},
+      {{2, 32, 16, 16}, 32, 1, {{false, false, false}, {false, false, false}}},
+      {{2, 32, 12, 12}, 32, 1, {{true, true, false}, {true, true, false}}},   /* 12 columns: whole vectors of 4 */
+      {{2, 1, 28, 28}, 32, 1, {{true, true, false}, {true, true, false}}},
+      {{2, 32, 14, 14}, 32, 2, {{false, false, false}, {false, false, false}}},
+  };
+  Target t;
+  if (!config_target(&configs[_i], &t)) return;
+  for (size_t i = 0; i < COUNT_OF(cases); i++) {
+    Arena *a = arena_new();
+    IrGraph *g = ir_graph_new(a, "flat", 0);
+    IrWindow win = {.size = {3, 3}, .stride = {cases[i].stride, cases[i].stride}, .pad = {1, 1, 1, 1},
+                    .dilation = {1, 1}, .groups = 1};
+    Shape x = shape_of(4, cases[i].x), w = shape_of(4, (int[]){cases[i].o, cases[i].x[1], 3, 3});
+    Geo geo = {{cases[i].x[0], cases[i].x[1], cases[i].x[2], cases[i].x[3]}, cases[i].o, {3, 3},
+               {cases[i].stride, cases[i].stride}, {1, 1, 1, 1}, {1, 1}, 1};
+    Shape y = out_shape(&geo, cases[i].o);
+    IrNode *fwd = ir_window(g, OP_CONV2D, ir_input(g, "x", x), ir_input(g, "w", w), win, y);
+    IrNode *data = ir_window(g, OP_CONV2D_DATA, ir_input(g, "g", y), ir_input(g, "w2", w), win, x);
+    ir_output(g, "y", ir_binary(g, OP_MUL, fwd, ir_const(g, 2)));
+    ir_output(g, "dx", ir_binary(g, OP_MUL, data, ir_const(g, 2)));
+    Planned *p = pipeline_plan(g, &t);
+    int convs = 0;
+    for (int si = 0; si < p->mp->nsteps; si++) {
+      const PlanStep *st = &p->mp->steps[si];
+      if (st->kind != STEP_GROUP || p->fp->groups[st->group].kind != FG_CONV) continue;
+      const ConvSchedule *cs = &p->sched->steps[si].conv;
+      IrOp op = p->fp->groups[st->group].mm->op;
+      ck_assert_msg(cs->method == CONV_TILED || cases[i].stride != 1, "case %zu: a stride-1 convolution is not tiled", i);
+      ck_assert_msg(cs->flat == cases[i].flat[op == OP_CONV2D_DATA][_i], "case %zu (%s, %s): flat tiles %s", i,
+                    op_info[op].name, target_family_name(t.family), cs->flat ? "chosen" : "not chosen");
+      convs++;
+    }
+    ck_assert_int_eq(convs, 2);
+    pipeline_plan_free(p);
+    arena_free(a);
   }
   target_free(&t);
 }
@@ -438,6 +492,7 @@ Suite *conv_suite(void) {
   TCase *ops = tcase_create("ops");
   tcase_set_timeout(ops, 240);
   tcase_add_loop_test(ops, convolutions_match_evaluator, 0, 3);   /* the vector families */
+  tcase_add_loop_test(ops, flat_tiles_chosen, 0, 3);   /* the vector families */
   tcase_add_test(ops, pools_match_evaluator);
   tcase_add_loop_test(ops, max_pools_alone_match_evaluator, 0, (int)COUNT_OF(configs));
   tcase_add_test(ops, cnn_kernels);
