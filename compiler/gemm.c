@@ -130,31 +130,56 @@ static void transpose(Cg *cg, const Gemm *g, LLVMValueRef *v) {
 
 /* A transposed B (k contiguous) in vw x vw blocks: vw vector loads down
  * vw of its rows, a transpose in registers, vw aligned vector stores into
- * the panel; the edges a block does not fill, one float at a time.  (One
- * float at a time everywhere costs a strided store per float: at batch 64
- * that made W3's data-gradient product 44% slower per sample.) */
+ * the panel; the last k steps (K not a multiple of vw) a shorter block of
+ * masked loads, storing only its k steps; the columns a block does not
+ * fill, one float at a time.  (One float at a time everywhere costs a
+ * strided store per float: at batch 64 that made W3's data-gradient
+ * product 44% slower per sample, and a product of K = 10 lost to OpenBLAS.) */
+/* One block: columns c.. (vw of them, B's rows src.. bn apart) at k steps
+ * k.. (kn <= vw of them: a shorter block loads only kn lanes of each row). */
+static void transpose_block(Cg *cg, const Gemm *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef c,
+                            LLVMValueRef k, int kn) {
+  int vw = g->vw;
+  LLVMValueRef v[TRANSPOSE_MAX], mask = NULL;
+  if (kn < vw) {
+    LLVMTypeRef i1 = LLVMInt1TypeInContext(cg->ctx);
+    LLVMValueRef bits[TRANSPOSE_MAX];
+    for (int l = 0; l < vw; l++) bits[l] = LLVMConstInt(i1, l < kn, 0);
+    mask = LLVMConstVector(bits, (unsigned)vw);
+  }
+  for (int i = 0; i < vw; i++) {
+    LLVMValueRef at = gep(cg, g->B, add(cg, src, add(cg, k, cg_i64(cg, i * g->bn))));
+    if (mask) {
+      LLVMValueRef args[4] = {at, LLVMConstInt(cg->i32, 4, 0), mask, LLVMConstNull(cg->vec)};
+      LLVMTypeRef over[2] = {cg->vec, cg->ptr};
+      v[i] = cg_call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+    } else {
+      v[i] = LLVMBuildLoad2(cg->b, cg->vec, at, "");
+      LLVMSetAlignment(v[i], 4);
+    }
+  }
+  transpose(cg, g, v);
+  for (int i = 0; i < kn; i++) {
+    LLVMValueRef at = add(cg, mul(cg, add(cg, k, cg_i64(cg, i)), g->nr), c);
+    LLVMSetAlignment(LLVMBuildStore(cg->b, v[i], gep(cg, dst, at)), (unsigned)(4 * vw));
+  }
+}
+
 static void pack_b_transposed(Cg *cg, const Gemm *g, LLVMValueRef dst, LLVMValueRef j0, int ncols) {
   int vw = g->vw, cols = ncols / vw * vw;
   int64_t K = g->s->K, kmain = K / vw * vw;
-  if (cols > 0 && kmain > 0) {
+  if (cols > 0) {
     CgLoop lc, lk;
     LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), cg_i64(cg, cols), cg_i64(cg, vw));
     LLVMValueRef src = mul(cg, add(cg, j0, c), g->bn);
-    LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, kmain), cg_i64(cg, vw));
-    LLVMValueRef v[TRANSPOSE_MAX];
-    for (int i = 0; i < vw; i++) {
-      v[i] = LLVMBuildLoad2(cg->b, cg->vec, gep(cg, g->B, add(cg, src, add(cg, k, cg_i64(cg, i * g->bn)))), "");
-      LLVMSetAlignment(v[i], 4);
+    if (kmain > 0) {
+      LLVMValueRef k = cg_loop_begin(cg, &lk, cg_i64(cg, 0), cg_i64(cg, kmain), cg_i64(cg, vw));
+      transpose_block(cg, g, dst, src, c, k, vw);
+      cg_loop_end(cg, &lk);
     }
-    transpose(cg, g, v);
-    for (int i = 0; i < vw; i++) {
-      LLVMValueRef at = add(cg, mul(cg, add(cg, k, cg_i64(cg, i)), g->nr), c);
-      LLVMSetAlignment(LLVMBuildStore(cg->b, v[i], gep(cg, dst, at)), (unsigned)(4 * vw));
-    }
-    cg_loop_end(cg, &lk);
+    if (K > kmain) transpose_block(cg, g, dst, src, c, cg_i64(cg, kmain), (int)(K - kmain));
     cg_loop_end(cg, &lc);
   }
-  pack_b_floats(cg, g, dst, j0, 0, cols, kmain, K);
   pack_b_floats(cg, g, dst, j0, cols, ncols, 0, K);
 }
 
