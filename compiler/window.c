@@ -660,12 +660,15 @@ static void flat_block(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, 
   if (rest > 0) flat_tile(cg, T, b, grp, oc0, rows, i64c(cg, full * nv * vw), rest, plane);
 }
 
+/* Output channels oc0 .. oc0 + rows of image b into plane: tile_block or flat_block. */
+typedef void BlockFn(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, LLVMValueRef oc0, int rows,
+                     LLVMValueRef plane);
+
 /* Every output plane of image b: per group, blocks of the tile's rows of
  * output channels and one shorter block for the rest. */
 static void tile_image(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef plane) {
   int rows = T->cs->rows, full = T->OG / rows, rest = T->OG % rows;
-  void (*block)(Cg *, const Tile *, LLVMValueRef, LLVMValueRef, LLVMValueRef, int, LLVMValueRef) =
-      T->cs->flat ? flat_block : tile_block;
+  BlockFn *block = T->cs->flat ? flat_block : tile_block;
   CgLoop lg, lb;
   LLVMValueRef grp = cg_loop_begin(cg, &lg, i64c(cg, 0), i64c(cg, T->c->w->groups), i64c(cg, 1));
   LLVMValueRef first = mul(cg, grp, T->OG);
