@@ -128,13 +128,6 @@ static void transpose(Cg *cg, const Gemm *g, LLVMValueRef *v) {
   }
 }
 
-/* A transposed B (k contiguous) in vw x vw blocks: vw vector loads down
- * vw of its rows, a transpose in registers, vw aligned vector stores into
- * the panel; the last k steps (K not a multiple of vw) a shorter block of
- * masked loads, storing only its k steps; the columns a block does not
- * fill, one float at a time.  (One float at a time everywhere costs a
- * strided store per float: at batch 64 that made W3's data-gradient
- * product 44% slower per sample, and a product of K = 10 lost to OpenBLAS.) */
 /* One block: columns c.. (vw of them, B's rows src.. bn apart) at k steps
  * k.. (kn <= vw of them: a shorter block loads only kn lanes of each row). */
 static void transpose_block(Cg *cg, const Gemm *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef c,
@@ -165,6 +158,13 @@ static void transpose_block(Cg *cg, const Gemm *g, LLVMValueRef dst, LLVMValueRe
   }
 }
 
+/* A transposed B (k contiguous) in vw x vw blocks: vw vector loads down
+ * vw of its rows, a transpose in registers, vw aligned vector stores into
+ * the panel; the last k steps (K not a multiple of vw) a shorter block of
+ * masked loads, storing only its k steps; the columns a block does not
+ * fill, one float at a time.  (One float at a time everywhere costs a
+ * strided store per float: at batch 64 that made W3's data-gradient
+ * product 44% slower per sample, and a product of K = 10 lost to OpenBLAS.) */
 static void pack_b_transposed(Cg *cg, const Gemm *g, LLVMValueRef dst, LLVMValueRef j0, int ncols) {
   int vw = g->vw, cols = ncols / vw * vw;
   int64_t K = g->s->K, kmain = K / vw * vw;

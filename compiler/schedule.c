@@ -331,11 +331,17 @@ static void tile_conv(const FusePlan *fp, const IrNode *c, const Target *t, Conv
    * examples/fashion_cnn.nn, AMD EPYC Zen 5, AVX-512, `nnc train --profile`:
    * the first convolution, 28 columns in 32 lanes, 660-680 -> 621-638 us;
    * the second, 14 in 16, 2556-2569 -> 2449-2468 us; its data gradient
-   * 2412-2480 -> 2336-2351 us) */
+   * 2412-2480 -> 2336-2351 us).  Each tap's load is masked by lanes known
+   * only at run time, so only on a family with masked loads: SSE2 has none,
+   * LLVM splits each lane by lane, and a 64x32x14x14 convolution's SSE2 code
+   * took 34 -> 39 ms flat on the same Zen 5.  The input's rows must lie back to back (a plane of stride W), the
+   * filter fit CONV_FLAT_MAX_SIZE and twice a plane's points an i32 (the
+   * lanes past its end and the taps' shifts stay in range). */
   int64_t points = (int64_t)c->shape.dim[2] * cols, row_lanes = c->shape.dim[2] * round_up(cols, vw);
   const FuseNode *in = &fp->node[c->src[0]->id];
-  if (round_up(points, vw) < row_lanes && w->stride[0] == 1 && c->src[0]->shape.dim[3] == cols &&
-      in->stride[2] == cols && w->size[0] <= CONV_FLAT_MAX_SIZE && w->size[1] <= CONV_FLAT_MAX_SIZE) {
+  if (t->masked_loads && round_up(points, vw) < row_lanes && 2 * points <= INT32_MAX && w->stride[0] == 1 &&
+      c->src[0]->shape.dim[3] == cols && in->stride[2] == cols && w->size[0] <= CONV_FLAT_MAX_SIZE &&
+      w->size[1] <= CONV_FLAT_MAX_SIZE) {
     cs->flat = true;
     cs->lines = 1;
     cs->vectors = (int)(n < (points + vw - 1) / vw ? n : (points + vw - 1) / vw);

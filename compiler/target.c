@@ -19,6 +19,7 @@ typedef struct {
   int vector_floats;     /* floats per vector register */
   int vector_regs;       /* architectural vector registers */
   bool fma;              /* fused multiply-add */
+  bool masked_loads;     /* vector loads under a lane mask (else LLVM splits them lane by lane) */
   int l2_kib;            /* a core's L2 cache, typical of the family's usual cores */
 } FamilyInfo;
 
@@ -26,12 +27,12 @@ typedef struct {
  * Zen 2 and 3 and most AVX2 cores 512 KiB (some Intel client cores 256);
  * AArch64 server cores (Neoverse N1, V1) 1 MiB, small cores 256-512. */
 static const FamilyInfo families[] = {
-  [FAMILY_AVX512] = {"avx512", "x86-64 with AVX-512", 16, 32, true, 1024},
-  [FAMILY_AVX2] = {"avx2", "x86-64 with AVX2 and FMA", 8, 16, true, 512},
-  [FAMILY_AVX] = {"avx", "x86-64 with AVX, no FMA", 8, 16, false, 256},
-  [FAMILY_SSE2] = {"sse2", "baseline x86-64 (SSE2)", 4, 16, false, 256},
-  [FAMILY_NEON] = {"neon", "AArch64 Advanced SIMD", 4, 32, true, 512},
-  [FAMILY_GENERIC] = {"generic", "portable code for an architecture nnc has no tuning for", 4, 16, false, 256},
+  [FAMILY_AVX512] = {"avx512", "x86-64 with AVX-512", 16, 32, true, true, 1024},
+  [FAMILY_AVX2] = {"avx2", "x86-64 with AVX2 and FMA", 8, 16, true, true, 512},
+  [FAMILY_AVX] = {"avx", "x86-64 with AVX, no FMA", 8, 16, false, true, 256},
+  [FAMILY_SSE2] = {"sse2", "baseline x86-64 (SSE2)", 4, 16, false, false, 256},
+  [FAMILY_NEON] = {"neon", "AArch64 Advanced SIMD", 4, 32, true, false, 512},
+  [FAMILY_GENERIC] = {"generic", "portable code for an architecture nnc has no tuning for", 4, 16, false, false, 256},
 };
 
 const char *target_family_name(TargetFamily f) { return families[f].name; }
@@ -65,6 +66,7 @@ static void set_family(Target *t, TargetFamily f) {
   t->vector_floats = fi->vector_floats;
   t->vector_regs = fi->vector_regs;
   t->fma = fi->fma;
+  t->masked_loads = fi->masked_loads;
   t->l2_bytes = fi->l2_kib * 1024;
   int bytes = 4 * t->vector_floats;
   t->align = bytes > 64 ? bytes : 64;
@@ -346,8 +348,9 @@ void target_print(FILE *out, const Target *t) {
   else
     fprintf(out, "features   %s\n", *t->features ? t->features : "(what the cpu implies)");
   fprintf(out, "family     %s: %s\n", fi->name, fi->what);
-  fprintf(out, "vectors    %d floats (%d bits), %d registers, %s\n", t->vector_floats, 32 * t->vector_floats,
-          t->vector_regs, t->fma ? "fused multiply-add" : "no fused multiply-add");
+  fprintf(out, "vectors    %d floats (%d bits), %d registers, %s, %s\n", t->vector_floats, 32 * t->vector_floats,
+          t->vector_regs, t->fma ? "fused multiply-add" : "no fused multiply-add",
+          t->masked_loads ? "masked loads" : "no masked loads");
   fprintf(out, "alignment  %d bytes\n", t->align);
   fprintf(out, "L2 cache   %d KiB a core assumed\n", t->l2_bytes / 1024);
   fprintf(out, "tile       %d rows x %d vectors (%d x %d floats): %d accumulators in registers\n", t->tile_rows,

@@ -52,6 +52,7 @@ typedef struct {
   int vector_floats;     /* floats per vector register */
   int vector_regs;       /* architectural vector registers */
   bool fma;              /* fused multiply-add instructions */
+  bool masked_loads;     /* vector loads under a lane mask (AVX and later; SSE2 and NEON have none) */
   int align;             /* bytes: every buffer the plan lays out, at least one vector and a cache line */
   int l2_bytes;          /* a core's L2 cache, typical of the family's usual cores */
   int tile_rows;         /* micro-kernel rows */

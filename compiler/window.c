@@ -372,6 +372,12 @@ static LLVMValueRef ivec_const(Cg *cg, int vw, const int *v) {
   return LLVMConstVector(e, (unsigned)vw);
 }
 
+/* x in every lane of a vector of type vt (vw lanes). */
+static LLVMValueRef splat_of(Cg *cg, LLVMValueRef x, LLVMTypeRef vt, int vw) {
+  LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(vt), x, i64c(cg, 0), "");
+  return LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(vt), LLVMConstNull(ivec(cg, vw)), "");
+}
+
 /* Lanes lo <= l < hi of a vector (compile-time), and'ed with the i1 `on`. */
 static LLVMValueRef lane_mask(Cg *cg, int vw, int lo, int hi, LLVMValueRef on) {
   LLVMTypeRef i1 = LLVMInt1TypeInContext(cg->ctx), mt = LLVMVectorType(i1, (unsigned)vw);
@@ -561,15 +567,19 @@ static void tile_block(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, 
 
 /* Flat tiles (ConvSchedule.flat): the output plane as one row of OH*OW
  * points, a tile `vectors` vectors of it from point f0.  The input is as
- * wide as the output and walked with stride 1, so tap (p, q) of point f
- * reads input point f + (p*d0 - pad0)*IW + q*d1 - pad1 of the plane: one
- * shifted load per vector, whose lanes are masked where the tap's column or
- * row falls outside the input (or the point outside the plane).  The masks
- * depend on f0 and the tap, not on the input channel, so they are made once
- * per tile: a lane's column and row validity per tap column and row. */
+ * wide as the output, its rows back to back, and walked with stride 1, so
+ * tap (p, q) of point f reads input point f + (p*d0 - pad0)*IW + q*d1 - pad1
+ * of the plane: one shifted load per vector, whose lanes are masked where
+ * the tap's column or row falls outside the input.  (A lane past the
+ * plane's end reads a point of the input plane, or nothing, and is not
+ * stored.)  The masks depend on f0 and the tap, not on the input channel,
+ * so they are made once per tile: a lane's column and row validity per tap
+ * column and row. */
+enum { FLAT_MAX_VECTORS = 4 };   /* a tile's vectors at most (the schedule's tiles have up to 4) */
+
 typedef struct {
-  LLVMValueRef col[CONV_FLAT_MAX_SIZE][16], row[CONV_FLAT_MAX_SIZE][16];   /* [tap column or row][vector] */
-} FlatMasks;
+  LLVMValueRef col[CONV_FLAT_MAX_SIZE][FLAT_MAX_VECTORS], row[CONV_FLAT_MAX_SIZE][FLAT_MAX_VECTORS];
+} FlatMasks;   /* [tap column or row][vector] */
 
 static LLVMValueRef ivec_splat(Cg *cg, int vw, int v) {
   int e[64];
@@ -578,15 +588,12 @@ static LLVMValueRef ivec_splat(Cg *cg, int vw, int v) {
 }
 
 static void flat_masks(Cg *cg, const Tile *T, LLVMValueRef f0, int nv, FlatMasks *M) {
-  int vw = T->cs->vw, total = T->OH * T->OW, iota[64];
-  LLVMTypeRef it = ivec(cg, vw);
-  LLVMValueRef f32 = LLVMBuildTrunc(cg->b, f0, cg->i32, "");
-  LLVMValueRef base = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetPoison(it), f32, i64c(cg, 0), ""),
-                                             LLVMGetPoison(it), LLVMConstNull(it), "");
+  int vw = T->cs->vw, iota[64];
+  if (nv > FLAT_MAX_VECTORS) die("codegen: a flat convolution tile of %d vectors", nv);
+  LLVMValueRef base = splat_of(cg, LLVMBuildTrunc(cg->b, f0, cg->i32, ""), ivec(cg, vw), vw);
   for (int v = 0; v < nv; v++) {
     for (int l = 0; l < vw; l++) iota[l] = v * vw + l;
     LLVMValueRef f = LLVMBuildAdd(cg->b, base, ivec_const(cg, vw, iota), "");
-    LLVMValueRef in_plane = LLVMBuildICmp(cg->b, LLVMIntULT, f, ivec_splat(cg, vw, total), "");
     LLVMValueRef col = LLVMBuildURem(cg->b, f, ivec_splat(cg, vw, T->OW), "");
     LLVMValueRef row = LLVMBuildUDiv(cg->b, f, ivec_splat(cg, vw, T->OW), "");
     for (int q = 0; q < T->c->KW; q++) {
@@ -595,7 +602,7 @@ static void flat_masks(Cg *cg, const Tile *T, LLVMValueRef f0, int nv, FlatMasks
     }
     for (int p = 0; p < T->c->KH; p++) {
       LLVMValueRef r = LLVMBuildAdd(cg->b, row, ivec_splat(cg, vw, p * T->d0 - T->pad0), "");
-      M->row[p][v] = and2(cg, in_plane, LLVMBuildICmp(cg->b, LLVMIntULT, r, ivec_splat(cg, vw, T->IH), ""));
+      M->row[p][v] = LLVMBuildICmp(cg->b, LLVMIntULT, r, ivec_splat(cg, vw, T->IH), "");
     }
   }
 }
@@ -608,7 +615,7 @@ static void flat_taps(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, L
   LLVMValueRef plane = row_ptr(cg, T->in, b, add(cg, mul(cg, grp, T->IC), ic), i64c(cg, 0));
   for (int p = 0; p < T->c->KH; p++)
     for (int q = 0; q < T->c->KW; q++) {
-      LLVMValueRef xv[16];
+      LLVMValueRef xv[FLAT_MAX_VECTORS];
       int shift = (p * T->d0 - T->pad0) * T->IW + q * T->d1 - T->pad1;
       for (int v = 0; v < nv; v++)
         xv[v] = vload_at(cg, plane, add(cg, f0, i64c(cg, v * vw + shift)), and2(cg, M->row[p][v], M->col[q][v]));
@@ -631,10 +638,7 @@ static void flat_tile(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, L
   LLVMValueRef ic = cg_loop_begin(cg, &lc, i64c(cg, 0), i64c(cg, T->IC), i64c(cg, 1));
   flat_taps(cg, T, b, grp, oc0, rows, ic, f0, nv, &M);
   cg_loop_end(cg, &lc);
-  LLVMTypeRef it = ivec(cg, vw);
-  LLVMValueRef left = LLVMBuildTrunc(cg->b, sub(cg, i64c(cg, total), f0), cg->i32, "");
-  left = LLVMBuildShuffleVector(cg->b, LLVMBuildInsertElement(cg->b, LLVMGetPoison(it), left, i64c(cg, 0), ""),
-                                LLVMGetPoison(it), LLVMConstNull(it), "");
+  LLVMValueRef left = splat_of(cg, LLVMBuildTrunc(cg->b, sub(cg, i64c(cg, total), f0), cg->i32, ""), ivec(cg, vw), vw);
   for (int v = 0; v < nv; v++) {
     int iota[64];
     for (int l = 0; l < vw; l++) iota[l] = v * vw + l;
@@ -1022,11 +1026,6 @@ void conv_emit(Cg *cg, const FuseGroup *G) {
  * a constant shuffle.  The units still cut the flat output: a row or band
  * cut by a unit boundary is computed by both units, each storing only its
  * own points. */
-
-static LLVMValueRef splat_of(Cg *cg, LLVMValueRef x, LLVMTypeRef vt, int vw) {
-  LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(vt), x, i64c(cg, 0), "");
-  return LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(vt), LLVMConstNull(ivec(cg, vw)), "");
-}
 
 /* Lanes of row (b, c, h) of s at columns col[l] where on[l] (other lanes
  * undefined): when the row is contiguous and the columns lie within two
