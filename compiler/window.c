@@ -581,12 +581,15 @@ typedef struct {
   LLVMValueRef col[CONV_FLAT_MAX_SIZE][FLAT_MAX_VECTORS], row[CONV_FLAT_MAX_SIZE][FLAT_MAX_VECTORS];
 } FlatMasks;   /* [tap column or row][vector] */
 
+/* The constant v in every lane of an i32 vector. */
 static LLVMValueRef ivec_splat(Cg *cg, int vw, int v) {
   int e[64];
   for (int l = 0; l < vw; l++) e[l] = v;
   return ivec_const(cg, vw, e);
 }
 
+/* The masks of the tile of nv vectors from point f0: lane l of vector v is
+ * point f = f0 + v*vw + l, at row f / OW and column f % OW of the plane. */
 static void flat_masks(Cg *cg, const Tile *T, LLVMValueRef f0, int nv, FlatMasks *M) {
   int vw = T->cs->vw, iota[64];
   if (nv > FLAT_MAX_VECTORS) die("codegen: a flat convolution tile of %d vectors", nv);
