@@ -648,8 +648,8 @@ static void flat_tile(Cg *cg, const Tile *T, LLVMValueRef b, LLVMValueRef grp, L
     LLVMValueRef mask = LLVMBuildICmp(cg->b, LLVMIntSLT, ivec_const(cg, vw, iota), left, "");
     for (int r = 0; r < rows; r++) {
       LLVMValueRef at = add(cg, add(cg, mul(cg, add(cg, oc0, i64c(cg, r)), total), f0), i64c(cg, v * vw));
-      vstore(cg, LLVMBuildLoad2(cg->b, cg->vec, T->acc[r * nv + v], ""), LLVMBuildGEP2(cg->b, cg->f32, plane, &at, 1, ""),
-             mask);
+      LLVMValueRef sum = LLVMBuildLoad2(cg->b, cg->vec, T->acc[r * nv + v], "");
+      vstore(cg, sum, LLVMBuildGEP2(cg->b, cg->f32, plane, &at, 1, ""), mask);
     }
   }
 }

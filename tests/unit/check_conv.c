@@ -154,7 +154,8 @@ START_TEST(flat_tiles_chosen) {
       if (st->kind != STEP_GROUP || p->fp->groups[st->group].kind != FG_CONV) continue;
       const ConvSchedule *cs = &p->sched->steps[si].conv;
       IrOp op = p->fp->groups[st->group].mm->op;
-      ck_assert_msg(cs->method == CONV_TILED || cases[i].stride != 1, "case %zu: a stride-1 convolution is not tiled", i);
+      ck_assert_msg(cs->method == CONV_TILED || cases[i].stride != 1, "case %zu: a stride-1 convolution not tiled",
+                    i);
       bool want = t.family == FAMILY_AVX512 ? cases[i].flat[op == OP_CONV2D_DATA][0]
                   : t.family == FAMILY_AVX2 ? cases[i].flat[op == OP_CONV2D_DATA][1]
                                             : false;
