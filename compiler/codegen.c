@@ -68,6 +68,20 @@ LLVMValueRef cg_call_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, int 
   return LLVMBuildCall2(cg->b, ty, f, args, (unsigned)nargs, "");
 }
 
+LLVMValueRef cg_lane_mask(Cg *cg, int vw, int lo, int hi) {
+  LLVMTypeRef i1 = LLVMInt1TypeInContext(cg->ctx);
+  LLVMValueRef bits[64];
+  if (vw > 64) die("codegen: a vector of %d lanes", vw);
+  for (int l = 0; l < vw; l++) bits[l] = LLVMConstInt(i1, l >= lo && l < hi, 0);
+  return LLVMConstVector(bits, (unsigned)vw);
+}
+
+LLVMValueRef cg_masked_load(Cg *cg, LLVMValueRef ptr, LLVMValueRef mask) {
+  LLVMValueRef args[4] = {ptr, LLVMConstInt(cg->i32, 4, 0), mask, LLVMConstNull(cg->vec)};
+  LLVMTypeRef over[2] = {cg->vec, cg->ptr};
+  return cg_call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+}
+
 LLVMValueRef cg_offset(Cg *cg, const CgPoint *p, const int64_t *st) {
   LLVMValueRef off = NULL;
   for (int j = 0; j < p->n; j++) {

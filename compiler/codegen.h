@@ -84,6 +84,10 @@ LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l, LLVMValueRef start, LLVMValueRef e
 void cg_loop_end(Cg *cg, CgLoop *l);
 LLVMValueRef cg_call_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, int nover, LLVMValueRef *args,
                                int nargs);
+/* vw lanes of i1, those with lo <= l < hi set (a compile-time constant). */
+LLVMValueRef cg_lane_mask(Cg *cg, int vw, int lo, int hi);
+/* A vector of floats at ptr: lanes outside mask are 0 and their memory never touched. */
+LLVMValueRef cg_masked_load(Cg *cg, LLVMValueRef ptr, LLVMValueRef mask);
 LLVMValueRef cg_offset(Cg *cg, const CgPoint *p, const int64_t *st);
 LLVMValueRef cg_load(Cg *cg, LLVMValueRef base, LLVMValueRef off);
 void cg_store(Cg *cg, LLVMValueRef base, LLVMValueRef off, LLVMValueRef v);

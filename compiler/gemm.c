@@ -133,19 +133,11 @@ static void transpose(Cg *cg, const Gemm *g, LLVMValueRef *v) {
 static void transpose_block(Cg *cg, const Gemm *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef c,
                             LLVMValueRef k, int kn) {
   int vw = g->vw;
-  LLVMValueRef v[TRANSPOSE_MAX], mask = NULL;
-  if (kn < vw) {
-    LLVMTypeRef i1 = LLVMInt1TypeInContext(cg->ctx);
-    LLVMValueRef bits[TRANSPOSE_MAX];
-    for (int l = 0; l < vw; l++) bits[l] = LLVMConstInt(i1, l < kn, 0);
-    mask = LLVMConstVector(bits, (unsigned)vw);
-  }
+  LLVMValueRef v[TRANSPOSE_MAX];
   for (int i = 0; i < vw; i++) {
     LLVMValueRef at = gep(cg, g->B, add(cg, src, add(cg, k, cg_i64(cg, i * g->bn))));
-    if (mask) {
-      LLVMValueRef args[4] = {at, LLVMConstInt(cg->i32, 4, 0), mask, LLVMConstNull(cg->vec)};
-      LLVMTypeRef over[2] = {cg->vec, cg->ptr};
-      v[i] = cg_call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+    if (kn < vw) {
+      v[i] = cg_masked_load(cg, at, cg_lane_mask(cg, vw, 0, kn));
     } else {
       v[i] = LLVMBuildLoad2(cg->b, cg->vec, at, "");
       LLVMSetAlignment(v[i], 4);

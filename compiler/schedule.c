@@ -333,8 +333,9 @@ static void tile_conv(const FusePlan *fp, const IrNode *c, const Target *t, Conv
    * the second, 14 in 16, 2556-2569 -> 2449-2468 us; its data gradient
    * 2412-2480 -> 2336-2351 us).  Each tap's load is masked by lanes known
    * only at run time, so only on a family with masked loads: SSE2 has none,
-   * LLVM splits each lane by lane, and a 64x32x14x14 convolution's SSE2
-   * code took 34 -> 39 ms flat on the same Zen 5.  The input's rows must
+   * LLVM splits each lane by lane, and the whole train step of
+   * examples/fashion_cnn.nn in SSE2 code (`nnc compile --cpu x86-64`, run
+   * on the same Zen 5) took 91-95 -> 105-109 ms flat.  The input's rows must
    * lie back to back (a plane of stride W), the filter fit
    * CONV_FLAT_MAX_SIZE and twice a plane's points an i32 (the lanes past
    * its end and the taps' shifts stay in range). */

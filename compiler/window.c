@@ -380,10 +380,8 @@ static LLVMValueRef splat_of(Cg *cg, LLVMValueRef x, LLVMTypeRef vt, int vw) {
 
 /* Lanes lo <= l < hi of a vector (compile-time), and'ed with the i1 `on`. */
 static LLVMValueRef lane_mask(Cg *cg, int vw, int lo, int hi, LLVMValueRef on) {
-  LLVMTypeRef i1 = LLVMInt1TypeInContext(cg->ctx), mt = LLVMVectorType(i1, (unsigned)vw);
-  LLVMValueRef bits[64];
-  for (int l = 0; l < vw; l++) bits[l] = LLVMConstInt(i1, l >= lo && l < hi, 0);
-  LLVMValueRef m = LLVMConstVector(bits, (unsigned)vw);
+  LLVMTypeRef mt = LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)vw);
+  LLVMValueRef m = cg_lane_mask(cg, vw, lo, hi);
   if (!on) return m;
   LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(mt), on, i64c(cg, 0), "");
   v = LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(mt), LLVMConstNull(LLVMVectorType(cg->i32, (unsigned)vw)), "");
@@ -391,20 +389,12 @@ static LLVMValueRef lane_mask(Cg *cg, int vw, int lo, int hi, LLVMValueRef on) {
 }
 
 /* A vector at ptr + off, lanes outside mask 0 (and never touched). */
-static LLVMValueRef vload(Cg *cg, LLVMValueRef ptr, int off, LLVMValueRef mask) {
-  LLVMValueRef o = i64c(cg, off);
-  LLVMValueRef args[4] = {LLVMBuildGEP2(cg->b, cg->f32, ptr, &o, 1, ""), LLVMConstInt(cg->i32, 4, 0), mask,
-                          LLVMConstNull(cg->vec)};
-  LLVMTypeRef over[2] = {cg->vec, cg->ptr};
-  return cg_call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+static LLVMValueRef vload_at(Cg *cg, LLVMValueRef ptr, LLVMValueRef off, LLVMValueRef mask) {
+  return cg_masked_load(cg, LLVMBuildGEP2(cg->b, cg->f32, ptr, &off, 1, ""), mask);
 }
 
-/* A vector at ptr + off (a run-time offset), lanes outside mask 0 (and never touched). */
-static LLVMValueRef vload_at(Cg *cg, LLVMValueRef ptr, LLVMValueRef off, LLVMValueRef mask) {
-  LLVMValueRef args[4] = {LLVMBuildGEP2(cg->b, cg->f32, ptr, &off, 1, ""), LLVMConstInt(cg->i32, 4, 0), mask,
-                          LLVMConstNull(cg->vec)};
-  LLVMTypeRef over[2] = {cg->vec, cg->ptr};
-  return cg_call_intrinsic(cg, "llvm.masked.load", over, 2, args, 4);
+static LLVMValueRef vload(Cg *cg, LLVMValueRef ptr, int off, LLVMValueRef mask) {
+  return vload_at(cg, ptr, i64c(cg, off), mask);
 }
 
 static void vstore(Cg *cg, LLVMValueRef v, LLVMValueRef ptr, LLVMValueRef mask) {
