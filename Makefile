@@ -22,15 +22,18 @@ LLVM_LIBS   := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes
 # (`nnc compile --target` takes any), and is not position-independent: loading
 # libLLVM.so cost every nnc process about 40 ms before main (its 350,000
 # relocations and the pages they write), `nnc --version` 72 -> 25-28 ms
-# (docs/backend.md).  zstd is linked through the library libLLVM itself
-# needs (no -dev package); z3 and libxml2 are not used by these components.
+# (docs/backend.md).  libstdc++ is linked statically too: shared, each of
+# LLVM's ~6,000 type-info objects needed a relocation against it at start,
+# a copied page each (34 -> 23 ms).  zstd is linked through the library
+# libLLVM itself needs (no -dev package); z3 and libxml2 are not used by
+# these components.
 # The sanitizer and bench builds keep the shared library, which links faster.
 # `make LLVM_STATIC=0` links ./nnc like them.
 LLVM_STATIC ?= 1
 ifeq ($(LLVM_STATIC),1)
 NNC_LLVM_LIBS := $(shell $(LLVM_CONFIG) --ldflags --link-static --libs core orcjit native passes all-targets) \
                  $(filter-out -lzstd -lxml2 %libz3.so,$(shell $(LLVM_CONFIG) --link-static --system-libs)) \
-                 -l:libzstd.so.1 -lstdc++
+                 -l:libzstd.so.1 -Wl,-Bstatic -lstdc++ -Wl,-Bdynamic
 NNC_LDFLAGS   := -no-pie
 else
 NNC_LLVM_LIBS := $(LLVM_LIBS)
@@ -117,9 +120,10 @@ $(B)/san/dist.o: SAN_CFLAGS += $(MPI_CFLAGS)
 $(B)/fuzz/dist.o: FUZZ_CFLAGS += $(MPI_CFLAGS)
 $(B)/gen/mpi.flag: FORCE | $(B)/gen
 	@echo 'MPI=$(MPI)' | cmp -s - $@ || echo 'MPI=$(MPI)' > $@
-# a change of LLVM_STATIC or MPI relinks ./nnc
+# a change of LLVM_STATIC, MPI or ./nnc's libraries relinks it
+LINK_FLAG := LLVM_STATIC=$(LLVM_STATIC) MPI=$(MPI) $(NNC_LLVM_LIBS)
 $(B)/gen/link.flag: FORCE | $(B)/gen
-	@echo 'LLVM_STATIC=$(LLVM_STATIC) MPI=$(MPI)' | cmp -s - $@ || echo 'LLVM_STATIC=$(LLVM_STATIC) MPI=$(MPI)' > $@
+	@echo '$(LINK_FLAG)' | cmp -s - $@ || echo '$(LINK_FLAG)' > $@
 .PHONY: FORCE
 
 # Generated sources live in build/gen, never in git.
