@@ -219,7 +219,10 @@ static bool idx_open_file(IdxFile *f, const char *given, const char *prefix, con
     idx_close(f);
     return r;
   }
-  gzbuffer(f->f, 1 << 18);
+  /* 32 KiB of input at a time inflates as fast as more, and a header read
+   * inflates only twice that: with 256 KiB, reading a 16-byte header took
+   * 5-8 ms */
+  gzbuffer(f->f, 1 << 15);
   if (S_ISREG(f->st.st_mode)) f->stored = (uint64_t)f->st.st_size;
   return true;
 }
@@ -506,7 +509,9 @@ static bool load_idx(const DataSpec *spec, int nfeat, int nclasses, int ntarget,
   if (ok && labelled) ok = idx_items(&lab, n, 1.0, &tv, err, errlen);
   if (ok && nclasses > 0) {
     d->labels = xmalloc(sizeof(int) * (size_t)n);
-    d->y = xmalloc(sizeof(float) * (size_t)n * (size_t)nclasses);
+    size_t ybytes = sizeof(float) * (size_t)n * (size_t)nclasses;
+    /* in huge pages: 60,000 one-hot rows of 10 took 7 ms in 4 KiB pages */
+    if (!(d->y = big_alloc(ybytes, 64))) out_of_memory((double)ybytes);
     char msg[96];
     for (int i = 0; i < n && ok; i++) {
       if (label_ok(tv[i], nclasses, msg, sizeof msg))
