@@ -47,8 +47,8 @@ void *xcalloc(size_t n, size_t size) {
 
 /* On a virtual machine a first touch of a 4 KiB page cost about 11 us (writing
  * 47 MB: 127-148 ms in 4 KiB pages, 10 ms in 2 MiB pages; AMD Zen 5 guest).
- * From a quarter of a huge page up, a buffer takes whole huge pages: at most
- * 1.5 MiB more than it asked for, against 128 first touches or more (the
+ * From a quarter of a huge page up, a buffer takes whole huge pages (a
+ * 512 KiB one takes 2 MiB), against 128 first touches or more (the
  * three 0.9-1.9 MB buffers of fashion_mlp's parameters, their Adam state and
  * gradient: 9.9 -> 0.6 ms to allocate and clear). */
 void *big_alloc(size_t bytes, size_t align) {
