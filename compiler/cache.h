@@ -14,7 +14,8 @@
  *
  * Where: $XDG_CACHE_HOME/nnc, else $HOME/.cache/nnc, one file per entry,
  * KEY.o or NAME.data: a 48-byte header (magic "NNCOBJ\0\0", format version,
- * the key, the payload's size and CRC-32, little endian) and the payload.
+ * the key, the payload's size and checksum (cache_checksum), little endian)
+ * and the payload.
  *
  * Trust: the cache holds code nnc will execute, so entries are read only
  * from a directory owned by this user and writable by no one else, only
@@ -47,6 +48,9 @@ void hash_init(Hasher *h);
 void hash_bytes(Hasher *h, const void *data, size_t n);
 void hash_str(Hasher *h, const char *s);   /* the string and its terminator */
 CacheKey hash_done(const Hasher *h);
+
+/* The checksum an entry's header holds of its payload. */
+uint64_t cache_checksum(const void *data, size_t n);
 
 /* Adds what identifies this nnc and LLVM (version, build-id, LLVM version). */
 void cache_hash_build(Hasher *h);

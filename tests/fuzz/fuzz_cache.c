@@ -1,7 +1,7 @@
 /* fuzz_cache: compile-cache entries as the cache reads them.
  *
  * The input is put in a private cache directory as the entry of a fixed key
- * and loaded, as it is and again with the header's key, size and CRC made to
+ * and loaded, as it is and again with the header's key, size and checksum made to
  * match (as an entry written by another build or damaged in place would not
  * be): a load must refuse the first kind unless it is whole and, when it
  * accepts, hand back exactly the bytes after the header.  The entry's code
@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include "cache.h"
 #include "fuzz.h"
 
-enum { HEADER = 48 };   /* magic, format, key, payload size, CRC-32: cache.h */
+enum { HEADER = 48 };   /* magic, format, key, payload size, checksum: cache.h */
 
 static void put64(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -37,7 +36,7 @@ static void load(const CacheKey *key, const char *path, const uint8_t *data, siz
   size_t len = 0;
   if (!cache_load(key, &got, &len)) return;
   if (size < HEADER || len != size - HEADER || memcmp(got, data + HEADER, len) != 0 ||
-      memcmp(data, "NNCOBJ\0", 8) != 0 || get64(data + 40) != crc32(0, data + HEADER, (uInt)len))
+      memcmp(data, "NNCOBJ\0", 8) != 0 || get64(data + 40) != cache_checksum(data + HEADER, len))
     fuzz_fail("the cache accepted an entry that is not whole");
   free(got);
 }
@@ -58,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   put64(sealed + 16, key.h[0]);
   put64(sealed + 24, key.h[1]);
   put64(sealed + 32, size - HEADER);
-  put64(sealed + 40, crc32(0, sealed + HEADER, (uInt)(size - HEADER)));
+  put64(sealed + 40, cache_checksum(sealed + HEADER, size - HEADER));
   load(&key, path, sealed, size);
   free(sealed);
   return 0;

@@ -265,8 +265,8 @@ static void reseal(const char *path) {
   off_t size = lseek(fd, 0, SEEK_END);
   unsigned char *buf = malloc((size_t)size);
   ck_assert_int_eq(pread(fd, buf, (size_t)size, 0), size);
-  uint64_t crc = crc32_z(0, buf + 48, (size_t)size - 48);
-  for (int i = 0; i < 8; i++) buf[40 + i] = (unsigned char)(crc >> (8 * i));
+  uint64_t sum = cache_checksum(buf + 48, (size_t)size - 48);
+  for (int i = 0; i < 8; i++) buf[40 + i] = (unsigned char)(sum >> (8 * i));
   ck_assert_int_eq(pwrite(fd, buf + 40, 8, 40), 8);
   free(buf);
   close(fd);
@@ -362,6 +362,26 @@ START_TEST(keys_differ) {
 }
 END_TEST
 
+/* The payload checksum: every flipped bit of a payload (its tail of fewer
+ * than 64 bytes included) and every length give another sum. */
+START_TEST(checksum_sees_every_bit) {
+  enum { N = 203 };
+  unsigned char buf[N];
+  for (int i = 0; i < N; i++) buf[i] = (unsigned char)(i * 37 + 11);
+  uint64_t base = cache_checksum(buf, N);
+  for (int bit = 0; bit < 8 * N; bit++) {
+    buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+    ck_assert_msg(cache_checksum(buf, N) != base, "bit %d", bit);
+    buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+  }
+  uint64_t sums[N + 1];
+  for (int n = 0; n <= N; n++) {
+    sums[n] = cache_checksum(buf, (size_t)n);
+    for (int m = 0; m < n; m++) ck_assert_msg(sums[m] != sums[n], "lengths %d and %d", m, n);
+  }
+}
+END_TEST
+
 Suite *cache_suite(void) {
   Suite *s = suite_create("cache");
   TCase *tc = tcase_create("cache");
@@ -373,6 +393,7 @@ Suite *cache_suite(void) {
   tcase_add_test(tc, no_usable_directory);
   tcase_add_test(tc, concurrent_writers);
   tcase_add_test(tc, keys_differ);
+  tcase_add_test(tc, checksum_sees_every_bit);
   tcase_add_test(tc, data_items);
   suite_add_tcase(s, tc);
   return s;
