@@ -71,13 +71,16 @@ static void checksum_init(Checksum *c) {
 
 /* Takes n bytes, a multiple of SUM_BLOCK. */
 static void checksum_blocks(Checksum *c, const unsigned char *p, size_t n) {
+  uint64_t lane[LANES];   /* a local copy, kept in registers: p might alias c */
+  memcpy(lane, c->lane, sizeof lane);
   for (size_t i = 0; i < n; i += SUM_BLOCK)
     for (int l = 0; l < LANES; l++) {
       uint64_t w;
       memcpy(&w, p + i + 8 * (size_t)l, 8);
-      uint64_t x = c->lane[l] + w * 0xc2b2ae3d27d4eb4full;
-      c->lane[l] = ((x << 31) | (x >> 33)) * 0x9e3779b185ebca87ull;
+      uint64_t x = lane[l] + w * 0xc2b2ae3d27d4eb4full;
+      lane[l] = ((x << 31) | (x >> 33)) * 0x9e3779b185ebca87ull;
     }
+  memcpy(c->lane, lane, sizeof lane);
   c->n += n;
 }
 

@@ -14,8 +14,10 @@
  *
  * Where: $XDG_CACHE_HOME/nnc, else $HOME/.cache/nnc, one file per entry,
  * KEY.o or NAME.data: a 48-byte header (magic "NNCOBJ\0\0", format version,
- * the key, the payload's size and checksum (cache_checksum), little endian)
- * and the payload.
+ * the key, the payload's size and checksum, little endian) and the payload.
+ * The checksum (cache_checksum) reads the payload's words in the host's byte
+ * order: a cache shared with a machine of the other order misses, never
+ * trusts.
  *
  * Trust: the cache holds code nnc will execute, so entries are read only
  * from a directory owned by this user and writable by no one else, only
