@@ -24,9 +24,9 @@ LLVM_LIBS   := $(shell $(LLVM_CONFIG) --ldflags --libs core orcjit native passes
 # relocations and the pages they write), `nnc --version` 72 -> 25-28 ms
 # (docs/backend.md).  libstdc++ is linked statically too: shared, each of
 # LLVM's ~6,000 type-info objects needed a relocation against it at start,
-# a copied page each (`nnc --version` 28-31 -> 18-19 ms).  zstd is linked through the library
-# libLLVM itself needs (no -dev package); z3 and libxml2 are not used by
-# these components.
+# a copied page each (`nnc --version` 28-31 -> 18-19 ms).  zstd is linked
+# through the library libLLVM itself needs (no -dev package); z3 and libxml2
+# are not used by these components.
 # The sanitizer and bench builds keep the shared library, which links faster.
 # `make LLVM_STATIC=0` links ./nnc like them.
 LLVM_STATIC ?= 1
