@@ -40,6 +40,9 @@ NNC_LLVM_LIBS := $(LLVM_LIBS)
 endif
 CHECK_CFLAGS := $(shell pkg-config --cflags check)
 CHECK_LIBS   := $(shell pkg-config --libs check)
+# nnc finds cairo when it first draws (runtime/cairo_api.h), so that its
+# libraries cost no start-up; only the unit tests link it (check_plot reads
+# the pictures back).
 CAIRO_CFLAGS := $(shell pkg-config --cflags cairo)
 CAIRO_LIBS   := $(shell pkg-config --libs cairo)
 
@@ -59,7 +62,7 @@ CSTD     := -std=c11
 REL_CFLAGS := $(CSTD) $(WARN) -O2 -g $(LLVM_CFLAGS) $(CAIRO_CFLAGS)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN_FLAGS) $(LLVM_CFLAGS) $(CAIRO_CFLAGS)
-LDLIBS     := $(LLVM_LIBS) $(CAIRO_LIBS) $(MPI_LIBS) -lz -lm -lpthread
+LDLIBS     := $(LLVM_LIBS) $(MPI_LIBS) -lz -lm -lpthread
 
 LIB_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c runtime/*.c))
 GEN_SRC := $(B)/gen/lex.c $(B)/gen/parse.c
@@ -96,13 +99,13 @@ REPLAYS      := $(patsubst %,$(B)/san/replay_%,$(FUZZERS))
 all: nnc
 
 nnc: $(B)/rel/main.o $(B)/rel/libnnc.a $(B)/gen/link.flag
-	$(CC) $(REL_CFLAGS) $(NNC_LDFLAGS) -o $@ $(filter-out %.flag,$^) $(NNC_LLVM_LIBS) $(CAIRO_LIBS) $(MPI_LIBS) -lz -lm -lpthread
+	$(CC) $(REL_CFLAGS) $(NNC_LDFLAGS) -o $@ $(filter-out %.flag,$^) $(NNC_LLVM_LIBS) $(MPI_LIBS) -lz -lm -lpthread
 
 $(B)/san/nnc: $(B)/san/main.o $(B)/san/libnnc.a
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/san/unit_tests: $(SAN_TEST_OBJ) $(B)/san/libnnc.a
-	$(CC) $(SAN_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) $(CAIRO_LIBS)
 
 $(B)/rel/libnnc.a: $(REL_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

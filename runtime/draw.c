@@ -1,12 +1,11 @@
 /* draw: cairo surfaces by file type, encoded in memory and written by outfile. */
 #include "draw.h"
 
-#include <cairo-pdf.h>
-#include <cairo-svg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairo_api.h"
 #include "outfile.h"
 #include "util.h"
 
@@ -35,6 +34,8 @@ static cairo_status_t collect(void *closure, const unsigned char *data, unsigned
 bool canvas_open(Canvas *c, const char *path, int width, int height, char *err, size_t errlen) {
   *c = (Canvas){.path = path, .width = width, .height = height};
   if (!canvas_name_ok(path, err, errlen) || !outfile_check(path, err, errlen)) return false;
+  char why[600];
+  if (!cairo_api_load(why, sizeof why)) return errorf(err, errlen, "%s: cannot draw: %s", path, why);
   c->format = ends_with(path, ".png") ? DRAW_PNG : ends_with(path, ".svg") ? DRAW_SVG : DRAW_PDF;
   switch (c->format) {
   case DRAW_PNG: c->surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height); break;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cairo_api.h"
 #include "draw.h"
 
 enum { PANEL_W = 440, PANEL_H = 340, TITLE_H = 34 };

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairo_api.h"
 #include "draw.h"
 #include "util.h"
 
