@@ -15,8 +15,10 @@ static bool ends_with(const char *s, const char *suffix) {
 }
 
 bool canvas_name_ok(const char *path, char *err, size_t errlen) {
-  if (ends_with(path, ".png") || ends_with(path, ".svg") || ends_with(path, ".pdf")) return true;
-  return errorf(err, errlen, "%s: the picture's name must end in .png, .svg or .pdf", path);
+  if (!ends_with(path, ".png") && !ends_with(path, ".svg") && !ends_with(path, ".pdf"))
+    return errorf(err, errlen, "%s: the picture's name must end in .png, .svg or .pdf", path);
+  char why[600];
+  return cairo_api_load(why, sizeof why) || errorf(err, errlen, "%s: cannot draw: %s", path, why);
 }
 
 /* cairo's write callback: appends to the canvas's byte buffer. */
@@ -34,8 +36,6 @@ static cairo_status_t collect(void *closure, const unsigned char *data, unsigned
 bool canvas_open(Canvas *c, const char *path, int width, int height, char *err, size_t errlen) {
   *c = (Canvas){.path = path, .width = width, .height = height};
   if (!canvas_name_ok(path, err, errlen) || !outfile_check(path, err, errlen)) return false;
-  char why[600];
-  if (!cairo_api_load(why, sizeof why)) return errorf(err, errlen, "%s: cannot draw: %s", path, why);
   c->format = ends_with(path, ".png") ? DRAW_PNG : ends_with(path, ".svg") ? DRAW_SVG : DRAW_PDF;
   switch (c->format) {
   case DRAW_PNG: c->surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height); break;

@@ -26,8 +26,9 @@ typedef struct {
   int width, height;          /* in pixels (points for SVG and PDF) */
 } Canvas;
 
-/* Whether path names a format canvas_open can write (checked before a long
- * run, not after it); false with "PATH: reason". */
+/* Whether path names a format canvas_open can write and cairo is there to
+ * draw it (checked before a long run, not after it); false with "PATH:
+ * reason". */
 bool canvas_name_ok(const char *path, char *err, size_t errlen);
 /* Starts a width x height picture for path; false with "PATH: reason". */
 bool canvas_open(Canvas *c, const char *path, int width, int height, char *err, size_t errlen);
