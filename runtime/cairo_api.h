@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Expanded only here and in cairo_api.c, where the names are not yet macros. */
 #define CAIRO_FUNCTIONS(X) \
   X(cairo_arc) \
   X(cairo_create) \

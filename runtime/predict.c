@@ -382,8 +382,12 @@ static bool show_predictions(const Cli *c, Evaluator *e, const DataSpec *spec) {
   int h, w;
   char err[1024];
   if (!cli_int(c, "show", 1, 1000, &n)) return false;
-  if (!path || !canvas_name_ok(path, err, sizeof err)) {
+  if (!path) {
     fprintf(stderr, "nnc predict: --show draws a picture: give its name with -o NAME.png (or .svg, .pdf)\n");
+    return false;
+  }
+  if (!canvas_name_ok(path, err, sizeof err)) {
+    fprintf(stderr, "nnc predict: %s\n", err);
     return false;
   }
   if (m->ninputs > 1 || s->nheads > 1) {
