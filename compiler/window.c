@@ -380,12 +380,8 @@ static LLVMValueRef splat_of(Cg *cg, LLVMValueRef x, LLVMTypeRef vt, int vw) {
 
 /* Lanes lo <= l < hi of a vector (compile-time), and'ed with the i1 `on`. */
 static LLVMValueRef lane_mask(Cg *cg, int vw, int lo, int hi, LLVMValueRef on) {
-  LLVMTypeRef mt = LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)vw);
   LLVMValueRef m = cg_lane_mask(cg, vw, lo, hi);
-  if (!on) return m;
-  LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(mt), on, i64c(cg, 0), "");
-  v = LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(mt), LLVMConstNull(LLVMVectorType(cg->i32, (unsigned)vw)), "");
-  return and2(cg, m, v);
+  return on ? and2(cg, m, splat_of(cg, on, LLVMVectorType(LLVMInt1TypeInContext(cg->ctx), (unsigned)vw), vw)) : m;
 }
 
 /* A vector at ptr + off, lanes outside mask 0 (and never touched). */
