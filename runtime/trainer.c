@@ -205,15 +205,14 @@ static bool prepare(Trainer *t, const char *file) {
   DataLoad load = {&t->s, tc, t->opt.limit, &t->data, false, 0};
   pthread_t loader;
   t->data_beside_compile = expected > 0 && pthread_create(&loader, NULL, load_data_worker, &load) == 0;
+  init_weights(t);
   bool ok;
   if (t->data_beside_compile) {
     ok = plan_epochs(t, file, expected) && compile_steps(t);
-    init_weights(t);
     pthread_join(loader, NULL);
     ok = ok && load.ok;
   } else {
     load_data_worker(&load);
-    init_weights(t);
     ok = load.ok && plan_epochs(t, file, t->data.train.n) && compile_steps(t);
   }
   t->load_seconds = load.seconds;
