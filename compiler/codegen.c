@@ -25,6 +25,7 @@
 #include "codegen.h"
 
 #include <llvm-c/Analysis.h>
+#include <llvm-c/DebugInfo.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -47,16 +48,33 @@ LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l, LLVMValueRef start, LLVMValueRef e
   return l->phi;
 }
 
-void cg_loop_end(Cg *cg, CgLoop *l) {
+/* The loop's back edge (its branch returned), the builder left after it. */
+static LLVMValueRef loop_close(Cg *cg, CgLoop *l) {
   LLVMValueRef next = LLVMBuildAdd(cg->b, l->phi, l->step, "next");
   LLVMSetNSW(next, 1);
   LLVMSetNUW(next, 1);
   LLVMValueRef more = LLVMBuildICmp(cg->b, LLVMIntSLT, next, l->end, "more");
   LLVMBasicBlockRef cur = LLVMGetInsertBlock(cg->b);
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "done");
-  LLVMBuildCondBr(cg->b, more, l->body, done);
+  LLVMValueRef back = LLVMBuildCondBr(cg->b, more, l->body, done);
   LLVMAddIncoming(l->phi, &next, &cur, 1);
   LLVMPositionBuilderAtEnd(cg->b, done);
+  return back;
+}
+
+void cg_loop_end(Cg *cg, CgLoop *l) { loop_close(cg, l); }
+
+void cg_loop_end_scalar(Cg *cg, CgLoop *l) {
+  LLVMValueRef back = loop_close(cg, l);
+  /* !llvm.loop !{self, !{"llvm.loop.vectorize.width", i32 1}}: a loop ID
+   * refers to itself, so it is built on a temporary node replaced after */
+  LLVMMetadataRef self = LLVMTemporaryMDNode(cg->ctx, NULL, 0);
+  LLVMMetadataRef width[2] = {LLVMMDStringInContext2(cg->ctx, "llvm.loop.vectorize.width", 25),
+                              LLVMValueAsMetadata(LLVMConstInt(cg->i32, 1, 0))};
+  LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(cg->ctx, width, 2)};
+  LLVMMetadataRef id = LLVMMDNodeInContext2(cg->ctx, ops, 2);
+  LLVMMetadataReplaceAllUsesWith(self, id);
+  LLVMSetMetadata(back, LLVMGetMDKindIDInContext(cg->ctx, "llvm.loop", 9), LLVMMetadataAsValue(cg->ctx, id));
 }
 
 LLVMValueRef cg_call_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, int nover, LLVMValueRef *args,

@@ -82,6 +82,8 @@ LLVMValueRef cg_f32(Cg *cg, double v);
 /* A do-while loop from start by step while < end (caller ensures one trip). */
 LLVMValueRef cg_loop_begin(Cg *cg, CgLoop *l, LLVMValueRef start, LLVMValueRef end, LLVMValueRef step);
 void cg_loop_end(Cg *cg, CgLoop *l);
+/* cg_loop_end, and LLVM's loop vectorizer leaves the loop scalar. */
+void cg_loop_end_scalar(Cg *cg, CgLoop *l);
 LLVMValueRef cg_call_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, int nover, LLVMValueRef *args,
                                int nargs);
 /* vw lanes of i1, those with lo <= l < hi set (a compile-time constant). */

@@ -330,11 +330,37 @@ static CgPoint c_point(Cg *cg, const Gemm *g, LLVMValueRef i, LLVMValueRef j) {
   return p;
 }
 
+/* The epilogue of a product computed as C^T, in C's memory order: for each
+ * column c of the tile, C's row j0 + c at columns i0.. (rows of them, one
+ * after another, unrolled), in a scalar loop.  LLVM's loop vectorizer would
+ * run along the tile's rows instead, with C's points (and an update's w, m
+ * and v) N floats apart: gathers and scatters, which cost more than scalar
+ * code.  W1's 128x10 weight gradient (C^T [10,128], K 64): 132-134 ->
+ * 154-156 GFLOP/s bare, 5.0-5.7 -> 4.3-4.5 us with Adam; W3's 1024x10 with
+ * Adam 72-73 -> 50-58 us (AMD EPYC Zen 5, AVX-512: the bench's gemm and
+ * `nnc train --profile`). */
+static void epilogue_transposed(Cg *cg, const Gemm *g, LLVMValueRef tile, LLVMValueRef i0, LLVMValueRef j0, int rows,
+                                LLVMValueRef ncols) {
+  CgLoop lc;
+  LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), ncols, cg_i64(cg, 1));
+  for (int r = 0; r < rows; r++) {
+    CgPoint p = c_point(cg, g, add(cg, i0, cg_i64(cg, r)), add(cg, j0, c));
+    cg->mm = g->mm;
+    cg->mm_value = cg_load(cg, tile, add(cg, cg_i64(cg, r * g->tile_stride), c));
+    cg_eval_store(cg, &p);
+  }
+  cg_loop_end_scalar(cg, &lc);
+}
+
 /* The group's members over C's rows i0.. (rows of them) and columns j0..
  * (ncols), the products read from tile (its element [r, c] is C's [i0 + r,
  * j0 + c]). */
 static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef tile, LLVMValueRef i0, LLVMValueRef j0, int rows,
                      LLVMValueRef ncols) {
+  if (g->s->swap) {
+    epilogue_transposed(cg, g, tile, i0, j0, rows, ncols);
+    return;
+  }
   CgLoop lr, lc;
   LLVMValueRef r = cg_loop_begin(cg, &lr, cg_i64(cg, 0), cg_i64(cg, rows), cg_i64(cg, 1));
   LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), ncols, cg_i64(cg, 1));
@@ -453,7 +479,10 @@ static void direct(Cg *cg, Gemm *g) {
   cg->mm = g->mm;
   cg->mm_value = cg_load(cg, row, j);
   cg_eval_store(cg, &p);
-  cg_loop_end(cg, &lj);
+  if (g->s->swap)   /* C's points N apart: see epilogue_transposed */
+    cg_loop_end_scalar(cg, &lj);
+  else
+    cg_loop_end(cg, &lj);
   cg_loop_end(cg, &li);
 }
 

@@ -855,6 +855,53 @@ START_TEST(vectorized_ir) {
 }
 END_TEST
 
+/* Whether g's one product is computed as C^T for the host, and directly
+ * (a row at a time, no tiles). */
+static bool product_swapped(IrGraph *g, bool *direct) {
+  Target t;
+  char err[512];
+  ck_assert_msg(target_host(&t, err, sizeof err), "%s", err);
+  Planned *p = pipeline_plan(g, &t);
+  bool swapped = false;
+  for (int si = 0; si < p->mp->nsteps; si++) {
+    const PlanStep *st = &p->mp->steps[si];
+    if (st->kind != STEP_GROUP || p->fp->groups[st->group].kind != FG_MATMUL) continue;
+    swapped = p->sched->steps[si].gemm.swap;
+    *direct = p->sched->steps[si].gemm.direct;
+  }
+  pipeline_plan_free(p);
+  target_free(&t);
+  return swapped;
+}
+
+/* A narrow weight gradient computed as C^T (x^T dy, 3 columns: C^T's rows
+ * fit one vector on every family) with a C-shaped w read and written in its
+ * epilogue: run in C's memory order, without the gathers and scatters that
+ * LLVM's vectorizer makes along C^T's rows, whose points are 3 floats
+ * apart.  Tiled (the last panel short) and direct; the results match the
+ * evaluator. */
+START_TEST(transposed_epilogue_in_memory_order) {
+  static const int rows[] = {128, 200, 37};
+  for (size_t r = 0; r < COUNT_OF(rows); r++) {
+    Arena *a;
+    IrGraph *g = graph(&a);
+    IrNode *x = ir_input(g, "x", shape_2(64, rows[r])), *dy = ir_input(g, "dy", shape_2(64, 3));
+    IrNode *w = ir_input(g, "w", shape_2(rows[r], 3));
+    IrNode *step = ir_binary(g, OP_MUL, ir_matmul(g, x, dy, true, false), ir_const(g, 0.25));
+    ir_output(g, "w2", ir_binary(g, OP_SUB, ir_unary(g, OP_SQRT, ir_binary(g, OP_MUL, w, w)), step));
+    bool direct = false;
+    ck_assert_msg(product_swapped(g, &direct), "%d rows: not computed as C^T", rows[r]);
+    ck_assert_int_eq(direct, rows[r] == 37);
+    char *ir = optimized_ir(g);
+    ck_assert_msg(strstr(ir, "llvm.masked.scatter") == NULL, "%d rows: C^T's epilogue scatters", rows[r]);
+    ck_assert_msg(strstr(ir, "llvm.masked.gather") == NULL, "%d rows: C^T's epilogue gathers", rows[r]);
+    free(ir);
+    EXPECT_MATCH(g, 19 + r, -1, 1, 1);
+    arena_free(a);
+  }
+}
+END_TEST
+
 /* Bias add and activation land in the product's epilogue; the kernel
  * listing is stable text. */
 START_TEST(kernel_listing) {
@@ -915,6 +962,7 @@ Suite *codegen_suite(void) {
   tcase_add_test(ops, rand_matches_evaluator);
   tcase_add_test(ops, updates_ordering);
   tcase_add_test(ops, vectorized_ir);
+  tcase_add_test(ops, transposed_epilogue_in_memory_order);
   tcase_add_test(ops, kernel_listing);
   tcase_add_test(ops, memory_plan_reuses);
   suite_add_tcase(s, ops);
