@@ -338,7 +338,8 @@ static CgPoint c_point(Cg *cg, const Gemm *g, LLVMValueRef i, LLVMValueRef j) {
  * code.  W1's 128x10 weight gradient (C^T [10,128], K 64): 132-134 ->
  * 154-156 GFLOP/s bare, 5.0-5.7 -> 4.3-4.5 us with Adam; W3's 1024x10 with
  * Adam 72-73 -> 50-58 us (AMD EPYC Zen 5, AVX-512: the bench's gemm and
- * `nnc train --profile`). */
+ * `nnc train --profile`).  Not where C has one column (C^T one row): its
+ * points are then contiguous, and vectors pay. */
 static void epilogue_transposed(Cg *cg, const Gemm *g, LLVMValueRef tile, LLVMValueRef i0, LLVMValueRef j0, int rows,
                                 LLVMValueRef ncols) {
   CgLoop lc;
@@ -357,7 +358,7 @@ static void epilogue_transposed(Cg *cg, const Gemm *g, LLVMValueRef tile, LLVMVa
  * j0 + c]). */
 static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef tile, LLVMValueRef i0, LLVMValueRef j0, int rows,
                      LLVMValueRef ncols) {
-  if (g->s->swap) {
+  if (g->s->swap && g->s->M > 1) {
     epilogue_transposed(cg, g, tile, i0, j0, rows, ncols);
     return;
   }
@@ -479,7 +480,7 @@ static void direct(Cg *cg, Gemm *g) {
   cg->mm = g->mm;
   cg->mm_value = cg_load(cg, row, j);
   cg_eval_store(cg, &p);
-  if (g->s->swap)   /* C's points N apart: see epilogue_transposed */
+  if (g->s->swap && g->s->M > 1)   /* C's points apart: see epilogue_transposed */
     cg_loop_end_scalar(cg, &lj);
   else
     cg_loop_end(cg, &lj);
