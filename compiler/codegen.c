@@ -67,14 +67,16 @@ void cg_loop_end(Cg *cg, CgLoop *l) { loop_close(cg, l); }
 void cg_loop_end_scalar(Cg *cg, CgLoop *l) {
   LLVMValueRef back = loop_close(cg, l);
   /* !llvm.loop !{self, !{"llvm.loop.vectorize.width", i32 1}}: a loop ID
-   * refers to itself, so it is built on a temporary node replaced after */
+   * refers to itself, so it is built on a temporary node replaced after
+   * (the replacement also deletes the temporary) */
+  static const char width_key[] = "llvm.loop.vectorize.width", loop_kind[] = "llvm.loop";
   LLVMMetadataRef self = LLVMTemporaryMDNode(cg->ctx, NULL, 0);
-  LLVMMetadataRef width[2] = {LLVMMDStringInContext2(cg->ctx, "llvm.loop.vectorize.width", 25),
+  LLVMMetadataRef width[2] = {LLVMMDStringInContext2(cg->ctx, width_key, sizeof width_key - 1),
                               LLVMValueAsMetadata(LLVMConstInt(cg->i32, 1, 0))};
   LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(cg->ctx, width, 2)};
   LLVMMetadataRef id = LLVMMDNodeInContext2(cg->ctx, ops, 2);
   LLVMMetadataReplaceAllUsesWith(self, id);
-  LLVMSetMetadata(back, LLVMGetMDKindIDInContext(cg->ctx, "llvm.loop", 9), LLVMMetadataAsValue(cg->ctx, id));
+  LLVMSetMetadata(back, LLVMGetMDKindIDInContext(cg->ctx, loop_kind, sizeof loop_kind - 1), LLVMMetadataAsValue(cg->ctx, id));
 }
 
 LLVMValueRef cg_call_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, int nover, LLVMValueRef *args,

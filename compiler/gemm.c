@@ -330,23 +330,27 @@ static CgPoint c_point(Cg *cg, const Gemm *g, LLVMValueRef i, LLVMValueRef j) {
   return p;
 }
 
-/* The epilogue of a product computed as C^T, in C's memory order: for each
- * column c of the tile, C's row j0 + c at columns i0.. (rows of them, one
- * after another, unrolled), in a scalar loop.  LLVM's loop vectorizer would
- * run along the tile's rows instead, with C's points (and an update's w, m
- * and v) N floats apart: gathers and scatters, which cost more than scalar
- * code.  W1's 128x10 weight gradient (C^T [10,128], K 64): 132-134 ->
- * 154-156 GFLOP/s bare, 5.0-5.7 -> 4.3-4.5 us with Adam; W3's 1024x10 with
- * Adam 72-73 -> 50-58 us (AMD EPYC Zen 5, AVX-512: the bench's gemm and
- * `nnc train --profile`).  Not where C has one column (C^T one row): its
- * points are then contiguous, and vectors pay. */
+/* Whether the product is computed as C^T with C's points apart along a
+ * row of C^T: C has more than one column (after the swap, s->M of them). */
+static bool c_transposed_strided(const Gemm *g) { return g->s->swap && g->s->M > 1; }
+
+/* The epilogue of such a product, in C's memory order: for each column c
+ * of the tile, C's row j0 + c at columns i0.. (rows of them, one after
+ * another, unrolled), in a scalar loop.  LLVM's loop vectorizer would run
+ * along the tile's rows instead, with C's points (and an update's w, m and
+ * v) a row of C apart (s->M floats: 10 for a logits layer): gathers and
+ * scatters, which cost more than scalar code.  W1's 128x10 weight gradient
+ * (C^T [10,128], K 64): 132-134 -> 154-156 GFLOP/s bare, 5.0-5.7 -> 4.3-4.5
+ * us with Adam; W3's 1024x10 with Adam, one thread: 72-73 -> 50-58 us (AMD
+ * EPYC Zen 5, AVX-512: the bench's gemm and `nnc train --profile`).  Where
+ * C has one column its points are contiguous, and vectors pay. */
 static void epilogue_transposed(Cg *cg, const Gemm *g, LLVMValueRef tile, LLVMValueRef i0, LLVMValueRef j0, int rows,
                                 LLVMValueRef ncols) {
   CgLoop lc;
   LLVMValueRef c = cg_loop_begin(cg, &lc, cg_i64(cg, 0), ncols, cg_i64(cg, 1));
+  cg->mm = g->mm;
   for (int r = 0; r < rows; r++) {
     CgPoint p = c_point(cg, g, add(cg, i0, cg_i64(cg, r)), add(cg, j0, c));
-    cg->mm = g->mm;
     cg->mm_value = cg_load(cg, tile, add(cg, cg_i64(cg, r * g->tile_stride), c));
     cg_eval_store(cg, &p);
   }
@@ -358,7 +362,7 @@ static void epilogue_transposed(Cg *cg, const Gemm *g, LLVMValueRef tile, LLVMVa
  * j0 + c]). */
 static void epilogue(Cg *cg, const Gemm *g, LLVMValueRef tile, LLVMValueRef i0, LLVMValueRef j0, int rows,
                      LLVMValueRef ncols) {
-  if (g->s->swap && g->s->M > 1) {
+  if (c_transposed_strided(g)) {
     epilogue_transposed(cg, g, tile, i0, j0, rows, ncols);
     return;
   }
@@ -480,7 +484,7 @@ static void direct(Cg *cg, Gemm *g) {
   cg->mm = g->mm;
   cg->mm_value = cg_load(cg, row, j);
   cg_eval_store(cg, &p);
-  if (g->s->swap && g->s->M > 1)   /* C's points apart: see epilogue_transposed */
+  if (c_transposed_strided(g))   /* see epilogue_transposed */
     cg_loop_end_scalar(cg, &lj);
   else
     cg_loop_end(cg, &lj);
