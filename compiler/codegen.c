@@ -76,7 +76,8 @@ void cg_loop_end_scalar(Cg *cg, CgLoop *l) {
   LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(cg->ctx, width, 2)};
   LLVMMetadataRef id = LLVMMDNodeInContext2(cg->ctx, ops, 2);
   LLVMMetadataReplaceAllUsesWith(self, id);
-  LLVMSetMetadata(back, LLVMGetMDKindIDInContext(cg->ctx, loop_kind, sizeof loop_kind - 1), LLVMMetadataAsValue(cg->ctx, id));
+  unsigned kind = LLVMGetMDKindIDInContext(cg->ctx, loop_kind, sizeof loop_kind - 1);
+  LLVMSetMetadata(back, kind, LLVMMetadataAsValue(cg->ctx, id));
 }
 
 LLVMValueRef cg_call_intrinsic(Cg *cg, const char *name, LLVMTypeRef *over, int nover, LLVMValueRef *args,
