@@ -84,13 +84,15 @@ static void checksum_blocks(Checksum *c, const unsigned char *p, size_t n) {
   c->n += n;
 }
 
-/* The sum, with the last n (< SUM_BLOCK) bytes. */
-static uint64_t checksum_done(const Checksum *c, const unsigned char *tail, size_t n) {
+/* The sum, with the last n bytes (any number). */
+static uint64_t checksum_done(Checksum *c, const unsigned char *p, size_t n) {
+  size_t whole = n / SUM_BLOCK * SUM_BLOCK;
+  checksum_blocks(c, p, whole);
   Hasher h;
   hash_init(&h);
   hash_bytes(&h, c->lane, sizeof c->lane);
-  hash_bytes(&h, tail, n);
-  uint64_t total = c->n + n;
+  hash_bytes(&h, p + whole, n - whole);
+  uint64_t total = c->n + (n - whole);
   hash_bytes(&h, &total, sizeof total);
   return hash_done(&h).h[0];
 }
@@ -98,9 +100,7 @@ static uint64_t checksum_done(const Checksum *c, const unsigned char *tail, size
 uint64_t cache_checksum(const void *data, size_t n) {
   Checksum c;
   checksum_init(&c);
-  size_t whole = n / SUM_BLOCK * SUM_BLOCK;
-  checksum_blocks(&c, data, whole);
-  return checksum_done(&c, (const unsigned char *)data + whole, n - whole);
+  return checksum_done(&c, data, n);
 }
 
 CacheKey hash_done(const Hasher *h) {
@@ -264,9 +264,7 @@ static bool read_summed(int fd, void *buf, size_t n, uint64_t *sum) {
     checksum_blocks(&c, p + done, CHUNK);
   }
   if (!read_all(fd, p + done, n - done)) return false;
-  size_t whole = (n - done) / SUM_BLOCK * SUM_BLOCK;
-  checksum_blocks(&c, p + done, whole);
-  *sum = checksum_done(&c, p + done + whole, n - done - whole);
+  *sum = checksum_done(&c, p + done, n - done);
   return true;
 }
 
